@@ -1,0 +1,67 @@
+"""The canonical caseload: the three tables every analysis starts from, and their fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
+    """A short content hash of the tables; caches and recipes key on it instead of hashing data again."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        if frame is None:
+            digest.update(b"<none>")
+            continue
+        digest.update(",".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """Canonical sessions, clients and therapists tables (any may be None, not both sessions and clients).
+
+    `export_date` is the date the export was taken; the latest date in the data unless given.
+    """
+
+    sessions: pd.DataFrame | None = None
+    clients: pd.DataFrame | None = None
+    therapists: pd.DataFrame | None = None
+    export_date: pd.Timestamp | None = None
+    fingerprint: str = field(default="")
+
+    def __post_init__(self):
+        if self.sessions is None and self.clients is None:
+            raise ValueError("A caseload needs a sessions table or a clients table.")
+        if self.export_date is None:
+            object.__setattr__(self, "export_date", _latest_date(self.sessions, self.clients))
+        if not self.fingerprint:
+            object.__setattr__(
+                self, "fingerprint", fingerprint_frames(self.sessions, self.clients, self.therapists)
+            )
+
+    @property
+    def n_clients(self) -> int:
+        ids = []
+        if self.clients is not None:
+            ids.append(self.clients["client_id"])
+        if self.sessions is not None:
+            ids.append(self.sessions["client_id"])
+        return int(pd.concat(ids).nunique())
+
+    @property
+    def n_sessions(self) -> int:
+        return 0 if self.sessions is None else len(self.sessions)
+
+
+def _latest_date(sessions: pd.DataFrame | None, clients: pd.DataFrame | None) -> pd.Timestamp | None:
+    candidates = []
+    if sessions is not None and "date" in sessions and len(sessions):
+        candidates.append(sessions["date"].max())
+    if clients is not None and "intake_date" in clients and clients["intake_date"].notna().any():
+        candidates.append(clients["intake_date"].max())
+    candidates = [c for c in candidates if pd.notna(c)]
+    return max(candidates) if candidates else None

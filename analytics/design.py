@@ -1,0 +1,101 @@
+"""Model matrices shared by every regression: dummies with chosen reference levels, complete cases,
+and plain warnings for columns a model cannot use (constant or collinear)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Design:
+    """The model terms for the rows a model can use, and what was left out and why."""
+
+    X: pd.DataFrame
+    rows: pd.Index
+    n_dropped: int
+    terms: list[str]
+    reference: dict[str, str] = field(default_factory=dict)
+    columns_dropped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Text, categories and booleans are categorical; numbers, including 0/1 markers, are numeric."""
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def build_design(
+    episodes: pd.DataFrame,
+    covariates: list[str] | tuple[str, ...],
+    reference_levels: dict[str, str] | None = None,
+    extra_columns: list[str] | tuple[str, ...] = (),
+) -> Design:
+    """Treatment-coded terms (`name[level]`) against the chosen reference level (default: the most
+    common level), on complete cases of the covariates and `extra_columns` (e.g. duration, cluster)."""
+    reference_levels = dict(reference_levels or {})
+    missing = [c for c in list(covariates) + list(extra_columns) if c not in episodes]
+    if missing:
+        raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
+    needed = list(dict.fromkeys(list(covariates) + list(extra_columns)))
+    complete = episodes[needed].notna().all(axis=1).to_numpy()
+    data = episodes.loc[complete]
+    warnings: list[str] = []
+    n_dropped = int((~complete).sum())
+    if n_dropped:
+        warnings.append(
+            f"{n_dropped} of {len(episodes)} episodes were left out because a chosen covariate is missing for them."
+        )
+    blocks, reference = [], {}
+    for name in covariates:
+        column = data[name]
+        if is_categorical(column):
+            levels = column.astype(str)
+            counts = levels.value_counts()
+            ref = str(reference_levels.get(name, counts.index[0] if len(counts) else ""))
+            if len(counts) and ref not in counts.index:
+                raise ValueError(
+                    f"Reference level {ref!r} of {name!r} does not occur in the data; choose one of "
+                    f"{', '.join(map(str, counts.index[:10]))}."
+                )
+            reference[name] = ref
+            others = sorted(level for level in counts.index if level != ref)
+            dummies = pd.DataFrame(
+                {f"{name}[{level}]": (levels == level).to_numpy(dtype=float) for level in others},
+                index=data.index,
+            )
+            blocks.append(dummies)
+        else:
+            blocks.append(column.astype(float).to_frame(name))
+    X = pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=data.index)
+    X, dropped, why = _usable_columns(X)
+    warnings += why
+    return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
+
+
+def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Drop constant columns, then each column that is a linear combination of the ones before it."""
+    if X.empty or X.shape[1] == 0:
+        return X, [], []
+    values = X.to_numpy(dtype=float)
+    constant = [c for c, v in zip(X.columns, values.T) if np.nanmax(v) == np.nanmin(v)]
+    warnings = [f"{c} has the same value for every episode used, so it was left out of the model." for c in constant]
+    X = X.drop(columns=constant)
+    kept: list[str] = []
+    collinear: list[str] = []
+    basis = np.ones((len(X), 1))
+    for name in X.columns:
+        candidate = np.column_stack([basis, X[name].to_numpy(dtype=float)])
+        if np.linalg.matrix_rank(candidate, tol=1e-8 * max(1.0, np.abs(candidate).max())) > basis.shape[1]:
+            basis = candidate
+            kept.append(name)
+        else:
+            collinear.append(name)
+    if collinear:
+        warnings.append(
+            f"{', '.join(collinear)} can be computed exactly from other covariates (collinear), so "
+            f"{'it was' if len(collinear) == 1 else 'they were'} left out; drop or merge one of them."
+        )
+    return X[kept], constant + collinear, warnings

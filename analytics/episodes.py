@@ -1,0 +1,290 @@
+"""One row per client episode under a chosen dropout definition, derived without row loops.
+
+Definitions (DESIGN.md):
+- therapist_judged: the clients table says termination = dropout (completed = planned ending).
+- unilateral: the last scheduled appointment was a client miss (no_show, late_cancel, cancelled)
+  more than `ongoing_window_days` before the export date.
+- early: fewer than `early_sessions` attended sessions and not ongoing.
+
+`event` is 0 (ongoing or censored), 1 (dropout) or 2 (planned completion, the competing event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.caseload import Caseload
+from analytics.ruptures import flag_ruptures
+from analytics.schema import (
+    CLIENT_MISSES,
+    DEFINITIONS,
+    EVENT_CENSORED,
+    EVENT_COMPLETED,
+    EVENT_DROPOUT,
+    THERAPIST_PREFIX,
+    TIME_SCALES,
+)
+
+# Endings that are neither a dropout nor a planned completion: censored under every definition.
+_CENSORED_ENDINGS = ("ongoing", "transferred", "other")
+
+
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """Everything that changes which clients count as dropouts and how time is measured."""
+
+    definition: str = "therapist_judged"
+    early_sessions: int = 4
+    ongoing_window_days: int = 45
+    time_scale: str = "sessions"
+    srs_rupture_drop: float = 5.0
+    srs_rupture_cutoff: float | None = 36.0
+    wai_rupture_drop: float = 6.0
+    wai_rupture_cutoff: float | None = None
+
+    def __post_init__(self):
+        if self.definition not in DEFINITIONS:
+            raise ValueError(f"Unknown dropout definition {self.definition!r}; use one of {', '.join(DEFINITIONS)}.")
+        if self.time_scale not in TIME_SCALES:
+            raise ValueError(f"Unknown time scale {self.time_scale!r}; use one of {', '.join(TIME_SCALES)}.")
+        if int(self.early_sessions) < 1:
+            raise ValueError("early_sessions must be at least 1.")
+        if int(self.ongoing_window_days) < 0:
+            raise ValueError("ongoing_window_days cannot be negative.")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def available_definitions(caseload: Caseload) -> list[str]:
+    """The definitions this caseload can support: the therapist's judgement needs `termination`,
+    the others need the appointment history."""
+    out = []
+    if caseload.clients is not None and "termination" in caseload.clients:
+        out.append("therapist_judged")
+    if caseload.sessions is not None:
+        out += ["unilateral", "early"]
+    return out
+
+
+def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame:
+    """The episodes table: one row per client, `duration`, `event` and the derived covariates.
+
+    A clients table that already carries `duration` and `event` is taken as it is (the settings'
+    definition and time scale do not apply to it).
+    """
+    clients = caseload.clients
+    if clients is not None and {"duration", "event"} <= set(clients.columns):
+        episodes = clients.copy()
+        episodes["event"] = episodes["event"].astype(int)
+        return _add_therapist_columns(episodes, caseload.therapists)
+    if settings.definition not in available_definitions(caseload):
+        raise ValueError(_unavailable_message(settings.definition))
+
+    if caseload.sessions is not None:
+        episodes = _session_summary(caseload.sessions)
+        if clients is not None:
+            episodes = episodes.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
+            if "therapist_id_sessions" in episodes:
+                episodes["therapist_id"] = episodes["therapist_id"].fillna(episodes.pop("therapist_id_sessions"))
+        episodes["sessions_scheduled"] = episodes["sessions_scheduled"].fillna(0).astype(int)
+        episodes["sessions_attended"] = episodes["sessions_attended"].fillna(0).astype(int)
+        episodes["missed"] = episodes["missed"].fillna(0).astype(int)
+        if "intake_date" not in episodes:
+            episodes["intake_date"] = episodes["first_scheduled"]
+        else:
+            episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
+        episodes = _add_alliance_summaries(episodes, caseload.sessions, settings)
+    else:
+        episodes = clients.copy()
+
+    episodes["event"] = _events(episodes, caseload.export_date, settings)
+    episodes["duration"] = _durations(episodes, settings.time_scale)
+    episodes = _add_therapist_columns(episodes, caseload.therapists)
+    return episodes.sort_values("client_id", kind="stable").reset_index(drop=True)
+
+
+def filter_episodes(
+    episodes: pd.DataFrame,
+    sites: list | None = None,
+    therapists: list | None = None,
+    intake_from: pd.Timestamp | None = None,
+    intake_to: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The episodes the sidebar's filters keep (an empty or None filter keeps everything)."""
+    keep = np.ones(len(episodes), dtype=bool)
+    if sites and "site" in episodes:
+        keep &= episodes["site"].isin(sites).to_numpy()
+    if therapists and "therapist_id" in episodes:
+        keep &= episodes["therapist_id"].isin(therapists).to_numpy()
+    if "intake_date" in episodes:
+        if intake_from is not None:
+            keep &= (episodes["intake_date"] >= pd.Timestamp(intake_from)).to_numpy()
+        if intake_to is not None:
+            keep &= (episodes["intake_date"] <= pd.Timestamp(intake_to)).to_numpy()
+    return episodes.loc[keep].reset_index(drop=True)
+
+
+def _unavailable_message(definition: str) -> str:
+    if definition == "therapist_judged":
+        return ("The therapist-judged definition needs a `termination` column in the clients file; "
+                "map the discharge reason column or choose the unilateral or early definition.")
+    return (f"The {definition} definition needs the appointment history (a sessions file); "
+            "load one or choose the therapist-judged definition.")
+
+
+def _session_summary(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Per client: appointment counts, first/last dates and the status of the last appointment."""
+    s = sessions.sort_values(["client_id", "date"], kind="stable")
+    attended = (s["status"] == "attended").to_numpy()
+    missed = s["status"].isin(CLIENT_MISSES).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "client_id": s["client_id"].to_numpy(),
+            "date": s["date"].to_numpy(),
+            "attended": attended,
+            "missed": missed,
+            "attended_date": np.where(attended, s["date"].to_numpy(), np.datetime64("NaT")),
+        }
+    )
+    grouped = frame.groupby("client_id", sort=False)
+    summary = pd.DataFrame(
+        {
+            "sessions_scheduled": grouped.size(),
+            "sessions_attended": grouped["attended"].sum(),
+            "missed": grouped["missed"].sum(),
+            "first_scheduled": grouped["date"].min(),
+            "last_scheduled": grouped["date"].max(),
+            "first_session": grouped["attended_date"].min(),
+            "last_session": grouped["attended_date"].max(),
+        }
+    )
+    last_rows = s.groupby("client_id", sort=False).tail(1).set_index("client_id")
+    summary["last_status"] = last_rows["status"].reindex(summary.index)
+    summary = summary.rename_axis("client_id").reset_index()
+    summary["therapist_id"] = _main_therapist(sessions).reindex(summary["client_id"]).to_numpy()
+    return summary
+
+
+def _main_therapist(sessions: pd.DataFrame) -> pd.Series:
+    """The therapist who held most of a client's attended sessions (ties: the one seen first).
+
+    This is how a client seen by several therapists is resolved; the importer reports such clients.
+    """
+    if "therapist_id" not in sessions:
+        return pd.Series(dtype=object)
+    s = sessions.loc[sessions["therapist_id"].notna(), ["client_id", "therapist_id", "status", "date"]]
+    s = s.assign(attended=(s["status"] == "attended").astype(int), order=np.arange(len(s)))
+    counts = s.groupby(["client_id", "therapist_id"], sort=False).agg(
+        attended=("attended", "sum"), seen=("order", "min")
+    )
+    counts = counts.reset_index().sort_values(["client_id", "attended", "seen"], ascending=[True, False, True])
+    return counts.drop_duplicates("client_id").set_index("client_id")["therapist_id"]
+
+
+def _add_alliance_summaries(episodes: pd.DataFrame, sessions: pd.DataFrame, settings: EpisodeSettings) -> pd.DataFrame:
+    """First, mean, last and lowest alliance score and the number of ruptures per client."""
+    for measure in ("srs", "wai"):
+        if measure not in sessions or sessions[measure].notna().sum() == 0:
+            continue
+        rated = sessions.loc[(sessions["status"] == "attended") & sessions[measure].notna(), ["client_id", "date", measure]]
+        rated = rated.sort_values(["client_id", "date"], kind="stable")
+        drop = getattr(settings, f"{measure}_rupture_drop")
+        cutoff = getattr(settings, f"{measure}_rupture_cutoff")
+        rated = rated.assign(rupture=flag_ruptures(rated, measure, drop, cutoff).to_numpy())
+        grouped = rated.groupby("client_id", sort=False)
+        rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
+        summary = pd.DataFrame(
+            {
+                f"{measure}_first": grouped[measure].first(),
+                f"{measure}_mean": grouped[measure].mean(),
+                f"{measure}_last": grouped[measure].last(),
+                f"{measure}_min": grouped[measure].min(),
+                rupture_name: grouped["rupture"].sum(),
+            }
+        )
+        episodes = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+        episodes[rupture_name] = episodes[rupture_name].fillna(0).astype(int)
+    return episodes
+
+
+def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: EpisodeSettings) -> np.ndarray:
+    termination = episodes["termination"] if "termination" in episodes else pd.Series(pd.NA, index=episodes.index)
+    censored_ending = termination.isin(_CENSORED_ENDINGS).to_numpy()
+    if settings.definition == "therapist_judged":
+        return np.select(
+            [(termination == "dropout").to_numpy(), (termination == "completed").to_numpy()],
+            [EVENT_DROPOUT, EVENT_COMPLETED],
+            EVENT_CENSORED,
+        )
+    window = pd.Timedelta(days=int(settings.ongoing_window_days))
+    last = episodes["last_scheduled"]
+    recent = ((export_date - last) <= window).to_numpy() if export_date is not None else np.zeros(len(episodes), bool)
+    no_appointments = last.isna().to_numpy()
+    if settings.definition == "unilateral":
+        dropout = episodes["last_status"].isin(CLIENT_MISSES).to_numpy() & ~recent & ~no_appointments
+        ongoing = recent | no_appointments
+        return np.select(
+            [dropout, ongoing | censored_ending], [EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
+        )
+    known = termination.notna().to_numpy()
+    ongoing = np.where(known, (termination == "ongoing").to_numpy(), recent | no_appointments)
+    few = episodes["sessions_attended"].to_numpy() < int(settings.early_sessions)
+    return np.select(
+        [ongoing, few, censored_ending], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
+    )
+
+
+def _durations(episodes: pd.DataFrame, time_scale: str) -> np.ndarray:
+    if time_scale == "sessions":
+        return episodes["sessions_attended"].to_numpy(dtype=float)
+    days = (episodes["last_session"] - episodes["first_session"]).dt.days
+    return days.fillna(0).to_numpy(dtype=float)
+
+
+def _add_therapist_columns(episodes: pd.DataFrame, therapists: pd.DataFrame | None) -> pd.DataFrame:
+    """Therapist attributes under the `therapist_` prefix, and the client-therapist match factors."""
+    if therapists is None or "therapist_id" not in episodes:
+        return episodes
+    attrs = therapists.set_index("therapist_id")
+    attrs = attrs[~attrs.index.duplicated()]
+    joined = attrs.reindex(episodes["therapist_id"])
+    for column in attrs.columns:
+        episodes[THERAPIST_PREFIX + column] = joined[column].to_numpy()
+    if "site" in attrs and "site" not in episodes:
+        episodes["site"] = joined["site"].to_numpy()
+    for factor in ("gender", "ethnicity", "religion"):
+        if factor in episodes and factor in attrs:
+            episodes[f"{factor}_match"] = _same(episodes[factor], joined[factor])
+    if "language" in episodes and "languages" in attrs:
+        episodes["language_match"] = _speaks(episodes, attrs["languages"])
+    if "age" in episodes and "age" in attrs:
+        client_age = pd.to_numeric(episodes["age"], errors="coerce").to_numpy(dtype=float)
+        episodes["age_gap"] = np.abs(client_age - pd.to_numeric(joined["age"], errors="coerce").to_numpy(dtype=float))
+    return episodes
+
+
+def _same(client: pd.Series, therapist: pd.Series) -> np.ndarray:
+    a = client.astype("string").str.strip().str.casefold().to_numpy()
+    b = therapist.astype("string").str.strip().str.casefold().to_numpy()
+    known = ~(pd.isna(a) | pd.isna(b))
+    out = np.full(len(a), np.nan)
+    out[known] = (a[known] == b[known]).astype(float)
+    return out
+
+
+def _speaks(episodes: pd.DataFrame, languages: pd.Series) -> np.ndarray:
+    """1 where the therapist's languages (separated by ; , / or |) include the client's language."""
+    spoken = (
+        languages.astype("string").str.casefold().str.split(r"\s*[;,/|]\s*", regex=True).explode().str.strip()
+    )
+    pairs = pd.MultiIndex.from_arrays([spoken.index, spoken.to_numpy()])
+    client_lang = episodes["language"].astype("string").str.strip().str.casefold()
+    wanted = pd.MultiIndex.from_arrays([episodes["therapist_id"].to_numpy(), client_lang.to_numpy()])
+    out = wanted.isin(pairs).astype(float)
+    unknown = client_lang.isna().to_numpy() | ~episodes["therapist_id"].isin(languages.dropna().index).to_numpy()
+    out[unknown] = np.nan
+    return out
