@@ -55,9 +55,10 @@ def apply_publication_theme(fig: go.Figure, font_size: float = 8) -> go.Figure:
         font=dict(family=FONT_FAMILY, size=font_size, color="black"),
         title_font_size=font_size + 1,
         legend=dict(font_size=font_size, bgcolor="rgba(0,0,0,0)"),
-        margin=dict(l=8 * font_size, r=2 * font_size, t=(4 if fig.layout.title.text else 2) * font_size, b=6 * font_size),
+        title_x=0.02,
+        margin=dict(l=font_size, r=font_size, t=(3 if fig.layout.title.text else 1) * font_size, b=font_size),
     )
-    axis = dict(showgrid=False, zeroline=False, showline=True, linecolor="black", linewidth=0.75,
+    axis = dict(automargin=True, showgrid=False, zeroline=False, showline=True, linecolor="black", linewidth=0.75,
                 ticks="outside", tickcolor="black", tickwidth=0.75, ticklen=3,
                 tickfont_size=font_size, title_font_size=font_size)
     out.update_xaxes(**axis)
