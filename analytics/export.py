@@ -34,6 +34,9 @@ BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg", "filename": "figure"}}
 
 
+_NO_BROWSER = "Figure files need Chromium on the server (apt install chromium), which is not installed."
+
+
 class RendererUnavailable(RuntimeError):
     """No Chromium to render figures with (the message is one line a user can act on)."""
 
@@ -69,9 +72,9 @@ def figure_bytes(fig: go.Figure, fmt: str, width_mm: float = 85, height_mm: floa
     return _svg_in_mm(data, width_mm, height_mm) if fmt == "svg" else data
 
 
-def renderer_available() -> bool:
-    """True when a Chromium is installed (figures can be rendered on the server)."""
-    return _find_browser() is not None
+def renderer_problem() -> str | None:
+    """None when figures can be rendered on the server, else the one-line reason (no Chromium)."""
+    return None if _find_browser() is not None else _NO_BROWSER
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -208,10 +211,7 @@ class _Renderer:
             return
         path = _find_browser()
         if path is None:
-            raise RendererUnavailable(
-                "Figure files need Chromium on the server (apt install chromium); "
-                "use the chart's camera button for an SVG instead."
-            )
+            raise RendererUnavailable(_NO_BROWSER)
         import kaleido  # imported here: the app starts without paying for it
 
         # choreographer logs a full traceback for each harmless unparsable DevTools message it skips
@@ -229,8 +229,7 @@ class _Renderer:
         try:
             self._kaleido = self._run(start())
         except Exception as exc:  # noqa: BLE001 - any start-up failure means no renderer
-            raise RendererUnavailable(f"Chromium at {path} did not start ({type(exc).__name__}); "
-                                      "use the chart's camera button for an SVG instead.") from exc
+            raise RendererUnavailable(f"Chromium at {path} did not start ({type(exc).__name__}: {exc}).") from exc
 
     def close(self) -> None:
         """Close the browser (at interpreter exit, so no Chromium outlives the process)."""
