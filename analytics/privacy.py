@@ -49,6 +49,10 @@ _NAME_COLUMN = re.compile(
     r"|(^|_)(client|patient|person|member|contact|guardian|parent|kin|therapist|clinician)_?names?($|_)|^names?$"
 )
 _NAME_LIKE_COLUMN = re.compile(r"name")
+_THING_NAME_COLUMN = re.compile(
+    r"(site|clinic|service|program|programme|file|diagnosis|location|office|team|practice|measure|scale|test"
+    r"|drug|medication|country|city|town|region|group|unit|ward|room|code)_?names?"
+)
 _RULES_BY_NAME = [
     ("email", re.compile(r"e_?mail")),
     ("ip_address", re.compile(r"(^|_)(ip|ip_?address)($|_)")),
@@ -146,7 +150,7 @@ def _scan_column(series: pd.Series, column: str) -> tuple[str, str] | None:
         return "name", f"the column name '{column}' suggests person names"
     if values.empty:
         return None
-    return _scan_values(values, column, name_like=bool(_NAME_LIKE_COLUMN.search(key)), notes_like=bool(_NOTES_COLUMN.search(key)))
+    return _scan_values(values, column, name_like=bool(_NAME_LIKE_COLUMN.search(key) and not _THING_NAME_COLUMN.search(key)), notes_like=bool(_NOTES_COLUMN.search(key)))
 
 
 def _scan_values(values: pd.Series, column: str, name_like: bool, notes_like: bool) -> tuple[str, str] | None:
