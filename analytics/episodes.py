@@ -5,6 +5,8 @@ Definitions (DESIGN.md):
 - unilateral: the last scheduled appointment was a client miss (no_show, late_cancel, cancelled)
   more than `ongoing_window_days` before the export date.
 - early: fewer than `early_sessions` attended sessions and not ongoing.
+A transferred client did not leave therapy, so a transfer is censored under every definition; an
+ending recorded as `other` that the definition does not call a dropout is censored, not a completion.
 
 `event` is 0 (ongoing or censored), 1 (dropout) or 2 (planned completion, the competing event).
 """
@@ -28,8 +30,6 @@ from analytics.schema import (
     TIME_SCALES,
 )
 
-# Endings that are neither a dropout nor a planned completion: censored under every definition.
-_CENSORED_ENDINGS = ("ongoing", "transferred", "other")
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,8 @@ def _add_alliance_summaries(episodes: pd.DataFrame, sessions: pd.DataFrame, sett
 
 def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: EpisodeSettings) -> np.ndarray:
     termination = episodes["termination"] if "termination" in episodes else pd.Series(pd.NA, index=episodes.index)
-    censored_ending = termination.isin(_CENSORED_ENDINGS).to_numpy()
+    transferred = (termination == "transferred").to_numpy()
+    other = (termination == "other").to_numpy()
     if settings.definition == "therapist_judged":
         return np.select(
             [(termination == "dropout").to_numpy(), (termination == "completed").to_numpy()],
@@ -228,13 +229,13 @@ def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: 
         dropout = episodes["last_status"].isin(CLIENT_MISSES).to_numpy() & ~recent & ~no_appointments
         ongoing = recent | no_appointments
         return np.select(
-            [dropout, ongoing | censored_ending], [EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
+            [transferred | ongoing, dropout, other], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
         )
     known = termination.notna().to_numpy()
     ongoing = np.where(known, (termination == "ongoing").to_numpy(), recent | no_appointments)
     few = episodes["sessions_attended"].to_numpy() < int(settings.early_sessions)
     return np.select(
-        [ongoing, few, censored_ending], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
+        [transferred | ongoing, few, other], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
     )
 
 

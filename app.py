@@ -1,0 +1,28 @@
+"""Alliance Lens: the Streamlit entry point. Navigation and the shared sidebar; no analysis here."""
+
+import streamlit as st
+
+from ui import auth, sidebar
+
+st.set_page_config(page_title="Alliance Lens", layout="wide")
+auth.require_login()
+
+PAGES = {
+    "Practice": [
+        st.Page("pages/overview.py", title="Overview", default=True),
+        st.Page("pages/alliance.py", title="Alliance and ruptures"),
+        st.Page("pages/room_match.py", title="Room, match and habits"),
+        st.Page("pages/watch_list.py", title="Watch list"),
+    ],
+    "Research": [
+        st.Page("pages/survival.py", title="Survival"),
+        st.Page("pages/drivers.py", title="Drivers of dropout"),
+        st.Page("pages/therapists.py", title="Therapists"),
+        st.Page("pages/export.py", title="Export and recipe"),
+    ],
+    "Data": [st.Page("pages/data.py", title="Data")],
+}
+
+page = st.navigation(PAGES)
+sidebar.render()
+page.run()

@@ -1,0 +1,76 @@
+"""The shared sidebar: which data, which dropout definition, which clients, which privacy threshold."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.episodes import available_definitions
+from analytics.schema import DEFINITION_LABELS, TIME_SCALES
+from analytics.suppression import DEFAULT_THRESHOLD
+from analytics.therapists import anonymous_labels
+from ui import state
+
+
+def render() -> None:
+    with st.sidebar:
+        result = state.ingest_result()
+        name = st.session_state.get(state.DATASET, "")
+        loaded = result.caseload
+        if loaded is None:
+            st.warning(f"**{name}** has problems to fix on the Data page before analysis.")
+            return
+        st.markdown(f"**{name}**  \n{loaded.n_clients:,} clients · {loaded.n_sessions:,} sessions")
+        _definition(loaded)
+        _filters()
+        st.number_input(
+            "Hide counts below",
+            min_value=0,
+            max_value=100,
+            value=DEFAULT_THRESHOLD,
+            key=state.SUPPRESS_BELOW,
+            help="Counts of fewer clients than this are hidden on the director pages (CMS rule: 11). "
+            "0 shows every count, for a researcher's own data.",
+        )
+        st.checkbox("Show therapist ids", key=state.SHOW_IDS, help="Therapists appear as anonymous labels unless you tick this.")
+
+
+def _definition(loaded) -> None:
+    options = available_definitions(loaded)
+    if not options:
+        return
+    if st.session_state.get(state.DEFINITION) not in options:
+        st.session_state[state.DEFINITION] = options[0]
+    st.selectbox(
+        "Dropout definition",
+        options,
+        format_func=DEFINITION_LABELS.get,
+        key=state.DEFINITION,
+        help="Therapist-judged: the discharge reason says dropout. Unilateral: the client missed the last "
+        "scheduled appointment and nothing followed. Early: fewer than the chosen number of sessions attended.",
+    )
+    definition = st.session_state[state.DEFINITION]
+    if definition == "early":
+        st.number_input("Early means fewer than (sessions)", 1, 50, 4, key=state.EARLY_SESSIONS)
+    if definition in ("unilateral", "early"):
+        st.number_input(
+            "Still in therapy if seen within (days)", 0, 365, 45, key=state.ONGOING_WINDOW,
+            help="Clients with an appointment this close to the export date count as ongoing.",
+        )
+    st.radio(
+        "Time measured in", TIME_SCALES, horizontal=True, key=state.TIME_SCALE,
+        format_func={"sessions": "sessions attended", "days": "days in therapy"}.get,
+    )
+
+
+def _filters() -> None:
+    episodes = state.all_episodes()
+    with st.expander("Filter clients"):
+        if "site" in episodes:
+            st.multiselect("Site", sorted(episodes["site"].dropna().astype(str).unique()), key=state.FILTER_SITES)
+        if "therapist_id" in episodes:
+            ids = sorted(episodes["therapist_id"].dropna().astype(str).unique())
+            labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
+            st.multiselect("Therapist", ids, format_func=labels.get, key=state.FILTER_THERAPISTS)
+        if "intake_date" in episodes and episodes["intake_date"].notna().any():
+            first, last = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
+            st.date_input("Intake between", value=(first, last), min_value=first, max_value=last, key=state.FILTER_INTAKE)

@@ -1,0 +1,167 @@
+"""The browser session's state: the loaded data, the sidebar's settings and a per-session cache.
+
+Everything lives in `st.session_state`, i.e. in this browser session's memory only: an upload is
+never written to disk and never served to another session (no `st.cache_data` over user data).
+Pages and the sidebar bind their widgets to the keys below, so a saved recipe can restore them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes, filter_episodes
+from analytics.suppression import DEFAULT_THRESHOLD
+
+INGEST = "ingest"
+SOURCES = "sources"
+DATASET = "dataset_name"
+CACHE = "_cache"
+CACHE_SIZE = 48
+
+# Widget keys shared by the sidebar, the pages and the recipe.
+DEFINITION = "dropout_definition"
+EARLY_SESSIONS = "early_sessions"
+ONGOING_WINDOW = "ongoing_window_days"
+TIME_SCALE = "time_scale"
+FILTER_SITES = "filter_sites"
+FILTER_THERAPISTS = "filter_therapists"
+FILTER_INTAKE = "filter_intake"
+SUPPRESS_BELOW = "suppress_below"
+SHOW_IDS = "show_ids"
+KM_GROUP = "km_group"
+COVARIATES = "covariates"
+REFERENCE_LEVELS = "reference_levels"
+CLUSTER = "cluster"
+STRATA = "strata"
+FIGURE = "figure"
+
+SAMPLE_NAME = "Sample caseload (synthetic)"
+
+
+def set_ingest(result, name: str, sources: dict | None = None) -> None:
+    """Make an import result the session's dataset; settings that no longer fit are reset."""
+    st.session_state[INGEST] = result
+    st.session_state[DATASET] = name
+    st.session_state[SOURCES] = sources
+    st.session_state[CACHE] = OrderedDict()
+    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, COVARIATES, REFERENCE_LEVELS, STRATA):
+        st.session_state.pop(key, None)
+    if result.caseload is not None:
+        options = available_definitions(result.caseload)
+        if options and st.session_state.get(DEFINITION) not in options:
+            st.session_state[DEFINITION] = options[0]
+
+
+def forget() -> None:
+    """Drop the uploaded data and everything computed from it; the sample data comes back."""
+    for key in (INGEST, SOURCES, DATASET, CACHE):
+        st.session_state.pop(key, None)
+
+
+def ingest_result():
+    """The session's import result, loading the bundled sample the first time."""
+    if INGEST not in st.session_state:
+        from analytics.ingest import load_sample
+
+        set_ingest(load_sample(), SAMPLE_NAME)
+    return st.session_state[INGEST]
+
+
+def caseload() -> Caseload | None:
+    return ingest_result().caseload
+
+
+def require_caseload() -> Caseload:
+    """The current caseload, or stop the page with a pointer to the Data page."""
+    loaded = caseload()
+    if loaded is None:
+        st.info("No data is ready for analysis yet. Open the **Data** page to load files and fix the problems listed there.")
+        st.stop()
+    return loaded
+
+
+def episode_settings() -> EpisodeSettings:
+    s = st.session_state
+    return EpisodeSettings(
+        definition=s.get(DEFINITION, "therapist_judged"),
+        early_sessions=int(s.get(EARLY_SESSIONS, 4)),
+        ongoing_window_days=int(s.get(ONGOING_WINDOW, 45)),
+        time_scale=s.get(TIME_SCALE, "sessions"),
+    )
+
+
+def filters() -> dict:
+    s = st.session_state
+    intake = s.get(FILTER_INTAKE) or (None, None)
+    start, end = (tuple(intake) + (None, None))[:2]
+    return {
+        "sites": list(s.get(FILTER_SITES) or []),
+        "therapists": list(s.get(FILTER_THERAPISTS) or []),
+        "intake_from": None if start is None else pd.Timestamp(start),
+        "intake_to": None if end is None else pd.Timestamp(end),
+    }
+
+
+def suppress_below() -> int:
+    return int(st.session_state.get(SUPPRESS_BELOW, DEFAULT_THRESHOLD))
+
+
+def show_ids() -> bool:
+    return bool(st.session_state.get(SHOW_IDS, False))
+
+
+def all_episodes() -> pd.DataFrame:
+    """Episodes of the whole caseload under the current settings (before the sidebar filters)."""
+    loaded = require_caseload()
+    settings = episode_settings()
+    return cached("episodes", derive_episodes, loaded, settings)
+
+
+def current_episodes() -> pd.DataFrame:
+    """Episodes under the current settings and filters: what every analysis page works on."""
+    chosen = filters()
+    return cached("filtered_episodes", filter_episodes, all_episodes(), **chosen)
+
+
+def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
+    """Memoize `fn(*args, **kwargs)` in this session only, keyed on the data fingerprint, the
+    episode settings and the arguments. Tables and caseloads are keyed by identity (the cache
+    entry holds them, so an identity cannot be reused while the entry lives) — no hashing of data."""
+    store: OrderedDict = st.session_state.setdefault(CACHE, OrderedDict())
+    held = tuple(a for a in list(args) + list(kwargs.values()) if _by_identity(a))
+    key = (
+        name,
+        getattr(caseload(), "fingerprint", None),
+        episode_settings(),
+        tuple(_key(a) for a in args),
+        tuple(sorted((k, _key(v)) for k, v in kwargs.items())),
+    )
+    if key in store:
+        store.move_to_end(key)
+        return store[key][1]
+    result = fn(*args, **kwargs)
+    store[key] = (held, result)
+    while len(store) > CACHE_SIZE:
+        store.popitem(last=False)
+    return result
+
+
+def _by_identity(value) -> bool:
+    return isinstance(value, (pd.DataFrame, pd.Series, Caseload))
+
+
+def _key(value):
+    if _by_identity(value):
+        return ("id", id(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _key(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(map(repr, value)))
+    return value

@@ -1,0 +1,98 @@
+"""Reusable page elements: a chart with its caption and downloads, a table with small-cell
+suppression and downloads, and the list of data problems."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from analytics import export
+from analytics.suppression import display_suppressed, suppress_small_cells
+from ui import state
+
+FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+
+def figure_settings() -> dict:
+    return {**FIGURE_DEFAULTS, **(st.session_state.get(state.FIGURE) or {})}
+
+
+def figure(fig, table: pd.DataFrame | None, name: str, caption: str | None = None) -> None:
+    """A takeaway sentence over the chart, the interactive chart, then its downloads: the data
+    behind it exactly as drawn, and the figure for a paper at the chosen size."""
+    if caption:
+        st.markdown(caption)
+    st.plotly_chart(fig, config=export.PLOTLY_CONFIG, key=f"chart_{name}")
+    slug = _slug(name)
+    columns = st.columns(5)
+    if table is not None:
+        _table_downloads(table, slug, columns[:2])
+    settings = figure_settings()
+    problem = export.renderer_problem()
+    for column, fmt in zip(columns[2:], ("png", "svg", "pdf")):
+        column.download_button(
+            f"Figure {fmt.upper()}",
+            data=(lambda f=fmt: export.figure_bytes(fig, f, **settings)),
+            file_name=f"{slug}.{fmt}",
+            mime=_MIME[fmt],
+            key=f"dl_{slug}_{fmt}",
+            on_click="ignore",
+            disabled=problem is not None,
+            help=problem or f"{settings['width_mm']:g} × {settings['height_mm']:g} mm, {settings['font_size']:g} pt"
+            + (f", {settings['dpi']} dpi" if fmt == "png" else ""),
+        )
+    if problem:
+        st.caption(f"{problem} Use the camera icon on the chart to save it as SVG from your browser.")
+
+
+def table(
+    df: pd.DataFrame,
+    name: str,
+    counts: list[str] | None = None,
+    linked: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
+    """Show a table and offer it as CSV and Excel. Columns in `counts` (and the columns `linked` to
+    them) are suppressed below the privacy threshold, on screen and in the download alike.
+    Returns the table as shown."""
+    shown = df
+    if counts:
+        threshold = state.suppress_below()
+        masked = suppress_small_cells(df, counts, threshold, linked)
+        if masked["suppressed"].any():
+            st.caption(f"Cells counting fewer than {threshold} clients are hidden to protect privacy (shown as <{threshold}).")
+        shown = display_suppressed(masked, threshold)
+    st.dataframe(shown, hide_index=True)
+    _table_downloads(shown, _slug(name), st.columns(5)[:2])
+    return shown
+
+
+def problems(found: list) -> None:
+    """Every problem found in the data, errors first, each with where it is and what to do."""
+    if not found:
+        st.success("No problems found in the data.")
+        return
+    errors = [p for p in found if p.severity == "error"]
+    warnings = [p for p in found if p.severity != "error"]
+    for p in errors:
+        st.error(p.as_text())
+    for p in warnings:
+        st.warning(p.as_text())
+
+
+def _table_downloads(df: pd.DataFrame, slug: str, columns) -> None:
+    columns[0].download_button(
+        "Data CSV", data=lambda: export.table_csv_bytes(df), file_name=f"{slug}.csv", mime="text/csv",
+        key=f"dl_{slug}_csv", on_click="ignore",
+    )
+    columns[1].download_button(
+        "Data Excel", data=lambda: export.table_xlsx_bytes(df), file_name=f"{slug}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"dl_{slug}_xlsx",
+        on_click="ignore",
+    )
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "figure"
