@@ -1,0 +1,237 @@
+"""The analysis recipe: every choice that changes a number, saved as JSON so an analysis can be
+re-run exactly (in the app or with `python -m analytics report`).
+
+A recipe written for output also records the data fingerprint and the package versions, so a
+reader can tell whether a re-run used the same data and software.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import metadata
+
+import pandas as pd
+
+from analytics.episodes import EpisodeSettings
+from analytics.schema import DEFINITIONS, TIME_SCALES
+from analytics.suppression import DEFAULT_THRESHOLD
+
+RECIPE_VERSION = 1
+FILTER_KEYS = ("sites", "therapists", "intake_from", "intake_to")
+FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
+FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4, 36), "dpi": (50, 2400)}
+VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "plotly", "kaleido", "openpyxl")
+
+
+class RecipeError(ValueError):
+    """A recipe key or value that cannot be used; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    dropout_definition: str = "therapist_judged"
+    early_sessions: int = 4
+    ongoing_window_days: int = 45
+    time_scale: str = "sessions"
+    km_group: str | None = None
+    covariates: tuple[str, ...] = ()
+    reference_levels: dict = field(default_factory=dict)
+    cluster: str | None = "therapist_id"
+    strata: tuple[str, ...] = ()
+    filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
+    suppress_below: int = DEFAULT_THRESHOLD
+    mapping: dict | None = None
+    figure: dict = field(default_factory=lambda: dict(FIGURE_DEFAULTS))
+    data_fingerprint: str | None = None
+    versions: dict = field(default_factory=dict)
+    recipe_version: int = RECIPE_VERSION
+
+    def __post_init__(self):
+        _validate(self)
+
+    # --- conversions ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["covariates"], d["strata"] = list(self.covariates), list(self.strata)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Recipe:
+        if not isinstance(data, dict):
+            raise RecipeError("A recipe must be a JSON object of settings ({...}).")
+        allowed = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in allowed]
+        if unknown:
+            raise RecipeError(f"Recipe key {unknown[0]!r} is unknown; allowed keys: {', '.join(allowed)}.")
+        data = dict(data)
+        for key in ("covariates", "strata"):
+            if key in data:
+                data[key] = _string_tuple(key, data[key])
+        if "filters" in data:
+            data["filters"] = _filters(data["filters"])
+        if "figure" in data:
+            data["figure"] = _figure(data["figure"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Recipe:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"The recipe is not valid JSON ({exc}).") from None
+        return cls.from_dict(data)
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
+
+    @classmethod
+    def load(cls, path) -> Recipe:
+        with open(path, "rb") as f:
+            return cls.from_json(f.read())
+
+    # --- what the recipe means --------------------------------------------------------------
+
+    def episode_settings(self) -> EpisodeSettings:
+        return EpisodeSettings(
+            definition=self.dropout_definition,
+            early_sessions=self.early_sessions,
+            ongoing_window_days=self.ongoing_window_days,
+            time_scale=self.time_scale,
+        )
+
+    def filter_kwargs(self) -> dict:
+        """Arguments for `episodes.filter_episodes`."""
+        f = self.filters
+        return {
+            "sites": list(f.get("sites") or []),
+            "therapists": list(f.get("therapists") or []),
+            "intake_from": None if f.get("intake_from") is None else pd.Timestamp(f["intake_from"]),
+            "intake_to": None if f.get("intake_to") is None else pd.Timestamp(f["intake_to"]),
+        }
+
+    def figure_kwargs(self) -> dict:
+        """Arguments for `export.figure_bytes`."""
+        return {**FIGURE_DEFAULTS, **self.figure}
+
+    def for_output(self, fingerprint: str | None) -> Recipe:
+        """The recipe as written next to results: with the data fingerprint and package versions."""
+        return replace(self, data_fingerprint=fingerprint, versions=package_versions())
+
+
+def package_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+# --- validation -----------------------------------------------------------------------------
+
+def _validate(r: Recipe) -> None:
+    _choice("dropout_definition", r.dropout_definition, DEFINITIONS)
+    _choice("time_scale", r.time_scale, TIME_SCALES)
+    _integer("early_sessions", r.early_sessions, 1)
+    _integer("ongoing_window_days", r.ongoing_window_days, 0)
+    _integer("suppress_below", r.suppress_below, 0)
+    for key in ("km_group", "cluster", "data_fingerprint"):
+        value = getattr(r, key)
+        if value is not None and not isinstance(value, str):
+            raise RecipeError(f"Recipe key {key!r} must be a column name (text) or null, not {value!r}.")
+    object.__setattr__(r, "covariates", _string_tuple("covariates", r.covariates))
+    object.__setattr__(r, "strata", _string_tuple("strata", r.strata))
+    if not isinstance(r.reference_levels, dict) or not all(isinstance(k, str) for k in r.reference_levels):
+        raise RecipeError("Recipe key 'reference_levels' must map a covariate name to its reference level, "
+                          'e.g. {"referral": "self"}.')
+    object.__setattr__(r, "filters", _filters(r.filters))
+    object.__setattr__(r, "figure", _figure(r.figure))
+    if r.mapping is not None:
+        _mapping(r.mapping)
+    if not isinstance(r.versions, dict):
+        raise RecipeError("Recipe key 'versions' must be an object of package: version.")
+    if r.recipe_version != RECIPE_VERSION:
+        raise RecipeError(f"Recipe key 'recipe_version' is {r.recipe_version!r}; this version reads {RECIPE_VERSION}.")
+
+
+def _choice(key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise RecipeError(f"Recipe key {key!r} is {value!r}; allowed values: {', '.join(allowed)}.")
+
+
+def _integer(key: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise RecipeError(f"Recipe key {key!r} is {value!r}; it must be a whole number of at least {low}.")
+
+
+def _string_tuple(key: str, value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise RecipeError(f"Recipe key {key!r} must be a list of column names, not {value!r}.")
+    return tuple(value)
+
+
+def _filters(value) -> dict:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise RecipeError(f"Recipe key 'filters' must be an object with keys {', '.join(FILTER_KEYS)}.")
+    unknown = [k for k in value if k not in FILTER_KEYS]
+    if unknown:
+        raise RecipeError(f"Recipe key 'filters.{unknown[0]}' is unknown; allowed keys: {', '.join(FILTER_KEYS)}.")
+    out = dict.fromkeys(FILTER_KEYS)
+    for key in ("sites", "therapists"):
+        items = value.get(key)
+        if items is not None and not isinstance(items, (list, tuple)):
+            raise RecipeError(f"Recipe key 'filters.{key}' must be a list (empty for all), not {items!r}.")
+        out[key] = list(items) if items else []
+    for key in ("intake_from", "intake_to"):
+        day = value.get(key)
+        if day is None or day == "":
+            continue
+        try:
+            out[key] = pd.Timestamp(day).date().isoformat()
+        except (ValueError, TypeError):
+            raise RecipeError(f"Recipe key 'filters.{key}' is {day!r}; use a date as YYYY-MM-DD or null.") from None
+    return out
+
+
+def _figure(value) -> dict:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise RecipeError(f"Recipe key 'figure' must be an object with keys {', '.join(FIGURE_DEFAULTS)}.")
+    unknown = [k for k in value if k not in FIGURE_DEFAULTS]
+    if unknown:
+        raise RecipeError(f"Recipe key 'figure.{unknown[0]}' is unknown; allowed keys: {', '.join(FIGURE_DEFAULTS)}.")
+    out = {**FIGURE_DEFAULTS, **value}
+    for key, (low, high) in FIGURE_LIMITS.items():
+        v = out[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+            raise RecipeError(f"Recipe key 'figure.{key}' is {v!r}; use a number from {low} to {high}.")
+    out["dpi"] = int(out["dpi"])
+    return out
+
+
+def _mapping(value) -> None:
+    if not isinstance(value, dict):
+        raise RecipeError("Recipe key 'mapping' must be the column mapping object saved by the app, or null.")
+    try:
+        from analytics.mapping import Mapping
+    except ImportError:
+        return
+    try:
+        Mapping.from_dict(value)
+    except ValueError as exc:
+        raise RecipeError(f"Recipe key 'mapping': {exc}") from None
