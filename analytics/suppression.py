@@ -36,13 +36,12 @@ def suppress_small_cells(
             candidates = np.where(~mask & ~np.isnan(values), values, np.inf)
             if np.isfinite(candidates).any():
                 mask[int(np.argmin(candidates))] = True
-        rows = out.index[mask]
         out[column] = out[column].astype(float)
-        out.loc[rows, column] = np.nan
+        out.loc[mask, column] = np.nan
         for dependent in linked.get(column, []):
             out[dependent] = out[dependent].astype(float)
-            out.loc[rows, dependent] = np.nan
-        out.loc[rows, "suppressed"] = True
+            out.loc[mask, dependent] = np.nan
+        out.loc[mask, "suppressed"] = True
     return out
 
 
