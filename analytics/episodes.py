@@ -85,7 +85,8 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         raise ValueError(_unavailable_message(settings.definition))
 
     if caseload.sessions is not None:
-        episodes = _session_summary(caseload.sessions)
+        timeline = _Timeline(caseload.sessions)
+        episodes = _session_summary(caseload.sessions, timeline)
         if clients is not None:
             episodes = episodes.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
             if "therapist_id_sessions" in episodes:
@@ -97,7 +98,7 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["first_scheduled"]
         else:
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
-        episodes = _add_alliance_summaries(episodes, caseload.sessions, settings)
+        episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
     else:
         episodes = clients.copy()
 
@@ -136,35 +137,51 @@ def _unavailable_message(definition: str) -> str:
             "load one or choose the therapist-judged definition.")
 
 
-def _session_summary(sessions: pd.DataFrame) -> pd.DataFrame:
+class _Timeline:
+    """Appointments sorted once by client and date, with each client's block of rows; every
+    per-client statistic is then a `reduceat` over those blocks."""
+
+    def __init__(self, sessions: pd.DataFrame):
+        codes, self.ids = pd.factorize(sessions["client_id"])
+        dates = sessions["date"].to_numpy("datetime64[ns]")
+        self.order = np.lexsort((dates, codes))
+        codes = codes[self.order]
+        self.starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], int)
+        self.ends = np.r_[self.starts[1:], len(codes)]
+        self.client_ids = self.ids[codes[self.starts]]
+        self.dates = dates[self.order]
+        self.status = sessions["status"].to_numpy()[self.order]
+        self.attended = self.status == "attended"
+
+    def total(self, flags: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(flags.astype(np.int64), self.starts) if len(self.starts) else np.array([], np.int64)
+
+    def attended_dates(self, reduce) -> np.ndarray:
+        """First (np.minimum) or last (np.maximum) attended date per client; NaT when none."""
+        as_int = self.dates.view(np.int64)
+        fill = np.iinfo(np.int64).max if reduce is np.minimum else np.iinfo(np.int64).min
+        picked = reduce.reduceat(np.where(self.attended, as_int, fill), self.starts)
+        out = picked.view("datetime64[ns]").copy()
+        out[picked == fill] = np.datetime64("NaT")
+        return out
+
+
+def _session_summary(sessions: pd.DataFrame, timeline: _Timeline) -> pd.DataFrame:
     """Per client: appointment counts, first/last dates and the status of the last appointment."""
-    s = sessions.sort_values(["client_id", "date"], kind="stable")
-    attended = (s["status"] == "attended").to_numpy()
-    missed = s["status"].isin(CLIENT_MISSES).to_numpy()
-    frame = pd.DataFrame(
-        {
-            "client_id": s["client_id"].to_numpy(),
-            "date": s["date"].to_numpy(),
-            "attended": attended,
-            "missed": missed,
-            "attended_date": np.where(attended, s["date"].to_numpy(), np.datetime64("NaT")),
-        }
-    )
-    grouped = frame.groupby("client_id", sort=False)
+    t = timeline
     summary = pd.DataFrame(
         {
-            "sessions_scheduled": grouped.size(),
-            "sessions_attended": grouped["attended"].sum(),
-            "missed": grouped["missed"].sum(),
-            "first_scheduled": grouped["date"].min(),
-            "last_scheduled": grouped["date"].max(),
-            "first_session": grouped["attended_date"].min(),
-            "last_session": grouped["attended_date"].max(),
+            "client_id": t.client_ids,
+            "sessions_scheduled": t.ends - t.starts,
+            "sessions_attended": t.total(t.attended),
+            "missed": t.total(np.isin(t.status, CLIENT_MISSES)),
+            "first_scheduled": t.dates[t.starts],
+            "last_scheduled": t.dates[t.ends - 1],
+            "first_session": t.attended_dates(np.minimum),
+            "last_session": t.attended_dates(np.maximum),
+            "last_status": t.status[t.ends - 1],
         }
     )
-    last_rows = s.groupby("client_id", sort=False).tail(1).set_index("client_id")
-    summary["last_status"] = last_rows["status"].reindex(summary.index)
-    summary = summary.rename_axis("client_id").reset_index()
     summary["therapist_id"] = _main_therapist(sessions).reindex(summary["client_id"]).to_numpy()
     return summary
 
@@ -176,35 +193,43 @@ def _main_therapist(sessions: pd.DataFrame) -> pd.Series:
     """
     if "therapist_id" not in sessions:
         return pd.Series(dtype=object)
-    s = sessions.loc[sessions["therapist_id"].notna(), ["client_id", "therapist_id", "status", "date"]]
+    s = sessions.loc[sessions["therapist_id"].notna(), ["client_id", "therapist_id", "status"]]
     s = s.assign(attended=(s["status"] == "attended").astype(int), order=np.arange(len(s)))
-    counts = s.groupby(["client_id", "therapist_id"], sort=False).agg(
+    counts = s.groupby(["client_id", "therapist_id"], sort=False, observed=True).agg(
         attended=("attended", "sum"), seen=("order", "min")
     )
     counts = counts.reset_index().sort_values(["client_id", "attended", "seen"], ascending=[True, False, True])
     return counts.drop_duplicates("client_id").set_index("client_id")["therapist_id"]
 
 
-def _add_alliance_summaries(episodes: pd.DataFrame, sessions: pd.DataFrame, settings: EpisodeSettings) -> pd.DataFrame:
+def _add_alliance_summaries(
+    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings
+) -> pd.DataFrame:
     """First, mean, last and lowest alliance score and the number of ruptures per client."""
     for measure in ("srs", "wai"):
         if measure not in sessions or sessions[measure].notna().sum() == 0:
             continue
-        rated = sessions.loc[(sessions["status"] == "attended") & sessions[measure].notna(), ["client_id", "date", measure]]
-        rated = rated.sort_values(["client_id", "date"], kind="stable")
+        scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
+        rated = timeline.attended & ~np.isnan(scores)
+        rows = np.flatnonzero(rated)
+        client = np.repeat(np.arange(len(timeline.starts)), timeline.ends - timeline.starts)[rows]
+        frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
         drop = getattr(settings, f"{measure}_rupture_drop")
         cutoff = getattr(settings, f"{measure}_rupture_cutoff")
-        rated = rated.assign(rupture=flag_ruptures(rated, measure, drop, cutoff).to_numpy())
-        grouped = rated.groupby("client_id", sort=False)
+        frame["rupture"] = flag_ruptures(frame, measure, drop, cutoff).to_numpy()
+        starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
+        ends = np.r_[starts[1:], len(client)]
+        values = frame[measure].to_numpy()
         rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
         summary = pd.DataFrame(
             {
-                f"{measure}_first": grouped[measure].first(),
-                f"{measure}_mean": grouped[measure].mean(),
-                f"{measure}_last": grouped[measure].last(),
-                f"{measure}_min": grouped[measure].min(),
-                rupture_name: grouped["rupture"].sum(),
-            }
+                f"{measure}_first": values[starts],
+                f"{measure}_mean": np.add.reduceat(values, starts) / (ends - starts) if len(starts) else [],
+                f"{measure}_last": values[ends - 1],
+                f"{measure}_min": np.minimum.reduceat(values, starts) if len(starts) else [],
+                rupture_name: np.add.reduceat(frame["rupture"].to_numpy(np.int64), starts) if len(starts) else [],
+            },
+            index=timeline.client_ids[client[starts]],
         )
         episodes = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
         episodes[rupture_name] = episodes[rupture_name].fillna(0).astype(int)
