@@ -1,0 +1,295 @@
+"""The director's overview: headline figures, how the dropout definition moves the rate, and dropout
+by intake month and by the practice's own groupings (site, modality, referral, telehealth)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes
+from analytics.proportions import (
+    RATE_COUNTS,
+    RATE_LINKED,
+    add_rate,
+    chi_square_p,
+    dropout_rates,
+    median_interval,
+    percent,
+    wilson_interval,
+)
+from analytics.schema import DEFINITION_LABELS, EVENT_COMPLETED, EVENT_DROPOUT
+from analytics.suppression import suppress_small_cells
+
+# Swift & Greenberg (2012), meta-analysis of 669 studies.
+BENCHMARK = {"rate": 0.197, "ci_lower": 0.187, "ci_upper": 0.207, "source": "Swift & Greenberg (2012), 669 studies"}
+BENCHMARK_CAVEAT = (
+    "The published figure pools studies that defined dropout in different ways, "
+    "so it is a rough yardstick, not a target."
+)
+DENOMINATOR_NOTE = "Share of clients whose episode has a known outcome (dropped out or completed); ongoing clients are not counted."
+BREAKDOWN_COLUMNS = ("site", "modality", "referral", "telehealth")
+
+
+@dataclass
+class Headline:
+    """The overview's headline figures and the table behind them (one row per figure)."""
+
+    clients: int
+    sessions: int
+    known: int
+    dropouts: int
+    rate: float
+    ci_lower: float
+    ci_upper: float
+    median_sessions: float
+    median_ci_lower: float
+    median_ci_upper: float
+    table: pd.DataFrame
+    takeaway: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RateResult:
+    """Dropout rate per level of one column (or per intake month), with a homogeneity test."""
+
+    column: str
+    table: pd.DataFrame
+    p_value: float
+    takeaway: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SensitivityResult:
+    """The rate under each available definition, and how often each pair of definitions agrees."""
+
+    rates: pd.DataFrame
+    agreement: pd.DataFrame
+    takeaway: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def definition_label(definition: str, settings: EpisodeSettings) -> str:
+    if definition == "early":
+        return f"Early (fewer than {settings.early_sessions} sessions attended)"
+    if definition == "unilateral":
+        return f"Unilateral (missed last appointment, over {settings.ongoing_window_days} days ago)"
+    return DEFINITION_LABELS[definition]
+
+
+def headline(episodes: pd.DataFrame, sessions: pd.DataFrame | None = None) -> Headline:
+    """Clients, appointments, the dropout rate (known outcomes) and the median sessions attended by
+    clients whose episode has ended, each with its 95% interval where it has one."""
+    event = episodes["event"].to_numpy()
+    known_mask = np.isin(event, (EVENT_DROPOUT, EVENT_COMPLETED))
+    clients, known, dropouts = len(episodes), int(known_mask.sum()), int((event == EVENT_DROPOUT).sum())
+    if "sessions_scheduled" in episodes:
+        n_sessions = int(episodes["sessions_scheduled"].sum())
+    elif sessions is not None:
+        n_sessions = int(sessions["client_id"].isin(episodes["client_id"]).sum())
+    else:
+        n_sessions = 0
+    rate = dropouts / known if known else np.nan
+    lower, upper = (float(v) for v in wilson_interval(dropouts, known))
+    warnings = []
+    if "sessions_attended" in episodes:
+        median, m_lower, m_upper = median_interval(episodes.loc[known_mask, "sessions_attended"])
+    else:
+        median = m_lower = m_upper = np.nan
+        warnings.append("Sessions attended are unknown without an appointment history (a sessions file).")
+    if known == 0:
+        warnings.append("No episode has a known outcome yet, so no dropout rate can be computed.")
+    table = pd.DataFrame(
+        [
+            ("clients", clients, np.nan, np.nan, "client episodes after the filters"),
+            ("appointments", n_sessions, np.nan, np.nan, "scheduled appointments of these clients"),
+            ("known outcomes", known, np.nan, np.nan, "episodes that ended in dropout or completion"),
+            ("dropouts", dropouts, np.nan, np.nan, "episodes that ended in dropout"),
+            ("dropout rate", rate, lower, upper, DENOMINATOR_NOTE),
+            ("median sessions attended", median, m_lower, m_upper, "clients whose episode has ended"),
+            ("published benchmark", BENCHMARK["rate"], BENCHMARK["ci_lower"], BENCHMARK["ci_upper"], BENCHMARK["source"]),
+        ],
+        columns=["figure", "value", "ci_lower", "ci_upper", "note"],
+    )
+    return Headline(
+        clients, n_sessions, known, dropouts, rate, lower, upper, median, m_lower, m_upper,
+        table, _headline_takeaway(rate, lower, upper, known), warnings,
+    )
+
+
+def _headline_takeaway(rate: float, lower: float, upper: float, known: int) -> str:
+    if not known:
+        return "No episode has ended yet, so the dropout rate is not known."
+    if lower > BENCHMARK["ci_upper"]:
+        compare = "higher than"
+    elif upper < BENCHMARK["ci_lower"]:
+        compare = "lower than"
+    else:
+        compare = "in line with"
+    return (
+        f"About {percent(rate)} of clients whose therapy has ended dropped out "
+        f"(95% CI {percent(lower)} to {percent(upper)}), {compare} the published average of 19.7%."
+    )
+
+
+def definition_sensitivity(
+    caseload: Caseload, settings: EpisodeSettings, client_ids=None, suppress_below: int = 11
+) -> SensitivityResult:
+    """Derive the episodes under every definition the data support and compare them.
+
+    `client_ids` restricts the comparison to the clients the sidebar's filters keep. The agreement
+    table counts, for each pair, the clients whose outcome is known under both definitions.
+    """
+    definitions = available_definitions(caseload)
+    outcomes = {}
+    for definition in definitions:
+        episodes = derive_episodes(caseload, replace(settings, definition=definition))
+        if client_ids is not None:
+            episodes = episodes.loc[episodes["client_id"].isin(client_ids)]
+        outcomes[definition] = episodes.set_index("client_id")["event"]
+    rows = []
+    for definition, event in outcomes.items():
+        rows.append(
+            {
+                "definition": definition,
+                "label": definition_label(definition, settings),
+                "clients": len(event),
+                "known": int(event.isin((EVENT_DROPOUT, EVENT_COMPLETED)).sum()),
+                "dropouts": int((event == EVENT_DROPOUT).sum()),
+            }
+        )
+    rates = add_rate(pd.DataFrame(rows, columns=["definition", "label"] + RATE_COUNTS))
+    agreement = _pairwise_agreement(outcomes, settings)
+    warnings = [] if len(definitions) > 1 else [
+        "Only one dropout definition is possible with these data: the other definitions need "
+        + ("the appointment history (a sessions file)." if "unilateral" not in definitions
+           else "a `termination` column (the therapist's judgement of how the episode ended).")
+    ]
+    return SensitivityResult(rates, agreement, _sensitivity_takeaway(rates, suppress_below), warnings)
+
+
+def _pairwise_agreement(outcomes: dict[str, pd.Series], settings: EpisodeSettings) -> pd.DataFrame:
+    names = list(outcomes)
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pair = pd.concat([outcomes[a].rename("a"), outcomes[b].rename("b")], axis=1, join="inner")
+            both_known = pair.isin((EVENT_DROPOUT, EVENT_COMPLETED)).all(axis=1)
+            pair = pair.loc[both_known]
+            drop_a, drop_b = pair["a"] == EVENT_DROPOUT, pair["b"] == EVENT_DROPOUT
+            rows.append(
+                {
+                    "definition_a": definition_label(a, settings),
+                    "definition_b": definition_label(b, settings),
+                    "compared": len(pair),
+                    "both_dropout": int((drop_a & drop_b).sum()),
+                    "both_not": int((~drop_a & ~drop_b).sum()),
+                    "disagree": int((drop_a != drop_b).sum()),
+                    "only_a": int((drop_a & ~drop_b).sum()),
+                    "only_b": int((~drop_a & drop_b).sum()),
+                }
+            )
+    columns = ["definition_a", "definition_b", "compared", "both_dropout", "both_not", "disagree", "only_a", "only_b"]
+    table = pd.DataFrame(rows, columns=columns)
+    agree = table["both_dropout"] + table["both_not"]
+    table["agreement"] = np.where(table["compared"] > 0, agree / table["compared"].where(table["compared"] > 0), np.nan)
+    table["agreement_ci_lower"], table["agreement_ci_upper"] = wilson_interval(agree, table["compared"])
+    return table
+
+
+AGREEMENT_COUNTS = ["compared", "both_dropout", "both_not", "disagree", "only_a", "only_b"]
+
+
+def _sensitivity_takeaway(rates: pd.DataFrame, suppress_below: int) -> str:
+    shown = suppress_small_cells(rates, RATE_COUNTS, suppress_below, RATE_LINKED).dropna(subset=["rate"])
+    if shown.empty:
+        return "Too few episodes have ended to compare the dropout definitions."
+    if len(shown) == 1:
+        row = shown.iloc[0]
+        return f"Only one definition can be computed here: {row['label']}, {percent(row['rate'])}."
+    low, high = shown.loc[shown["rate"].idxmin()], shown.loc[shown["rate"].idxmax()]
+    return (
+        f"The definition moves the dropout rate from {percent(low['rate'])} ({low['label'].lower()}) "
+        f"to {percent(high['rate'])} ({high['label'].lower()}): say which one you use when you quote a rate."
+    )
+
+
+def breakdown_columns(episodes: pd.DataFrame) -> list[str]:
+    """The groupings the overview can show: those present with at least two known levels."""
+    return [c for c in BREAKDOWN_COLUMNS if c in episodes and episodes[c].nunique(dropna=True) >= 2]
+
+
+def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) -> RateResult:
+    """Dropout rate per level of `column` (numbers with many values are cut into quartiles)."""
+    if column not in episodes:
+        raise ValueError(f"There is no {column!r} column in the episodes; map one in the data step to see this view.")
+    data = episodes
+    values = episodes[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.nunique() > 8:
+        data = episodes.assign(**{column: pd.qcut(values, 4, duplicates="drop").astype(str).where(values.notna())})
+    table = dropout_rates(data, column)
+    warnings = []
+    if (table[column] == "unknown").any():
+        n_unknown = int(table.loc[table[column] == "unknown", "clients"].sum())
+        warnings.append(f"{n_unknown} clients have no {column} recorded; they are shown as 'unknown'.")
+    tested = table.loc[table[column] != "unknown"]
+    p = chi_square_p(tested)
+    return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings)
+
+
+def _group_takeaway(table: pd.DataFrame, column: str, p: float, suppress_below: int) -> str:
+    name = column.replace("_", " ")
+    shown = suppress_small_cells(table, RATE_COUNTS, suppress_below, RATE_LINKED)
+    shown = shown.loc[(shown[column] != "unknown") & shown["rate"].notna()]
+    if len(shown) < 2:
+        return f"Too few clients per {name} group to compare dropout rates without revealing small numbers."
+    low, high = shown.loc[shown["rate"].idxmin()], shown.loc[shown["rate"].idxmax()]
+    evidence = (
+        "a difference larger than chance would easily produce" if p < 0.05
+        else "a difference that could well be chance"
+    )
+    return (
+        f"By {name}, dropout ranges from {percent(low['rate'])} ({low[column]}) to "
+        f"{percent(high['rate'])} ({high[column]}): {evidence} (p = {p:.3f})."
+    )
+
+
+def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11) -> RateResult:
+    """Dropout rate by month of intake, with the number of clients still ongoing per month.
+
+    Recent months carry a warning: dropouts happen early and completions late, so among clients who
+    started recently the episodes that have already ended are mostly dropouts.
+    """
+    if "intake_date" not in episodes or episodes["intake_date"].isna().all():
+        raise ValueError("Intake dates are unknown: map an intake date column or load the appointment history.")
+    month = pd.to_datetime(episodes["intake_date"]).dt.to_period("M").dt.to_timestamp()
+    table = dropout_rates(episodes.assign(intake_month=month), "intake_month")
+    table = table.loc[table["intake_month"] != "unknown"].reset_index(drop=True)
+    table["intake_month"] = pd.to_datetime(table["intake_month"])
+    table["ongoing"] = table["clients"] - table["known"]
+    warnings = []
+    open_share = table["ongoing"] / table["clients"]
+    recent = table.loc[open_share > 0.5, "intake_month"]
+    if len(recent):
+        warnings.append(
+            f"In {len(recent)} intake month(s) from {recent.min():%B %Y} most clients are still in therapy; their "
+            "rates count mostly early endings, which are more often dropouts, so read them as provisional."
+        )
+    p = chi_square_p(table)
+    shown = suppress_small_cells(table, RATE_COUNTS, suppress_below, RATE_LINKED).dropna(subset=["rate"])
+    shown = shown.loc[(shown["ongoing"] / shown["clients"]) <= 0.5]
+    if len(shown) >= 2:
+        first, last = shown.iloc[0], shown.iloc[-1]
+        takeaway = (
+            f"Dropout was {percent(first['rate'])} for clients who started in {first['intake_month']:%B %Y} and "
+            f"{percent(last['rate'])} for those who started in {last['intake_month']:%B %Y}; "
+            + ("month-to-month differences are larger than chance." if p < 0.05
+               else "month-to-month differences are within what chance produces.")
+        )
+    else:
+        takeaway = "Too few months with enough ended episodes to show a trend."
+    return RateResult("intake_month", table, p, takeaway, warnings)
