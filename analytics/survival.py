@@ -1,0 +1,370 @@
+"""Time to dropout: Kaplan-Meier, log-rank tests and competing-risk cumulative incidence.
+
+Everything is computed from group-by counts at the distinct times (never per client), so a
+million episodes cost no more than a few thousand rows. The numbers agree with R's `survival`
+package (tests/reference/ holds the R script and its output):
+
+- `kaplan_meier` = `survfit(Surv(duration, event == 1) ~ g, conf.type = "log-log")`: dropout is
+  the event, planned completion and ongoing episodes are censored at their duration.
+- `logrank` = `survdiff(Surv(duration, event == 1) ~ g)`, overall and for each pair (Holm).
+- `cumulative_incidence` = `survfit(Surv(duration, factor(event, 0:2)) ~ g)`: Aalen-Johansen
+  with completion as a competing event, exact with tied times (no jitter).
+
+Time 0 is an ordinary time: an episode with duration 0 (no session attended) that ends in
+dropout is an event at time 0 and gives a row at time 0, as in R. The curves start at 1 just
+before the first time; the tables hold only the times R reports (every distinct time with an
+event or a censoring).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.schema import EVENT_DROPOUT
+
+ALL = "all"
+Z95 = stats.norm.ppf(0.975)
+_TOL = np.sqrt(np.finfo(float).eps)
+_MANY_GROUPS = 12
+_BLOCK_CELLS = 2_000_000  # influence matrix cells held at once (memory bound for many distinct times)
+
+KM_COLUMNS = ["group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper"]
+MEDIAN_COLUMNS = ["group", "n", "events", "median", "ci_lower", "ci_upper"]
+LOGRANK_COLUMNS = ["comparison", "statistic", "df", "p", "p_adjusted"]
+CIF_COLUMNS = [
+    "group", "time", "cif_dropout", "cif_dropout_lower", "cif_dropout_upper",
+    "cif_completed", "cif_completed_lower", "cif_completed_upper",
+]
+OVERSTATEMENT_COLUMNS = ["group", "time", "one_minus_km", "cif_dropout", "difference"]
+
+
+@dataclass(frozen=True)
+class KMResult:
+    """Kaplan-Meier step points per group and each group's median time to dropout."""
+
+    table: pd.DataFrame
+    medians: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LogrankResult:
+    """The overall log-rank test across groups, then every pair with Holm-adjusted p."""
+
+    table: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CIFResult:
+    """Cumulative incidence of dropout and of completion, and how far 1 - KM overstates dropout."""
+
+    table: pd.DataFrame
+    overstatement: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def kaplan_meier(episodes: pd.DataFrame, group: str | None = None) -> KMResult:
+    """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals.
+
+    As in R, an interval is NA where survival is 1 or 0 (log(-log S) is undefined there), and the
+    median's limits are the first times the interval's bounds fall to 0.5.
+    """
+    frame, labels, warnings = _prepare(episodes, group)
+    counts = _counts(frame)
+    table = _km_table(counts)
+    medians = _medians(table, frame, labels)
+    no_events = medians.loc[(medians["n"] > 0) & (medians["events"] == 0), "group"].tolist()
+    warnings += [f"Group {g!r} has no dropouts, so its curve stays at 1 and it has no median." for g in no_events]
+    unreached = medians.loc[(medians["events"] > 0) & medians["median"].isna(), "group"].tolist()
+    warnings += [
+        f"In group {g!r} fewer than half dropped out during follow-up, so its median is not reached."
+        for g in unreached
+    ]
+    return KMResult(table=table, medians=medians, warnings=warnings)
+
+
+def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
+    """Log-rank test (R `survdiff`, rho = 0): overall chi-square with k - 1 df, then each pair.
+
+    The overall row comes first with p_adjusted = p; pairwise p values are Holm-adjusted.
+    """
+    if group is None:
+        raise ValueError("A log-rank test compares groups: choose a grouping column.")
+    frame, labels, warnings = _prepare(episodes, group)
+    present = [g for g in labels if (frame["group"] == g).any()]
+    if len(present) < 2:
+        warnings.append("A log-rank test needs at least two groups with clients; there is only "
+                        f"{len(present)} in the current selection, so no test was run.")
+        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings)
+    rows = [("overall", *_survdiff(frame, present))]
+    if len(present) > 2:
+        for a, b in combinations(present, 2):
+            rows.append((f"{a} vs {b}", *_survdiff(frame.loc[frame["group"].isin([a, b])], [a, b])))
+    table = pd.DataFrame(rows, columns=["comparison", "statistic", "df", "p"])
+    table["df"] = table["df"].astype(int)
+    table["p_adjusted"] = table["p"]
+    if len(table) > 1:
+        table.loc[1:, "p_adjusted"] = holm(table["p"].iloc[1:].to_numpy())
+    if table["df"].iloc[0] < len(present) - 1:
+        warnings.append("Some groups had no one at risk at any dropout time and were left out of the test.")
+    return LogrankResult(table[LOGRANK_COLUMNS], warnings)
+
+
+def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None) -> CIFResult:
+    """Aalen-Johansen cumulative incidence of dropout (event 1) and completion (event 2).
+
+    Tied times are handled exactly: at each time, dropouts and completions both leave the
+    at-risk set. Standard errors are R's infinitesimal jackknife (the derivative of each curve
+    with respect to each client's weight, computed once per distinct (time, event) pair since
+    clients sharing one have the same influence), and the 95% intervals are R's default for
+    multi-state curves, log-transformed (p * exp(+-1.96 se / p), upper capped at 1, NA at p = 0).
+    """
+    frame, labels, warnings = _prepare(episodes, group)
+    counts = _counts(frame)
+    parts = [_aalen_johansen(part) for _, part in counts.groupby("group", sort=False)]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CIF_COLUMNS)
+    km = _km_table(counts)
+    overstatement = pd.DataFrame(
+        {
+            "group": table["group"].to_numpy(),
+            "time": table["time"].to_numpy(),
+            "one_minus_km": 1.0 - km["survival"].to_numpy(),
+            "cif_dropout": table["cif_dropout"].to_numpy(),
+        }
+    )
+    overstatement["difference"] = overstatement["one_minus_km"] - overstatement["cif_dropout"]
+    return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings)
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjustment, as R's p.adjust(p, "holm") (missing p values stay missing)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    known = np.flatnonzero(~np.isnan(p))
+    order = known[np.argsort(p[known], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return out
+
+
+def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """String labels for a grouping column and their order (category order, else sorted values).
+
+    Whole-number floats print without ".0" (court_mandated 1.0 -> "1"): labels are what users read.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        levels = list(values.cat.categories)
+    else:
+        levels = sorted(values.dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))
+    names = [_label(v) for v in levels]
+    mapping = dict(zip(levels, names))
+    return values.map(mapping).astype(object), names
+
+
+def _label(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Duration, event and group label per episode, after dropping rows that cannot be used."""
+    missing = [c for c in ("duration", "event") if c not in episodes]
+    if missing:
+        raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
+    if group is not None and group not in episodes:
+        raise ValueError(f"There is no column {group!r} to group by; choose one of the episode columns.")
+    warnings: list[str] = []
+    duration = pd.to_numeric(episodes["duration"], errors="coerce").to_numpy(dtype=float)
+    event = pd.to_numeric(episodes["event"], errors="coerce").to_numpy(dtype=float)
+    if group is None:
+        labels, names = pd.Series(ALL, index=episodes.index, dtype=object), [ALL]
+    else:
+        labels, names = group_labels(episodes[group])
+    usable = ~np.isnan(duration) & (duration >= 0) & np.isin(event, (0, 1, 2))
+    if (~usable).any():
+        warnings.append(f"{int((~usable).sum())} episodes without a usable duration or outcome were left out.")
+    unlabelled = usable & labels.isna().to_numpy()
+    if unlabelled.any():
+        warnings.append(f"{int(unlabelled.sum())} episodes with no value for {group!r} were left out.")
+    keep = usable & ~unlabelled
+    frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int)})
+    present = set(frame["group"].unique())
+    warnings += [f"Group {g!r} has no clients in the current selection and is left out." for g in names if g not in present]
+    if len(names) > _MANY_GROUPS:
+        warnings.append(f"{group!r} has {len(names)} distinct values; curves are easier to read with a "
+                        "grouping of a few levels (bands for a number).")
+    frame["group"] = pd.Categorical(frame["group"], categories=names)
+    return frame, names, warnings
+
+
+def _counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per group and distinct time: number at risk, dropouts, completions, censored."""
+    per_time = (
+        pd.crosstab([frame["group"], frame["time"]], frame["event"])
+        .reindex(columns=[0, 1, 2], fill_value=0)
+        .reset_index()
+        .rename(columns={0: "censored", 1: "dropout", 2: "completed"})
+    )
+    per_time = per_time.sort_values(["group", "time"], kind="stable").reset_index(drop=True)
+    leaving = per_time[["censored", "dropout", "completed"]].sum(axis=1)
+    per_time["at_risk"] = leaving[::-1].groupby(per_time["group"][::-1], observed=True).cumsum()[::-1]
+    per_time["group"] = per_time["group"].astype(object)
+    return per_time[["group", "time", "at_risk", "dropout", "completed", "censored"]]
+
+
+def _km_table(counts: pd.DataFrame) -> pd.DataFrame:
+    n = counts["at_risk"].to_numpy(dtype=float)
+    d = counts["dropout"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.log1p(-d / n)
+        greenwood = np.where(n > d, d / (n * (n - d)), np.inf)
+    by = counts["group"]
+    survival = np.exp(pd.Series(step).groupby(by.to_numpy(), sort=False).cumsum().to_numpy())
+    se = np.sqrt(pd.Series(greenwood).groupby(by.to_numpy(), sort=False).cumsum().to_numpy())
+    lower, upper = _loglog_interval(survival, se)
+    return pd.DataFrame(
+        {
+            "group": by.to_numpy(),
+            "time": counts["time"].to_numpy(),
+            "at_risk": counts["at_risk"].to_numpy(dtype=int),
+            "events": counts["dropout"].to_numpy(dtype=int),
+            "censored": (counts["censored"] + counts["completed"]).to_numpy(dtype=int),
+            "survival": survival,
+            "ci_lower": lower,
+            "ci_upper": upper,
+        }
+    )
+
+
+def _loglog_interval(survival: np.ndarray, se_log: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R's log-log interval; NA where survival is 0 or 1."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where((survival > 0) & (survival < 1), survival, np.nan)
+        shift = Z95 * se_log / np.log(s)
+        centre = np.log(-np.log(s))
+        return np.exp(-np.exp(centre - shift)), np.exp(-np.exp(centre + shift))
+
+
+def _medians(table: pd.DataFrame, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Median and its limits by R's rule (print.survfit): the first time a curve is below 0.5,
+    or the midpoint to the next drop when it sits exactly at 0.5."""
+    size = frame.groupby("group", observed=False).size().reindex(labels, fill_value=0)
+    dropped = frame.assign(d=frame["event"] == EVENT_DROPOUT).groupby("group", observed=False)["d"].sum()
+    events = dropped.reindex(labels, fill_value=0)
+    rows = []
+    for label in labels:
+        part = table.loc[table["group"] == label]
+        time = part["time"].to_numpy()
+        rows.append(
+            (label, int(size[label]), int(events[label]),
+             _first_below_half(part["survival"].to_numpy(), time),
+             _first_below_half(part["ci_lower"].to_numpy(), time),
+             _first_below_half(part["ci_upper"].to_numpy(), time))
+        )
+    return pd.DataFrame(rows, columns=MEDIAN_COLUMNS)
+
+
+def _first_below_half(curve: np.ndarray, time: np.ndarray) -> float:
+    keep = ~np.isnan(curve) & (curve < 0.5 + _TOL)
+    if not keep.any():
+        return np.nan
+    y, x = curve[keep], time[keep]
+    lower = np.flatnonzero(y < y[0])
+    if abs(y[0] - 0.5) < _TOL and len(lower):
+        return float((x[0] + x[lower[0]]) / 2)
+    return float(x[0])
+
+
+def _survdiff(frame: pd.DataFrame, groups: list[str]) -> tuple[float, int, float]:
+    """Chi-square, df and p of the log-rank test across `groups` (as R's survdiff)."""
+    table = pd.crosstab(frame["time"], [frame["group"], frame["event"] == EVENT_DROPOUT])
+    table = table.reindex(columns=pd.MultiIndex.from_product([groups, [False, True]]), fill_value=0)
+    leaving = table.T.groupby(level=0, sort=False).sum().T[groups].to_numpy(dtype=float)
+    deaths = table.xs(True, axis=1, level=1)[groups].to_numpy(dtype=float)
+    at_risk = np.cumsum(leaving[::-1], axis=0)[::-1]
+    n, d = at_risk.sum(axis=1), deaths.sum(axis=1)
+    used = d > 0
+    at_risk, deaths, n, d = at_risk[used], deaths[used], n[used], d[used]
+    share = at_risk / n[:, None]
+    observed = deaths.sum(axis=0)
+    expected = (share * d[:, None]).sum(axis=0)
+    weight = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0)
+    var = np.diag((weight[:, None] * share).sum(axis=0)) - (share * weight[:, None]).T @ share
+    keep = np.flatnonzero(expected > 0)
+    df = len(keep) - 1
+    if df < 1:
+        return 0.0, max(df, 0), np.nan
+    diff = (observed - expected)[keep][1:]
+    v = var[np.ix_(keep, keep)][1:, 1:]
+    chi = float(diff @ np.linalg.lstsq(v, diff, rcond=None)[0])
+    return chi, df, float(stats.chi2.sf(chi, df))
+
+
+def _aalen_johansen(counts: pd.DataFrame) -> pd.DataFrame:
+    """Aalen-Johansen curves of one group, with infinitesimal-jackknife standard errors.
+
+    Influence of a client leaving at time index m with outcome k on the hazards at index l:
+    (1[l == m, k] - 1[l <= m] h_kl) / n_l. It is propagated through S and the CIFs in closed
+    form (cumulative sums), for each distinct (time, outcome) kind, weighted by its count.
+    """
+    n = counts["at_risk"].to_numpy(dtype=float)
+    d1, d2 = counts["dropout"].to_numpy(dtype=float), counts["completed"].to_numpy(dtype=float)
+    h1, h2 = d1 / n, d2 / n
+    h = h1 + h2
+    survival = np.cumprod(1.0 - h)
+    s_prev = np.concatenate(([1.0], survival[:-1]))
+    cif1, cif2 = np.cumsum(s_prev * h1), np.cumsum(s_prev * h2)
+
+    steps = len(n)
+    kind_time = np.repeat(np.arange(steps), 3)
+    kind_outcome = np.tile([0, 1, 2], steps)
+    weight = np.column_stack([counts["censored"], d1, d2]).ravel().astype(float)
+    used = weight > 0
+    kind_time, kind_outcome, weight = kind_time[used], kind_outcome[used], weight[used]
+    var1, var2 = np.zeros(steps), np.zeros(steps)
+    block = max(1, _BLOCK_CELLS // steps)
+    for start in range(0, len(weight), block):
+        chunk = slice(start, start + block)
+        u1, u2 = _influence(kind_time[chunk], kind_outcome[chunk], n, h1, h2, survival, s_prev)
+        var1 += weight[chunk] @ u1**2
+        var2 += weight[chunk] @ u2**2
+    se1, se2 = np.sqrt(var1), np.sqrt(var2)
+    lo1, up1 = _log_interval(cif1, se1)
+    lo2, up2 = _log_interval(cif2, se2)
+    return pd.DataFrame(
+        {
+            "group": counts["group"].to_numpy(), "time": counts["time"].to_numpy(),
+            "cif_dropout": cif1, "cif_dropout_lower": lo1, "cif_dropout_upper": up1,
+            "cif_completed": cif2, "cif_completed_lower": lo2, "cif_completed_upper": up2,
+        }
+    )
+
+
+def _influence(kind_time, kind_outcome, n, h1, h2, survival, s_prev) -> tuple[np.ndarray, np.ndarray]:
+    """Influence of one client of each kind on both cumulative incidence curves (kinds x times)."""
+    steps = np.arange(len(n))[None, :]
+    at_or_before = steps <= kind_time[:, None]
+    at_time = steps == kind_time[:, None]
+    g1 = ((at_time & (kind_outcome == 1)[:, None]) - at_or_before * h1) / n
+    g2 = ((at_time & (kind_outcome == 2)[:, None]) - at_or_before * h2) / n
+    h = h1 + h2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(h < 1, -(g1 + g2) / (1.0 - h), 0.0)
+    u_survival = survival[None, :] * np.cumsum(ratio, axis=1)
+    u_prev = np.concatenate([np.zeros((len(kind_time), 1)), u_survival[:, :-1]], axis=1)
+    return np.cumsum(u_prev * h1 + s_prev * g1, axis=1), np.cumsum(u_prev * h2 + s_prev * g2, axis=1)
+
+
+def _log_interval(p: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R's log interval for a probability: NA where p is 0, upper bound capped at 1."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(p > 0, p, np.nan)
+        shift = Z95 * np.where(se == 0, 0.0, se / x)
+        return x * np.exp(-shift), np.minimum(x * np.exp(shift), 1.0)
