@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from ui import auth, sidebar
+from ui import auth, sidebar, state
 
 st.set_page_config(page_title="Alliance Lens", layout="wide")
 auth.require_login()
+state.keep_widget_values()
 
 PAGES = {
     "Practice": [

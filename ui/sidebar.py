@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.episodes import available_definitions
+from analytics.episodes import EpisodeSettings, available_definitions
 from analytics.schema import DEFINITION_LABELS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 from analytics.therapists import anonymous_labels
@@ -22,11 +22,11 @@ def render() -> None:
         st.markdown(f"**{name}**  \n{loaded.n_clients:,} clients · {loaded.n_sessions:,} sessions")
         _definition(loaded)
         _filters()
+        st.session_state.setdefault(state.SUPPRESS_BELOW, DEFAULT_THRESHOLD)
         st.number_input(
             "Hide counts below",
             min_value=0,
             max_value=100,
-            value=DEFAULT_THRESHOLD,
             key=state.SUPPRESS_BELOW,
             help="Counts of fewer clients than this are hidden on the director pages (CMS rule: 11). "
             "0 shows every count, for a researcher's own data.",
@@ -49,11 +49,15 @@ def _definition(loaded) -> None:
         "scheduled appointment and nothing followed. Early: fewer than the chosen number of sessions attended.",
     )
     definition = st.session_state[state.DEFINITION]
+    defaults = EpisodeSettings()
+    st.session_state.setdefault(state.EARLY_SESSIONS, defaults.early_sessions)
+    st.session_state.setdefault(state.ONGOING_WINDOW, defaults.ongoing_window_days)
+    st.session_state.setdefault(state.TIME_SCALE, defaults.time_scale)
     if definition == "early":
-        st.number_input("Early means fewer than (sessions)", 1, 50, 4, key=state.EARLY_SESSIONS)
+        st.number_input("Early means fewer than (sessions)", min_value=1, max_value=50, key=state.EARLY_SESSIONS)
     if definition in ("unilateral", "early"):
         st.number_input(
-            "Still in therapy if seen within (days)", 0, 365, 45, key=state.ONGOING_WINDOW,
+            "Still in therapy if seen within (days)", min_value=0, max_value=365, key=state.ONGOING_WINDOW,
             help="Clients with an appointment this close to the export date count as ongoing.",
         )
     st.radio(
@@ -73,4 +77,5 @@ def _filters() -> None:
             st.multiselect("Therapist", ids, format_func=labels.get, key=state.FILTER_THERAPISTS)
         if "intake_date" in episodes and episodes["intake_date"].notna().any():
             first, last = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
-            st.date_input("Intake between", value=(first, last), min_value=first, max_value=last, key=state.FILTER_INTAKE)
+            st.session_state.setdefault(state.FILTER_INTAKE, (first, last))
+            st.date_input("Intake between", min_value=first, max_value=last, key=state.FILTER_INTAKE)

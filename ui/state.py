@@ -15,6 +15,7 @@ import streamlit as st
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes, filter_episodes
+from analytics.recipe import Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
 
 INGEST = "ingest"
@@ -41,6 +42,16 @@ STRATA = "strata"
 FIGURE = "figure"
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
+_KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+
+
+def keep_widget_values() -> None:
+    """Streamlit forgets a widget's value when its page is not shown; re-assigning the keys at the
+    start of every run keeps the choices made on other pages (and so in the recipe)."""
+    for key in _KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def set_ingest(result, name: str, sources: dict | None = None) -> None:
@@ -126,6 +137,67 @@ def current_episodes() -> pd.DataFrame:
     """Episodes under the current settings and filters: what every analysis page works on."""
     chosen = filters()
     return cached("filtered_episodes", filter_episodes, all_episodes(), **chosen)
+
+
+def current_recipe() -> Recipe:
+    """Every choice made in this session, as a recipe that reproduces its numbers."""
+    s = st.session_state
+    chosen = filters()
+    result = ingest_result()
+    mapping = getattr(result, "mapping", None)
+    return Recipe(
+        dropout_definition=episode_settings().definition,
+        early_sessions=episode_settings().early_sessions,
+        ongoing_window_days=episode_settings().ongoing_window_days,
+        time_scale=episode_settings().time_scale,
+        km_group=s.get(KM_GROUP),
+        covariates=tuple(s.get(COVARIATES) or ()),
+        reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
+        cluster=s.get(CLUSTER, "therapist_id"),
+        strata=tuple(s.get(STRATA) or ()),
+        filters={
+            "sites": chosen["sites"],
+            "therapists": chosen["therapists"],
+            "intake_from": None if chosen["intake_from"] is None else chosen["intake_from"].date().isoformat(),
+            "intake_to": None if chosen["intake_to"] is None else chosen["intake_to"].date().isoformat(),
+        },
+        suppress_below=suppress_below(),
+        mapping=None if mapping is None else mapping.to_dict(),
+        figure=dict(s.get(FIGURE) or {}),
+    ).for_output(getattr(caseload(), "fingerprint", None))
+
+
+def apply_recipe(recipe: Recipe) -> None:
+    """Restore a recipe's choices. Call it from a widget callback (before the widgets are drawn).
+
+    An uploaded dataset is imported again with the recipe's column mapping when it differs."""
+    from analytics.ingest import load_caseload
+    from analytics.mapping import Mapping
+
+    s = st.session_state
+    sources = s.get(SOURCES)
+    if recipe.mapping is not None and sources:
+        current = getattr(ingest_result(), "mapping", None)
+        if current is None or current.to_dict() != recipe.mapping:
+            set_ingest(load_caseload(sources, mapping=Mapping.from_dict(recipe.mapping)), s.get(DATASET, ""), sources)
+    s[DEFINITION] = recipe.dropout_definition
+    s[EARLY_SESSIONS] = recipe.early_sessions
+    s[ONGOING_WINDOW] = recipe.ongoing_window_days
+    s[TIME_SCALE] = recipe.time_scale
+    s[KM_GROUP] = recipe.km_group
+    s[COVARIATES] = list(recipe.covariates)
+    s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
+    s[CLUSTER] = recipe.cluster
+    s[STRATA] = list(recipe.strata)
+    f = recipe.filter_kwargs()
+    s[FILTER_SITES] = f["sites"]
+    s[FILTER_THERAPISTS] = f["therapists"]
+    if f["intake_from"] is not None and f["intake_to"] is not None:
+        s[FILTER_INTAKE] = (f["intake_from"].date(), f["intake_to"].date())
+    else:
+        s.pop(FILTER_INTAKE, None)
+    s[SUPPRESS_BELOW] = recipe.suppress_below
+    s[FIGURE] = dict(recipe.figure)
 
 
 def cached(name: str, fn: Callable, *args, **kwargs) -> Any:

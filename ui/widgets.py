@@ -9,10 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from analytics import export
+from analytics.recipe import FIGURE_DEFAULTS
 from analytics.suppression import display_suppressed, suppress_small_cells
 from ui import state
 
-FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 
