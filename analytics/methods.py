@@ -1,0 +1,138 @@
+"""The methods section of a report, written from what was actually run: data, dropout definition,
+numbers of episodes and events, models with their sample sizes, software versions, and the
+RECORD / TRIPOD items each sentence answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
+
+_DEFINITIONS = {
+    "therapist_judged": ("Dropout was the therapist's judgement recorded at discharge (termination = dropout); "
+                         "a planned completion was the competing event, and transfers, other and ongoing "
+                         "episodes were censored."),
+    "unilateral": ("Dropout was a unilateral ending: the client missed the last scheduled appointment "
+                   "(no-show, late or early cancellation), attended nothing after it, and that appointment lay "
+                   "more than {window} days before the export date ({export}); episodes with an appointment within "
+                   "{window} days of the export date were treated as ongoing (censored), transfers were censored, "
+                   "and the remaining endings counted as completion, the competing event."),
+    "early": ("Dropout was an early ending: fewer than {early} attended sessions in an episode that was not "
+              "ongoing (no appointment within {window} days of the export date {export}, or a recorded "
+              "termination other than ongoing); longer episodes counted as completion, the competing event, "
+              "and transfers were censored."),
+}
+_TIME = {"sessions": "the number of attended sessions", "days": "days from the first to the last attended session"}
+
+
+def event_counts(episodes: pd.DataFrame) -> dict[str, int]:
+    """Episodes, dropouts, completions and censored episodes."""
+    event = episodes["event"] if "event" in episodes else pd.Series(dtype=int)
+    return {
+        "episodes": len(episodes),
+        "dropouts": int((event == EVENT_DROPOUT).sum()),
+        "completed": int((event == EVENT_COMPLETED).sum()),
+        "censored": int((~event.isin([EVENT_DROPOUT, EVENT_COMPLETED])).sum()),
+    }
+
+
+def methods_text(episodes: pd.DataFrame, sections: list, recipe, export_date=None) -> str:
+    """Markdown: one paragraph per heading, with the checklist items in brackets."""
+    results = {s.name: s.result for s in sections if s.result is not None}
+    counts = event_counts(episodes)
+    paragraphs = [
+        "## Methods",
+        "**Data.** " + _data(episodes, counts, recipe) + " [RECORD 6.1, 6.3; TRIPOD 4a, 5a, 13a]",
+        "**Outcome.** " + _outcome(episodes, counts, recipe, export_date) + " [RECORD 7.1; TRIPOD 6a]",
+        "**Analysis.** " + " ".join(_analysis(results, recipe)) + " [TRIPOD 7a, 8, 9, 10a, 10b, 14a, 16]",
+        "**Software.** " + _software(recipe),
+    ]
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def _data(episodes, counts, recipe) -> str:
+    therapists = episodes["therapist_id"].nunique() if "therapist_id" in episodes else 0
+    text = f"The analysis used {counts['episodes']:,} client episodes"
+    text += f" seen by {therapists:,} therapists" if therapists else ""
+    if "intake_date" in episodes and episodes["intake_date"].notna().any():
+        first, last = episodes["intake_date"].min(), episodes["intake_date"].max()
+        text += f", with intake dates from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    text += f" (data fingerprint {recipe.data_fingerprint})."
+    chosen = {k: v for k, v in recipe.filters.items() if v}
+    if chosen:
+        text += " Episodes were restricted by " + "; ".join(f"{k.replace('_', ' ')} {_listed(v)}" for k, v in chosen.items()) + "."
+    return text
+
+
+def _outcome(episodes, counts, recipe, export_date) -> str:
+    export_text = f"{pd.Timestamp(export_date):%Y-%m-%d}" if export_date is not None else "the latest date in the data"
+    text = _DEFINITIONS[recipe.dropout_definition].format(
+        window=recipe.ongoing_window_days, early=recipe.early_sessions, export=export_text)
+    n = max(counts["episodes"], 1)
+    text += (f" Time was {_TIME[recipe.time_scale]}. There were {counts['dropouts']:,} dropouts "
+             f"({100 * counts['dropouts'] / n:.1f}%), {counts['completed']:,} completions and "
+             f"{counts['censored']:,} ongoing or censored episodes.")
+    return text
+
+
+def _analysis(results: dict, recipe) -> list[str]:
+    out = []
+    if "km" in results:
+        group = f" by {recipe.km_group}" if recipe.km_group else ""
+        out.append(f"Time to dropout{group} was estimated by Kaplan-Meier with log(-log) Greenwood 95% intervals; "
+                   "completion and ongoing episodes were censored.")
+    if "logrank" in results:
+        out.append("Groups were compared with the log-rank test, overall and pairwise with Holm's correction.")
+    if "cif" in results:
+        out.append("Because completion competes with dropout, cumulative incidence of each was estimated by "
+                   "Aalen-Johansen with exact handling of tied times.")
+    if "cox" in results:
+        r = results["cox"]
+        cluster = f", with standard errors clustered by {recipe.cluster}" if recipe.cluster else ""
+        strata = f", stratified by {_listed(recipe.strata)}" if recipe.strata else ""
+        out.append(f"A Cox proportional hazards model (Efron ties{cluster}{strata}) included {_listed(recipe.covariates)}; "
+                   f"{_model_sizes(r)}" + _stat(r, "concordance", "Harrell's concordance") +
+                   " Proportional hazards were checked with scaled Schoenfeld residuals.")
+    if "logistic" in results:
+        r = results["logistic"]
+        out.append(f"Logistic regression of dropout versus completion (episodes with a known outcome) included the "
+                   f"covariates ({_listed(recipe.covariates)}); {_model_sizes(r)}" + _stat(r, "auc", "The area under the ROC curve"))
+    if recipe.reference_levels:
+        out.append("Reference levels: " + "; ".join(f"{k} = {v}" for k, v in recipe.reference_levels.items()) + ".")
+    if "therapists" in results:
+        out.append("Therapists' dropout rates were compared with the practice rate on a funnel plot with 95% and "
+                   "99.8% binomial control limits and shrunken (empirical Bayes) rates, not ranked.")
+    if "icc" in results:
+        out.append("The share of dropout variance between therapists was the intraclass correlation of a "
+                   "random-intercept logistic model on the latent scale (level-1 variance pi^2/3).")
+    out.append("Covariates were analysed as complete cases; the number of episodes dropped is reported for each "
+               "model, and fewer than 10 events per parameter is flagged.")
+    return out
+
+
+def _model_sizes(result) -> str:
+    get = lambda name: getattr(result, name, None)  # noqa: E731
+    text = f"{get('n_used'):,} episodes were used ({get('n_dropped'):,} dropped for missing values), with {get('events'):,} dropouts"
+    epp = get("events_per_parameter")
+    return text + (f" ({epp:.1f} per parameter)." if epp is not None else ".")
+
+
+def _stat(result, name: str, label: str) -> str:
+    value = getattr(result, name, None)
+    try:
+        return f" {label} was {float(value):.3f}."
+    except (TypeError, ValueError):
+        return ""
+
+
+def _software(recipe) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in recipe.versions.items() if v)
+    return (f"Analyses were run with Alliance Lens in Python ({versions}). The recipe.json in this bundle "
+            "holds every setting and reproduces the tables with `python -m analytics report`.")
+
+
+def _listed(values) -> str:
+    if isinstance(values, str):
+        return values
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
