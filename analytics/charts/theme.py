@@ -1,11 +1,14 @@
 """One look for every chart: a colour-blind-safe palette and two themes.
 
-The interactive theme is for the dashboard; the publication theme is applied on
-export so a figure reads well at journal column width in print.
+The interactive theme is for the dashboard; the publication theme is applied on export so a
+figure reads well at journal column width in print. Both are plotly templates, so anything a
+chart sets explicitly (a hidden axis line, a category order) survives either theme.
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # Okabe & Ito (2008) colour-blind-safe palette, black last (used for reference lines).
 PALETTE = [
@@ -20,24 +23,40 @@ PALETTE = [
 ]
 
 FONT_FAMILY = "Arial, Helvetica, sans-serif"
+PX_PER_PT = 96 / 72  # plotly lays out in CSS pixels (96 per inch); journals specify points
+
+
+def _template(base: str, axis: dict, y_extra: dict, **layout) -> go.layout.Template:
+    template = go.layout.Template(pio.templates[base])
+    template.layout.update(colorway=PALETTE, **layout)
+    template.layout.xaxis.update(automargin=True, **axis)
+    template.layout.yaxis.update(automargin=True, **{**axis, **y_extra})
+    return template
+
+
+INTERACTIVE = _template(
+    "plotly_white",
+    dict(showgrid=False, zeroline=False, showline=True, linecolor="#444444", ticks="outside"),
+    dict(showgrid=True, gridcolor="#EEEEEE"),
+    font=dict(family=FONT_FAMILY, size=13, color="#222222"),
+    hoverlabel=dict(font_family=FONT_FAMILY),
+)
+
+PUBLICATION = _template(
+    "simple_white",
+    dict(showgrid=False, zeroline=False, showline=True, linecolor="black", linewidth=0.75,
+         ticks="outside", tickcolor="black", tickwidth=0.75, ticklen=3),
+    {},
+    paper_bgcolor="white",
+    plot_bgcolor="white",
+)
 
 
 def apply_theme(fig: go.Figure) -> go.Figure:
     """Clean interactive look: white background, light horizontal grid, palette colours."""
-    fig.update_layout(
-        template="plotly_white",
-        colorway=PALETTE,
-        font=dict(family=FONT_FAMILY, size=13, color="#222222"),
-        margin=dict(l=60, r=20, t=50, b=50),
-        legend=dict(bgcolor="rgba(255,255,255,0.6)"),
-        hoverlabel=dict(font_family=FONT_FAMILY),
-    )
-    fig.update_xaxes(showgrid=False, zeroline=False, linecolor="#444444", ticks="outside")
-    fig.update_yaxes(gridcolor="#EEEEEE", zeroline=False, linecolor="#444444", ticks="outside")
+    fig.update_layout(template=INTERACTIVE, margin=dict(l=60, r=20, t=50, b=50),
+                      legend=dict(bgcolor="rgba(255,255,255,0.6)"))
     return fig
-
-
-PX_PER_PT = 96 / 72  # plotly lays out in CSS pixels (96 per inch); journals specify points
 
 
 def apply_publication_theme(fig: go.Figure, font_size: float = 8) -> go.Figure:
@@ -45,23 +64,21 @@ def apply_publication_theme(fig: go.Figure, font_size: float = 8) -> go.Figure:
 
     Returns a copy so the on-screen figure keeps its interactive theme.
     """
-    font_size = font_size * PX_PER_PT
+    size = font_size * PX_PER_PT
     out = go.Figure(fig)
     out.update_layout(
-        template="simple_white",
-        colorway=PALETTE,
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        font=dict(family=FONT_FAMILY, size=font_size, color="black"),
-        title_font_size=font_size + 1,
-        legend=dict(font_size=font_size, bgcolor="rgba(0,0,0,0)"),
-        title_x=0.02,
-        margin=dict(l=font_size, r=font_size, t=(3 if fig.layout.title.text else 1) * font_size, b=font_size),
+        template=PUBLICATION,
+        font=dict(family=FONT_FAMILY, size=size, color="black"),
+        title=dict(font_size=size * 1.1, x=0.02),
+        legend=dict(font_size=size, bgcolor="rgba(0,0,0,0)"),
+        margin=dict(l=size, r=size, t=(3 if out.layout.title.text else 1) * size, b=size),
     )
-    axis = dict(automargin=True, showgrid=False, zeroline=False, showline=True, linecolor="black", linewidth=0.75,
-                ticks="outside", tickcolor="black", tickwidth=0.75, ticklen=3,
-                tickfont_size=font_size, title_font_size=font_size)
-    out.update_xaxes(**axis)
-    out.update_yaxes(**axis)
-    out.update_annotations(font_size=font_size)
+    out.update_xaxes(tickfont_size=size, title_font_size=size)
+    out.update_yaxes(tickfont_size=size, title_font_size=size)
+    out.update_annotations(font_size=size)
+    for trace in out.data:
+        if "textfont" in trace:
+            trace.textfont.size = size
+        if "cliponaxis" in trace:
+            trace.cliponaxis = False  # labels at the panel's edge (numbers at risk) are not cut off
     return out
