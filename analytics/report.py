@@ -98,12 +98,16 @@ def build_bundle(ingest_result, recipe: Recipe, out_dir) -> Bundle:
     """Write the bundle into `out_dir` (created if needed): tables/, figures/, report.html,
     methods.md, recipe.json."""
     bundle = assemble(ingest_result, recipe)
+    write_bundle(bundle, out_dir)
+    return bundle
+
+
+def write_bundle(bundle: Bundle, out_dir) -> None:
     root = Path(out_dir)
     for name, data in bundle.files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return bundle
 
 
 def bundle_zip(ingest_result, recipe: Recipe, render_figures: bool = True) -> bytes:
