@@ -117,8 +117,11 @@ def neutralize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of the table, formula-safe, without the index."""
-    return neutralize(df).to_csv(index=False).encode("utf-8")
+    """UTF-8 CSV of the table, formula-safe, without the index.
+
+    Rows end in CRLF (RFC 4180), which also makes the csv writer quote a field holding a bare CR.
+    """
+    return neutralize(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def table_xlsx_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
