@@ -31,6 +31,7 @@ ALL = "all"
 Z95 = stats.norm.ppf(0.975)
 _TOL = np.sqrt(np.finfo(float).eps)
 _MANY_GROUPS = 12
+_NOT_GROUPS = {"client_id", "therapist_id", "event", "duration", "termination", "last_status"}
 _BLOCK_CELLS = 2_000_000  # influence matrix cells held at once (memory bound for many distinct times)
 
 KM_COLUMNS = ["group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper"]
@@ -156,15 +157,64 @@ def holm(p: np.ndarray) -> np.ndarray:
 def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
     """String labels for a grouping column and their order (category order, else sorted values).
 
-    Whole-number floats print without ".0" (court_mandated 1.0 -> "1"): labels are what users read.
+    Labels are what users read: a 0/1 marker becomes "no"/"yes", whole-number floats lose ".0".
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = list(values.cat.categories)
     else:
         levels = sorted(values.dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))
-    names = [_label(v) for v in levels]
+    yes_no = _is_yes_no(levels)
+    names = [("yes" if v else "no") if yes_no else _label(v) for v in levels]
     mapping = dict(zip(levels, names))
     return values.map(mapping).astype(object), names
+
+
+def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
+    """Episode columns that make sensible groups for curves: text, category or true/false columns
+    and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values.
+    Identifiers, dates and the outcome itself are left out (therapists are compared on the
+    Therapists page, with funnel plots, not as a bundle of curves)."""
+    out = []
+    for name in episodes.columns:
+        column = episodes[name]
+        if name in _NOT_GROUPS or pd.api.types.is_datetime64_any_dtype(column):
+            continue
+        levels = column.nunique(dropna=True)
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if 2 <= levels <= (6 if numeric else max_levels):
+            out.append(name)
+    return out
+
+
+def km_sentences(km: KMResult, column: str | None = None, time_scale: str = "sessions") -> list[str]:
+    """One plain sentence per group with clients, e.g. "Half of the clients with referral court
+    had dropped out by session 4 (95% CI 3 to 6)."; where the median is not reached, the share
+    that had dropped out by the last time observed."""
+    unit = "session" if time_scale == "sessions" else "day"
+    last = km.table.groupby("group", sort=False).tail(1).set_index("group")
+    out = []
+    for _, row in km.medians.loc[km.medians["n"] > 0].iterrows():
+        who = "all clients" if column is None else f"the clients with {column.replace('_', ' ')} {row['group']}"
+        if row["events"] == 0:
+            out.append(f"None of {'the clients' if column is None else who} dropped out.")
+        elif pd.isna(row["median"]):
+            end = last.loc[row["group"]]
+            share = f"{1 - end['survival']:.0%}"
+            if pd.notna(end["ci_lower"]):
+                share += f" (95% CI {1 - end['ci_upper']:.0%} to {1 - end['ci_lower']:.0%})"
+            out.append(f"Fewer than half of {who} dropped out: by {unit} {end['time']:g}, {share} had.")
+        else:
+            lower = "" if pd.isna(row["ci_lower"]) else f"{row['ci_lower']:g}"
+            upper = "not reached" if pd.isna(row["ci_upper"]) else f"{row['ci_upper']:g}"
+            interval = f" (95% CI {lower} to {upper})" if lower else ""
+            out.append(f"Half of {who} had dropped out by {unit} {row['median']:g}{interval}.")
+    return out
+
+
+def _is_yes_no(levels: list) -> bool:
+    return bool(levels) and all(
+        isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)) and v in (0, 1) for v in levels
+    )
 
 
 def _label(value) -> str:

@@ -13,7 +13,9 @@ from analytics.survival import (
     LOGRANK_COLUMNS,
     MEDIAN_COLUMNS,
     cumulative_incidence,
+    grouping_columns,
     holm,
+    km_sentences,
     kaplan_meier,
     logrank,
 )
@@ -143,7 +145,29 @@ def test_unusable_rows_are_dropped_with_a_warning():
 
 def test_numeric_groups_get_readable_labels():
     data = pd.DataFrame({"duration": [1, 2, 3, 4], "event": [1, 0, 1, 1], "court_mandated": [1.0, 0.0, 1.0, 0.0]})
-    assert kaplan_meier(data, "court_mandated").medians["group"].tolist() == ["0", "1"]
+    assert kaplan_meier(data, "court_mandated").medians["group"].tolist() == ["no", "yes"]
+    data["band"] = [1.0, 2.0, 3.0, 2.0]
+    assert kaplan_meier(data, "band").medians["group"].tolist() == ["1", "2", "3"]
+
+
+def test_grouping_columns_are_the_categorical_ones():
+    data = pd.DataFrame({
+        "client_id": list("abcdefg"), "therapist_id": list("xxyyzzz"), "duration": range(7), "event": [0, 1] * 3 + [2],
+        "referral": ["court", "self"] * 3 + ["family"], "court_mandated": [0, 1] * 3 + [0], "age": range(20, 27),
+        "env_noise": [1, 2, 3, 4, 5, 1, 2], "site": ["A"] * 7, "intake_date": pd.date_range("2024-01-01", periods=7),
+    })
+    assert grouping_columns(data) == ["referral", "court_mandated", "env_noise"]
+
+
+def test_km_sentences():
+    km = kaplan_meier(_data("survival_small"), "g")
+    a, b, c = km_sentences(km, "g")
+    assert a == "Half of the clients with g A had dropped out by session 5 (95% CI 2 to not reached)."
+    assert km_sentences(km, "g", "days")[1] == "Half of the clients with g B had dropped out by day 2.5 (95% CI 1 to not reached)."
+    # C: S(5) = 0.75 with log-log interval 0.128 to 0.961 -> 25% (4% to 87%)
+    assert c == "Fewer than half of the clients with g C dropped out: by session 5, 25% (95% CI 4% to 87%) had."
+    none = kaplan_meier(pd.DataFrame({"duration": [1, 2], "event": [0, 2]}))
+    assert km_sentences(none) == ["None of the clients dropped out."]
 
 
 def test_bad_column_is_a_clear_message():

@@ -1,0 +1,87 @@
+"""The Survival page shows the analytics' own numbers, for several groupings.
+
+The first caseload is the R reference dataset as a researcher's episode table (duration and event
+given), so the medians and log-rank values on the page are also R's; the second is the synthetic
+practice caseload derived from appointments."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.survival import kaplan_meier, logrank
+from analytics.synth import generate_caseload
+from ui import state
+
+HERE = Path(__file__).parent
+APP = HERE.parent / "app.py"
+REFERENCE = pd.read_csv(HERE / "reference" / "survival_synthetic.csv")
+RESEARCH = Caseload(clients=REFERENCE.assign(client_id=[f"c{i}" for i in range(len(REFERENCE))]))
+PRACTICE = generate_caseload(n_clients=600, n_therapists=12, seed=3).caseload()
+
+
+def _app(caseload, group=None):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[state.INGEST] = SimpleNamespace(caseload=caseload, problems=[], mapping=None, identifiers=[])
+    at.session_state[state.DATASET] = "test caseload"
+    at.session_state[state.SUPPRESS_BELOW] = 0
+    if group:
+        at.session_state[state.KM_GROUP] = group
+    at.switch_page("pages/survival.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _table(at, column):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_overall_median_is_shown():
+    at = _app(RESEARCH)
+    r_medians = pd.read_csv(HERE / "reference" / "survival_synthetic_medians_all.csv")
+    median = r_medians["median"].iloc[0]
+    assert f"Half of all clients had dropped out by session {median:g}" in _markdown(at)
+    assert _table(at, "median")["median"].iloc[0] == median
+    assert not any("log-rank" in m.value for m in at.markdown)
+
+
+def test_grouped_medians_and_logrank_are_rs():
+    at = _app(RESEARCH, "g")
+    r_medians = pd.read_csv(HERE / "reference" / "survival_synthetic_medians_by_g.csv")
+    r_logrank = pd.read_csv(HERE / "reference" / "survival_synthetic_logrank.csv")
+    shown = _table(at, "median")
+    assert shown["group"].tolist() == ["A", "B", "C", "D"]
+    assert shown["median"].tolist() == r_medians["median"].tolist()
+    assert "Half of the clients with g B had dropped out by session 4 (95% CI 4 to 5)." in _markdown(at)
+    shown = _table(at, "comparison")
+    assert shown["statistic"].tolist() == pytest.approx(r_logrank["statistic"].tolist(), rel=1e-6)
+    assert f"chi-square {r_logrank['statistic'].iloc[0]:.2f} on 3 df" in _markdown(at)
+
+
+@pytest.mark.parametrize("group", ["referral", "court_mandated"])
+def test_practice_caseload_by_group(group):
+    at = _app(PRACTICE, group)
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    expected = logrank(episodes, group).table
+    shown = _table(at, "comparison")
+    assert shown["statistic"].iloc[0] == pytest.approx(expected["statistic"].iloc[0], rel=1e-12)
+    assert shown["p_adjusted"].tolist() == pytest.approx(expected["p_adjusted"].tolist(), rel=1e-12)
+    assert _table(at, "median")["events"].tolist() == kaplan_meier(episodes, group).medians["events"].tolist()
+
+
+def test_changing_the_grouping_redraws():
+    at = _app(PRACTICE)
+    at.selectbox(key=state.KM_GROUP).set_value("court_mandated").run()
+    assert not at.exception
+    assert _table(at, "median")["group"].tolist() == ["no", "yes"]
+    assert "Fewer than half of the clients with court mandated yes dropped out" in _markdown(at)
+    at.selectbox(key=state.KM_GROUP).set_value(None).run()
+    assert _table(at, "median")["group"].tolist() == ["all"]
