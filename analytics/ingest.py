@@ -1,0 +1,171 @@
+"""Files -> Caseload: read, resolve direct identifiers, map, validate, build the canonical tables.
+
+One call does it all and always returns: an IngestResult holds the caseload (None while any
+error remains, including an identifier column that was neither dropped nor hashed), the mapping
+used (suggested unless given, so the user can edit it and the recipe can save it), every problem,
+the files as read (after identifiers were removed) and the identifier findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analytics import privacy
+from analytics.caseload import Caseload
+from analytics.mapping import Mapping, detect_date_format, format_label, suggest_mapping
+from analytics.problems import Problem, has_errors
+from analytics.readers import read_table, source_name
+from analytics.schema import TABLES
+from analytics.validate import check_links, conform
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+ID_COLUMNS = ("client_id", "therapist_id")
+
+
+@dataclass
+class IngestResult:
+    """What an import produced. `caseload` is None while `problems` holds an error."""
+
+    caseload: Caseload | None
+    mapping: Mapping
+    problems: list[Problem] = field(default_factory=list)
+    raw: dict[str, pd.DataFrame] = field(default_factory=dict)
+    identifiers: list = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.caseload is not None
+
+
+def load_caseload(
+    sources: dict,
+    mapping: Mapping | None = None,
+    sheets: dict[str, str] | None = None,
+    drop_columns: dict[str, list[str]] | None = None,
+    hash_columns: dict[str, list[str]] | None = None,
+    salt: str | None = None,
+    export_date=None,
+) -> IngestResult:
+    """Import the files in `sources` ({"sessions" | "clients" | "therapists": path or (filename, bytes)}).
+
+    `mapping` re-applies a saved or edited mapping (tables it does not cover are suggested);
+    `sheets` picks the Excel sheet per table; `drop_columns` / `hash_columns` (source column names
+    per table, hashing needs `salt`) resolve the identifier findings; `export_date` is the day the
+    export was taken (by default the latest date in the data; dates after today are still reported).
+    """
+    sheets, drop_columns, hash_columns = sheets or {}, drop_columns or {}, hash_columns or {}
+    problems, raw, files = [], {}, {}
+    for table, source in sources.items():
+        if table not in TABLES:
+            problems.append(Problem(source_name(source), None, [], f"'{table}' is not a table of the caseload",
+                                    f"Load the file as one of: {', '.join(TABLES)}.", "error"))
+            continue
+        files[table] = source_name(source)
+        frame, found = read_table(source, sheet=sheets.get(table))
+        problems += found
+        if frame is not None:
+            raw[table] = frame
+
+    findings = {}
+    for table in list(raw):
+        findings[table] = privacy.scan_identifiers(raw[table], files[table])
+        raw[table] = raw[table].drop(columns=[c for c in drop_columns.get(table, []) if c in raw[table].columns])
+
+    suggested = suggest_mapping(raw)
+    used = suggested if mapping is None else mapping.with_tables(suggested)
+    if mapping is None:
+        problems += _ambiguous_dates(raw, used, files)
+
+    for table in list(raw):
+        raw[table], found = _resolve_identifiers(
+            table, raw[table], findings[table],
+            drop_columns.get(table, []), hash_columns.get(table, []), salt, used.table(table).columns,
+        )
+        problems += found
+
+    limit = pd.Timestamp(export_date) if export_date is not None else None
+    tables = {}
+    for table in TABLES:
+        if table in raw:
+            frame, found = conform(table, raw[table], used.table(table), files[table], limit)
+            problems += found
+            if frame is not None and len(frame):
+                tables[table] = frame
+    problems += check_links(tables, files)
+    if "sessions" not in tables and "clients" not in tables:
+        problems.append(Problem(
+            ", ".join(files.values()) or "(no file)", None, [],
+            "There is nothing to analyse: no usable sessions file and no usable clients file",
+            "Load an appointments (sessions) export or a clients file; see the data dictionary for the columns.", "error"))
+
+    caseload = None
+    if not has_errors(problems):
+        canonical = {t: f.reset_index(drop=True) for t, f in tables.items()}
+        caseload = Caseload(canonical.get("sessions"), canonical.get("clients"), canonical.get("therapists"), export_date=limit)
+    identifiers = [f for table in findings for f in findings[table]]
+    return IngestResult(caseload, used, problems, raw, identifiers, files)
+
+
+def load_sample() -> IngestResult:
+    """The bundled synthetic caseload in sample_data/ (canonical column names, nothing to map)."""
+    sources = {t: SAMPLE_DIR / f"{t}.csv" for t in TABLES if (SAMPLE_DIR / f"{t}.csv").exists()}
+    if not sources:
+        problem = Problem("sample_data", None, [], "The sample data files are missing",
+                          "Reinstall the project or load your own files.", "error")
+        return IngestResult(None, Mapping(), [problem])
+    return load_caseload(sources)
+
+
+def _resolve_identifiers(table, frame, findings, dropped, hashed, salt, id_sources: dict):
+    """Hash the columns asked for; every finding neither dropped nor hashed becomes an error.
+
+    Record numbers and national ids may be hashed (privacy marks them `hashable`), and so may a
+    column used as the client or therapist id (an export that identifies people by name): the
+    salted hash is then the pseudonymous key the analysis needs. Other findings must be dropped.
+    """
+    problems = []
+    keys = set(id_sources.get(c) for c in ID_COLUMNS)
+    by_column = {f.column: f for f in findings}
+    for column in hashed:
+        if column not in frame.columns:
+            continue
+        finding = by_column.get(column)
+        if finding is not None and not finding.hashable and column not in keys:
+            problems.append(Problem(finding.file, column, [], f"This column cannot be kept as a hash: {finding.reason}",
+                                    "Drop it; hashing only suits id columns.", "error"))
+            continue
+        if not salt:
+            problems.append(Problem(finding.file if finding else table, column, [],
+                                    "Hashing needs a salt (a secret phrase), and none was given",
+                                    "Enter a salt, and keep it to hash next month's export the same way.", "error"))
+            continue
+        frame = frame.assign(**{column: privacy.hash_identifier(frame[column], salt)})
+    for finding in findings:
+        if finding.column in dropped or finding.column in hashed:
+            continue
+        can_hash = finding.hashable or finding.column in keys
+        problems.append(Problem(
+            finding.file, finding.column, [], f"This column looks like a direct identifier: {finding.reason}",
+            "Drop the column" + (" or keep it as a salted hash" if can_hash else "") + " before analysis.", "error"))
+    return frame, problems
+
+
+def _ambiguous_dates(raw: dict, mapping: Mapping, files: dict) -> list[Problem]:
+    """A warning for suggested date formats that could be read month-first or day-first."""
+    out = []
+    for table, frame in raw.items():
+        table_mapping = mapping.table(table)
+        for column, fmt in table_mapping.date_formats.items():
+            source = table_mapping.columns.get(column)
+            if source in frame.columns and detect_date_format(frame[source])[1]:
+                out.append(Problem(
+                    files[table], source, [],
+                    f"No day in this column is above 12, so its dates could be month-first or day-first; "
+                    f"they were read as {format_label(fmt)} (month first)",
+                    "If your system writes the day first, choose the DD/MM date format in the mapping.",
+                ))
+    return out
