@@ -307,15 +307,19 @@ def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.
     return text + (" (the intervals overlap: the difference may be chance)." if overlap else ".")
 
 
-def alliance_risk(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs") -> AllianceRiskResult:
+def alliance_risk(
+    sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs", use_cox: bool = True
+) -> AllianceRiskResult:
     """Dropout risk by alliance level: the time-varying Cox model (alliance updated every session)
-    when analytics.cox provides it, else Kaplan-Meier curves by first-session alliance."""
+    when analytics.cox provides it (and `use_cox`), else Kaplan-Meier curves by first-session alliance."""
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
-    try:
-        fit_time_varying = importlib.import_module("analytics.cox").fit_time_varying
-    except (ImportError, AttributeError):
-        fit_time_varying = None
+    fit_time_varying = None
+    if use_cox:
+        try:
+            fit_time_varying = importlib.import_module("analytics.cox").fit_time_varying
+        except (ImportError, AttributeError):
+            fit_time_varying = None
     if fit_time_varying is not None:
         result = fit_time_varying(sessions, episodes, measure=measure)
         row = result.table.loc[result.table["term"] == measure]

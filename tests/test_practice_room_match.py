@@ -73,7 +73,6 @@ def sample_episodes():
 
 
 def test_habits_match_room_recover_true_directions(sample_episodes):
-    pytest.importorskip("analytics.cox")
     card = habits_scorecard(sample_episodes).table.set_index("habit")
     # true effects: goals agreed -0.4, expectations -0.3 (protective); background discussed 0
     assert card.loc["Agree on goals", "hr_ci_upper"] < 1
