@@ -220,8 +220,7 @@ def _figure(value) -> dict:
         v = out[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
             raise RecipeError(f"Recipe key 'figure.{key}' is {v!r}; use a number from {low} to {high}.")
-    out["dpi"] = int(out["dpi"])
-    return out
+    return {k: int(v) if k == "dpi" else float(v) for k, v in out.items()}
 
 
 def _mapping(value) -> None:
