@@ -118,6 +118,7 @@ def fit_random_intercept(
     episodes: pd.DataFrame,
     covariates=(),
     cluster: str = "therapist_id",
+    reference_levels: dict[str, str] | None = None,
     n_agq: int = 15,
     max_seconds: float = 120.0,
 ) -> RandomInterceptResult:
@@ -125,7 +126,7 @@ def fit_random_intercept(
     ICC with its profile-likelihood interval, therapist effects, and fixed-effect odds ratios."""
     if cluster not in episodes:
         raise ValueError(f"The episodes table has no {cluster!r} column to group clients by; choose another cluster.")
-    model = prepare(episodes, covariates, cluster=cluster)
+    model = prepare(episodes, covariates, reference_levels, cluster=cluster)
     problem = unusable(model)
     if problem:
         return _empty(model, problem, n_agq)

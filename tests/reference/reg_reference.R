@@ -16,6 +16,9 @@ tidy <- function(est, se, p) data.frame(term = rownames(s), coef = unname(est), 
 m <- glm(f, family = binomial, data = cc)
 s <- summary(m)$coefficients
 write.csv(tidy(s[, 1], s[, 2], s[, 4]), "reg_logistic.csv", row.names = FALSE)
+p <- fitted(m); y <- cc$dropout                     # AUC as the Mann-Whitney statistic
+auc <- unname(wilcox.test(p[y == 1], p[y == 0], exact = FALSE)$statistic) / (sum(y) * sum(1 - y))
+writeLines(toJSON(list(auc = auc, n = nrow(cc), events = sum(y)), auto_unbox = TRUE, digits = 12), "reg_logistic_auc.json")
 
 g <- geeglm(f, family = binomial, id = therapist_id, corstr = "exchangeable", data = cc)
 s <- summary(g)$coefficients

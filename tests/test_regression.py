@@ -1,0 +1,243 @@
+"""Logistic, GEE and random-intercept models against R (glm, geepack, lme4; tests/reference/reg_*),
+hand-computed answers and simulated ground truth."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analytics.regression import auc, fit_gee, fit_logistic, fit_random_intercept, variance_inflation
+
+REF = Path(__file__).parent / "reference"
+COVARIATES = ["age", "referral", "srs_mean", "trauma_history", "therapist_trainee", "therapist_orientation"]
+LEVELS = {"referral": "self", "therapist_orientation": "CBT"}
+Z = stats.norm.ppf(0.975)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return pd.read_csv(REF / "reg_data.csv")
+
+
+@pytest.fixture(scope="module")
+def glmer():
+    return json.loads((REF / "reg_glmer.json").read_text())
+
+
+def _log_or_and_se(table):
+    coef = np.log(table["or"].to_numpy())
+    return coef, (np.log(table["ci_upper"].to_numpy()) - coef) / Z
+
+
+def _r_terms(terms):
+    """R's names (referralcourt) for our terms (referral[court])."""
+    return [t.replace("[", "").replace("]", "") for t in terms]
+
+
+def test_logistic_equals_r_glm(data):
+    result = fit_logistic(data, COVARIATES, LEVELS)
+    ref = pd.read_csv(REF / "reg_logistic.csv")
+    assert _r_terms(result.table["term"]) == list(ref["term"])
+    coef, se = _log_or_and_se(result.table)
+    np.testing.assert_allclose(coef, ref["coef"], atol=1e-6)
+    np.testing.assert_allclose(se, ref["se"], atol=1e-6)
+    np.testing.assert_allclose(result.table["p"], ref["p"], atol=1e-6)
+    assert list(result.table.columns) == ["term", "or", "ci_lower", "ci_upper", "p"]
+    assert (result.n_used, result.n_dropped, result.n_unknown_outcome, result.events) == (749, 49, 92, 271)
+    assert result.events_per_parameter == pytest.approx(271 / 9)
+    assert any("92 episodes without a known outcome" in w for w in result.warnings)
+
+
+def test_auc_counts_ties_as_half():
+    # dropouts at 0.9 and 0.4, completers at 0.1 and 0.4: pairs 1 + 1 + 1 + 0.5 of 4
+    assert auc([1, 0, 1, 0], [0.9, 0.1, 0.4, 0.4]) == pytest.approx(3.5 / 4)
+
+
+def test_auc_equals_r_wilcoxon(data):
+    ref = json.loads((REF / "reg_logistic_auc.json").read_text())
+    result = fit_logistic(data, COVARIATES, LEVELS)
+    assert result.auc == pytest.approx(ref["auc"], abs=1e-9)
+
+
+def test_calibration_deciles_add_up(data):
+    result = fit_logistic(data, COVARIATES, LEVELS)
+    cal = result.calibration
+    assert list(cal.columns) == ["decile", "n", "predicted", "observed", "ci_lower", "ci_upper"]
+    assert list(cal["decile"]) == list(range(1, 11))
+    assert cal["n"].sum() == result.n_used
+    # a logistic model with an intercept reproduces the overall number of dropouts exactly
+    assert (cal["n"] * cal["predicted"]).sum() == pytest.approx(result.events, abs=1e-6)
+    assert (cal["n"] * cal["observed"]).sum() == pytest.approx(result.events)
+    assert cal["predicted"].is_monotonic_increasing
+    assert ((cal["ci_lower"] <= cal["observed"]) & (cal["observed"] <= cal["ci_upper"])).all()
+
+
+def test_vif_of_two_correlated_terms_is_one_over_one_minus_r2():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=500)
+    X = pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.3, size=500)})
+    r = np.corrcoef(X["a"], X["b"])[0, 1]
+    np.testing.assert_allclose(variance_inflation(X)["vif"], 1 / (1 - r**2))
+
+
+def _simulated(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "therapist_id": rng.choice([f"T{i}" for i in range(25)], n),
+            "x": rng.normal(size=n),
+            "group": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    frame["event"] = np.where(rng.random(n) < 1 / (1 + np.exp(-(-1 + frame["x"]))), 1, 2)
+    return frame
+
+
+def test_collinearity_is_reported_with_the_term():
+    frame = _simulated()
+    rng = np.random.default_rng(4)
+    frame["x2"] = frame["x"] + rng.normal(scale=0.05, size=len(frame))
+    result = fit_logistic(frame, ["x", "x2"])
+    assert result.vif.set_index("term").loc["x2", "vif"] > 10
+    assert any("x, x2 are strongly collinear" in w for w in result.warnings)
+
+
+def test_separation_names_the_level_and_suggests_a_fix():
+    frame = _simulated()
+    frame.loc[frame["group"] == "c", "event"] = 1
+    result = fit_logistic(frame, ["x", "group"], {"group": "a"})
+    text = " ".join(result.warnings)
+    assert "episodes with group[c] dropped out (separation)" in text
+    assert "Merge this level" in text and "Firth" in text
+    assert any("quasi-separation" in w and "group[c]" in w for w in result.warnings)
+
+
+def test_few_events_per_parameter_warns():
+    frame = _simulated(n=60)
+    result = fit_logistic(frame, ["x", "group"])
+    assert result.events_per_parameter == pytest.approx(min(result.events, 60 - result.events) / 3)
+    assert result.events_per_parameter < 10
+    assert any("outcomes per model term (fewer than 10" in w for w in result.warnings)
+
+
+def test_no_dropouts_gives_an_empty_table_and_a_sentence():
+    frame = _simulated().assign(event=2)
+    result = fit_logistic(frame, ["x"])
+    assert result.table.empty
+    assert any("No episode in the rows used ended in dropout" in w for w in result.warnings)
+    assert fit_gee(frame, ["x"]).table.empty
+    assert fit_random_intercept(frame).icc.empty
+
+
+def test_gee_equals_geepack_exchangeable(data):
+    result = fit_gee(data, COVARIATES, LEVELS)
+    ref = pd.read_csv(REF / "reg_gee.csv")
+    assert _r_terms(result.table["term"]) == list(ref["term"])
+    coef, se = _log_or_and_se(result.table)
+    np.testing.assert_allclose(coef, ref["coef"], atol=1e-5)
+    np.testing.assert_allclose(se, ref["se"], atol=1e-5)
+    assert result.working_correlation == pytest.approx(ref["alpha"][0], abs=1e-5)
+    assert result.converged and result.n_clusters == 40 and result.n_used == 749
+
+
+def test_gee_independence_is_glm_with_cluster_sandwich(data):
+    gee = fit_gee(data, COVARIATES, LEVELS, correlation="independence")
+    glm = fit_logistic(data, COVARIATES, LEVELS)
+    np.testing.assert_allclose(gee.table["or"], glm.table["or"], rtol=1e-8)
+    # sandwich by hand: bread (X'WX)^-1, meat sum over therapists of (X_g' r_g)(X_g' r_g)'
+    known = data[data["event"].isin([1, 2])].dropna(subset=["age"])
+    X = np.column_stack(
+        [np.ones(len(known)), known["age"], known["referral"] == "court", known["referral"] == "family",
+         known["referral"] == "gp", known["srs_mean"], known["trauma_history"], known["therapist_trainee"],
+         known["therapist_orientation"] == "integrative", known["therapist_orientation"] == "psychodynamic"]
+    ).astype(float)
+    y = (known["event"] == 1).to_numpy(float)
+    p = 1 / (1 + np.exp(-X @ np.log(glm.table["or"].to_numpy())))
+    bread = np.linalg.inv(X.T @ (X * (p * (1 - p))[:, None]))
+    scores = pd.DataFrame(X * (y - p)[:, None]).groupby(known["therapist_id"].to_numpy()).sum().to_numpy()
+    robust = np.sqrt(np.diag(bread @ scores.T @ scores @ bread))
+    np.testing.assert_allclose(_log_or_and_se(gee.table)[1], robust, rtol=1e-6)
+    ref = pd.read_csv(REF / "reg_gee_independence.csv")
+    np.testing.assert_allclose(robust, ref["se"], rtol=1e-6)
+
+
+def test_gee_few_clusters_warns():
+    frame = _simulated()
+    frame["therapist_id"] = frame["therapist_id"].str[:2]
+    result = fit_gee(frame, ["x"])
+    assert result.n_clusters < 20
+    assert any("robust standard errors need many groups" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("key, n_agq", [("null_laplace", 1), ("null_agq15", 15)])
+def test_random_intercept_equals_glmer(data, glmer, key, n_agq):
+    ref = glmer[key]
+    complete = data.dropna(subset=["age"])  # R fitted the complete cases of the full model
+    result = fit_random_intercept(complete, n_agq=n_agq)
+    assert result.sd == pytest.approx(ref["sd"], abs=2e-4)
+    assert result.log_likelihood == pytest.approx(ref["loglik"], abs=1e-4)
+    icc = result.icc.iloc[0]
+    assert icc["icc"] == pytest.approx(ref["icc"], abs=1e-4)
+    assert icc["therapist_var"] == pytest.approx(ref["sd"] ** 2, abs=5e-4)
+    lower, upper = np.array(ref["sd_ci"]) ** 2
+    assert icc["ci_lower"] == pytest.approx(lower / (lower + np.pi**2 / 3), abs=1e-4)
+    assert icc["ci_upper"] == pytest.approx(upper / (upper + np.pi**2 / 3), abs=1e-4)
+    assert np.log(result.table["or"].iloc[0]) == pytest.approx(ref["fixef"]["(Intercept)"], abs=2e-4)
+    effects = result.effects.set_index("therapist_id")
+    np.testing.assert_allclose(effects["effect"], pd.Series(ref["ranef"])[effects.index], atol=5e-4)
+    cond_sd = (effects["ci_upper"] - effects["effect"]) / Z
+    np.testing.assert_allclose(cond_sd, pd.Series(ref["ranef_sd"])[effects.index], atol=5e-4)
+    assert result.variance_p < 1e-6 and result.converged
+
+
+def test_random_intercept_with_covariates_equals_glmer(data, glmer):
+    ref = glmer["full_agq15"]
+    result = fit_random_intercept(data, COVARIATES, reference_levels=LEVELS)
+    assert result.n_used == glmer["n_used"]
+    assert result.icc["icc"].iloc[0] == pytest.approx(ref["icc"], abs=0.02)
+    assert result.sd == pytest.approx(ref["sd"], abs=2e-3)
+    # R stopped slightly short of the maximum (its convergence warning); ours is at least as high
+    assert result.log_likelihood >= ref["loglik"] - 1e-6
+    assert _r_terms(result.table["term"]) == list(ref["fixef"])
+    np.testing.assert_allclose(np.log(result.table["or"]), list(ref["fixef"].values()), atol=3e-3)
+
+
+def _simulated_therapists(sd, n_therapists=150, per=40, seed=11):
+    rng = np.random.default_rng(seed)
+    therapist = np.repeat(np.arange(n_therapists), per)
+    b = rng.normal(0, sd, n_therapists)[therapist]
+    event = np.where(rng.random(len(therapist)) < 1 / (1 + np.exp(-(-1.3 + b))), 1, 2)
+    return pd.DataFrame({"therapist_id": [f"T{t:03d}" for t in therapist], "event": event})
+
+
+def test_true_therapist_sd_lies_in_the_interval():
+    result = fit_random_intercept(_simulated_therapists(0.6))
+    icc = result.icc.iloc[0]
+    truth = 0.6**2 / (0.6**2 + np.pi**2 / 3)
+    assert icc["ci_lower"] < truth < icc["ci_upper"]
+    assert icc["icc"] == pytest.approx(truth, abs=0.03)
+
+
+def test_boundary_variance_warns_and_interval_starts_at_zero():
+    # every therapist has 2 dropouts in 10: less spread than chance, so the SD's estimate is 0
+    frame = pd.DataFrame(
+        {"therapist_id": np.repeat([f"T{i}" for i in range(20)], 10), "event": np.tile([1, 1] + [2] * 8, 20)}
+    )
+    result = fit_random_intercept(frame)
+    icc = result.icc.iloc[0]
+    assert icc["icc"] < 1e-6 and icc["ci_lower"] == 0
+    assert result.variance_p == pytest.approx(1.0)
+    assert any("estimated at zero" in w for w in result.warnings)
+    np.testing.assert_allclose(result.effects["effect"], 0, atol=1e-4)
+
+
+def test_episodes_without_therapist_are_left_out_and_counted(data):
+    frame = data.copy()
+    frame.loc[:9, "therapist_id"] = np.nan
+    result = fit_random_intercept(frame)
+    known_missing = int(frame.loc[:9, "event"].isin([1, 2]).sum())
+    assert result.n_dropped == known_missing
+    assert result.n_used == int(data["event"].isin([1, 2]).sum()) - known_missing
