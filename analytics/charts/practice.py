@@ -1,0 +1,264 @@
+"""Charts for the director's views, each drawn from a result table as it is downloaded.
+
+Every builder takes `suppress_below`: rows whose counts fall below the privacy threshold are
+masked with analytics.suppression (the same rule as the tables) and then left out of the plot, so
+no label or hover text ever shows a masked count or a rate computed from one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analytics.charts.theme import PALETTE, apply_theme
+from analytics.overview import BENCHMARK
+from analytics.proportions import RATE_COUNTS, RATE_LINKED
+from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
+
+_COLOURS = PALETTE[:-1]
+_BLACK = PALETTE[-1]
+
+
+def _visible(table: pd.DataFrame, counts: list[str], linked: dict, suppress_below: int) -> pd.DataFrame:
+    """The rows a chart may show: none of their counts masked."""
+    masked = suppress_small_cells(table, counts, suppress_below, linked)
+    return masked.loc[~masked["suppressed"]].drop(columns="suppressed")
+
+
+def _hidden_note(fig: go.Figure, table: pd.DataFrame, shown: pd.DataFrame, suppress_below: int) -> None:
+    hidden = len(table) - len(shown)
+    if hidden:
+        fig.add_annotation(text=f"{hidden} group(s) with counts under {suppress_below} not shown (privacy)",
+                           xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
+                           font=dict(size=11, color="#555555"))
+
+
+def _benchmark(fig: go.Figure, orientation: str = "v") -> None:
+    """The published rate (Swift & Greenberg 2012) as a line with its interval as a band."""
+    if orientation == "v":
+        fig.add_hrect(y0=BENCHMARK["ci_lower"], y1=BENCHMARK["ci_upper"], fillcolor="#999999", opacity=0.2, line_width=0)
+        fig.add_hline(y=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1),
+                      annotation_text="published average 19.7%", annotation_position="top left")
+    else:
+        fig.add_vrect(x0=BENCHMARK["ci_lower"], x1=BENCHMARK["ci_upper"], fillcolor="#999999", opacity=0.2, line_width=0)
+        fig.add_vline(x=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1),
+                      annotation_text="published average 19.7%", annotation_position="top right")
+
+
+def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_THRESHOLD,
+                title: str | None = None, benchmark: bool = True) -> go.Figure:
+    """Dropout rate per group as points with 95% Wilson intervals (horizontal), benchmark band."""
+    shown = _visible(table, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    labels = shown[column].astype(str)
+    fig = go.Figure(go.Scatter(
+        x=shown["rate"], y=labels, mode="markers", marker=dict(color=_COLOURS[0], size=10),
+        error_x=dict(type="data", symmetric=False, array=shown["ci_upper"] - shown["rate"],
+                     arrayminus=shown["rate"] - shown["ci_lower"], color=_COLOURS[0]),
+        customdata=np.column_stack([shown["dropouts"], shown["known"], shown["ci_lower"], shown["ci_upper"]]),
+        hovertemplate="%{y}: %{x:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>"
+                      "%{customdata[0]:.0f} dropouts of %{customdata[1]:.0f} ended episodes<extra></extra>",
+        name="dropout rate",
+    ))
+    if benchmark:
+        _benchmark(fig, "h")
+    fig.update_layout(title=title, xaxis_title="Dropout rate (ended episodes)", yaxis_title=None,
+                      xaxis_tickformat=".0%", showlegend=False, height=max(260, 60 + 40 * len(shown)))
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", type="category")
+    _hidden_note(fig, table, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """For each pair of definitions, clients classed the same way (both dropout / both not) and
+    differently (by one definition only), as stacked horizontal bars of counts."""
+    parts = [("both_dropout", "both call it dropout"), ("both_not", "neither calls it dropout"),
+             ("only_a", "first only"), ("only_b", "second only")]
+    counts = [p for p, _ in parts]
+    masked = suppress_small_cells(agreement, counts, suppress_below)
+    pair = masked["definition_a"] + "<br>vs " + masked["definition_b"]
+    fig = go.Figure()
+    for i, (name, label) in enumerate(parts):
+        values = masked[name]
+        fig.add_trace(go.Bar(
+            y=pair, x=values.fillna(0), orientation="h", name=label, marker_color=_COLOURS[i],
+            text=values.map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
+            hovertext=values.map(lambda v, s=suppress_below: f"<{s}" if pd.isna(v) else f"{v:.0f}"),
+            hovertemplate=f"{label}: %{{hovertext}} clients<extra></extra>",
+        ))
+    fig.update_layout(barmode="stack", xaxis_title="Clients with a known outcome under both definitions",
+                      legend=dict(orientation="h", y=-0.25), height=max(300, 120 + 70 * len(agreement)))
+    fig.update_yaxes(autorange="reversed")
+    return apply_theme(fig)
+
+
+def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """Dropout rate by intake month with 95% intervals; months where most clients are still in
+    therapy are drawn hollow (provisional)."""
+    shown = _visible(table, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    provisional = (shown["ongoing"] / shown["clients"]) > 0.5
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=pd.concat([shown["intake_month"], shown["intake_month"][::-1]]),
+        y=pd.concat([shown["ci_upper"], shown["ci_lower"][::-1]]),
+        fill="toself", fillcolor="rgba(0,114,178,0.15)", line=dict(width=0), hoverinfo="skip", name="95% CI",
+    ))
+    for flag, name, symbol in ((False, "dropout rate", "circle"), (True, "provisional (most still in therapy)", "circle-open")):
+        part = shown.loc[provisional == flag]
+        fig.add_trace(go.Scatter(
+            x=part["intake_month"], y=part["rate"], mode="markers", name=name,
+            marker=dict(color=_COLOURS[0], size=8, symbol=symbol),
+            customdata=np.column_stack([part["dropouts"], part["known"], part["ci_lower"], part["ci_upper"]]),
+            hovertemplate="%{x|%B %Y}: %{y:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>"
+                          "%{customdata[0]:.0f} dropouts of %{customdata[1]:.0f} ended<extra></extra>",
+        ))
+    fig.add_trace(go.Scatter(x=shown["intake_month"], y=shown["rate"], mode="lines", line=dict(color=_COLOURS[0], width=1),
+                             hoverinfo="skip", showlegend=False))
+    _benchmark(fig, "v")
+    fig.update_layout(xaxis_title="Month of intake", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.3))
+    _hidden_note(fig, table, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below: int = DEFAULT_THRESHOLD,
+                      cutoff: float | None = None) -> go.Figure:
+    """Mean alliance by session number per outcome with 95% bands; points resting on fewer
+    clients than the threshold are left out."""
+    shown = _visible(table, ["clients"], {"clients": ["mean", "sd", "ci_lower", "ci_upper"]}, suppress_below)
+    fig = go.Figure()
+    for i, outcome in enumerate(shown["outcome"].unique()):
+        part = shown.loc[shown["outcome"] == outcome]
+        colour = _COLOURS[i % len(_COLOURS)]
+        band = part.dropna(subset=["ci_lower"])
+        fig.add_trace(go.Scatter(
+            x=np.r_[band["session_number"], band["session_number"][::-1]],
+            y=np.r_[band["ci_upper"], band["ci_lower"][::-1]], fill="toself", fillcolor=_rgba(colour, 0.15),
+            line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=outcome,
+        ))
+        fig.add_trace(go.Scatter(
+            x=part["session_number"], y=part["mean"], mode="lines+markers", name=outcome, legendgroup=outcome,
+            line=dict(color=colour, width=2), customdata=np.column_stack([part["clients"], part["ci_lower"], part["ci_upper"]]),
+            hovertemplate="session %{x}: mean %{y:.1f} (95% CI %{customdata[1]:.1f} to %{customdata[2]:.1f}), "
+                          "%{customdata[0]:.0f} clients<extra>" + outcome + "</extra>",
+        ))
+    if cutoff is not None:
+        fig.add_hline(y=cutoff, line=dict(color=_BLACK, dash="dot", width=1), annotation_text=f"cutoff {cutoff:g}")
+    fig.update_layout(xaxis_title="Session number (attended)", yaxis_title=f"Mean {measure.upper()}",
+                      legend=dict(orientation="h", y=-0.25))
+    _hidden_note(fig, table, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def distribution_figure(distribution: pd.DataFrame, measure: str = "srs", suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """Share of each outcome group per band of first-session alliance (grouped bars)."""
+    shown = _visible(distribution, ["clients"], {"clients": ["share"]}, suppress_below)
+    fig = go.Figure()
+    for i, outcome in enumerate(distribution["outcome"].unique()):
+        part = shown.loc[shown["outcome"] == outcome]
+        band = part["score_from"].map("{:g}".format) + "-" + part["score_to"].map("{:g}".format)
+        fig.add_trace(go.Bar(x=band, y=part["share"], name=outcome, marker_color=_COLOURS[i % len(_COLOURS)],
+                             customdata=part["clients"],
+                             hovertemplate="%{x}: %{y:.0%} (%{customdata:.0f} clients)<extra>" + outcome + "</extra>"))
+    fig.update_layout(barmode="group", xaxis_title=f"First-session {measure.upper()}", yaxis_title="Share of group",
+                      yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(type="category", categoryorder="category ascending")
+    _hidden_note(fig, distribution, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def comparison_figure(comparison: pd.DataFrame, label: str = "group", suppress_below: int = DEFAULT_THRESHOLD,
+                      x_title: str = "Dropout rate") -> go.Figure:
+    """Rates with 95% intervals for a few groups (rupture vs no rupture, with vs without a habit)."""
+    shown = _visible(comparison, ["clients", "dropouts"],
+                     {"clients": ["rate", "ci_lower", "ci_upper"], "dropouts": ["rate", "ci_lower", "ci_upper"]},
+                     suppress_below).dropna(subset=["rate"])
+    fig = go.Figure(go.Bar(
+        x=shown["rate"], y=shown[label], orientation="h", marker_color=_COLOURS[:len(shown)],
+        error_x=dict(type="data", symmetric=False, array=shown["ci_upper"] - shown["rate"],
+                     arrayminus=shown["rate"] - shown["ci_lower"], color=_BLACK),
+        customdata=np.column_stack([shown["ci_lower"], shown["ci_upper"]]),
+        hovertemplate="%{y}: %{x:.1%} (95% CI %{customdata[0]:.1%} to %{customdata[1]:.1%})<extra></extra>",
+    ))
+    fig.update_layout(xaxis_title=x_title, xaxis_tickformat=".0%", showlegend=False, height=260)
+    fig.update_yaxes(autorange="reversed")
+    _hidden_note(fig, comparison, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD,
+                       names: dict[str, str] | None = None) -> go.Figure:
+    """Dropout rate by level for several factors (e.g. each room rating 1-5), 95% intervals."""
+    shown = _visible(rates, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    shown = shown.loc[shown["level"].astype(str) != "unknown"]
+    fig = go.Figure()
+    for i, factor in enumerate(rates["factor"].unique()):
+        part = shown.loc[shown["factor"] == factor]
+        name = (names or {}).get(factor, factor.replace("_", " "))
+        fig.add_trace(go.Scatter(
+            x=part["level"].astype(str), y=part["rate"], mode="lines+markers", name=name,
+            line=dict(color=_COLOURS[i % len(_COLOURS)]),
+            error_y=dict(type="data", symmetric=False, array=part["ci_upper"] - part["rate"],
+                         arrayminus=part["rate"] - part["ci_lower"], thickness=1),
+            customdata=np.column_stack([part["dropouts"], part["known"]]),
+            hovertemplate="%{x}: %{y:.1%}, %{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + name + "</extra>",
+        ))
+    _benchmark(fig, "v")
+    fig.update_layout(xaxis_title="Level", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(type="category", categoryorder="category ascending")
+    _hidden_note(fig, rates, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def hazard_figure(hazard: pd.DataFrame, label: str = "label") -> go.Figure:
+    """Adjusted hazard ratios with 95% intervals on a log axis; 1 = no difference."""
+    shown = hazard.dropna(subset=["hr"])
+    fig = go.Figure(go.Scatter(
+        x=shown["hr"], y=shown[label], mode="markers+text", marker=dict(color=_COLOURS[0], size=9),
+        text=shown["hr"].map("{:.2f}".format), textposition="top center",
+        error_x=dict(type="data", symmetric=False, array=shown["hr_ci_upper"] - shown["hr"],
+                     arrayminus=shown["hr"] - shown["hr_ci_lower"], color=_COLOURS[0]),
+        customdata=np.column_stack([shown["hr_ci_lower"], shown["hr_ci_upper"]]),
+        hovertemplate="%{y}: hazard ratio %{x:.2f} (95% CI %{customdata[0]:.2f} to %{customdata[1]:.2f})<extra></extra>",
+    ))
+    fig.add_vline(x=1, line=dict(color=_BLACK, dash="dash", width=1))
+    fig.update_layout(xaxis_title="Hazard ratio of dropout (below 1: less dropout)", xaxis_type="log",
+                      showlegend=False, height=max(260, 80 + 45 * len(shown)))
+    fig.update_yaxes(autorange="reversed")
+    return apply_theme(fig)
+
+
+def scorecard_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """Two panels per habit: how often it is done (95% CI) and its adjusted hazard ratio."""
+    found = _visible(table.loc[table["found"]], ["done"],
+                     {"done": ["prevalence", "prevalence_ci_lower", "prevalence_ci_upper"]}, suppress_below)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=("How often it is done", "Adjusted hazard ratio of dropout"))
+    fig.add_trace(go.Bar(
+        x=found["prevalence"], y=found["habit"], orientation="h", marker_color=_COLOURS[2],
+        error_x=dict(type="data", symmetric=False, array=found["prevalence_ci_upper"] - found["prevalence"],
+                     arrayminus=found["prevalence"] - found["prevalence_ci_lower"], color=_BLACK),
+        hovertemplate="%{y}: done for %{x:.0%} of clients<extra></extra>",
+    ), row=1, col=1)
+    hr = found.dropna(subset=["hr"])
+    fig.add_trace(go.Scatter(
+        x=hr["hr"], y=hr["habit"], mode="markers", marker=dict(color=_COLOURS[0], size=9),
+        error_x=dict(type="data", symmetric=False, array=hr["hr_ci_upper"] - hr["hr"],
+                     arrayminus=hr["hr"] - hr["hr_ci_lower"], color=_COLOURS[0]),
+        customdata=np.column_stack([hr["hr_ci_lower"], hr["hr_ci_upper"]]),
+        hovertemplate="%{y}: %{x:.2f} (95% CI %{customdata[0]:.2f} to %{customdata[1]:.2f})<extra></extra>",
+    ), row=1, col=2)
+    fig.add_vline(x=1, line=dict(color=_BLACK, dash="dash", width=1), row=1, col=2)
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+    fig.update_xaxes(type="log", row=1, col=2)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(showlegend=False, height=max(280, 100 + 50 * len(found)))
+    return apply_theme(fig)
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
