@@ -59,7 +59,8 @@ incidence = " ".join(
     f"{d:.0%} had dropped out and {c:.0%} had completed."
     for g, t, d, c in zip(last["group"], last["time"], last["cif_dropout"], last["cif_completed"])
 )
-widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence", incidence)
+widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence",
+               incidence + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
 gap = cif.overstatement["difference"].max() if len(cif.overstatement) else 0.0
 widgets.figure(
     charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",

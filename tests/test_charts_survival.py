@@ -31,7 +31,7 @@ def test_at_risk_row_matches_hand_counts():
     km = kaplan_meier(DATA, "g")
     fig = km_figure(km, at_risk=True)
     row = _trace(fig, "B at risk")
-    assert list(row.x) == [0, 1, 2, 3, 4, 5, 6]
+    assert list(row.x) == [0, 1, 2, 3, 4, 5, 6] and set(row.y) == {"B"}
     assert list(row.text) == ["4", "4", "3", "2", "1", "0", "0"]
     assert row.yaxis == "y2"
     assert "B at risk" not in [t.name for t in km_figure(km, at_risk=False).data]

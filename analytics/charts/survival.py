@@ -24,8 +24,8 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
     table = km.table
     groups = _groups(table)
     rows = 2 if at_risk and groups else 1
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.2,
-                        row_heights=[0.7, 0.3] if rows == 2 else [1.0])
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.22,
+                        row_heights=[0.68, 0.32] if rows == 2 else [1.0])
     medians = km.medians.set_index("group")["median"] if len(km.medians) else pd.Series(dtype=float)
     for i, group in enumerate(groups):
         part = table.loc[table["group"] == group]
@@ -39,7 +39,7 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
         censored = part.loc[part["censored"] > 0]
         fig.add_trace(go.Scatter(
             x=censored["time"], y=censored["survival"], mode="markers", name=f"{group} censored",
-            marker=dict(symbol="cross-thin", size=9, line=dict(color=colour, width=1.5)),
+            marker=dict(symbol="cross-thin", size=7, line=dict(color=colour, width=1.5)),
             legendgroup=str(group), showlegend=False, customdata=censored["censored"],
             hovertemplate="%{customdata} censored at %{x}<extra>" + str(group) + "</extra>",
         ), row=1, col=1)
@@ -56,25 +56,27 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
             part = table.loc[table["group"] == group]
             counts = number_at_risk(part, ticks)
             fig.add_trace(go.Scatter(
-                x=ticks, y=[str(group)] * len(ticks), mode="text", text=[str(c) for c in counts],
+                x=ticks, y=[_short(group)] * len(ticks), mode="text", text=[str(c) for c in counts],
                 textfont=dict(color=_COLOURS[i % len(_COLOURS)]), showlegend=False, name=f"{group} at risk",
                 hovertemplate="%{text} at risk at %{x}<extra>" + str(group) + "</extra>",
             ), row=2, col=1)
         fig.update_yaxes(title_text="At risk", type="category", categoryorder="array",
-                         categoryarray=[str(g) for g in reversed(groups)], range=[-0.6, len(groups) - 0.4],
+                         categoryarray=[_short(g) for g in reversed(groups)], range=[-0.6, len(groups) - 0.4],
                          showgrid=False, showline=False, ticks="", row=2, col=1)
         fig.update_xaxes(visible=False, row=2, col=1)
     fig.update_xaxes(title_text=time_label, tickvals=ticks, showticklabels=True, row=1, col=1)
     fig.update_yaxes(title_text="Not dropped out", range=[0, 1.02], row=1, col=1)
-    fig.update_layout(legend_title_text="", hovermode="closest")
-    return apply_theme(fig)
+    fig.update_layout(hovermode="closest")
+    return _legend_inside(apply_theme(fig), "bottom", fig.layout.yaxis.domain[0])
 
 
 def cif_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
-    """Cumulative incidence of dropout (solid) and of planned completion (dashed), 95% bands."""
+    """Cumulative incidence of dropout (solid) and of planned completion (dashed), 95% bands.
+    With several groups the legend names the groups (one entry each) and line style the ending."""
     table = cif.table
+    groups = _groups(table)
     fig = go.Figure()
-    for i, group in enumerate(_groups(table)):
+    for i, group in enumerate(groups):
         part = table.loc[table["group"] == group]
         colour = _COLOURS[i % len(_COLOURS)]
         for outcome, dash in (("dropout", "solid"), ("completed", "dash")):
@@ -84,37 +86,51 @@ def cif_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
             _band(fig, part["time"], upper, lower, 0.0, colour, group, f"{group} {outcome}")
             fig.add_trace(go.Scatter(
                 x=_from_zero(part["time"]), y=np.r_[0.0, part[column]], mode="lines", line_shape="hv",
-                line=dict(color=colour, width=2, dash=dash), name=_name(group, outcome),
+                line=dict(color=colour, width=2, dash=dash), name=_name(group, outcome), legendgroup=str(group),
+                showlegend=len(groups) == 1 or outcome == "dropout",
                 hovertemplate="%{x}: %{y:.2f}<extra>" + _name(group, outcome) + "</extra>",
             ))
+    if len(groups) > 1:
+        for trace in fig.data:
+            if trace.showlegend is not False and trace.name.endswith(": dropout"):
+                trace.name = trace.name[: -len(": dropout")]
     fig.update_xaxes(title_text=time_label, rangemode="tozero")
-    fig.update_yaxes(title_text="Cumulative proportion", range=[0, 1.02])
-    return apply_theme(fig)
+    fig.update_yaxes(title_text="Cumulative proportion", range=[0, _top(table, ["cif_dropout_upper", "cif_completed_upper"])])
+    return _legend_inside(apply_theme(fig), "top")
 
 
 def overstatement_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
     """1 - Kaplan-Meier (dashed) against the cumulative incidence of dropout (solid): the shaded
     gap is how much ignoring completion as a competing ending overstates dropout."""
     table = cif.overstatement
+    groups = _groups(table)
     fig = go.Figure()
-    for i, group in enumerate(_groups(table)):
+    for i, group in enumerate(groups):
         part = table.loc[table["group"] == group]
         colour = _COLOURS[i % len(_COLOURS)]
         x = _from_zero(part["time"])
         fig.add_trace(go.Scatter(
             x=x, y=np.r_[0.0, part["cif_dropout"]], mode="lines", line_shape="hv",
-            line=dict(color=colour, width=2), name=_name(group, "cumulative incidence"), legendgroup=str(group),
+            line=dict(color=colour, width=2), legendgroup=str(group),
+            name="cumulative incidence" if len(groups) == 1 else str(group),
             hovertemplate="%{x}: %{y:.2f}<extra>" + _name(group, "cumulative incidence") + "</extra>",
         ))
         fig.add_trace(go.Scatter(
             x=x, y=np.r_[0.0, part["one_minus_km"]], mode="lines", line_shape="hv", fill="tonexty",
             fillcolor=_transparent(colour, 0.15), line=dict(color=colour, width=1.5, dash="dash"),
-            name=_name(group, "1 - Kaplan-Meier"), legendgroup=str(group), customdata=np.r_[0.0, part["difference"]],
+            name=_name(group, "1 - Kaplan-Meier"), legendgroup=str(group), showlegend=len(groups) == 1,
+            customdata=np.r_[0.0, part["difference"]],
             hovertemplate="%{x}: %{y:.2f} (overstates by %{customdata:.2f})<extra>" + str(group) + "</extra>",
         ))
     fig.update_xaxes(title_text=time_label, rangemode="tozero")
-    fig.update_yaxes(title_text="Proportion dropped out", range=[0, 1.02])
-    return apply_theme(fig)
+    fig.update_yaxes(title_text="Proportion dropped out", range=[0, _top(table, ["one_minus_km"])])
+    return _legend_inside(apply_theme(fig), "top")
+
+
+def _top(table: pd.DataFrame, columns: list[str]) -> float:
+    """The y axis ends a little above the highest value drawn (at most just above 1)."""
+    highest = np.nanmax(table[columns].to_numpy(dtype=float)) if len(table) else 1.0
+    return float(min(1.02, 1.1 * (highest if np.isfinite(highest) else 1.0) + 0.02))
 
 
 def number_at_risk(part: pd.DataFrame, ticks) -> np.ndarray:
@@ -155,6 +171,21 @@ def _ticks(end: float) -> np.ndarray:
     wide_enough = _NICE_STEPS[_NICE_STEPS >= max(end, 1.0) / 6]
     step = wide_enough[0] if len(wide_enough) else np.ceil(end / 6)
     return np.arange(0, end + 1e-9, step, dtype=float)
+
+
+def _legend_inside(fig: go.Figure, corner: str, floor: float = 0.0) -> go.Figure:
+    """Legend inside the plot's empty corner (bottom left under falling survival curves, top left
+    over rising incidence curves), so the plot keeps the figure's full size in print."""
+    fig.update_layout(legend=dict(x=0.01, xanchor="left", y=floor + 0.02 if corner == "bottom" else 0.99,
+                                  yanchor=corner, traceorder="normal", title_text="",
+                                  bgcolor="rgba(255,255,255,0.7)"))
+    return fig
+
+
+def _short(group, width: int = 14) -> str:
+    """A group name short enough for the at-risk row's labels (the legend carries the full name)."""
+    text = str(group)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _name(group, what: str) -> str:
