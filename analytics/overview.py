@@ -258,26 +258,33 @@ def _group_takeaway(table: pd.DataFrame, column: str, p: float, suppress_below: 
     )
 
 
-def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11) -> RateResult:
-    """Dropout rate by month of intake, with the number of clients still ongoing per month.
+def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, period: str = "auto") -> RateResult:
+    """Dropout rate by month (or quarter) of intake, with the number of clients still ongoing.
 
-    Recent months carry a warning: dropouts happen early and completions late, so among clients who
-    started recently the episodes that have already ended are mostly dropouts.
+    `period="auto"` uses quarters when a typical month has fewer dropouts than the privacy threshold
+    (monthly points would mostly be hidden). Recent periods carry a warning: dropouts happen early and
+    completions late, so among clients who started recently the ended episodes are mostly dropouts.
     """
     if "intake_date" not in episodes or episodes["intake_date"].isna().all():
         raise ValueError("Intake dates are unknown: map an intake date column or load the appointment history.")
-    month = pd.to_datetime(episodes["intake_date"]).dt.to_period("M").dt.to_timestamp()
-    table = dropout_rates(episodes.assign(intake_month=month), "intake_month")
-    table = table.loc[table["intake_month"] != "unknown"].reset_index(drop=True)
-    table["intake_month"] = pd.to_datetime(table["intake_month"])
+    if period not in ("auto", "month", "quarter"):
+        raise ValueError("period must be 'auto', 'month' or 'quarter'.")
+    intake = pd.to_datetime(episodes["intake_date"])
+    if period == "auto":
+        monthly = episodes["event"].eq(EVENT_DROPOUT).groupby(intake.dt.to_period("M")).sum()
+        period = "quarter" if suppress_below > 1 and len(monthly) and monthly.median() < suppress_below else "month"
+    start = intake.dt.to_period("M" if period == "month" else "Q").dt.to_timestamp()
+    table = dropout_rates(episodes.assign(intake_period=start), "intake_period")
+    table = table.loc[table["intake_period"] != "unknown"].reset_index(drop=True)
+    table["intake_period"] = pd.to_datetime(table["intake_period"])
     table["ongoing"] = table["clients"] - table["known"]
+    label = (lambda t: f"{t:%B %Y}") if period == "month" else (lambda t: f"Q{t.quarter} {t.year}")
     warnings = []
-    open_share = table["ongoing"] / table["clients"]
-    recent = table.loc[open_share > 0.5, "intake_month"]
-    if len(recent):
+    provisional = table.loc[table["ongoing"] / table["clients"] > 0.5, "intake_period"]
+    if len(provisional):
         warnings.append(
-            f"In {len(recent)} intake month(s) from {recent.min():%B %Y} most clients are still in therapy; their "
-            "rates count mostly early endings, which are more often dropouts, so read them as provisional."
+            f"In {len(provisional)} intake {period}(s) from {label(provisional.min())} most clients are still in "
+            "therapy; their rates count mostly early endings, which are more often dropouts, so read them as provisional."
         )
     p = chi_square_p(table)
     shown = suppress_small_cells(table, RATE_COUNTS, suppress_below, RATE_LINKED).dropna(subset=["rate"])
@@ -285,11 +292,11 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11) ->
     if len(shown) >= 2:
         first, last = shown.iloc[0], shown.iloc[-1]
         takeaway = (
-            f"Dropout was {percent(first['rate'])} for clients who started in {first['intake_month']:%B %Y} and "
-            f"{percent(last['rate'])} for those who started in {last['intake_month']:%B %Y}; "
-            + ("month-to-month differences are larger than chance." if p < 0.05
-               else "month-to-month differences are within what chance produces.")
+            f"Dropout was {percent(first['rate'])} for clients who started in {label(first['intake_period'])} and "
+            f"{percent(last['rate'])} for those who started in {label(last['intake_period'])}; "
+            + (f"differences between {period}s are larger than chance." if p < 0.05
+               else f"differences between {period}s are within what chance produces.")
         )
     else:
-        takeaway = "Too few months with enough ended episodes to show a trend."
-    return RateResult("intake_month", table, p, takeaway, warnings)
+        takeaway = f"Too few {period}s with enough ended episodes to show a trend."
+    return RateResult(period, table, p, takeaway, warnings)

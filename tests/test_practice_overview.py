@@ -68,8 +68,9 @@ def test_dropout_by_site_and_month():
     assert by_site.loc["A", ["clients", "known", "dropouts"]].tolist() == [3, 3, 1]
     assert by_site.loc["B", ["clients", "known", "dropouts"]].tolist() == [3, 1, 1]
     assert by_site.loc["B", "rate"] == 1.0
-    months = dropout_by_intake_month(episodes)
-    table = months.table.set_index("intake_month")
+    months = dropout_by_intake_month(episodes, period="month")
+    assert months.column == "month"
+    table = months.table.set_index("intake_period")
     assert table.loc[pd.Timestamp("2024-01-01"), ["clients", "known", "dropouts"]].tolist() == [2, 2, 1]
     assert table.loc[pd.Timestamp("2024-06-01"), ["clients", "known", "ongoing"]].tolist() == [2, 0, 2]
     assert months.warnings and "June 2024" in months.warnings[0]
@@ -80,3 +81,14 @@ def test_dropout_by_missing_column_says_what_to_map():
     episodes = derive_episodes(small_caseload(), EpisodeSettings())
     with pytest.raises(ValueError, match="modality"):
         dropout_by(episodes, "modality")
+
+
+def test_intake_trend_switches_to_quarters_when_months_are_small():
+    episodes = derive_episodes(small_caseload(), EpisodeSettings())
+    quarters = dropout_by_intake_month(episodes, suppress_below=11)
+    assert quarters.column == "quarter"
+    table = quarters.table.set_index("intake_period")
+    assert table.loc[pd.Timestamp("2024-01-01"), ["clients", "known", "dropouts"]].tolist() == [4, 4, 2]
+    assert table.loc[pd.Timestamp("2024-04-01"), ["clients", "ongoing"]].tolist() == [2, 2]
+    assert "Q2 2024" in quarters.warnings[0]
+    assert dropout_by_intake_month(episodes, suppress_below=1).column == "month"

@@ -101,20 +101,20 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -
     provisional = (shown["ongoing"] / shown["clients"]) > 0.5
     fig = go.Figure()
     fig.add_trace(go.Scatter(
-        x=pd.concat([shown["intake_month"], shown["intake_month"][::-1]]),
+        x=pd.concat([shown["intake_period"], shown["intake_period"][::-1]]),
         y=pd.concat([shown["ci_upper"], shown["ci_lower"][::-1]]),
         fill="toself", fillcolor="rgba(0,114,178,0.15)", line=dict(width=0), hoverinfo="skip", name="95% CI",
     ))
     for flag, name, symbol in ((False, "dropout rate", "circle"), (True, "provisional (most still in therapy)", "circle-open")):
         part = shown.loc[provisional == flag]
         fig.add_trace(go.Scatter(
-            x=part["intake_month"], y=part["rate"], mode="markers", name=name,
+            x=part["intake_period"], y=part["rate"], mode="markers", name=name,
             marker=dict(color=_COLOURS[0], size=8, symbol=symbol),
             customdata=np.column_stack([part["dropouts"], part["known"], part["ci_lower"], part["ci_upper"]]),
             hovertemplate="%{x|%B %Y}: %{y:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>"
                           "%{customdata[0]:.0f} dropouts of %{customdata[1]:.0f} ended<extra></extra>",
         ))
-    fig.add_trace(go.Scatter(x=shown["intake_month"], y=shown["rate"], mode="lines", line=dict(color=_COLOURS[0], width=1),
+    fig.add_trace(go.Scatter(x=shown["intake_period"], y=shown["rate"], mode="lines", line=dict(color=_COLOURS[0], width=1),
                              hoverinfo="skip", showlegend=False))
     _benchmark(fig, "v")
     fig.update_layout(xaxis_title="Month of intake", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
