@@ -95,7 +95,7 @@ def load_caseload(
             problems += found
             if frame is not None and len(frame):
                 tables[table] = frame
-    problems += check_links(tables, files)
+    problems += check_links(tables, files, {t: used.table(t).columns for t in tables})
     if "sessions" not in tables and "clients" not in tables:
         problems.append(Problem(
             ", ".join(files.values()) or "(no file)", None, [],

@@ -194,23 +194,31 @@ class _Checker:
                   leave_out=True)
 
 
-def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Problem]:
-    """Problems between tables: unknown clients or therapists, clients seen by several therapists."""
+def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                sources: dict[str, dict[str, str]] | None = None) -> list[Problem]:
+    """Problems between tables: unknown clients or therapists, clients seen by several therapists.
+    `sources` (table -> canonical -> source column) names columns as the files do."""
     sessions, clients, therapists = (tables.get(t) for t in ("sessions", "clients", "therapists"))
+    sources = sources or {}
+
+    def at(table, mask, column, message, fix):
+        source = sources.get(table, {}).get(column, column)
+        return problem_at(tables[table], mask, files[table], source, message, fix)
+
     problems = []
     if sessions is not None and clients is not None:
         orphan = ~sessions["client_id"].isin(clients["client_id"]).to_numpy()
         if orphan.any():
             ids = sessions["client_id"][orphan].unique()
-            problems.append(problem_at(
-                sessions, orphan, files["sessions"], "client_id",
+            problems.append(at(
+                "sessions", orphan, "client_id",
                 f"{_count(orphan.sum(), 'appointment')} of {len(ids):,} client(s) missing from the clients file "
                 f"({quoted(ids, 5)}); they are analysed without client details",
                 "Check that both files come from the same export and date range."))
         lonely = ~clients["client_id"].isin(sessions["client_id"]).to_numpy()
         if lonely.any():
-            problems.append(problem_at(
-                clients, lonely, files["clients"], "client_id",
+            problems.append(at(
+                "clients", lonely, "client_id",
                 f"{_count(lonely.sum(), 'client')} with no appointment in the sessions file; they count as episodes with no sessions",
                 "Check that the sessions export covers the same period as the clients file."))
     if therapists is not None:
@@ -220,8 +228,8 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[
                 continue
             stray = (frame["therapist_id"].notna() & ~frame["therapist_id"].isin(known)).to_numpy()
             if stray.any():
-                problems.append(problem_at(
-                    frame, stray, files[name], "therapist_id",
+                problems.append(at(
+                    name, stray, "therapist_id",
                     f"{_count(stray.sum(), _ROW_WORD[name])} name therapists missing from the therapists file "
                     f"({quoted(frame['therapist_id'][stray].unique(), 5)}); their therapist details will be missing",
                     "Add these therapists to the therapists file, or check the ids match."))
@@ -230,8 +238,8 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[
         shared = per_client.index[per_client > 1]
         if len(shared):
             rows = sessions["client_id"].isin(shared).to_numpy()
-            problems.append(problem_at(
-                sessions, rows, files["sessions"], "therapist_id",
+            problems.append(at(
+                "sessions", rows, "therapist_id",
                 f"{len(shared):,} client(s) were seen by more than one therapist ({quoted(shared, 5)}); each is assigned "
                 "to the therapist who held most of their attended sessions (the earliest seen on a tie) "
                 "unless the clients file names their therapist",
