@@ -44,7 +44,8 @@ def test_importer_outcome(name):
     listing = "\n".join(texts) or "(no problems)"
     if case.outcome == ERROR:
         assert result.caseload is None, f"{name}: analysis should be blocked; problems:\n{listing}"
-        assert any(_mentioned(t, case.mentions) for t in errors), f"{name}: no error mentions {case.mentions}:\n{listing}"
+        assert errors, f"{name}: blocked without an error saying why:\n{listing}"
+        assert any(_mentioned(t, case.mentions) for t in texts), f"{name}: no problem mentions {case.mentions}:\n{listing}"
     elif case.outcome == USABLE:
         assert result.caseload is not None and not errors, f"{name}: the valid rest should stay usable:\n{listing}"
         if case.mentions:
