@@ -32,6 +32,11 @@ Z95 = stats.norm.ppf(0.975)
 _TOL = np.sqrt(np.finfo(float).eps)
 _MANY_GROUPS = 12
 _NOT_GROUPS = {"client_id", "therapist_id", "event", "duration", "termination", "last_status"}
+# Follow-up summaries: known only at the end of an episode, so not baseline covariates.
+_NOT_COVARIATES = _NOT_GROUPS | {
+    "sessions_scheduled", "sessions_attended", "missed", "srs_mean", "srs_last", "srs_min", "ruptures",
+    "wai_mean", "wai_last", "wai_min", "wai_ruptures", "therapist_languages",
+}
 _BLOCK_CELLS = 2_000_000  # influence matrix cells held at once (memory bound for many distinct times)
 
 KM_COLUMNS = ["group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper"]
@@ -182,6 +187,23 @@ def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> 
         levels = column.nunique(dropna=True)
         numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
         if 2 <= levels <= (6 if numeric else max_levels):
+            out.append(name)
+    return out
+
+
+def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
+    """Episode columns fit to be covariates of a time-to-dropout model: known at the start of
+    therapy. Summaries over the whole episode (mean, last or lowest alliance, ruptures, missed
+    appointments) are left out: they depend on how long the client stayed, so they would predict
+    dropout backwards. Numbers with any spread qualify; text columns with 2 to `max_levels` values."""
+    out = []
+    for name in episodes.columns:
+        column = episodes[name]
+        if name in _NOT_COVARIATES or pd.api.types.is_datetime64_any_dtype(column):
+            continue
+        levels = column.nunique(dropna=True)
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if levels >= 2 and (numeric or levels <= max_levels):
             out.append(name)
     return out
 

@@ -12,6 +12,7 @@ from analytics.survival import (
     KM_COLUMNS,
     LOGRANK_COLUMNS,
     MEDIAN_COLUMNS,
+    covariate_columns,
     cumulative_incidence,
     grouping_columns,
     holm,
@@ -157,6 +158,15 @@ def test_grouping_columns_are_the_categorical_ones():
         "env_noise": [1, 2, 3, 4, 5, 1, 2], "site": ["A"] * 7, "intake_date": pd.date_range("2024-01-01", periods=7),
     })
     assert grouping_columns(data) == ["referral", "court_mandated", "env_noise"]
+
+
+def test_covariate_columns_are_known_at_intake():
+    data = pd.DataFrame({
+        "client_id": list("abcd"), "duration": [1, 2, 3, 4], "event": [0, 1, 2, 1], "age": [20, 30, 40, 50],
+        "referral": ["court", "self", "self", "court"], "srs_first": [30.0, 35, 38, 20], "srs_mean": [31.0, 34, 37, 22],
+        "ruptures": [0, 1, 2, 0], "sessions_attended": [1, 2, 3, 4], "site": ["A"] * 4,
+    })
+    assert covariate_columns(data) == ["age", "referral", "srs_first"]
 
 
 def test_km_sentences():
