@@ -87,11 +87,6 @@ def kaplan_meier(episodes: pd.DataFrame, group: str | None = None) -> KMResult:
     medians = _medians(table, frame, labels)
     no_events = medians.loc[(medians["n"] > 0) & (medians["events"] == 0), "group"].tolist()
     warnings += [f"Group {g!r} has no dropouts, so its curve stays at 1 and it has no median." for g in no_events]
-    unreached = medians.loc[(medians["events"] > 0) & medians["median"].isna(), "group"].tolist()
-    warnings += [
-        f"In group {g!r} fewer than half dropped out during follow-up, so its median is not reached."
-        for g in unreached
-    ]
     return KMResult(table=table, medians=medians, warnings=warnings)
 
 
@@ -104,9 +99,12 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
         raise ValueError("A log-rank test compares groups: choose a grouping column.")
     frame, labels, warnings = _prepare(episodes, group)
     present = [g for g in labels if (frame["group"] == g).any()]
-    if len(present) < 2:
-        warnings.append("A log-rank test needs at least two groups with clients; there is only "
-                        f"{len(present)} in the current selection, so no test was run.")
+    if len(present) < 2 or not (frame["event"] == EVENT_DROPOUT).any():
+        warnings.append(
+            f"A log-rank test needs at least two groups with clients; the current selection has {len(present)}, "
+            "so no test was run." if len(present) < 2 else
+            "No one dropped out in the current selection, so there is nothing for a log-rank test to compare."
+        )
         return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings)
     rows = [("overall", *_survdiff(frame, present))]
     if len(present) > 2:
@@ -261,19 +259,27 @@ def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, l
         labels, names = group_labels(episodes[group])
     usable = ~np.isnan(duration) & (duration >= 0) & np.isin(event, (0, 1, 2))
     if (~usable).any():
-        warnings.append(f"{int((~usable).sum())} episodes without a usable duration or outcome were left out.")
+        warnings.append(f"Left out {_episodes(int((~usable).sum()))} without a usable duration or outcome.")
     unlabelled = usable & labels.isna().to_numpy()
     if unlabelled.any():
-        warnings.append(f"{int(unlabelled.sum())} episodes with no value for {group!r} were left out.")
+        warnings.append(f"Left out {_episodes(int(unlabelled.sum()))} with no value for {group!r}.")
     keep = usable & ~unlabelled
     frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int)})
     present = set(frame["group"].unique())
-    warnings += [f"Group {g!r} has no clients in the current selection and is left out." for g in names if g not in present]
+    if frame.empty:
+        warnings.append("There are no episodes to analyse in the current selection.")
+    else:
+        warnings += [f"Group {g!r} has no clients in the current selection and is left out."
+                     for g in names if g not in present]
     if len(names) > _MANY_GROUPS:
         warnings.append(f"{group!r} has {len(names)} distinct values; curves are easier to read with a "
                         "grouping of a few levels (bands for a number).")
     frame["group"] = pd.Categorical(frame["group"], categories=names)
     return frame, names, warnings
+
+
+def _episodes(n: int) -> str:
+    return "1 episode" if n == 1 else f"{n:,} episodes"
 
 
 def _counts(frame: pd.DataFrame) -> pd.DataFrame:

@@ -141,7 +141,12 @@ def test_unusable_rows_are_dropped_with_a_warning():
     data = pd.DataFrame({"duration": [1, np.nan, 2, 3], "event": [1, 1, 0, 1], "g": ["a", "a", None, "a"]})
     km = kaplan_meier(data, "g")
     assert km.medians["n"].tolist() == [2]
-    assert len(km.warnings) == 2
+    assert km.warnings == ["Left out 1 episode without a usable duration or outcome.",
+                           "Left out 1 episode with no value for 'g'."]
+    nothing = cumulative_incidence(data.iloc[:0])
+    assert nothing.table.empty and nothing.warnings == ["There are no episodes to analyse in the current selection."]
+    no_dropout = logrank(pd.DataFrame({"duration": [1, 2], "event": [0, 2], "g": ["a", "b"]}), "g")
+    assert no_dropout.table.empty and "No one dropped out" in no_dropout.warnings[0]
 
 
 def test_numeric_groups_get_readable_labels():
