@@ -222,6 +222,7 @@ def cases() -> list[Case]:
         Case("mrn_hashed", _files(t, clients=("clients.csv", csv_bytes(mrn))), USABLE,
              load_kwargs={"hash_columns": {"clients": ["MRN"]}, "salt": "corpus-salt"}),
         # --- models: the data load, the models warn ---
+        Case("clients_only_without_durations", {"clients": ("clients.csv", csv_bytes(c))}, USABLE, model="episodes"),
         Case("every_client_censored", _files(t, clients=("clients.csv", csv_bytes(every_censored)),
                                              sessions=("sessions.csv", csv_bytes(no_show_free))), USABLE, model="no_dropouts"),
         Case("no_dropout_events", _files(t, clients=("clients.csv", csv_bytes(no_events)),
