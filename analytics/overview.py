@@ -229,7 +229,9 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
         raise ValueError(f"There is no {column!r} column in the episodes; map one in the data step to see this view.")
     data = episodes
     values = episodes[column]
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.nunique() > 8:
+    if pd.api.types.is_bool_dtype(values) or (pd.api.types.is_numeric_dtype(values) and values.dropna().isin((0, 1)).all()):
+        data = episodes.assign(**{column: values.map({0: "no", 1: "yes", False: "no", True: "yes"})})
+    elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 8:
         data = episodes.assign(**{column: pd.qcut(values, 4, duplicates="drop").astype(str).where(values.notna())})
     table = dropout_rates(data, column)
     warnings = []
@@ -239,6 +241,13 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
     tested = table.loc[table[column] != "unknown"]
     p = chi_square_p(tested)
     return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings)
+
+
+def p_text(p: float) -> str:
+    """A p value as a reader sees it: "p < 0.001", "p = 0.043"."""
+    if not np.isfinite(p):
+        return "no test possible"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _group_takeaway(table: pd.DataFrame, column: str, p: float, suppress_below: int) -> str:
@@ -254,7 +263,7 @@ def _group_takeaway(table: pd.DataFrame, column: str, p: float, suppress_below: 
     )
     return (
         f"By {name}, dropout ranges from {percent(low['rate'])} ({low[column]}) to "
-        f"{percent(high['rate'])} ({high[column]}): {evidence} (p = {p:.3f})."
+        f"{percent(high['rate'])} ({high[column]}): {evidence} ({p_text(p)})."
     )
 
 
@@ -286,9 +295,10 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
             f"In {len(provisional)} intake {period}(s) from {label(provisional.min())} most clients are still in "
             "therapy; their rates count mostly early endings, which are more often dropouts, so read them as provisional."
         )
-    p = chi_square_p(table)
+    settled = (table["ongoing"] / table["clients"]) <= 0.5
+    p = chi_square_p(table.loc[settled])
     shown = suppress_small_cells(table, RATE_COUNTS, suppress_below, RATE_LINKED).dropna(subset=["rate"])
-    shown = shown.loc[(shown["ongoing"] / shown["clients"]) <= 0.5]
+    shown = shown.loc[settled.reindex(shown.index)]
     if len(shown) >= 2:
         first, last = shown.iloc[0], shown.iloc[-1]
         takeaway = (

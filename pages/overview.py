@@ -1,0 +1,108 @@
+"""Overview: the practice's dropout rate with its interval next to the published benchmark, how the
+definition moves it, and how it varies over time and between groups."""
+
+import streamlit as st
+
+from analytics import overview, survival
+from analytics.charts import practice as charts
+from analytics.charts import survival as survival_charts
+from analytics.proportions import RATE_COUNTS, RATE_LINKED, percent
+from ui import state, widgets
+
+st.title("Overview")
+caseload = state.require_caseload()
+settings = state.episode_settings()
+episodes = state.current_episodes()
+threshold = state.suppress_below()
+
+h = state.cached("practice_headline", overview.headline, episodes)
+hidden = 0 < h.dropouts < threshold or 0 < h.known < threshold
+st.markdown(f"**{h.takeaway if not hidden else 'Too few ended episodes to show a rate without revealing small numbers.'}**")
+st.caption(f"Dropout definition: {overview.definition_label(settings.definition, settings)} (change it in the sidebar).")
+for warning in h.warnings:
+    st.warning(warning)
+
+clients, appointments, rate, median = st.columns(4)
+clients.metric("Clients", f"{h.clients:,}")
+appointments.metric("Appointments", f"{h.sessions:,}")
+if hidden:
+    rate.metric("Dropout rate", f"<{threshold} dropouts")
+else:
+    rate.metric("Dropout rate", percent(h.rate, 1), help=overview.DENOMINATOR_NOTE)
+    rate.caption(f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}; "
+                 f"{h.dropouts:,} dropouts of {h.known:,} ended episodes")
+median.metric("Median sessions attended", "unknown" if h.median_sessions != h.median_sessions else f"{h.median_sessions:g}")
+if h.median_ci_lower == h.median_ci_lower:
+    median.caption(f"95% CI {h.median_ci_lower:g} to {h.median_ci_upper:g}; clients whose episode has ended")
+st.info(
+    f"Published benchmark: {percent(overview.BENCHMARK['rate'], 1)} (95% CI {percent(overview.BENCHMARK['ci_lower'], 1)} "
+    f"to {percent(overview.BENCHMARK['ci_upper'], 1)}), {overview.BENCHMARK['source']}. {overview.BENCHMARK_CAVEAT} "
+    f"{overview.DENOMINATOR_NOTE}"
+)
+widgets.table(h.table, "headline")
+
+st.header("How the definition changes the rate")
+sensitivity = state.cached(
+    "practice_sensitivity",
+    lambda c, s, e, t: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t),
+    caseload, settings, episodes, threshold,
+)
+for warning in sensitivity.warnings:
+    st.warning(warning)
+widgets.figure(charts.rate_figure(sensitivity.rates, "label", threshold), None, "rate_by_definition_chart",
+               f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
+widgets.table(sensitivity.rates, "rate_by_definition", counts=RATE_COUNTS, linked=RATE_LINKED)
+if len(sensitivity.agreement):
+    st.subheader("Do the definitions pick the same clients?")
+    first = sensitivity.agreement.iloc[0]
+    agree_text = (f"{percent(first['agreement'])} of the clients with a known outcome under both the "
+                  f"{first['definition_a'].lower()} and the {first['definition_b'].lower()} definitions are classed "
+                  "the same way." if first["compared"] >= threshold and first["disagree"] >= threshold
+                  else "Each bar shows how many clients two definitions class the same way.")
+    widgets.figure(charts.agreement_figure(sensitivity.agreement, threshold), None,
+                   "definition_agreement_chart", f"**{agree_text}** Clients are compared where both definitions know the outcome.")
+    widgets.table(sensitivity.agreement, "definition_agreement", counts=overview.AGREEMENT_COUNTS,
+                  linked={"disagree": ["agreement", "agreement_ci_lower", "agreement_ci_upper"],
+                          "compared": ["agreement", "agreement_ci_lower", "agreement_ci_upper"]})
+
+st.header("Dropout over time")
+if "intake_date" in episodes and episodes["intake_date"].notna().any():
+    trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, threshold)
+    for warning in trend.warnings:
+        st.caption(warning)
+    widgets.figure(charts.month_figure(trend.table, threshold), None, "dropout_by_intake_chart",
+                   f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
+                   "hollow points are provisional.")
+    widgets.table(trend.table, "dropout_by_intake", counts=RATE_COUNTS + ["ongoing"], linked=RATE_LINKED)
+else:
+    st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
+
+st.header("Dropout by group")
+groups = overview.breakdown_columns(episodes)
+absent = [c for c in overview.BREAKDOWN_COLUMNS if c not in groups]
+if absent:
+    st.caption("Not shown (no column with at least two values): " + ", ".join(f"`{c}`" for c in absent) + ".")
+for column in groups:
+    st.subheader(f"By {column.replace('_', ' ')}")
+    by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, threshold)
+    for warning in by.warnings:
+        st.caption(warning)
+    widgets.figure(charts.rate_figure(by.table, column, threshold), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+    widgets.table(by.table, f"dropout_by_{column}", counts=RATE_COUNTS, linked=RATE_LINKED)
+
+st.header("When dropout happens")
+cif = state.cached("practice_cif", survival.cumulative_incidence, episodes)
+for warning in cif.warnings:
+    st.caption(warning)
+unit = "session" if settings.time_scale == "sessions" else "day"
+ends = cif.table.groupby("group").tail(1)
+reach = cif.table.loc[cif.table["cif_dropout"] >= 0.5 * ends["cif_dropout"].iloc[0], "time"] if len(ends) else []
+cif_text = (f"Half of all the dropouts seen by the end had happened by {unit} {reach.iloc[0]:g}; by {unit} "
+            f"{ends['time'].iloc[0]:g}, {percent(ends['cif_dropout'].iloc[0])} of clients had dropped out and "
+            f"{percent(ends['cif_completed'].iloc[0])} had completed." if len(ends) and len(reach) else
+            "The share of clients who have dropped out or completed by each session.")
+widgets.figure(
+    survival_charts.cif_figure(cif, time_label="Sessions attended" if unit == "session" else "Days in therapy"),
+    cif.table, "cumulative_incidence_of_dropout",
+    f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
+)

@@ -1,0 +1,88 @@
+"""The Overview page shows the analytics' numbers, on the sample and on data lacking optional columns."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.overview import definition_sensitivity, headline
+from analytics.proportions import percent
+from analytics.synth import generate_caseload
+from ui import state
+
+APP = Path(__file__).parent.parent / "app.py"
+SAMPLE = generate_caseload(n_clients=800, n_therapists=15, seed=11).caseload()
+
+
+def run_page(caseload, page, threshold=11, **extra):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[state.INGEST] = SimpleNamespace(caseload=caseload, problems=[], mapping=None, identifiers=[])
+    at.session_state[state.DATASET] = "test caseload"
+    at.session_state[state.SUPPRESS_BELOW] = threshold
+    for key, value in extra.items():
+        at.session_state[key] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def text(at) -> str:
+    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+                    + [w.value for w in at.warning])
+
+
+def frame(at, column):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_overview_headline_and_definitions_on_sample():
+    at = run_page(SAMPLE, "pages/overview.py")
+    episodes = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+    h = headline(episodes)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Clients"] == "800"
+    assert metrics["Dropout rate"] == percent(h.rate, 1)
+    assert metrics["Median sessions attended"] == f"{h.median_sessions:g}"
+    assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
+    assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
+    shown = frame(at, "definition")
+    expected = definition_sensitivity(SAMPLE, EpisodeSettings()).rates
+    assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
+    assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
+    assert "By referral, dropout ranges" in text(at)
+    referral = frame(at, "referral").set_index("referral")
+    assert float(referral.loc["court-mandated", "rate"]) > float(referral.loc["self", "rate"])  # true effect 0.7
+
+
+def test_overview_suppresses_small_counts():
+    at = run_page(SAMPLE, "pages/overview.py", threshold=11)
+    modality = frame(at, "modality").set_index("modality")
+    small = modality.loc[modality["dropouts"].astype(str) == "<11"]
+    assert len(small) and (small["rate"].astype(str) == "<11").all()
+
+
+def test_overview_without_sessions_or_covariates():
+    episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(60)], "duration": [float(i % 12 + 1) for i in range(60)],
+                             "event": [1 if i % 4 == 0 else 2 if i % 4 == 1 else 0 for i in range(60)]})
+    at = run_page(Caseload(clients=episodes), "pages/overview.py", threshold=0)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Clients"] == "60" and metrics["Dropout rate"] == "50.0%"  # 15 dropouts of 30 ended
+    body = text(at)
+    assert "Sessions attended are unknown" in body
+    assert "The trend needs intake dates" in body
+    assert "`site`, `modality`, `referral`, `telehealth`" in body
+
+
+def test_overview_sessions_only():
+    sessions = SAMPLE.sessions.drop(columns=["srs", "wai"], errors="ignore")
+    at = run_page(Caseload(sessions=sessions), "pages/overview.py", dropout_definition="unilateral")
+    shown = frame(at, "definition")
+    assert shown["definition"].tolist() == ["unilateral", "early"]
+    agreement = frame(at, "definition_a")
+    assert len(agreement) == 1 and agreement["definition_b"].iloc[0].startswith("Early")
+    h = headline(derive_episodes(Caseload(sessions=sessions), EpisodeSettings("unilateral")))
+    assert {m.label: m.value for m in at.metric}["Dropout rate"] == percent(h.rate, 1)
