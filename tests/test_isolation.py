@@ -66,3 +66,15 @@ def test_forget_drops_the_upload_and_its_cached_results():
     assert shown(mine)[0] == state.SAMPLE_NAME and not shown(mine)[1].startswith("UPLOAD")
     assert mine.session_state[state.SOURCES] is None
     assert all(fingerprint not in str(key) for key in mine.session_state[state.CACHE])
+
+
+def test_app_code_keeps_no_process_wide_data_cache():
+    """st.cache_data is shared by every session of the server: user data must never go through it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "app.py", *sorted((root / "ui").glob("*.py")), *sorted((root / "pages").glob("*.py"))]
+    offenders = [f.name for f in files if "st.cache_data" in f.read_text() and f.name != "state.py"]
+    state_code = (root / "ui" / "state.py").read_text()
+    assert "@st.cache_data" not in state_code and "st.cache_data(" not in state_code
+    assert offenders == []
