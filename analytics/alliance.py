@@ -62,7 +62,7 @@ class RuptureResult:
     per_client: pd.DataFrame
     rates: pd.DataFrame  # one row: rated clients, clients_with_rupture, share, ruptures, transitions, per_100
     repair: pd.DataFrame  # one row: ruptured, repaired, not_repaired, not_yet_known, rate, ci
-    comparison: pd.DataFrame  # group, clients, dropouts, rate, ci_lower, ci_upper, note
+    comparison: pd.DataFrame  # group, clients, index_sessions, dropouts (among index sessions), rate, ci_lower, ci_upper, note
     takeaway: str
     warnings: list[str] = field(default_factory=list)
 
@@ -257,7 +257,7 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
     ruptured = first.loc[first["dropout_within"] != "not yet known"]
     k, n = int((ruptured["dropout_within"] == "yes").sum()), len(ruptured)
     lower, upper = wilson_interval(k, n)
-    rows = [{"group": "after a rupture", "clients": n, "dropouts": k, "rate": k / n if n else np.nan,
+    rows = [{"group": "after a rupture", "clients": n, "index_sessions": n, "dropouts": k, "rate": k / n if n else np.nan,
              "ci_lower": float(lower), "ci_upper": float(upper),
              "note": f"dropout within {within} sessions of the first rupture (Wilson interval)"}]
 
@@ -284,7 +284,7 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
     rate = float(np.sum(w * p)) if len(w) else np.nan
     se = float(np.sqrt(np.sum(w**2 * p * (1 - p) / per_session.loc[usable, "n"].to_numpy()))) if len(w) else np.nan
     rows.append({"group": "no rupture by the same session", "clients": int(landmarks["client_id"].nunique()),
-                 "dropouts": int((landmarks["outcome"] == "yes").sum()), "rate": rate,
+                 "index_sessions": len(landmarks), "dropouts": int((landmarks["outcome"] == "yes").sum()), "rate": rate,
                  "ci_lower": max(0.0, rate - Z95 * se), "ci_upper": min(1.0, rate + Z95 * se),
                  "note": "standardized to the session numbers of the ruptures (approximate normal interval)"})
     if n < 10:

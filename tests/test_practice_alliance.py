@@ -55,7 +55,8 @@ def test_ruptures_repair_and_dropout_after(caseload, episodes):
     assert rates["per_100_transitions"] == pytest.approx(300 / 11)
     assert r.repair.iloc[0][["repaired", "not_repaired", "not_yet_known"]].tolist() == [1, 2, 0]
     after, base = r.comparison.iloc[0], r.comparison.iloc[1]
-    assert (after["clients"], after["dropouts"]) == (3, 1)
+    assert (after["clients"], after["index_sessions"], after["dropouts"]) == (3, 3, 1)
+    assert (base["clients"], base["index_sessions"], base["dropouts"]) == (2, 2, 1)
     # comparison: at session 2, c1 (no) and c5 (yes) had no rupture yet; session 3 has no known comparison
     assert base["rate"] == 0.5
     assert base["ci_lower"] == 0 and base["ci_upper"] == 1  # 0.5 +- 1.96 * sqrt(0.25 / 2)

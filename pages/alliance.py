@@ -1,0 +1,103 @@
+"""Alliance: how session ratings move for clients who drop out or stay, ruptures under the
+director's own rules, what follows a rupture, and dropout risk by alliance level."""
+
+import streamlit as st
+
+from analytics import alliance
+from analytics.charts import practice as charts
+from analytics.charts import survival as survival_charts
+from analytics.schema import SRS_CUTOFF
+from ui import state, widgets
+
+st.title("Alliance and ruptures")
+caseload = state.require_caseload()
+episodes = state.current_episodes()
+threshold = state.suppress_below()
+sessions = caseload.sessions
+
+measures = [m for m in ("srs", "wai") if alliance.has_measure(sessions, m)]
+if not measures:
+    st.info(alliance.missing_measure_message("srs"))
+    st.stop()
+measure = st.radio("Alliance measure", measures, horizontal=True, key="alliance_measure",
+                   format_func={"srs": "Session Rating Scale (SRS, 0-40)", "wai": "Working Alliance Inventory (WAI-SR, 12-60)"}.get)
+cutoff_default = SRS_CUTOFF if measure == "srs" else None
+
+st.header("Alliance over the course of therapy")
+trajectories = state.cached("alliance_trajectories", alliance.alliance_trajectories, sessions, episodes, measure)
+widgets.figure(charts.trajectory_figure(trajectories.table, measure, threshold, cutoff_default), None,
+               "alliance_trajectories_chart",
+               f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "
+               "points resting on fewer clients than the privacy threshold are left out.")
+widgets.table(trajectories.table, "alliance_trajectories", counts=["clients"],
+              linked={"clients": ["mean", "sd", "ci_lower", "ci_upper"]})
+
+try:
+    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure)
+except ValueError as problem:
+    st.info(str(problem))
+else:
+    st.subheader("The first rated session")
+    widgets.figure(charts.distribution_figure(first.distribution, measure, threshold), None, "first_alliance_chart",
+                   f"**{first.takeaway}** Bars are the share of each group whose first score fell in that band.")
+    counts = ["clients"] + (["below_cutoff"] if "below_cutoff" in first.summary else [])
+    widgets.table(first.summary, "first_session_alliance", counts=counts,
+                  linked={"clients": ["mean", "sd", "ci_lower", "ci_upper", "median"],
+                          "below_cutoff": ["below_cutoff_share"]})
+
+st.header("Ruptures")
+st.markdown("A **rupture** is a session whose score drops sharply from the previous rated session, or falls "
+            "below the cutoff. Set the rules your clinic uses:")
+left, middle, right = st.columns(3)
+drop = left.number_input("Drop of at least (points)", min_value=1.0, max_value=40.0, value=5.0 if measure == "srs" else 6.0,
+                         step=1.0, key=f"rupture_drop_{measure}")
+use_cutoff = middle.checkbox("Also: a fall below a cutoff", value=cutoff_default is not None, key=f"rupture_use_cutoff_{measure}")
+cutoff = middle.number_input("Cutoff", value=float(cutoff_default or 40.0), step=1.0, key=f"rupture_cutoff_{measure}",
+                             disabled=not use_cutoff)
+within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, value=3, step=1, key="rupture_within")
+ruptures = state.cached("alliance_ruptures", alliance.rupture_outcomes, sessions, episodes, measure, drop,
+                        cutoff if use_cutoff else None, int(within))
+for warning in ruptures.warnings:
+    st.caption(warning)
+st.markdown(f"**{ruptures.takeaway}**")
+widgets.table(ruptures.rates, "rupture_rate", counts=["clients_rated_twice", "clients_with_rupture", "ruptures"],
+              linked={"clients_with_rupture": ["share", "ci_lower", "ci_upper", "per_100_transitions"],
+                      "ruptures": ["per_100_transitions"]})
+st.subheader(f"Repair within {int(within)} sessions")
+widgets.table(ruptures.repair, "rupture_repair", counts=["ruptured", "repaired", "not_repaired", "not_yet_known"],
+              linked={"repaired": ["rate", "ci_lower", "ci_upper"], "not_repaired": ["rate", "ci_lower", "ci_upper"]})
+st.subheader(f"Dropout within {int(within)} sessions")
+widgets.figure(charts.comparison_figure(ruptures.comparison, "group", threshold), None, "rupture_dropout_chart",
+               f"Clients after their first rupture against clients who had had no rupture by the same session number "
+               f"(dropout within {int(within)} attended sessions; 95% intervals).")
+widgets.table(ruptures.comparison, "rupture_dropout", counts=["clients", "index_sessions", "dropouts"],
+              linked={"clients": ["rate", "ci_lower", "ci_upper"], "dropouts": ["rate", "ci_lower", "ci_upper"]})
+with st.expander("How the comparison is made"):
+    st.markdown(
+        "- **Repaired**: one of the next sessions in the window scores at least the score just before the rupture. "
+        "Open episodes without enough later sessions are *not yet known*.\n"
+        "- **After a rupture**: clients with a rupture, counted from their first one; dropout means the episode "
+        "ended in dropout with at most the window's number of further sessions attended.\n"
+        "- **No rupture by the same session**: every client who reached the same session number without any rupture "
+        "so far, with the same rule. Because dropout is more common early in therapy, their rate is weighted to the "
+        "session numbers at which the ruptures happened. Its interval is approximate (clients count at several session numbers)."
+    )
+
+st.header("Dropout risk by alliance level")
+try:
+    risk = state.cached("alliance_risk", alliance.alliance_risk, sessions, episodes, measure)
+except ValueError as problem:
+    st.info(str(problem))
+else:
+    for warning in risk.warnings:
+        st.caption(warning)
+    st.markdown(f"**{risk.reading}**")
+    st.caption(f"Method: {risk.method}.")
+    if risk.km is not None:
+        widgets.figure(survival_charts.km_figure(risk.km, at_risk=False, time_label="Sessions attended"), None,
+                       "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
+        widgets.table(risk.table, "alliance_km_medians", counts=["n", "events"])
+    else:
+        widgets.table(risk.table, "alliance_time_varying_cox")
+        st.caption(f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 means a "
+                   "higher score goes with less dropout; 1 would mean no link.")
