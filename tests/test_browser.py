@@ -1,0 +1,197 @@
+"""The dashboard in a real browser: upload an EHR-like export, map it, visit every page, download a
+figure and the report bundle, and check that nothing was fetched from outside this machine.
+
+Chromium is /usr/bin/chromium. Without it the test is skipped on a workstation and fails under
+CI=true, so a CI image that lost its browser cannot pass silently. Screenshots of every page go
+to tests/artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.corpus.cases import base_tables, csv_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SERVER_LOG = ARTIFACTS / "server.log"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+RUN_TIMEOUT_MS = 180_000
+# Pages that must draw at least one chart on the bundled sample data.
+CHART_PAGES = {"overview", "alliance", "room_match", "survival", "drivers", "therapists"}
+
+
+def app_pages() -> list[tuple[str, str]]:
+    """(file, title) of every page registered in app.py, in menu order."""
+    text = (ROOT / "app.py").read_text()
+    return re.findall(r'st\.Page\(\s*"([^"]+)"\s*,\s*title="([^"]+)"', text)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM}; the real-browser test cannot run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`streamlit run app.py` on a free port, ready once /_stcore/health answers."""
+    port = _free_port()
+    log = SERVER_LOG
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start; log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def session(chromium, server, tmp_path_factory):
+    """One browser tab for the whole walk-through; every request it makes is recorded, outside ones blocked."""
+    context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    yield {"page": page, "outside": outside, "downloads": tmp_path_factory.mktemp("downloads"), "url": server}
+    context.close()
+
+
+def settle(page, timeout: int = RUN_TIMEOUT_MS) -> None:
+    """Wait until the app is connected and its script has finished running."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
+    page.wait_for_timeout(400)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+
+
+def no_exception(page, where: str) -> None:
+    errors = page.locator("[data-testid='stException']")
+    if errors.count():
+        log = SERVER_LOG.read_text()[-3000:] if SERVER_LOG.exists() else ""
+        raise AssertionError(f"{where}: exception shown: {errors.first.inner_text()[:300]}\nserver log:\n{log}")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page, title: str) -> None:
+    """Click a page in the sidebar menu (same session: the upload stays)."""
+    more = page.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count() and "more" in more.first.inner_text().lower():
+        more.first.click()
+    page.locator("[data-testid='stSidebarNavLink']", has_text=title).first.click()
+    settle(page)
+
+
+def export_files(folder: Path) -> dict[str, Path]:
+    """An EHR-like export: appointment list with EHR column names and statuses, and a client list."""
+    tables = base_tables(n_clients=240, seed=5)
+    sessions = tables["sessions"].rename(columns={
+        "client_id": "Client ID", "therapist_id": "Clinician", "date": "Appt Date",
+        "status": "Appointment Status", "srs": "SRS Total"})
+    sessions["Appt Date"] = sessions["Appt Date"].str.replace(r"(\d{4})-(\d{2})-(\d{2})", r"\2/\3/\1", regex=True)
+    sessions["Appointment Status"] = sessions["Appointment Status"].map(
+        {"attended": "Show", "no_show": "No Show", "cancelled": "Canceled"})
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"sessions": folder / "appointments.csv", "clients": folder / "clients.csv"}
+    paths["sessions"].write_bytes(csv_bytes(sessions))
+    paths["clients"].write_bytes(csv_bytes(tables["clients"]))
+    return paths
+
+
+# --- the walk-through (tests run in file order and share one tab) -------------------------------
+
+def test_app_loads_without_error(session):
+    page = session["page"]
+    assert page.locator("[data-testid='stSidebarNav']").count() == 1
+    no_exception(page, "start")
+    screenshot(page, "00_start")
+
+
+def test_every_page_renders_with_charts(session):
+    page = session["page"]
+    missing_charts = []
+    for number, (file, title) in enumerate(app_pages(), start=1):
+        open_page(page, title)
+        no_exception(page, title)
+        charts = page.locator("[data-testid='stPlotlyChart']")
+        drawn = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg")
+        if Path(file).stem in CHART_PAGES:
+            if charts.count() == 0:
+                missing_charts.append(title)
+            else:
+                drawn.first.wait_for(state="attached", timeout=30_000)
+        screenshot(page, f"{number:02d}_{Path(file).stem}")
+    assert not missing_charts, f"pages without a chart: {missing_charts}"
+
+
+def test_no_request_left_the_machine(session):
+    assert session["outside"] == [], f"requests to outside hosts: {sorted(set(session['outside']))[:20]}"
