@@ -39,12 +39,13 @@ def event_counts(episodes: pd.DataFrame) -> dict[str, int]:
 def methods_text(episodes: pd.DataFrame, sections: list, recipe, export_date=None) -> str:
     """Markdown: one paragraph per heading, with the checklist items in brackets."""
     results = {s.name: s.result for s in sections if s.result is not None}
+    tables = {stem: t for s in sections for stem, t in s.tables.items()}
     counts = event_counts(episodes)
     paragraphs = [
         "## Methods",
         "**Data.** " + _data(episodes, counts, recipe) + " [RECORD 6.1, 6.3; TRIPOD 4a, 5a, 13a]",
         "**Outcome.** " + _outcome(episodes, counts, recipe, export_date) + " [RECORD 7.1; TRIPOD 6a]",
-        "**Analysis.** " + " ".join(_analysis(results, recipe)) + " [TRIPOD 7a, 8, 9, 10a, 10b, 14a, 16]",
+        "**Analysis.** " + " ".join(_analysis(results, tables, recipe)) + " [TRIPOD 7a, 8, 9, 10a, 10b, 14a, 16]",
         "**Software.** " + _software(recipe),
     ]
     return "\n\n".join(paragraphs) + "\n"
@@ -75,7 +76,7 @@ def _outcome(episodes, counts, recipe, export_date) -> str:
     return text
 
 
-def _analysis(results: dict, recipe) -> list[str]:
+def _analysis(results: dict, tables: dict, recipe) -> list[str]:
     out = []
     if "km" in results:
         group = f" by {recipe.km_group}" if recipe.km_group else ""
@@ -92,7 +93,7 @@ def _analysis(results: dict, recipe) -> list[str]:
         strata = f", stratified by {_listed(recipe.strata)}" if recipe.strata else ""
         out.append(f"A Cox proportional hazards model (Efron ties{cluster}{strata}) included {_listed(recipe.covariates)}; "
                    f"{_model_sizes(r)}" + _stat(r, "concordance", "Harrell's concordance") +
-                   " Proportional hazards were checked with scaled Schoenfeld residuals.")
+                   " Proportional hazards were checked with scaled Schoenfeld residuals" + _global_ph(tables) + ".")
     if "logistic" in results:
         r = results["logistic"]
         out.append(f"Logistic regression of dropout versus completion (episodes with a known outcome) included the "
@@ -104,10 +105,25 @@ def _analysis(results: dict, recipe) -> list[str]:
                    "99.8% binomial control limits and shrunken (empirical Bayes) rates, not ranked.")
     if "icc" in results:
         out.append("The share of dropout variance between therapists was the intraclass correlation of a "
-                   "random-intercept logistic model on the latent scale (level-1 variance pi^2/3).")
+                   "random-intercept logistic model on the latent scale (level-1 variance pi^2/3)"
+                   + (f", adjusted for {_listed(recipe.covariates)}" if recipe.covariates else "") + _icc(tables) + ".")
     out.append("Covariates were analysed as complete cases; the number of episodes dropped is reported for each "
                "model, and fewer than 10 events per parameter is flagged.")
     return out
+
+
+def _global_ph(tables: dict) -> str:
+    ph = tables.get("ph_test")
+    row = ph.loc[ph["term"] == "GLOBAL"] if ph is not None and "term" in ph else None
+    return "" if row is None or row.empty else f" (global test p = {float(row['p'].iloc[0]):.3g})"
+
+
+def _icc(tables: dict) -> str:
+    icc = tables.get("icc")
+    if icc is None or icc.empty or "icc" not in icc:
+        return ""
+    row = icc.iloc[0]
+    return f": ICC = {row['icc']:.3f} (95% CI {row['ci_lower']:.3f} to {row['ci_upper']:.3f})"
 
 
 def _model_sizes(result) -> str:

@@ -134,6 +134,8 @@ def test_recipe_methods_and_report(bundle, library):
     assert f"The analysis used {counts['episodes']:,} client episodes" in methods
     assert f"There were {counts['dropouts']:,} dropouts" in methods
     assert "[RECORD 7.1; TRIPOD 6a]" in methods
+    icc = read(out / "tables" / "icc.csv").iloc[0]
+    assert f"ICC = {icc['icc']:.3f} (95% CI {icc['ci_lower']:.3f} to {icc['ci_upper']:.3f})" in methods
     page = (out / "report.html").read_text()
     assert "<script src" not in page and "<link" not in page and "@import" not in page
     assert "MathJax.Hub" not in page and "fonts.googleapis" not in page
