@@ -57,7 +57,7 @@ _RULES_BY_NAME = [
     ("email", re.compile(r"e_?mail")),
     ("ip_address", re.compile(r"(^|_)(ip|ip_?address)($|_)")),
     ("phone", re.compile(r"(^|_)(tel|telephone|phone|phones|mobile|cell|cellphone|fax|landline|sms)($|_|no|num|number)")),
-    ("address", re.compile(r"(^|_)(address|addr|street|address_?line_?\d?|home_?address|residence|house_?number)($|_|\d)")),
+    ("address", re.compile(r"(^|_)(address|addr|street|address_?line_?\d?|home_?address|house_?number)($|_|\d)")),
     ("national_id", re.compile(
         r"(^|_)(ssn|social_?security|sin|nhs|nhs_?number|nino|ni_?number|national_?(id|insurance|number)"
         r"|passport|driver_?s?_?licen[cs]e|tax_?id|tin|medicare|medicaid|bsn|personnummer)($|_)")),
@@ -82,7 +82,10 @@ _STREET = (
 )
 _PERSON_NAME = r"^(Dr\.?\s+|Mr\.?\s+|Mrs\.?\s+|Ms\.?\s+)?[A-Z][a-z'’-]+(\s+[A-Z]\.?)?(\s+[A-Z][a-z'’-]+){1,2}$"
 _REVERSED_NAME = r"^[A-Z][a-z'’-]+,\s*[A-Z][a-z'’-]+$"
-_FULL_DATE = r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T].*)?$|^\d{8}$|^\d{1,2}\s+[A-Za-z]{3,9}\s+\d{4}$|^[A-Za-z]{3,9}\s+\d{1,2},?\s+\d{4}$"
+_FULL_DATE = (
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T].*)?$|^\d{8}$"
+    r"|^\d{1,2}\s+[A-Za-z]{3,9}\s+\d{4}$|^[A-Za-z]{3,9}\s+\d{1,2},?\s+\d{4}$"
+)
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ def _scan_column(series: pd.Series, column: str) -> tuple[str, str] | None:
         return "name", f"the column name '{column}' suggests person names"
     if values.empty:
         return None
-    return _scan_values(values, column, name_like=bool(_NAME_LIKE_COLUMN.search(key) and not _THING_NAME_COLUMN.search(key)), notes_like=bool(_NOTES_COLUMN.search(key)))
+    name_like = bool(_NAME_LIKE_COLUMN.search(key)) and not _THING_NAME_COLUMN.search(key)
+    return _scan_values(values, column, name_like=name_like, notes_like=bool(_NOTES_COLUMN.search(key)))
 
 
 def _scan_values(values: pd.Series, column: str, name_like: bool, notes_like: bool) -> tuple[str, str] | None:

@@ -193,5 +193,41 @@ def test_every_page_renders_with_charts(session):
     assert not missing_charts, f"pages without a chart: {missing_charts}"
 
 
+def _download(page, label: str, folder: Path) -> Path:
+    button = page.locator("[data-testid='stDownloadButton'] button", has_text=label).first
+    button.wait_for(state="visible", timeout=60_000)
+    with page.expect_download(timeout=RUN_TIMEOUT_MS) as info:
+        button.click()
+    path = folder / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
+def test_a_figure_downloads_as_png(session):
+    page = session["page"]
+    open_page(page, app_pages()[0][1])
+    path = _download(page, "Figure PNG", session["downloads"])
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, f"{path.name}: not a PNG ({len(data)} bytes)"
+    no_exception(page, "figure download")
+
+
+def test_the_report_bundle_downloads_as_a_self_contained_zip(session):
+    page = session["page"]
+    title = next(t for f, t in app_pages() if Path(f).stem == "export")
+    open_page(page, title)
+    page.locator("button", has_text="Build report bundle").first.click()
+    settle(page)
+    no_exception(page, "report bundle")
+    path = _download(page, "Download alliance_lens_report.zip", session["downloads"])
+    with zipfile.ZipFile(path) as bundle:
+        names = bundle.namelist()
+        html = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
+    assert any(n.endswith(".csv") for n in names) and any(n.endswith("recipe.json") for n in names), names
+    outside = re.findall(r'(?:src|href)="(https?://(?!localhost)[^"]+)"', html)
+    assert outside == [], f"report.html loads from outside: {outside[:5]}"
+    screenshot(page, "99_report_bundle")
+
+
 def test_no_request_left_the_machine(session):
     assert session["outside"] == [], f"requests to outside hosts: {sorted(set(session['outside']))[:20]}"
