@@ -232,7 +232,8 @@ class _Renderer:
         try:
             self._kaleido = self._run(start())
         except Exception as exc:  # noqa: BLE001 - any start-up failure means no renderer
-            raise RendererUnavailable(f"Chromium at {path} did not start ({type(exc).__name__}: {exc}).") from exc
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RendererUnavailable(f"Chromium at {path} did not start: {reason}") from exc
 
     def close(self) -> None:
         """Close the browser (at interpreter exit, so no Chromium outlives the process)."""

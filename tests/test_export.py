@@ -177,3 +177,13 @@ def test_xlsx_cells_are_text_or_numbers_never_formulas(risky):
 def test_xlsx_drops_characters_excel_cannot_hold():
     book = openpyxl.load_workbook(io.BytesIO(export.table_xlsx_bytes(pd.DataFrame({"a": ["x\x01y"]}))))
     assert book.active["A2"].value == "xy"
+
+
+def test_a_crashed_browser_is_replaced(renderer, fig):
+    export.figure_bytes(fig, "png")
+    crashed = export._RENDERER._kaleido
+    crashed.subprocess.kill()  # the Chromium this process started
+    crashed.subprocess.wait()
+    data = export.figure_bytes(fig, "png", dpi=100)
+    assert export.png_size(data) == (round(85 / 25.4 * 100), round(70 / 25.4 * 100))
+    assert export._RENDERER._kaleido is not crashed
