@@ -19,6 +19,7 @@ from analytics.proportions import (
     median_interval,
     percent,
     wilson_interval,
+    yes_no,
 )
 from analytics.schema import DEFINITION_LABELS, EVENT_COMPLETED, EVENT_DROPOUT
 from analytics.suppression import suppress_small_cells
@@ -229,8 +230,8 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
         raise ValueError(f"There is no {column!r} column in the episodes; map one in the data step to see this view.")
     data = episodes
     values = episodes[column]
-    if pd.api.types.is_bool_dtype(values) or (pd.api.types.is_numeric_dtype(values) and values.dropna().isin((0, 1)).all()):
-        data = episodes.assign(**{column: values.map({0: "no", 1: "yes", False: "no", True: "yes"})})
+    if values.dropna().isin((0, 1)).all() and (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        data = episodes.assign(**{column: yes_no(values)})
     elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 8:
         data = episodes.assign(**{column: pd.qcut(values, 4, duplicates="drop").astype(str).where(values.notna())})
     table = dropout_rates(data, column)

@@ -50,7 +50,8 @@ def median_interval(values) -> tuple[float, float, float]:
 def dropout_rates(episodes: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
     """Dropout counts and rates per group: clients, known (outcome known), dropouts, rate, Wilson CI.
 
-    Rows with a missing group value form the group "unknown" so no client silently disappears.
+    Rows with a missing group value form the group "unknown" so no client silently disappears; groups
+    are sorted by their values and labelled as text.
     """
     event = episodes["event"].to_numpy()
     frame = pd.DataFrame(
@@ -63,13 +64,26 @@ def dropout_rates(episodes: pd.DataFrame, by: str | list[str] | None = None) -> 
     )
     keys = [by] if isinstance(by, str) else list(by or [])
     for key in keys:
-        values = episodes[key]
-        frame[key] = values.astype(object).where(values.notna(), "unknown")
+        frame[key] = episodes[key]
     if keys:
-        table = frame.groupby(keys, sort=True, dropna=False)[RATE_COUNTS].sum().reset_index()
+        table = frame.groupby(keys, sort=True, dropna=False, observed=True)[RATE_COUNTS].sum().reset_index()
+        for key in keys:
+            table[key] = level_text(table[key])
     else:
         table = frame[RATE_COUNTS].sum().to_frame().T.assign(group="all")[["group"] + RATE_COUNTS]
     return add_rate(table)
+
+
+def level_text(values: pd.Series) -> pd.Series:
+    """Group labels as text (whole numbers without ".0", dates as ISO dates), "unknown" where missing."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        text = values.dt.strftime("%Y-%m-%d")
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        whole = values.dropna().eq(values.dropna().round()).all()
+        text = values.map(lambda v: f"{v:.0f}" if whole else f"{v:g}", na_action="ignore")
+    else:
+        text = values.astype("string")
+    return text.astype(object).where(values.notna(), "unknown")
 
 
 def add_rate(table: pd.DataFrame, events: str = "dropouts", trials: str = "known") -> pd.DataFrame:
@@ -92,6 +106,13 @@ def chi_square_p(table: pd.DataFrame) -> float:
     if observed.shape[0] < 2 or (observed.sum(axis=0) == 0).any():
         return float("nan")
     return float(stats.chi2_contingency(observed, correction=False)[1])
+
+
+def yes_no(series: pd.Series) -> pd.Series:
+    """A 0/1 (or boolean) column as "no"/"yes" for a reader; any other column unchanged."""
+    if pd.api.types.is_bool_dtype(series) or (pd.api.types.is_numeric_dtype(series) and series.dropna().isin((0, 1)).all()):
+        return series.map({0: "no", 1: "yes", False: "no", True: "yes"})
+    return series
 
 
 def percent(value: float, digits: int = 0) -> str:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.proportions import dropout_rates, percent, wilson_interval
+from analytics.proportions import dropout_rates, percent, wilson_interval, yes_no
+from analytics.suppression import suppress_small_cells
 from analytics.schema import CLIENT_COLUMNS, ENVIRONMENT_RATINGS, EVENT_COMPLETED, EVENT_DROPOUT, MATCH_FACTORS
 
 CASE_MIX = ("referral", "diagnosis", "age", "prior_negative_therapy", "trauma_history")
@@ -199,7 +200,7 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
         warnings += notes
     hazard = pd.DataFrame(rows)
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
-    rates = _level_rates(data.assign(**{c: data[c].astype(str).where(data[c].notna()) for c in rate_columns}), rate_columns)
+    rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
     adjusted = case_mix(data) if adjust is None else list(adjust)
     return FactorResult(rates, hazard, adjusted, takeaway, None, warnings)
@@ -228,9 +229,10 @@ def habit_marker(episodes: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series 
     return (rating >= 4).astype(float).where(rating.notna())
 
 
-def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None) -> Scorecard:
+def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, suppress_below: int = 11) -> Scorecard:
     """For each of the five habits: the marker found (or the column that would measure it), how
-    often it is done (Wilson interval), dropout with and without it, and its adjusted hazard ratio."""
+    often it is done (Wilson interval), dropout with and without it, and its adjusted hazard ratio.
+    Readings and the takeaway do not quote a habit done (or not done) for fewer than `suppress_below` clients."""
     adjust = case_mix(episodes) if adjust is None else list(adjust)
     event = episodes["event"].to_numpy()
     known = np.isin(event, (EVENT_DROPOUT, EVENT_COMPLETED))
@@ -272,7 +274,10 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
     table = table[["habit", "marker", "meaning", "found", "clients_recorded", "done", "prevalence",
                    "prevalence_ci_lower", "prevalence_ci_upper", "known_with", "dropouts_with", "rate_with",
                    "known_without", "dropouts_without", "rate_without"] + HR_COLUMNS + ["reading"]]
-    return Scorecard(table, adjust, _scorecard_takeaway(table), warnings)
+    small = suppress_small_cells(table.assign(not_done=table["clients_recorded"] - table["done"]),
+                                 ["done", "not_done"], suppress_below)["suppressed"].to_numpy()
+    table.loc[small, "reading"] = "Recorded for too few clients either way to report without revealing small numbers."
+    return Scorecard(table, adjust, _scorecard_takeaway(table.loc[~small | ~table["found"]]), warnings)
 
 
 def _habit_reading(row: dict) -> str:

@@ -1,0 +1,78 @@
+"""Room, match and habits: what the practice could change, each factor against dropout with raw rates
+and hazard ratios adjusted for case mix."""
+
+import streamlit as st
+
+from analytics import room_match
+from analytics.charts import practice as charts
+from analytics.proportions import RATE_COUNTS, RATE_LINKED
+from ui import state, widgets
+
+st.title("Room, match and habits")
+state.require_caseload()
+episodes = state.current_episodes()
+threshold = state.suppress_below()
+
+adjusted_for = room_match.case_mix(episodes)
+st.markdown(
+    "Each factor is shown twice: the dropout rate as it is, and a **hazard ratio** from a Cox model that compares "
+    "clients alike in case mix (below 1: less dropout; 1: no difference). "
+    + (f"Case mix here: {', '.join(c.replace('_', ' ') for c in adjusted_for)}." if adjusted_for
+       else "No case-mix columns (referral, diagnosis, age, prior negative therapy, trauma history) were found, "
+            "so the hazard ratios are unadjusted.")
+)
+HR_TABLE = ["factor", "label"] + room_match.HR_COLUMNS
+
+
+def _notes(warnings: list[str]) -> None:
+    if warnings:
+        with st.expander(f"Model notes ({len(warnings)})"):
+            for warning in dict.fromkeys(warnings):
+                st.caption(warning)
+
+
+st.header("The room")
+try:
+    room = state.cached("room_vs_dropout", room_match.room_vs_dropout, episodes)
+except ValueError as problem:
+    st.info(str(problem))
+else:
+    widgets.figure(charts.level_rates_figure(room.rates, threshold), None, "room_rates_chart",
+                   "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals.")
+    widgets.table(room.rates, "room_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+    widgets.figure(charts.hazard_figure(room.hazard), None, "room_hazard_ratios_chart",
+                   f"**{room.takeaway}** Hazard ratio per point higher on each rating"
+                   + (", compared within each site." if room.by_site is not None else "."))
+    widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", counts=["n_used", "events"])
+    if room.by_site is not None:
+        with st.expander("Dropout by rating within each site"):
+            widgets.table(room.by_site, "room_rates_by_site", counts=RATE_COUNTS, linked=RATE_LINKED)
+    _notes(room.warnings)
+
+st.header("Therapist-client match")
+try:
+    match = state.cached("match_vs_dropout", room_match.match_vs_dropout, episodes)
+except ValueError as problem:
+    st.info(str(problem))
+else:
+    widgets.figure(charts.hazard_figure(match.hazard), None, "match_hazard_ratios_chart",
+                   f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
+    widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", counts=["n_used", "events"])
+    widgets.table(match.rates, "match_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+    _notes(match.warnings)
+
+st.header("Five habits")
+card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, threshold)
+st.markdown(f"**{card.takeaway}**")
+if card.table["found"].any():
+    widgets.figure(charts.scorecard_figure(card.table, threshold), None, "habits_scorecard_chart",
+                   "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
+st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
+widgets.table(
+    card.table, "habits_scorecard",
+    counts=["clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"],
+    linked={"done": ["prevalence", "prevalence_ci_lower", "prevalence_ci_upper"],
+            "dropouts_with": ["rate_with"], "known_with": ["rate_with"],
+            "dropouts_without": ["rate_without"], "known_without": ["rate_without"]},
+)
+_notes(card.warnings)
