@@ -102,7 +102,7 @@ CLIENT_FILE_COLUMNS = ("client_id", "therapist_id", "intake_date", "termination"
 
 _GENDERS = np.array(["female", "male", "non-binary"], dtype=object)
 _ETHNICITIES = np.array(["White", "Black", "Hispanic/Latino", "Asian", "Middle Eastern", "Multiracial"], dtype=object)
-_RELIGIONS = np.array(["None", "Christian", "Jewish", "Muslim", "Buddhist", "Other"], dtype=object)
+_RELIGIONS = np.array(["No religion", "Christian", "Jewish", "Muslim", "Buddhist", "Other"], dtype=object)
 _LANGUAGES = np.array(["English", "Spanish", "Mandarin", "Vietnamese", "Arabic"], dtype=object)
 _REFERRALS = np.array(["self", "physician", "partner/family", "court-mandated"], dtype=object)
 _DIAGNOSES = np.array(["Depression", "Anxiety", "Trauma/PTSD", "Substance use", "Relationship", "Other"], dtype=object)

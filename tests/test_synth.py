@@ -174,3 +174,14 @@ def test_appointment_records_follow_the_documented_endings(large):
     dropped = large.person_period.loc[large.person_period["dropout"] == 1, "client_id"]
     recorded = large.clients.set_index("client_id").loc[dropped, "termination"]
     assert 0.07 < (recorded == "other").sum() / recorded.isin(["dropout", "other"]).sum() < 0.13
+
+
+def test_sample_csvs_read_back_without_values_mistaken_for_missing(sample_files):
+    generated = generate_caseload()
+    for name in ("sessions", "clients", "therapists"):
+        on_disk = getattr(sample_files, name)
+        in_memory = getattr(generated, name)
+        assert on_disk.shape == in_memory.shape
+        pd.testing.assert_series_equal(on_disk.notna().sum(), in_memory.notna().sum(), check_names=False)
+    assert sample_files.clients["religion"].notna().all()
+    assert sample_files.clients["termination"].value_counts()["dropout"] == (generated.clients["termination"] == "dropout").sum()
