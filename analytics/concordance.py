@@ -5,8 +5,9 @@ t (censored at t counts as at risk; two dropouts at the same t are a tie in time
 It is concordant when the one who dropped out had the higher risk score, and a tie in the score
 counts one half: C = (concordant + tied/2) / (concordant + discordant + tied).
 
-Counting is a vectorized merge-sort tree: at each of log2(n) levels the rows are sorted by
-(block, score) and every query looks up its right-hand sibling block with `searchsorted`.
+Counting is a vectorized merge-sort tree over time bins: at each of log2(bins) levels the rows are
+sorted by (block of bins, score) and every dropout looks up the block after its own with
+`searchsorted` (few levels when durations are session counts).
 """
 
 from __future__ import annotations
@@ -28,32 +29,34 @@ class Concordance:
         return float((self.concordant + self.tied_risk / 2) / total) if total else float("nan")
 
 
-def _later_counts(value: np.ndarray, weight: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For elements in position order 0..n-1 (non-negative integer `value`), and each query position
-    i: the weight of later elements with a smaller value, and with a smaller or equal value."""
-    n = len(value)
-    less = np.zeros(len(queries))
-    leq = np.zeros(len(queries))
-    if n < 2 or not len(queries):
+def _later_counts(bins: np.ndarray, value: np.ndarray, weight: np.ndarray,
+                  query_bin: np.ndarray, query_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query: the weight of elements in a later bin with a smaller value, and with a
+    smaller or equal value. The later bins are the union, over the bit levels L where the query's
+    bin has a 0, of the block of 2^L bins just after it; each level is one stable sort of the
+    elements (already in value order) by block, and `searchsorted` per query."""
+    less = np.zeros(len(query_bin))
+    leq = np.zeros(len(query_bin))
+    if not len(bins) or not len(query_bin):
         return less, leq
-    span = int(value.max()) + 2
-    positions = np.arange(n, dtype=np.int64)
-    perm = positions
-    qval = value[queries].astype(np.int64)
+    span = int(max(value.max(), query_value.max())) + 2
+    by_value = np.argsort(value, kind="stable")
+    bins, value, weight = bins[by_value], value[by_value], weight[by_value]
+    top = int(max(bins.max(), query_bin.max()))
     level = 0
-    while (1 << level) < n:
-        keys = (positions[perm] >> level) * span + value[perm]
-        cum = np.concatenate([[0.0], np.cumsum(weight[perm])])
-        take = ((queries >> level) & 1) == 0
-        base = ((queries[take] >> level) + 1) * span
+    while (top >> level) > 0 or level == 0:
+        block = bins >> level
+        order = np.argsort(block.astype(np.uint16) if block.max() < 2**16 else block, kind="stable")
+        keys = block[order] * span + value[order]
+        cum = np.concatenate([[0.0], np.cumsum(weight[order])])
+        take = ((query_bin >> level) & 1) == 0
+        base = ((query_bin[take] >> level) + 1) * span
         lo = np.searchsorted(keys, base, "left")
-        below = np.searchsorted(keys, base + qval[take], "left")
-        upto = np.searchsorted(keys, base + qval[take], "right")
+        below = np.searchsorted(keys, base + query_value[take], "left")
+        upto = np.searchsorted(keys, base + query_value[take], "right")
         less[take] += cum[below] - cum[lo]
         leq[take] += cum[upto] - cum[lo]
         level += 1
-        next_keys = (positions[perm] >> level) * span + value[perm]
-        perm = perm[np.argsort(next_keys, kind="stable")]
     return less, leq
 
 
@@ -61,38 +64,37 @@ def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, stratum: 
                 start: np.ndarray | None = None) -> Concordance:
     """Concordance of `risk` (higher = earlier dropout) with (start, stop] or right-censored times."""
     n = len(time)
+    time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     stratum = np.zeros(n, dtype=np.int64) if stratum is None else np.asarray(stratum, dtype=np.int64)
     ranks = _tolerant_ranks(np.asarray(risk, dtype=float))
     width = int(ranks.max()) + 1 if n else 1
     value = stratum * width + ranks  # only same-stratum rows can count as "smaller"
+    finite = np.isfinite(start) if start is not None else np.zeros(n, bool)
+    times, codes = np.unique(np.concatenate([time, start[finite]]) if finite.any() else time, return_inverse=True)
+    slots = 2 * len(times)
+    # Bins on (stratum, time): at time t the dropouts (bin 2t) come before the censored (2t+1), so
+    # "a later bin than a dropout" is exactly "still at risk after it", tied dropouts excluded.
+    stop_bin = stratum * slots + 2 * codes[:n] + (~event)
+    q = np.flatnonzero(event)
+    less, leq = _later_counts(stop_bin, value, np.ones(n), stop_bin[q], value[q])
+    later = _later_total(stop_bin, stop_bin[q], stratum[q], slots)
+    if finite.any():
+        # Rows entering only at or after the dropout's time (start >= t) are not at risk at t.
+        start_bin = stratum[finite] * slots + 2 * codes[n:] + 1
+        s_less, s_leq = _later_counts(start_bin, value[finite], np.ones(len(start_bin)), stop_bin[q], value[q])
+        less, leq = less - s_less, leq - s_leq
+        later = later - _later_total(start_bin, stop_bin[q], stratum[q], slots)
+    tied = leq - less
+    discordant = later - leq
+    return Concordance(float(less.sum()), float(discordant.sum()), float(tied.sum()))
 
-    # Rows by (stratum, time, dropouts first, within a tie the higher score first): every row after
-    # a dropout is at risk after it, except the tied dropouts that follow it.
-    order = np.lexsort((-ranks, ~event, time, stratum))
-    val = value[order]
-    ev = event[order]
-    t = np.asarray(time, dtype=float)[order]
-    st = stratum[order]
-    q = np.flatnonzero(ev)
-    less, leq = _later_counts(val, np.ones(n), q)
 
-    tie_id = np.cumsum(np.concatenate([[True], (t[q][1:] != t[q][:-1]) | (st[q][1:] != st[q][:-1])]))
-    same_id = np.cumsum(np.concatenate([[True], (tie_id[1:] != tie_id[:-1]) | (val[q][1:] != val[q][:-1])]))
-    tied_after = _remaining_in_run(tie_id)
-    equal_after = _remaining_in_run(same_id)
-    stratum_end = np.searchsorted(st, st[q], "right")
-    after = (stratum_end - q - 1 - tied_after).astype(float)
-
-    concordant = less - (tied_after - equal_after)
-    tied = leq - less - equal_after
-    if start is not None and np.isfinite(start).any():
-        c_less, c_leq, c_after = (a[order[q]] for a in _started_later(start, time, event, stratum, value))
-        concordant -= c_less
-        tied -= c_leq - c_less
-        after -= c_after
-    discordant = after - concordant - tied
-    return Concordance(float(concordant.sum()), float(discordant.sum()), float(tied.sum()))
+def _later_total(bins: np.ndarray, query_bin: np.ndarray, query_stratum: np.ndarray, slots: int) -> np.ndarray:
+    """Number of elements in a later bin of the query's stratum."""
+    sorted_bins = np.sort(bins)
+    end = np.searchsorted(sorted_bins, (query_stratum + 1) * slots, "left")
+    return (end - np.searchsorted(sorted_bins, query_bin, "right")).astype(float)
 
 
 def _tolerant_ranks(risk: np.ndarray) -> np.ndarray:
@@ -104,34 +106,3 @@ def _tolerant_ranks(risk: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(risk), dtype=np.int64)
     ranks[order] = np.cumsum(np.concatenate([[False], np.diff(values) > tol]))
     return ranks
-
-
-def _remaining_in_run(run_id: np.ndarray) -> np.ndarray:
-    """For sorted run labels: how many later entries share each entry's label."""
-    ends = np.searchsorted(run_id, run_id, "right")
-    return ends - np.arange(len(run_id)) - 1
-
-
-def _started_later(start, stop, event, stratum, value):
-    """Rows that enter the risk set only after a dropout's time (start >= t): counted by the
-    stop-time pass, removed here. Each dropout is a zero-weight query placed before those rows."""
-    n = len(stop)
-    dead = np.flatnonzero(event)
-    start = np.where(np.isfinite(start), start, -np.inf)
-    all_time = np.concatenate([start, np.asarray(stop, dtype=float)[dead]])
-    all_stratum = np.concatenate([stratum, stratum[dead]])
-    is_query = np.concatenate([np.zeros(n, bool), np.ones(len(dead), bool)])
-    all_value = np.concatenate([value, value[dead]])
-    order = np.lexsort((~is_query, all_time, all_stratum))
-    weight = (~is_query[order]).astype(float)
-    q = np.flatnonzero(is_query[order])
-    less, leq = _later_counts(all_value[order], weight, q)
-    # rows of the same stratum after the query position
-    cum = np.concatenate([[0.0], np.cumsum(weight)])
-    st = all_stratum[order]
-    end = np.searchsorted(st, st[q], "right")
-    after = cum[end] - cum[q + 1]
-    rows = dead[order[q] - n]
-    out = np.zeros((3, n))
-    out[:, rows] = less, leq, after
-    return out[0], out[1], out[2]

@@ -14,34 +14,57 @@ import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
 class RiskSets:
-    """Sorting and lookup indices that do not change between Newton iterations."""
+    """The rows sorted by (stratum, stop) and the lookup indices that do not change between Newton
+    iterations. Every per-row array here is in sorted order; `perm` maps back (row i here is
+    input row perm[i])."""
 
+    perm: np.ndarray
     X: np.ndarray  # n x p, centered
-    event: np.ndarray  # bool, n
-    stratum: np.ndarray  # int codes, n
+    event: np.ndarray  # bool
+    stratum: np.ndarray  # int codes
     start: np.ndarray
     stop: np.ndarray
-    order_stop: np.ndarray  # rows by (stratum, stop)
-    order_start: np.ndarray  # rows with a finite start by (stratum, start)
     group_time: np.ndarray  # one entry per event time (stratum, time), ascending
     group_stratum: np.ndarray
     deaths: np.ndarray  # number of deaths per group
-    death_rows: np.ndarray  # event rows sorted by group
+    death_rows: np.ndarray  # event rows, grouped by event time
     death_group: np.ndarray  # group of each entry of death_rows
     group_first: np.ndarray  # offset of each group in death_rows
-    stop_lo: np.ndarray  # per group: first position in order_stop with stop >= time (same stratum)
-    stop_hi: np.ndarray  # per group: end of the stratum in order_stop
-    start_lo: np.ndarray
-    start_hi: np.ndarray
-    row_from: np.ndarray  # per row: groups strictly before index row_from are not at risk-window
-    row_to: np.ndarray  # per row: groups [row_from, row_to) fall in (start, stop]
-    row_group: np.ndarray  # per row: its own event group (-1 when censored)
-    efron_k: np.ndarray = field(default=None)  # one entry per death: fraction k/d of the tie already removed
-    efron_group: np.ndarray = field(default=None)
+    efron_k: np.ndarray  # per death: fraction k/d of the tie already removed (Efron)
+    row_from: np.ndarray  # per row: the event groups inside (start, stop] are [row_from, row_to)
+    row_to: np.ndarray
+    stop_window: tuple  # segment bounds and per-group lookups for rows with stop >= t
+    start_window: tuple | None  # the same for rows with start >= t (counting-process data)
+    order_start: np.ndarray | None
+
+
+def _sort_order(keys: np.ndarray) -> np.ndarray:
+    """Stable argsort; small integer keys go through numpy's O(n) radix sort."""
+    if len(keys) and keys.min() >= 0 and keys.max() < 2**16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    return np.argsort(keys, kind="stable")
+
+
+def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's index among them (hash-based: fast with many ties)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.asarray(uniques), codes.astype(np.int64)
+
+
+def _window(sorted_keys: np.ndarray, group_key: np.ndarray, group_end: np.ndarray) -> tuple:
+    """Segments of the sorted rows such that every group's window [first key >= its key, stratum
+    end) is a run of whole segments: sums then cost one `reduceat` pass plus a small cumsum."""
+    n = len(sorted_keys)
+    lo = np.searchsorted(sorted_keys, group_key, "left")
+    hi = np.searchsorted(sorted_keys, group_end, "left")
+    bounds = np.unique(np.concatenate([[0], lo, hi]))
+    bounds = bounds[bounds < n]
+    return bounds, np.searchsorted(bounds, lo), np.searchsorted(bounds, hi)
 
 
 def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.ndarray | None = None,
@@ -51,64 +74,60 @@ def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.nd
     start = np.full(n, -np.inf) if start is None else np.asarray(start, dtype=float)
     stratum = np.zeros(n, dtype=np.int64) if stratum is None else np.asarray(stratum, dtype=np.int64)
     event = np.asarray(event, dtype=bool)
-    X = np.asarray(X, dtype=float)
-    X = X - X.mean(axis=0) if n else X
 
-    # Integer keys (stratum, time rank): one sort order serves every stratum.
-    times = np.unique(np.concatenate([stop, start[np.isfinite(start)]]))
+    # Integer keys (stratum, time rank); rank 0 stands for "no start" (right-censored rows).
+    finite = np.isfinite(start)
+    times, ranks = dense_rank(np.concatenate([stop, start[finite]]))
     width = len(times) + 1
-    key_stop = stratum * width + np.searchsorted(times, stop) + 1
-    key_start = stratum * width + np.where(np.isfinite(start), np.searchsorted(times, start) + 1, 0)
-    stratum_end = (stratum + 1) * width
+    key_stop = stratum * width + ranks[:n] + 1
+    key_start = stratum * width
+    key_start[finite] += ranks[n:] + 1
 
-    order_stop = np.argsort(key_stop, kind="stable")
-    sorted_stop = key_stop[order_stop]
-    finite = np.flatnonzero(np.isfinite(start))
-    order_start = finite[np.argsort(key_start[finite], kind="stable")]
-    sorted_start = key_start[order_start]
+    perm = _sort_order(key_stop)
+    X = np.asarray(X, dtype=float)[perm]
+    X = X - X.mean(axis=0) if n else X
+    stop, start, event, stratum = stop[perm], start[perm], event[perm], stratum[perm]
+    key_stop, key_start, finite = key_stop[perm], key_start[perm], finite[perm]
 
-    group_key, death_group_of_event = np.unique(key_stop[event], return_inverse=True)
-    event_rows = np.flatnonzero(event)
-    by_group = np.argsort(death_group_of_event, kind="stable")
-    death_rows = event_rows[by_group]
-    death_group = death_group_of_event[by_group]
-    deaths = np.bincount(death_group, minlength=len(group_key))
-    group_first = np.concatenate([[0], np.cumsum(deaths)[:-1]]).astype(np.int64)
+    death_rows = np.flatnonzero(event)  # already grouped: rows are sorted by key
+    group_key, group_first, deaths = np.unique(key_stop[death_rows], return_index=True, return_counts=True)
+    death_group = np.repeat(np.arange(len(group_key)), deaths)
     group_stratum = group_key // width
     group_end = (group_stratum + 1) * width
-
-    row_group = np.full(n, -1, dtype=np.int64)
-    row_group[death_rows] = death_group
-    k = np.arange(len(death_rows)) - group_first[death_group]
-    rs = RiskSets(
-        X=X, event=event, stratum=stratum, start=start, stop=stop,
-        order_stop=order_stop, order_start=order_start,
+    order_start = None
+    start_window = None
+    if finite.any():
+        order_start = np.flatnonzero(finite)[_sort_order(key_start[finite])]
+        start_window = _window(key_start[order_start], group_key, group_end)
+    return RiskSets(
+        perm=perm, X=X, event=event, stratum=stratum, start=start, stop=stop,
         group_time=times[group_key % width - 1] if len(group_key) else np.empty(0),
         group_stratum=group_stratum, deaths=deaths, death_rows=death_rows, death_group=death_group,
-        group_first=group_first,
-        stop_lo=np.searchsorted(sorted_stop, group_key, "left"),
-        stop_hi=np.searchsorted(sorted_stop, group_end, "left"),
-        start_lo=np.searchsorted(sorted_start, group_key, "left"),
-        start_hi=np.searchsorted(sorted_start, group_end, "left"),
+        group_first=group_first.astype(np.int64),
+        efron_k=(np.arange(len(death_rows)) - group_first[death_group]) / deaths[death_group]
+        if len(death_rows) else np.empty(0),
         row_from=np.searchsorted(group_key, key_start, "right"),
         row_to=np.searchsorted(group_key, key_stop, "right"),
-        row_group=row_group,
+        stop_window=_window(key_stop, group_key, group_end),
+        start_window=start_window, order_start=order_start,
     )
-    rs.efron_k = k / deaths[death_group] if len(death_rows) else np.empty(0)
-    rs.efron_group = death_group
-    return rs
+
+
+def _segment_sums(values: np.ndarray, window: tuple) -> np.ndarray:
+    bounds, lo, hi = window
+    shape = (len(bounds) + 1,) + values.shape[1:]
+    suffix = np.zeros(shape)
+    if len(bounds):
+        seg = np.add.reduceat(values, bounds, axis=0)
+        suffix[:-1] = np.cumsum(seg[::-1], axis=0)[::-1]
+    return suffix[lo] - suffix[hi]
 
 
 def _window_sums(values: np.ndarray, rs: RiskSets) -> np.ndarray:
     """Per event group: the sum of `values` over rows at risk (start < t <= stop, same stratum)."""
-    def suffix(order, lo, hi):
-        v = values[order]
-        s = np.zeros((len(v) + 1,) + v.shape[1:])
-        s[:-1] = np.cumsum(v[::-1], axis=0)[::-1]
-        return s[lo] - s[hi]
-    out = suffix(rs.order_stop, rs.stop_lo, rs.stop_hi)
-    if len(rs.order_start):
-        out = out - suffix(rs.order_start, rs.start_lo, rs.start_hi)
+    out = _segment_sums(values, rs.stop_window)
+    if rs.start_window is not None:
+        out = out - _segment_sums(values[rs.order_start], rs.start_window)
     return out
 
 
@@ -144,13 +163,14 @@ def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerm
     eta = X @ beta
     shift = eta.max() if len(eta) else 0.0
     r = np.exp(eta - shift)
-    g = rs.efron_group
+    g = rs.death_group
     f = rs.efron_k
+    rX = r[:, None] * X
     R = _window_sums(r, rs)
-    A = _window_sums(r[:, None] * X, rs)
+    A = _window_sums(rX, rs)
     dead = rs.death_rows
     E = _group_sum(r[dead], rs)
-    A2 = _group_sum(r[dead, None] * X[dead], rs)
+    A2 = _group_sum(rX[dead], rs)
     denom = R[g] - f * E[g]
     means = (A[g] - f[:, None] * A2[g]) / denom[:, None]
     loglik = float(np.sum(eta[dead] - shift) - np.sum(np.log(denom)))
@@ -161,7 +181,8 @@ def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerm
     if information:
         q = r * _per_row(w, rs)
         q[dead] -= r[dead] * v[rs.death_group]
-        info = (X * q[:, None]).T @ X - means.T @ means
+        half = X * np.sqrt(np.clip(q, 0, None))[:, None]  # q >= 0: the product is a symmetric rank-k update
+        info = half.T @ half - means.T @ means
     return EfronTerms(loglik, score, info, r, denom, means, w, v)
 
 
@@ -198,11 +219,13 @@ class NewtonResult:
     last_step: np.ndarray
 
 
-def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: float = 1e-12) -> NewtonResult:
-    """Newton-Raphson from beta = 0 with step halving when the likelihood falls (as R's coxph)."""
+def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: float = 1e-12,
+           start: EfronTerms | None = None) -> NewtonResult:
+    """Newton-Raphson from beta = 0 (`start`: the terms there, if already computed) with step
+    halving when the likelihood falls, as R's coxph; stops after `max_iter` or `time_limit` seconds."""
     p = rs.X.shape[1]
     beta = np.zeros(p)
-    terms = efron(beta, rs)
+    terms = start if start is not None else efron(beta, rs)
     loglik_null = terms.loglik
     started = _time.monotonic()
     step = np.zeros(p)
@@ -262,7 +285,7 @@ def singular_columns(information: np.ndarray, tol: float = 1e-9) -> list[int]:
     return bad
 
 
-def cluster_sums(resid: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    codes, inverse_ = np.unique(cluster, return_inverse=True)
-    return np.column_stack([np.bincount(inverse_, weights=resid[:, j], minlength=len(codes))
-                            for j in range(resid.shape[1])]) if resid.shape[1] else np.zeros((len(codes), 0))
+def cluster_sums(resid: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows of `resid` summed within clusters (integer codes 0..G-1)."""
+    size = int(codes.max()) + 1 if len(codes) else 0
+    return np.column_stack([np.bincount(codes, weights=resid[:, j], minlength=size) for j in range(resid.shape[1])])

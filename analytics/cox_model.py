@@ -75,8 +75,9 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     n, events = len(stop), int(np.sum(event))
     n_dropped = design.n_dropped if n_dropped is None else n_dropped
 
-    if events and terms:
-        bad = cox_fit.singular_columns(cox_fit.efron(np.zeros(len(terms)), rs).information)
+    at_zero = cox_fit.efron(np.zeros(len(terms)), rs) if events and terms else None
+    if at_zero is not None:
+        bad = cox_fit.singular_columns(at_zero.information)
         if bad:
             names = [terms[j] for j in bad]
             warnings.append(
@@ -88,9 +89,11 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             terms = [terms[j] for j in keep]
             X = X[:, keep]
             rs = cox_fit.risk_sets(X, stop, event, codes, start)
+            at_zero = None
     p = len(terms)
     epp = events / p if p else float("nan")
-    n_clusters = int(len(np.unique(cluster))) if cluster is not None else None
+    cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
+    n_clusters = int(cluster_codes.max()) + 1 if cluster is not None and len(cluster_codes) else None
     base = dict(n_used=n, n_dropped=n_dropped, events=events, events_per_parameter=epp,
                 covariates=list(covariates), reference=dict(design.reference), strata=strata_names,
                 cluster=cluster_name, n_clusters=n_clusters)
@@ -104,7 +107,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             f"There are {events} dropouts for {p} model terms ({epp:.1f} per term; at least "
             f"{MIN_EVENTS_PER_PARAMETER} are advised), so the estimates may be unstable: use fewer covariates."
         )
-    fit = cox_fit.newton(rs, time_limit=time_limit)
+    fit = cox_fit.newton(rs, time_limit=time_limit, start=at_zero)
     if fit.timed_out:
         warnings.append(
             f"The fit was stopped after {time_limit:.0f} seconds before it converged; the estimates are unreliable."
@@ -115,14 +118,20 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     se = np.sqrt(np.clip(np.diag(var), 0, None))
     robust = np.full(p, np.nan)
     if cluster is not None and p:
-        d = cox_fit.cluster_sums(cox_fit.score_residuals(fit.terms, rs), cluster) @ var
+        d = cox_fit.cluster_sums(cox_fit.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
         robust = np.sqrt(np.diag(d.T @ d))
         if n_clusters < 20:
             warnings.append(
                 f"There are only {n_clusters} {cluster_name} clusters; standard errors clustered on so few groups "
                 "can be too small."
             )
-    warnings += _divergence_warnings(terms, fit, se)
+    diverging = _diverging(fit, se)
+    if diverging.any():
+        warnings.append(
+            f"The hazard ratio for {', '.join(t for t, d in zip(terms, diverging) if d)} is running off to zero or "
+            "infinity (separation: in some group everyone or no one dropped out), so it has no meaningful estimate; "
+            "its interval and p-value are left blank. Merge sparse levels or leave the covariate out."
+        )
     used_se = robust if cluster is not None else se
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
@@ -130,6 +139,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             "hr_ci_lower": np.exp(fit.beta - Z95 * used_se), "hr_ci_upper": np.exp(fit.beta + Z95 * used_se),
             "p": 2 * stats.norm.sf(np.abs(fit.beta / used_se)),
         }, columns=TABLE_COLUMNS)
+    table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
     c = harrell(rs.stop, rs.event, rs.X @ fit.beta, rs.stratum, rs.start if start is not None else None).value
     center = X.mean(axis=0) if len(X) else np.zeros(p)
     model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference), labels)
@@ -137,20 +147,11 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
                      converged=fit.converged, iterations=fit.iterations, warnings=warnings, model=model, **base)
 
 
-def _divergence_warnings(terms, fit: cox_fit.NewtonResult, se: np.ndarray) -> list[str]:
-    """Separation: a coefficient still moving when the likelihood has stopped improving (R's
-    coxph "coefficient may be infinite" check), or an estimate/standard error out of any sensible range."""
-    tol = np.sqrt(1e-9)
-    moving = np.abs(fit.last_step) > tol * np.maximum(1.0, np.abs(fit.beta))
-    huge = (np.abs(fit.beta) > 15) | (se > 1e3) | ~np.isfinite(fit.beta) | ~np.isfinite(se)
-    names = [t for t, flag in zip(terms, moving | huge) if flag]
-    if not names:
-        return []
-    return [
-        f"The hazard ratio for {', '.join(names)} is running off to zero or infinity (separation: in some group "
-        "everyone or no one dropped out), so its estimate and interval are not meaningful; merge sparse levels "
-        "or leave the covariate out."
-    ]
+def _diverging(fit: cox_fit.NewtonResult, se: np.ndarray) -> np.ndarray:
+    """Separation: a coefficient still moving when the likelihood has stopped improving (R's coxph
+    "coefficient may be infinite" check), or an estimate/standard error beyond any sensible range."""
+    moving = np.abs(fit.last_step) > np.sqrt(1e-9) * np.maximum(1.0, np.abs(fit.beta))
+    return moving | (np.abs(fit.beta) > 15) | (se > 1e3) | ~np.isfinite(fit.beta) | ~np.isfinite(se)
 
 
 def stratum_codes(frame: pd.DataFrame, strata: list[str] | None) -> tuple[np.ndarray, list] | None:

@@ -80,7 +80,7 @@ def _information(fit: cox_fit.EfronTerms, rs: cox_fit.RiskSets, weight: np.ndarr
     r = fit.r
     q = r * cox_fit._per_row(fit.w * weight, rs)
     q[rs.death_rows] -= r[rs.death_rows] * (fit.v * weight)[rs.death_group]
-    wk = weight[rs.efron_group]
+    wk = weight[rs.death_group]
     return (rs.X * q[:, None]).T @ rs.X - (fit.means * wk[:, None]).T @ fit.means
 
 
