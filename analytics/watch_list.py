@@ -41,7 +41,7 @@ class WatchListResult:
     table: pd.DataFrame  # rank, client_id, therapist_id, sessions_attended, risk, reasons
     coefficients: pd.DataFrame  # term, coef, odds_ratio (per unit), mean
     accuracy: pd.DataFrame  # one row: auc, ci_lower, ci_upper, test_episodes, test_dropouts, train_episodes
-    calibration: pd.DataFrame  # decile, n, predicted, observed, ci_lower, ci_upper
+    calibration: pd.DataFrame  # decile, n, dropouts, predicted, observed, ci_lower, ci_upper
     takeaway: str
     warnings: list[str] = field(default_factory=list)
 
@@ -184,6 +184,7 @@ def watch_list(
     accuracy = pd.DataFrame([{"auc": area, "ci_lower": lower, "ci_upper": upper, "test_episodes": int(test.sum()),
                               "test_dropouts": int(y[test].sum()), "train_episodes": int((~test).sum())}])
     calibration = calibration_table(y[test], p_test)
+    calibration.insert(2, "dropouts", np.rint(calibration["observed"] * calibration["n"]).astype(int))
 
     scale = _Scaled(X_closed)
     beta = _fit_ridge(scale(X_closed), y)

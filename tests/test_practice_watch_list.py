@@ -64,6 +64,7 @@ def test_watch_list_on_sample_recovers_true_effects(sample):
     acc = result.accuracy.iloc[0]
     assert acc["auc"] > 0.7 and acc["ci_lower"] < acc["auc"] < acc["ci_upper"]
     assert result.calibration["n"].sum() == acc["test_episodes"]
+    assert result.calibration["dropouts"].sum() == acc["test_dropouts"]
     table = result.table
     open_ids = episodes.loc[(episodes["event"] == 0) & (episodes["termination"] == "ongoing"), "client_id"]
     assert set(table["client_id"]) <= set(open_ids)

@@ -1,0 +1,56 @@
+"""Watch list: clients in therapy now, ranked by their estimated risk of dropping out, with the
+reasons in words, so a director knows whom to check in with first."""
+
+import streamlit as st
+
+from analytics import watch_list as wl
+from analytics.charts import regression as regression_charts
+from analytics.proportions import percent
+from analytics.therapists import anonymous_labels
+from ui import state, widgets
+
+st.title("Watch list")
+caseload = state.require_caseload()
+episodes = state.current_episodes()
+threshold = state.suppress_below()
+
+st.markdown(
+    "Clients still in therapy, ranked by the estimated chance that their therapy ends in dropout. The estimate "
+    "comes from the practice's own ended episodes, each seen part-way through (as today's clients are), using only "
+    "what was known at that point: attendance and missed appointments so far, the latest alliance rating and recent "
+    "ruptures, and intake facts such as the referral. Clients are shown by id only."
+)
+try:
+    result = state.cached("watch_list", wl.watch_list, caseload.sessions, episodes)
+except ValueError as problem:
+    st.info(str(problem))
+    st.stop()
+for warning in result.warnings:
+    st.caption(warning)
+
+table = result.table
+ids = sorted(table["therapist_id"].dropna().astype(str).unique())
+labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
+chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
+                      format_func=lambda t: "All therapists" if t is None else labels[t])
+if chosen is not None:
+    table = state.cached("watch_list", wl.watch_list, caseload.sessions, episodes, therapist=chosen).table
+st.markdown(f"**{result.takeaway}**")
+shown = table.assign(therapist=table["therapist_id"].astype(str).map(labels), risk=table["risk"].map(lambda r: percent(r)))
+widgets.table(shown[["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]], "watch_list")
+
+st.header("How accurate is the ranking?")
+accuracy = result.accuracy.iloc[0]
+auc, held_out = st.columns(2)
+auc.metric("AUC on held-out ended episodes", f"{accuracy['auc']:.2f}")
+auc.caption(f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong). 0.5 is a coin toss, 1 a perfect ranking.")
+held_out.metric("Held-out episodes", f"{int(accuracy['test_episodes']):,}")
+held_out.caption(f"A fixed 30% of ended episodes, not used to fit the model; {int(accuracy['train_episodes']):,} were used to fit it.")
+widgets.figure(regression_charts.calibration_figure(result.calibration), None, "watch_list_calibration_chart",
+               "Calibration: within each tenth of predicted risk, the share who actually dropped out (95% intervals). "
+               "Points near the diagonal mean the percentages can be read at face value.")
+widgets.table(result.calibration, "watch_list_calibration", counts=["n", "dropouts"],
+              linked={"dropouts": ["observed", "ci_lower", "ci_upper"], "n": ["observed", "ci_lower", "ci_upper"]})
+with st.expander("What the model weighs"):
+    st.markdown("Odds ratios per unit of each feature (above 1: more dropout), from the model fitted on all ended episodes.")
+    widgets.table(result.coefficients, "watch_list_model")

@@ -1,0 +1,40 @@
+"""The Watch list page: the analytics' ranking and accuracy on the sample, the therapist filter, and
+data the model cannot learn from."""
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.proportions import percent
+from analytics.watch_list import watch_list
+from tests.test_page_overview import SAMPLE, frame, run_page, text
+
+EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+EXPECTED = watch_list(SAMPLE.sessions, EPISODES)
+
+
+def test_watch_list_page_shows_ranking_and_accuracy():
+    at = run_page(SAMPLE, "pages/watch_list.py", threshold=0)
+    shown = frame(at, "reasons")
+    assert list(shown.columns) == ["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]
+    assert shown["client_id"].tolist() == EXPECTED.table["client_id"].tolist()
+    assert shown["risk"].iloc[0] == percent(EXPECTED.table["risk"].iloc[0])
+    assert shown["reasons"].iloc[0] == EXPECTED.table["reasons"].iloc[0]
+    assert not shown["therapist"].str.startswith("T0").any()  # anonymous labels unless ids are asked for
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["AUC on held-out ended episodes"] == f"{EXPECTED.accuracy['auc'].iloc[0]:.2f}"
+    assert EXPECTED.takeaway in text(at)
+
+
+def test_watch_list_page_filters_by_therapist():
+    at = run_page(SAMPLE, "pages/watch_list.py", threshold=0)
+    therapist = EXPECTED.table["therapist_id"].iloc[0]
+    at.selectbox(key="watch_list_therapist").set_value(therapist).run()
+    assert not at.exception
+    shown = frame(at, "reasons")
+    mine = EXPECTED.table.loc[EXPECTED.table["therapist_id"] == therapist]
+    assert shown["client_id"].tolist() == mine["client_id"].tolist()
+    assert shown["rank"].tolist() == mine["rank"].tolist()
+
+
+def test_watch_list_page_without_sessions_says_what_is_needed():
+    at = run_page(Caseload(clients=SAMPLE.clients.assign(duration=5.0, event=0)), "pages/watch_list.py")
+    assert "needs the appointment history (a sessions file)" in text(at)
