@@ -146,6 +146,17 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None) -> CI
     return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings)
 
 
+def overstatement_summary(cif: CIFResult, km: KMResult, min_at_risk: int = 20) -> pd.DataFrame:
+    """Per group, the overstatement at the last time with at least `min_at_risk` clients still
+    followed (the far tail, where a handful of clients move the curves, is left out).
+
+    Columns: group, time, at_risk, one_minus_km, cif_dropout, difference."""
+    rows = cif.overstatement.assign(at_risk=km.table["at_risk"].to_numpy())
+    rows = rows.loc[rows["at_risk"] >= min_at_risk]
+    last = rows.groupby("group", sort=False).tail(1)
+    return last[["group", "time", "at_risk", "one_minus_km", "cif_dropout", "difference"]].reset_index(drop=True)
+
+
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm step-down adjustment, as R's p.adjust(p, "holm") (missing p values stay missing)."""
     p = np.asarray(p, dtype=float)

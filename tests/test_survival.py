@@ -19,6 +19,7 @@ from analytics.survival import (
     km_sentences,
     kaplan_meier,
     logrank,
+    overstatement_summary,
 )
 
 REF = Path(__file__).parent / "reference"
@@ -120,6 +121,17 @@ def test_overstatement_is_one_minus_km_minus_cif():
     np.testing.assert_allclose(over["difference"], over["one_minus_km"] - over["cif_dropout"])
     assert (over["difference"] > -1e-12).all()
     assert over.groupby("group")["difference"].last().gt(0.05).all()
+
+
+def test_overstatement_summary_skips_the_thin_tail():
+    data = _data("survival_synthetic")
+    km, cif = kaplan_meier(data, "g"), cumulative_incidence(data, "g")
+    summary = overstatement_summary(cif, km, min_at_risk=20).set_index("group")
+    a = km.table.loc[(km.table["group"] == "A") & (km.table["at_risk"] >= 20)].iloc[-1]
+    assert summary.loc["A", "time"] == a["time"] and summary.loc["A", "at_risk"] == a["at_risk"]
+    row = cif.overstatement.loc[(cif.overstatement["group"] == "A") & (cif.overstatement["time"] == a["time"])].iloc[0]
+    assert summary.loc["A", "difference"] == row["difference"]
+    assert list(summary.index) == ["A", "B", "C", "D"]
 
 
 def test_warnings_are_data():
