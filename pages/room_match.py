@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics import room_match
 from analytics.charts import practice as charts
+from analytics.charts.cox import forest_figure
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
 from ui import state, widgets
 
@@ -40,7 +41,7 @@ else:
     widgets.figure(charts.level_rates_figure(room.rates, threshold), None, "room_rates_chart",
                    "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals.")
     widgets.table(room.rates, "room_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
-    widgets.figure(charts.hazard_figure(room.hazard), None, "room_hazard_ratios_chart",
+    widgets.figure(forest_figure(room.hazard.rename(columns={'label': 'term'})), None, "room_hazard_ratios_chart",
                    f"**{room.takeaway}** Hazard ratio per point higher on each rating"
                    + (", compared within each site." if room.by_site is not None else "."))
     widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", counts=["n_used", "events"])
@@ -55,7 +56,7 @@ try:
 except ValueError as problem:
     st.info(str(problem))
 else:
-    widgets.figure(charts.hazard_figure(match.hazard), None, "match_hazard_ratios_chart",
+    widgets.figure(forest_figure(match.hazard.rename(columns={'label': 'term'})), None, "match_hazard_ratios_chart",
                    f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
     widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", counts=["n_used", "events"])
     widgets.table(match.rates, "match_rates", counts=RATE_COUNTS, linked=RATE_LINKED)

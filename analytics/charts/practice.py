@@ -213,24 +213,6 @@ def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESH
     return apply_theme(fig)
 
 
-def hazard_figure(hazard: pd.DataFrame, label: str = "label") -> go.Figure:
-    """Adjusted hazard ratios with 95% intervals on a log axis; 1 = no difference."""
-    shown = hazard.dropna(subset=["hr"])
-    fig = go.Figure(go.Scatter(
-        x=shown["hr"], y=shown[label], mode="markers+text", marker=dict(color=_COLOURS[0], size=9),
-        text=shown["hr"].map("{:.2f}".format), textposition="top center",
-        error_x=dict(type="data", symmetric=False, array=shown["hr_ci_upper"] - shown["hr"],
-                     arrayminus=shown["hr"] - shown["hr_ci_lower"], color=_COLOURS[0]),
-        customdata=np.column_stack([shown["hr_ci_lower"], shown["hr_ci_upper"]]),
-        hovertemplate="%{y}: hazard ratio %{x:.2f} (95% CI %{customdata[0]:.2f} to %{customdata[1]:.2f})<extra></extra>",
-    ))
-    fig.add_vline(x=1, line=dict(color=_BLACK, dash="dash", width=1))
-    fig.update_layout(xaxis_title="Hazard ratio of dropout (below 1: less dropout)", xaxis_type="log",
-                      showlegend=False, height=max(260, 80 + 45 * len(shown)))
-    fig.update_yaxes(autorange="reversed")
-    return apply_theme(fig)
-
-
 def scorecard_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
     """Two panels per habit: how often it is done (95% CI) and its adjusted hazard ratio."""
     found = _visible(table.loc[table["found"]], ["done"],
