@@ -1,9 +1,12 @@
 """Survival: how long clients stay before dropping out, by group, with completion as a competing ending."""
 
+import pandas as pd
 import streamlit as st
 
-from analytics import survival
+from analytics import cox, survival
+from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
+from analytics.design import is_categorical
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -61,9 +64,124 @@ incidence = " ".join(
 )
 widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence",
                incidence + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
-gap = cif.overstatement["difference"].max() if len(cif.overstatement) else 0.0
+summary = survival.overstatement_summary(cif, km)
+overstated = "; ".join(
+    f"{'' if g == survival.ALL else f'{g}: '}by {unit} {t:g}, {naive:.0%} instead of {real:.0%}"
+    for g, t, naive, real in zip(summary["group"], summary["time"], summary["one_minus_km"], summary["cif_dropout"])
+)
 widgets.figure(
     charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
-    f"Ignoring completion as a competing ending overstates dropout by up to {gap:.0%} "
-    "(the shaded gap between the dashed and the solid curve).",
+    "The shaded gap between the dashed (1 − Kaplan-Meier) and the solid (cumulative incidence) curve is "
+    "how much ignoring completion overstates dropout"
+    + (f" ({overstated}; at the last time at least 20 clients were still followed)." if overstated else "."),
 )
+
+st.header("What goes with a higher dropout rate? (Cox model)")
+st.markdown(
+    "A Cox model compares dropout rates while holding the other chosen characteristics constant. "
+    "A hazard ratio above 1 means dropping out at a higher rate, below 1 at a lower rate. Only "
+    "characteristics known at the start of therapy are offered."
+)
+candidates = survival.covariate_columns(episodes)
+chosen = [c for c in st.session_state.get(state.COVARIATES) or [] if c in candidates]
+st.session_state[state.COVARIATES] = chosen or [c for c in ("court_mandated", "srs_first", "prior_negative_therapy") if c in candidates]
+covariates = st.multiselect("Characteristics in the model", candidates, key=state.COVARIATES,
+                            format_func=lambda c: c.replace("_", " "))
+saved_references = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
+references = {}
+categorical = [c for c in covariates if is_categorical(episodes[c])]
+if categorical:
+    columns = st.columns(min(len(categorical), 4))
+    for i, name in enumerate(categorical):
+        levels = episodes[name].dropna().astype(str).value_counts().index.tolist()
+        default = saved_references.get(name)
+        references[name] = columns[i % len(columns)].selectbox(
+            f"Compare {name.replace('_', ' ')} with", levels, index=levels.index(default) if default in levels else 0,
+            key=f"reference_{name}", help="The reference level: every other level is compared with it.",
+        )
+st.session_state[state.REFERENCE_LEVELS] = references
+
+left, right = st.columns(2)
+clusters = [c for c in ("therapist_id", "site") if c in episodes] + [None]
+if st.session_state.get(state.CLUSTER, clusters[0]) not in clusters:
+    st.session_state[state.CLUSTER] = clusters[0]
+cluster = left.selectbox(
+    "Clients grouped by", clusters, key=state.CLUSTER,
+    format_func=lambda c: {"therapist_id": "therapist", "site": "site", None: "no grouping"}[c],
+    help="Clients of one therapist are alike; grouped (robust) standard errors allow for that.",
+)
+strata_options = [None] + [c for c in survival.grouping_columns(episodes) if c not in covariates]
+stored = st.session_state.get(state.STRATA)
+stored = stored[0] if isinstance(stored, (list, tuple)) and stored else stored
+st.session_state[state.STRATA] = stored if stored in strata_options else None
+strata = right.selectbox(
+    "Separate baseline for each", strata_options, key=state.STRATA,
+    format_func=lambda c: "nothing (one baseline)" if c is None else c.replace("_", " "),
+    help="Stratify on a characteristic whose effect changes over time (see the test below).",
+)
+
+if not covariates:
+    st.info("Choose at least one characteristic to fit the model.")
+    st.stop()
+try:
+    # A fit is not hashable, so what is computed from it is memoized under the model's own arguments.
+    model = (episodes, tuple(covariates))
+    options = dict(reference_levels=references, strata=strata, cluster=cluster)
+    with st.spinner("Fitting the Cox model..."):
+        fit = state.cached("cox", cox.fit_cox, *model, **options)
+except ValueError as problem:
+    st.error(str(problem))
+    st.stop()
+for warning in fit.warnings:
+    st.warning(warning)
+if fit.model is None:
+    st.stop()
+st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_parameter:.0f} per model term); "
+           f"concordance {fit.concordance:.2f}" + (f"; standard errors grouped by {cluster.replace('_id', '')}"
+                                                     f" ({fit.n_clusters} groups)" if cluster else "") + ".")
+widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
+               " ".join(cox.describe_hazard_ratios(fit)))
+widgets.table(fit.table, "cox_hazard_ratio_table")
+
+st.subheader("Does each effect stay the same over time?")
+with st.spinner("Testing proportional hazards..."):
+    ph = state.cached("cox_ph_test", lambda *_, **__: cox.ph_test(fit), *model, **options)
+st.markdown("The Cox model assumes each hazard ratio is constant over time (proportional hazards). "
+            "A small p value below says it changes; then stratify on that characteristic or read "
+            "its hazard ratio as an average over follow-up.")
+widgets.table(ph.table, "ph_test")
+for advice in ph.advice:
+    st.info(advice)
+with st.expander("Scaled Schoenfeld residuals"):
+    widgets.figure(cox_charts.ph_residual_figure(ph, time_label=time_label), ph.residuals, "ph_residuals",
+                   "A flat trend line is what proportional hazards look like.")
+
+st.subheader("Adjusted curves")
+left, right = st.columns(2)
+curve_covariate = left.selectbox("Curves for", covariates, key="adjusted_covariate",
+                                 format_func=lambda c: c.replace("_", " "))
+if curve_covariate in fit.reference:
+    levels = episodes[curve_covariate].dropna().astype(str).value_counts().index.tolist()
+    values = right.multiselect("Values", levels, default=levels[:4], key=f"adjusted_values_{curve_covariate}")
+else:
+    numbers = pd.to_numeric(episodes[curve_covariate], errors="coerce").dropna()
+    if set(numbers.unique()) <= {0, 1}:
+        suggested = [0.0, 1.0]
+    else:
+        suggested = [float(round(numbers.quantile(q), 1)) for q in (0.1, 0.5, 0.9)]
+    typed = right.text_input("Values (separated by commas)", ", ".join(f"{v:g}" for v in suggested),
+                             key=f"adjusted_values_{curve_covariate}")
+    values = pd.to_numeric(pd.Series([v.strip() for v in typed.split(",") if v.strip()]), errors="coerce")
+    if values.isna().any():
+        st.error("Type numbers separated by commas, e.g. 20, 30, 36.")
+        st.stop()
+    values = values.tolist()
+if values:
+    curves = state.cached("cox_adjusted_curves", lambda *_, **__: cox.adjusted_curves(fit, curve_covariate, values),
+                          *model, curve_covariate, tuple(values), **options)
+    widgets.figure(
+        cox_charts.adjusted_curves_figure(curves, curve_covariate.replace("_", " "), time_label=time_label), curves, "cox_adjusted_curves",
+        f"Share not dropped out by {unit}, predicted for each chosen value of "
+        f"{curve_covariate.replace('_', ' ')}, with the other characteristics held at their average "
+        "(numbers) or reference level (categories).",
+    )

@@ -12,8 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.caseload import Caseload
+from analytics.cox import describe_hazard_ratios, fit_cox
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.survival import kaplan_meier, logrank
+from analytics.survival import cumulative_incidence, kaplan_meier, logrank, overstatement_summary
 from analytics.synth import generate_caseload
 from ui import state
 
@@ -51,6 +52,9 @@ def test_overall_median_is_shown():
     assert f"Half of all clients had dropped out by session {median:g}" in _markdown(at)
     assert _table(at, "median")["median"].iloc[0] == median
     assert not any("log-rank" in m.value for m in at.markdown)
+    episodes = derive_episodes(RESEARCH)
+    row = overstatement_summary(cumulative_incidence(episodes), kaplan_meier(episodes)).iloc[0]
+    assert f"by session {row['time']:g}, {row['one_minus_km']:.0%} instead of {row['cif_dropout']:.0%}" in _markdown(at)
 
 
 def test_grouped_medians_and_logrank_are_rs():
@@ -85,3 +89,40 @@ def test_changing_the_grouping_redraws():
     assert "Fewer than half of the clients with court mandated yes dropped out" in _markdown(at)
     at.selectbox(key=state.KM_GROUP).set_value(None).run()
     assert _table(at, "median")["group"].tolist() == ["all"]
+
+
+def test_cox_section_shows_the_fit():
+    at = _app(PRACTICE)
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    fit = fit_cox(episodes, ["court_mandated", "srs_first", "prior_negative_therapy"])
+    shown = _table(at, "hr")
+    assert shown["term"].tolist() == fit.table["term"].tolist()
+    assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
+    assert describe_hazard_ratios(fit)[0] in _markdown(at)
+    ph = _table(at, "statistic")
+    assert ph["term"].tolist()[-1] == "GLOBAL"
+
+
+def test_cox_with_a_categorical_reference_strata_and_no_cluster():
+    at = _app(PRACTICE)
+    at.multiselect(key=state.COVARIATES).set_value(["referral", "srs_first"]).run()
+    at.selectbox(key="reference_referral").set_value("court-mandated").run()
+    at.selectbox(key=state.CLUSTER).set_value(None).run()
+    at.selectbox(key=state.STRATA).set_value("site").run()
+    assert not at.exception, at.exception
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    fit = fit_cox(episodes, ["referral", "srs_first"], {"referral": "court-mandated"}, strata="site", cluster=None)
+    shown = _table(at, "hr")
+    assert "referral[self]" in shown["term"].tolist()
+    assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
+    assert at.session_state[state.REFERENCE_LEVELS] == {"referral": "court-mandated"}
+
+
+def test_adjusted_curve_values():
+    at = _app(PRACTICE)
+    at.selectbox(key="adjusted_covariate").set_value("srs_first").run()
+    at.text_input(key="adjusted_values_srs_first").set_value("20, thirty").run()
+    assert not at.exception
+    assert any("Type numbers separated by commas" in e.value for e in at.error)
+    at.text_input(key="adjusted_values_srs_first").set_value("20, 36").run()
+    assert not at.exception and not at.error
