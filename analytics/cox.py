@@ -105,6 +105,17 @@ _MARKER_SUBJECTS = {
     "therapist_trainee": "Being seen by a trainee",
 }
 
+# How a numeric covariate reads after "Each one-unit increase in ...".
+_NUMBER_LABELS = {
+    "srs": "the last known SRS (alliance) score", "srs_first": "the first SRS (alliance) score",
+    "srs_mean": "the mean SRS score", "srs_last": "the last SRS score", "srs_min": "the lowest SRS score",
+    "wai": "the last known WAI score", "wai_first": "the first WAI score", "wai_mean": "the mean WAI score",
+    "ruptures": "the number of alliance ruptures", "age": "age (per year)",
+    "age_gap": "the client-therapist age gap (per year)",
+    "therapist_experience_years": "the therapist's years of experience",
+    **{f"env_{k}": f"the room's {k} rating" for k in ("comfort", "privacy", "noise", "temperature", "seating")},
+}
+
 
 def describe_hazard_ratios(result: CoxResult, alpha: float = 0.05) -> list[str]:
     """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
@@ -131,7 +142,7 @@ def describe_hazard_ratios(result: CoxResult, alpha: float = 0.05) -> list[str]:
             change = abs(row.hr - 1) * 100
             direction = "higher" if row.hr > 1 else "lower"
             sentences.append(
-                f"Each one-unit increase in {_label(row.term)} was associated with a {change:.0f}% {direction} "
+                f"Each one-unit increase in {_NUMBER_LABELS.get(row.term, _label(row.term))} was associated with a {change:.0f}% {direction} "
                 f"dropout rate (hazard ratio {_num(row.hr)}, {ci})."
             )
     if not sentences:

@@ -167,7 +167,7 @@ def test_describe_hazard_ratios_uses_table_values(fits):
     expected = (f"Being court-mandated to therapy was associated with dropping out at {court['hr']:.2f} times the "
                 f"rate of other clients (95% CI {court['hr_ci_lower']:.2f} to {court['hr_ci_upper']:.2f}).")
     assert expected in sentences
-    assert any(s.startswith("Each one-unit increase in age was associated with a 2% lower") for s in sentences)
+    assert any(s.startswith("Each one-unit increase in age (per year) was associated with a 2% lower") for s in sentences)
     assert not any("referral" in s for s in sentences)  # not significant
     assert sentences[-1].startswith("These are associations")
 
@@ -261,3 +261,9 @@ def test_ph_and_curve_figures_draw_the_tables(fits):
     curves = adjusted_curves(fits["tied_cluster"], "court_mandated", [0, 1])
     fig = adjusted_curves_figure(curves, "court_mandated")
     np.testing.assert_allclose(fig.data[1].y, curves.loc[curves["value"] == 1, "survival"])
+
+
+def test_wall_clock_limit_stops_with_a_warning(tied):
+    fit = fit_cox(tied, COVS, LEVELS, time_limit=0)
+    assert not fit.converged and fit.iterations == 1
+    assert any("stopped after 0 seconds" in w for w in fit.warnings)
