@@ -7,6 +7,7 @@ from analytics import overview, survival
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
 from analytics.proportions import RATE_COUNTS, RATE_LINKED, percent
+from analytics.suppression import suppress_small_cells
 from ui import state, widgets
 
 st.title("Overview")
@@ -16,7 +17,8 @@ episodes = state.current_episodes()
 threshold = state.suppress_below()
 
 h = state.cached("practice_headline", overview.headline, episodes)
-hidden = 0 < h.dropouts < threshold or 0 < h.known < threshold
+hidden = bool(suppress_small_cells(h.table.set_index("figure").loc[["known outcomes", "dropouts"], ["value"]],
+                                   ["value"], threshold)["suppressed"].any())
 st.markdown(f"**{h.takeaway if not hidden else 'Too few ended episodes to show a rate without revealing small numbers.'}**")
 st.caption(f"Dropout definition: {overview.definition_label(settings.definition, settings)} (change it in the sidebar).")
 for warning in h.warnings:
@@ -39,7 +41,12 @@ st.info(
     f"to {percent(overview.BENCHMARK['ci_upper'], 1)}), {overview.BENCHMARK['source']}. {overview.BENCHMARK_CAVEAT} "
     f"{overview.DENOMINATOR_NOTE}"
 )
-widgets.table(h.table, "headline")
+headline_table = h.table.copy()
+if hidden:
+    private = headline_table["figure"].isin(["known outcomes", "dropouts", "dropout rate"])
+    headline_table.loc[private, ["value", "ci_lower", "ci_upper"]] = None
+    headline_table.loc[private, "note"] = f"hidden: fewer than {threshold}"
+widgets.table(headline_table, "headline")
 
 st.header("How the definition changes the rate")
 sensitivity = state.cached(

@@ -86,3 +86,14 @@ def test_overview_sessions_only():
     assert len(agreement) == 1 and agreement["definition_b"].iloc[0].startswith("Early")
     h = headline(derive_episodes(Caseload(sessions=sessions), EpisodeSettings("unilateral")))
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == percent(h.rate, 1)
+
+
+def test_overview_hides_a_small_practice_rate():
+    episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(40)], "duration": 5.0,
+                             "event": [1] * 4 + [2] * 30 + [0] * 6})
+    at = run_page(Caseload(clients=episodes), "pages/overview.py", threshold=11)
+    assert {m.label: m.value for m in at.metric}["Dropout rate"] == "<11 dropouts"
+    assert "Too few ended episodes" in text(at)
+    assert "4 dropouts" not in text(at)
+    shown = frame(at, "figure").set_index("figure")
+    assert shown.loc[["dropouts", "dropout rate"], "value"].isna().all()
