@@ -141,8 +141,11 @@ def alliance_trajectories(
     return TrajectoryResult(measure, table, takeaway)
 
 
-def first_session_alliance(episodes: pd.DataFrame, measure: str = "srs", bin_width: float = 2.0) -> FirstSessionResult:
-    """First rated alliance score by outcome: summary with intervals and a binned distribution."""
+def first_session_alliance(
+    episodes: pd.DataFrame, measure: str = "srs", bin_width: float = 2.0, suppress_below: int = 11
+) -> FirstSessionResult:
+    """First rated alliance score by outcome: summary with intervals and a binned distribution. The
+    takeaway quotes no share resting on fewer than `suppress_below` clients."""
     column = f"{measure}_first"
     if column not in episodes or episodes[column].notna().sum() == 0:
         raise ValueError(missing_measure_message(measure))
@@ -169,7 +172,9 @@ def first_session_alliance(episodes: pd.DataFrame, measure: str = "srs", bin_wid
             f"At the first rated session, clients who later dropped out scored {s.loc['dropped out', 'mean']:.1f} on "
             f"average and clients who completed {s.loc['completed', 'mean']:.1f}."
         )
-        if cutoff is not None:
+        below = s.loc[["dropped out", "completed"], "below_cutoff"] if cutoff is not None else None
+        above = s.loc[["dropped out", "completed"], "clients"] - below if cutoff is not None else None
+        if cutoff is not None and not (_small(below, suppress_below) or _small(above, suppress_below)):
             takeaway += (
                 f" {percent(s.loc['dropped out', 'below_cutoff_share'])} of later dropouts started below "
                 f"{cutoff}, against {percent(s.loc['completed', 'below_cutoff_share'])} of completers."
@@ -186,9 +191,11 @@ def rupture_outcomes(
     min_drop: float | None = 5,
     cutoff: float | None = SRS_CUTOFF,
     within: int = 3,
+    suppress_below: int = 11,
 ) -> RuptureResult:
     """Ruptures under the given rules, rupture rate, repair, and dropout after a rupture against
-    clients without a rupture by the same session (see the module docstring for the exact rules)."""
+    clients without a rupture by the same session (see the module docstring for the exact rules).
+    The takeaway quotes no figure resting on fewer than `suppress_below` clients."""
     if min_drop is None and cutoff is None:
         raise ValueError("Choose at least one rupture rule: a minimum drop or a cutoff.")
     within = int(within)
@@ -241,7 +248,7 @@ def rupture_outcomes(
 
     comparison, warnings = _rupture_comparison(rated, first, within)
     return RuptureResult(measure, within, per_client, rates, repair, comparison,
-                         _rupture_takeaway(rates, repair, comparison, within), warnings)
+                         _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings)
 
 
 def _dropout_within(event: pd.Series, sessions_after: pd.Series, within: int) -> np.ndarray:
@@ -292,19 +299,31 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
     return pd.DataFrame(rows), warnings
 
 
-def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.DataFrame, within: int) -> str:
-    r = rates.iloc[0]
+def _small(counts, threshold: int) -> bool:
+    """True when any count is from 1 to threshold - 1 (the suppression rule): a sentence must not quote it."""
+    values = np.atleast_1d(np.asarray(counts, dtype=float))
+    return bool(((values > 0) & (values < threshold)).any())
+
+
+def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.DataFrame, within: int,
+                      threshold: int) -> str:
+    r, fix = rates.iloc[0], repair.iloc[0]
     if not r["clients_with_rupture"]:
         return "No ruptures under these rules."
     after, base = comparison.iloc[0], comparison.iloc[1]
-    text = (
-        f"{percent(r['share'])} of clients rated at least twice had a rupture. "
-        f"{percent(repair.iloc[0]['rate'])} of ruptures were repaired within {within} sessions. "
-        f"Within {within} sessions of a rupture {percent(after['rate'])} dropped out, against "
-        f"{percent(base['rate'])} of clients without a rupture at the same point"
-    )
-    overlap = after["ci_lower"] <= base["ci_upper"] and base["ci_lower"] <= after["ci_upper"]
-    return text + (" (the intervals overlap: the difference may be chance)." if overlap else ".")
+    parts = []
+    if not _small([r["clients_with_rupture"], r["clients_rated_twice"] - r["clients_with_rupture"]], threshold):
+        parts.append(f"{percent(r['share'])} of clients rated at least twice had a rupture.")
+    if not _small([fix["repaired"], fix["not_repaired"]], threshold):
+        parts.append(f"{percent(fix['rate'])} of ruptures were repaired within {within} sessions.")
+    if not _small([after["dropouts"], after["clients"] - after["dropouts"], base["dropouts"]], threshold):
+        overlap = after["ci_lower"] <= base["ci_upper"] and base["ci_lower"] <= after["ci_upper"]
+        parts.append(
+            f"Within {within} sessions of a rupture {percent(after['rate'])} dropped out, against "
+            f"{percent(base['rate'])} of clients without a rupture at the same point"
+            + (" (the intervals overlap: the difference may be chance)." if overlap else ".")
+        )
+    return " ".join(parts) or "Too few ruptures to report without revealing small numbers."
 
 
 def alliance_risk(

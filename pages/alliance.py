@@ -33,7 +33,7 @@ widgets.table(trajectories.table, "alliance_trajectories", counts=["clients"],
               linked={"clients": ["mean", "sd", "ci_lower", "ci_upper"]})
 
 try:
-    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure)
+    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure, 2.0, threshold)
 except ValueError as problem:
     st.info(str(problem))
 else:
@@ -56,7 +56,7 @@ cutoff = middle.number_input("Cutoff", value=float(cutoff_default or 40.0), step
                              disabled=not use_cutoff)
 within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, value=3, step=1, key="rupture_within")
 ruptures = state.cached("alliance_ruptures", alliance.rupture_outcomes, sessions, episodes, measure, drop,
-                        cutoff if use_cutoff else None, int(within))
+                        cutoff if use_cutoff else None, int(within), threshold)
 for warning in ruptures.warnings:
     st.caption(warning)
 st.markdown(f"**{ruptures.takeaway}**")

@@ -10,7 +10,7 @@ EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 
 def test_alliance_page_shows_rupture_results_for_the_users_rules():
     at = run_page(SAMPLE, "pages/alliance.py", threshold=0)
-    expected = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 5.0, 36.0, 3)
+    expected = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 5.0, 36.0, 3, suppress_below=0)
     shown = frame(at, "clients_with_rupture")
     assert int(shown["clients_with_rupture"].iloc[0]) == int(expected.rates["clients_with_rupture"].iloc[0])
     assert expected.takeaway in text(at)

@@ -125,3 +125,13 @@ def test_sample_trajectories_dropouts_rate_alliance_lower(sample):
     caseload, episodes = sample
     table = alliance_trajectories(caseload.sessions, episodes).table.set_index(["outcome", "session_number"])
     assert table.loc[("dropped out", 2), "mean"] < table.loc[("completed", 2), "mean"]
+
+
+def test_takeaways_quote_no_small_counts(caseload, episodes):
+    hidden = rupture_outcomes(caseload.sessions, episodes, within=2, suppress_below=11)
+    assert hidden.takeaway == "Too few ruptures to report without revealing small numbers."
+    shown = rupture_outcomes(caseload.sessions, episodes, within=2, suppress_below=0)
+    assert shown.takeaway.startswith("75% of clients rated at least twice had a rupture. 33% of ruptures were repaired")
+    assert "started below" not in first_session_alliance(episodes, suppress_below=11).takeaway
+    assert "50% of later dropouts started below 36, against 0% of completers" in first_session_alliance(
+        episodes, suppress_below=0).takeaway
