@@ -32,6 +32,8 @@ BENCHMARK_CAVEAT = (
 )
 DENOMINATOR_NOTE = "Share of clients whose episode has a known outcome (dropped out or completed); ongoing clients are not counted."
 BREAKDOWN_COLUMNS = ("site", "modality", "referral", "telehealth")
+# Plain names for the levels of 0/1 groupings (after yes/no).
+LEVEL_NAMES = {"telehealth": {"yes": "telehealth", "no": "in person"}}
 
 
 @dataclass
@@ -231,7 +233,7 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
     data = episodes
     values = episodes[column]
     if values.dropna().isin((0, 1)).all() and (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        data = episodes.assign(**{column: yes_no(values)})
+        data = episodes.assign(**{column: yes_no(values).replace(LEVEL_NAMES.get(column, {}))})
     elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 8:
         data = episodes.assign(**{column: pd.qcut(values, 4, duplicates="drop").astype(str).where(values.notna())})
     table = dropout_rates(data, column)

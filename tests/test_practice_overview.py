@@ -92,3 +92,10 @@ def test_intake_trend_switches_to_quarters_when_months_are_small():
     assert table.loc[pd.Timestamp("2024-04-01"), ["clients", "ongoing"]].tolist() == [2, 2]
     assert "Q2 2024" in quarters.warnings[0]
     assert dropout_by_intake_month(episodes, suppress_below=1).column == "month"
+
+
+def test_telehealth_reads_in_person_or_telehealth():
+    episodes = derive_episodes(small_caseload(telehealth=[1, 0, 0, 1, 1, 0]), EpisodeSettings())
+    table = dropout_by(episodes, "telehealth").table.set_index("telehealth")
+    assert table.loc["in person", ["clients", "known", "dropouts"]].tolist() == [3, 2, 1]  # c2, c3, c6
+    assert table.loc["telehealth", ["clients", "known", "dropouts"]].tolist() == [3, 2, 1]  # c1, c4, c5
