@@ -15,14 +15,29 @@ episodes = state.current_episodes()
 time_scale = state.episode_settings().time_scale
 time_label, unit = ("Sessions attended", "session") if time_scale == "sessions" else ("Days in therapy", "day")
 
-options = [None] + survival.grouping_columns(episodes)
-if st.session_state.get(state.KM_GROUP) not in options:
-    st.session_state[state.KM_GROUP] = None
-group = st.selectbox(
-    "Compare groups by", options, key=state.KM_GROUP,
-    format_func=lambda c: "No grouping (all clients)" if c is None else c.replace("_", " "),
+NONE = "(none)"
+
+
+def choice(label, options, recipe_key, widget_key, names, default=None, where=st, **kwargs):
+    """A selectbox over `options` (None allowed) mirrored into the recipe's key. A widget's own
+    key is forgotten while its page is not shown, so it is re-seeded from the recipe's value."""
+    shown = [NONE if o is None else o for o in options]
+    saved = st.session_state.get(recipe_key, default)
+    if isinstance(saved, (list, tuple)):
+        saved = saved[0] if saved else None
+    if st.session_state.get(widget_key) not in shown:
+        seed = saved if saved in options else default
+        st.session_state[widget_key] = NONE if seed is None else seed
+    value = where.selectbox(label, shown, key=widget_key, format_func=lambda o: names(None if o == NONE else o), **kwargs)
+    return None if value == NONE else value
+
+
+group = choice(
+    "Compare groups by", [None] + survival.grouping_columns(episodes), state.KM_GROUP, "survival_group",
+    lambda c: "No grouping (all clients)" if c is None else c.replace("_", " "),
     help="Any client characteristic with a few values. Clients with no value for it are left out.",
 )
+st.session_state[state.KM_GROUP] = group
 
 km = state.cached("kaplan_meier", survival.kaplan_meier, episodes, group)
 lr = state.cached("logrank", survival.logrank, episodes, group) if group else None
@@ -58,7 +73,7 @@ st.markdown(
 )
 last = cif.table.groupby("group", sort=False).tail(1)
 incidence = " ".join(
-    f"{'' if g == survival.ALL else f'{g}: '}by {unit} {t:g}, "
+    f"{'By' if g == survival.ALL else f'{g}: by'} {unit} {t:g}, "
     f"{d:.0%} had dropped out and {c:.0%} had completed."
     for g, t, d, c in zip(last["group"], last["time"], last["cif_dropout"], last["cif_completed"])
 )
@@ -83,8 +98,9 @@ st.markdown(
     "characteristics known at the start of therapy are offered."
 )
 candidates = survival.covariate_columns(episodes)
-chosen = [c for c in st.session_state.get(state.COVARIATES) or [] if c in candidates]
-st.session_state[state.COVARIATES] = chosen or [c for c in ("court_mandated", "srs_first", "prior_negative_therapy") if c in candidates]
+if state.COVARIATES not in st.session_state:
+    st.session_state[state.COVARIATES] = ["court_mandated", "srs_first", "prior_negative_therapy"]
+st.session_state[state.COVARIATES] = [c for c in st.session_state[state.COVARIATES] if c in candidates]
 covariates = st.multiselect("Characteristics in the model", candidates, key=state.COVARIATES,
                             format_func=lambda c: c.replace("_", " "))
 saved_references = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
@@ -103,22 +119,18 @@ st.session_state[state.REFERENCE_LEVELS] = references
 
 left, right = st.columns(2)
 clusters = [c for c in ("therapist_id", "site") if c in episodes] + [None]
-if st.session_state.get(state.CLUSTER, clusters[0]) not in clusters:
-    st.session_state[state.CLUSTER] = clusters[0]
-cluster = left.selectbox(
-    "Clients grouped by", clusters, key=state.CLUSTER,
-    format_func=lambda c: {"therapist_id": "therapist", "site": "site", None: "no grouping"}[c],
-    help="Clients of one therapist are alike; grouped (robust) standard errors allow for that.",
+cluster = choice(
+    "Clients grouped by", clusters, state.CLUSTER, "cox_cluster",
+    lambda c: {"therapist_id": "therapist", "site": "site", None: "no grouping"}[c], default=clusters[0],
+    where=left, help="Clients of one therapist are alike; grouped (robust) standard errors allow for that.",
 )
-strata_options = [None] + [c for c in survival.grouping_columns(episodes) if c not in covariates]
-stored = st.session_state.get(state.STRATA)
-stored = stored[0] if isinstance(stored, (list, tuple)) and stored else stored
-st.session_state[state.STRATA] = stored if stored in strata_options else None
-strata = right.selectbox(
-    "Separate baseline for each", strata_options, key=state.STRATA,
-    format_func=lambda c: "nothing (one baseline)" if c is None else c.replace("_", " "),
-    help="Stratify on a characteristic whose effect changes over time (see the test below).",
+strata = choice(
+    "Separate baseline for each", [None] + [c for c in survival.grouping_columns(episodes) if c not in covariates],
+    state.STRATA, "cox_strata", lambda c: "nothing (one baseline)" if c is None else c.replace("_", " "),
+    where=right, help="Stratify on a characteristic whose effect changes over time (see the test below).",
 )
+st.session_state[state.CLUSTER] = cluster
+st.session_state[state.STRATA] = [strata] if strata else []
 
 if not covariates:
     st.info("Choose at least one characteristic to fit the model.")

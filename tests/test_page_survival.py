@@ -83,12 +83,13 @@ def test_practice_caseload_by_group(group):
 
 def test_changing_the_grouping_redraws():
     at = _app(PRACTICE)
-    at.selectbox(key=state.KM_GROUP).set_value("court_mandated").run()
+    at.selectbox(key="survival_group").set_value("court_mandated").run()
     assert not at.exception
     assert _table(at, "median")["group"].tolist() == ["no", "yes"]
     assert "Fewer than half of the clients with court mandated yes dropped out" in _markdown(at)
-    at.selectbox(key=state.KM_GROUP).set_value(None).run()
+    at.selectbox(key="survival_group").set_value("(none)").run()
     assert _table(at, "median")["group"].tolist() == ["all"]
+    assert at.session_state[state.KM_GROUP] is None
 
 
 def test_cox_section_shows_the_fit():
@@ -107,8 +108,8 @@ def test_cox_with_a_categorical_reference_strata_and_no_cluster():
     at = _app(PRACTICE)
     at.multiselect(key=state.COVARIATES).set_value(["referral", "srs_first"]).run()
     at.selectbox(key="reference_referral").set_value("court-mandated").run()
-    at.selectbox(key=state.CLUSTER).set_value(None).run()
-    at.selectbox(key=state.STRATA).set_value("site").run()
+    at.selectbox(key="cox_cluster").set_value("(none)").run()
+    at.selectbox(key="cox_strata").set_value("site").run()
     assert not at.exception, at.exception
     episodes = derive_episodes(PRACTICE, EpisodeSettings())
     fit = fit_cox(episodes, ["referral", "srs_first"], {"referral": "court-mandated"}, strata="site", cluster=None)
@@ -116,6 +117,7 @@ def test_cox_with_a_categorical_reference_strata_and_no_cluster():
     assert "referral[self]" in shown["term"].tolist()
     assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
     assert at.session_state[state.REFERENCE_LEVELS] == {"referral": "court-mandated"}
+    assert at.session_state[state.STRATA] == ["site"] and at.session_state[state.CLUSTER] is None
 
 
 def test_adjusted_curve_values():

@@ -24,8 +24,9 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
     table = km.table
     groups = _groups(table)
     rows = 2 if at_risk and groups else 1
+    table_share = min(0.32, 0.08 + 0.06 * len(groups))
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.22,
-                        row_heights=[0.68, 0.32] if rows == 2 else [1.0])
+                        row_heights=[1 - table_share, table_share] if rows == 2 else [1.0])
     medians = km.medians.set_index("group")["median"] if len(km.medians) else pd.Series(dtype=float)
     for i, group in enumerate(groups):
         part = table.loc[table["group"] == group]
@@ -66,7 +67,7 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
         fig.update_xaxes(visible=False, row=2, col=1)
     fig.update_xaxes(title_text=time_label, tickvals=ticks, showticklabels=True, row=1, col=1)
     fig.update_yaxes(title_text="Not dropped out", range=[0, 1.02], row=1, col=1)
-    fig.update_layout(hovermode="closest")
+    fig.update_layout(hovermode="closest", showlegend=len(groups) > 1)
     return _legend_inside(apply_theme(fig), "bottom", fig.layout.yaxis.domain[0])
 
 
