@@ -224,7 +224,8 @@ def test_the_report_bundle_downloads_as_a_self_contained_zip(session):
         names = bundle.namelist()
         html = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
     assert any(n.endswith(".csv") for n in names) and any(n.endswith("recipe.json") for n in names), names
-    outside = re.findall(r'(?:src|href)="(https?://(?!localhost)[^"]+)"', html)
+    outside = re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["\']?(https?://(?!localhost)[^"\' >]+)', html)
+    outside += re.findall(r'@import\s+url\(["\']?(https?://[^"\')]+)', html)
     assert outside == [], f"report.html loads from outside: {outside[:5]}"
     screenshot(page, "99_report_bundle")
 
