@@ -1,0 +1,21 @@
+"""The hardened Streamlit settings stay hardened (a loosened value fails here, not in production)."""
+
+import tomllib
+from pathlib import Path
+
+CONFIG = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+
+
+def test_served_on_this_machine_only_with_request_forgery_protection():
+    server = CONFIG["server"]
+    assert server["address"] == "localhost"
+    assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
+    assert server["enableStaticServing"] is False and server["enableAgentApi"] is False
+    assert server["maxUploadSize"] >= 1000
+
+
+def test_no_telemetry_and_no_error_details_or_outside_links_in_the_browser():
+    assert CONFIG["browser"]["gatherUsageStats"] is False
+    assert CONFIG["client"]["showErrorDetails"] == "none"
+    assert CONFIG["client"]["showErrorLinks"] is False
+    assert CONFIG["client"]["toolbarMode"] == "viewer"
