@@ -38,6 +38,7 @@ TITLES = {
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
 }
+TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
 THERAPIST_COUNTS = ["clients", "dropouts"]
 THERAPIST_LINKED = {"dropouts": ["rate", "shrunk_rate", "ci_lower", "ci_upper"]}
 
@@ -135,7 +136,8 @@ def _km(episodes, recipe):
     km = kaplan_meier(episodes, group=recipe.km_group)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
-    section.figures["km"] = _figure("analytics.charts.survival", "km_figure", km, at_risk=True)
+    section.figures["km"] = _figure("analytics.charts.survival", "km_figure", km, at_risk=True,
+                                    time_label=TIME_LABELS[recipe.time_scale])
     return section
 
 
@@ -157,7 +159,8 @@ def _cif(episodes, recipe):
     cif = cumulative_incidence(episodes, group=recipe.km_group)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
-    section.figures["cif"] = _figure("analytics.charts.survival", "cif_figure", cif)
+    section.figures["cif"] = _figure("analytics.charts.survival", "cif_figure", cif,
+                                     time_label=TIME_LABELS[recipe.time_scale])
     return section
 
 
@@ -174,6 +177,8 @@ def _cox(episodes, recipe):
     section.figures["cox_forest"] = _figure("analytics.charts.cox", "forest_figure", result.table, estimate="hr")
     ph = ph_test(result)
     section.tables["ph_test"] = ph.table
+    section.figures["ph_residuals"] = _figure("analytics.charts.cox", "ph_residual_figure", ph,
+                                              time_label=TIME_LABELS[recipe.time_scale])
     section.warnings += [ph.advice] if isinstance(ph.advice, str) and ph.advice else list(ph.advice or [])
     return section
 

@@ -149,7 +149,7 @@ def test_figures_are_written(bundle):
         if os.environ.get("CI") == "true":
             pytest.fail("CI must render figures: " + export.renderer_problem())
         pytest.skip(export.renderer_problem())
-    for stem in ("km", "cif", "cox_forest", "funnel"):
+    for stem in ("km", "cif", "cox_forest", "ph_residuals", "logistic_forest", "funnel", "caterpillar"):
         assert (out / "figures" / f"{stem}.svg").read_bytes().lstrip().startswith(b"<svg")
         assert (out / "figures" / f"{stem}.pdf").read_bytes().startswith(b"%PDF-")
         png = (out / "figures" / f"{stem}.png").read_bytes()
