@@ -41,7 +41,7 @@ def fit_cox(
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [duration, event] + ([cluster] if cluster else []) + strata
     design = build_design(episodes, covariates, reference_levels, extra_columns=extra)
-    rows = episodes.loc[design.rows]
+    rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
     stop = pd.to_numeric(rows[duration], errors="coerce").to_numpy(dtype=float)
     if np.isnan(stop).any() or (stop < 0).any():
         raise ValueError(f"Column {duration!r} must hold non-negative numbers (durations).")
