@@ -159,7 +159,7 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
     rows, warnings = [], []
     for column in columns:
         hr, notes = adjusted_hazard(episodes, column, adjust, strata)
-        rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " ") + " (per point)", **hr})
+        rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
     by_site = _level_rates(episodes, columns, ["site"]) if strata else None

@@ -62,10 +62,11 @@ widgets.table(sensitivity.rates, "rate_by_definition", counts=RATE_COUNTS, linke
 if len(sensitivity.agreement):
     st.subheader("Do the definitions pick the same clients?")
     first = sensitivity.agreement.iloc[0]
-    agree_text = (f"{percent(first['agreement'])} of the clients with a known outcome under both the "
+    masked = suppress_small_cells(sensitivity.agreement.head(1), overview.AGREEMENT_COUNTS, threshold)["suppressed"].iloc[0]
+    agree_text = ("Each bar shows how many clients two definitions class the same way." if masked else
+                  f"{percent(first['agreement'])} of the clients with a known outcome under both the "
                   f"{first['definition_a'].lower()} and the {first['definition_b'].lower()} definitions are classed "
-                  "the same way." if first["compared"] >= threshold and first["disagree"] >= threshold
-                  else "Each bar shows how many clients two definitions class the same way.")
+                  "the same way.")
     widgets.figure(charts.agreement_figure(sensitivity.agreement, threshold), None,
                    "definition_agreement_chart", f"**{agree_text}** Clients are compared where both definitions know the outcome.")
     widgets.table(sensitivity.agreement, "definition_agreement", counts=overview.AGREEMENT_COUNTS,
@@ -77,7 +78,7 @@ if "intake_date" in episodes and episodes["intake_date"].notna().any():
     trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, threshold)
     for warning in trend.warnings:
         st.caption(warning)
-    widgets.figure(charts.month_figure(trend.table, threshold), None, "dropout_by_intake_chart",
+    widgets.figure(charts.month_figure(trend.table, threshold, trend.column), None, "dropout_by_intake_chart",
                    f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
                    "hollow points are provisional.")
     widgets.table(trend.table, "dropout_by_intake", counts=RATE_COUNTS + ["ongoing"], linked=RATE_LINKED)

@@ -54,6 +54,9 @@ def test_overview_headline_and_definitions_on_sample():
     assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
     assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
     assert "By referral, dropout ranges" in text(at)
+    agreement = frame(at, "definition_a").iloc[0]
+    share = (int(agreement["both_dropout"]) + int(agreement["both_not"])) / int(agreement["compared"])
+    assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)
     referral = frame(at, "referral").set_index("referral")
     assert float(referral.loc["court-mandated", "rate"]) > float(referral.loc["self", "rate"])  # true effect 0.7
 

@@ -44,7 +44,7 @@ def _benchmark(fig: go.Figure, orientation: str = "v") -> None:
     else:
         fig.add_vrect(x0=BENCHMARK["ci_lower"], x1=BENCHMARK["ci_upper"], fillcolor="#999999", opacity=0.2, line_width=0)
         fig.add_vline(x=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1),
-                      annotation_text="published average 19.7%", annotation_position="top right")
+                      annotation_text="published average 19.7%", annotation_position="bottom right")
 
 
 def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_THRESHOLD,
@@ -94,7 +94,7 @@ def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRE
     return apply_theme(fig)
 
 
-def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, period: str = "month") -> go.Figure:
     """Dropout rate by intake month with 95% intervals; months where most clients are still in
     therapy are drawn hollow (provisional)."""
     shown = _visible(table, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
@@ -103,7 +103,7 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -
     fig.add_trace(go.Scatter(
         x=pd.concat([shown["intake_period"], shown["intake_period"][::-1]]),
         y=pd.concat([shown["ci_upper"], shown["ci_lower"][::-1]]),
-        fill="toself", fillcolor="rgba(0,114,178,0.15)", line=dict(width=0), hoverinfo="skip", name="95% CI",
+        fill="toself", fillcolor="rgba(0,114,178,0.15)", mode="lines", line=dict(width=0), hoverinfo="skip", name="95% CI",
     ))
     for flag, name, symbol in ((False, "dropout rate", "circle"), (True, "provisional (most still in therapy)", "circle-open")):
         part = shown.loc[provisional == flag]
@@ -117,7 +117,7 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -
     fig.add_trace(go.Scatter(x=shown["intake_period"], y=shown["rate"], mode="lines", line=dict(color=_COLOURS[0], width=1),
                              hoverinfo="skip", showlegend=False))
     _benchmark(fig, "v")
-    fig.update_layout(xaxis_title="Month of intake", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
+    fig.update_layout(xaxis_title=f"{period.capitalize()} of intake", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
                       legend=dict(orientation="h", y=-0.3))
     _hidden_note(fig, table, shown, suppress_below)
     return apply_theme(fig)
@@ -135,7 +135,7 @@ def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below:
         band = part.dropna(subset=["ci_lower"])
         fig.add_trace(go.Scatter(
             x=np.r_[band["session_number"], band["session_number"][::-1]],
-            y=np.r_[band["ci_upper"], band["ci_lower"][::-1]], fill="toself", fillcolor=_rgba(colour, 0.15),
+            y=np.r_[band["ci_upper"], band["ci_lower"][::-1]], mode="lines", fill="toself", fillcolor=_rgba(colour, 0.15),
             line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=outcome,
         ))
         fig.add_trace(go.Scatter(
@@ -190,25 +190,28 @@ def comparison_figure(comparison: pd.DataFrame, label: str = "group", suppress_b
 
 def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD,
                        names: dict[str, str] | None = None) -> go.Figure:
-    """Dropout rate by level for several factors (e.g. each room rating 1-5), 95% intervals."""
+    """Dropout rate by level, one small panel per factor (e.g. each room rating 1-5), 95% intervals."""
     shown = _visible(rates, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
     shown = shown.loc[shown["level"].astype(str) != "unknown"]
-    fig = go.Figure()
-    for i, factor in enumerate(rates["factor"].unique()):
+    factors = list(rates["factor"].unique())
+    titles = [(names or {}).get(f, f.replace("env_", "room ").replace("_", " ")) for f in factors]
+    fig = make_subplots(rows=1, cols=max(1, len(factors)), shared_yaxes=True, subplot_titles=titles,
+                        horizontal_spacing=0.03)
+    for i, factor in enumerate(factors):
         part = shown.loc[shown["factor"] == factor]
-        name = (names or {}).get(factor, factor.replace("_", " "))
         fig.add_trace(go.Scatter(
-            x=part["level"].astype(str), y=part["rate"], mode="lines+markers", name=name,
-            line=dict(color=_COLOURS[i % len(_COLOURS)]),
+            x=part["level"].astype(str), y=part["rate"], mode="markers", name=titles[i],
+            marker=dict(color=_COLOURS[0], size=8),
             error_y=dict(type="data", symmetric=False, array=part["ci_upper"] - part["rate"],
                          arrayminus=part["rate"] - part["ci_lower"], thickness=1),
             customdata=np.column_stack([part["dropouts"], part["known"]]),
-            hovertemplate="%{x}: %{y:.1%}, %{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + name + "</extra>",
-        ))
-    _benchmark(fig, "v")
-    fig.update_layout(xaxis_title="Level", yaxis_title="Dropout rate (ended episodes)", yaxis_tickformat=".0%",
-                      legend=dict(orientation="h", y=-0.25))
-    fig.update_xaxes(type="category", categoryorder="category ascending")
+            hovertemplate="%{x}: %{y:.1%}, %{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + titles[i] + "</extra>",
+        ), row=1, col=i + 1)
+        fig.add_hline(y=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1), row=1, col=i + 1)
+        fig.update_xaxes(type="category", categoryorder="category ascending", row=1, col=i + 1)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title_text="Dropout rate (ended episodes)", row=1, col=1)
+    fig.update_layout(showlegend=False, height=340)
     _hidden_note(fig, rates, shown, suppress_below)
     return apply_theme(fig)
 
