@@ -64,9 +64,7 @@ def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
     categorical = set(result.reference)
     base = np.array([0.0 if m.term_covariate[t] in categorical else c for t, c in zip(terms, m.center)])
     rs = m.risk_sets
-    eta = rs.X @ m.beta
-    shift = eta.max()
-    hazard = cox_fit.efron(m.beta, rs, information=False).w * np.exp(-shift)  # baseline at the centre
+    hazard = cox_fit.baseline_hazard(m.beta, rs)
     frames = []
     for value in values:  # one curve per requested value
         x = base.copy()

@@ -11,7 +11,7 @@ numbers agree with `coxph(..., ties = "efron")`.
 from __future__ import annotations
 
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -131,7 +131,7 @@ def _window_sums(values: np.ndarray, rs: RiskSets) -> np.ndarray:
     return out
 
 
-def _per_row(group_values: np.ndarray, rs: RiskSets) -> np.ndarray:
+def per_row(group_values: np.ndarray, rs: RiskSets) -> np.ndarray:
     """Per row: the sum of a per-group quantity over the event groups inside the row's (start, stop]."""
     c = np.zeros((len(group_values) + 1,) + group_values.shape[1:])
     c[1:] = np.cumsum(group_values, axis=0)
@@ -151,6 +151,7 @@ class EfronTerms:
     score: np.ndarray
     information: np.ndarray
     r: np.ndarray  # exp(eta - shift)
+    shift: float  # max(eta), taken out of every exp against overflow
     denom: np.ndarray  # per death (Efron term)
     means: np.ndarray  # per death, p
     w: np.ndarray  # per group: sum_k 1/denom_k
@@ -179,11 +180,17 @@ def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerm
     v = _group_sum(f / denom, rs)
     info = None
     if information:
-        q = r * _per_row(w, rs)
+        q = r * per_row(w, rs)
         q[dead] -= r[dead] * v[rs.death_group]
         half = X * np.sqrt(np.clip(q, 0, None))[:, None]  # q >= 0: the product is a symmetric rank-k update
         info = half.T @ half - means.T @ means
-    return EfronTerms(loglik, score, info, r, denom, means, w, v)
+    return EfronTerms(loglik, score, info, r, shift, denom, means, w, v)
+
+
+def baseline_hazard(beta: np.ndarray, rs: RiskSets) -> np.ndarray:
+    """Per event group: the Efron-type hazard increment at the covariate means (R's survfit.coxph)."""
+    terms = efron(beta, rs, information=False)
+    return terms.w * np.exp(-terms.shift)
 
 
 def score_residuals(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
@@ -193,8 +200,8 @@ def score_residuals(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
     m1 = _group_sum(terms.means * inv[:, None], rs)
     mv = _group_sum(terms.means * (rs.efron_k * inv)[:, None], rs)
     mbar = _group_sum(terms.means, rs) / rs.deaths[:, None]
-    W = _per_row(terms.w, rs)
-    SM = _per_row(m1, rs)
+    W = per_row(terms.w, rs)
+    SM = per_row(m1, rs)
     resid = -r[:, None] * (X * W[:, None] - SM)
     dead, dg = rs.death_rows, rs.death_group
     resid[dead] += X[dead] - mbar[dg]

@@ -10,7 +10,6 @@ left out. The dropout, if any, is the event of the client's last interval.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from analytics.cox_model import CoxResult, fit_design

@@ -78,7 +78,7 @@ def _km_transform(rs: cox_fit.RiskSets) -> np.ndarray:
 def _information(fit: cox_fit.EfronTerms, rs: cox_fit.RiskSets, weight: np.ndarray) -> np.ndarray:
     """sum over Efron terms of weight(t) * (weighted covariance of x in the risk set)."""
     r = fit.r
-    q = r * cox_fit._per_row(fit.w * weight, rs)
+    q = r * cox_fit.per_row(fit.w * weight, rs)
     q[rs.death_rows] -= r[rs.death_rows] * (fit.v * weight)[rs.death_group]
     wk = weight[rs.death_group]
     return (rs.X * q[:, None]).T @ rs.X - (fit.means * wk[:, None]).T @ fit.means
