@@ -273,8 +273,8 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
         outcome=_dropout_within(landmarks["event"], landmarks["sessions_attended"] - landmarks["session_number"], within)
     )
     landmarks = landmarks.loc[landmarks["outcome"] != "not yet known"]
-    per_session = landmarks.groupby("session_number").agg(
-        n=("outcome", "size"), dropouts=("outcome", lambda o: int((o == "yes").sum()))
+    per_session = landmarks.assign(dropout=landmarks["outcome"] == "yes").groupby("session_number").agg(
+        n=("dropout", "size"), dropouts=("dropout", "sum")
     )
     weights = ruptured.groupby("rupture_session").size()
     usable = weights.index.intersection(per_session.index)
