@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics import survival
 from analytics.survival import (
     CIF_COLUMNS,
     KM_COLUMNS,
@@ -23,7 +24,7 @@ from analytics.survival import (
 )
 
 REF = Path(__file__).parent / "reference"
-DATASETS = ["survival_small", "survival_synthetic"]
+DATASETS = ["survival_small", "survival_synthetic", "survival_days"]
 
 
 def _data(name):
@@ -99,6 +100,13 @@ def test_cumulative_incidence_equals_r_aalen_johansen(name, grouped):
     result = cumulative_incidence(_data(name), "g" if grouped else None)
     assert list(result.table.columns) == CIF_COLUMNS
     _same(result.table, _ref(name, "cif", grouped), CIF_COLUMNS[1:])
+
+
+def test_influence_in_blocks_gives_the_same_errors(monkeypatch):
+    data = _data("survival_days")
+    whole = cumulative_incidence(data, "g").table
+    monkeypatch.setattr(survival, "_BLOCK_CELLS", 500)  # a few kinds per block
+    pd.testing.assert_frame_equal(cumulative_incidence(data, "g").table, whole, check_exact=False, rtol=1e-12)
 
 
 def test_cif_by_hand_with_ties():

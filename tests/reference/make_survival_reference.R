@@ -1,6 +1,7 @@
 # Reference numbers for tests/test_survival.py, made once with R (survival 3.5.3):
 #   cd tests/reference && Rscript make_survival_reference.R
-# It writes the two input datasets (survival_small.csv, survival_synthetic.csv) and, for each,
+# It writes the three input datasets (survival_small.csv, survival_synthetic.csv, survival_days.csv)
+# and, for each,
 # R's Kaplan-Meier, medians, log-rank and Aalen-Johansen results as CSV. The tests never call R.
 library(survival)
 
@@ -21,8 +22,19 @@ t_cens <- rgeom(n, .03)
 duration <- pmin(t_drop, t_done, t_cens)
 event <- ifelse(duration == t_drop, 1, ifelse(duration == t_done, 2, 0))
 synthetic <- data.frame(duration = duration, event = event, g = g)
+set.seed(7)
+m <- 300
+# days in therapy: many distinct times, few ties (two groups only: no pairwise rows)
+g2 <- sample(c("X", "Y"), m, replace = TRUE)
+d_drop <- round(rexp(m, ifelse(g2 == "X", 1 / 150, 1 / 90)), 1)
+d_done <- round(60 + rexp(m, 1 / 120), 1)
+d_cens <- round(rexp(m, 1 / 400), 1)
+days <- data.frame(duration = pmin(d_drop, d_done, d_cens),
+                   event = ifelse(d_drop <= pmin(d_done, d_cens), 1, ifelse(d_done <= d_cens, 2, 0)),
+                   g = g2)
 write.csv(small, "survival_small.csv", row.names = FALSE)
 write.csv(synthetic, "survival_synthetic.csv", row.names = FALSE)
+write.csv(days, "survival_days.csv", row.names = FALSE)
 
 strip <- function(f, k) {
   if (is.null(f$strata)) rep("all", k) else sub("^g=", "", rep(names(f$strata), f$strata))
@@ -58,13 +70,15 @@ reference <- function(d, name) {
   overall <- survdiff(Surv(duration, event == 1) ~ g, data = d)
   groups <- sort(unique(d$g))
   pairs <- combn(groups, 2)
+  if (length(groups) == 2) pairs <- pairs[, 0, drop = FALSE]
   stat <- p <- numeric(ncol(pairs))
   for (i in seq_len(ncol(pairs))) {
     s <- survdiff(Surv(duration, event == 1) ~ g, data = d[d$g %in% pairs[, i], ])
     stat[i] <- s$chisq
     p[i] <- s$pvalue
   }
-  lr <- data.frame(comparison = c("overall", paste(pairs[1, ], "vs", pairs[2, ])),
+  labels <- if (ncol(pairs) > 0) paste(pairs[1, ], "vs", pairs[2, ]) else character(0)
+  lr <- data.frame(comparison = c("overall", labels),
                    statistic = c(overall$chisq, stat),
                    df = c(length(groups) - 1, rep(1, ncol(pairs))),
                    p = c(overall$pvalue, p),
@@ -74,3 +88,4 @@ reference <- function(d, name) {
 
 reference(small, "survival_small")
 reference(synthetic, "survival_synthetic")
+reference(days, "survival_days")
