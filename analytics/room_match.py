@@ -5,8 +5,9 @@ only) and a hazard ratio from a Cox model (analytics.cox.fit_cox, Efron ties, st
 clustered by therapist) adjusted for case mix: the referral source, diagnosis group, age, prior
 negative therapy and trauma history, whichever are recorded. Each factor is fitted in its own model
 with the case mix (not with the other factors), so each hazard ratio answers "clients alike in case
-mix, differing in this one thing". Room ratings are per one point higher; where the site is known
-the model is stratified by site, so a rating is compared within a site, not across buildings.
+mix, differing in this one thing". Where the site is known every model is stratified by site, so
+clients are compared within a site (its own baseline hazard), not across buildings. Room ratings
+are per one point higher, the age gap per 10 years, markers and matches yes against no.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         lower, upper = wilson_interval(done, recorded.sum())
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
-        hr, notes = adjusted_hazard(episodes.assign(habit_marker=m), "habit_marker", adjust)
+        hr, notes = adjusted_hazard(episodes.assign(habit_marker=m), "habit_marker", adjust, _site_strata(episodes))
         warnings += [n.replace("habit_marker", habit.lower()) for n in notes]
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,

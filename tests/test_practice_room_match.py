@@ -84,3 +84,23 @@ def test_habits_match_room_recover_true_directions(sample_episodes):
     room = room_vs_dropout(sample_episodes).hazard.set_index("factor")
     assert room.loc["env_privacy", "hr"] < 1  # true -0.2 per point
     assert room.loc["env_noise", "hr_ci_lower"] < 1 < room.loc["env_noise", "hr_ci_upper"]  # no effect
+
+
+def test_hazard_ratios_are_the_cox_models_described(sample_episodes):
+    from analytics.cox import fit_cox
+    from analytics.room_match import case_mix
+
+    mix = case_mix(sample_episodes)
+    assert mix == ["referral", "diagnosis", "age", "prior_negative_therapy", "trauma_history"]
+    room = room_vs_dropout(sample_episodes, columns=["env_privacy"]).hazard.iloc[0]
+    direct = fit_cox(sample_episodes, ["env_privacy"] + mix, strata=["site"]).table.set_index("term").loc["env_privacy"]
+    assert room["hr"] == pytest.approx(direct["hr"], rel=1e-12)
+    assert room["hr_ci_upper"] == pytest.approx(direct["hr_ci_upper"], rel=1e-12)
+    card = habits_scorecard(sample_episodes).table.set_index("habit").loc["Agree on goals"]
+    direct = fit_cox(sample_episodes.assign(g=sample_episodes["goals_agreed"].astype(float)), ["g"] + mix,
+                     strata=["site"])
+    assert card["hr"] == pytest.approx(direct.table.set_index("term").loc["g", "hr"], rel=1e-12)
+    gap = match_vs_dropout(sample_episodes).hazard.set_index("factor").loc["age_gap_10"]
+    direct = fit_cox(sample_episodes.assign(a=sample_episodes["age_gap"] / 10), ["a"] + [c for c in mix if c != "age"],
+                     strata=["site"])
+    assert gap["hr"] == pytest.approx(direct.table.set_index("term").loc["a", "hr"], rel=1e-12)
