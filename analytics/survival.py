@@ -13,7 +13,8 @@ package (tests/reference/ holds the R script and its output):
 Time 0 is an ordinary time: an episode with duration 0 (no session attended) that ends in
 dropout is an event at time 0 and gives a row at time 0, as in R. The curves start at 1 just
 before the first time; the tables hold only the times R reports (every distinct time with an
-event or a censoring).
+event or a censoring). R's `timefix` (merging times that differ only by rounding noise) is not
+needed: durations here are whole sessions or days, compared exactly.
 """
 
 from __future__ import annotations
