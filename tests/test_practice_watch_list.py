@@ -84,3 +84,11 @@ def test_watch_list_is_deterministic_and_filters_by_therapist(sample):
     mine = watch_list(caseload.sessions, episodes, therapist=therapist).table
     assert (mine["therapist_id"] == therapist).all()
     assert mine["rank"].tolist() == first.table.loc[first.table["therapist_id"] == therapist, "rank"].tolist()
+
+
+def test_watch_list_without_alliance_ratings(sample):
+    caseload, episodes = sample
+    result = watch_list(caseload.sessions.drop(columns=["srs", "wai"]), episodes)
+    assert "srs_last" not in set(result.coefficients["term"])
+    assert any("No `srs` column" in w for w in result.warnings)
+    assert not result.table["reasons"].str.contains("alliance").any()
