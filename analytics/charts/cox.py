@@ -12,6 +12,7 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 from analytics.charts.theme import PALETTE, apply_theme
 
 _NAMES = {"hr": "Hazard ratio", "or": "Odds ratio"}
+_LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
 
 
 def _interval_columns(table: pd.DataFrame, estimate: str) -> tuple[str, str]:
@@ -40,18 +41,23 @@ def forest_figure(table: pd.DataFrame, estimate: str = "hr", title: str | None =
     ))
     positive = np.r_[rows[lower].to_numpy(float), rows[upper].to_numpy(float), 1.0]
     positive = positive[np.isfinite(positive) & (positive > 0)]
-    low, high = positive.min() / 1.3, positive.max() * 1.3
-    label_x = high * 1.15
+    low, high = positive.min() / 1.25, positive.max() * 1.25
+    # The numbers get their own stretch of axis to the right of the widest interval (no ticks
+    # there), so they survive any theme's margins on export.
+    span = np.log10(high) - np.log10(low)
     fig.add_trace(go.Scatter(
-        x=[label_x] * len(rows), y=rows["term"], mode="text", text=text, textposition="middle right",
+        x=[high * 1.05] * len(rows), y=rows["term"], mode="text", text=text, textposition="middle right",
         showlegend=False, hoverinfo="skip", name="values",
     ))
     fig.add_vline(x=1, line=dict(color=PALETTE[-1], width=1, dash="dash"))
+    ticks = [t for t in _LOG_TICKS if low <= t <= high] or [1.0]
     fig.update_xaxes(type="log", title=f"{label} (95% CI, log scale)",
-                     range=[np.log10(low), np.log10(label_x * 4)])
+                     range=[np.log10(low), np.log10(high) + max(0.8 * span, 0.5)],
+                     tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], minor=dict(showgrid=False, ticks=""))
     fig.update_yaxes(autorange="reversed", title=None, categoryorder="array", categoryarray=list(rows["term"]))
     fig.update_layout(showlegend=False, title=title, height=max(260, 60 + 34 * len(rows)))
-    return apply_theme(fig)
+    fig = apply_theme(fig)
+    return fig
 
 
 def ph_residual_figure(ph, time_label: str = "Sessions attended") -> go.Figure:
