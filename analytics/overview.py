@@ -313,3 +313,16 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
     else:
         takeaway = f"Too few {period}s with enough ended episodes to show a trend."
     return RateResult(period, table, p, takeaway, warnings)
+
+
+def incidence_takeaway(cif_table: pd.DataFrame, unit: str = "session") -> str:
+    """When dropout happens, from the overall cumulative incidence table (analytics.survival): the
+    time by which half of the dropouts seen had happened, and where dropout and completion stand at the end."""
+    if cif_table.empty or cif_table["cif_dropout"].iloc[-1] <= 0:
+        return "No dropouts yet, so there is no timing to show."
+    final = cif_table.iloc[-1]
+    half = cif_table.loc[cif_table["cif_dropout"] >= 0.5 * final["cif_dropout"], "time"].iloc[0]
+    return (
+        f"Half of the dropouts seen so far happened by {unit} {half:g}; by {unit} {final['time']:g}, "
+        f"{percent(final['cif_dropout'])} of clients had dropped out and {percent(final['cif_completed'])} had completed."
+    )

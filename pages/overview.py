@@ -103,12 +103,7 @@ cif = state.cached("practice_cif", survival.cumulative_incidence, episodes)
 for warning in cif.warnings:
     st.caption(warning)
 unit = "session" if settings.time_scale == "sessions" else "day"
-ends = cif.table.groupby("group").tail(1)
-reach = cif.table.loc[cif.table["cif_dropout"] >= 0.5 * ends["cif_dropout"].iloc[0], "time"] if len(ends) else []
-cif_text = (f"Half of all the dropouts seen by the end had happened by {unit} {reach.iloc[0]:g}; by {unit} "
-            f"{ends['time'].iloc[0]:g}, {percent(ends['cif_dropout'].iloc[0])} of clients had dropped out and "
-            f"{percent(ends['cif_completed'].iloc[0])} had completed." if len(ends) and len(reach) else
-            "The share of clients who have dropped out or completed by each session.")
+cif_text = overview.incidence_takeaway(cif.table, unit)
 widgets.figure(
     survival_charts.cif_figure(cif, time_label="Sessions attended" if unit == "session" else "Days in therapy"),
     cif.table, "cumulative_incidence_of_dropout",

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.overview import definition_sensitivity, headline
+from analytics.overview import definition_sensitivity, headline, incidence_takeaway
+from analytics.survival import cumulative_incidence
 from analytics.proportions import percent
 from analytics.synth import generate_caseload
 from ui import state
@@ -54,6 +55,7 @@ def test_overview_headline_and_definitions_on_sample():
     assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
     assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
     assert "By referral, dropout ranges" in text(at)
+    assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
     agreement = frame(at, "definition_a").iloc[0]
     share = (int(agreement["both_dropout"]) + int(agreement["both_not"])) / int(agreement["compared"])
     assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)

@@ -99,3 +99,13 @@ def test_telehealth_reads_in_person_or_telehealth():
     table = dropout_by(episodes, "telehealth").table.set_index("telehealth")
     assert table.loc["in person", ["clients", "known", "dropouts"]].tolist() == [3, 2, 1]  # c2, c3, c6
     assert table.loc["telehealth", ["clients", "known", "dropouts"]].tolist() == [3, 2, 1]  # c1, c4, c5
+
+
+def test_incidence_takeaway_reads_the_cif_table():
+    from analytics.overview import incidence_takeaway
+
+    table = pd.DataFrame({"group": "all", "time": [1.0, 2.0, 3.0, 5.0], "cif_dropout": [0.05, 0.08, 0.1, 0.12],
+                          "cif_completed": [0.0, 0.1, 0.3, 0.8]})
+    assert incidence_takeaway(table) == ("Half of the dropouts seen so far happened by session 2; by session 5, "
+                                         "12% of clients had dropped out and 80% had completed.")
+    assert incidence_takeaway(table.assign(cif_dropout=0.0)).startswith("No dropouts yet")
