@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analytics import privacy
-from analytics.caseload import Caseload
+from analytics.caseload import Caseload, fingerprint_frames
 from analytics.mapping import Mapping, detect_date_format, format_label, suggest_mapping
 from analytics.problems import Problem, has_errors
 from analytics.readers import read_table, source_name
@@ -104,10 +105,22 @@ def load_caseload(
 
     caseload = None
     if not has_errors(problems):
-        canonical = {t: f.reset_index(drop=True) for t, f in tables.items()}
-        caseload = Caseload(canonical.get("sessions"), canonical.get("clients"), canonical.get("therapists"), export_date=limit)
+        canonical = {t: tables[t].reset_index(drop=True) if t in tables else None for t in TABLES}
+        fingerprint = fingerprint_frames(*canonical.values())
+        plain = {t: None if f is None else _plain(f) for t, f in canonical.items()}
+        caseload = Caseload(plain["sessions"], plain["clients"], plain["therapists"], export_date=limit,
+                            fingerprint=fingerprint)
     identifiers = [f for table in findings for f in findings[table]]
     return IngestResult(caseload, used, problems, raw, identifiers, files)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical text columns (how the importer holds text) as plain object columns of str,
+    the canonical dtype every analysis expects."""
+    return pd.DataFrame({
+        column: np.asarray(series, dtype=object) if isinstance(series.dtype, pd.CategoricalDtype) else series
+        for column, series in frame.items()
+    }, index=frame.index)
 
 
 def load_sample() -> IngestResult:

@@ -348,10 +348,11 @@ def _columns_by_share(frame: pd.DataFrame, used: set, classify, share: float) ->
     for column in frame.columns:
         if column in used or pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        counts = frame[column].dropna().astype(str).value_counts().head(50)
+        counts = frame[column].value_counts(dropna=True).head(50)
+        counts = counts[counts > 0]
         if counts.empty:
             continue
-        recognised = np.array([classify(v) is not None for v in counts.index])
+        recognised = np.array([classify(str(v)) is not None for v in counts.index])
         if counts.to_numpy()[recognised].sum() >= share * counts.sum():
             found.append(column)
     return found
@@ -386,8 +387,11 @@ def _classify(value, words: dict, rules: tuple) -> str | None:
 
 def distinct_text(series: pd.Series, limit: int | None = None) -> list[str]:
     """The distinct non-empty values as trimmed text, most frequent first."""
-    counts = series.dropna().astype(str).str.strip().value_counts()
-    counts = counts[counts.index != ""]
+    counts = series.value_counts(dropna=True)
+    counts = counts[counts > 0]
+    labels = pd.Index(counts.index.astype(str)).str.strip()
+    counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0, sort=False).sum()
+    counts = counts[counts.index != ""].sort_values(ascending=False, kind="stable")
     return list(counts.index[:limit] if limit else counts.index)
 
 
@@ -401,7 +405,7 @@ def detect_date_format(series: pd.Series, min_share: float = 0.5) -> tuple[str |
     month-first and day-first readings fit every value (no day above 12), month-first is chosen then."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return ISO, False
-    sample = pd.Series(series.dropna().unique()[:_SAMPLE_VALUES])
+    sample = _factorized(series)[1].dropna().iloc[:_SAMPLE_VALUES]
     if sample.empty:
         return None, False
     native = sample.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))
@@ -441,8 +445,39 @@ def apply_mapping(frame: pd.DataFrame, mapping: TableMapping, table: str) -> pd.
 
 
 def _factorized(series: pd.Series):
+    """(codes, distinct values as an object Series); -1 marks a missing value. A categorical's own
+    codes are used as they are, so nothing is hashed again."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), pd.Series(np.asarray(series.cat.categories, dtype=object), dtype=object)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+
+
+def _categorical(codes: np.ndarray, values: np.ndarray, index) -> pd.Series:
+    """values[codes] as a categorical (-1 and missing values give NaN), without touching each row."""
+    value_codes, categories = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    if len(value_codes):
+        codes = np.where(codes >= 0, value_codes[np.clip(codes, 0, None)], -1)
+    else:
+        codes = np.full(len(codes), -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object)), index=index)
+
+
+def given(series: pd.Series) -> np.ndarray:
+    """True where a value is given (neither missing nor blank text)."""
+    codes, uniques = _factorized(series)
+    if not len(uniques):
+        return np.zeros(len(series), dtype=bool)
+    text = uniques.astype(str)
+    blank = (uniques.isna() | text.str.strip().eq("")).to_numpy()
+    return (codes >= 0) & ~blank[np.clip(codes, 0, None)]
+
+
+def as_category(series: pd.Series) -> pd.Series:
+    """A text column as a categorical in order of appearance (no sorting of a million ids)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object), validate=False),
+                     index=series.index, name=series.name)
 
 
 def _take(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
@@ -457,17 +492,15 @@ def _take(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
 def to_ids(series: pd.Series) -> pd.Series:
     """Identifiers as trimmed text ('007' stays '007'; a number read as 1001.0 becomes '1001')."""
     codes, uniques = _factorized(series)
-    text = np.array([_id_text(v) for v in uniques], dtype=object)
-    return pd.Series(_take(text, codes, np.nan), index=series.index, dtype=object)
-
-
-def _id_text(value):
-    if isinstance(value, str):
-        value = value.strip()
-        return value if value else np.nan
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
+    is_text = uniques.map(type).eq(str).to_numpy()
+    text = uniques.copy()
+    text[is_text] = uniques[is_text].str.strip()
+    numbers = pd.to_numeric(uniques[~is_text], errors="coerce")
+    whole = numbers.notna() & (numbers == np.floor(numbers))
+    text[~is_text] = uniques[~is_text].astype(str).str.strip()
+    text[whole[whole].index] = numbers[whole].astype(np.int64).astype(str)
+    text = text.mask(text.eq("") | uniques.isna())
+    return _categorical(codes, text.to_numpy(dtype=object), series.index)
 
 
 def map_values(series: pd.Series, value_map: dict, allowed: tuple = ()) -> pd.Series:
@@ -477,9 +510,7 @@ def map_values(series: pd.Series, value_map: dict, allowed: tuple = ()) -> pd.Se
     lookup.update({value_key(k): v for k, v in value_map.items()})
     codes, uniques = _factorized(series)
     keys = pd.Series(uniques.astype(str)).str.casefold().str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()
-    mapped = keys.map(lookup).astype(object).to_numpy()
-    out = _take(mapped, codes, np.nan)
-    return pd.Series(out, index=series.index, dtype=object).where(pd.notna(out), np.nan)
+    return _categorical(codes, keys.map(lookup).astype(object).to_numpy(), series.index)
 
 
 def parse_dates(series: pd.Series, fmt: str | None) -> pd.Series:

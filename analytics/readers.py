@@ -3,7 +3,9 @@ Excel .xlsx and Parquet.
 
 Files come from EHR exports and spreadsheets, sometimes broken or hostile, so a file that cannot
 be read yields a Problem (which file, why, what to do) and never an exception. Text is read as
-strings: converting types is the mapping's job, and identifiers such as "007" must keep their zeros.
+strings (held as categoricals: an export repeats the same few ids, dates and statuses millions
+of times, so every later step works on the distinct values): converting types is the mapping's
+job, and identifiers such as "007" must keep their zeros.
 Every frame returned carries the spreadsheet row number as its index (header = row 1), so
 problems can point at the rows a user sees in Excel.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analytics.mapping import as_category
 from analytics.problems import Problem, quoted
 
 MAX_COLUMNS = 2000
@@ -209,7 +212,7 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
 
 
 def _parse_csv(blob: _Blob, delimiter: str, encoding: str) -> tuple[pd.DataFrame | None, list[Problem]]:
-    options = dict(sep=delimiter, dtype=str, keep_default_na=False, na_values=NA_VALUES,
+    options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES,
                    skip_blank_lines=False, encoding=encoding)
     problems = []
     for attempt in range(3):
@@ -320,13 +323,17 @@ def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str 
         return None, problems + [_too_wide(name, frame.shape[1])]
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = np.arange(2, len(frame) + 2)
+    for column in frame.columns[frame.dtypes.to_numpy() == object]:
+        frame[column] = as_category(frame[column])
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
     empty = [c for c in unnamed if frame[c].isna().all()]
     frame = frame.drop(columns=empty)
     for column in (c for c in unnamed if c not in empty):
         problems.append(Problem(name, column, [], "This column has values but no name in the header row",
                                 "Give it a name in the file, or leave it: it is kept under this name."))
-    frame = frame.loc[frame.notna().any(axis=1)] if frame.shape[1] else frame
+    filled = frame.notna().any(axis=1).to_numpy()
+    if not filled.all():
+        frame = frame.loc[filled]
     if len(frame) == 0:
         problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
                                 "Export the table again with its rows.", "warning"))

@@ -22,6 +22,7 @@ from analytics.mapping import (
     apply_mapping,
     distinct_text,
     format_label,
+    given as present,
     map_values,
     parse_dates,
     to_flags,
@@ -62,7 +63,7 @@ class _Checker:
     """Converts one table column by column, collecting problems and the rows to leave out."""
 
     def __init__(self, table, frame, mapping, file, export_date):
-        self.table, self.frame, self.mapping, self.file = table, frame.copy(), mapping, file
+        self.table, self.frame, self.mapping, self.file = table, frame, mapping, file
         self.limit = pd.Timestamp(export_date).normalize() if export_date is not None else pd.Timestamp.today().normalize()
         self.drop = np.zeros(len(frame), dtype=bool)
         self.problems: list[Problem] = []
@@ -82,7 +83,7 @@ class _Checker:
     def convert(self, column):
         kind = column_type(column)
         raw = self.frame[column]
-        given = _present(raw)
+        given = present(raw)
         if kind == "id":
             self.frame[column] = to_ids(raw)
             key = column == "client_id" or self.table == "therapists"
@@ -170,7 +171,8 @@ class _Checker:
         canonical = set(CANONICAL_COLUMNS[self.table])
         for column in self.frame.columns:
             series = self.frame[column]
-            if column in canonical or series.dtype != object or not series.notna().any():
+            text = series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype)
+            if column in canonical or not text or not series.notna().any():
                 continue
             numbers = to_numbers(series)
             if numbers.notna().sum() == series.notna().sum():
@@ -189,7 +191,8 @@ class _Checker:
                                "Keep one row per id in the file (one row per client episode).")
         keep = ~self.drop
         repeated = np.zeros(len(self.frame), dtype=bool)
-        repeated[keep] = self.frame.loc[keep].duplicated(key, keep="first").to_numpy()
+        rows = _row_codes(self.frame, key)[keep]
+        repeated[keep] = pd.Series(rows).duplicated(keep="first").to_numpy()
         self.warn(repeated, key[0] if self.table != "sessions" else None, f"{_count(repeated.sum(), noun)} {what}", fix,
                   leave_out=True)
 
@@ -207,7 +210,7 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
 
     problems = []
     if sessions is not None and clients is not None:
-        orphan = ~sessions["client_id"].isin(clients["client_id"]).to_numpy()
+        orphan = ~sessions["client_id"].isin(clients["client_id"].unique()).to_numpy()
         if orphan.any():
             ids = sessions["client_id"][orphan].unique()
             problems.append(at(
@@ -215,14 +218,14 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
                 f"{_count(orphan.sum(), 'appointment')} of {len(ids):,} client(s) missing from the clients file "
                 f"({quoted(ids, 5)}); they are analysed without client details",
                 "Check that both files come from the same export and date range."))
-        lonely = ~clients["client_id"].isin(sessions["client_id"]).to_numpy()
+        lonely = ~clients["client_id"].isin(sessions["client_id"].unique()).to_numpy()
         if lonely.any():
             problems.append(at(
                 "clients", lonely, "client_id",
                 f"{_count(lonely.sum(), 'client')} with no appointment in the sessions file; they count as episodes with no sessions",
                 "Check that the sessions export covers the same period as the clients file."))
     if therapists is not None:
-        known = therapists["therapist_id"]
+        known = therapists["therapist_id"].unique()
         for name, frame in (("sessions", sessions), ("clients", clients)):
             if frame is None or "therapist_id" not in frame.columns:
                 continue
@@ -234,8 +237,7 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
                     f"({quoted(frame['therapist_id'][stray].unique(), 5)}); their therapist details will be missing",
                     "Add these therapists to the therapists file, or check the ids match."))
     if sessions is not None and "therapist_id" in sessions.columns:
-        per_client = sessions.groupby("client_id")["therapist_id"].nunique()
-        shared = per_client.index[per_client > 1]
+        shared = _shared_clients(sessions)
         if len(shared):
             rows = sessions["client_id"].isin(shared).to_numpy()
             problems.append(at(
@@ -245,6 +247,33 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
                 "unless the clients file names their therapist",
                 "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."))
     return problems
+
+
+def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
+    """One integer per row, equal for rows equal in `columns` (codes combined column by column,
+    re-factorized before they could overflow): duplicates found by hashing integers, not text."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes, size = series.cat.codes.to_numpy().astype(np.int64), len(series.cat.categories)
+        else:
+            codes, uniques = pd.factorize(series)
+            size = len(uniques)
+        if combined.max(initial=0) >= (2**62) // (size + 2):
+            combined = pd.factorize(combined)[0].astype(np.int64)
+        combined = combined * (size + 2) + codes + 1
+    return combined
+
+
+def _shared_clients(sessions: pd.DataFrame) -> list:
+    """Clients with appointments under more than one therapist, counted on integer codes."""
+    client_codes, clients = pd.factorize(sessions["client_id"])
+    therapist_codes, _ = pd.factorize(sessions["therapist_id"])
+    known = (client_codes >= 0) & (therapist_codes >= 0)
+    pairs = pd.unique(client_codes[known].astype(np.int64) * (therapist_codes.max() + 1) + therapist_codes[known])
+    per_client = np.bincount(pairs // (therapist_codes.max() + 1), minlength=len(clients))
+    return list(np.asarray(clients)[per_client > 1])
 
 
 def _missing_sources(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str) -> list[Problem]:
@@ -265,17 +294,6 @@ def _missing_required(table: str, column: str, raw: pd.DataFrame, file: str) -> 
         f"In the mapping, choose which column holds {column}, or add a column named '{column}' to the file.",
         "error",
     )
-
-
-def _present(series: pd.Series) -> np.ndarray:
-    """True where a value is given (not missing, not blank)."""
-    given = series.notna().to_numpy()
-    if series.dtype == object:
-        codes, uniques = pd.factorize(series)
-        blank = np.array([isinstance(u, str) and not u.strip() for u in uniques], dtype=bool)
-        if blank.any():
-            given &= ~blank[np.clip(codes, 0, None)] | (codes < 0)
-    return given
 
 
 def _count(n, noun: str) -> str:
