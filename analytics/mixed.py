@@ -99,7 +99,10 @@ class _Likelihood:
         self.modes = b
         return b, 1 / np.sqrt(curvature)
 
-    def loglik(self, beta: np.ndarray, log_sd: float) -> float:
+    def loglik(self, beta: np.ndarray, log_sd: float, gradient: bool = False):
+        """The log-likelihood; with `gradient`, also its gradient in (beta, log sd), each therapist's
+        score averaged over the quadrature's posterior weights (Fisher's identity: exact where the
+        quadrature is, i.e. for AGHQ with several nodes)."""
         if time.monotonic() > self.deadline:
             raise _OutOfTime
         sd = float(np.exp(log_sd))
@@ -110,8 +113,16 @@ class _Likelihood:
         prior = -0.5 * (b / sd) ** 2 - 0.5 * np.log(2 * np.pi) - np.log(sd)
         log_terms = bernoulli + prior + self.log_weights[None, :]
         top = log_terms.max(axis=1)
-        per_cluster = top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1)) + np.log(np.sqrt(2) * scale)
-        return float(per_cluster.sum())
+        mass = np.exp(log_terms - top[:, None])
+        total = mass.sum(axis=1)
+        value = float((top + np.log(total) + np.log(np.sqrt(2) * scale)).sum())
+        if not gradient:
+            return value
+        posterior = mass / total[:, None]
+        fitted = (posterior[self.index] * _expit(eta)).sum(axis=1)
+        d_beta = self.X.T @ (self.w * (self.y - fitted))
+        d_log_sd = float((posterior * ((b / sd) ** 2 - 1)).sum())
+        return value, np.r_[d_beta, d_log_sd]
 
 
 def fit_random_intercept(
@@ -150,14 +161,14 @@ def fit_random_intercept(
     if not converged:
         notes.append("The random-intercept model did not converge; the ICC may be wrong. Use fewer covariates "
                      "or rescale large numeric covariates.")
-    lower, upper, variance_p, method, why = _sd_interval(lik, beta, log_sd, ll)
+    se, se_log_sd = _standard_errors(lik, beta, log_sd)
+    lower, upper, variance_p, method, why = _sd_interval(lik, beta, log_sd, ll, se_log_sd)
     notes += why
     if sd < 1e-3:
         notes.append(
             "The between-therapist variance is estimated at zero (a boundary estimate): dropout differs between "
             "therapists no more than chance would produce, so the ICC is 0 and every therapist effect is shrunk to 0."
         )
-    se = _fixed_effect_se(lik, beta, log_sd, len(beta))
     mode, cond_sd = lik.conditional_modes(beta, sd)
     effects = pd.DataFrame(
         {"therapist_id": therapists, "effect": mode, "ci_lower": mode - Z95 * cond_sd, "ci_upper": mode + Z95 * cond_sd}
@@ -189,82 +200,122 @@ def fit_random_intercept(
     )
 
 
+def _objective(lik: _Likelihood, fixed_log_sd: float | None = None):
+    """Negative log-likelihood for scipy (with its gradient when the quadrature has several nodes;
+    Laplace uses finite differences), over (beta, log sd) or over beta at a fixed SD. The log SD is
+    held inside [LOG_SD_MIN, LOG_SD_MAX] (flat outside), so an unconstrained optimizer can be used."""
+    analytic = len(lik.nodes) > 1
+
+    def negative(theta):
+        if fixed_log_sd is None:
+            beta, log_sd = theta[:-1], float(np.clip(theta[-1], LOG_SD_MIN, LOG_SD_MAX))
+        else:
+            beta, log_sd = theta, fixed_log_sd
+        if not analytic:
+            return -lik.loglik(beta, log_sd)
+        value, grad = lik.loglik(beta, log_sd, gradient=True)
+        if fixed_log_sd is not None:
+            return -value, -grad[:-1]
+        if log_sd != theta[-1]:
+            grad[-1] = 0.0
+        return -value, -grad
+
+    return negative, analytic
+
+
 def _maximize(lik: _Likelihood, beta0: np.ndarray, log_sd0: float) -> tuple[np.ndarray, float, float, bool]:
+    """BFGS (numpy only: the bounded L-BFGS-B spends its time in multi-threaded BLAS calls on busy machines)."""
     k = len(beta0)
-
-    def objective(theta):
-        return -lik.loglik(theta[:k], theta[k])
-
-    bounds = [(None, None)] * k + [(LOG_SD_MIN, LOG_SD_MAX)]
-    result = optimize.minimize(
-        objective, np.r_[beta0, log_sd0], method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-7},
-    )
-    free = (result.x[k] > LOG_SD_MIN + 1e-6) | (np.arange(k + 1) < k)
-    converged = bool(result.success) or bool(np.max(np.abs(result.jac[free])) < 1e-3)
-    return result.x[:k], float(result.x[k]), -float(result.fun), converged
+    negative, analytic = _objective(lik)
+    result = optimize.minimize(negative, np.r_[beta0, log_sd0], jac=analytic, method="BFGS",
+                               options={"maxiter": 500, "gtol": 1e-6})
+    log_sd = float(np.clip(result.x[k], LOG_SD_MIN, LOG_SD_MAX))
+    converged = bool(result.success) or bool(np.max(np.abs(result.jac)) < 1e-3)
+    return result.x[:k], log_sd, -float(result.fun), converged
 
 
 def _profile(lik: _Likelihood, beta: np.ndarray, log_sd: float) -> tuple[float, np.ndarray]:
     """max over beta of the log-likelihood at a fixed SD (warm-started at `beta`)."""
-    result = optimize.minimize(
-        lambda b: -lik.loglik(b, log_sd), beta, method="BFGS", options={"maxiter": 200, "gtol": 1e-6}
-    )
+    negative, analytic = _objective(lik, fixed_log_sd=log_sd)
+    result = optimize.minimize(negative, beta, jac=analytic, method="BFGS", options={"maxiter": 300, "gtol": 1e-6})
     return -float(result.fun), result.x
 
 
-def _sd_interval(lik: _Likelihood, beta: np.ndarray, log_sd: float, ll: float):
-    """Profile-likelihood 95% interval for the SD and the boundary likelihood-ratio p-value for SD = 0
-    (half a chi-square(1) tail). Falls back to a Wald interval on log SD when out of time."""
+def _hessian(lik: _Likelihood, theta: np.ndarray, k_free: int) -> np.ndarray:
+    """Hessian of the log-likelihood in the first `k_free` of (beta, log sd): central differences of
+    the analytic gradient (AGHQ), or second differences of the log-likelihood (Laplace)."""
+    if len(lik.nodes) == 1:
+        rest = theta[k_free:]
+
+        def value(t):
+            full = np.r_[t, rest]
+            return lik.loglik(full[:-1], full[-1])
+
+        return approx_hess3(theta[:k_free], value)
+    h = 1e-5 * np.maximum(1.0, np.abs(theta[:k_free]))
+    rows = []
+    for j in range(k_free):
+        step = np.zeros_like(theta)
+        step[j] = h[j]
+        up = lik.loglik((theta + step)[:-1], (theta + step)[-1], gradient=True)[1]
+        down = lik.loglik((theta - step)[:-1], (theta - step)[-1], gradient=True)[1]
+        rows.append((up - down)[:k_free] / (2 * h[j]))
+    hessian = np.array(rows)
+    return (hessian + hessian.T) / 2
+
+
+def _sd_interval(lik: _Likelihood, beta: np.ndarray, log_sd: float, ll: float, se_log_sd: float):
+    """Profile-likelihood 95% interval for the SD, bracketed from the Wald interval on log SD, and the
+    boundary likelihood-ratio p-value for SD = 0 (half a chi-square(1) tail). Falls back to the Wald
+    interval on log SD when out of time."""
     notes: list[str] = []
+    step = se_log_sd if np.isfinite(se_log_sd) and se_log_sd > 0 else 1.0
     try:
         ll_zero, _ = _profile(lik, beta, LOG_SD_MIN)
         drop_zero = max(0.0, 2 * (ll - ll_zero))
         variance_p = float(0.5 * stats.chi2.sf(drop_zero, 1)) if drop_zero > 0 else 1.0
-        state = {"beta": beta}
+        seen = {LOG_SD_MIN: drop_zero - CHI2_95}
 
         def excess(x):
-            value, state["beta"] = _profile(lik, state["beta"], x)
-            return 2 * (ll - value) - CHI2_95
+            if x not in seen:
+                seen[x] = 2 * (ll - _profile(lik, beta, x)[0]) - CHI2_95
+            return seen[x]
 
         if drop_zero <= CHI2_95 or log_sd <= LOG_SD_MIN + 1e-6:
             lower = 0.0
         else:
-            state["beta"] = beta
-            lower = float(np.exp(optimize.brentq(excess, LOG_SD_MIN, log_sd, xtol=1e-6, maxiter=60)))
-        state["beta"] = beta
-        top = max(log_sd, np.log(0.05))
-        while top < LOG_SD_MAX and excess(min(top + 0.7, LOG_SD_MAX)) < 0:
-            top += 0.7
-        top = min(top + 0.7, LOG_SD_MAX)
-        state["beta"] = beta
-        if excess(top) < 0:
+            low = max(log_sd - 2.5 * step, LOG_SD_MIN)
+            while low > LOG_SD_MIN and excess(low) < 0:
+                low = max(low - step, LOG_SD_MIN)
+            lower = float(np.exp(optimize.brentq(excess, low, log_sd, xtol=1e-4, maxiter=60)))
+        start = max(log_sd, np.log(0.05))
+        high = min(start + 2.5 * step, LOG_SD_MAX)
+        while high < LOG_SD_MAX and excess(high) < 0:
+            high = min(high + step, LOG_SD_MAX)
+        if excess(high) < 0:
             upper = float("inf")
             notes.append("The upper end of the ICC interval could not be bounded: the data say little about how much therapists differ.")
         else:
-            upper = float(np.exp(optimize.brentq(excess, max(log_sd, LOG_SD_MIN), top, xtol=1e-6, maxiter=60)))
+            upper = float(np.exp(optimize.brentq(excess, max(log_sd, LOG_SD_MIN), high, xtol=1e-4, maxiter=60)))
         return lower, upper, variance_p, "profile likelihood for the therapist SD, transformed", notes
     except _OutOfTime:
-        lik.deadline = float("inf")
-        hessian = approx_hess3(np.r_[beta, log_sd], lambda t: lik.loglik(t[:-1], t[-1]))
-        se = float(np.sqrt(max(-np.linalg.inv(hessian)[-1, -1], 0.0)))
         notes.append("The profile-likelihood interval took too long; a Wald interval on the log SD is shown instead.")
-        return (float(np.exp(log_sd - Z95 * se)), float(np.exp(log_sd + Z95 * se)), float("nan"),
+        return (float(np.exp(log_sd - Z95 * step)), float(np.exp(log_sd + Z95 * step)), float("nan"),
                 "Wald interval on log SD, transformed", notes)
 
 
-def _fixed_effect_se(lik: _Likelihood, beta: np.ndarray, log_sd: float, k: int) -> np.ndarray:
-    """Standard errors of the fixed effects from the numerical Hessian of the marginal log-likelihood
-    (at a boundary SD, from the beta block alone)."""
-    if log_sd <= LOG_SD_MIN + 1e-3:
-        hessian = approx_hess3(beta, lambda b: lik.loglik(b, log_sd))
-    else:
-        hessian = approx_hess3(np.r_[beta, log_sd], lambda t: lik.loglik(t[:-1], t[-1]))
+def _standard_errors(lik: _Likelihood, beta: np.ndarray, log_sd: float) -> tuple[np.ndarray, float]:
+    """Standard errors of the fixed effects and of log SD from the observed information of the
+    marginal log-likelihood (at a boundary SD, from the beta block alone; log SD's is then NaN)."""
+    k = len(beta)
+    boundary = log_sd <= LOG_SD_MIN + 1e-3
     try:
-        cov = -np.linalg.inv(hessian)
+        cov = -np.linalg.inv(_hessian(lik, np.r_[beta, log_sd], k if boundary else k + 1))
     except np.linalg.LinAlgError:
-        return np.full(k, np.nan)
-    return np.sqrt(np.clip(np.diag(cov)[:k], 0, None))
+        return np.full(k, np.nan), float("nan")
+    variances = np.diag(cov)
+    se_log_sd = float("nan") if boundary or variances[-1] <= 0 else float(np.sqrt(variances[-1]))
+    return np.sqrt(np.clip(variances[:k], 0, None)), se_log_sd
 
 
 def _glm_start(X: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -241,3 +241,45 @@ def test_episodes_without_therapist_are_left_out_and_counted(data):
     known_missing = int(frame.loc[:9, "event"].isin([1, 2]).sum())
     assert result.n_dropped == known_missing
     assert result.n_used == int(data["event"].isin([1, 2]).sum()) - known_missing
+
+
+@pytest.mark.parametrize("key, n_agq", [("laplace", 1), ("agq15", 15)])
+def test_sample_caseload_icc_equals_glmer(key, n_agq):
+    from analytics.episodes import EpisodeSettings, derive_episodes
+    from analytics.ingest import load_sample
+
+    stored = pd.read_csv(REF / "reg_sample_episodes.csv")
+    episodes = derive_episodes(load_sample().caseload, EpisodeSettings())
+    # if this fails the sample data changed: rerun reg_reference.R on a fresh reg_sample_episodes.csv
+    pd.testing.assert_frame_equal(episodes[["client_id", "therapist_id", "event"]].reset_index(drop=True), stored)
+    ref = json.loads((REF / "reg_sample_glmer.json").read_text())[key]
+    result = fit_random_intercept(episodes, n_agq=n_agq)
+    assert result.n_used == ref["n"]
+    assert result.icc["icc"].iloc[0] == pytest.approx(ref["icc"], abs=0.02)
+    assert result.sd == pytest.approx(ref["sd"], abs=5e-4)
+    lower, upper = np.array(ref["sd_ci"]) ** 2
+    assert result.icc["ci_lower"].iloc[0] == pytest.approx(lower / (lower + np.pi**2 / 3), abs=1e-3)
+    assert result.icc["ci_upper"].iloc[0] == pytest.approx(upper / (upper + np.pi**2 / 3), abs=1e-3)
+
+
+def test_synthetic_truth_recovered_from_the_dropout_process():
+    """On a generated caseload the session-by-session dropout model is exactly a random-intercept
+    logistic model with the synth's true effects and therapist SD: both must lie in our intervals."""
+    from analytics.synth import generate_caseload, hazard_terms
+
+    synthetic = generate_caseload(n_clients=3000, n_therapists=50, seed=7)
+    periods = synthetic.person_period
+    terms = hazard_terms(periods)
+    frame = terms.assign(
+        therapist_id=periods["therapist_id"].to_numpy(), event=np.where(periods["dropout"].to_numpy() == 1, 1, 2)
+    )
+    result = fit_random_intercept(frame, list(terms.columns))
+    truth = synthetic.truth
+    sd_true = truth["therapist_sd"]
+    icc = result.icc.iloc[0]
+    assert icc["ci_lower"] < sd_true**2 / (sd_true**2 + np.pi**2 / 3) < icc["ci_upper"]
+    table = result.table.set_index("term")
+    true_values = pd.Series({"(Intercept)": truth["intercept"], **{t: truth[t] for t in terms.columns}})
+    inside = (np.log(table["ci_lower"]) < true_values) & (true_values < np.log(table["ci_upper"]))
+    assert inside.mean() >= 0.8  # 95% intervals: about 14 of 15 expected
+    assert np.log(table.loc["srs", "or"]) == pytest.approx(truth["srs"], abs=0.05)

@@ -44,3 +44,18 @@ res <- list(null_laplace = ri(dropout ~ 1 + (1 | therapist_id), 1),
             full_agq15 = ri(update(f, . ~ . + (1 | therapist_id)), 15),
             n_used = nrow(cc))
 writeLines(toJSON(res, auto_unbox = TRUE, digits = 12, pretty = TRUE), "reg_glmer.json")
+
+# The bundled sample caseload (sample_data/, therapist-judged definition): episodes as derived by
+# analytics.episodes.derive_episodes, stored in reg_sample_episodes.csv (client_id, therapist_id, event).
+s <- read.csv("reg_sample_episodes.csv", stringsAsFactors = FALSE)
+s <- s[s$event %in% c(1, 2), ]
+s$dropout <- as.integer(s$event == 1)
+sample_fit <- function(nAGQ) {
+  fit <- glmer(dropout ~ 1 + (1 | therapist_id), family = binomial, data = s, nAGQ = nAGQ)
+  sd <- as.data.frame(VarCorr(fit))$sdcor[1]
+  ci <- confint(fit, parm = "theta_", method = "profile", oldNames = FALSE)
+  list(nAGQ = nAGQ, sd = sd, icc = sd^2 / (sd^2 + pi^2 / 3), sd_ci = as.numeric(ci[1, ]),
+       intercept = unname(fixef(fit)[1]), loglik = as.numeric(logLik(fit)), n = nrow(s))
+}
+writeLines(toJSON(list(laplace = sample_fit(1), agq15 = sample_fit(15)), auto_unbox = TRUE, digits = 12, pretty = TRUE),
+           "reg_sample_glmer.json")
