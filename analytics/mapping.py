@@ -557,3 +557,30 @@ def to_flags(series: pd.Series) -> pd.Series | None:
     if flags.isna().any():
         return None
     return pd.Series(_take(flags.to_numpy(dtype=float), codes, np.nan), index=series.index, dtype=float)
+
+
+# --- the mapping as editable tables (the Data page's editors) -------------------------------------
+
+def column_table(mapping: TableMapping, table: str) -> pd.DataFrame:
+    """One row per canonical column of `table`: its name and the source column mapped to it ("" = none)."""
+    columns = CANONICAL_COLUMNS[table]
+    return pd.DataFrame({"column": list(columns), "source": [mapping.columns.get(c, "") for c in columns]})
+
+
+def value_table(mapping: TableMapping, column: str) -> pd.DataFrame:
+    """One row per value found in the file for `column` and the canonical value it means ("" = unknown)."""
+    values = mapping.values.get(column, {})
+    return pd.DataFrame({"value": list(values), "means": [v or "" for v in values.values()]})
+
+
+def table_mapping_from_tables(table: str, columns: pd.DataFrame, values: dict[str, pd.DataFrame],
+                              date_formats: dict[str, str]) -> TableMapping:
+    """The TableMapping the edited tables describe, checked like a saved one (ValueError says what is wrong)."""
+    chosen = columns.loc[columns["source"].fillna("").astype(str) != ""]
+    entry = {
+        "columns": dict(zip(chosen["column"].astype(str), chosen["source"].astype(str))),
+        "values": {c: {str(v): (m or None) for v, m in zip(f["value"], f["means"].where(f["means"].notna(), None))}
+                   for c, f in values.items()},
+        "date_formats": {c: f for c, f in date_formats.items() if c in set(chosen["column"])},
+    }
+    return _table_from_dict(table, entry)

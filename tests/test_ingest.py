@@ -202,3 +202,14 @@ def test_sample_data_loads_clean():
 def test_unknown_table_key_is_an_error():
     result = load_caseload({"appointments": ("a.csv", b"client_id\nC1\n")})
     assert "'appointments' is not a table" in result.problems[0].message and result.caseload is None
+
+
+def test_canonical_text_is_plain_str_and_the_fingerprint_matches_the_tables(ehr):
+    from analytics.caseload import fingerprint_frames
+
+    caseload = ehr.caseload
+    for frame, columns in ((caseload.sessions, ["client_id", "therapist_id", "status", "Location"]),
+                           (caseload.clients, ["client_id", "termination", "gender"])):
+        assert all(frame[c].dtype == object for c in columns)
+        assert isinstance(frame["client_id"].iloc[0], str)
+    assert caseload.fingerprint == fingerprint_frames(caseload.sessions, caseload.clients, caseload.therapists)

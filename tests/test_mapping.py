@@ -175,3 +175,22 @@ def test_bad_mapping_is_a_clear_value_error(bad, words):
 def test_bad_json_text():
     with pytest.raises(ValueError, match="not valid JSON"):
         Mapping.from_json("{sessions:")
+
+
+def test_editor_tables_round_trip(ehr):
+    from analytics.mapping import column_table, table_mapping_from_tables, value_table
+
+    suggested = suggest_mapping(ehr).table("sessions")
+    columns = column_table(suggested, "sessions")
+    assert columns.set_index("column").loc["date", "source"] == "Date of Service"
+    assert columns.set_index("column").loc["wai", "source"] == ""
+    values = value_table(suggested, "status")
+    assert values.set_index("value").loc["Rescheduled", "means"] == ""
+    values.loc[values["value"] == "Rescheduled", "means"] = "cancelled"
+    columns.loc[columns["column"] == "service_code", "source"] = ""
+    edited = table_mapping_from_tables("sessions", columns, {"status": values}, suggested.date_formats)
+    assert "service_code" not in edited.columns and edited.columns["status"] == "Appointment Status"
+    assert edited.values["status"]["Rescheduled"] == "cancelled" and edited.values["status"]["Kept"] == "attended"
+    values.loc[0, "means"] = "came"
+    with pytest.raises(ValueError, match="maps to 'came'"):
+        table_mapping_from_tables("sessions", columns, {"status": values}, suggested.date_formats)

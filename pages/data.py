@@ -1,0 +1,213 @@
+"""Data: load the sample or your own exports, check the suggested mapping, fix every problem,
+resolve identifiers, preview the canonical tables and episodes, get the data dictionary."""
+
+import pandas as pd
+import streamlit as st
+
+from analytics.dictionary import REQUIRED, data_dictionary, template_csv
+from analytics.ingest import load_caseload
+from analytics.mapping import (
+    DATE_FORMATS,
+    ISO,
+    VALUE_SETS,
+    Mapping,
+    column_table,
+    format_label,
+    table_mapping_from_tables,
+    value_table,
+)
+from analytics.problems import problems_table
+from analytics.readers import list_sheets, source_name
+from analytics.schema import EVENT_LABELS, TABLES
+from ui import state, widgets
+
+# Sources waiting to be imported: {table: path or (file name, bytes)}. The upload widgets fill it;
+# tests set it directly (AppTest cannot upload files).
+PENDING = "data_pending_sources"
+OPTIONS = "data_options"  # sheets, identifier choices and export date of the current upload
+VERSION = "data_version"  # bumps on each new upload so the editors start from the new suggestion
+EXPORT_DATE = "data_export_date"
+SALT = "data_salt"
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "parquet"]
+DROP, HASH = "Drop the column", "Keep as a salted hash"
+
+st.title("Data")
+s = st.session_state
+s.setdefault(VERSION, 0)
+
+
+def _import(sources: dict, mapping=None) -> None:
+    """Run the importer with the page's choices and make the result the session's dataset."""
+    options = s.get(OPTIONS) or {}
+    result = load_caseload(
+        sources, mapping=mapping, sheets=options.get("sheets"), drop_columns=options.get("drop"),
+        hash_columns=options.get("hash"), salt=s.get(SALT) or None, export_date=s.get(EXPORT_DATE),
+    )
+    state.set_ingest(result, ", ".join(source_name(v) for v in sources.values()), sources)
+
+
+def _uploads() -> None:
+    st.markdown("Load an appointments export (**sessions**), a **clients** file, or both; a **therapists** file "
+                "adds therapist details. CSV (any delimiter), Excel or Parquet. Files stay in this browser "
+                "session's memory and are never saved.")
+    columns = st.columns(3)
+    picked, sheets = {}, {}
+    for column, table in zip(columns, TABLES):
+        upload = column.file_uploader(table.capitalize(), type=UPLOAD_TYPES, key=f"data_upload_{table}")
+        if upload is None:
+            continue
+        picked[table] = (upload.name, upload.getvalue())
+        names = list_sheets(picked[table])
+        if len(names) > 1:
+            sheets[table] = column.selectbox("Sheet", names, key=f"data_sheet_{table}")
+    if picked and st.button("Import these files", type="primary"):
+        s[PENDING] = picked
+        s[OPTIONS] = {"sheets": sheets}
+        st.rerun()
+
+
+if PENDING in s:
+    sources = s.pop(PENDING)
+    s.setdefault(OPTIONS, {})
+    s[VERSION] += 1
+    _import(sources)
+
+result = state.ingest_result()
+sources = s.get(state.SOURCES)
+dataset = s.get(state.DATASET, state.SAMPLE_NAME)
+
+top = st.columns([3, 1])
+top[0].markdown(f"Current data: **{dataset}**")
+if sources and top[1].button("Forget this data", help="Remove the uploaded files from this session; the sample comes back."):
+    state.forget()
+    for key in (OPTIONS, SALT, EXPORT_DATE):
+        s.pop(key, None)
+    st.rerun()
+
+with st.expander("Load your own files", expanded=not sources):
+    _uploads()
+
+loaded = result.caseload
+if loaded is not None:
+    counts = st.columns(4)
+    counts[0].metric("Clients", f"{loaded.n_clients:,}")
+    counts[1].metric("Sessions", f"{loaded.n_sessions:,}")
+    counts[2].metric("Therapists", "-" if loaded.therapists is None else f"{len(loaded.therapists):,}")
+    counts[3].metric("Export date", "-" if loaded.export_date is None else f"{loaded.export_date:%Y-%m-%d}")
+
+st.header("Problems")
+widgets.problems(result.problems)
+if result.problems:
+    st.download_button("Problems CSV", problems_table(result.problems).to_csv(index=False).encode(),
+                       file_name="data_problems.csv", mime="text/csv")
+
+if sources:
+    options = dict(s.get(OPTIONS) or {})
+    version = s[VERSION]
+    files = result.files
+    if result.identifiers:
+        st.header("Direct identifiers")
+        st.markdown("These columns look like they identify people. Drop them, or keep an id column as a salted hash "
+                    "(the same salt gives the same codes next month; keep it secret).")
+        drop, hashed = {}, {}
+        id_sources = {t: {result.mapping.table(t).columns.get(c) for c in ("client_id", "therapist_id")} for t in files}
+        for finding in result.identifiers:
+            table = next((t for t, f in files.items() if f == finding.file), None)
+            if table is None:
+                continue
+            can_hash = finding.hashable or finding.column in id_sources[table]
+            choice = st.radio(f"**{finding.file}**, column **{finding.column}**: {finding.reason}",
+                              [DROP, HASH] if can_hash else [DROP], index=None, horizontal=True,
+                              key=f"data_identifier_{table}_{finding.column}_{version}")
+            if choice == DROP:
+                drop.setdefault(table, []).append(finding.column)
+            elif choice == HASH:
+                hashed.setdefault(table, []).append(finding.column)
+        if hashed:
+            st.text_input("Salt (a secret phrase)", type="password", key=SALT)
+        options.update(drop=drop, hash=hashed)
+
+    st.header("Mapping")
+    st.markdown("How the columns and words of your files were read. Correct anything wrong, then apply.")
+    edited, mapping_error = {}, None
+    for table in (t for t in TABLES if t in result.raw):
+        raw = result.raw[table]
+        current = result.mapping.table(table)
+        st.subheader(f"{table.capitalize()} ({files[table]})")
+        required = ", ".join(REQUIRED[table])
+        columns = st.data_editor(
+            column_table(current, table),
+            column_config={
+                "column": st.column_config.TextColumn("Canonical column", disabled=True),
+                "source": st.column_config.SelectboxColumn(f"Column in your file (required: {required})",
+                                                           options=[""] + list(raw.columns)),
+            },
+            hide_index=True, key=f"data_columns_{table}_{version}",
+        )
+        values = {}
+        for column in (c for c in VALUE_SETS if c in current.values):
+            st.caption(f"What each {column} in the file means")
+            values[column] = st.data_editor(
+                value_table(current, column),
+                column_config={
+                    "value": st.column_config.TextColumn("In your file", disabled=True),
+                    "means": st.column_config.SelectboxColumn("Means", options=[""] + list(VALUE_SETS[column])),
+                },
+                hide_index=True, key=f"data_values_{table}_{column}_{version}",
+            )
+        formats = {}
+        for column, fmt in current.date_formats.items():
+            choices = [ISO] + list(DATE_FORMATS)
+            formats[column] = st.selectbox(f"Date format of {column}", choices, index=choices.index(fmt) if fmt in choices else 0,
+                                           format_func=format_label, key=f"data_format_{table}_{column}_{version}")
+        try:
+            edited[table] = table_mapping_from_tables(table, columns, values, formats)
+        except ValueError as error:
+            mapping_error = str(error)
+    if mapping_error:
+        st.error(mapping_error)
+    st.date_input("Export date (optional: the day the files were exported; otherwise the latest date in them)",
+                  key=EXPORT_DATE, value=None)
+    if st.button("Apply mapping and choices", type="primary", disabled=mapping_error is not None):
+        s[OPTIONS] = options
+        _import(sources, Mapping(edited))
+        st.rerun()
+    st.download_button("Mapping JSON", result.mapping.to_json().encode(), file_name="mapping.json", mime="application/json")
+    saved = st.file_uploader("Apply a saved mapping (JSON)", type=["json"], key=f"data_saved_mapping_{version}")
+    if saved is not None and st.button("Apply the saved mapping"):
+        try:
+            _import(sources, Mapping.from_json(saved.getvalue().decode("utf-8", errors="replace")))
+            st.rerun()
+        except ValueError as error:
+            st.error(str(error))
+
+if loaded is not None:
+    st.header("Preview")
+    tabs = st.tabs([t.capitalize() for t in TABLES if getattr(loaded, t) is not None] + ["Episodes"])
+    shown = [t for t in TABLES if getattr(loaded, t) is not None]
+    for tab, table in zip(tabs, shown):
+        frame = getattr(loaded, table)
+        tab.caption(f"{len(frame):,} rows; the first 500 are shown.")
+        tab.dataframe(frame.head(500), hide_index=True)
+    with tabs[-1]:
+        if loaded.sessions is None and not {"duration", "event"} <= set(loaded.clients.columns):
+            st.info("Episodes need the appointment history (a sessions file) or `duration` and `event` columns.")
+        else:
+            episodes = state.all_episodes()
+            outcome = episodes["event"].map(EVENT_LABELS).value_counts().rename_axis("outcome").reset_index(name="clients")
+            st.caption(f"One row per client under the '{state.episode_settings().definition}' definition "
+                       "(change it in the sidebar).")
+            st.dataframe(outcome, hide_index=True)
+            st.dataframe(episodes.head(500), hide_index=True)
+
+st.header("Data dictionary")
+st.markdown("The columns Alliance Lens understands. Only `client_id`, `date` and `status` (sessions) or "
+            "`client_id` (clients) are required; any other column of yours is kept under its own name.")
+dictionary = data_dictionary()
+st.dataframe(dictionary, hide_index=True)
+downloads = st.columns(4)
+downloads[0].download_button("Dictionary CSV", dictionary.to_csv(index=False).encode(), file_name="data_dictionary.csv",
+                             mime="text/csv")
+for column, table in zip(downloads[1:], TABLES):
+    column.download_button(f"Blank {table} template", template_csv(table), file_name=f"{table}_template.csv",
+                           mime="text/csv", key=f"data_template_{table}")
