@@ -34,6 +34,16 @@ class ModelData:
     groups: np.ndarray | None = None
 
     @property
+    def markers(self) -> list[str]:
+        """Numeric covariates that are 0/1 markers in the rows used (read as "yes vs no")."""
+        X = self.design.X
+        return [c for c in X.columns if c in self.design_covariates and X[c].isin((0.0, 1.0)).all()]
+
+    @property
+    def design_covariates(self) -> set[str]:
+        return {c for c in self.design.X.columns if "[" not in c}
+
+    @property
     def X(self) -> pd.DataFrame:
         """The terms with an intercept column first."""
         X = self.design.X.astype(float)

@@ -22,6 +22,7 @@ from scipy import stats
 
 from analytics.mixed import RandomInterceptResult, fit_random_intercept
 from analytics.outcome import (
+    INTERCEPT,
     ModelData,
     empty_table,
     not_converged,
@@ -36,6 +37,7 @@ from analytics.proportions import wilson_interval
 CALIBRATION_COLUMNS = ["decile", "n", "predicted", "observed", "ci_lower", "ci_upper"]
 MAX_VIF = 10
 MIN_CLUSTERS = 20
+COMPARISON_COLUMNS = ["model", "measure", "term", "estimate", "ci_lower", "ci_upper", "p"]
 
 
 @dataclass
@@ -51,6 +53,7 @@ class LogisticResult:
     vif: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     reference: dict[str, str] = field(default_factory=dict)
+    markers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class GEEResult:
     converged: bool
     warnings: list[str] = field(default_factory=list)
     reference: dict[str, str] = field(default_factory=dict)
+    markers: list[str] = field(default_factory=list)
 
 
 def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str, str] | None = None) -> LogisticResult:
@@ -103,6 +107,7 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
         vif=vif,
         warnings=unique(notes),
         reference=model.design.reference,
+        markers=model.markers,
     )
 
 
@@ -155,6 +160,7 @@ def fit_gee(
         converged=converged,
         warnings=unique(notes),
         reference=model.design.reference,
+        markers=model.markers,
     )
 
 
@@ -197,11 +203,71 @@ def variance_inflation(X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"term": list(X.columns), "vif": vif})
 
 
+def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One tidy table of the models to compare, named by the dict's keys: odds ratios (tables with
+    `or`, `ci_lower`, `ci_upper`) and hazard ratios (Cox tables with `hr`, `hr_ci_lower`,
+    `hr_ci_upper`); intercepts left out. Columns: model, measure, term, estimate, ci_lower, ci_upper, p."""
+    parts = []
+    for name, table in tables.items():
+        if table is None or table.empty:
+            continue
+        if "hr" in table:
+            measure, columns = "hazard ratio", ["hr", "hr_ci_lower", "hr_ci_upper"]
+        elif "or" in table:
+            measure, columns = "odds ratio", ["or", "ci_lower", "ci_upper"]
+        else:
+            raise ValueError(f"The {name} table has neither an `or` nor an `hr` column.")
+        rows = table.loc[table["term"] != INTERCEPT]
+        parts.append(pd.DataFrame({
+            "model": name, "measure": measure, "term": rows["term"].to_numpy(),
+            "estimate": rows[columns[0]].to_numpy(dtype=float), "ci_lower": rows[columns[1]].to_numpy(dtype=float),
+            "ci_upper": rows[columns[2]].to_numpy(dtype=float), "p": rows["p"].to_numpy(dtype=float),
+        }))
+    if not parts:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[COMPARISON_COLUMNS]
+
+
+def describe_odds_ratios(result: LogisticResult | GEEResult, alpha: float = 0.05) -> list[str]:
+    """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data are
+    observational."""
+    sentences = []
+    table = result.table.loc[result.table["term"] != INTERCEPT].dropna(subset=["or", "p"])
+    for term, ratio, lower, upper, p in table[["term", "or", "ci_lower", "ci_upper", "p"]].itertuples(index=False):
+        if p >= alpha:
+            continue
+        ci = f"95% CI {_number(lower)} to {_number(upper)}"
+        owner = term.split("[", 1)[0]
+        if "[" in term and owner in result.reference:
+            level = term[len(owner) + 1:-1]
+            sentences.append(f"{_words(owner).capitalize()} “{level}” (compared with “{result.reference[owner]}”) was "
+                             f"associated with {_number(ratio)} times the odds of dropping out ({ci}).")
+        elif term in result.markers:
+            sentences.append(f"{_words(term).capitalize()} (yes vs no) was associated with {_number(ratio)} times "
+                             f"the odds of dropping out ({ci}).")
+        else:
+            direction = "higher" if ratio > 1 else "lower"
+            sentences.append(f"Each one-unit increase in {_words(term)} was associated with {abs(ratio - 1) * 100:.0f}% "
+                             f"{direction} odds of dropping out (odds ratio {_number(ratio)}, {ci}).")
+    if not sentences:
+        return ["No covariate was clearly associated with the odds of dropping out (every 95% interval includes 1)."]
+    return sentences
+
+
+def _number(x: float) -> str:
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def _words(name: str) -> str:
+    return name.replace("therapist_", "therapist ").replace("_", " ")
+
+
 def _empty_logistic(model: ModelData, problem: str) -> LogisticResult:
     return LogisticResult(
         empty_table(), len(model.y), model.design.n_dropped, model.n_unknown_outcome, model.events,
         model.events_per_parameter, float("nan"), pd.DataFrame(columns=CALIBRATION_COLUMNS),
         pd.DataFrame({"term": [], "vif": []}), unique(model.warnings + [problem]), model.design.reference,
+        model.markers,
     )
 
 
@@ -210,5 +276,5 @@ def _empty_gee(model: ModelData, problem: str) -> GEEResult:
     return GEEResult(
         empty_table(), len(model.y), model.design.n_dropped, model.n_unknown_outcome, model.events,
         model.events_per_parameter, n_clusters, float("nan"), False, unique(model.warnings + [problem]),
-        model.design.reference,
+        model.design.reference, model.markers,
     )

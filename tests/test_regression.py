@@ -283,3 +283,55 @@ def test_synthetic_truth_recovered_from_the_dropout_process():
     inside = (np.log(table["ci_lower"]) < true_values) & (true_values < np.log(table["ci_upper"]))
     assert inside.mean() >= 0.8  # 95% intervals: about 14 of 15 expected
     assert np.log(table.loc["srs", "or"]) == pytest.approx(truth["srs"], abs=0.05)
+
+
+def test_comparison_forest_shows_odds_and_hazard_ratios_from_their_tables(data):
+    from analytics.charts.regression import comparison_forest_figure
+    from analytics.regression import comparison_table
+
+    logistic = fit_logistic(data, COVARIATES, LEVELS)
+    cox_like = pd.DataFrame({"term": ["age", "referral[court]"], "coef": [0.01, 0.5], "hr": [1.01, 1.65],
+                             "se": [0.01, 0.2], "robust_se": [0.01, 0.2], "hr_ci_lower": [0.99, 1.1],
+                             "hr_ci_upper": [1.03, 2.4], "p": [0.3, 0.01]})
+    table = comparison_table({"Logistic": logistic.table, "Cox": cox_like})
+    assert "(Intercept)" not in set(table["term"])
+    assert list(table.loc[table["model"] == "Cox", "measure"].unique()) == ["hazard ratio"]
+    fig = comparison_forest_figure({"Logistic": logistic.table, "Cox": cox_like})
+    traces = {t.name: t for t in fig.data}
+    np.testing.assert_allclose(traces["Logistic (odds ratio)"].x, logistic.table["or"].iloc[1:])
+    np.testing.assert_allclose(traces["Cox (hazard ratio)"].x, [1.01, 1.65])
+    # each model's marker for a term sits on that term's row
+    ticks = dict(zip(fig.layout.yaxis.ticktext, fig.layout.yaxis.tickvals))
+    cox_rows = np.round(traces["Cox (hazard ratio)"].y).astype(int)
+    assert [ticks["age"], ticks["referral[court]"]] == list(cox_rows)
+
+
+def test_plain_language_summary_names_levels_markers_and_slopes(data):
+    from analytics.regression import describe_odds_ratios
+
+    sentences = describe_odds_ratios(fit_logistic(data, COVARIATES, LEVELS))
+    assert any(s.startswith("Referral “court” (compared with “self”) was associated with 3.26 times the odds") for s in sentences)
+    assert any(s.startswith("Trauma history (yes vs no) was associated with 1.52 times") for s in sentences)
+    assert any(s.startswith("Each one-unit increase in srs mean was associated with 9% lower odds") for s in sentences)
+    assert not any("age" in s for s in sentences)  # p = 0.10
+
+
+def test_calibration_figure_plots_the_table(data):
+    from analytics.charts.regression import calibration_figure
+
+    cal = fit_logistic(data, COVARIATES, LEVELS).calibration
+    trace = [t for t in calibration_figure(cal).data if t.name == "tenths of predicted risk"][0]
+    np.testing.assert_allclose(trace.x, cal["predicted"])
+    np.testing.assert_allclose(trace.y, cal["observed"])
+
+
+def test_caterpillar_sorted_by_effect_with_labels(data):
+    from analytics.charts.regression import caterpillar_figure
+    from analytics.therapists import anonymous_labels
+
+    effects = fit_random_intercept(data.dropna(subset=["age"])).effects
+    labels = anonymous_labels(effects["therapist_id"])
+    fig = caterpillar_figure(effects, labels)
+    ordered = effects.sort_values("effect")
+    assert list(fig.data[0].y) == [labels[i] for i in ordered["therapist_id"]]
+    np.testing.assert_allclose(fig.data[0].x, np.exp(ordered["effect"]))
