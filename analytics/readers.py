@@ -162,30 +162,43 @@ def _decode_head(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _sniff(text: str, suffix: str) -> tuple[str, list[str]]:
-    """The delimiter and the header fields: the delimiter that splits the first lines most consistently."""
-    if suffix in (".tsv", ".tab"):
-        return "\t", text.split("\n", 1)[0].rstrip("\r").split("\t")
-    best, best_score = ",", (-1.0, 0)
-    header_for = {}
-    for delimiter in DELIMITERS:
+def _header_index(counts: list[int]) -> int:
+    """The row holding the header: the first row filled like a table row (at least two cells and
+    nearly as many as most rows), so a report title or blank lines above it are skipped."""
+    filled = [n for n in counts if n > 1]
+    if not filled:
+        return 0
+    typical = max(set(filled), key=filled.count)
+    return next((i for i, n in enumerate(counts) if n >= max(2, typical - typical // 4)), 0)
+
+
+def _sniff(text: str, suffix: str) -> tuple[str, list[str], int]:
+    """(delimiter, header fields, header row index): the delimiter that splits the first lines most
+    consistently, judged from the header row on."""
+    candidates = ("\t",) if suffix in (".tsv", ".tab") else DELIMITERS
+    best, best_score, best_rows, best_start = ",", (-1.0, 0), [], 0
+    for delimiter in candidates:
         rows = []
         try:
             for row in csv.reader(io.StringIO(text[:SNIFF_CHARS]), delimiter=delimiter):
-                rows.append(len(row))
-                if len(rows) == 1:
-                    header_for[delimiter] = row
+                rows.append(row)
                 if len(rows) > 50:
                     break
         except csv.Error:  # a field longer than the csv module's limit: judge on the rows before it
             pass
-        if not rows or rows[0] < 2:
+        counts = [sum(1 for cell in row if cell.strip()) for row in rows]
+        start = _header_index(counts)
+        if not rows or len(rows[start]) < 2:
             continue
-        body = [n for n in rows[1:-1] if n > 1] or rows[:1]
-        score = (float(np.mean(np.asarray(body) == rows[0])), rows[0])
+        width = len(rows[start])
+        body = [len(r) for r in rows[start + 1:-1] if len(r) > 1] or [width]
+        score = (float(np.mean(np.asarray(body) == width)), width)
         if score > best_score:
-            best, best_score = delimiter, score
-    return best, header_for.get(best, [])
+            best, best_score, best_rows, best_start = delimiter, score, rows, start
+    if suffix in (".tsv", ".tab"):
+        best = "\t"
+    header = best_rows[best_start] if best_rows else []
+    return best, header, best_start
 
 
 def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -202,18 +215,20 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
     if cut_short:
         return None, [_unreadable(name, "its first line is longer than 1 MB, so it is not a table header",
                                   "Check that the right file was chosen.")]
-    delimiter, header = _sniff(text, suffix)
+    delimiter, header, start = _sniff(text, suffix)
     problems = _duplicate_header_problems(name, [h.strip() for h in header])
-    frame, parse_problems = _parse_csv(blob, delimiter, encoding)
+    if start:
+        problems.append(_title_skipped(name, start))
+    frame, parse_problems = _parse_csv(blob, delimiter, encoding, start)
     problems += parse_problems
     if frame is None:
         return None, problems
-    return _finish(frame, name, problems)
+    return _finish(frame, name, problems, header_row=start + 1)
 
 
-def _parse_csv(blob: _Blob, delimiter: str, encoding: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
     options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES,
-                   skip_blank_lines=False, encoding=encoding)
+                   skip_blank_lines=False, encoding=encoding, skiprows=start)
     problems = []
     for attempt in range(3):
         try:
@@ -235,6 +250,13 @@ def _parse_csv(blob: _Blob, delimiter: str, encoding: str) -> tuple[pd.DataFrame
         except (ValueError, OSError, MemoryError) as error:
             return None, [_unreadable(blob.name, f"{type(error).__name__}: {str(error)[:200]}")]
     return None, problems + [_unreadable(blob.name, "its text could not be parsed")]
+
+
+def _title_skipped(name: str, start: int) -> Problem:
+    return Problem(name, None, list(range(1, start + 1)),
+                   f"The first {start} row(s) above the column names (a report title or notes) were skipped; "
+                   f"row {start + 1} is read as the header",
+                   "Nothing to do if that is right; otherwise remove the lines above the header in the file.")
 
 
 def _duplicate_header_problems(name: str, header: list) -> list[Problem]:
@@ -285,17 +307,21 @@ def _read_excel(blob: _Blob, sheet: str | None) -> tuple[pd.DataFrame | None, li
                                       "Choose one of its sheets.", "error")]
             worksheet = book[sheet]
             width = worksheet.max_column or 0
-            header = next(worksheet.iter_rows(min_row=1, max_row=1, values_only=True), ()) if width <= MAX_COLUMNS else ()
+            top = list(worksheet.iter_rows(min_row=1, max_row=30, values_only=True)) if width <= MAX_COLUMNS else []
             book.close()
         if width > MAX_COLUMNS:
             return None, [_too_wide(name, width)]
+        start = _header_index([sum(1 for cell in row if cell not in (None, "")) for row in top])
+        header = top[start] if top else ()
+        if start:
+            problems.append(_title_skipped(name, start))
         with blob.open() as handle:
-            frame = pd.read_excel(handle, sheet_name=sheet, dtype=object, engine="openpyxl")
+            frame = pd.read_excel(handle, sheet_name=sheet, dtype=object, engine="openpyxl", skiprows=start)
     except Exception as error:  # hostile or damaged workbooks fail in many library-specific ways
         return None, [_unreadable(name, f"it is not a readable Excel workbook ({type(error).__name__})")]
     header = [h for h in header if h is not None]
     problems += _duplicate_header_problems(name, header)
-    return _finish(frame, name, problems, where=f"sheet '{sheet}'")
+    return _finish(frame, name, problems, where=f"sheet '{sheet}'", header_row=start + 1)
 
 
 def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -315,14 +341,15 @@ def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
 
 # --- common clean-up ----------------------------------------------------------------------------
 
-def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str = "") -> tuple[pd.DataFrame | None, list[Problem]]:
+def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str = "",
+            header_row: int = 1) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Trim header names, drop empty unnamed columns and blank rows, index rows by spreadsheet row."""
     if frame.shape[1] == 0:
         return None, problems + [Problem(name, None, [], f"The {where or 'file'} holds no table", "Check that the right file or sheet was chosen.", "error")]
     if frame.shape[1] > MAX_COLUMNS:
         return None, problems + [_too_wide(name, frame.shape[1])]
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame.index = np.arange(2, len(frame) + 2)
+    frame.index = np.arange(header_row + 1, header_row + 1 + len(frame))
     for column in frame.columns[frame.dtypes.to_numpy() == object]:
         frame[column] = as_category(frame[column])
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]

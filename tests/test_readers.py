@@ -166,3 +166,31 @@ def test_missing_path_and_folder(tmp_path):
 def test_trailing_delimiter_column_is_dropped_and_headers_trimmed():
     frame, problems = read_table(("s.csv", b" client_id , status ,\nC1,Show,\n"))
     assert list(frame.columns) == ["client_id", "status"] and problems == []
+
+
+def test_report_title_above_the_header_is_skipped():
+    text = b"Appointment Report\nGenerated 06/30/2024, all clinicians\n\nClient ID,Date of Service,Appointment Status\nC1,01/02/2024,Show\nC2,01/03/2024,No Show\n"
+    frame, problems = read_table(("report.csv", text))
+    assert list(frame.columns) == ["Client ID", "Date of Service", "Appointment Status"]
+    assert frame.index.tolist() == [5, 6] and frame.loc[6, "Client ID"] == "C2"
+    assert problems[0].rows == [1, 2, 3] and "row 4 is read as the header" in problems[0].message
+
+
+def test_excel_title_rows_are_skipped():
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Caseload export"])
+    sheet.append([])
+    sheet.append(["client_id", "date", "status"])
+    sheet.append(["C1", "2024-01-02", "attended"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    frame, problems = read_table(("export.xlsx", buffer.getvalue()))
+    assert list(frame.columns) == ["client_id", "date", "status"] and frame.index.tolist() == [4]
+    assert "row 3 is read as the header" in problems[0].message
+
+
+def test_header_with_a_trailing_field_is_not_mistaken_for_a_title():
+    frame, problems = read_table(("s.csv", b"a,b,c,d\n1,2,3\n4,5,6\n"))
+    assert list(frame.columns) == ["a", "b", "c", "d"] and problems == []
