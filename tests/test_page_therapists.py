@@ -1,0 +1,85 @@
+"""The Therapists page shows the analytics' own numbers: funnel counts, shrunken rates under
+anonymous labels (in label order, never by rate), the ICC sentence and small-cell suppression."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.proportions import percent
+from analytics.regression import fit_random_intercept
+from analytics.synth import generate_caseload
+from analytics.therapists import anonymous_labels, therapist_funnel
+from ui import state
+
+APP = Path(__file__).parent.parent / "app.py"
+PRACTICE = generate_caseload(n_clients=900, n_therapists=14, seed=8).caseload()
+EPISODES = derive_episodes(PRACTICE, EpisodeSettings())
+
+
+def _app(suppress=0, show_ids=False):
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state[state.INGEST] = SimpleNamespace(caseload=PRACTICE, problems=[], mapping=None, identifiers=[])
+    at.session_state[state.DATASET] = "test caseload"
+    at.session_state[state.SUPPRESS_BELOW] = suppress
+    at.session_state[state.SHOW_IDS] = show_ids
+    at.switch_page("pages/therapists.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at, column):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_rates_table_uses_anonymous_labels_in_label_order():
+    at = _app()
+    funnel = therapist_funnel(EPISODES)
+    labels = anonymous_labels(funnel.table["therapist_id"])
+    shown = _table(at, "shrunk_rate")
+    assert "therapist_id" not in shown.columns
+    assert shown["therapist"].tolist() == sorted(labels.values(), key=lambda label: (len(label), label))
+    expected = funnel.table.assign(therapist=funnel.table["therapist_id"].map(labels)).set_index("therapist")
+    expected = expected.loc[shown["therapist"]]
+    assert shown["known"].tolist() == expected["known"].tolist()
+    assert shown["shrunk_rate"].astype(float).tolist() == pytest.approx(expected["shrunk_rate"].tolist(), rel=1e-12)
+    assert shown["rate"].astype(float).tolist() != sorted(shown["rate"].astype(float).tolist())
+    assert not any(str(i) in " ".join(shown["therapist"]) for i in funnel.table["therapist_id"])
+
+
+def test_funnel_caption_counts_and_icc_sentence():
+    at = _app()
+    funnel = therapist_funnel(EPISODES)
+    text = " ".join(m.value for m in at.markdown)
+    placed = int(funnel.table["rate"].notna().sum())
+    assert f"{int(funnel.table['outside_95'].sum())} of {placed} therapists lie outside the 95% limits" in text
+    model = fit_random_intercept(EPISODES)
+    icc = model.icc.iloc[0]
+    assert (f"{percent(icc['icc'], 1)} of the differences in dropout lie between therapists "
+            f"(95% CI {percent(icc['ci_lower'], 1)} to {percent(icc['ci_upper'], 1)})") in text
+    assert at.metric[0].value == percent(icc["icc"], 1)
+    assert _table(at, "therapist_var")["icc"].iloc[0] == pytest.approx(icc["icc"])
+
+
+def test_ids_shown_when_asked():
+    at = _app(show_ids=True)
+    shown = _table(at, "shrunk_rate")
+    assert shown["therapist"].tolist() == sorted(therapist_funnel(EPISODES).table["therapist_id"])
+
+
+def test_small_counts_are_suppressed_with_their_rates():
+    at = _app(suppress=40)
+    funnel = therapist_funnel(EPISODES).table
+    labels = anonymous_labels(funnel["therapist_id"])
+    shown = _table(at, "shrunk_rate").set_index("therapist")
+    small = funnel.loc[(funnel["known"] > 0) & (funnel["known"] < 40), "therapist_id"].map(labels)
+    assert len(small) > 0
+    assert (shown.loc[small, "known"] == "<40").all()
+    assert (shown.loc[small, "shrunk_rate"] == "<40").all() and (shown.loc[small, "rate"] == "<40").all()
+    big = funnel.loc[funnel["known"] >= 40]
+    assert (shown.loc[big["therapist_id"].map(labels), "known"].astype(float).to_numpy() == big["known"].to_numpy()).all()
+    shown_rates = shown.loc[big["therapist_id"].map(labels), "rate"].astype(float).to_numpy()
+    np.testing.assert_allclose(shown_rates, big["rate"].to_numpy())
