@@ -82,7 +82,7 @@ def prepare(
     n_params = design.X.shape[1]
     epv = limiting / n_params if n_params else float(limiting)
     notes += design.warnings
-    if n_params and epv < MIN_EPV:
+    if n_params and 0 < events < len(y) and epv < MIN_EPV:
         notes.append(
             f"Only {epv:.1f} outcomes per model term (fewer than {MIN_EPV}; counted on the rarer of dropout "
             "and completion): estimates may be unstable. Use fewer covariates or merge rare levels."
@@ -122,26 +122,27 @@ def odds_ratio_table(terms, coef, se) -> pd.DataFrame:
 
 
 def single_level_separation(X: pd.DataFrame, y: np.ndarray) -> list[str]:
-    """0/1 terms (a category level, a marker) whose episodes all dropped out or all completed."""
-    if X.shape[1] == 0 or len(y) == 0:
+    """0/1 terms (a category level, a marker) whose episodes all dropped out or all completed; more
+    than three are summarized in one sentence."""
+    if X.shape[1] == 0 or y.sum() in (0, len(y)):
         return []
     values = X.to_numpy(dtype=float)
     binary = np.all((values == 0) | (values == 1), axis=0)
     ones = values[:, binary]
     n_one = ones.sum(axis=0)
     drop_one = (ones * y[:, None]).sum(axis=0)
-    n_zero, drop_zero = len(y) - n_one, y.sum() - drop_one
     names = np.asarray(X.columns)[binary]
-    notes = []
-    for name, k1, n1, k0, n0 in zip(names, drop_one, n_one, drop_zero, n_zero):
-        for k, n, side in ((k1, n1, "with"), (k0, n0, "without")):
-            if n > 0 and k in (0, n):
-                outcome = "dropped out" if k == n else "completed"
-                notes.append(
-                    f"Every one of the {int(n)} episodes {side} {name} {outcome} (separation): its odds ratio cannot be "
-                    "estimated. Merge this level with a similar one, drop the covariate, or use a penalized (Firth) model."
-                )
-    return notes
+    found = []
+    for name, k1, n1, k0, n0 in zip(names, drop_one, n_one, y.sum() - drop_one, len(y) - n_one):
+        found += [(name, side, int(n), "dropped out" if k == n else "completed")
+                  for k, n, side in ((k1, n1, "with"), (k0, n0, "without")) if n > 0 and k in (0, n)]
+    fix = "Merge rare levels with similar ones, drop the covariate, or use a penalized (Firth) model."
+    if len(found) > 3:
+        listed = ", ".join(name for name, *_ in found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        return [f"{len(found)} terms ({listed}) have episodes that all dropped out or all completed (separation): "
+                f"their odds ratios cannot be estimated. {fix}"]
+    return [f"Every one of the {n} episodes {side} {name} {outcome} (separation): its odds ratio cannot be "
+            f"estimated. {fix}" for name, side, n, outcome in found]
 
 
 def separation_warnings(params, bse, fitted, caught) -> list[str]:

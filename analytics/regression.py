@@ -34,6 +34,11 @@ from analytics.outcome import (
 )
 from analytics.proportions import wilson_interval
 
+__all__ = [
+    "LogisticResult", "GEEResult", "RandomInterceptResult", "fit_logistic", "fit_gee", "fit_random_intercept",
+    "auc", "calibration_table", "variance_inflation", "comparison_table", "describe_odds_ratios",
+]
+
 CALIBRATION_COLUMNS = ["decile", "n", "predicted", "observed", "ci_lower", "ci_upper"]
 MAX_VIF = 10
 MIN_CLUSTERS = 20
@@ -125,6 +130,8 @@ def fit_gee(
         raise ValueError(f"The episodes table has no {cluster!r} column to group clients by; choose another cluster.")
     model = prepare(episodes, covariates, reference_levels, cluster=cluster)
     problem = unusable(model)
+    if problem is None and len(pd.unique(model.groups)) < 2:
+        problem = f"GEE needs clients of at least two groups ({cluster}); use the logistic model instead."
     if problem:
         return _empty_gee(model, problem)
     structures = {"exchangeable": sm.cov_struct.Exchangeable, "independence": sm.cov_struct.Independence}

@@ -111,7 +111,7 @@ def test_separation_names_the_level_and_suggests_a_fix():
     result = fit_logistic(frame, ["x", "group"], {"group": "a"})
     text = " ".join(result.warnings)
     assert "episodes with group[c] dropped out (separation)" in text
-    assert "Merge this level" in text and "Firth" in text
+    assert "Merge rare levels" in text and "Firth" in text
     assert any("quasi-separation" in w and "group[c]" in w for w in result.warnings)
 
 
@@ -335,3 +335,19 @@ def test_caterpillar_sorted_by_effect_with_labels(data):
     ordered = effects.sort_values("effect")
     assert list(fig.data[0].y) == [labels[i] for i in ordered["therapist_id"]]
     np.testing.assert_allclose(fig.data[0].x, np.exp(ordered["effect"]))
+
+
+def test_many_separated_levels_give_one_sentence():
+    frame = _simulated(n=300)
+    frame["code"] = [f"k{i}" for i in range(300)]  # one episode per level: every level separates
+    frame.loc[:9, "code"] = "common"
+    result = fit_logistic(frame.iloc[:40], ["code"], {"code": "common"})
+    separated = [w for w in result.warnings if "(separation)" in w]
+    assert len(separated) == 1 and separated[0].startswith("30 terms (code[k10], code[k11], code[k12]")
+
+
+def test_gee_with_one_therapist_says_why():
+    frame = _simulated().assign(therapist_id="T1")
+    result = fit_gee(frame, ["x"])
+    assert result.table.empty
+    assert any("GEE needs clients of at least two groups" in w for w in result.warnings)
