@@ -1,6 +1,11 @@
 """The Watch list page: the analytics' ranking and accuracy on the sample, the therapist filter, and
 data the model cannot learn from."""
 
+import base64
+import json
+
+import numpy as np
+
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.proportions import percent
@@ -38,3 +43,21 @@ def test_watch_list_page_filters_by_therapist():
 def test_watch_list_page_without_sessions_says_what_is_needed():
     at = run_page(Caseload(clients=SAMPLE.clients.assign(duration=5.0, event=0)), "pages/watch_list.py")
     assert "needs the appointment history (a sessions file)" in text(at)
+
+
+def test_watch_list_calibration_hides_small_deciles():
+    at = run_page(SAMPLE, "pages/watch_list.py", threshold=11)
+    shown = frame(at, "decile")
+    small = EXPECTED.calibration["dropouts"].between(1, 10)
+    assert small.any()
+    assert (shown.loc[small.to_numpy(), "dropouts"].astype(str) == "<11").all()
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "perfect calibration" in c.proto.spec).proto.spec)
+    observed = _array(spec["data"][1]["y"])
+    assert np.isnan(observed[small.to_numpy()]).all() and not np.isnan(observed[~small.to_numpy()]).any()
+
+
+def _array(value):
+    """A plotly JSON array, plain or typed (base64 `bdata`)."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
+    return np.array(value, dtype=float)
