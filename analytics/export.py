@@ -234,6 +234,9 @@ class _Renderer:
         except Exception as exc:  # noqa: BLE001 - any start-up failure means no renderer
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise RendererUnavailable(f"Chromium at {path} did not start: {reason}") from exc
+        # registered after the browser made its temporary profile, so (exit handlers run last-in
+        # first-out) the browser is closed before that folder is removed
+        atexit.register(self.close)
 
     def close(self) -> None:
         """Close the browser (at interpreter exit, so no Chromium outlives the process)."""
@@ -250,4 +253,3 @@ class _Renderer:
 
 
 _RENDERER = _Renderer()
-atexit.register(_RENDERER.close)

@@ -39,8 +39,9 @@ TITLES = {
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
 }
 TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
-THERAPIST_COUNTS = ["clients", "dropouts"]
-THERAPIST_LINKED = {"dropouts": ["rate", "shrunk_rate", "ci_lower", "ci_upper"]}
+THERAPIST_COUNTS = ["clients", "known", "dropouts"]
+_RATES = ["rate", "shrunk_rate", "ci_lower", "ci_upper"]
+THERAPIST_LINKED = {"known": _RATES, "dropouts": _RATES}
 
 
 @dataclass
@@ -201,12 +202,15 @@ def _therapists(episodes, recipe):
 
     result = therapist_funnel(episodes)
     table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
+    table[THERAPIST_COUNTS] = table[THERAPIST_COUNTS].astype("Int64")  # masking made them float
     section = Section("therapists", TITLES["therapists"], {"therapists": table},
                       warnings=list(getattr(result, "warnings", [])), result=result)
     if table["suppressed"].any():
         section.warnings.append(f"Therapist counts below {recipe.suppress_below} are blank in therapists.csv "
                                 "(suppress_below in the recipe; 0 keeps every count).")
-    section.figures["funnel"] = _figure("analytics.charts.regression", "funnel_figure", result)
+    section.figures["funnel"] = _figure("analytics.charts.regression", "funnel_figure", result,
+                                        labels=_labels(result.table["therapist_id"]),
+                                        suppress_below=recipe.suppress_below)
     return section
 
 
@@ -214,10 +218,18 @@ def _icc(episodes, recipe):
     from analytics.regression import fit_random_intercept
 
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
-    section = Section("icc", TITLES["icc"],
-                      {"icc": result.icc}, warnings=list(getattr(result, "warnings", [])), result=result)
-    section.figures["caterpillar"] = _figure("analytics.charts.regression", "caterpillar_figure", result)
+    section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
+                      warnings=list(getattr(result, "warnings", [])), result=result)
+    section.figures["caterpillar"] = _figure("analytics.charts.regression", "caterpillar_figure", result.effects,
+                                             labels=_labels(result.effects["therapist_id"]))
     return section
+
+
+def _labels(ids) -> dict:
+    """Figures name therapists by anonymous label (a paper never needs the clinic's ids)."""
+    from analytics.therapists import anonymous_labels
+
+    return anonymous_labels(ids)
 
 
 _STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc)

@@ -42,9 +42,11 @@ COLUMNS = {
     "cox": ["term", "coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"],
     "ph_test": ["term", "statistic", "df", "p"],
     "logistic": ["term", "or", "ci_lower", "ci_upper", "p"],
-    "therapists": ["therapist_id", "clients", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
+    # the contract's columns plus `known` (clients with a known outcome, the funnel's x axis) and `suppressed`
+    "therapists": ["therapist_id", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
                    "outside_95", "outside_998", "suppressed"],
     "icc": ["therapist_var", "icc", "ci_lower", "ci_upper", "method"],
+    "therapist_effects": ["therapist_id", "effect", "ci_lower", "ci_upper"],
 }
 
 
@@ -120,6 +122,21 @@ def test_models_equal_the_librarys_results(bundle, library):
     shown = read(out / "tables" / "cox.csv")
     assert shown["hr"].tolist() == pytest.approx(cox.table["hr"].tolist(), rel=1e-9)
     assert shown["robust_se"].tolist() == pytest.approx(cox.table["robust_se"].tolist(), rel=1e-9)
+
+
+def test_therapist_counts_below_the_threshold_are_blank(bundle, library):
+    from analytics.therapists import therapist_funnel
+
+    funnel = therapist_funnel(library[2]).table
+    shown = read(bundle[0] / "tables" / "therapists.csv")
+    assert shown["therapist_id"].tolist() == funnel["therapist_id"].tolist()
+    small = funnel["dropouts"].between(1, 10)
+    assert small.any() and shown.loc[small, "dropouts"].isna().all() and shown.loc[small, "rate"].isna().all()
+    assert shown.loc[small, "suppressed"].all()
+    kept = shown["rate"].notna()
+    assert kept.sum() > 10
+    assert shown.loc[kept, "rate"].tolist() == pytest.approx(funnel.loc[kept, "rate"].tolist(), rel=1e-12)
+    assert shown["clients"].isna().sum() == 0  # every therapist here has at least 11 clients
 
 
 def test_recipe_methods_and_report(bundle, library):

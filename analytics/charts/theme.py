@@ -70,9 +70,12 @@ def apply_publication_theme(fig: go.Figure, font_size: float = 8) -> go.Figure:
         template=PUBLICATION,
         font=dict(family=FONT_FAMILY, size=size, color="black"),
         title=dict(font_size=size * 1.1, x=0.02),
-        legend=dict(font_size=size, bgcolor="rgba(0,0,0,0)"),
+        legend=dict(font_size=size, bgcolor="rgba(0,0,0,0)", tracegroupgap=0),
         margin=dict(l=size, r=size, t=(3 if out.layout.title.text else 1) * size, b=size),
     )
+    if out.layout.legend.orientation == "h" and (out.layout.legend.y or 0) < 0:
+        # a legend under the axis collides with the axis title at print size: put it on top
+        out.update_layout(legend=dict(y=1.0, yanchor="bottom", x=0, xanchor="left"))
     out.update_xaxes(tickfont_size=size, title_font_size=size)
     out.update_yaxes(tickfont_size=size, title_font_size=size)
     out.update_annotations(font_size=size)
