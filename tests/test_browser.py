@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 
 from tests.corpus.cases import base_tables, csv_bytes
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 RUN_TIMEOUT_MS = 180_000
+EXPORT_CLIENTS = 240
 # Pages that must draw at least one chart on the bundled sample data.
 CHART_PAGES = {"overview", "alliance", "room_match", "survival", "drivers", "therapists"}
 
@@ -117,7 +119,8 @@ def session(chromium, server, tmp_path_factory):
     page = context.new_page()
     page.goto(server)
     settle(page)
-    yield {"page": page, "outside": outside, "downloads": tmp_path_factory.mktemp("downloads"), "url": server}
+    yield {"page": page, "outside": outside, "downloads": tmp_path_factory.mktemp("downloads"), "url": server,
+           "sessions_rows": len(base_tables(n_clients=EXPORT_CLIENTS, seed=5)["sessions"])}
     context.close()
 
 
@@ -152,8 +155,9 @@ def open_page(page, title: str) -> None:
 
 
 def export_files(folder: Path) -> dict[str, Path]:
-    """An EHR-like export: appointment list with EHR column names and statuses, and a client list."""
-    tables = base_tables(n_clients=240, seed=5)
+    """An EHR-like export: appointment list with EHR column names and statuses, a client list with
+    room ratings and a name column (a direct identifier to resolve), and a therapist list."""
+    tables = base_tables(n_clients=EXPORT_CLIENTS, seed=5)
     sessions = tables["sessions"].rename(columns={
         "client_id": "Client ID", "therapist_id": "Clinician", "date": "Appt Date",
         "status": "Appointment Status", "srs": "SRS Total"})
@@ -161,9 +165,17 @@ def export_files(folder: Path) -> dict[str, Path]:
     sessions["Appointment Status"] = sessions["Appointment Status"].map(
         {"attended": "Show", "no_show": "No Show", "cancelled": "Canceled"})
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"sessions": folder / "appointments.csv", "clients": folder / "clients.csv"}
+    paths = {"sessions": folder / "appointments.csv", "clients": folder / "clients.csv",
+             "therapists": folder / "therapists.csv"}
+    paths["therapists"].write_bytes(csv_bytes(tables["therapists"]))
+    rng = np.random.default_rng(5)
+    clients = tables["clients"].assign(env_comfort=rng.integers(1, 6, EXPORT_CLIENTS),
+                                       env_privacy=rng.integers(1, 6, EXPORT_CLIENTS))
     paths["sessions"].write_bytes(csv_bytes(sessions))
-    paths["clients"].write_bytes(csv_bytes(tables["clients"]))
+    names = [f"{first} {last}" for first, last in zip(
+        ["James", "Mary", "Omar", "Priya", "Linda", "David"] * EXPORT_CLIENTS,
+        ["Smith", "Patel", "Nguyen", "Garcia", "Brown"] * EXPORT_CLIENTS)][:EXPORT_CLIENTS]
+    paths["clients"].write_bytes(csv_bytes(clients.assign(**{"Client Name": names})))
     return paths
 
 
@@ -174,6 +186,39 @@ def test_app_loads_without_error(session):
     assert page.locator("[data-testid='stSidebarNav']").count() == 1
     no_exception(page, "start")
     screenshot(page, "00_start")
+
+
+def _metric(page, label: str) -> str:
+    metric = page.locator("[data-testid='stMetric']", has_text=label).first
+    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def test_upload_an_export_resolve_the_identifier_and_apply_the_mapping(session, tmp_path_factory):
+    page = session["page"]
+    paths = export_files(tmp_path_factory.mktemp("export"))
+    open_page(page, "Data")
+    uploaders = page.locator("[data-testid='stFileUploader']")
+    for label, path in (("Sessions", paths["sessions"]), ("Clients", paths["clients"]), ("Therapists", paths["therapists"])):
+        uploader = uploaders.filter(has_text=label).first
+        uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+        settle(page)
+    page.locator("button", has_text="Import these files").first.click()
+    settle(page)
+    no_exception(page, "import")
+    assert "appointments.csv" in page.locator("[data-testid='stMarkdown']", has_text="Current data").first.inner_text()
+
+    # The client list carries names: analysis waits until the column is dropped.
+    question = page.locator("[data-testid='stRadio']", has_text="Client Name").first
+    question.wait_for(state="visible", timeout=30_000)
+    assert page.locator("[data-testid='stMetric']", has_text="Clients").count() == 0
+    question.get_by_text("Drop the column").click()
+    settle(page)
+    page.locator("button", has_text="Apply mapping and choices").first.click()
+    settle(page)
+    no_exception(page, "mapping")
+    assert _metric(page, "Clients") == f"{EXPORT_CLIENTS:,}"
+    assert _metric(page, "Sessions") == f"{session['sessions_rows']:,}"
+    screenshot(page, "00_data_uploaded")
 
 
 def test_every_page_renders_with_charts(session):
@@ -228,6 +273,16 @@ def test_the_report_bundle_downloads_as_a_self_contained_zip(session):
     outside += re.findall(r'@import\s+url\(["\']?(https?://[^"\')]+)', html)
     assert outside == [], f"report.html loads from outside: {outside[:5]}"
     screenshot(page, "99_report_bundle")
+
+
+def test_forget_this_data_brings_the_sample_back(session):
+    page = session["page"]
+    open_page(page, "Data")
+    page.locator("button", has_text="Forget this data").first.click()
+    settle(page)
+    no_exception(page, "forget")
+    current = page.locator("[data-testid='stMarkdown']", has_text="Current data").first.inner_text()
+    assert "appointments.csv" not in current and "Sample" in current
 
 
 def test_no_request_left_the_machine(session):
