@@ -4,9 +4,13 @@ Each AppTest is its own session in this one process, so data kept in a module gl
 process-wide cache (st.cache_data) would leak from the first session into the second here.
 """
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from ui import state
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import streamlit as st
@@ -70,11 +74,42 @@ def test_forget_drops_the_upload_and_its_cached_results():
 
 def test_app_code_keeps_no_process_wide_data_cache():
     """st.cache_data is shared by every session of the server: user data must never go through it."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    files = [root / "app.py", *sorted((root / "ui").glob("*.py")), *sorted((root / "pages").glob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "pages").glob("*.py"))]
     offenders = [f.name for f in files if "st.cache_data" in f.read_text() and f.name != "state.py"]
-    state_code = (root / "ui" / "state.py").read_text()
+    state_code = (ROOT / "ui" / "state.py").read_text()
     assert "@st.cache_data" not in state_code and "st.cache_data(" not in state_code
     assert offenders == []
+
+
+def _data_page(sources=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.switch_page("pages/data.py")
+    if sources:
+        at.session_state["data_pending_sources"] = sources
+    return at.run()
+
+
+def test_through_the_data_page_upload_other_session_and_forget_button():
+    from tests.corpus.cases import base_tables, csv_bytes
+
+    tables = base_tables(n_clients=25, seed=98)
+    for table in ("sessions", "clients"):
+        tables[table]["client_id"] = "UPLOAD" + tables[table]["client_id"]
+    sources = {t: (f"{t}.csv", csv_bytes(tables[t])) for t in ("sessions", "clients")}
+    mine = _data_page(sources)
+    assert not mine.exception, mine.exception
+    assert mine.session_state[state.INGEST].caseload.n_clients == 25
+    metric = {m.label: m.value for m in mine.metric}
+    assert metric["Clients"] == "25"
+
+    other = _data_page()
+    assert not other.exception, other.exception
+    assert other.session_state[state.DATASET] == state.SAMPLE_NAME
+    assert {m.label: m.value for m in other.metric}["Clients"] != "25"
+
+    forget = next(b for b in mine.button if b.label == "Forget this data")
+    forget.click().run()
+    assert not mine.exception, mine.exception
+    assert mine.session_state[state.DATASET] == state.SAMPLE_NAME
+    assert mine.session_state[state.SOURCES] is None
+    assert not any("UPLOAD" in m.value for m in mine.markdown)
