@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import struct
+import textwrap
 import threading
 import zlib
 
@@ -26,6 +27,7 @@ from analytics.charts.theme import apply_publication_theme
 FORMATS = ("png", "svg", "pdf")
 MM_PER_INCH = 25.4
 CSS_DPI = 96  # plotly/Chromium lay out in CSS pixels, 96 per inch
+AVERAGE_CHAR_EM = 0.55  # mean width of an Arial character, in font sizes
 RENDER_TIMEOUT_S = 60
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -44,7 +46,9 @@ class RendererUnavailable(RuntimeError):
 def publication_figure(fig: go.Figure, width_mm: float = 85, height_mm: float = 70, font_size: float = 8) -> go.Figure:
     """A copy of `fig` in the print theme, laid out at its physical size (font size in points)."""
     out = apply_publication_theme(fig, font_size)
-    out.update_layout(width=_css_px(width_mm), height=_css_px(height_mm), autosize=False)
+    width = _css_px(width_mm)
+    out.update_layout(width=width, height=_css_px(height_mm), autosize=False)
+    out.for_each_xaxis(lambda axis: axis.update(title_text=_wrapped(axis.title.text, width, font_size)))
     return out
 
 
@@ -143,6 +147,14 @@ def table_xlsx_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
 
 def _neutral_text(text: str) -> str:
     return "'" + text if re.match(_FORMULA_START, text) else text
+
+
+def _wrapped(text: str | None, width_px: float, font_size_pt: float) -> str | None:
+    """An axis title too long for the figure's width, broken into lines at spaces (plotly never wraps)."""
+    if not text or "<br>" in text:
+        return text
+    per_line = max(10, int(0.7 * width_px / (AVERAGE_CHAR_EM * font_size_pt * CSS_DPI / 72)))
+    return "<br>".join(textwrap.wrap(text, per_line)) if len(text) > per_line else text
 
 
 def _css_px(mm: float) -> float:

@@ -28,6 +28,7 @@ from analytics.recipe import Recipe
 from analytics.suppression import suppress_small_cells
 
 HTML_TABLE_ROWS = 60
+MM_PER_PT = 25.4 / 72
 TITLES = {
     "episodes": "Episodes analysed",
     "km": "Time to dropout (Kaplan-Meier)",
@@ -267,12 +268,23 @@ def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, by
         for stem, fig in section.figures.items():
             if fig is None:
                 continue
+            fitted = {**size, "height_mm": _print_height(fig, size["height_mm"], size["font_size"])}
             for fmt in export.FORMATS:
                 try:
-                    files[f"figures/{stem}.{fmt}"] = export.figure_bytes(fig, fmt, **size)
+                    files[f"figures/{stem}.{fmt}"] = export.figure_bytes(fig, fmt, **fitted)
                 except export.RendererUnavailable as exc:
                     return [f"Figure files were not made: {exc} The interactive figures are in report.html."]
     return []
+
+
+def _print_height(fig: go.Figure, height_mm: float, font_size: float) -> float:
+    """The recipe's height, or more when the figure has more labelled rows (therapists, model
+    terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure."""
+    rows = max((len(set(t.y)) for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str)),
+               default=0)
+    panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("yaxis"))
+    line_mm = font_size * MM_PER_PT * 1.8
+    return max(height_mm, rows * line_mm + 25, panels * 8 * line_mm)
 
 
 # --- the HTML report ------------------------------------------------------------------------

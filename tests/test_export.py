@@ -187,3 +187,12 @@ def test_a_crashed_browser_is_replaced(renderer, fig):
     data = export.figure_bytes(fig, "png", dpi=100)
     assert export.png_size(data) == (round(85 / 25.4 * 100), round(70 / 25.4 * 100))
     assert export._RENDERER._kaleido is not crashed
+
+
+def test_long_axis_titles_wrap_to_the_print_width():
+    title = "Odds of dropout relative to an average therapist (95% CI, log scale)"
+    fig = go.Figure(go.Scatter(x=[1], y=[1]), layout_xaxis_title_text=title)
+    narrow = export.publication_figure(fig, width_mm=85, font_size=8)
+    assert narrow.layout.xaxis.title.text.replace("<br>", " ") == title
+    assert all(len(line) <= 38 for line in narrow.layout.xaxis.title.text.split("<br>"))
+    assert export.publication_figure(fig, width_mm=175, font_size=8).layout.xaxis.title.text == title
