@@ -151,10 +151,10 @@ def current_recipe() -> Recipe:
         ongoing_window_days=episode_settings().ongoing_window_days,
         time_scale=episode_settings().time_scale,
         km_group=s.get(KM_GROUP),
-        covariates=tuple(s.get(COVARIATES) or ()),
+        covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
-        strata=tuple(s.get(STRATA) or ()),
+        strata=_names(s.get(STRATA)),
         filters={
             "sites": chosen["sites"],
             "therapists": chosen["therapists"],
@@ -221,6 +221,13 @@ def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
     while len(store) > CACHE_SIZE:
         store.popitem(last=False)
     return result
+
+
+def _names(value) -> tuple[str, ...]:
+    """Column choices as a tuple, whether a widget stored one name or a list of them."""
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _by_identity(value) -> bool:
