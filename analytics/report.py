@@ -194,7 +194,8 @@ def _logistic(episodes, recipe):
         return section
     result = fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None)
     section.tables["logistic"], section.warnings, section.result = result.table, list(result.warnings), result
-    section.figures["logistic_forest"] = _figure("analytics.charts.cox", "forest_figure", result.table, estimate="or")
+    terms = result.table.loc[result.table["term"] != "(Intercept)"]  # a forest plot shows associations only
+    section.figures["logistic_forest"] = _figure("analytics.charts.cox", "forest_figure", terms, estimate="or")
     return section
 
 
