@@ -61,6 +61,7 @@ class RuptureResult:
     within: int
     per_client: pd.DataFrame
     rates: pd.DataFrame  # one row: rated clients, clients_with_rupture, share, ruptures, transitions, per_100
+    per_client_counts: pd.DataFrame  # ruptures ("0", "1", "2", "3 or more"), clients, share (clients rated twice)
     repair: pd.DataFrame  # one row: ruptured, repaired, not_repaired, not_yet_known, rate, ci
     comparison: pd.DataFrame  # group, clients, index_sessions, dropouts (among index sessions), rate, ci_lower, ci_upper, note
     takeaway: str
@@ -236,6 +237,11 @@ def rupture_outcomes(
         "per_100_transitions": 100 * eligible["ruptures"].sum() / transitions if transitions else np.nan,
     }])
 
+    bands = pd.cut(eligible["ruptures"], [-0.5, 0.5, 1.5, 2.5, np.inf], labels=["0", "1", "2", "3 or more"])
+    per_client_counts = bands.value_counts(sort=False).rename_axis("ruptures").rename("clients").reset_index()
+    per_client_counts["ruptures"] = per_client_counts["ruptures"].astype(str)
+    per_client_counts["share"] = per_client_counts["clients"] / max(len(eligible), 1)
+
     counts = first["repair"].value_counts()
     n_repaired, n_not = int(counts.get("repaired", 0)), int(counts.get("not repaired", 0))
     r_lower, r_upper = wilson_interval(n_repaired, n_repaired + n_not)
@@ -247,7 +253,7 @@ def rupture_outcomes(
     }])
 
     comparison, warnings = _rupture_comparison(rated, first, within)
-    return RuptureResult(measure, within, per_client, rates, repair, comparison,
+    return RuptureResult(measure, within, per_client, rates, per_client_counts, repair, comparison,
                          _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings)
 
 

@@ -63,6 +63,7 @@ st.markdown(f"**{ruptures.takeaway}**")
 widgets.table(ruptures.rates, "rupture_rate", counts=["clients_rated_twice", "clients_with_rupture", "ruptures"],
               linked={"clients_with_rupture": ["share", "ci_lower", "ci_upper", "per_100_transitions"],
                       "ruptures": ["per_100_transitions"]})
+widgets.table(ruptures.per_client_counts, "ruptures_per_client", counts=["clients"], linked={"clients": ["share"]})
 st.subheader(f"Repair within {int(within)} sessions")
 widgets.table(ruptures.repair, "rupture_repair", counts=["ruptured", "repaired", "not_repaired", "not_yet_known"],
               linked={"repaired": ["rate", "ci_lower", "ci_upper"], "not_repaired": ["rate", "ci_lower", "ci_upper"]})

@@ -4,7 +4,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.caseload import Caseload

@@ -53,6 +53,7 @@ def test_ruptures_repair_and_dropout_after(caseload, episodes):
     rates = r.rates.iloc[0]
     assert (rates["clients_rated_twice"], rates["clients_with_rupture"], rates["transitions"]) == (4, 3, 11)
     assert rates["per_100_transitions"] == pytest.approx(300 / 11)
+    assert r.per_client_counts.set_index("ruptures")["clients"].to_dict() == {"0": 1, "1": 3, "2": 0, "3 or more": 0}
     assert r.repair.iloc[0][["repaired", "not_repaired", "not_yet_known"]].tolist() == [1, 2, 0]
     after, base = r.comparison.iloc[0], r.comparison.iloc[1]
     assert (after["clients"], after["index_sessions"], after["dropouts"]) == (3, 3, 1)
