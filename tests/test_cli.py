@@ -271,3 +271,19 @@ def test_recipe_saved_in_app_reproduces_app_tables(tmp_path):
         assert app_zip.read(f"alliance_lens_report/tables/{name}") == (tmp_path / "cli" / "tables" / name).read_bytes(), name
     cli_recipe = json.loads((tmp_path / "cli" / "recipe.json").read_text())
     assert cli_recipe["data_fingerprint"] == recipe.data_fingerprint
+
+
+def test_a_model_that_cannot_be_fitted_is_a_warning_not_a_failure(tmp_path):
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"km_group": "referral", "covariates": ["age", "no_such_column"],
+                                  "filters": {"therapists": ["T001"]}}))
+    done = run_cli("report", *sample_args(), "--config", config, "--out", tmp_path / "o", "--no-figures")
+    assert done.returncode == 0, done.stderr
+    tables = {p.stem for p in (tmp_path / "o" / "tables").iterdir()}
+    assert {"episodes", "km", "logrank", "cif", "therapists"} <= tables
+    assert not tables & {"cox", "logistic", "icc"}
+    page = (tmp_path / "o" / "report.html").read_text()
+    cox = page.split("<h2>Cox proportional hazards model</h2>")[1].split("<h2>")[0]
+    assert "could not be run: These columns are not in the episodes table: no_such_column." in cox
+    assert len(read(tmp_path / "o" / "tables" / "episodes.csv")) == (
+        pd.read_csv(SAMPLE["clients"])["therapist_id"] == "T001").sum()
