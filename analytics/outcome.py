@@ -64,19 +64,15 @@ def prepare(
     reference_levels: dict[str, str] | None = None,
     cluster: str | None = None,
 ) -> ModelData:
-    """Outcome, design matrix and the warnings every binary model shares (unknown outcomes, missing
-    covariates, constant or collinear columns, events per parameter, separation by a single level)."""
+    """Outcome, design matrix and the warnings every binary model shares (missing covariates, constant
+    or collinear columns, events per parameter, separation by a single level). Episodes without a
+    known outcome are counted in `n_unknown_outcome`: leaving them out is the design, not a problem."""
     covariates = list(dict.fromkeys(covariates))
     data, n_unknown = known_outcomes(episodes)
     extra = [cluster] if cluster else []
     design = build_design(data, covariates, reference_levels, extra_columns=extra)
     y = (data.loc[design.rows, "event"].to_numpy() == EVENT_DROPOUT).astype(float)
     notes = []
-    if n_unknown:
-        notes.append(
-            f"{n_unknown} episodes without a known outcome yet (ongoing or censored) are not part of this model: "
-            "it compares dropouts with planned completions."
-        )
     events = int(y.sum())
     limiting = min(events, len(y) - events)
     n_params = design.X.shape[1]

@@ -78,8 +78,11 @@ if not tables:
 comparison = regression.comparison_table(tables)
 counts = []
 for name, fit in fits.items():
-    what = "clients with a known outcome" if name != COX else "clients"
-    counts.append(f"{name}: {fit.n_used:,} {what}, {fit.events:,} dropouts")
+    if name == COX:
+        counts.append(f"{name}: {fit.n_used:,} clients, {fit.events:,} dropouts")
+    else:
+        counts.append(f"{name}: {fit.n_used:,} clients with a known outcome, {fit.events:,} dropouts "
+                      f"({fit.n_unknown_outcome:,} still in therapy or without a recorded ending left out)")
 st.caption("; ".join(counts) + ".")
 
 main = next(name for name in (GEE, LOGISTIC, COX) if name in tables)

@@ -47,6 +47,7 @@ widgets.figure(
 
 rank = {label: k for k, label in enumerate(labels.values())}  # A, B, ... (or ids in order)
 shown = table.assign(therapist=table["therapist_id"].map(labels)).sort_values("therapist", key=lambda s: s.map(rank))
+shown[["rate", "shrunk_rate", "ci_lower", "ci_upper"]] = shown[["rate", "shrunk_rate", "ci_lower", "ci_upper"]].round(3)
 columns = ["therapist", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
            "outside_95", "outside_998"]
 st.subheader("Rates by therapist")
@@ -75,7 +76,8 @@ st.markdown(
     "Published studies find 5–13% (Zimmermann et al. 2017; Saxon et al. 2017). The share is the intraclass "
     "correlation of a random-intercept logistic model on the latent scale, fitted by maximum likelihood with "
     f"adaptive Gauss-Hermite quadrature ({model.n_agq} points); {model.n_used:,} clients with a known outcome "
-    f"of {model.n_clusters} therapists; interval: {icc['method']}."
+    f"of {model.n_clusters} therapists ({model.n_unknown_outcome:,} without one yet left out); "
+    f"interval: {icc['method']}."
 )
 widgets.table(model.icc, "therapist_icc")
 effects = model.effects.assign(therapist=model.effects["therapist_id"].map(labels))

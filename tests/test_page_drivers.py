@@ -65,7 +65,8 @@ def test_forest_table_compares_gee_and_cox_by_default():
     for sentence in describe_odds_ratios(gee):
         assert sentence in _markdown(at)
     assert any("associations in observational data" in i.value for i in at.info)
-    assert f"{gee.n_used:,} clients with a known outcome, {gee.events:,} dropouts" in " ".join(c.value for c in at.caption)
+    assert (f"{gee.n_used:,} clients with a known outcome, {gee.events:,} dropouts ({gee.n_unknown_outcome:,} still "
+            "in therapy") in " ".join(c.value for c in at.caption)
 
 
 def test_logistic_shows_auc_and_calibration():

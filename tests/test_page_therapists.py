@@ -45,7 +45,7 @@ def test_rates_table_uses_anonymous_labels_in_label_order():
     expected = funnel.table.assign(therapist=funnel.table["therapist_id"].map(labels)).set_index("therapist")
     expected = expected.loc[shown["therapist"]]
     assert shown["known"].tolist() == expected["known"].tolist()
-    assert shown["shrunk_rate"].astype(float).tolist() == pytest.approx(expected["shrunk_rate"].tolist(), rel=1e-12)
+    assert shown["shrunk_rate"].astype(float).tolist() == pytest.approx(expected["shrunk_rate"].round(3).tolist(), abs=1e-12)
     assert shown["rate"].astype(float).tolist() != sorted(shown["rate"].astype(float).tolist())
     assert not any(str(i) in " ".join(shown["therapist"]) for i in funnel.table["therapist_id"])
 
@@ -85,4 +85,4 @@ def test_small_counts_are_suppressed_with_their_rates():
     assert (shown.loc[few_dropouts, "rate"] == "<40").all()
     visible = shown.loc[shown["rate"] != "<40", "rate"].astype(float)
     expected = funnel.set_index(funnel["therapist_id"].map(labels))["rate"]
-    np.testing.assert_allclose(visible.to_numpy(), expected.loc[visible.index].to_numpy())
+    np.testing.assert_allclose(visible.to_numpy(), expected.loc[visible.index].round(3).to_numpy())
