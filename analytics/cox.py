@@ -54,7 +54,8 @@ def fit_cox(
 def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
     """Model-based dropout-free curves for each value of `covariate`, other covariates held at their
     mean (numeric) or reference level (categorical). Baseline: Efron-type cumulative hazard, as
-    R's `survfit(fit, newdata = ...)`. One curve per stratum in a stratified model."""
+    R's `survfit(fit, newdata = ...)`. One curve per stratum in a stratified model; a level the
+    fitted model does not have is left out."""
     m = result.model
     if m is None:
         raise ValueError("This model has no fit to draw curves from (no dropouts).")
@@ -65,6 +66,9 @@ def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
     base = np.array([0.0 if m.term_covariate[t] in categorical else c for t, c in zip(terms, m.center)])
     rs = m.risk_sets
     hazard = cox_fit.baseline_hazard(m.beta, rs)
+    if covariate in categorical:  # a level the model never saw has no curve
+        known = {t[len(covariate) + 1:-1] for t in terms if m.term_covariate[t] == covariate}
+        values = [v for v in values if str(v) in known | {result.reference[covariate]}]
     frames = []
     for value in values:  # one curve per requested value
         x = base.copy()

@@ -267,3 +267,8 @@ def test_wall_clock_limit_stops_with_a_warning(tied):
     fit = fit_cox(tied, COVS, LEVELS, time_limit=0)
     assert not fit.converged and fit.iterations == 1
     assert any("stopped after 0 seconds" in w for w in fit.warnings)
+
+
+def test_adjusted_curves_leave_out_unknown_levels(fits):
+    curves = adjusted_curves(fits["tied_cluster"], "referral", ["self", "nowhere"])
+    assert set(curves["value"]) == {"self"}
