@@ -60,8 +60,16 @@ widgets.table(
 )
 
 st.header("How much of dropout lies between therapists?")
+chosen = [c for c in st.session_state.get(state.COVARIATES) or [] if c in episodes]
+adjust = st.toggle(
+    "Adjust for case mix", key="therapists_adjust", disabled=not chosen,
+    help="Compare therapists as if they saw similar clients: the characteristics chosen on the Drivers of dropout "
+         "page (" + (", ".join(c.replace("_", " ") for c in chosen) or "none chosen yet") + ") enter the model.",
+)
+covariates = tuple(chosen) if adjust else ()
+references = {k: v for k, v in (st.session_state.get(state.REFERENCE_LEVELS) or {}).items() if k in covariates}
 with st.spinner("Fitting the random-intercept model..."):
-    model = state.cached("random_intercept", fit_random_intercept, episodes)
+    model = state.cached("random_intercept", fit_random_intercept, episodes, covariates, reference_levels=references)
 for warning in model.warnings:
     st.caption(warning)
 if model.icc.empty:
@@ -78,6 +86,7 @@ st.markdown(
     f"adaptive Gauss-Hermite quadrature ({model.n_agq} points); {model.n_used:,} clients with a known outcome "
     f"of {model.n_clusters} therapists ({model.n_unknown_outcome:,} without one yet left out); "
     f"interval: {icc['method']}."
+    + (f" Adjusted for {', '.join(c.replace('_', ' ') for c in covariates)}." if covariates else "")
 )
 widgets.table(model.icc, "therapist_icc")
 effects = model.effects.assign(therapist=model.effects["therapist_id"].map(labels))

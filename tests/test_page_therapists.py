@@ -86,3 +86,19 @@ def test_small_counts_are_suppressed_with_their_rates():
     visible = shown.loc[shown["rate"] != "<40", "rate"].astype(float)
     expected = funnel.set_index(funnel["therapist_id"].map(labels))["rate"]
     np.testing.assert_allclose(visible.to_numpy(), expected.loc[visible.index].round(3).to_numpy())
+
+
+def test_case_mix_adjusted_icc_uses_the_drivers_covariates():
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state[state.INGEST] = SimpleNamespace(caseload=PRACTICE, problems=[], mapping=None, identifiers=[])
+    at.session_state[state.DATASET] = "test caseload"
+    at.session_state[state.SUPPRESS_BELOW] = 0
+    at.session_state[state.COVARIATES] = ["referral", "srs_first"]
+    at.session_state[state.REFERENCE_LEVELS] = {"referral": "self"}
+    at.switch_page("pages/therapists.py").run()
+    at.toggle(key="therapists_adjust").set_value(True).run()
+    assert not at.exception, at.exception
+    adjusted = fit_random_intercept(EPISODES, ["referral", "srs_first"], reference_levels={"referral": "self"})
+    assert _table(at, "therapist_var")["icc"].iloc[0] == pytest.approx(adjusted.icc["icc"].iloc[0])
+    assert adjusted.icc["icc"].iloc[0] != pytest.approx(fit_random_intercept(EPISODES).icc["icc"].iloc[0])
+    assert "Adjusted for referral, srs first." in " ".join(m.value for m in at.markdown)
