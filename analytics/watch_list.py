@@ -256,12 +256,13 @@ def _reasons(terms: list[str], X: np.ndarray, contributions: np.ndarray, coef: n
 
 def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:
     a = accuracy.iloc[0]
-    quality = ("good" if a["auc"] >= 0.8 else "fair" if a["auc"] >= 0.7 else "modest" if a["auc"] >= 0.6 else "weak")
     if table.empty:
         return "No open episodes to rank."
     high = int((table["risk"] >= 0.5).sum())
-    return (
-        f"{len(table)} clients are in therapy now; {high} have an estimated dropout risk of 50% or more. "
-        f"The model's ranking is {quality} (AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on "
-        "ended episodes it had not seen): use it to decide whom to check in with, not as a verdict."
-    )
+    opening = (f"{len(table)} clients are in therapy now; {high} {'has' if high == 1 else 'have'} an estimated "
+               "dropout risk of 50% or more. ")
+    interval = f"AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on ended episodes it had not seen"
+    if not a["ci_lower"] > 0.5:
+        return opening + f"The ranking is no better than chance could give ({interval}): do not rely on it."
+    quality = "good" if a["auc"] >= 0.8 else "fair" if a["auc"] >= 0.7 else "modest"
+    return opening + f"The model's ranking is {quality} ({interval}): use it to decide whom to check in with, not as a verdict."

@@ -1,10 +1,11 @@
 """Watch list: hand-worked features and AUC, the leakage guard, and the sample's true effects."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.watch_list import _snapshots, appointment_features, auc_delong, watch_list
+from analytics.watch_list import _snapshots, _takeaway, appointment_features, auc_delong, watch_list
 from tests.practice_data import small_caseload
 
 
@@ -92,3 +93,13 @@ def test_watch_list_without_alliance_ratings(sample):
     assert "srs_last" not in set(result.coefficients["term"])
     assert any("No `srs` column" in w for w in result.warnings)
     assert not result.table["reasons"].str.contains("alliance").any()
+
+
+def test_takeaway_warns_when_the_ranking_is_chance():
+    table = pd.DataFrame({"risk": [0.6, 0.2]})
+    weak = pd.DataFrame([{"auc": 0.55, "ci_lower": 0.45, "ci_upper": 0.65}])
+    assert _takeaway(table, weak) == ("2 clients are in therapy now; 1 has an estimated dropout risk of 50% or more. "
+                                      "The ranking is no better than chance could give (AUC 0.55, 95% CI 0.45 to 0.65 "
+                                      "on ended episodes it had not seen): do not rely on it.")
+    good = pd.DataFrame([{"auc": 0.82, "ci_lower": 0.77, "ci_upper": 0.87}])
+    assert "ranking is good" in _takeaway(table, good)
