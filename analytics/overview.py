@@ -216,9 +216,14 @@ def _sensitivity_takeaway(rates: pd.DataFrame, suppress_below: int) -> str:
         return f"Only one definition can be computed here: {row['label']}, {percent(row['rate'])}."
     low, high = shown.loc[shown["rate"].idxmin()], shown.loc[shown["rate"].idxmax()]
     return (
-        f"The definition moves the dropout rate from {percent(low['rate'])} ({low['label'].lower()}) "
-        f"to {percent(high['rate'])} ({high['label'].lower()}): say which one you use when you quote a rate."
+        f"The definition moves the dropout rate from {percent(low['rate'])} ({_flat(low['label'])}) "
+        f"to {percent(high['rate'])} ({_flat(high['label'])}): say which one you use when you quote a rate."
     )
+
+
+def _flat(label: str) -> str:
+    """A definition label for use inside parentheses: "Early (fewer than 4 ...)" -> "early, fewer than 4 ..."."""
+    return label.lower().replace(" (", ", ").replace(")", "")
 
 
 def breakdown_columns(episodes: pd.DataFrame) -> list[str]:

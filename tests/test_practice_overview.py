@@ -109,3 +109,11 @@ def test_incidence_takeaway_reads_the_cif_table():
     assert incidence_takeaway(table) == ("Half of the dropouts seen so far happened by session 2; by session 5, "
                                          "12% of clients had dropped out and 80% had completed.")
     assert incidence_takeaway(table.assign(cif_dropout=0.0)).startswith("No dropouts yet")
+
+
+def test_sensitivity_takeaway_names_lowest_and_highest():
+    result = definition_sensitivity(small_caseload(), EpisodeSettings(), suppress_below=0)
+    # all three rates are 50% here: the first lowest and first highest are the therapist's judgement
+    assert result.takeaway.startswith("The definition moves the dropout rate from 50% (therapist-judged) to 50%")
+    hidden = definition_sensitivity(small_caseload(), EpisodeSettings(), suppress_below=11)
+    assert hidden.takeaway == "Too few episodes have ended to compare the dropout definitions."
