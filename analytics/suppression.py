@@ -46,11 +46,28 @@ def suppress_small_cells(
 
 
 def display_suppressed(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """The table as a director reads it: masked cells say `<threshold` instead of being blank."""
+    """The table as a director reads it: masked cells say `<threshold` instead of being blank.
+
+    A column with a masked cell becomes text (whole numbers without decimals, others to three
+    significant digits) so that one column holds one type; the other columns keep their numbers."""
     if "suppressed" not in table:
         return table
-    shown = table.drop(columns="suppressed").astype(object)
+    shown = table.drop(columns="suppressed")
     masked_rows = table["suppressed"].to_numpy()
-    blank = shown.isna().to_numpy() & masked_rows[:, None]
-    shown = shown.mask(blank, f"<{threshold}")
+    for column in shown.columns:
+        blank = shown[column].isna().to_numpy() & masked_rows
+        if blank.any():
+            text = shown[column].map(_as_text).astype(object)
+            text[blank] = f"<{threshold}"
+            shown[column] = text
     return shown
+
+
+def _as_text(value) -> str:
+    if pd.isna(value):
+        return ""
+    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value)
