@@ -98,10 +98,7 @@ def load_caseload(
                 tables[table] = frame
     problems += check_links(tables, files, {t: used.table(t).columns for t in tables})
     if "sessions" not in tables and "clients" not in tables:
-        problems.append(Problem(
-            ", ".join(files.values()) or "(no file)", None, [],
-            "There is nothing to analyse: no usable sessions file and no usable clients file",
-            "Load an appointments (sessions) export or a clients file; see the data dictionary for the columns.", "error"))
+        problems.append(_nothing_to_analyse(files, raw))
 
     caseload = None
     if not has_errors(problems):
@@ -165,6 +162,23 @@ def _resolve_identifiers(table, frame, findings, dropped, hashed, salt, id_sourc
             finding.file, finding.column, [], f"This column looks like a direct identifier: {finding.reason}",
             "Drop the column" + (" or keep it as a salted hash" if can_hash else "") + " before analysis.", "error"))
     return frame, problems
+
+
+def _nothing_to_analyse(files: dict, raw: dict) -> Problem:
+    """The blocking problem when neither a sessions nor a clients table is usable, saying why for each."""
+    reasons = []
+    for table in ("sessions", "clients"):
+        if table not in files:
+            reasons.append(f"no {table} file was given")
+        elif table not in raw:
+            reasons.append(f"{files[table]} could not be read")
+        elif len(raw[table]) == 0:
+            reasons.append(f"{files[table]} has no rows of data")
+        else:
+            reasons.append(f"{files[table]} has no usable rows")
+    return Problem(
+        ", ".join(files.values()) or "(no file)", None, [], "There is nothing to analyse: " + "; ".join(reasons),
+        "Load an appointments (sessions) export or a clients file; see the data dictionary for the columns.", "error")
 
 
 def _ambiguous_dates(raw: dict, mapping: Mapping, files: dict) -> list[Problem]:

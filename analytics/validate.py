@@ -53,8 +53,9 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
     checker.pass_through_numbers()
     checker.duplicates()
     if checker.drop.all():
+        causes = ", ".join(dict.fromkeys(checker.dropped_by))
         checker.problems.append(Problem(
-            file, None, [], f"None of the {len(frame):,} rows of this file can be used (see the other problems with it)",
+            file, None, [], f"None of the {len(frame):,} rows of this file can be used (because of: {causes})",
             "Fix the problems listed for this file, or correct the mapping.", "error"))
     return checker.frame.loc[~checker.drop], problems + checker.problems
 
@@ -67,6 +68,7 @@ class _Checker:
         self.limit = pd.Timestamp(export_date).normalize() if export_date is not None else pd.Timestamp.today().normalize()
         self.drop = np.zeros(len(frame), dtype=bool)
         self.problems: list[Problem] = []
+        self.dropped_by: list[str] = []
         self.rows = _ROW_WORD[table]
 
     def warn(self, mask, column, message, fix, leave_out=False):
@@ -76,6 +78,7 @@ class _Checker:
         self.problems.append(problem_at(self.frame, mask, self.file, self.source(column), message, fix))
         if leave_out:
             self.drop |= mask
+            self.dropped_by.append(f"{column} column" if column else "repeated rows")
 
     def source(self, column):
         return self.mapping.columns.get(column, column)

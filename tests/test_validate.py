@@ -140,9 +140,14 @@ def test_rows_without_client_or_status_are_left_out():
 def test_nothing_usable_is_an_error():
     result = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\nC1,soon,attended\n")})
     assert result.caseload is None
-    assert any(p.severity == "error" and "None of the 1 rows" in p.message for p in result.problems)
+    assert any(p.severity == "error" and "None of the 1 rows" in p.message and "because of: date column" in p.message
+               for p in result.problems)
     only_therapists = load_caseload({"therapists": _csv("t.csv", "therapist_id\nT1\n")})
-    assert "nothing to analyse" in only_therapists.problems[-1].message and only_therapists.caseload is None
+    assert only_therapists.problems[-1].message == (
+        "There is nothing to analyse: no sessions file was given; no clients file was given")
+    assert only_therapists.caseload is None
+    headers_only = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\n")})
+    assert "s.csv has no rows of data; no clients file was given" in headers_only.problems[-1].message
 
 
 def test_conform_and_check_links_directly():
