@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from analytics.dictionary import data_dictionary
+from analytics.privacy import hash_identifier
 
 HERE = Path(__file__).parent
 APP = HERE.parent / "app.py"
@@ -78,3 +80,16 @@ def test_identifier_blocks_until_dropped_on_the_page_then_forget():
     assert not at.exception, at.exception
     assert _metrics(at)["Clients"] == "1,500"
     assert at.session_state["dataset_name"] == "Sample caseload (synthetic)"
+
+
+def test_record_numbers_kept_as_a_salted_hash_on_the_page():
+    clients = "client_id,MRN,Discharge Reason\nC1,123456,Dropped out\nC2,654321,Goals met\n"
+    at = _page(**{PENDING: {"clients": ("clients.csv", clients.encode())}})
+    radio = next(r for r in at.radio if "MRN" in r.label)
+    assert radio.options == ["Drop the column", "Keep as a salted hash"]
+    radio.set_value("Keep as a salted hash").run()
+    at.text_input(key="data_salt").set_value("clinic secret").run()
+    next(b for b in at.button if b.label == "Apply mapping and choices").click().run()
+    assert not at.exception and not at.error
+    mrn = at.session_state["ingest"].caseload.clients["MRN"].tolist()
+    assert mrn == hash_identifier(pd.Series(["123456", "654321"]), "clinic secret").tolist()
