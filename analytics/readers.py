@@ -348,7 +348,7 @@ def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str 
         return None, problems + [Problem(name, None, [], f"The {where or 'file'} holds no table", "Check that the right file or sheet was chosen.", "error")]
     if frame.shape[1] > MAX_COLUMNS:
         return None, problems + [_too_wide(name, frame.shape[1])]
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = _unique([str(c).strip() for c in frame.columns])
     frame.index = np.arange(header_row + 1, header_row + 1 + len(frame))
     for column in frame.columns[frame.dtypes.to_numpy() == object]:
         frame[column] = as_category(frame[column])
@@ -365,3 +365,18 @@ def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str 
         problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
                                 "Export the table again with its rows.", "warning"))
     return frame, problems
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique the way pandas does it ('a', 'a.1', ...), for names that only
+    differed by surrounding spaces or came from a frame or Parquet file with repeated names."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        label = name
+        while label in seen:
+            seen[name] += 1
+            label = f"{name}.{seen[name]}"
+        seen.setdefault(label, 0)
+        out.append(label)
+    return out

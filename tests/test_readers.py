@@ -194,3 +194,12 @@ def test_excel_title_rows_are_skipped():
 def test_header_with_a_trailing_field_is_not_mistaken_for_a_title():
     frame, problems = read_table(("s.csv", b"a,b,c,d\n1,2,3\n4,5,6\n"))
     assert list(frame.columns) == ["a", "b", "c", "d"] and problems == []
+
+
+def test_names_equal_after_trimming_stay_distinct():
+    frame, _ = read_table(("s.csv", b"status,status ,client_id\nShow,x,C1\n"))
+    assert list(frame.columns) == ["status", "status.1", "client_id"]
+    assert frame.loc[2, "status"] == "Show"
+    doubled = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    frame, _ = read_table(doubled)
+    assert list(frame.columns) == ["a", "a.1"]
