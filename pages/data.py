@@ -71,6 +71,7 @@ if PENDING in s:
     s.setdefault(OPTIONS, {})
     s[VERSION] += 1
     _import(sources)
+    st.rerun()  # the sidebar, drawn before this page, shows the new data
 
 result = state.ingest_result()
 sources = s.get(state.SOURCES)
@@ -188,7 +189,8 @@ if loaded is not None:
     for tab, table in zip(tabs, shown):
         frame = getattr(loaded, table)
         tab.caption(f"{len(frame):,} rows; the first 500 are shown.")
-        tab.dataframe(frame.head(500), hide_index=True)
+        dates = {c: st.column_config.DateColumn(format="YYYY-MM-DD") for c in ("date", "intake_date") if c in frame}
+        tab.dataframe(frame.head(500), hide_index=True, column_config=dates)
     with tabs[-1]:
         if loaded.sessions is None and not {"duration", "event"} <= set(loaded.clients.columns):
             st.info("Episodes need the appointment history (a sessions file) or `duration` and `event` columns.")
