@@ -28,7 +28,12 @@ ID_COLUMNS = ("client_id", "therapist_id")
 
 @dataclass
 class IngestResult:
-    """What an import produced. `caseload` is None while `problems` holds an error."""
+    """What an import produced. `caseload` is None while `problems` holds an error.
+
+    `options` holds the choices the import was made with except the salt (sheets, drop_columns,
+    hash_columns, export_date), so it can be repeated with another mapping:
+    `load_caseload(sources, mapping, salt=..., **result.options)`.
+    """
 
     caseload: Caseload | None
     mapping: Mapping
@@ -36,6 +41,7 @@ class IngestResult:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     identifiers: list = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -108,7 +114,8 @@ def load_caseload(
         caseload = Caseload(plain["sessions"], plain["clients"], plain["therapists"], export_date=limit,
                             fingerprint=fingerprint)
     identifiers = [f for table in findings for f in findings[table]]
-    return IngestResult(caseload, used, problems, raw, identifiers, files)
+    options = {"sheets": sheets, "drop_columns": drop_columns, "hash_columns": hash_columns, "export_date": export_date}
+    return IngestResult(caseload, used, problems, raw, identifiers, files, options)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

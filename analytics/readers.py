@@ -31,6 +31,7 @@ DELIMITERS = (",", ";", "\t", "|")
 NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ZIP, _PARQUET, _OLE = b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0"
 _SAVE_AS = "Save it from the spreadsheet program as CSV (UTF-8) or Excel .xlsx and load it again."
 
@@ -155,8 +156,8 @@ def _decode_head(head: bytes) -> tuple[str, str] | None:
                 text = head[: len(head) - cut].decode(candidate)
             except UnicodeDecodeError:
                 continue
-            control = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
-            if control > max(1, len(text[:65536]) // 100):
+            control = len(_CONTROL.findall(text, 0, 65536))
+            if control > max(1, min(len(text), 65536) // 100):
                 return None
             return candidate, text
     return None
@@ -351,7 +352,10 @@ def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str 
     frame.columns = _unique([str(c).strip() for c in frame.columns])
     frame.index = np.arange(header_row + 1, header_row + 1 + len(frame))
     for column in frame.columns[frame.dtypes.to_numpy() == object]:
-        frame[column] = as_category(frame[column])
+        try:
+            frame[column] = as_category(frame[column])
+        except TypeError:  # unhashable cells (lists or maps in a Parquet column) are kept as their text
+            frame[column] = as_category(frame[column].map(str, na_action="ignore"))
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
     empty = [c for c in unnamed if frame[c].isna().all()]
     frame = frame.drop(columns=empty)

@@ -213,3 +213,19 @@ def test_canonical_text_is_plain_str_and_the_fingerprint_matches_the_tables(ehr)
         assert all(frame[c].dtype == object for c in columns)
         assert isinstance(frame["client_id"].iloc[0], str)
     assert caseload.fingerprint == fingerprint_frames(caseload.sessions, caseload.clients, caseload.therapists)
+
+
+def test_options_repeat_the_import_with_another_mapping():
+    names = load_caseload({"clients": ("clients.csv", NAMES.encode())}, drop_columns={"clients": ["Client Name"]},
+                          export_date="2024-06-30")
+    assert names.options["drop_columns"] == {"clients": ["Client Name"]}
+    again = load_caseload({"clients": ("clients.csv", NAMES.encode())}, mapping=names.mapping, **names.options)
+    assert again.caseload is not None and again.caseload.export_date == pd.Timestamp("2024-06-30")
+
+
+def test_parquet_list_column_is_read_as_text():
+    frame = pd.DataFrame({"client_id": ["A", "B"], "tags": [["x", "y"], ["z"]]})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    result = load_caseload({"clients": ("c.parquet", buffer.getvalue())})
+    assert result.caseload.clients["tags"].tolist() == ["['x' 'y']", "['z']"]
