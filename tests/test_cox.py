@@ -272,3 +272,9 @@ def test_wall_clock_limit_stops_with_a_warning(tied):
 def test_adjusted_curves_leave_out_unknown_levels(fits):
     curves = adjusted_curves(fits["tied_cluster"], "referral", ["self", "nowhere"])
     assert set(curves["value"]) == {"self"}
+
+
+def test_a_covariate_with_one_level_is_named_in_the_warnings(tied):
+    fit = fit_cox(tied.assign(gender="female"), ["age", "gender"])
+    assert list(fit.table["term"]) == ["age"]
+    assert "gender has the same value for every episode used, so it was left out of the model." in fit.warnings
