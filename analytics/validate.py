@@ -65,7 +65,9 @@ class _Checker:
 
     def __init__(self, table, frame, mapping, file, export_date):
         self.table, self.frame, self.mapping, self.file = table, frame, mapping, file
-        self.limit = pd.Timestamp(export_date).normalize() if export_date is not None else pd.Timestamp.today().normalize()
+        given = export_date is not None
+        self.limit = pd.Timestamp(export_date if given else pd.Timestamp.today()).normalize()
+        self.limit_name = f"the export date {self.limit:%Y-%m-%d}" if given else f"today ({self.limit:%Y-%m-%d})"
         self.drop = np.zeros(len(frame), dtype=bool)
         self.problems: list[Problem] = []
         self.dropped_by: list[str] = []
@@ -78,7 +80,7 @@ class _Checker:
         self.problems.append(problem_at(self.frame, mask, self.file, self.source(column), message, fix))
         if leave_out:
             self.drop |= mask
-            self.dropped_by.append(f"{column} column" if column else "repeated rows")
+            self.dropped_by.append(f"column '{self.source(column)}'" if column else "repeated rows")
 
     def source(self, column):
         return self.mapping.columns.get(column, column)
@@ -120,7 +122,7 @@ class _Checker:
                       "Fill in the appointment dates in the file if these rows matter.", leave_out=True)
         future = (parsed > self.limit).to_numpy()
         self.warn(future, column,
-                  f"{_count(future.sum(), self.rows)} dated after the export date {self.limit:%Y-%m-%d}; {outcome}",
+                  f"{_count(future.sum(), self.rows)} dated after {self.limit_name}; {outcome}",
                   "Future appointments have not happened yet; export only past appointments or give the right export date.",
                   leave_out=sessions)
         if not sessions:

@@ -129,6 +129,12 @@ def test_duplicate_ids_in_clients_and_therapists():
     assert result.caseload.clients["age"].tolist() == [30, 40]
 
 
+def test_future_dates_without_an_export_date_are_judged_against_today():
+    result = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\nC1,2024-01-01,attended\nC1,2999-01-01,attended\n")})
+    problem = _only(result.problems, column="date")
+    assert problem.rows == [3] and "dated after today (" in problem.message
+
+
 def test_rows_without_client_or_status_are_left_out():
     sessions = "client_id,date,status\nC1,2024-01-01,attended\n,2024-01-02,attended\nC2,2024-01-03,\n"
     result = load_caseload({"sessions": _csv("s.csv", sessions)}, export_date="2024-02-01")
@@ -140,7 +146,7 @@ def test_rows_without_client_or_status_are_left_out():
 def test_nothing_usable_is_an_error():
     result = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\nC1,soon,attended\n")})
     assert result.caseload is None
-    assert any(p.severity == "error" and "None of the 1 rows" in p.message and "because of: date column" in p.message
+    assert any(p.severity == "error" and "None of the 1 rows" in p.message and "because of: column 'date'" in p.message
                for p in result.problems)
     only_therapists = load_caseload({"therapists": _csv("t.csv", "therapist_id\nT1\n")})
     assert only_therapists.problems[-1].message == (
