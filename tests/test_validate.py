@@ -130,7 +130,7 @@ def test_duplicate_ids_in_clients_and_therapists():
 
 
 def test_future_dates_without_an_export_date_are_judged_against_today():
-    result = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\nC1,2024-01-01,attended\nC1,2999-01-01,attended\n")})
+    result = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\nC1,2024-01-01,attended\nC1,2099-01-01,attended\n")})
     problem = _only(result.problems, column="date")
     assert problem.rows == [3] and "dated after today (" in problem.message
 
