@@ -226,10 +226,12 @@ class NewtonResult:
     last_step: np.ndarray
 
 
-def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: float = 1e-12,
+def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: float = 1e-9,
            start: EfronTerms | None = None) -> NewtonResult:
     """Newton-Raphson from beta = 0 (`start`: the terms there, if already computed) with step
-    halving when the likelihood falls, as R's coxph; stops after `max_iter` or `time_limit` seconds."""
+    halving when the likelihood falls, as R's coxph: converged when a full step changes the log
+    likelihood by at most `tol` (relative; R's default eps), so the iterates are R's. Stops after
+    `max_iter` steps or `time_limit` seconds."""
     p = rs.X.shape[1]
     beta = np.zeros(p)
     terms = start if start is not None else efron(beta, rs)
@@ -251,7 +253,7 @@ def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: flo
             halvings += 1
         change = abs(new.loglik - terms.loglik)
         beta, terms = candidate, new
-        if change <= tol * max(1.0, abs(new.loglik)) or np.max(np.abs(step), initial=0) < 1e-10:
+        if (change <= tol * abs(new.loglik) and halvings == 0) or np.max(np.abs(step), initial=0) < 1e-12:
             converged = True
             break
         if _time.monotonic() - started > time_limit:
