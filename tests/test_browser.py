@@ -105,7 +105,7 @@ def server():
 @pytest.fixture(scope="module")
 def session(chromium, server, tmp_path_factory):
     """One browser tab for the whole walk-through; every request it makes is recorded, outside ones blocked."""
-    context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 2400})
     outside: list[str] = []
 
     def guard(route):
