@@ -161,7 +161,9 @@ def fit_random_intercept(
     if not converged:
         notes.append("The random-intercept model did not converge; the ICC may be wrong. Use fewer covariates "
                      "or rescale large numeric covariates.")
+    deadline, lik.deadline = lik.deadline, float("inf")  # the Hessian is a bounded amount of work
     se, se_log_sd = _standard_errors(lik, beta, log_sd)
+    lik.deadline = deadline
     lower, upper, variance_p, method, why = _sd_interval(lik, beta, log_sd, ll, se_log_sd)
     notes += why
     if sd < 1e-3:

@@ -358,3 +358,23 @@ def test_single_level_categorical_is_named():
     result = fit_logistic(frame, ["x", "site"])
     assert "site has the same value for every episode used, so it was left out of the model." in result.warnings
     assert result.table["term"].tolist() == ["(Intercept)", "x"]
+
+
+def test_out_of_time_stops_with_a_sentence(data):
+    result = fit_random_intercept(data.dropna(subset=["age"]), max_seconds=0.0)
+    assert result.table.empty and any("took longer than 0 seconds" in w for w in result.warnings)
+
+
+def test_profile_out_of_time_falls_back_to_wald_on_log_sd(data, monkeypatch):
+    import analytics.mixed as mixed
+
+    def out_of_time(*args, **kwargs):
+        raise mixed._OutOfTime
+
+    monkeypatch.setattr(mixed, "_profile", out_of_time)
+    result = fit_random_intercept(data.dropna(subset=["age"]))
+    icc = result.icc.iloc[0]
+    assert icc["method"] == "Wald interval on log SD, transformed"
+    sd_lower, sd_upper = (np.sqrt(v * np.pi**2 / 3 / (1 - v)) for v in (icc["ci_lower"], icc["ci_upper"]))
+    assert np.sqrt(sd_lower * sd_upper) == pytest.approx(result.sd, rel=1e-9)  # symmetric on the log scale
+    assert any("Wald interval on the log SD is shown instead" in w for w in result.warnings)
