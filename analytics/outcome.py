@@ -78,9 +78,6 @@ def prepare(
     n_params = design.X.shape[1]
     epv = limiting / n_params if n_params else float(limiting)
     notes += design.warnings
-    for name in covariates:  # a categorical covariate with a single level in the rows used gives no term
-        if not any(t == name or t.startswith(f"{name}[") for t in design.terms) and not any(name in w for w in notes):
-            notes.append(f"{name} has the same value for every episode used, so it was left out of the model.")
     if n_params and 0 < events < len(y) and epv < MIN_EPV:
         notes.append(
             f"Only {epv:.1f} outcomes per model term (fewer than {MIN_EPV}; counted on the rarer of dropout "
