@@ -40,11 +40,17 @@ def fit_cox(
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [duration, event] + ([cluster] if cluster else []) + strata
+    invalid = []
+    if duration in episodes:
+        times = pd.to_numeric(episodes[duration], errors="coerce")
+        bad = episodes[duration].notna() & ~(times >= 0)
+        if bad.any():  # a researcher's own table: treat unusable durations as missing, and say so
+            episodes = episodes.assign(**{duration: times.where(~bad)})
+            invalid.append(f"{int(bad.sum())} episodes have a negative or non-numeric {duration} and were left out.")
     design = build_design(episodes, covariates, reference_levels, extra_columns=extra)
+    design.warnings = invalid + design.warnings
     rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
-    stop = pd.to_numeric(rows[duration], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(stop).any() or (stop < 0).any():
-        raise ValueError(f"Column {duration!r} must hold non-negative numbers (durations).")
+    stop = pd.to_numeric(rows[duration]).to_numpy(dtype=float)
     dropout = (pd.to_numeric(rows[event], errors="coerce") == EVENT_DROPOUT).to_numpy()
     groups = rows[cluster].to_numpy() if cluster else None
     return fit_design(design, covariates, stop, dropout, stratum_codes(rows, strata), groups, cluster,

@@ -70,10 +70,6 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     warnings = list(design.warnings)
     X = design.X.to_numpy(dtype=float)
     terms = list(design.terms)
-    owners = set(term_covariates(terms, covariates, design.reference).values())
-    for name in covariates:  # a categorical covariate with one level used yields no term at all
-        if name not in owners and not any(name in w for w in warnings):
-            warnings.append(f"{name} has the same value for every episode used, so it was left out of the model.")
     codes, labels = stratum if stratum is not None else (None, [])
     rs = cox_fit.risk_sets(X, stop, event, codes, start)
     n, events = len(stop), int(np.sum(event))
