@@ -2,10 +2,14 @@
 
 Each attended session k of a client is one counting-process interval (k-1, k]. A covariate used
 over an interval must be known when the interval starts, otherwise the model would look into the
-future (a low rating given at the very session after which the client left would "predict" the
-leaving). So the interval (k-1, k] carries the most recent rating observed at sessions 1..k-1
-(last observation carried forward); the first interval, before any rating, has no value and is
-left out. The dropout, if any, is the event of the client's last interval.
+future. So by default (`lag=1`) the interval (k-1, k] carries the most recent rating observed at
+sessions 1..k-1 (last observation carried forward); the first interval, before any rating, has no
+value and is left out. The dropout, if any, is the event of the client's last interval.
+
+`lag=0` instead carries the rating of session k itself (again carried forward over unrated
+sessions). That is defensible when ratings are collected at the end of each session, because the
+dropout "at k" is the failure to come back after session k, which follows that rating; it answers
+"does a low rating today go with not returning?". The default is the strictly predictable one.
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ from analytics.design import build_design
 from analytics.schema import EVENT_DROPOUT
 
 
-def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs") -> pd.DataFrame:
+FIRST_INTERVAL = " at their start (every client's first interval)"
+
+
+def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs",
+                     lag: int = 1) -> pd.DataFrame:
     """Start/stop rows: client_id, therapist_id, session, start, stop, event (1 = dropout on this
-    interval), and `measure` = the last rating known at the start of the interval."""
+    interval), and `measure` = the last rating known `lag` sessions before the interval's end."""
+    if int(lag) < 0:
+        raise ValueError("lag must be 0 (the rating of the session ending the interval) or more.")
     for table, name, needed in ((sessions, "sessions", ("client_id", "date", "status", measure)),
                                 (episodes, "episodes", ("client_id", "event"))):
         missing = [c for c in needed if c not in table]
@@ -32,7 +42,7 @@ def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: st
     by_client = attended.groupby("client_id", sort=False)
     session = by_client.cumcount().to_numpy() + 1
     known = by_client[measure].ffill()
-    carried = known.groupby(attended["client_id"], sort=False).shift(1)
+    carried = known.groupby(attended["client_id"], sort=False).shift(int(lag)) if lag else known
     last = session == by_client["client_id"].transform("size").to_numpy()
     info = episodes.drop_duplicates("client_id").set_index("client_id")
     dropout = (info["event"].reindex(attended["client_id"]).to_numpy() == EVENT_DROPOUT) & last
@@ -56,15 +66,17 @@ def fit_time_varying(
     covariates: list[str] | tuple[str, ...] = (),
     cluster: str | None = "therapist_id",
     reference_levels: dict[str, str] | None = None,
+    lag: int = 1,
     time_limit: float = 120.0,
 ) -> CoxResult:
-    """Dropout hazard by session with the last known `measure` rating as a time-varying covariate,
-    plus fixed covariates from the episodes; standard errors clustered by therapist by default."""
+    """Dropout hazard by session with the last known `measure` rating as a time-varying covariate
+    (`lag`: see the module docstring), plus fixed covariates from the episodes; standard errors
+    clustered by therapist by default."""
     covariates = [c for c in covariates if c != measure]
     missing = [c for c in covariates + ([cluster] if cluster else []) if c not in episodes]
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
-    rows = counting_process(sessions, episodes, measure)
+    rows = counting_process(sessions, episodes, measure, lag)
     fixed = episodes.drop_duplicates("client_id").set_index("client_id")
     for name in covariates + ([cluster] if cluster and cluster not in rows else []):
         rows[name] = fixed[name].reindex(rows["client_id"]).to_numpy()
@@ -75,7 +87,7 @@ def fit_time_varying(
         lost_events = int(rows.loc[~complete, "event"].sum())
         warnings.append(
             f"{int((~complete).sum())} of {len(rows)} session intervals were left out because no {measure} rating "
-            "was known yet at their start (every client's first interval) or a covariate is missing"
+            f"was known yet{FIRST_INTERVAL if lag else ''} or a covariate is missing"
             + (f"; {lost_events} dropouts fall in those intervals and are not in this model." if lost_events else ".")
         )
     used = rows.loc[complete].reset_index(drop=True)

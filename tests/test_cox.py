@@ -285,3 +285,32 @@ def test_negative_durations_are_left_out_with_a_warning(tied):
     fit = fit_cox(data, ["court_mandated"])
     assert fit.n_used == 397 and fit.n_dropped == 3
     assert fit.warnings[0] == "3 episodes have a negative or non-numeric duration and were left out."
+
+
+def test_counting_process_lag_zero_uses_the_rating_of_the_session_ending_the_interval():
+    sessions = pd.DataFrame({
+        "client_id": ["a"] * 4,
+        "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]),
+        "status": ["attended"] * 4,
+        "srs": [30, np.nan, 25, 38],
+    })
+    episodes = pd.DataFrame({"client_id": ["a"], "therapist_id": ["t1"], "event": [1]})
+    np.testing.assert_array_equal(counting_process(sessions, episodes, "srs", lag=0)["srs"], [30, 30, 25, 38])
+    np.testing.assert_array_equal(counting_process(sessions, episodes, "srs")["srs"], [np.nan, 30, 30, 25])
+
+
+def test_time_varying_alliance_recovers_the_synthetic_effect():
+    """The synthetic dropout after session t depends on that session's SRS (logit -0.45 per 4
+    points): lag 0 recovers it (HR ~ exp(-0.1125) = 0.894 per point); the strictly predictable
+    lag 1 sees last session's rating and is attenuated toward 1."""
+    from analytics.caseload import Caseload
+    from analytics.episodes import derive_episodes
+    from analytics.synth import TRUE_EFFECTS, generate_caseload
+
+    s = generate_caseload(20000, 200, 5, seed=3)
+    episodes = derive_episodes(Caseload(s.sessions, s.clients, s.therapists, s.export_date))
+    truth = np.exp(TRUE_EFFECTS["srs"] / 4)
+    same = fit_time_varying(s.sessions, episodes, "srs", ["referral"], lag=0).table.set_index("term").loc["srs"]
+    lagged = fit_time_varying(s.sessions, episodes, "srs", ["referral"]).table.set_index("term").loc["srs"]
+    assert same["hr_ci_lower"] < truth < same["hr_ci_upper"]
+    assert same["hr"] < lagged["hr"] < 1
