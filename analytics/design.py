@@ -61,6 +61,10 @@ def build_design(
                     f"{', '.join(map(str, counts.index[:10]))}."
                 )
             reference[name] = ref
+            if len(counts) < 2:
+                warnings.append(
+                    f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
+                )
             others = sorted(level for level in counts.index if level != ref)
             dummies = pd.DataFrame(
                 {f"{name}[{level}]": (levels == level).to_numpy(dtype=float) for level in others},
@@ -72,6 +76,8 @@ def build_design(
     X = pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=data.index)
     X, dropped, why = _usable_columns(X)
     warnings += why
+    if list(covariates) and X.shape[1] == 0:
+        warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
     return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
 
 

@@ -100,7 +100,7 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
     else:
-        episodes = clients.copy()
+        episodes = _clients_without_history(clients, settings)
 
     episodes["event"] = _events(episodes, caseload.export_date, settings)
     episodes["duration"] = _durations(episodes, settings.time_scale)
@@ -127,6 +127,18 @@ def filter_episodes(
         if intake_to is not None:
             keep &= (episodes["intake_date"] <= pd.Timestamp(intake_to)).to_numpy()
     return episodes.loc[keep].reset_index(drop=True)
+
+
+def _clients_without_history(clients: pd.DataFrame, settings: EpisodeSettings) -> pd.DataFrame:
+    """A clients file on its own: time in therapy comes from a `sessions_attended` count when there
+    is one; otherwise `duration` stays missing, so rates and logistic models work and time-to-event
+    analyses say that they need the appointment history."""
+    episodes = clients.copy()
+    if "sessions_attended" in episodes:
+        episodes["sessions_attended"] = pd.to_numeric(episodes["sessions_attended"], errors="coerce")
+    else:
+        episodes["sessions_attended"] = np.nan
+    return episodes
 
 
 def _unavailable_message(definition: str) -> str:
@@ -265,7 +277,7 @@ def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: 
 
 
 def _durations(episodes: pd.DataFrame, time_scale: str) -> np.ndarray:
-    if time_scale == "sessions":
+    if time_scale == "sessions" or "last_session" not in episodes:
         return episodes["sessions_attended"].to_numpy(dtype=float)
     days = (episodes["last_session"] - episodes["first_session"]).dt.days
     return days.fillna(0).to_numpy(dtype=float)

@@ -45,11 +45,15 @@ def suppress_small_cells(
     return out
 
 
-def display_suppressed(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """The table as a director reads it: masked cells say `<threshold` instead of being blank.
+def display_suppressed(
+    table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, count_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The table as a director reads it: a masked count says `<threshold`, a masked rate or
+    interval says `hidden` (a rate is not "below 11").
 
     A column with a masked cell becomes text (whole numbers without decimals, others to three
-    significant digits) so that one column holds one type; the other columns keep their numbers."""
+    significant digits) so that one column holds one type; the other columns keep their numbers.
+    Without `count_columns`, every masked cell says `<threshold`."""
     if "suppressed" not in table:
         return table
     shown = table.drop(columns="suppressed")
@@ -58,7 +62,8 @@ def display_suppressed(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) 
         blank = shown[column].isna().to_numpy() & masked_rows
         if blank.any():
             text = shown[column].map(_as_text).astype(object)
-            text[blank] = f"<{threshold}"
+            is_count = count_columns is None or column in count_columns
+            text[blank] = f"<{threshold}" if is_count else "hidden"
             shown[column] = text
     return shown
 

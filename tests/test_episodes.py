@@ -142,3 +142,12 @@ def test_filters(caseload):
 def test_settings_reject_unknown_definition():
     with pytest.raises(ValueError, match="Unknown dropout definition"):
         EpisodeSettings("vanished")
+
+
+def test_clients_file_alone_uses_sessions_attended_when_given():
+    clients = pd.DataFrame({"client_id": ["x", "y", "z"], "termination": ["dropout", "completed", "ongoing"],
+                            "sessions_attended": [2, 9, 5]})
+    e = derive_episodes(Caseload(clients=clients), EpisodeSettings("therapist_judged"))
+    assert e["event"].tolist() == [1, 2, 0] and e["duration"].tolist() == [2.0, 9.0, 5.0]
+    no_counts = derive_episodes(Caseload(clients=clients.drop(columns="sessions_attended")), EpisodeSettings())
+    assert no_counts["event"].tolist() == [1, 2, 0] and no_counts["duration"].isna().all()

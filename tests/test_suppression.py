@@ -86,3 +86,6 @@ def test_display_writes_less_than_threshold_in_masked_cells_only():
     assert shown["rate"].tolist()[:2] == ["0.2", "<11"]
     assert shown["site"].tolist() == ["A", "B", "C"]
     assert display_suppressed(table).equals(table), "a table never suppressed is shown unchanged"
+    named = display_suppressed(out, threshold=11, count_columns=["clients"])
+    assert named["clients"].tolist() == ["40", "<11", "<11"]
+    assert named["rate"].tolist()[:2] == ["0.2", "hidden"], "a masked rate is hidden, not 'below 11'"

@@ -67,7 +67,10 @@ def _definition(loaded) -> None:
 
 
 def _filters() -> None:
-    episodes = state.all_episodes()
+    episodes, problem = state.episodes_or_problem()
+    if problem:
+        st.warning(problem)
+        return
     with st.expander("Filter clients"):
         if "site" in episodes:
             st.multiselect("Site", sorted(episodes["site"].dropna().astype(str).unique()), key=state.FILTER_SITES)

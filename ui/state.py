@@ -126,11 +126,30 @@ def show_ids() -> bool:
     return bool(st.session_state.get(SHOW_IDS, False))
 
 
+def episodes_or_problem() -> tuple[pd.DataFrame | None, str | None]:
+    """Episodes of the whole caseload under the current settings (before the sidebar filters), or
+    the plain reason they cannot be derived from this data."""
+    loaded = caseload()
+    if loaded is None:
+        return None, "No data is ready for analysis yet."
+    return cached("episodes", _derive, loaded, episode_settings())
+
+
 def all_episodes() -> pd.DataFrame:
-    """Episodes of the whole caseload under the current settings (before the sidebar filters)."""
-    loaded = require_caseload()
-    settings = episode_settings()
-    return cached("episodes", derive_episodes, loaded, settings)
+    """Episodes before the sidebar filters; stops the page with the reason when there are none."""
+    require_caseload()
+    episodes, problem = episodes_or_problem()
+    if problem:
+        st.error(f"{problem} Open the **Data** page to change what is loaded.")
+        st.stop()
+    return episodes
+
+
+def _derive(loaded: Caseload, settings: EpisodeSettings) -> tuple[pd.DataFrame | None, str | None]:
+    try:
+        return derive_episodes(loaded, settings), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def current_episodes() -> pd.DataFrame:

@@ -63,7 +63,7 @@ def table(
         masked = suppress_small_cells(df, counts, threshold, linked)
         if masked["suppressed"].any():
             st.caption(f"Cells counting fewer than {threshold} clients are hidden to protect privacy (shown as <{threshold}).")
-        shown = display_suppressed(masked, threshold)
+        shown = display_suppressed(masked, threshold, counts)
     st.dataframe(shown, hide_index=True)
     _table_downloads(shown, _slug(name), st.columns(5)[:2])
     return shown
