@@ -128,22 +128,32 @@ def test_anonymous_labels_are_stable_and_follow_the_salted_hash():
     assert [many[i] for i in many_ids[:3]] != ["Therapist A", "Therapist B", "Therapist C"]
 
 
-def test_funnel_figure_draws_the_table_and_hides_small_counts_in_hover():
+def _drawn(fig):
+    points = [t for t in fig.data if t.mode == "markers"]
+    return pd.DataFrame({"x": np.concatenate([t.x for t in points]), "y": np.concatenate([t.y for t in points]),
+                         "text": np.concatenate([t.text for t in points])}), points
+
+
+def test_funnel_figure_draws_the_table_and_leaves_out_points_that_give_small_counts_away():
     from analytics.charts.regression import funnel_figure
 
-    result = therapist_funnel(_episodes({"T1": (12, 8, 5), "T2": (5, 55, 0), "T3": (23, 97, 3)}))
+    result = therapist_funnel(_episodes({"T1": (12, 8, 5), "T2": (5, 55, 0), "T3": (23, 97, 3), "T4": (30, 100, 0)}))
     labels = anonymous_labels(result.table["therapist_id"])
-    fig = funnel_figure(result, labels, suppress_below=11)
-    points = [t for t in fig.data if t.mode == "markers"]
-    drawn = pd.DataFrame({"x": np.concatenate([t.x for t in points]), "y": np.concatenate([t.y for t in points]),
-                          "text": np.concatenate([t.text for t in points])})
     table = result.table.assign(label=result.table["therapist_id"].map(labels))
-    merged = drawn.merge(table, left_on="x", right_on="known")
+
+    everyone, points = _drawn(funnel_figure(result, labels, suppress_below=0))
+    merged = everyone.merge(table, left_on="x", right_on="known")
     np.testing.assert_allclose(merged["y"], merged["rate"])
-    t2 = merged.loc[merged["therapist_id"] == "T2", "text"].iloc[0]
-    assert t2.startswith(labels["T2"]) and "<11 dropouts of 60 clients" in t2  # 5 dropouts hidden
-    assert all("T1" not in text and "T2" not in text for text in drawn["text"])
-    t1 = merged.loc[merged["therapist_id"] == "T1", "text"].iloc[0]
-    assert "12 dropouts of 20 clients" in t1
-    outside = {t.name: len(t.x) for t in points}
-    assert outside == {"therapist, inside": 1, "therapist, outside 95%": 1, "therapist, outside 99.8%": 1}
+    assert sorted(merged["therapist_id"]) == ["T1", "T2", "T3", "T4"]
+    assert "5 dropouts of 60 clients" in merged.loc[merged["therapist_id"] == "T2", "text"].iloc[0]
+    assert all("T1" not in text and "T2" not in text for text in everyone["text"])
+    assert {t.name: len(t.x) for t in points} == {"therapist, inside": 2, "therapist, outside 95%": 1,
+                                                  "therapist, outside 99.8%": 1}
+
+    # T2 has 5 dropouts: its rate times its caseload would give them away, so it is not drawn;
+    # being the only small cell, the next smallest count (T1's 12 dropouts) is withheld with it.
+    private_fig = funnel_figure(result, labels, suppress_below=11)
+    private, _ = _drawn(private_fig)
+    shown = private.merge(table, left_on="x", right_on="known")
+    assert sorted(shown["therapist_id"]) == ["T3", "T4"]
+    assert "2 therapist(s) with counts below 11 not drawn" in private_fig.layout.annotations[0].text

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from analytics.charts.theme import PALETTE, apply_theme
 from analytics.regression import comparison_table
-from analytics.suppression import DEFAULT_THRESHOLD
+from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
 
 _BLACK = PALETTE[-1]
 _GREY = "#888888"
@@ -22,8 +22,10 @@ _SYMBOLS = ["square", "circle", "diamond", "triangle-up", "cross"]
 def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
     """Each therapist's dropout rate against the number of clients with a known outcome, inside the
     95% and 99.8% control limits around the practice rate. Points are named by `labels` (id ->
-    label; ids if None). Hover text never shows a count from 1 to `suppress_below` - 1."""
-    table = funnel.table.dropna(subset=["rate"])
+    label; ids if None). A point's position gives its counts away (rate x clients = dropouts), so
+    therapists whose counts are suppressed below `suppress_below` are not drawn at all."""
+    masked = suppress_small_cells(funnel.table, ["dropouts", "known"], suppress_below)["suppressed"].to_numpy()
+    table = funnel.table.loc[~masked].dropna(subset=["rate"])
     limits = funnel.limits
     fig = go.Figure()
     for level, dash, name in (("998", "dot", "99.8% limits"), ("95", "dash", "95% limits")):
@@ -54,6 +56,12 @@ def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFA
             marker=dict(color=colour, size=10, line=dict(color="white", width=1)),
             text=hover[rows], hovertemplate="%{text}<extra></extra>",
         ))
+    if masked.any():
+        fig.add_annotation(
+            text=f"{int(masked.sum())} therapist(s) with counts below {suppress_below} not drawn (privacy)",
+            xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom", showarrow=False,
+            font=dict(size=11, color=_GREY),
+        )
     fig.update_layout(
         xaxis_title="Clients with a known outcome (dropout or completion)", yaxis_title="Dropout rate",
         yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.2), height=480,
