@@ -61,18 +61,20 @@ def display_suppressed(
     for column in shown.columns:
         blank = shown[column].isna().to_numpy() & masked_rows
         if blank.any():
-            text = shown[column].map(_as_text).astype(object)
+            text = shown[column].map(number_text).astype(object)
             is_count = count_columns is None or column in count_columns
             text[blank] = f"<{threshold}" if is_count else "hidden"
             shown[column] = text
     return shown
 
 
-def _as_text(value) -> str:
+def number_text(value) -> str:
+    """A number as a table shows it: whole numbers with thousands separators, others to three
+    significant digits (tiny p-values in scientific notation), missing as a dash."""
     if pd.isna(value):
-        return ""
+        return "–"
     if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        return f"{value:.3g}"
+        return f"{value:.2e}" if 0 < abs(value) < 0.001 else f"{value:.3g}"
     return str(value)

@@ -66,7 +66,7 @@ def test_overview_suppresses_small_counts():
     at = run_page(SAMPLE, "pages/overview.py", threshold=11)
     modality = frame(at, "modality").set_index("modality")
     small = modality.loc[modality["dropouts"].astype(str) == "<11"]
-    assert len(small) and (small["rate"].astype(str) == "<11").all()
+    assert len(small) and (small["rate"].astype(str) == "hidden").all()
 
 
 def test_overview_without_sessions_or_covariates():

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analytics import export
 from analytics.recipe import FIGURE_DEFAULTS
-from analytics.suppression import display_suppressed, suppress_small_cells
+from analytics.suppression import display_suppressed, number_text, suppress_small_cells
 from ui import state
 
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -64,7 +64,8 @@ def table(
         if masked["suppressed"].any():
             st.caption(f"Cells counting fewer than {threshold} clients are hidden to protect privacy (shown as <{threshold}).")
         shown = display_suppressed(masked, threshold, counts)
-    st.dataframe(shown, hide_index=True)
+    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
+    st.dataframe(shown.style.format(number_text, subset=floats), hide_index=True)
     _table_downloads(shown, _slug(name), st.columns(5)[:2])
     return shown
 
