@@ -26,6 +26,7 @@ from analytics.schema import (
     EVENT_CENSORED,
     EVENT_COMPLETED,
     EVENT_DROPOUT,
+    SESSION_STATUSES,
     THERAPIST_PREFIX,
     TIME_SCALES,
 )
@@ -162,8 +163,14 @@ class _Timeline:
         self.ends = np.r_[self.starts[1:], len(codes)]
         self.client_ids = self.ids[codes[self.starts]]
         self.dates = dates[self.order]
-        self.status = sessions["status"].to_numpy()[self.order]
-        self.attended = self.status == "attended"
+        status = pd.Categorical(sessions["status"], categories=SESSION_STATUSES).codes[self.order]
+        self.status_codes = status
+        self.attended = status == SESSION_STATUSES.index("attended")
+        self.therapists = sessions["therapist_id"].to_numpy()[self.order] if "therapist_id" in sessions else None
+
+    def block_of_rows(self) -> np.ndarray:
+        """For every sorted row, the position of its client's block."""
+        return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
 
     def total(self, flags: np.ndarray) -> np.ndarray:
         return np.add.reduceat(flags.astype(np.int64), self.starts) if len(self.starts) else np.array([], np.int64)
@@ -186,32 +193,42 @@ def _session_summary(sessions: pd.DataFrame, timeline: _Timeline) -> pd.DataFram
             "client_id": t.client_ids,
             "sessions_scheduled": t.ends - t.starts,
             "sessions_attended": t.total(t.attended),
-            "missed": t.total(np.isin(t.status, CLIENT_MISSES)),
+            "missed": t.total(np.isin(t.status_codes, [SESSION_STATUSES.index(m) for m in CLIENT_MISSES])),
             "first_scheduled": t.dates[t.starts],
             "last_scheduled": t.dates[t.ends - 1],
             "first_session": t.attended_dates(np.minimum),
             "last_session": t.attended_dates(np.maximum),
-            "last_status": t.status[t.ends - 1],
+            "last_status": _status_names(t.status_codes[t.ends - 1]),
         }
     )
-    summary["therapist_id"] = _main_therapist(sessions).reindex(summary["client_id"]).to_numpy()
+    summary["therapist_id"] = _main_therapist(timeline)
     return summary
 
 
-def _main_therapist(sessions: pd.DataFrame) -> pd.Series:
-    """The therapist who held most of a client's attended sessions (ties: the one seen first).
+def _status_names(codes: np.ndarray) -> np.ndarray:
+    names = np.array(SESSION_STATUSES + (None,), dtype=object)
+    return names[np.where(codes < 0, len(SESSION_STATUSES), codes)]
+
+
+def _main_therapist(timeline: _Timeline) -> np.ndarray:
+    """Per client block, the therapist who held most of its attended sessions (ties: the one seen
+    first; a client who attended nothing goes to the first therapist scheduled).
 
     This is how a client seen by several therapists is resolved; the importer reports such clients.
     """
-    if "therapist_id" not in sessions:
-        return pd.Series(dtype=object)
-    s = sessions.loc[sessions["therapist_id"].notna(), ["client_id", "therapist_id", "status"]]
-    s = s.assign(attended=(s["status"] == "attended").astype(int), order=np.arange(len(s)))
-    counts = s.groupby(["client_id", "therapist_id"], sort=False, observed=True).agg(
-        attended=("attended", "sum"), seen=("order", "min")
-    )
-    counts = counts.reset_index().sort_values(["client_id", "attended", "seen"], ascending=[True, False, True])
-    return counts.drop_duplicates("client_id").set_index("client_id")["therapist_id"]
+    out = np.full(len(timeline.starts), None, dtype=object)
+    if timeline.therapists is None:
+        return out
+    codes, names = pd.factorize(timeline.therapists)
+    rows = np.flatnonzero(codes >= 0)
+    block = timeline.block_of_rows()[rows]
+    pair, first_row, inverse = np.unique(block * len(names) + codes[rows], return_index=True, return_inverse=True)
+    attended = np.bincount(inverse, weights=timeline.attended[rows], minlength=len(pair))
+    pair_block = pair // max(len(names), 1)
+    best = np.lexsort((first_row, -attended, pair_block))
+    chosen = best[np.r_[True, pair_block[best][1:] != pair_block[best][:-1]]] if len(best) else best
+    out[pair_block[chosen]] = np.asarray(names, dtype=object)[pair[chosen] % len(names)]
+    return out
 
 
 def _add_alliance_summaries(
@@ -224,7 +241,7 @@ def _add_alliance_summaries(
         scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
         rated = timeline.attended & ~np.isnan(scores)
         rows = np.flatnonzero(rated)
-        client = np.repeat(np.arange(len(timeline.starts)), timeline.ends - timeline.starts)[rows]
+        client = timeline.block_of_rows()[rows]
         frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
         drop = getattr(settings, f"{measure}_rupture_drop")
         cutoff = getattr(settings, f"{measure}_rupture_cutoff")
@@ -305,9 +322,17 @@ def _add_therapist_columns(episodes: pd.DataFrame, therapists: pd.DataFrame | No
     return episodes
 
 
+def _normalized(values: pd.Series) -> np.ndarray:
+    """Trimmed, case-folded text (None where missing), worked out once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    folded = pd.Series(uniques, dtype="string").str.strip().str.casefold().to_numpy(dtype=object, na_value=None)
+    out = np.full(len(codes), None, dtype=object)
+    out[codes >= 0] = folded[codes[codes >= 0]]
+    return out
+
+
 def _same(client: pd.Series, therapist: pd.Series) -> np.ndarray:
-    a = client.astype("string").str.strip().str.casefold().to_numpy()
-    b = therapist.astype("string").str.strip().str.casefold().to_numpy()
+    a, b = _normalized(client), _normalized(therapist)
     known = ~(pd.isna(a) | pd.isna(b))
     out = np.full(len(a), np.nan)
     out[known] = (a[known] == b[known]).astype(float)
@@ -320,9 +345,9 @@ def _speaks(episodes: pd.DataFrame, languages: pd.Series) -> np.ndarray:
         languages.astype("string").str.casefold().str.split(r"\s*[;,/|]\s*", regex=True).explode().str.strip()
     )
     pairs = pd.MultiIndex.from_arrays([spoken.index, spoken.to_numpy()])
-    client_lang = episodes["language"].astype("string").str.strip().str.casefold()
-    wanted = pd.MultiIndex.from_arrays([episodes["therapist_id"].to_numpy(), client_lang.to_numpy()])
+    client_lang = _normalized(episodes["language"])
+    wanted = pd.MultiIndex.from_arrays([episodes["therapist_id"].to_numpy(), client_lang])
     out = wanted.isin(pairs).astype(float)
-    unknown = client_lang.isna().to_numpy() | ~episodes["therapist_id"].isin(languages.dropna().index).to_numpy()
+    unknown = pd.isna(client_lang) | ~episodes["therapist_id"].isin(languages.dropna().index).to_numpy()
     out[unknown] = np.nan
     return out
