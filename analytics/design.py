@@ -82,21 +82,26 @@ def build_design(
 
 
 def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Drop constant columns, then each column that is a linear combination of the ones before it."""
+    """Drop constant columns, then each column that is a linear combination of the ones before it,
+    judged on the centred cross-product matrix (one pass over the rows, then p x p algebra)."""
     if X.empty or X.shape[1] == 0:
         return X, [], []
     values = X.to_numpy(dtype=float)
-    constant = [c for c, v in zip(X.columns, values.T) if np.nanmax(v) == np.nanmin(v)]
+    constant = list(X.columns[np.nanmax(values, axis=0) == np.nanmin(values, axis=0)])
     warnings = [f"{c} has the same value for every episode used, so it was left out of the model." for c in constant]
     X = X.drop(columns=constant)
-    kept: list[str] = []
+    centred = X.to_numpy(dtype=float) - X.to_numpy(dtype=float).mean(axis=0)
+    gram = centred.T @ centred
+    kept: list[int] = []
     collinear: list[str] = []
-    basis = np.ones((len(X), 1))
-    for name in X.columns:
-        candidate = np.column_stack([basis, X[name].to_numpy(dtype=float)])
-        if np.linalg.matrix_rank(candidate, tol=1e-8 * max(1.0, np.abs(candidate).max())) > basis.shape[1]:
-            basis = candidate
-            kept.append(name)
+    for j, name in enumerate(X.columns):
+        if kept:
+            b = gram[kept, j]
+            residual = gram[j, j] - b @ np.linalg.solve(gram[np.ix_(kept, kept)], b)
+        else:
+            residual = gram[j, j]
+        if residual > 1e-8 * gram[j, j]:
+            kept.append(j)
         else:
             collinear.append(name)
     if collinear:
@@ -104,4 +109,4 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
             f"{', '.join(collinear)} can be computed exactly from other covariates (collinear), so "
             f"{'it was' if len(collinear) == 1 else 'they were'} left out; drop or merge one of them."
         )
-    return X[kept], constant + collinear, warnings
+    return X.iloc[:, kept], constant + collinear, warnings
