@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analytics.labels import letters
 from analytics.mapping import as_category
 from analytics.problems import Problem, quoted
 
@@ -265,23 +266,14 @@ def _duplicate_header_problems(name: str, header: list) -> list[Problem]:
     dupes = labels[labels.duplicated(keep=False) & (labels != "")]
     out = []
     for label, positions in dupes.groupby(dupes).groups.items():
-        letters = ", ".join(_column_letter(int(p)) for p in positions)
+        columns = ", ".join(letters(int(p)) for p in positions)
         out.append(Problem(
             name, label, [],
-            f"The column name '{label}' appears {len(positions)} times (columns {letters}); "
+            f"The column name '{label}' appears {len(positions)} times (columns {columns}); "
             f"later copies are read as '{label}.1', '{label}.2' and so on",
             "Rename the columns in the file so each name is used once, or map the one you mean.",
         ))
     return out
-
-
-def _column_letter(position: int) -> str:
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 # --- Excel and Parquet --------------------------------------------------------------------------

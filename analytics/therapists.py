@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from analytics.labels import letters
 from analytics.proportions import wilson_interval
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 
@@ -149,14 +150,6 @@ def anonymous_labels(ids, salt: str = DEFAULT_SALT) -> dict:
     ids or rates."""
     unique = list(dict.fromkeys(i for i in ids if not pd.isna(i)))
     order = sorted(unique, key=lambda i: hashlib.sha256(f"{salt}\x00{i}".encode()).hexdigest())
-    return {i: f"Therapist {_letters(rank)}" for rank, i in enumerate(order)}
+    return {i: f"Therapist {letters(rank)}" for rank, i in enumerate(order)}
 
 
-def _letters(rank: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA, ... (bijective base 26)."""
-    out = ""
-    rank += 1
-    while rank:
-        rank, rest = divmod(rank - 1, 26)
-        out = chr(65 + rest) + out
-    return out

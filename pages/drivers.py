@@ -5,7 +5,6 @@ import streamlit as st
 
 from analytics import cox, regression
 from analytics.charts import regression as charts
-from analytics.design import is_categorical
 from analytics.survival import covariate_columns
 from ui import state, widgets
 
@@ -26,25 +25,9 @@ st.markdown(
 
 models = st.multiselect("Models", [LOGISTIC, GEE, COX], default=[GEE, COX], key="drivers_models")
 candidates = covariate_columns(episodes)
-if state.COVARIATES not in st.session_state:
-    st.session_state[state.COVARIATES] = [c for c in ("court_mandated", "srs_first", "prior_negative_therapy")
-                                          if c in candidates]
-st.session_state[state.COVARIATES] = [c for c in st.session_state[state.COVARIATES] if c in candidates]
-covariates = st.multiselect("Characteristics in the models", candidates, key=state.COVARIATES,
-                            format_func=lambda c: c.replace("_", " "))
-saved_references = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
-references = {}
-categorical = [c for c in covariates if is_categorical(episodes[c])]
-if categorical:
-    columns = st.columns(min(len(categorical), 4))
-    for i, name in enumerate(categorical):
-        levels = episodes[name].dropna().astype(str).value_counts().index.tolist()
-        default = saved_references.get(name)
-        references[name] = columns[i % len(columns)].selectbox(
-            f"Compare {name.replace('_', ' ')} with", levels, index=levels.index(default) if default in levels else 0,
-            key=f"reference_{name}", help="The reference level: every other level is compared with it.",
-        )
-st.session_state[state.REFERENCE_LEVELS] = references
+covariates, references = widgets.covariates_and_references(
+    episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the models"
+)
 
 if not models or not covariates:
     st.info("Choose at least one model and one characteristic.")

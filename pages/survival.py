@@ -6,7 +6,6 @@ import streamlit as st
 from analytics import cox, survival
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
-from analytics.design import is_categorical
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -98,24 +97,9 @@ st.markdown(
     "characteristics known at the start of therapy are offered."
 )
 candidates = survival.covariate_columns(episodes)
-if state.COVARIATES not in st.session_state:
-    st.session_state[state.COVARIATES] = ["court_mandated", "srs_first", "prior_negative_therapy"]
-st.session_state[state.COVARIATES] = [c for c in st.session_state[state.COVARIATES] if c in candidates]
-covariates = st.multiselect("Characteristics in the model", candidates, key=state.COVARIATES,
-                            format_func=lambda c: c.replace("_", " "))
-saved_references = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
-references = {}
-categorical = [c for c in covariates if is_categorical(episodes[c])]
-if categorical:
-    columns = st.columns(min(len(categorical), 4))
-    for i, name in enumerate(categorical):
-        levels = episodes[name].dropna().astype(str).value_counts().index.tolist()
-        default = saved_references.get(name)
-        references[name] = columns[i % len(columns)].selectbox(
-            f"Compare {name.replace('_', ' ')} with", levels, index=levels.index(default) if default in levels else 0,
-            key=f"reference_{name}", help="The reference level: every other level is compared with it.",
-        )
-st.session_state[state.REFERENCE_LEVELS] = references
+covariates, references = widgets.covariates_and_references(
+    episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the model"
+)
 
 left, right = st.columns(2)
 clusters = [c for c in ("therapist_id", "site") if c in episodes] + [None]

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import export
+from analytics.design import is_categorical
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.suppression import display_suppressed, number_text, suppress_small_cells
 from ui import state
@@ -68,6 +69,32 @@ def table(
     st.dataframe(shown.style.format(number_text, subset=floats), hide_index=True)
     _table_downloads(shown, _slug(name), st.columns(5)[:2])
     return shown
+
+
+def covariates_and_references(
+    episodes: pd.DataFrame, candidates: list[str], defaults: list[str], label: str
+) -> tuple[list[str], dict[str, str]]:
+    """The model's characteristics and, for each categorical one, the level the others are
+    compared with; bound to the recipe's keys so a saved recipe restores them."""
+    if state.COVARIATES not in st.session_state:
+        st.session_state[state.COVARIATES] = list(defaults)
+    st.session_state[state.COVARIATES] = [c for c in st.session_state[state.COVARIATES] if c in candidates]
+    covariates = st.multiselect(label, candidates, key=state.COVARIATES, format_func=lambda c: c.replace("_", " "))
+    saved = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
+    references = {}
+    categorical = [c for c in covariates if is_categorical(episodes[c])]
+    if categorical:
+        columns = st.columns(min(len(categorical), 4))
+        for i, name in enumerate(categorical):
+            levels = episodes[name].dropna().astype(str).value_counts().index.tolist()
+            default = saved.get(name)
+            references[name] = columns[i % len(columns)].selectbox(
+                f"Compare {name.replace('_', ' ')} with", levels,
+                index=levels.index(default) if default in levels else 0,
+                key=f"reference_{name}", help="The reference level: every other level is compared with it.",
+            )
+    st.session_state[state.REFERENCE_LEVELS] = references
+    return covariates, references
 
 
 def problems(found: list) -> None:
