@@ -158,7 +158,7 @@ def distribution_figure(distribution: pd.DataFrame, measure: str = "srs", suppre
     fig = go.Figure()
     for i, outcome in enumerate(distribution["outcome"].unique()):
         part = shown.loc[shown["outcome"] == outcome]
-        band = part["score_from"].map("{:g}".format) + "-" + part["score_to"].map("{:g}".format)
+        band = part["score_from"].map("{:g}".format).astype(str) + "-" + part["score_to"].map("{:g}".format).astype(str)
         fig.add_trace(go.Bar(x=band, y=part["share"], name=outcome, marker_color=_COLOURS[i % len(_COLOURS)],
                              customdata=part["clients"],
                              hovertemplate="%{x}: %{y:.0%} (%{customdata:.0f} clients)<extra>" + outcome + "</extra>"))
