@@ -139,21 +139,29 @@ def _headline_takeaway(rate: float, lower: float, upper: float, known: int) -> s
     )
 
 
-def definition_sensitivity(
-    caseload: Caseload, settings: EpisodeSettings, client_ids=None, suppress_below: int = 11
-) -> SensitivityResult:
-    """Derive the episodes under every definition the data support and compare them.
+def definition_outcomes(caseload: Caseload, settings: EpisodeSettings) -> dict[str, pd.Series]:
+    """Each client's `event` under every definition the data support (the costly part of the
+    comparison: derived once per dataset and settings, then filtered as the sidebar changes)."""
+    return {
+        definition: derive_episodes(caseload, replace(settings, definition=definition)).set_index("client_id")["event"]
+        for definition in available_definitions(caseload)
+    }
 
-    `client_ids` restricts the comparison to the clients the sidebar's filters keep. The agreement
-    table counts, for each pair, the clients whose outcome is known under both definitions.
+
+def definition_sensitivity(
+    caseload: Caseload, settings: EpisodeSettings, client_ids=None, suppress_below: int = 11,
+    outcomes: dict[str, pd.Series] | None = None,
+) -> SensitivityResult:
+    """Compare the episodes under every definition the data support.
+
+    `client_ids` restricts the comparison to the clients the sidebar's filters keep; `outcomes`
+    (from `definition_outcomes`) saves deriving the episodes again. The agreement table counts,
+    for each pair, the clients whose outcome is known under both definitions.
     """
-    definitions = available_definitions(caseload)
-    outcomes = {}
-    for definition in definitions:
-        episodes = derive_episodes(caseload, replace(settings, definition=definition))
-        if client_ids is not None:
-            episodes = episodes.loc[episodes["client_id"].isin(client_ids)]
-        outcomes[definition] = episodes.set_index("client_id")["event"]
+    outcomes = definition_outcomes(caseload, settings) if outcomes is None else outcomes
+    definitions = list(outcomes)
+    if client_ids is not None:
+        outcomes = {d: event.loc[event.index.isin(client_ids)] for d, event in outcomes.items()}
     rows = []
     for definition, event in outcomes.items():
         rows.append(

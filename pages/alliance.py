@@ -13,7 +13,7 @@ st.title("Alliance and ruptures")
 caseload = state.require_caseload()
 episodes = state.current_episodes()
 threshold = state.suppress_below()
-sessions = caseload.sessions
+sessions = state.current_sessions()
 
 measures = [m for m in ("srs", "wai") if alliance.has_measure(sessions, m)]
 if not measures:

@@ -49,10 +49,11 @@ if hidden:
 widgets.table(headline_table, "headline")
 
 st.header("How the definition changes the rate")
+outcomes = state.cached("practice_definition_outcomes", overview.definition_outcomes, caseload, settings)
 sensitivity = state.cached(
     "practice_sensitivity",
-    lambda c, s, e, t: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t),
-    caseload, settings, episodes, threshold,
+    lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),
+    caseload, settings, episodes, threshold, outcomes,
 )
 for warning in sensitivity.warnings:
     st.warning(warning)

@@ -22,7 +22,7 @@ st.markdown(
     "ruptures, and intake facts such as the referral. Clients are shown by id only."
 )
 try:
-    result = state.cached("watch_list", wl.watch_list, caseload.sessions, episodes)
+    result = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes)
 except ValueError as problem:
     st.info(str(problem))
     st.stop()
@@ -35,7 +35,7 @@ labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
 chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
                       format_func=lambda t: "All therapists" if t is None else labels[t])
 if chosen is not None:
-    table = state.cached("watch_list", wl.watch_list, caseload.sessions, episodes, therapist=chosen).table
+    table = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes, therapist=chosen).table
 st.markdown(f"**{result.takeaway}**")
 shown = table.assign(therapist=table["therapist_id"].astype(str).map(labels), risk=table["risk"].map(lambda r: percent(r)))
 widgets.table(shown[["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]], "watch_list")

@@ -158,6 +158,18 @@ def current_episodes() -> pd.DataFrame:
     return cached("filtered_episodes", filter_episodes, all_episodes(), **chosen)
 
 
+def current_sessions() -> pd.DataFrame | None:
+    """The appointments of the clients the sidebar's filters keep (None without a sessions file)."""
+    sessions = require_caseload().sessions
+    if sessions is None:
+        return None
+    return cached("filtered_sessions", _sessions_of, sessions, current_episodes())
+
+
+def _sessions_of(sessions: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    return sessions.loc[sessions["client_id"].isin(episodes["client_id"])]
+
+
 def current_recipe() -> Recipe:
     """Every choice made in this session, as a recipe that reproduces its numbers."""
     s = st.session_state
@@ -222,9 +234,10 @@ def apply_recipe(recipe: Recipe) -> None:
 def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
     """Memoize `fn(*args, **kwargs)` in this session only, keyed on the data fingerprint, the
     episode settings and the arguments. Tables and caseloads are keyed by identity (the cache
-    entry holds them, so an identity cannot be reused while the entry lives) — no hashing of data."""
+    entry holds its arguments, so an identity cannot be reused while the entry lives) — no
+    hashing of data."""
     store: OrderedDict = st.session_state.setdefault(CACHE, OrderedDict())
-    held = tuple(a for a in list(args) + list(kwargs.values()) if _by_identity(a))
+    held = (args, kwargs)
     key = (
         name,
         getattr(caseload(), "fingerprint", None),
