@@ -66,7 +66,8 @@ def table(
             st.caption(f"Cells counting fewer than {threshold} clients are hidden to protect privacy (shown as <{threshold}).")
         shown = display_suppressed(masked, threshold, counts)
     floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
-    st.dataframe(shown.style.format(number_text, subset=floats), hide_index=True)
+    # A Styler renders every cell in Python (seconds for a long list): only worth it for floats.
+    st.dataframe(shown.style.format(number_text, subset=floats) if floats else shown, hide_index=True)
     _table_downloads(shown, _slug(name), st.columns(5)[:2])
     return shown
 
