@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.client_runs import ClientRuns, in_client_order
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.ruptures import flag_ruptures
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, SCALES, SRS_CUTOFF
@@ -97,14 +98,13 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str)
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
     attended = sessions.loc[sessions["status"] == "attended", ["client_id", "date", measure]]
-    attended = attended.loc[attended["client_id"].isin(episodes["client_id"])]
-    attended = attended.sort_values(["client_id", "date"], kind="stable")
-    attended["session_number"] = attended.groupby("client_id", sort=False).cumcount() + 1
+    attended = in_client_order(attended.loc[attended["client_id"].isin(episodes["client_id"])])
+    attended = attended.assign(session_number=ClientRuns(attended["client_id"]).number())
     rated = attended.loc[attended[measure].notna()].copy()
-    rated["rated_number"] = rated.groupby("client_id", sort=False).cumcount() + 1
-    info = episodes.set_index("client_id")[["event", "sessions_attended"]]
-    rated["event"] = info["event"].reindex(rated["client_id"]).to_numpy()
-    rated["sessions_attended"] = info["sessions_attended"].reindex(rated["client_id"]).to_numpy()
+    rated["rated_number"] = ClientRuns(rated["client_id"]).number()
+    info = episodes.set_index("client_id")[["event", "sessions_attended"]].reindex(rated["client_id"])
+    rated["event"] = info["event"].to_numpy()
+    rated["sessions_attended"] = info["sessions_attended"].to_numpy()
     rated["outcome"] = rated["event"].map(OUTCOME_LABELS)
     return rated.reset_index(drop=True)
 
@@ -124,7 +124,11 @@ def alliance_trajectories(
     sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs", max_session: int = 20
 ) -> TrajectoryResult:
     """Mean score by session number for clients who dropped out, completed or are still in therapy."""
-    rated = rated_sessions(sessions, episodes, measure)
+    return trajectories_of(rated_sessions(sessions, episodes, measure), measure, max_session)
+
+
+def trajectories_of(rated: pd.DataFrame, measure: str = "srs", max_session: int = 20) -> TrajectoryResult:
+    """alliance_trajectories from rated_sessions' table (one table serves trajectories and ruptures)."""
     rated = rated.loc[rated["session_number"] <= max_session]
     table = _mean_table(rated, ["outcome", "session_number"], measure)
     table["outcome"] = pd.Categorical(table["outcome"], OUTCOME_ORDER, ordered=True)
@@ -197,16 +201,36 @@ def rupture_outcomes(
     """Ruptures under the given rules, rupture rate, repair, and dropout after a rupture against
     clients without a rupture by the same session (see the module docstring for the exact rules).
     The takeaway quotes no figure resting on fewer than `suppress_below` clients."""
+    _check_rules(min_drop, cutoff)
+    return ruptures_of(rated_sessions(sessions, episodes, measure), measure, min_drop, cutoff, within, suppress_below)
+
+
+def _check_rules(min_drop: float | None, cutoff: float | None) -> None:
     if min_drop is None and cutoff is None:
         raise ValueError("Choose at least one rupture rule: a minimum drop or a cutoff.")
-    within = int(within)
-    rated = rated_sessions(sessions, episodes, measure)
-    rated["rupture"] = flag_ruptures(rated, measure, min_drop, cutoff).to_numpy()
-    grouped = rated.groupby("client_id", sort=False)
-    rated["previous"] = grouped[measure].shift()
-    rated["ruptures_so_far"] = grouped["rupture"].cumsum()
 
-    per_client = grouped.agg(rated_sessions=("rupture", "size"), ruptures=("rupture", "sum")).reset_index()
+
+def ruptures_of(
+    rated: pd.DataFrame,
+    measure: str = "srs",
+    min_drop: float | None = 5,
+    cutoff: float | None = SRS_CUTOFF,
+    within: int = 3,
+    suppress_below: int = 11,
+) -> RuptureResult:
+    """rupture_outcomes from rated_sessions' table, which is left unchanged."""
+    _check_rules(min_drop, cutoff)
+    within = int(within)
+    rated = rated.assign(rupture=flag_ruptures(rated, measure, min_drop, cutoff).to_numpy())
+    runs = ClientRuns(rated["client_id"])
+    rated["previous"] = runs.shift(rated[measure])
+    rated["ruptures_so_far"] = runs.cumsum(rated["rupture"])
+
+    per_client = pd.DataFrame({
+        "client_id": rated["client_id"].to_numpy()[runs.first],
+        "rated_sessions": runs.lengths(),
+        "ruptures": runs.totals(rated["rupture"]),
+    })
     first = rated.loc[rated["rupture"] & (rated["ruptures_so_far"] == 1)]
     first = first.set_index("client_id")[["session_number", "rated_number", "previous", measure, "event", "sessions_attended"]]
     first = first.rename(columns={"session_number": "rupture_session", "previous": "pre_rupture_level", measure: "rupture_score"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.client_runs import ClientRuns, in_client_order
 from analytics.cox_model import CoxResult, fit_design
 from analytics.design import build_design
 from analytics.schema import EVENT_DROPOUT
@@ -38,24 +39,23 @@ def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: st
                              f"the time-varying model needs {', '.join(needed)}.")
     attended = sessions.loc[(sessions["status"] == "attended") & sessions["client_id"].isin(episodes["client_id"]),
                             ["client_id", "date", measure]]
-    attended = attended.sort_values(["client_id", "date"], kind="stable").reset_index(drop=True)
-    by_client = attended.groupby("client_id", sort=False)
-    session = by_client.cumcount().to_numpy() + 1
-    known = by_client[measure].ffill()
-    carried = known.groupby(attended["client_id"], sort=False).shift(int(lag)) if lag else known
-    last = session == by_client["client_id"].transform("size").to_numpy()
-    info = episodes.drop_duplicates("client_id").set_index("client_id")
-    dropout = (info["event"].reindex(attended["client_id"]).to_numpy() == EVENT_DROPOUT) & last
+    attended = in_client_order(attended).reset_index(drop=True)
+    runs = ClientRuns(attended["client_id"])
+    session = runs.number()
+    carried = runs.shift(runs.ffill(attended[measure]), int(lag))
+    kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
+    info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(attended["client_id"])
+    dropout = (info["event"].to_numpy() == EVENT_DROPOUT) & (session == runs.size())
     out = pd.DataFrame({
         "client_id": attended["client_id"].to_numpy(),
         "session": session,
         "start": (session - 1).astype(float),
         "stop": session.astype(float),
         "event": dropout.astype(int),
-        measure: carried.to_numpy(dtype=float),
+        measure: carried,
     })
     if "therapist_id" in info:
-        out.insert(1, "therapist_id", info["therapist_id"].reindex(out["client_id"]).to_numpy())
+        out.insert(1, "therapist_id", info["therapist_id"].to_numpy())
     return out
 
 
@@ -77,9 +77,12 @@ def fit_time_varying(
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
     rows = counting_process(sessions, episodes, measure, lag)
-    fixed = episodes.drop_duplicates("client_id").set_index("client_id")
-    for name in covariates + ([cluster] if cluster and cluster not in rows else []):
-        rows[name] = fixed[name].reindex(rows["client_id"]).to_numpy()
+    added = list(dict.fromkeys(covariates + ([cluster] if cluster and cluster not in rows else [])))
+    if added:
+        fixed = episodes[["client_id"] + added].drop_duplicates("client_id").set_index("client_id")
+        fixed = fixed.reindex(rows["client_id"])
+        for name in added:
+            rows[name] = fixed[name].to_numpy()
     needed = [measure] + covariates + ([cluster] if cluster else [])
     complete = rows[needed].notna().all(axis=1).to_numpy()
     warnings = []

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.client_runs import ClientRuns, in_client_order
 from analytics.design import build_design
 from analytics.proportions import Z95
 from analytics.regression import auc, calibration_table
@@ -65,30 +66,28 @@ def auc_delong(y, p) -> tuple[float, float, float]:
 
 def appointment_features(sessions: pd.DataFrame, srs_drop: float = 5, srs_cutoff: float | None = SRS_CUTOFF) -> pd.DataFrame:
     """One row per scheduled appointment: what was known about the client right after it."""
-    s = sessions.sort_values(["client_id", "date"], kind="stable").reset_index(drop=True)
-    g = s.groupby("client_id", sort=False)
-    attended = s["status"] == "attended"
-    missed = s["status"].isin(CLIENT_MISSES)
+    s = in_client_order(sessions).reset_index(drop=True)
+    runs = ClientRuns(s["client_id"])
+    attended = (s["status"] == "attended").to_numpy()
+    missed = s["status"].isin(CLIENT_MISSES).to_numpy()
     out = pd.DataFrame({
         "client_id": s["client_id"],
-        "appointment": g.cumcount() + 1,
-        "attended_so_far": attended.astype(int).groupby(s["client_id"], sort=False).cumsum(),
-        "misses_so_far": missed.astype(int).groupby(s["client_id"], sort=False).cumsum(),
+        "appointment": runs.number(),
+        "attended_so_far": runs.cumsum(attended),
+        "misses_so_far": runs.cumsum(missed),
         "missed_last": missed.astype(float),
     })
     if "srs" in s and s["srs"].notna().any():
-        rated = s.loc[attended & s["srs"].notna(), ["client_id", "srs"]]
-        rupture = flag_ruptures(rated, "srs", srs_drop, srs_cutoff)
-        rated_number = rated.groupby("client_id", sort=False).cumcount() + 1
-        score = s["srs"].where(attended)
-        out["srs_last"] = score.groupby(s["client_id"], sort=False).ffill()
-        number = pd.Series(np.nan, index=s.index)
-        number.loc[rated.index] = rated_number.to_numpy()
-        last_rupture = pd.Series(np.nan, index=s.index)
-        last_rupture.loc[rupture.index[rupture.to_numpy()]] = rated_number.to_numpy()[rupture.to_numpy()]
-        number = number.groupby(s["client_id"], sort=False).ffill()
-        last_rupture = last_rupture.groupby(s["client_id"], sort=False).ffill()
-        out["recent_rupture"] = (last_rupture >= number - 1).astype(float)
+        rated = s.loc[attended & s["srs"].notna().to_numpy(), ["client_id", "srs"]]
+        rupture = flag_ruptures(rated, "srs", srs_drop, srs_cutoff).to_numpy()
+        rated_number = ClientRuns(rated["client_id"]).number()
+        out["srs_last"] = runs.ffill(s["srs"].where(attended))
+        number = np.full(runs.n, np.nan)  # per appointment: the latest rated session's number, and
+        number[rated.index] = rated_number  # the number of the latest one that was a rupture
+        last_rupture = np.full(runs.n, np.nan)
+        last_rupture[rated.index[rupture]] = rated_number[rupture]
+        with np.errstate(invalid="ignore"):
+            out["recent_rupture"] = (runs.ffill(last_rupture) >= runs.ffill(number) - 1).astype(float)
         out["no_rating"] = out["srs_last"].isna().astype(float)
     return out
 

@@ -24,7 +24,8 @@ measure = st.radio("Alliance measure", measures, horizontal=True, key="alliance_
 cutoff_default = SRS_CUTOFF if measure == "srs" else None
 
 st.header("Alliance over the course of therapy")
-trajectories = state.cached("alliance_trajectories", alliance.alliance_trajectories, sessions, episodes, measure)
+rated = state.cached("alliance_rated", alliance.rated_sessions, sessions, episodes, measure)
+trajectories = state.cached("alliance_trajectories", alliance.trajectories_of, rated, measure)
 widgets.figure(charts.trajectory_figure(trajectories.table, measure, threshold, cutoff_default), None,
                "alliance_trajectories_chart",
                f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "
@@ -55,7 +56,7 @@ use_cutoff = middle.checkbox("Also: a fall below a cutoff", value=cutoff_default
 cutoff = middle.number_input("Cutoff", value=float(cutoff_default or 40.0), step=1.0, key=f"rupture_cutoff_{measure}",
                              disabled=not use_cutoff)
 within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, value=3, step=1, key="rupture_within")
-ruptures = state.cached("alliance_ruptures", alliance.rupture_outcomes, sessions, episodes, measure, drop,
+ruptures = state.cached("alliance_ruptures", alliance.ruptures_of, rated, measure, drop,
                         cutoff if use_cutoff else None, int(within), threshold)
 for warning in ruptures.warnings:
     st.caption(warning)

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.caseload import Caseload
+from analytics.client_runs import in_client_order
 from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes, filter_episodes
 from analytics.recipe import Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
@@ -163,7 +164,8 @@ def current_sessions() -> pd.DataFrame | None:
     sessions = require_caseload().sessions
     if sessions is None:
         return None
-    return cached("filtered_sessions", _sessions_of, sessions, current_episodes())
+    ordered = cached("sessions_in_client_order", in_client_order, sessions)  # sorted once per dataset
+    return cached("filtered_sessions", _sessions_of, ordered, current_episodes())
 
 
 def _sessions_of(sessions: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
