@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
@@ -43,7 +44,7 @@ class Caseload:
                 self, "fingerprint", fingerprint_frames(self.sessions, self.clients, self.therapists)
             )
 
-    @property
+    @cached_property  # the sidebar shows it on every rerun; the tables never change
     def n_clients(self) -> int:
         ids = []
         if self.clients is not None:

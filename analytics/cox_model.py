@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,6 @@ class CoxResult:
     n_dropped: int
     events: int
     events_per_parameter: float
-    concordance: float
     loglik: float
     loglik_null: float
     converged: bool
@@ -51,6 +51,15 @@ class CoxResult:
     cluster: str | None
     n_clusters: int | None
     model: ModelData | None = field(default=None, repr=False)
+
+    @cached_property
+    def concordance(self) -> float:
+        """Harrell's C, computed when first asked for: the practice pages fit many models and show none."""
+        m = self.model
+        if m is None:
+            return float("nan")
+        rs = m.risk_sets
+        return harrell(rs.stop, rs.event, rs.X @ m.beta, rs.stratum, rs.start).value
 
 
 def term_covariates(terms: list[str], covariates: list[str], reference: dict[str, str]) -> dict[str, str]:
@@ -100,7 +109,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     if events == 0:
         warnings.append(f"There are no dropouts among the {n} episodes used, so the dropout hazard cannot be modelled.")
         table = pd.DataFrame({"term": terms}).reindex(columns=TABLE_COLUMNS)
-        return CoxResult(table, concordance=float("nan"), loglik=float("nan"), loglik_null=float("nan"),
+        return CoxResult(table, loglik=float("nan"), loglik_null=float("nan"),
                          converged=False, iterations=0, warnings=warnings, **base)
     if p and epp < MIN_EVENTS_PER_PARAMETER:
         warnings.append(
@@ -140,10 +149,9 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             "p": 2 * stats.norm.sf(np.abs(fit.beta / used_se)),
         }, columns=TABLE_COLUMNS)
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
-    c = harrell(rs.stop, rs.event, rs.X @ fit.beta, rs.stratum, rs.start if start is not None else None).value
     center = X.mean(axis=0) if len(X) else np.zeros(p)
     model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference), labels)
-    return CoxResult(table, concordance=c, loglik=fit.terms.loglik, loglik_null=fit.loglik_null,
+    return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null,
                      converged=fit.converged, iterations=fit.iterations, warnings=warnings, model=model, **base)
 
 

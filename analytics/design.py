@@ -41,7 +41,7 @@ def build_design(
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
     needed = list(dict.fromkeys(list(covariates) + list(extra_columns)))
     complete = episodes[needed].notna().all(axis=1).to_numpy()
-    data = episodes.loc[complete]
+    data = episodes.loc[complete, needed]  # only the columns used: the table can be wide
     warnings: list[str] = []
     n_dropped = int((~complete).sum())
     if n_dropped:
@@ -66,11 +66,7 @@ def build_design(
                     f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
                 )
             others = sorted(level for level in counts.index if level != ref)
-            dummies = pd.DataFrame(
-                {f"{name}[{level}]": (levels == level).to_numpy(dtype=float) for level in others},
-                index=data.index,
-            )
-            blocks.append(dummies)
+            blocks.append(_dummies(levels, name, others))
         else:
             blocks.append(column.astype(float).to_frame(name))
     X = pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=data.index)
@@ -79,6 +75,14 @@ def build_design(
     if list(covariates) and X.shape[1] == 0:
         warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
     return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
+
+
+def _dummies(levels: pd.Series, name: str, others: list[str]) -> pd.DataFrame:
+    """0/1 columns `name[level]`, one per level in `others`: one hash lookup per row, then integer
+    comparisons (not one string comparison per row and level)."""
+    position = pd.Index(others, dtype=object).get_indexer(levels)
+    values = (position[:, None] == np.arange(len(others))).astype(float)
+    return pd.DataFrame(values, index=levels.index, columns=[f"{name}[{level}]" for level in others])
 
 
 def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
