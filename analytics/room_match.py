@@ -192,18 +192,19 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
         data = episodes.assign(age_gap_10=episodes["age_gap"] / 10,
                                age_gap_band=pd.cut(episodes["age_gap"], [-np.inf, 10, 20, np.inf], right=False,
                                                    labels=["under 10 years", "10-19 years", "20 years or more"]))
+    adjusted = case_mix(data) if adjust is None else list(adjust)
+    strata = _site_strata(data)
     rows, warnings = [], []
     for column in columns:
         term = "age_gap_10" if column == "age_gap" else column
-        adjust_for = case_mix(data, exclude=("age",) if column == "age_gap" else ()) if adjust is None else adjust
-        hr, notes = adjusted_hazard(data, term, adjust_for, _site_strata(data))
+        adjust_for = [c for c in adjusted if c != "age"] if column == "age_gap" and adjust is None else adjusted
+        hr, notes = adjusted_hazard(data, term, adjust_for, strata)
         rows.append({"factor": term, "label": MATCH_LABELS.get(term, term.replace("_", " ")), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
     rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
-    adjusted = case_mix(data) if adjust is None else list(adjust)
     return FactorResult(rates, hazard, adjusted, takeaway, None, warnings)
 
 
@@ -238,6 +239,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
     event = episodes["event"].to_numpy()
     known = np.isin(event, (EVENT_DROPOUT, EVENT_COMPLETED))
     dropout = event == EVENT_DROPOUT
+    strata = _site_strata(episodes)
     rows, warnings = [], []
     for habit, columns, meaning in HABITS:
         marker = habit_marker(episodes, columns)
@@ -253,7 +255,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         lower, upper = wilson_interval(done, recorded.sum())
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
-        hr, notes = adjusted_hazard(episodes.assign(habit_marker=m), "habit_marker", adjust, _site_strata(episodes))
+        hr, notes = adjusted_hazard(episodes.assign(habit_marker=m), "habit_marker", adjust, strata)
         warnings += [n.replace("habit_marker", habit.lower()) for n in notes]
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,

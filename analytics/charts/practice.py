@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import PALETTE, apply_theme
+from analytics.charts.theme import PALETTE, apply_theme, reference_line
 from analytics.overview import BENCHMARK
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
 from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
@@ -207,7 +207,7 @@ def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESH
             customdata=np.column_stack([part["dropouts"], part["known"]]),
             hovertemplate="%{x}: %{y:.1%}, %{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + titles[i] + "</extra>",
         ), row=1, col=i + 1)
-        fig.add_hline(y=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1), row=1, col=i + 1)
+        reference_line(fig, "y", BENCHMARK["rate"], dict(color=_BLACK, dash="dash", width=1), panel=i + 1)
         fig.update_xaxes(type="category", categoryorder="category ascending", row=1, col=i + 1)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(title_text="Dropout rate (ended episodes)", row=1, col=1)

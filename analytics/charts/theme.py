@@ -52,6 +52,17 @@ PUBLICATION = _template(
 )
 
 
+def reference_line(fig: go.Figure, axis: str, value: float, line: dict, panel: int = 1) -> go.Figure:
+    """A line across a panel at `value` on its `axis` ("x": vertical, "y": horizontal): the shape
+    add_vline/add_hline make, without their search of the subplot grid (10x slower per line).
+    `panel` counts the panels of a one-row or one-column make_subplots grid."""
+    suffix = "" if panel == 1 else str(panel)
+    other = "y" if axis == "x" else "x"
+    fig.add_shape(type="line", line=line, **{f"{axis}0": value, f"{axis}1": value, f"{axis}ref": f"{axis}{suffix}",
+                                              f"{other}0": 0, f"{other}1": 1, f"{other}ref": f"{other}{suffix} domain"})
+    return fig
+
+
 def apply_theme(fig: go.Figure) -> go.Figure:
     """Clean interactive look: white background, light horizontal grid, palette colours."""
     fig.update_layout(template=INTERACTIVE, margin=dict(l=60, r=20, t=50, b=50),
