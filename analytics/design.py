@@ -48,7 +48,7 @@ def build_design(
         warnings.append(
             f"{n_dropped} of {len(episodes)} episodes were left out because a chosen covariate is missing for them."
         )
-    blocks, reference = [], {}
+    terms, blocks, reference = [], [], {}
     for name in covariates:
         column = data[name]
         if is_categorical(column):
@@ -66,10 +66,12 @@ def build_design(
                     f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
                 )
             others = sorted(level for level in counts.index if level != ref)
-            blocks.append(_dummies(levels, name, others))
+            terms += [f"{name}[{level}]" for level in others]
+            blocks.append(_dummies(levels, others))
         else:
-            blocks.append(column.astype(float).to_frame(name))
-    X = pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=data.index)
+            terms.append(name)
+            blocks.append(column.to_numpy(dtype=float)[:, None])
+    X = pd.DataFrame(np.hstack(blocks) if blocks else np.empty((len(data), 0)), index=data.index, columns=terms)
     X, dropped, why = _usable_columns(X)
     warnings += why
     if list(covariates) and X.shape[1] == 0:
@@ -77,12 +79,11 @@ def build_design(
     return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
 
 
-def _dummies(levels: pd.Series, name: str, others: list[str]) -> pd.DataFrame:
-    """0/1 columns `name[level]`, one per level in `others`: one hash lookup per row, then integer
-    comparisons (not one string comparison per row and level)."""
+def _dummies(levels: pd.Series, others: list[str]) -> np.ndarray:
+    """0/1 columns, one per level in `others`: one hash lookup per row, then integer comparisons
+    (not one string comparison per row and level)."""
     position = pd.Index(others, dtype=object).get_indexer(levels)
-    values = (position[:, None] == np.arange(len(others))).astype(float)
-    return pd.DataFrame(values, index=levels.index, columns=[f"{name}[{level}]" for level in others])
+    return (position[:, None] == np.arange(len(others))).astype(float)
 
 
 def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -91,10 +92,11 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
     if X.empty or X.shape[1] == 0:
         return X, [], []
     values = X.to_numpy(dtype=float)
-    constant = list(X.columns[np.nanmax(values, axis=0) == np.nanmin(values, axis=0)])
+    is_constant = np.nanmax(values, axis=0) == np.nanmin(values, axis=0)
+    constant = list(X.columns[is_constant])
     warnings = [f"{c} has the same value for every episode used, so it was left out of the model." for c in constant]
-    X = X.drop(columns=constant)
-    centred = X.to_numpy(dtype=float) - X.to_numpy(dtype=float).mean(axis=0)
+    X, values = X.loc[:, ~is_constant], values[:, ~is_constant]
+    centred = values - values.mean(axis=0)
     gram = centred.T @ centred
     kept: list[int] = []
     collinear: list[str] = []
