@@ -15,7 +15,7 @@ from analytics import cox_fit
 from analytics.cox_model import CoxResult, fit_design, stratum_codes
 from analytics.cox_tv import counting_process, fit_time_varying
 from analytics.cox_zph import PHTestResult, ph_test
-from analytics.design import build_design
+from analytics.design import Encodings, build_design
 from analytics.schema import EVENT_DROPOUT
 
 __all__ = [
@@ -33,10 +33,11 @@ def fit_cox(
     duration: str = "duration",
     event: str = "event",
     time_limit: float = 120.0,
+    encodings: Encodings | None = None,
 ) -> CoxResult:
     """Cause-specific Cox model of dropout on complete cases of the covariates (and of duration,
     event, cluster and strata). `strata` gives each stratum its own baseline hazard; `cluster=None`
-    gives model-based standard errors only."""
+    gives model-based standard errors only; `encodings`: see analytics.design.Encodings."""
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [duration, event] + ([cluster] if cluster else []) + strata
@@ -47,7 +48,7 @@ def fit_cox(
         if bad.any():  # a researcher's own table: treat unusable durations as missing, and say so
             episodes = episodes.assign(**{duration: times.where(~bad)})
             invalid.append(f"{int(bad.sum())} episodes have a negative or non-numeric {duration} and were left out.")
-    design = build_design(episodes, covariates, reference_levels, extra_columns=extra)
+    design = build_design(episodes, covariates, reference_levels, extra_columns=extra, encodings=encodings)
     design.warnings = invalid + design.warnings
     rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
     stop = pd.to_numeric(rows[duration]).to_numpy(dtype=float)

@@ -32,9 +32,11 @@ def build_design(
     covariates: list[str] | tuple[str, ...],
     reference_levels: dict[str, str] | None = None,
     extra_columns: list[str] | tuple[str, ...] = (),
+    encodings: Encodings | None = None,
 ) -> Design:
     """Treatment-coded terms (`name[level]`) against the chosen reference level (default: the most
-    common level), on complete cases of the covariates and `extra_columns` (e.g. duration, cluster)."""
+    common level), on complete cases of the covariates and `extra_columns` (e.g. duration, cluster).
+    `encodings` lets several models of one table share their covariates' terms."""
     reference_levels = dict(reference_levels or {})
     missing = [c for c in list(covariates) + list(extra_columns) if c not in episodes]
     if missing:
@@ -51,32 +53,67 @@ def build_design(
     terms, blocks, reference = [], [], {}
     for name in covariates:
         column = data[name]
-        if is_categorical(column):
-            levels = column.astype(str)
-            counts = levels.value_counts()
-            ref = str(reference_levels.get(name, counts.index[0] if len(counts) else ""))
-            if len(counts) and ref not in counts.index:
-                raise ValueError(
-                    f"Reference level {ref!r} of {name!r} does not occur in the data; choose one of "
-                    f"{', '.join(map(str, counts.index[:10]))}."
-                )
-            reference[name] = ref
-            if len(counts) < 2:
-                warnings.append(
-                    f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
-                )
-            others = sorted(level for level in counts.index if level != ref)
-            terms += [f"{name}[{level}]" for level in others]
-            blocks.append(_dummies(levels, others))
-        else:
-            terms.append(name)
-            blocks.append(column.to_numpy(dtype=float)[:, None])
+        found = (encodings.terms(episodes, name, column, reference_levels) if encodings is not None
+                 else _encode(column, name, reference_levels))
+        terms += found.names
+        blocks.append(found.values)
+        if found.reference is not None:
+            reference[name] = found.reference
+        if found.warning:
+            warnings.append(found.warning)
     X = pd.DataFrame(np.hstack(blocks) if blocks else np.empty((len(data), 0)), index=data.index, columns=terms)
     X, dropped, why = _usable_columns(X)
     warnings += why
     if list(covariates) and X.shape[1] == 0:
         warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
     return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
+
+
+@dataclass
+class Terms:
+    """One covariate as model terms: names, values (rows x terms), reference level and a warning."""
+
+    names: list[str]
+    values: np.ndarray
+    reference: str | None = None
+    warning: str | None = None
+
+
+class Encodings:
+    """Covariates already turned into terms, for several models fitted on one table (one model per
+    factor with the same case mix): a later model reuses a column's terms when it uses that column
+    of that table on the same complete cases with the same reference level."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self._held: dict = {}
+
+    def terms(self, table: pd.DataFrame, name: str, column: pd.Series, reference_levels: dict) -> Terms:
+        if table is not self.table:
+            return _encode(column, name, reference_levels)
+        key = (name, reference_levels.get(name))
+        held = self._held.get(key)
+        if held is None or not held[0].equals(column.index):
+            held = self._held[key] = (column.index, _encode(column, name, reference_levels))
+        return held[1]
+
+
+def _encode(column: pd.Series, name: str, reference_levels: dict) -> Terms:
+    """A number as itself; a category as one 0/1 term per level other than the reference."""
+    if not is_categorical(column):
+        return Terms([name], column.to_numpy(dtype=float)[:, None])
+    levels = column.astype(str)
+    counts = levels.value_counts()
+    ref = str(reference_levels.get(name, counts.index[0] if len(counts) else ""))
+    if len(counts) and ref not in counts.index:
+        raise ValueError(
+            f"Reference level {ref!r} of {name!r} does not occur in the data; choose one of "
+            f"{', '.join(map(str, counts.index[:10]))}."
+        )
+    warning = (f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
+               if len(counts) < 2 else None)
+    others = sorted(level for level in counts.index if level != ref)
+    return Terms([f"{name}[{level}]" for level in others], _dummies(levels, others), ref, warning)
 
 
 def _dummies(levels: pd.Series, others: list[str]) -> np.ndarray:

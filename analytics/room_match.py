@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.design import Encodings
 from analytics.proportions import dropout_rates, percent, wilson_interval, yes_no
 from analytics.suppression import suppress_small_cells
 from analytics.schema import CLIENT_COLUMNS, ENVIRONMENT_RATINGS, EVENT_COMPLETED, EVENT_DROPOUT, MATCH_FACTORS
@@ -110,16 +111,18 @@ def _fit_cox():
         return None
 
 
-def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], strata: list[str] | None = None) -> tuple[dict, list[str]]:
+def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], strata: list[str] | None = None,
+                    encodings: Encodings | None = None) -> tuple[dict, list[str]]:
     """Hazard ratio of `column` (a number or a 0/1 marker) adjusted for `adjust`; NaN with a
-    warning when the model cannot be fitted."""
+    warning when the model cannot be fitted. `encodings` shares the case mix's terms between the
+    models of one table."""
     empty = dict.fromkeys(HR_COLUMNS, np.nan)
     fit_cox = _fit_cox()
     if fit_cox is None:
         return empty, ["Adjusted hazard ratios need the Cox model (analytics.cox), which is not available."]
     covariates = [column] + [c for c in adjust if c != column]
     try:
-        result = fit_cox(episodes, covariates, strata=strata or None)
+        result = fit_cox(episodes, covariates, strata=strata or None, encodings=encodings)
     except ValueError as problem:
         return empty, [f"{column}: {problem}"]
     row = result.table.loc[result.table["term"] == column]
@@ -157,9 +160,10 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
         )
     adjust = case_mix(episodes) if adjust is None else list(adjust)
     strata = _site_strata(episodes)
+    encodings = Encodings(episodes)
     rows, warnings = [], []
     for column in columns:
-        hr, notes = adjusted_hazard(episodes, column, adjust, strata)
+        hr, notes = adjusted_hazard(episodes, column, adjust, strata, encodings)
         rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
@@ -194,11 +198,12 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
                                                    labels=["under 10 years", "10-19 years", "20 years or more"]))
     adjusted = case_mix(data) if adjust is None else list(adjust)
     strata = _site_strata(data)
+    encodings = Encodings(data)
     rows, warnings = [], []
     for column in columns:
         term = "age_gap_10" if column == "age_gap" else column
         adjust_for = [c for c in adjusted if c != "age"] if column == "age_gap" and adjust is None else adjusted
-        hr, notes = adjusted_hazard(data, term, adjust_for, strata)
+        hr, notes = adjusted_hazard(data, term, adjust_for, strata, encodings)
         rows.append({"factor": term, "label": MATCH_LABELS.get(term, term.replace("_", " ")), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
@@ -240,9 +245,12 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
     known = np.isin(event, (EVENT_DROPOUT, EVENT_COMPLETED))
     dropout = event == EVENT_DROPOUT
     strata = _site_strata(episodes)
+    markers = [habit_marker(episodes, columns) for _, columns, _ in HABITS]
+    names = [f"habit_marker_{i}" for i in range(len(HABITS))]  # one table for the five models
+    data = episodes.assign(**{n: m for n, m in zip(names, markers) if m is not None})
+    encodings = Encodings(data)
     rows, warnings = [], []
-    for habit, columns, meaning in HABITS:
-        marker = habit_marker(episodes, columns)
+    for (habit, columns, meaning), marker, name in zip(HABITS, markers, names):
         row = {"habit": habit, "marker": " + ".join(columns), "meaning": meaning, "found": marker is not None}
         if marker is None:
             row["reading"] = f"Not measured: add a `{columns[0]}` column" + (
@@ -255,8 +263,8 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         lower, upper = wilson_interval(done, recorded.sum())
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
-        hr, notes = adjusted_hazard(episodes.assign(habit_marker=m), "habit_marker", adjust, strata)
-        warnings += [n.replace("habit_marker", habit.lower()) for n in notes]
+        hr, notes = adjusted_hazard(data, name, adjust, strata, encodings)
+        warnings += [n.replace(name, habit.lower()) for n in notes]
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,
             "prevalence": done / recorded.sum() if recorded.sum() else np.nan,
