@@ -201,7 +201,6 @@ def rupture_outcomes(
     """Ruptures under the given rules, rupture rate, repair, and dropout after a rupture against
     clients without a rupture by the same session (see the module docstring for the exact rules).
     The takeaway quotes no figure resting on fewer than `suppress_below` clients."""
-    _check_rules(min_drop, cutoff)
     return ruptures_of(rated_sessions(sessions, episodes, measure), measure, min_drop, cutoff, within, suppress_below)
 
 

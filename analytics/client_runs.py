@@ -33,7 +33,7 @@ class ClientRuns:
     """The runs of equal `client_id` in a table already in client order."""
 
     def __init__(self, client_ids):
-        ids = np.asarray(client_ids, dtype=object)
+        ids = np.asarray(client_ids)
         self.n = len(ids)
         new = np.ones(self.n, dtype=bool)
         new[1:] = ids[1:] != ids[:-1]

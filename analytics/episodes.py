@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.caseload import Caseload
+from analytics.client_runs import ClientRuns
 from analytics.ruptures import flag_ruptures
 from analytics.schema import (
     CLIENT_MISSES,
@@ -159,7 +160,8 @@ class _Timeline:
         dates = sessions["date"].to_numpy("datetime64[ns]")
         self.order = np.lexsort((dates, codes))
         codes = codes[self.order]
-        self.starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], int)
+        self.runs = ClientRuns(codes)
+        self.starts = self.runs.first
         self.ends = np.r_[self.starts[1:], len(codes)]
         self.client_ids = self.ids[codes[self.starts]]
         self.dates = dates[self.order]
@@ -168,9 +170,6 @@ class _Timeline:
         self.attended = status == SESSION_STATUSES.index("attended")
         self.therapists = sessions["therapist_id"].to_numpy()[self.order] if "therapist_id" in sessions else None
 
-    def block_of_rows(self) -> np.ndarray:
-        """For every sorted row, the position of its client's block."""
-        return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
 
     def total(self, flags: np.ndarray) -> np.ndarray:
         return np.add.reduceat(flags.astype(np.int64), self.starts) if len(self.starts) else np.array([], np.int64)
@@ -221,7 +220,7 @@ def _main_therapist(timeline: _Timeline) -> np.ndarray:
         return out
     codes, names = pd.factorize(timeline.therapists)
     rows = np.flatnonzero(codes >= 0)
-    block = timeline.block_of_rows()[rows]
+    block = timeline.runs.run[rows]
     pair, first_row, inverse = np.unique(block * len(names) + codes[rows], return_index=True, return_inverse=True)
     attended = np.bincount(inverse, weights=timeline.attended[rows], minlength=len(pair))
     pair_block = pair // max(len(names), 1)
@@ -241,7 +240,7 @@ def _add_alliance_summaries(
         scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
         rated = timeline.attended & ~np.isnan(scores)
         rows = np.flatnonzero(rated)
-        client = timeline.block_of_rows()[rows]
+        client = timeline.runs.run[rows]
         frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
         drop = getattr(settings, f"{measure}_rupture_drop")
         cutoff = getattr(settings, f"{measure}_rupture_cutoff")
