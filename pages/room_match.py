@@ -32,49 +32,57 @@ def _notes(warnings: list[str]) -> None:
                 st.caption(warning)
 
 
-st.header("The room")
-try:
-    room = state.cached("room_vs_dropout", room_match.room_vs_dropout, episodes)
-except ValueError as problem:
-    st.info(str(problem))
-else:
-    widgets.figure(charts.level_rates_figure(room.rates, threshold), None, "room_rates_chart",
-                   "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
-                   "the dashed line is the published average (19.7%).")
-    widgets.table(room.rates, "room_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
-    widgets.figure(forest_figure(room.hazard.rename(columns={'label': 'term'})), None, "room_hazard_ratios_chart",
-                   f"**{room.takeaway}** Hazard ratio per point higher on each rating"
-                   + (", compared within each site." if room.by_site is not None else "."))
-    widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", counts=["n_used", "events"])
-    if room.by_site is not None:
-        with st.expander("Dropout by rating within each site"):
-            widgets.table(room.by_site, "room_rates_by_site", counts=RATE_COUNTS, linked=RATE_LINKED)
-    _notes(room.warnings)
+# Only the open section's models are fitted (five adjusted Cox models each), so a filter change
+# refits a third of them.
+SECTIONS = ("The room", "Therapist-client match", "Five habits")
+room_tab, match_tab, habits_tab = st.tabs(SECTIONS, key="room_match_section", on_change="rerun")
 
-st.header("Therapist-client match")
-try:
-    match = state.cached("match_vs_dropout", room_match.match_vs_dropout, episodes)
-except ValueError as problem:
-    st.info(str(problem))
-else:
-    widgets.figure(forest_figure(match.hazard.rename(columns={'label': 'term'})), None, "match_hazard_ratios_chart",
-                   f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
-    widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", counts=["n_used", "events"])
-    widgets.table(match.rates, "match_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
-    _notes(match.warnings)
+with room_tab:
+    if room_tab.open:
+        try:
+            room = state.cached("room_vs_dropout", room_match.room_vs_dropout, episodes)
+        except ValueError as problem:
+            st.info(str(problem))
+        else:
+            widgets.figure(charts.level_rates_figure(room.rates, threshold), None, "room_rates_chart",
+                           "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
+                           "the dashed line is the published average (19.7%).")
+            widgets.table(room.rates, "room_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+            widgets.figure(forest_figure(room.hazard.rename(columns={'label': 'term'})), None, "room_hazard_ratios_chart",
+                           f"**{room.takeaway}** Hazard ratio per point higher on each rating"
+                           + (", compared within each site." if room.by_site is not None else "."))
+            widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", counts=["n_used", "events"])
+            if room.by_site is not None:
+                with st.expander("Dropout by rating within each site"):
+                    widgets.table(room.by_site, "room_rates_by_site", counts=RATE_COUNTS, linked=RATE_LINKED)
+            _notes(room.warnings)
 
-st.header("Five habits")
-card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, threshold)
-st.markdown(f"**{card.takeaway}**")
-if card.table["found"].any():
-    widgets.figure(charts.scorecard_figure(card.table, threshold), None, "habits_scorecard_chart",
-                   "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
-st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
-widgets.table(
-    card.table, "habits_scorecard",
-    counts=["clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"],
-    linked={"done": ["prevalence", "prevalence_ci_lower", "prevalence_ci_upper"],
-            "dropouts_with": ["rate_with"], "known_with": ["rate_with"],
-            "dropouts_without": ["rate_without"], "known_without": ["rate_without"]},
-)
-_notes(card.warnings)
+with match_tab:
+    if match_tab.open:
+        try:
+            match = state.cached("match_vs_dropout", room_match.match_vs_dropout, episodes)
+        except ValueError as problem:
+            st.info(str(problem))
+        else:
+            widgets.figure(forest_figure(match.hazard.rename(columns={'label': 'term'})), None, "match_hazard_ratios_chart",
+                           f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
+            widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", counts=["n_used", "events"])
+            widgets.table(match.rates, "match_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+            _notes(match.warnings)
+
+with habits_tab:
+    if habits_tab.open:
+        card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, threshold)
+        st.markdown(f"**{card.takeaway}**")
+        if card.table["found"].any():
+            widgets.figure(charts.scorecard_figure(card.table, threshold), None, "habits_scorecard_chart",
+                           "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
+        st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
+        widgets.table(
+            card.table, "habits_scorecard",
+            counts=["clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"],
+            linked={"done": ["prevalence", "prevalence_ci_lower", "prevalence_ci_upper"],
+                    "dropouts_with": ["rate_with"], "known_with": ["rate_with"],
+                    "dropouts_without": ["rate_without"], "known_without": ["rate_without"]},
+        )
+        _notes(card.warnings)

@@ -22,8 +22,10 @@ def sample():
     return caseload, derive_episodes(caseload, EpisodeSettings("therapist_judged"))
 
 
-def open_page(page):
+def open_page(page, **state):
     at = AppTest.from_file(str(APP), default_timeout=180)
+    for key, value in state.items():
+        at.session_state[key] = value
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -45,7 +47,7 @@ def test_alliance_on_bundled_sample():
 
 def test_room_match_on_bundled_sample(sample):
     _, episodes = sample
-    at = open_page("pages/room_match.py")
+    at = open_page("pages/room_match.py", room_match_section="Five habits")
     card = habits_scorecard(episodes).table.set_index("habit")
     assert card.loc["Agree on goals", "reading"] in text(at)
     assert card.loc["Agree on goals", "hr_ci_upper"] < 1  # true effect -0.4 (analytics/synth.py)

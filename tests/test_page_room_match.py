@@ -17,6 +17,8 @@ def test_room_match_page_on_sample():
     shown = frame(at, "hr")
     assert shown["factor"].tolist()[:5] == list(ENVIRONMENT_RATINGS)
     assert shown["hr"].tolist()[:5] == pytest.approx(room["hr"].tolist(), rel=1e-9)
+    assert not [m for m in at.markdown if "Agree on goals" in m.value], "closed sections are not computed"
+    at = run_page(SAMPLE, "pages/room_match.py", threshold=0, room_match_section="Five habits")
     card = habits_scorecard(EPISODES, suppress_below=0).table
     goals = card.set_index("habit").loc["Agree on goals"]
     assert goals["reading"] in text(at)
@@ -27,8 +29,9 @@ def test_room_match_page_on_sample():
 
 def test_room_match_page_without_room_habits_or_therapists():
     clients = SAMPLE.clients.drop(columns=list(ENVIRONMENT_RATINGS) + list(HABIT_MARKERS))
-    at = run_page(Caseload(sessions=SAMPLE.sessions, clients=clients), "pages/room_match.py")
-    body = text(at)
+    caseload = Caseload(sessions=SAMPLE.sessions, clients=clients)
+    body = " ".join(text(run_page(caseload, "pages/room_match.py", room_match_section=section))
+                    for section in ("The room", "Therapist-client match", "Five habits"))
     assert "No room ratings found" in body and "env_comfort" in body
     assert "No match factors can be computed" in body and "therapists file" in body
     assert "Not measured: add a `goals_agreed` column" in body
