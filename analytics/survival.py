@@ -189,16 +189,7 @@ def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> 
     and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values.
     Identifiers, dates and the outcome itself are left out (therapists are compared on the
     Therapists page, with funnel plots, not as a bundle of curves)."""
-    out = []
-    for name in episodes.columns:
-        column = episodes[name]
-        if name in _NOT_GROUPS or pd.api.types.is_datetime64_any_dtype(column):
-            continue
-        levels = column.nunique(dropna=True)
-        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        if 2 <= levels <= (6 if numeric else max_levels):
-            out.append(name)
-    return out
+    return _columns(episodes, _NOT_GROUPS, lambda levels, numeric: 2 <= levels <= (6 if numeric else max_levels))
 
 
 def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
@@ -206,14 +197,18 @@ def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) ->
     therapy. Summaries over the whole episode (mean, last or lowest alliance, ruptures, missed
     appointments) are left out: they depend on how long the client stayed, so they would predict
     dropout backwards. Numbers with any spread qualify; text columns with 2 to `max_levels` values."""
+    return _columns(episodes, _NOT_COVARIATES, lambda levels, numeric: levels >= 2 and (numeric or levels <= max_levels))
+
+
+def _columns(episodes: pd.DataFrame, excluded, accept) -> list[str]:
+    """Non-date columns outside `excluded` for which `accept(distinct values, is numeric)` holds."""
     out = []
     for name in episodes.columns:
         column = episodes[name]
-        if name in _NOT_COVARIATES or pd.api.types.is_datetime64_any_dtype(column):
+        if name in excluded or pd.api.types.is_datetime64_any_dtype(column):
             continue
-        levels = column.nunique(dropna=True)
         numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        if levels >= 2 and (numeric or levels <= max_levels):
+        if accept(column.nunique(dropna=True), numeric):
             out.append(name)
     return out
 
