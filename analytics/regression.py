@@ -45,36 +45,33 @@ MIN_CLUSTERS = 20
 COMPARISON_COLUMNS = ["model", "measure", "term", "estimate", "ci_lower", "ci_upper", "p"]
 
 
-@dataclass
-class LogisticResult:
+@dataclass(kw_only=True)
+class _OutcomeModelResult:
+    """What every dropout-vs-completion model reports: its odds-ratio table and the rows behind it."""
+
     table: pd.DataFrame
     n_used: int
     n_dropped: int
     n_unknown_outcome: int
     events: int
     events_per_parameter: float
+    warnings: list[str] = field(default_factory=list)
+    reference: dict[str, str] = field(default_factory=dict)
+    markers: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class LogisticResult(_OutcomeModelResult):
     auc: float
     calibration: pd.DataFrame
     vif: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
-    reference: dict[str, str] = field(default_factory=dict)
-    markers: list[str] = field(default_factory=list)
 
 
-@dataclass
-class GEEResult:
-    table: pd.DataFrame
-    n_used: int
-    n_dropped: int
-    n_unknown_outcome: int
-    events: int
-    events_per_parameter: float
+@dataclass(kw_only=True)
+class GEEResult(_OutcomeModelResult):
     n_clusters: int
     working_correlation: float
     converged: bool
-    warnings: list[str] = field(default_factory=list)
-    reference: dict[str, str] = field(default_factory=dict)
-    markers: list[str] = field(default_factory=list)
 
 
 def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str, str] | None = None) -> LogisticResult:
@@ -271,17 +268,22 @@ def _words(name: str) -> str:
 
 def _empty_logistic(model: ModelData, problem: str) -> LogisticResult:
     return LogisticResult(
-        empty_table(), len(model.y), model.design.n_dropped, model.n_unknown_outcome, model.events,
-        model.events_per_parameter, float("nan"), pd.DataFrame(columns=CALIBRATION_COLUMNS),
-        pd.DataFrame({"term": [], "vif": []}), unique(model.warnings + [problem]), model.design.reference,
-        model.markers,
+        **_empty_common(model, problem), auc=float("nan"), calibration=pd.DataFrame(columns=CALIBRATION_COLUMNS),
+        vif=pd.DataFrame({"term": [], "vif": []}),
     )
 
 
 def _empty_gee(model: ModelData, problem: str) -> GEEResult:
     n_clusters = 0 if model.groups is None else int(pd.unique(model.groups).size)
     return GEEResult(
-        empty_table(), len(model.y), model.design.n_dropped, model.n_unknown_outcome, model.events,
-        model.events_per_parameter, n_clusters, float("nan"), False, unique(model.warnings + [problem]),
-        model.design.reference, model.markers,
+        **_empty_common(model, problem), n_clusters=n_clusters, working_correlation=float("nan"), converged=False,
+    )
+
+
+def _empty_common(model: ModelData, problem: str) -> dict:
+    return dict(
+        table=empty_table(), n_used=len(model.y), n_dropped=model.design.n_dropped,
+        n_unknown_outcome=model.n_unknown_outcome, events=model.events,
+        events_per_parameter=model.events_per_parameter, warnings=unique(model.warnings + [problem]),
+        reference=model.design.reference, markers=model.markers,
     )
