@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ui import auth, sidebar, state
+from ui import auth, imports, sessions, sidebar, state
 
 st.set_page_config(page_title="Alliance Lens", layout="wide")
+sessions.start_sweeper()
 auth.require_login()
 state.keep_widget_values()
 
@@ -25,5 +26,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+imports.run_pending()  # before the sidebar: an import changes settings its widgets show
 sidebar.render()
 page.run()

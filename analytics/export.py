@@ -1,8 +1,10 @@
 """Figures and tables as files: journal-sized PNG/SVG/PDF and spreadsheet-safe CSV/XLSX.
 
-Figures are rendered by kaleido in ONE long-lived headless Chromium (opening a browser takes
-seconds; a figure in an open one takes a fraction of a second). The browser runs on its own
-event-loop thread; a lock serializes renders because Streamlit runs each session in a thread.
+Figures are rendered by kaleido in ONE headless Chromium, kept open between figures (opening a
+browser takes seconds; a figure in an open one takes a fraction of a second) and closed after
+`BROWSER_IDLE_S` without a figure, since it holds about 400 MB in ten processes; the next figure
+opens it again. The browser runs on its own event-loop thread; a lock serializes renders because
+Streamlit runs each session in a thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MM_PER_INCH = 25.4
 CSS_DPI = 96  # plotly/Chromium lay out in CSS pixels, 96 per inch
 AVERAGE_CHAR_EM = 0.55  # mean width of an Arial character, in font sizes
 RENDER_TIMEOUT_S = 60
+BROWSER_IDLE_S = 120
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 # st.plotly_chart(fig, config=PLOTLY_CONFIG): the camera button saves an SVG drawn by the
@@ -197,16 +200,24 @@ def _find_browser() -> str | None:
 
 
 class _Renderer:
-    """One kaleido browser on a private event-loop thread, opened on first use and kept open."""
+    """One kaleido browser on a private event-loop thread, opened on first use and closed when idle."""
 
-    def __init__(self):
+    def __init__(self, idle_s: float = BROWSER_IDLE_S):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kaleido = None
+        self._idle_s = idle_s
+        self._idle_timer: threading.Timer | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._kaleido is not None
 
     def render(self, fig: go.Figure, opts: dict) -> bytes:
         spec = fig.to_dict()
         with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
             self._ensure_open()
             try:
                 return self._run(self._kaleido.calc_fig(spec, opts=opts))
@@ -217,6 +228,10 @@ class _Renderer:
                 self._close()
                 self._ensure_open()
                 return self._run(self._kaleido.calc_fig(spec, opts=opts))
+            finally:
+                self._idle_timer = threading.Timer(self._idle_s, self.close)
+                self._idle_timer.daemon = True
+                self._idle_timer.start()
 
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(RENDER_TIMEOUT_S)
@@ -248,10 +263,11 @@ class _Renderer:
             raise RendererUnavailable(f"Chromium at {path} did not start: {reason}") from exc
         # registered after the browser made its temporary profile, so (exit handlers run last-in
         # first-out) the browser is closed before that folder is removed
+        atexit.unregister(self.close)
         atexit.register(self.close)
 
     def close(self) -> None:
-        """Close the browser (at interpreter exit, so no Chromium outlives the process)."""
+        """Close the browser (when idle, and at interpreter exit so no Chromium outlives the process)."""
         with self._lock:
             self._close()
 

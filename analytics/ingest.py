@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from analytics import privacy
 from analytics.caseload import Caseload, fingerprint_frames
 from analytics.mapping import Mapping, detect_date_format, format_label, suggest_mapping
 from analytics.problems import Problem, has_errors
-from analytics.readers import read_table, source_name
+from analytics.readers import list_sheets, read_table, source_name
 from analytics.schema import TABLES
 from analytics.validate import check_links, conform
 
@@ -42,6 +43,7 @@ class IngestResult:
     identifiers: list = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    sheet_names: dict[str, list[str]] = field(default_factory=dict)  # per table read from a workbook
 
     @property
     def ready(self) -> bool:
@@ -56,6 +58,7 @@ def load_caseload(
     hash_columns: dict[str, list[str]] | None = None,
     salt: str | None = None,
     export_date=None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> IngestResult:
     """Import the files in `sources` ({"sessions" | "clients" | "therapists": path or (filename, bytes)}).
 
@@ -63,25 +66,32 @@ def load_caseload(
     `sheets` picks the Excel sheet per table; `drop_columns` / `hash_columns` (source column names
     per table, hashing needs `salt`) resolve the identifier findings; `export_date` is the day the
     export was taken (by default the latest date in the data; dates after today are still reported).
+    `progress(fraction, stage)` is told each stage as it starts, for a progress bar.
     """
     sheets, drop_columns, hash_columns = sheets or {}, drop_columns or {}, hash_columns or {}
-    problems, raw, files = [], {}, {}
+    problems, raw, files, sheet_names = [], {}, {}, {}
+    stages = 2 * len(sources) + 3
+    step = _stepper(progress, stages)
     for table, source in sources.items():
         if table not in TABLES:
             problems.append(Problem(source_name(source), None, [], f"'{table}' is not a table of the caseload",
                                     f"Load the file as one of: {', '.join(TABLES)}.", "error"))
             continue
         files[table] = source_name(source)
+        step(f"Reading {files[table]}")
         frame, found = read_table(source, sheet=sheets.get(table))
+        sheet_names[table] = list_sheets(source)
         problems += found
         if frame is not None:
             raw[table] = frame
 
+    step("Looking for direct identifiers")
     findings = {}
     for table in list(raw):
         findings[table] = privacy.scan_identifiers(raw[table], files[table])
         raw[table] = raw[table].drop(columns=[c for c in drop_columns.get(table, []) if c in raw[table].columns])
 
+    step("Matching columns and values to the canonical tables")
     suggested = suggest_mapping(raw)
     used = suggested if mapping is None else mapping.with_tables(suggested)
     if mapping is None:
@@ -98,6 +108,7 @@ def load_caseload(
     tables = {}
     for table in TABLES:
         if table in raw:
+            step(f"Checking {files[table]}")
             frame, found = conform(table, raw[table], used.table(table), files[table], limit)
             problems += found
             if frame is not None and len(frame):
@@ -106,6 +117,7 @@ def load_caseload(
     if "sessions" not in tables and "clients" not in tables:
         problems.append(_nothing_to_analyse(files, raw))
 
+    step("Building the caseload")
     caseload = None
     if not has_errors(problems):
         canonical = {t: tables[t].reset_index(drop=True) if t in tables else None for t in TABLES}
@@ -115,7 +127,52 @@ def load_caseload(
                             fingerprint=fingerprint)
     identifiers = [f for table in findings for f in findings[table]]
     options = {"sheets": sheets, "drop_columns": drop_columns, "hash_columns": hash_columns, "export_date": export_date}
-    return IngestResult(caseload, used, problems, raw, identifiers, files, options)
+    return IngestResult(caseload, used, problems, raw, identifiers, files, options,
+                        {t: names for t, names in sheet_names.items() if names})
+
+
+def files_received(sources: dict, result: IngestResult) -> pd.DataFrame:
+    """One row per table of the caseload: the file received for it (or none), its size and how
+    many rows were read, so a user sees at once whether every chosen file arrived."""
+    rows = []
+    for table in TABLES:
+        source = sources.get(table)
+        if source is None:
+            rows.append({"table": table, "file": "no file", "size": "-", "rows read": "-"})
+            continue
+        frame = result.raw.get(table)
+        rows.append({"table": table, "file": source_name(source), "size": _size_text(_size(source)),
+                     "rows read": "could not be read" if frame is None else f"{len(frame):,}"})
+    return pd.DataFrame(rows)
+
+
+def _size(source) -> int | None:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return path.stat().st_size if path.is_file() else None
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], (bytes, bytearray)):
+        return len(source[1])
+    return None
+
+
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "-"
+    if size < 1_000:
+        return f"{size:,} bytes"
+    return f"{size / 1e3:,.1f} KB" if size < 1_000_000 else f"{size / 1e6:,.1f} MB"
+
+
+def _stepper(progress: Callable[[float, str], None] | None, stages: int) -> Callable[[str], None]:
+    """Report stage after stage as a fraction of `stages` (a no-op without a listener)."""
+    done = [0]
+
+    def step(stage: str) -> None:
+        if progress is not None:
+            progress(min(done[0] / stages, 1.0), stage)
+        done[0] += 1
+
+    return step
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

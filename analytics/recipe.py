@@ -25,6 +25,15 @@ FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4,
 VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "plotly", "kaleido", "openpyxl")
 
 
+def restored_message(file_name: str, saved_on: str | None, fingerprint: str | None) -> tuple[str, str]:
+    """("success" | "warning", sentence) after a recipe was restored: a warning when it was saved
+    on other data, whose numbers this data cannot reproduce."""
+    if saved_on and saved_on != fingerprint:
+        return "warning", (f"Settings restored from {file_name}. It was saved on different data (another "
+                           "fingerprint), so the numbers will differ from the original run.")
+    return "success", f"Settings restored from {file_name}."
+
+
 class RecipeError(ValueError):
     """A recipe key or value that cannot be used; the message names the key and what is allowed."""
 

@@ -19,6 +19,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from analytics.synth import generate_caseload
+from ui import imports
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     del synthetic
 
     at = AppTest.from_file(str(APP), default_timeout=600)
-    at.session_state["data_pending_sources"] = sources
+    at.session_state[imports.PENDING] = imports.ImportRequest(sources)
     at.switch_page("pages/data.py").run()
     at.switch_page(args.page)
     start = time.perf_counter()

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.dictionary import REQUIRED, data_dictionary, template_csv
-from analytics.ingest import load_caseload
+from analytics.ingest import files_received
 from analytics.mapping import (
     DATE_FORMATS,
     ISO,
@@ -17,61 +17,42 @@ from analytics.mapping import (
     value_table,
 )
 from analytics.problems import problems_table
-from analytics.readers import list_sheets, source_name
 from analytics.schema import EVENT_LABELS, TABLES
-from ui import state, widgets
+from ui import imports, state, widgets
 
-# Sources waiting to be imported: {table: path or (file name, bytes)}. The upload widgets fill it;
-# tests set it directly (AppTest cannot upload files).
-PENDING = "data_pending_sources"
-OPTIONS = "data_options"  # sheets, identifier choices and export date of the current upload
-VERSION = "data_version"  # bumps on each new upload so the editors start from the new suggestion
+UPLOAD_FORM = "data_upload"
 EXPORT_DATE = "data_export_date"
-SALT = "data_salt"
+NO_FILE = "data_no_file"
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "parquet"]
 DROP, HASH = "Drop the column", "Keep as a salted hash"
 
 st.title("Data")
 s = st.session_state
-s.setdefault(VERSION, 0)
 
 
-def _import(sources: dict, mapping=None) -> None:
-    """Run the importer with the page's choices and make the result the session's dataset."""
-    options = s.get(OPTIONS) or {}
-    result = load_caseload(
-        sources, mapping=mapping, sheets=options.get("sheets"), drop_columns=options.get("drop"),
-        hash_columns=options.get("hash"), salt=s.get(SALT) or None, export_date=s.get(EXPORT_DATE),
-    )
-    state.set_ingest(result, ", ".join(source_name(v) for v in sources.values()), sources)
+def _uploaded() -> None:
+    """Form callback: the form cannot be sent while a chosen file is still uploading, so every
+    file chosen is here; the import runs at the start of this run, before the sidebar."""
+    picked = {t: s.get(f"data_upload_{t}") for t in TABLES}
+    sources = {t: (f.name, f.getvalue()) for t, f in picked.items() if f is not None}
+    if sources:
+        imports.request_upload(sources, export_date=s.get(EXPORT_DATE))
+    else:
+        s[NO_FILE] = True
 
 
 def _uploads() -> None:
     st.markdown("Load an appointments export (**sessions**), a **clients** file, or both; a **therapists** file "
                 "adds therapist details. CSV (any delimiter), Excel or Parquet. Files stay in this browser "
                 "session's memory and are never saved.")
-    columns = st.columns(3)
-    picked, sheets = {}, {}
-    for column, table in zip(columns, TABLES):
-        upload = column.file_uploader(table.capitalize(), type=UPLOAD_TYPES, key=f"data_upload_{table}")
-        if upload is None:
-            continue
-        picked[table] = (upload.name, upload.getvalue())
-        names = list_sheets(picked[table])
-        if len(names) > 1:
-            sheets[table] = column.selectbox("Sheet", names, key=f"data_sheet_{table}")
-    if picked and st.button("Import these files", type="primary"):
-        s[PENDING] = picked
-        s[OPTIONS] = {"sheets": sheets}
-        st.rerun()
+    with st.form(UPLOAD_FORM, border=False):
+        columns = st.columns(3)
+        for column, table in zip(columns, TABLES):
+            column.file_uploader(table.capitalize(), type=UPLOAD_TYPES, key=f"data_upload_{table}")
+        st.date_input("Export date (optional: the day the files were exported; otherwise the latest date in them)",
+                      key=EXPORT_DATE, value=None)
+        st.form_submit_button("Import these files", type="primary", on_click=_uploaded)
 
-
-if PENDING in s:
-    sources = s.pop(PENDING)
-    s.setdefault(OPTIONS, {})
-    s[VERSION] += 1
-    _import(sources)
-    st.rerun()  # the sidebar, drawn before this page, shows the new data
 
 result = state.ingest_result()
 sources = s.get(state.SOURCES)
@@ -81,12 +62,18 @@ top = st.columns([3, 1])
 top[0].markdown(f"Current data: **{dataset}**")
 if sources and top[1].button("Forget this data", help="Remove the uploaded files from this session; the sample comes back."):
     state.forget()
-    for key in (OPTIONS, SALT, EXPORT_DATE):
-        s.pop(key, None)
+    s.pop(EXPORT_DATE, None)
     st.rerun()
+if imports.failure():
+    st.error(imports.failure())
+if s.pop(NO_FILE, False):
+    st.warning("No file was chosen: pick a sessions, clients or therapists file, then import.")
 
 with st.expander("Load your own files", expanded=not sources):
     _uploads()
+if sources:
+    st.markdown("**Files received**")
+    st.table(files_received(sources, result).set_index("table"))
 
 loaded = result.caseload
 if loaded is not None:
@@ -103,38 +90,44 @@ if result.problems:
                        file_name="data_problems.csv", mime="text/csv")
 
 if sources:
-    options = dict(s.get(OPTIONS) or {})
-    version = s[VERSION]
+    version = state.import_count()  # every import starts the editors from what it applied
+    applied = {"sheets": {}, "drop_columns": {}, "hash_columns": {}, "export_date": None, **result.options}
     files = result.files
+    drop, hashed = {}, {}
     if result.identifiers:
         st.header("Direct identifiers")
         st.markdown("These columns look like they identify people. Drop them, or keep an id column as a salted hash "
                     "(the same salt gives the same codes next month; keep it secret).")
-        drop, hashed = {}, {}
         id_sources = {t: {result.mapping.table(t).columns.get(c) for c in ("client_id", "therapist_id")} for t in files}
         for finding in result.identifiers:
             table = next((t for t, f in files.items() if f == finding.file), None)
             if table is None:
                 continue
-            can_hash = finding.hashable or finding.column in id_sources[table]
-            choice = st.radio(f"**{finding.file}**, column **{finding.column}**: {finding.reason}",
-                              [DROP, HASH] if can_hash else [DROP], index=None, horizontal=True,
+            choices = [DROP, HASH] if finding.hashable or finding.column in id_sources[table] else [DROP]
+            was = (DROP if finding.column in applied["drop_columns"].get(table, [])
+                   else HASH if finding.column in applied["hash_columns"].get(table, []) else None)
+            choice = st.radio(f"**{finding.file}**, column **{finding.column}**: {finding.reason}", choices,
+                              index=choices.index(was) if was in choices else None, horizontal=True,
                               key=f"data_identifier_{table}_{finding.column}_{version}")
             if choice == DROP:
                 drop.setdefault(table, []).append(finding.column)
             elif choice == HASH:
                 hashed.setdefault(table, []).append(finding.column)
         if hashed:
-            st.text_input("Salt (a secret phrase)", type="password", key=SALT)
-        options.update(drop=drop, hash=hashed)
+            st.text_input("Salt (a secret phrase)", type="password", key=f"data_salt_{version}",
+                          value=s.get(state.SALT) or "")
 
     st.header("Mapping")
     st.markdown("How the columns and words of your files were read. Correct anything wrong, then apply.")
-    edited, mapping_error = {}, None
+    edited, mapping_error, sheets = {}, None, dict(applied["sheets"])
     for table in (t for t in TABLES if t in result.raw):
         raw = result.raw[table]
         current = result.mapping.table(table)
         st.subheader(f"{table.capitalize()} ({files[table]})")
+        names = result.sheet_names.get(table, [])
+        if len(names) > 1:
+            sheets[table] = st.selectbox("Sheet", names, index=names.index(sheets[table]) if sheets.get(table) in names else 0,
+                                         key=f"data_sheet_{table}_{version}")
         required = ", ".join(REQUIRED[table])
         columns = st.data_editor(
             column_table(current, table),
@@ -167,17 +160,19 @@ if sources:
             mapping_error = str(error)
     if mapping_error:
         st.error(mapping_error)
-    st.date_input("Export date (optional: the day the files were exported; otherwise the latest date in them)",
-                  key=EXPORT_DATE, value=None)
+    export_date = st.date_input("Export date (optional: the day the files were exported; otherwise the latest date in them)",
+                                value=None if applied["export_date"] is None else pd.Timestamp(applied["export_date"]).date(), key=f"data_export_date_{version}")
     if st.button("Apply mapping and choices", type="primary", disabled=mapping_error is not None):
-        s[OPTIONS] = options
-        _import(sources, Mapping(edited))
+        if hashed:
+            s[state.SALT] = s.get(f"data_salt_{version}") or None
+        imports.request_reload(Mapping(edited), sheets=sheets, drop_columns=drop, hash_columns=hashed,
+                               export_date=export_date)
         st.rerun()
     st.download_button("Mapping JSON", result.mapping.to_json().encode(), file_name="mapping.json", mime="application/json")
     saved = st.file_uploader("Apply a saved mapping (JSON)", type=["json"], key=f"data_saved_mapping_{version}")
     if saved is not None and st.button("Apply the saved mapping"):
         try:
-            _import(sources, Mapping.from_json(saved.getvalue().decode("utf-8", errors="replace")))
+            imports.request_reload(Mapping.from_json(saved.getvalue().decode("utf-8", errors="replace")))
             st.rerun()
         except ValueError as error:
             st.error(str(error))

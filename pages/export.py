@@ -4,8 +4,8 @@ from one), and the whole analysis as a ZIP that the command line reproduces."""
 import streamlit as st
 
 from analytics import export, report
-from analytics.recipe import FIGURE_DEFAULTS, FIGURE_LIMITS, Recipe, RecipeError
-from ui import state
+from analytics.recipe import FIGURE_DEFAULTS, FIGURE_LIMITS, Recipe, RecipeError, restored_message
+from ui import imports, state
 
 UPLOAD = "recipe_upload"
 MESSAGE = "recipe_message"
@@ -24,16 +24,11 @@ def _restore() -> None:
     except RecipeError as err:
         st.session_state[MESSAGE] = ("error", f"{uploaded.name}: {err}")
         return
-    state.apply_recipe(recipe)
+    imports.apply_recipe(recipe)
     for key in FIGURE_WIDGETS.values():
         st.session_state.pop(key, None)
     st.session_state.pop(BUNDLE, None)
-    fingerprint = getattr(state.caseload(), "fingerprint", None)
-    if recipe.data_fingerprint and recipe.data_fingerprint != fingerprint:
-        st.session_state[MESSAGE] = ("warning", f"Settings restored from {uploaded.name}. It was saved on different "
-                                     "data (another fingerprint), so the numbers will differ from the original run.")
-    else:
-        st.session_state[MESSAGE] = ("success", f"Settings restored from {uploaded.name}.")
+    st.session_state[MESSAGE] = ("restored", (uploaded.name, recipe.data_fingerprint))
 
 
 def _set_width(width: float) -> None:
@@ -82,6 +77,8 @@ with st.expander("Show the recipe"):
 st.file_uploader("Restore a saved recipe", type=["json"], key=UPLOAD, on_change=_restore)
 if MESSAGE in st.session_state:
     kind, text = st.session_state.pop(MESSAGE)
+    if kind == "restored":  # judged now: a recipe with its own mapping was imported since the upload
+        kind, text = restored_message(*text, getattr(state.caseload(), "fingerprint", None))
     getattr(st, kind)(text)
 
 st.header("Report bundle")

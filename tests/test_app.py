@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import imports
+from ui.imports import ImportRequest
+
 HERE = Path(__file__).parent
 APP = HERE.parent / "app.py"
 FIXTURES = HERE / "fixtures" / "ingest"
 PAGES = re.findall(r'st\.Page\("(pages/[a-z_]+\.py)"', APP.read_text())
-UPLOAD = {
-    "data_pending_sources": {"sessions": str(FIXTURES / "ehr_appointments.csv"), "clients": str(FIXTURES / "ehr_clients.csv")},
-    "data_export_date": datetime.date(2024, 6, 30),
-}
+UPLOAD = {imports.PENDING: ImportRequest({"sessions": str(FIXTURES / "ehr_appointments.csv"),
+                                          "clients": str(FIXTURES / "ehr_clients.csv")},
+                                         options={"export_date": datetime.date(2024, 6, 30)})}
 
 
 def test_app_registers_every_page_file():

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
+from analytics.schema import DEFINITION_LABELS, DEFINITIONS
 from tests.corpus.cases import base_tables, csv_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,3 +289,69 @@ def test_forget_this_data_brings_the_sample_back(session):
 
 def test_no_request_left_the_machine(session):
     assert session["outside"] == [], f"requests to outside hosts: {sorted(set(session['outside']))[:20]}"
+
+
+# --- imports under every definition (a fresh session each) --------------------------------------
+
+SAMPLE_DIR = ROOT / "sample_data"
+FILE_SETS = {"appointments only": ("sessions",), "clients only": ("clients",),
+             "all three": ("sessions", "clients", "therapists")}
+SUPPORTED = {"appointments only": {"unilateral", "early"}, "clients only": {"therapist_judged"},
+             "all three": set(DEFINITIONS)}
+
+
+def _choose_definition(page, definition: str) -> None:
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text="Dropout definition").first
+    box.click()
+    page.get_by_role("option", name=DEFINITION_LABELS[definition]).first.click()
+    settle(page)
+
+
+def _sidebar_dataset(page) -> str:
+    return page.locator("[data-testid='stSidebar'] [data-testid='stMarkdown']").first.inner_text()
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS)
+@pytest.mark.parametrize("files", FILE_SETS)
+def test_an_import_under_any_definition_draws_every_definition_without_error(chromium, server, files, definition):
+    """An appointments-only import under the therapist-judged definition crashed the Data page
+    (the import changed the definition after the sidebar drew it). AppTest reproduces that crash
+    too; this test adds what only a browser does: three files picked one after the other and the
+    button pressed at once (the form waits for every upload), and the page as a person sees it."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600})
+    try:
+        page = context.new_page()
+        page.goto(server)
+        settle(page)
+        _choose_definition(page, definition)
+        open_page(page, "Data")
+        uploaders = page.locator("[data-testid='stFileUploader']")
+        for table in FILE_SETS[files]:
+            uploader = uploaders.filter(has_text=table.capitalize()).first
+            uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(SAMPLE_DIR / f"{table}.csv"))
+        page.locator("button", has_text="Import these files").first.click()
+        settle(page)
+        no_exception(page, f"import of {files} under {definition}")
+        name = ", ".join(f"{t}.csv" for t in FILE_SETS[files])
+        assert _sidebar_dataset(page).startswith(name), _sidebar_dataset(page)
+        received = page.locator("[data-testid='stTable']").first.inner_text()
+        for table in FILE_SETS[files]:
+            assert f"{table}.csv" in received, received
+        open_page(page, "Overview")
+        no_exception(page, f"Overview after importing {files}")
+        box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text="Dropout definition").first
+        drawn = []
+        for other in DEFINITIONS:
+            box.click()
+            option = page.get_by_role("option", name=DEFINITION_LABELS[other])
+            if option.count() == 0:  # not offered for these files
+                page.keyboard.press("Escape")
+                continue
+            option.first.click()
+            settle(page)
+            no_exception(page, f"{files}, then {other}")
+            assert _sidebar_dataset(page).startswith(name)
+            drawn.append(other)
+        assert drawn == [d for d in DEFINITIONS if d in SUPPORTED[files]]
+    finally:
+        context.close()

@@ -196,3 +196,24 @@ def test_long_axis_titles_wrap_to_the_print_width():
     assert narrow.layout.xaxis.title.text.replace("<br>", " ") == title
     assert all(len(line) <= 38 for line in narrow.layout.xaxis.title.text.split("<br>"))
     assert export.publication_figure(fig, width_mm=175, font_size=8).layout.xaxis.title.text == title
+
+
+def test_an_idle_browser_closes_and_reopens_on_demand(renderer, fig):
+    """The browser (about 400 MB) is given back after the idle time; the next figure opens it again."""
+    idle = export._Renderer(idle_s=0.5)
+    spec = export.publication_figure(fig)
+    opts = {"format": "svg", "width": 300, "height": 200, "scale": 1}
+    first = idle.render(spec, opts)
+    process = idle._kaleido.subprocess if hasattr(idle._kaleido, "subprocess") else None
+    assert idle.is_open
+    deadline = threading.Event()
+    for _ in range(40):
+        if not idle.is_open:
+            break
+        deadline.wait(0.25)
+    assert not idle.is_open, "the browser stayed open after its idle time"
+    if process is not None:
+        assert process.poll() is not None, "the Chromium process outlived the close"
+    assert idle.render(spec, opts)[:4] == first[:4]
+    assert idle.is_open
+    idle.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ui import state
+from ui import imports, state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def _data_page(sources=None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.switch_page("pages/data.py")
     if sources:
-        at.session_state["data_pending_sources"] = sources
+        at.session_state[imports.PENDING] = imports.ImportRequest(sources)
     return at.run()
 
 

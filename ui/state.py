@@ -23,6 +23,7 @@ INGEST = "ingest"
 SOURCES = "sources"
 DATASET = "dataset_name"
 CACHE = "_cache"
+IMPORTS = "import_count"
 CACHE_SIZE = 48
 
 # Widget keys shared by the sidebar, the pages and the recipe.
@@ -42,6 +43,8 @@ CLUSTER = "cluster"
 STRATA = "strata"
 FIGURE = "figure"
 
+SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
+
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
          SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
@@ -56,8 +59,12 @@ def keep_widget_values() -> None:
 
 
 def set_ingest(result, name: str, sources: dict | None = None) -> None:
-    """Make an import result the session's dataset; settings that no longer fit are reset."""
+    """Make an import result the session's dataset; settings that no longer fit are reset.
+
+    It changes widget values, so it runs before any widget is drawn: `ui.imports.run_pending`
+    calls it at the start of a run (a page that imported itself would crash the run)."""
     st.session_state[INGEST] = result
+    st.session_state[IMPORTS] = import_count() + 1
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = OrderedDict()
@@ -69,19 +76,31 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
             st.session_state[DEFINITION] = options[0]
 
 
+def import_count() -> int:
+    """How many imports this session has made: widgets that show an import's choices key on it."""
+    return st.session_state.get(IMPORTS, 0)
+
+
 def forget() -> None:
     """Drop the uploaded data and everything computed from it; the sample data comes back."""
-    for key in (INGEST, SOURCES, DATASET, CACHE):
+    for key in (INGEST, SOURCES, DATASET, CACHE, SALT):
         st.session_state.pop(key, None)
 
 
 def ingest_result():
     """The session's import result, loading the bundled sample the first time."""
     if INGEST not in st.session_state:
-        from analytics.ingest import load_sample
-
-        set_ingest(load_sample(), SAMPLE_NAME)
+        set_ingest(_sample(), SAMPLE_NAME)
     return st.session_state[INGEST]
+
+
+@st.cache_resource(show_spinner=False)
+def _sample():
+    """The bundled synthetic sample, imported once per server: it is no one's upload, and every
+    session starts on it. Shared read-only (no analysis changes a table in place)."""
+    from analytics.ingest import load_sample
+
+    return load_sample()
 
 
 def caseload() -> Caseload | None:
@@ -200,19 +219,10 @@ def current_recipe() -> Recipe:
     ).for_output(getattr(caseload(), "fingerprint", None))
 
 
-def apply_recipe(recipe: Recipe) -> None:
-    """Restore a recipe's choices. Call it from a widget callback (before the widgets are drawn).
-
-    An uploaded dataset is imported again with the recipe's column mapping when it differs."""
-    from analytics.ingest import load_caseload
-    from analytics.mapping import Mapping
-
+def apply_settings(recipe: Recipe) -> None:
+    """Restore a recipe's choices (before the widgets are drawn: from a callback, or from
+    `ui.imports.run_pending` once the recipe's mapping was applied)."""
     s = st.session_state
-    sources = s.get(SOURCES)
-    if recipe.mapping is not None and sources:
-        current = getattr(ingest_result(), "mapping", None)
-        if current is None or current.to_dict() != recipe.mapping:
-            set_ingest(load_caseload(sources, mapping=Mapping.from_dict(recipe.mapping)), s.get(DATASET, ""), sources)
     s[DEFINITION] = recipe.dropout_definition
     s[EARLY_SESSIONS] = recipe.early_sessions
     s[ONGOING_WINDOW] = recipe.ongoing_window_days
@@ -250,7 +260,9 @@ def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
     if key in store:
         store.move_to_end(key)
         return store[key][1]
-    result = fn(*args, **kwargs)
+    # Streamlit shows a spinner only after half a second: quick steps stay silent.
+    with st.spinner(f"Calculating: {name.replace('_', ' ')}", show_time=True):
+        result = fn(*args, **kwargs)
     store[key] = (held, result)
     while len(store) > CACHE_SIZE:
         store.popitem(last=False)

@@ -1,0 +1,98 @@
+"""Give a closed session's memory back to the machine.
+
+Streamlit keeps a disconnected session for `server.disconnectedSessionTTL` seconds (30 in
+.streamlit/config.toml) so a browser that lost its connection for a moment gets its session
+back. Streamlit 1.67 expires those sessions only lazily, when another session connects or
+leaves, and drops them without shutting them down, so their uploaded files stay in its upload
+manager; and Python hands freed memory back to the system only after a garbage collection. A
+server a team used in the morning would hold every upload until the next visitor. The sweeper
+below runs once per server process: every `SWEEP_S` seconds it shuts expired sessions down (on
+Streamlit's event loop, the only thread that may touch its session storage), and whenever
+sessions went away it collects garbage and asks the C allocator to return free pages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import os
+import threading
+
+import streamlit as st
+from streamlit import runtime
+
+SWEEP_S = float(os.environ.get("ALLIANCE_LENS_SWEEP_S", "10"))
+_LOG = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def start_sweeper() -> threading.Thread | None:
+    """Start the sweeper once for this server (later calls return the same thread)."""
+    if not runtime.exists():
+        return None
+    thread = threading.Thread(target=_loop, name="session-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+def _loop() -> None:
+    seen = _session_count()
+    while True:
+        threading.Event().wait(SWEEP_S)
+        try:
+            expired = _on_event_loop(_shut_down_expired)
+        except Exception:  # noqa: BLE001 - a sweeper that dies would hold memory silently: log and go on
+            _LOG.exception("could not sweep disconnected sessions")
+            expired = 0
+        now = _session_count()
+        if expired or now < seen:
+            release_memory()
+        seen = now
+
+
+def _on_event_loop(fn) -> int:
+    """Run `fn` on Streamlit's event loop and wait for its answer."""
+    done, answer = threading.Event(), []
+    loop = runtime.get_instance()._get_async_objs().eventloop
+    loop.call_soon_threadsafe(lambda: (answer.append(fn()), done.set()))
+    done.wait(30)
+    return answer[0] if answer else 0
+
+
+def _shut_down_expired() -> int:
+    """Shut expired sessions down, and drop uploads of sessions Streamlit already let go of
+    without a shutdown; returns how many went."""
+    rt = runtime.get_instance()
+    manager = rt._session_mgr
+    cache = getattr(getattr(manager, "_session_storage", None), "_cache", None)
+    if cache is None or not hasattr(cache, "expire"):
+        return 0
+    expired = cache.expire()
+    for _, info in expired:
+        info.session.shutdown()
+    known = {info.session.id for info in manager.list_active_sessions()} | {info.session.id for info in manager._session_storage.list()}
+    uploads = getattr(rt.uploaded_file_mgr, "file_storage", {})
+    orphans = [session_id for session_id in list(uploads) if session_id not in known]
+    for session_id in orphans:
+        rt.uploaded_file_mgr.remove_session_files(session_id)
+    return len(expired) + len(orphans)
+
+
+def _session_count() -> int:
+    try:
+        manager = runtime.get_instance()._session_mgr
+        return len(manager.list_active_sessions()) + len(manager._session_storage.list())
+    except Exception:  # noqa: BLE001 - only a hint for when to collect
+        return 0
+
+
+def release_memory() -> None:
+    """Collect garbage (sessions hold reference cycles) and return free heap pages to the system."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
