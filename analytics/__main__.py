@@ -62,7 +62,7 @@ def run_report(args) -> str:
     """Load, check, analyse and write; returns the summary line."""
     sources = _sources(args)
     recipe = _recipe(args.config)
-    from analytics.ingest import load_caseload
+    from analytics.ingest.load import load_caseload
 
     mapping = _mapping(recipe, args.config)
     result = load_caseload(sources, mapping=mapping)
@@ -73,7 +73,7 @@ def run_report(args) -> str:
     errors = [p for p in result.problems if p.severity == "error"]
     if result.caseload is None:
         raise CliError(errors[0].as_text() if errors else "The data could not be loaded; check the files.")
-    from analytics.report import assemble, write_bundle
+    from analytics.output.report import assemble, write_bundle
 
     bundle = assemble(result, recipe, render_figures=not args.no_figures)
     write_bundle(bundle, args.out)
@@ -120,7 +120,7 @@ def _recipe(path) -> Recipe:
 def _mapping(recipe: Recipe, path):
     if recipe.mapping is None:
         return None
-    from analytics.mapping import Mapping
+    from analytics.ingest.mapping import Mapping
 
     try:
         return Mapping.from_dict(recipe.mapping)

@@ -33,7 +33,6 @@ from analytics.schema import (
 )
 
 
-
 @dataclass(frozen=True)
 class EpisodeSettings:
     """Everything that changes which clients count as dropouts and how time is measured."""

@@ -15,6 +15,7 @@ from importlib import metadata
 import pandas as pd
 
 from analytics.episodes import EpisodeSettings
+from analytics.ingest.mapping import Mapping
 from analytics.schema import DEFINITIONS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
@@ -235,10 +236,6 @@ def _figure(value) -> dict:
 def _mapping(value) -> None:
     if not isinstance(value, dict):
         raise RecipeError("Recipe key 'mapping' must be the column mapping object saved by the app, or null.")
-    try:
-        from analytics.mapping import Mapping
-    except ImportError:
-        return
     try:
         Mapping.from_dict(value)
     except ValueError as exc:

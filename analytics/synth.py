@@ -73,7 +73,12 @@ import numpy as np
 import pandas as pd
 
 from analytics.caseload import Caseload
-from analytics.schema import CLIENT_COVARIATES, SESSION_COLUMNS, SESSION_STATUSES, THERAPIST_COLUMNS
+from analytics.schema import (
+    CLIENT_COVARIATES,
+    SESSION_COLUMNS,
+    SESSION_STATUSES,
+    THERAPIST_COLUMNS,
+)
 
 MAX_SESSIONS = 40
 ONGOING_WINDOW_DAYS = 45

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.cox import fit_cox
-from analytics.design import build_design
 from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.models.design import build_design
+from analytics.survival.cox import fit_cox
 from analytics.synth import generate_caseload
 
 RESULTS = Path(__file__).parent / "results"

@@ -13,11 +13,11 @@ import argparse
 import statistics
 import time
 
-from analytics import export
 from analytics.charts.survival import cif_figure, km_figure
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.ingest import load_sample
-from analytics.survival import cumulative_incidence, kaplan_meier
+from analytics.ingest.load import load_sample
+from analytics.output import export
+from analytics.survival.curves import cumulative_incidence, kaplan_meier
 
 
 def _timed(fn) -> float:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.ingest import load_caseload
-from analytics.readers import read_table
+from analytics.ingest.load import load_caseload
+from analytics.ingest.readers import read_table
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -41,14 +41,14 @@ def run_size(folder: Path, fmt: str) -> dict:
     """Time every stage for one caseload on disk (called in a fresh process)."""
     import numpy as np
 
-    from analytics import readers
     from analytics.charts.cox import forest_figure
     from analytics.charts.survival import cif_figure, km_figure
-    from analytics.cox import fit_cox
     from analytics.episodes import EpisodeSettings, derive_episodes, filter_episodes
-    from analytics.ingest import load_caseload
-    from analytics.regression import fit_gee, fit_logistic
-    from analytics.survival import cumulative_incidence, kaplan_meier, logrank
+    from analytics.ingest import readers
+    from analytics.ingest.load import load_caseload
+    from analytics.models.regression import fit_gee, fit_logistic
+    from analytics.survival.cox import fit_cox
+    from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
 
     paths = {table: folder / f"{table}.{fmt}" for table in ("sessions", "clients", "therapists")}
     times = {}

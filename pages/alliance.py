@@ -3,9 +3,9 @@ director's own rules, what follows a rupture, and dropout risk by alliance level
 
 import streamlit as st
 
-from analytics import alliance
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.practice import alliance
 from analytics.schema import SRS_CUTOFF
 from ui import state, widgets
 

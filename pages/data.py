@@ -4,9 +4,9 @@ resolve identifiers, preview the canonical tables and episodes, get the data dic
 import pandas as pd
 import streamlit as st
 
-from analytics.dictionary import REQUIRED, data_dictionary, template_csv
-from analytics.ingest import files_received
-from analytics.mapping import (
+from analytics.ingest.dictionary import REQUIRED, data_dictionary, template_csv
+from analytics.ingest.load import files_received
+from analytics.ingest.mapping import (
     DATE_FORMATS,
     ISO,
     VALUE_SETS,
@@ -16,7 +16,7 @@ from analytics.mapping import (
     table_mapping_from_tables,
     value_table,
 )
-from analytics.problems import problems_table
+from analytics.ingest.problems import problems_table
 from analytics.schema import EVENT_LABELS, TABLES
 from ui import imports, state, widgets
 

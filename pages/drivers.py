@@ -3,9 +3,10 @@ by logistic regression, GEE and the Cox model side by side in one forest plot.""
 
 import streamlit as st
 
-from analytics import cox, regression
 from analytics.charts import regression as charts
-from analytics.survival import covariate_columns
+from analytics.models import regression
+from analytics.survival import cox
+from analytics.survival.curves import covariate_columns
 from ui import state, widgets
 
 LOGISTIC, GEE, COX = "Logistic regression", "GEE (clients grouped by therapist)", "Cox model"

@@ -3,8 +3,14 @@ from one), and the whole analysis as a ZIP that the command line reproduces."""
 
 import streamlit as st
 
-from analytics import export, report
-from analytics.recipe import FIGURE_DEFAULTS, FIGURE_LIMITS, Recipe, RecipeError, restored_message
+from analytics.output import export, report
+from analytics.recipe import (
+    FIGURE_DEFAULTS,
+    FIGURE_LIMITS,
+    Recipe,
+    RecipeError,
+    restored_message,
+)
 from ui import imports, state
 
 UPLOAD = "recipe_upload"

@@ -3,11 +3,12 @@ definition moves it, and how it varies over time and between groups."""
 
 import streamlit as st
 
-from analytics import overview, survival
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.practice import overview
 from analytics.proportions import RATE_COUNTS, RATE_LINKED, percent
 from analytics.suppression import suppress_small_cells
+from analytics.survival import curves
 from ui import state, widgets
 
 st.title("Overview")
@@ -100,7 +101,7 @@ for column in groups:
     widgets.table(by.table, f"dropout_by_{column}", counts=RATE_COUNTS, linked=RATE_LINKED)
 
 st.header("When dropout happens")
-cif = state.cached("practice_cif", survival.cumulative_incidence, episodes)
+cif = state.cached("practice_cif", curves.cumulative_incidence, episodes)
 for warning in cif.warnings:
     st.caption(warning)
 unit = "session" if settings.time_scale == "sessions" else "day"

@@ -3,9 +3,9 @@ and hazard ratios adjusted for case mix."""
 
 import streamlit as st
 
-from analytics import room_match
 from analytics.charts import practice as charts
 from analytics.charts.cox import forest_figure
+from analytics.practice import room_match
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
 from ui import state, widgets
 

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from analytics import cox, survival
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
+from analytics.survival import cox, curves
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -32,20 +32,20 @@ def choice(label, options, recipe_key, widget_key, names, default=None, where=st
 
 
 group = choice(
-    "Compare groups by", [None] + survival.grouping_columns(episodes), state.KM_GROUP, "survival_group",
+    "Compare groups by", [None] + curves.grouping_columns(episodes), state.KM_GROUP, "survival_group",
     lambda c: "No grouping (all clients)" if c is None else c.replace("_", " "),
     help="Any client characteristic with a few values. Clients with no value for it are left out.",
 )
 st.session_state[state.KM_GROUP] = group
 
-km = state.cached("kaplan_meier", survival.kaplan_meier, episodes, group)
-lr = state.cached("logrank", survival.logrank, episodes, group) if group else None
-cif = state.cached("cumulative_incidence", survival.cumulative_incidence, episodes, group)
+km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group)
+lr = state.cached("logrank", curves.logrank, episodes, group) if group else None
+cif = state.cached("cumulative_incidence", curves.cumulative_incidence, episodes, group)
 for warning in dict.fromkeys(km.warnings + (lr.warnings if lr else []) + cif.warnings):
     st.warning(warning)
 
 st.header("Staying in therapy")
-sentences = survival.km_sentences(km, group, time_scale)
+sentences = curves.km_sentences(km, group, time_scale)
 widgets.figure(
     charts.km_figure(km, at_risk=True, time_label=time_label), km.table, "kaplan_meier",
     " ".join(sentences) + " The shaded band is the 95% confidence interval; + marks clients whose "
@@ -72,15 +72,15 @@ st.markdown(
 )
 last = cif.table.groupby("group", sort=False).tail(1)
 incidence = " ".join(
-    f"{'By' if g == survival.ALL else f'{g}: by'} {unit} {t:g}, "
+    f"{'By' if g == curves.ALL else f'{g}: by'} {unit} {t:g}, "
     f"{d:.0%} had dropped out and {c:.0%} had completed."
     for g, t, d, c in zip(last["group"], last["time"], last["cif_dropout"], last["cif_completed"])
 )
 widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence",
                incidence + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
-summary = survival.overstatement_summary(cif, km)
+summary = curves.overstatement_summary(cif, km)
 overstated = "; ".join(
-    f"{'' if g == survival.ALL else f'{g}: '}by {unit} {t:g}, {naive:.0%} instead of {real:.0%}"
+    f"{'' if g == curves.ALL else f'{g}: '}by {unit} {t:g}, {naive:.0%} instead of {real:.0%}"
     for g, t, naive, real in zip(summary["group"], summary["time"], summary["one_minus_km"], summary["cif_dropout"])
 )
 widgets.figure(
@@ -96,7 +96,7 @@ st.markdown(
     "A hazard ratio above 1 means dropping out at a higher rate, below 1 at a lower rate. Only "
     "characteristics known at the start of therapy are offered."
 )
-candidates = survival.covariate_columns(episodes)
+candidates = curves.covariate_columns(episodes)
 covariates, references = widgets.covariates_and_references(
     episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the model"
 )
@@ -109,7 +109,7 @@ cluster = choice(
     where=left, help="Clients of one therapist are alike; grouped (robust) standard errors allow for that.",
 )
 strata = choice(
-    "Separate baseline for each", [None] + [c for c in survival.grouping_columns(episodes) if c not in covariates],
+    "Separate baseline for each", [None] + [c for c in curves.grouping_columns(episodes) if c not in covariates],
     state.STRATA, "cox_strata", lambda c: "nothing (one baseline)" if c is None else c.replace("_", " "),
     where=right, help="Stratify on a characteristic whose effect changes over time (see the test below).",
 )
@@ -173,10 +173,10 @@ else:
         st.stop()
     values = values.tolist()
 if values:
-    curves = state.cached("cox_adjusted_curves", lambda *_, **__: cox.adjusted_curves(fit, curve_covariate, values),
+    adjusted = state.cached("cox_adjusted_curves", lambda *_, **__: cox.adjusted_curves(fit, curve_covariate, values),
                           *model, curve_covariate, tuple(values), **options)
     widgets.figure(
-        cox_charts.adjusted_curves_figure(curves, curve_covariate.replace("_", " "), time_label=time_label), curves, "cox_adjusted_curves",
+        cox_charts.adjusted_curves_figure(adjusted, curve_covariate.replace("_", " "), time_label=time_label), adjusted, "cox_adjusted_curves",
         f"Share not dropped out by {unit}, predicted for each chosen value of "
         f"{curve_covariate.replace('_', ' ')}, with the other characteristics held at their average "
         "(numbers) or reference level (categories).",

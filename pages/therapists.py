@@ -4,9 +4,9 @@ shrunken rates and the share of the variation that lies between therapists."""
 import streamlit as st
 
 from analytics.charts import regression as charts
+from analytics.models.random_intercept import fit_random_intercept
+from analytics.practice.therapists import anonymous_labels, therapist_funnel
 from analytics.proportions import percent
-from analytics.regression import fit_random_intercept
-from analytics.therapists import anonymous_labels, therapist_funnel
 from ui import state, widgets
 
 st.title("Therapists")

@@ -3,11 +3,11 @@ reasons in words, so a director knows whom to check in with first."""
 
 import streamlit as st
 
-from analytics import watch_list as wl
 from analytics.charts import regression as regression_charts
+from analytics.practice import watch_list as wl
+from analytics.practice.therapists import anonymous_labels
 from analytics.proportions import percent
 from analytics.suppression import suppress_small_cells
-from analytics.therapists import anonymous_labels
 from ui import state, widgets
 
 st.title("Watch list")

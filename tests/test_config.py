@@ -1,9 +1,10 @@
 """The hardened Streamlit settings stay hardened (a loosened value fails here, not in production)."""
 
 import tomllib
-from pathlib import Path
 
-CONFIG = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+from tests.paths import ROOT
+
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 
 
 def test_served_on_this_machine_only_with_request_forgery_protection():

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from analytics.ingest import IngestResult, load_caseload
-from analytics.mapping import Mapping
-from analytics.readers import source_name
+from analytics.ingest.load import IngestResult, load_caseload
+from analytics.ingest.mapping import Mapping
+from analytics.ingest.readers import source_name
 from analytics.recipe import Recipe
 from ui import state, worker
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.episodes import EpisodeSettings, available_definitions
+from analytics.practice.therapists import anonymous_labels
 from analytics.schema import DEFINITION_LABELS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
-from analytics.therapists import anonymous_labels
 from ui import state
 
 

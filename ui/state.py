@@ -15,7 +15,12 @@ import streamlit as st
 
 from analytics.caseload import Caseload
 from analytics.client_runs import in_client_order
-from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes, filter_episodes
+from analytics.episodes import (
+    EpisodeSettings,
+    available_definitions,
+    derive_episodes,
+    filter_episodes,
+)
 from analytics.recipe import Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
 
@@ -98,7 +103,7 @@ def ingest_result():
 def _sample():
     """The bundled synthetic sample, imported once per server: it is no one's upload, and every
     session starts on it. Shared read-only (no analysis changes a table in place)."""
-    from analytics.ingest import load_sample
+    from analytics.ingest.load import load_sample
 
     return load_sample()
 
@@ -196,7 +201,6 @@ def current_recipe() -> Recipe:
     s = st.session_state
     chosen = filters()
     result = ingest_result()
-    mapping = getattr(result, "mapping", None)
     return Recipe(
         dropout_definition=episode_settings().definition,
         early_sessions=episode_settings().early_sessions,
@@ -214,7 +218,7 @@ def current_recipe() -> Recipe:
             "intake_to": None if chosen["intake_to"] is None else chosen["intake_to"].date().isoformat(),
         },
         suppress_below=suppress_below(),
-        mapping=None if mapping is None else mapping.to_dict(),
+        mapping=result.mapping.to_dict(),
         figure=dict(s.get(FIGURE) or {}),
     ).for_output(getattr(caseload(), "fingerprint", None))
 

@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from analytics import export
-from analytics.design import is_categorical
+from analytics.models.design import is_categorical
+from analytics.output import export
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.suppression import display_suppressed, number_text, suppress_small_cells
 from ui import state

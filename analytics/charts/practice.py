@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import PALETTE, apply_theme, reference_line
-from analytics.overview import BENCHMARK
+from analytics.practice.overview import BENCHMARK
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
 from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts.theme import PALETTE, apply_theme
-from analytics.regression import comparison_table
+from analytics.models.regression import comparison_table
 from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
 
 _BLACK = PALETTE[-1]

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import PALETTE, apply_theme
-from analytics.survival import CIFResult, KMResult
+from analytics.survival.curves import CIFResult, KMResult
 
 _COLOURS = PALETTE[:-1]  # black is kept for reference lines
 _NICE_STEPS = np.array([1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000])

@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from analytics.ingest import load_caseload
+from analytics.ingest.load import load_caseload
+from tests.paths import SAMPLE_DIR
 from ui import worker
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "sample_data", "sessions.csv")
+SAMPLE = str(SAMPLE_DIR / "sessions.csv")
 
 
 def _fails(progress):

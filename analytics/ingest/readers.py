@@ -1,0 +1,378 @@
+"""Read a user's table from a path or an upload: CSV/TSV (any common delimiter and encoding),
+Excel .xlsx and Parquet.
+
+Files come from EHR exports and spreadsheets, sometimes broken or hostile, so a file that cannot
+be read yields a Problem (which file, why, what to do) and never an exception. Text is read as
+strings (held as categoricals: an export repeats the same few ids, dates and statuses millions
+of times, so every later step works on the distinct values): converting types is the mapping's
+job, and identifiers such as "007" must keep their zeros.
+Every frame returned carries the spreadsheet row number as its index (header = row 1), so
+problems can point at the rows a user sees in Excel.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics.ingest.mapping import as_category
+from analytics.ingest.problems import Problem, quoted
+from analytics.labels import letters
+
+MAX_COLUMNS = 2000
+HEAD_BYTES = 1 << 20
+SNIFF_CHARS = 1 << 16
+DELIMITERS = (",", ";", "\t", "|")
+NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ZIP, _PARQUET, _OLE = b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0"
+_SAVE_AS = "Save it from the spreadsheet program as CSV (UTF-8) or Excel .xlsx and load it again."
+
+
+@dataclass(frozen=True)
+class _Blob:
+    """The bytes of a source, opened lazily so a large file on disk is streamed, not copied."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def open(self):
+        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        with self.open() as handle:
+            return handle.read(n)
+
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path is not None else len(self.data)
+
+
+def source_name(source) -> str:
+    """The file name shown in problems."""
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    if isinstance(source, tuple) and len(source) == 2:
+        return str(source[0])
+    if isinstance(source, pd.DataFrame):
+        return "table"
+    return str(getattr(source, "name", "upload"))
+
+
+def read_table(source, sheet: str | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The table in `source` (a path, a (filename, bytes) pair, an uploaded file or a DataFrame) and
+    what went wrong; None when nothing usable could be read."""
+    name = source_name(source)
+    if isinstance(source, pd.DataFrame):
+        return _finish(source.copy(), name, [])
+    blob = _blob(source)
+    if isinstance(blob, Problem):
+        return None, [blob]
+    try:
+        head = blob.head()
+    except OSError as error:
+        return None, [_unreadable(name, f"it could not be opened ({error.strerror or error})")]
+    if not head.strip():
+        return None, [Problem(name, None, [], "The file is empty", "Export the table again; check that the export finished.", "error")]
+    suffix = Path(name).suffix.lower()
+    if head.startswith(_PARQUET):
+        return _read_parquet(blob)
+    if head.startswith(_ZIP):
+        return _read_excel(blob, sheet)
+    if head.startswith(_OLE):
+        return None, [_unreadable(name, "it is an old-style Excel (.xls) workbook, which cannot be read", _SAVE_AS.replace("CSV (UTF-8) or ", ""))]
+    if suffix in (".xlsx", ".xlsm", ".xls", ".parquet"):
+        return None, [_unreadable(name, f"it is named {suffix} but its content is not that kind of file", _SAVE_AS)]
+    return _read_text(blob, head, suffix)
+
+
+def list_sheets(source) -> list[str]:
+    """The sheet names of an Excel workbook ([] for any other or unreadable file)."""
+    blob = _blob(source)
+    if isinstance(blob, Problem):
+        return []
+    try:
+        if not blob.head(4).startswith(_ZIP):
+            return []
+        import openpyxl
+
+        with blob.open() as handle:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            names = list(book.sheetnames)
+            book.close()
+        return names
+    except Exception:  # a damaged workbook simply has no sheets to offer; read_table explains why
+        return []
+
+
+def _blob(source) -> _Blob | Problem:
+    name = source_name(source)
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            return _unreadable(name, f"there is no file at {path}", "Check the path.")
+        if not path.is_file():
+            return _unreadable(name, f"{path} is a folder, not a file", "Choose the exported file itself.")
+        return _Blob(name, path=path)
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], (bytes, bytearray)):
+        return _Blob(name, data=bytes(source[1]))
+    if hasattr(source, "getvalue"):
+        return _Blob(name, data=bytes(source.getvalue()))
+    return _unreadable(name, f"a {type(source).__name__} is not a file", "Give a path or an uploaded file.")
+
+
+def _unreadable(name: str, why: str, fix: str = _SAVE_AS) -> Problem:
+    return Problem(name, None, [], f"The file could not be read: {why}", fix, "error")
+
+
+def _too_wide(name: str, n: int, at_least: bool = False) -> Problem:
+    return Problem(
+        name, None, [],
+        f"The table has {'at least ' if at_least else ''}{n:,} columns; more than {MAX_COLUMNS:,} is not a caseload export",
+        "Check that the right file was chosen and that it was exported with one column per field.", "error",
+    )
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+def _decode_head(head: bytes) -> tuple[str, str] | None:
+    """(encoding, text) of the first bytes, or None when they are not text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        return None
+    else:
+        encoding = "utf-8-sig"
+    for candidate in (encoding, "cp1252", "latin-1"):
+        for cut in range(4):
+            try:
+                text = head[: len(head) - cut].decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            control = len(_CONTROL.findall(text, 0, 65536))
+            if control > max(1, min(len(text), 65536) // 100):
+                return None
+            return candidate, text
+    return None
+
+
+def _header_index(counts: list[int]) -> int:
+    """The row holding the header: the first row filled like a table row (at least two cells and
+    nearly as many as most rows), so a report title or blank lines above it are skipped."""
+    filled = [n for n in counts if n > 1]
+    if not filled:
+        return 0
+    typical = max(set(filled), key=filled.count)
+    return next((i for i, n in enumerate(counts) if n >= max(2, typical - typical // 4)), 0)
+
+
+def _sniff(text: str, suffix: str) -> tuple[str, list[str], int]:
+    """(delimiter, header fields, header row index): the delimiter that splits the first lines most
+    consistently, judged from the header row on."""
+    candidates = ("\t",) if suffix in (".tsv", ".tab") else DELIMITERS
+    best, best_score, best_rows, best_start = ",", (-1.0, 0), [], 0
+    for delimiter in candidates:
+        rows = []
+        try:
+            for row in csv.reader(io.StringIO(text[:SNIFF_CHARS]), delimiter=delimiter):
+                rows.append(row)
+                if len(rows) > 50:
+                    break
+        except csv.Error:  # a field longer than the csv module's limit: judge on the rows before it
+            pass
+        counts = [sum(1 for cell in row if cell.strip()) for row in rows]
+        start = _header_index(counts)
+        if not rows or len(rows[start]) < 2:
+            continue
+        width = len(rows[start])
+        body = [len(r) for r in rows[start + 1:-1] if len(r) > 1] or [width]
+        score = (float(np.mean(np.asarray(body) == width)), width)
+        if score > best_score:
+            best, best_score, best_rows, best_start = delimiter, score, rows, start
+    if suffix in (".tsv", ".tab"):
+        best = "\t"
+    header = best_rows[best_start] if best_rows else []
+    return best, header, best_start
+
+
+def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    name = blob.name
+    decoded = _decode_head(head)
+    if decoded is None:
+        return None, [_unreadable(name, "it is not a text table (it holds binary data)")]
+    encoding, text = decoded
+    first_line = text.split("\n", 1)[0]
+    cut_short = "\n" not in text and blob.size() > len(head)
+    widest = max(first_line.count(d) for d in DELIMITERS) + 1
+    if widest > MAX_COLUMNS:
+        return None, [_too_wide(name, widest, at_least=cut_short)]
+    if cut_short:
+        return None, [_unreadable(name, "its first line is longer than 1 MB, so it is not a table header",
+                                  "Check that the right file was chosen.")]
+    delimiter, header, start = _sniff(text, suffix)
+    problems = _duplicate_header_problems(name, [h.strip() for h in header])
+    if start:
+        problems.append(_title_skipped(name, start))
+    frame, parse_problems = _parse_csv(blob, delimiter, encoding, start)
+    problems += parse_problems
+    if frame is None:
+        return None, problems
+    return _finish(frame, name, problems, header_row=start + 1)
+
+
+def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
+    options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES,
+                   skip_blank_lines=False, encoding=encoding, skiprows=start)
+    problems = []
+    for attempt in range(3):
+        try:
+            with blob.open() as handle:
+                return pd.read_csv(handle, **options), problems
+        except UnicodeDecodeError:
+            options.update(encoding="cp1252", encoding_errors="replace")
+        except pd.errors.ParserError as error:
+            line = re.search(r"line (\d+)", str(error))
+            where = f" (the first at line {line.group(1)})" if line else ""
+            problems.append(Problem(
+                blob.name, None, [int(line.group(1))] if line else [],
+                f"Some rows have more {DELIMITER_NAMES[delimiter]}-separated fields than the header{where}; they were skipped",
+                "Check the file for a stray delimiter or an unquoted text field in those rows.",
+            ))
+            options.update(on_bad_lines="skip")
+        except pd.errors.EmptyDataError:
+            return None, [Problem(blob.name, None, [], "The file is empty", "Export the table again.", "error")]
+        except (ValueError, OSError, MemoryError) as error:
+            return None, [_unreadable(blob.name, f"{type(error).__name__}: {str(error)[:200]}")]
+    return None, problems + [_unreadable(blob.name, "its text could not be parsed")]
+
+
+def _title_skipped(name: str, start: int) -> Problem:
+    return Problem(name, None, list(range(1, start + 1)),
+                   f"The first {start} row(s) above the column names (a report title or notes) were skipped; "
+                   f"row {start + 1} is read as the header",
+                   "Nothing to do if that is right; otherwise remove the lines above the header in the file.")
+
+
+def _duplicate_header_problems(name: str, header: list) -> list[Problem]:
+    labels = pd.Series([str(h).strip() for h in header])
+    dupes = labels[labels.duplicated(keep=False) & (labels != "")]
+    out = []
+    for label, positions in dupes.groupby(dupes).groups.items():
+        columns = ", ".join(letters(int(p)) for p in positions)
+        out.append(Problem(
+            name, label, [],
+            f"The column name '{label}' appears {len(positions)} times (columns {columns}); "
+            f"later copies are read as '{label}.1', '{label}.2' and so on",
+            "Rename the columns in the file so each name is used once, or map the one you mean.",
+        ))
+    return out
+
+
+# --- Excel and Parquet --------------------------------------------------------------------------
+
+def _read_excel(blob: _Blob, sheet: str | None) -> tuple[pd.DataFrame | None, list[Problem]]:
+    name = blob.name
+    try:
+        import openpyxl
+
+        with blob.open() as handle:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            sheets = list(book.sheetnames)
+            problems = []
+            if sheet is None:
+                sheet = sheets[0]
+                if len(sheets) > 1:
+                    problems.append(Problem(
+                        name, None, [], f"The workbook has {len(sheets)} sheets ({quoted(sheets)}); the first, '{sheet}', was read",
+                        "Choose another sheet if the data are elsewhere.",
+                    ))
+            elif sheet not in sheets:
+                book.close()
+                return None, [Problem(name, None, [], f"The workbook has no sheet '{sheet}' (it has {quoted(sheets)})",
+                                      "Choose one of its sheets.", "error")]
+            worksheet = book[sheet]
+            width = worksheet.max_column or 0
+            top = list(worksheet.iter_rows(min_row=1, max_row=30, values_only=True)) if width <= MAX_COLUMNS else []
+            book.close()
+        if width > MAX_COLUMNS:
+            return None, [_too_wide(name, width)]
+        start = _header_index([sum(1 for cell in row if cell not in (None, "")) for row in top])
+        header = top[start] if top else ()
+        if start:
+            problems.append(_title_skipped(name, start))
+        with blob.open() as handle:
+            frame = pd.read_excel(handle, sheet_name=sheet, dtype=object, engine="openpyxl", skiprows=start)
+    except Exception as error:  # hostile or damaged workbooks fail in many library-specific ways
+        return None, [_unreadable(name, f"it is not a readable Excel workbook ({type(error).__name__})")]
+    header = [h for h in header if h is not None]
+    problems += _duplicate_header_problems(name, header)
+    return _finish(frame, name, problems, where=f"sheet '{sheet}'", header_row=start + 1)
+
+
+def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
+    try:
+        import pyarrow.parquet as pq
+
+        with blob.open() as handle:
+            parquet = pq.ParquetFile(handle)
+            width = len(parquet.schema_arrow)
+            if width > MAX_COLUMNS:
+                return None, [_too_wide(blob.name, width)]
+            frame = parquet.read().to_pandas()
+    except Exception as error:  # damaged Parquet fails inside pyarrow in many ways
+        return None, [_unreadable(blob.name, f"it is not a readable Parquet file ({type(error).__name__})")]
+    return _finish(frame, blob.name, [])
+
+
+# --- common clean-up ----------------------------------------------------------------------------
+
+def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str = "",
+            header_row: int = 1) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Trim header names, drop empty unnamed columns and blank rows, index rows by spreadsheet row."""
+    if frame.shape[1] == 0:
+        return None, problems + [Problem(name, None, [], f"The {where or 'file'} holds no table", "Check that the right file or sheet was chosen.", "error")]
+    if frame.shape[1] > MAX_COLUMNS:
+        return None, problems + [_too_wide(name, frame.shape[1])]
+    frame.columns = _unique([str(c).strip() for c in frame.columns])
+    frame.index = np.arange(header_row + 1, header_row + 1 + len(frame))
+    for column in frame.columns[frame.dtypes.to_numpy() == object]:
+        try:
+            frame[column] = as_category(frame[column])
+        except TypeError:  # unhashable cells (lists or maps in a Parquet column) are kept as their text
+            frame[column] = as_category(frame[column].map(str, na_action="ignore"))
+    unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
+    empty = [c for c in unnamed if frame[c].isna().all()]
+    frame = frame.drop(columns=empty)
+    for column in (c for c in unnamed if c not in empty):
+        problems.append(Problem(name, column, [], "This column has values but no name in the header row",
+                                "Give it a name in the file, or leave it: it is kept under this name."))
+    filled = frame.notna().any(axis=1).to_numpy()
+    if not filled.all():
+        frame = frame.loc[filled]
+    if len(frame) == 0:
+        problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
+                                "Export the table again with its rows.", "warning"))
+    return frame, problems
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique the way pandas does it ('a', 'a.1', ...), for names that only
+    differed by surrounding spaces or came from a frame or Parquet file with repeated names."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        label = name
+        while label in seen:
+            seen[name] += 1
+            label = f"{name}.{seen[name]}"
+        seen.setdefault(label, 0)
+        out.append(label)
+    return out

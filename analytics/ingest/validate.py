@@ -1,0 +1,308 @@
+"""Check a mapped table and convert it to canonical types, reporting every problem at once.
+
+Only what makes analysis impossible is an error (a required column missing). Everything else
+is a warning and the valid rows are kept: an appointment that cannot be used (no client, no
+readable date, an unknown status, a duplicate, a date after the export) is left out; a value
+that cannot be used (an unreadable number, a score off its scale, an unknown ending) becomes
+missing and the rest of its row stays. Frames keep the spreadsheet row number as their index
+until the caseload is built, so every problem points at the rows a user can find in the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.ingest.dictionary import REQUIRED, column_type
+from analytics.ingest.mapping import (
+    CANONICAL_COLUMNS,
+    ISO,
+    VALUE_SETS,
+    TableMapping,
+    apply_mapping,
+    distinct_text,
+    format_label,
+    map_values,
+    parse_dates,
+    to_flags,
+    to_ids,
+    to_numbers,
+)
+from analytics.ingest.mapping import (
+    given as present,
+)
+from analytics.ingest.problems import Problem, problem_at, quoted
+from analytics.schema import SCALES
+
+_ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
+
+
+def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
+            export_date: pd.Timestamp | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The canonical table (canonical dtypes, unusable rows left out) and its problems;
+    None when a required column is missing or the file has no rows."""
+    problems = _missing_sources(table, raw, mapping, file)
+    frame = apply_mapping(raw, mapping, table)
+    missing = [c for c in REQUIRED[table] if c not in frame.columns]
+    if missing:
+        problems += [_missing_required(table, column, raw, file) for column in missing]
+        return None, problems
+    if len(frame) == 0:
+        return None, problems
+    checker = _Checker(table, frame, mapping, file, export_date)
+    for column in [c for c in CANONICAL_COLUMNS[table] if c in frame.columns]:
+        checker.convert(column)
+    checker.pass_through_numbers()
+    checker.duplicates()
+    if checker.drop.all():
+        causes = ", ".join(dict.fromkeys(checker.dropped_by))
+        checker.problems.append(Problem(
+            file, None, [], f"None of the {len(frame):,} rows of this file can be used (because of: {causes})",
+            "Fix the problems listed for this file, or correct the mapping.", "error"))
+    return checker.frame.loc[~checker.drop], problems + checker.problems
+
+
+class _Checker:
+    """Converts one table column by column, collecting problems and the rows to leave out."""
+
+    def __init__(self, table, frame, mapping, file, export_date):
+        self.table, self.frame, self.mapping, self.file = table, frame, mapping, file
+        given = export_date is not None
+        self.limit = pd.Timestamp(export_date if given else pd.Timestamp.today()).normalize()
+        self.limit_name = f"the export date {self.limit:%Y-%m-%d}" if given else f"today ({self.limit:%Y-%m-%d})"
+        self.drop = np.zeros(len(frame), dtype=bool)
+        self.problems: list[Problem] = []
+        self.dropped_by: list[str] = []
+        self.rows = _ROW_WORD[table]
+
+    def warn(self, mask, column, message, fix, leave_out=False):
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.problems.append(problem_at(self.frame, mask, self.file, self.source(column), message, fix))
+        if leave_out:
+            self.drop |= mask
+            self.dropped_by.append(f"column '{self.source(column)}'" if column else "repeated rows")
+
+    def source(self, column):
+        return self.mapping.columns.get(column, column)
+
+    def convert(self, column):
+        kind = column_type(column)
+        raw = self.frame[column]
+        given = present(raw)
+        if kind == "id":
+            self.frame[column] = to_ids(raw)
+            key = column == "client_id" or self.table == "therapists"
+            if key:
+                n = int((~given).sum())
+                self.warn(~given, column, f"{_count(n, self.rows)} without a {column.replace('_', ' ')} left out",
+                          "Fill in the id in the file if these rows matter.", leave_out=True)
+        elif kind == "date":
+            self.frame[column] = self.dates(column, raw, given)
+        elif kind in VALUE_SETS:
+            self.frame[column] = self.categories(column, raw, given)
+        elif kind in ("score", "number", "event"):
+            self.frame[column] = self.numbers(column, kind, raw, given)
+        elif kind == "flag":
+            flags = to_flags(raw)
+            if flags is not None:
+                self.frame[column] = flags
+
+    def dates(self, column, raw, given):
+        fmt = self.mapping.date_formats.get(column, ISO)
+        parsed = parse_dates(raw, fmt)
+        bad = given & parsed.isna().to_numpy()
+        sessions = self.table == "sessions"
+        outcome = "left out" if sessions else "set to missing"
+        self.warn(bad, column,
+                  f"{_count(bad.sum(), self.rows)} with a date that cannot be read as {format_label(fmt)} "
+                  f"(e.g. {quoted(distinct_text(raw[bad]), 3)}); {outcome}",
+                  "Correct these dates in the file, or choose the column's date format in the mapping.", leave_out=sessions)
+        if sessions:
+            self.warn(~given, column, f"{_count((~given).sum(), self.rows)} without a date left out",
+                      "Fill in the appointment dates in the file if these rows matter.", leave_out=True)
+        future = (parsed > self.limit).to_numpy()
+        self.warn(future, column,
+                  f"{_count(future.sum(), self.rows)} dated after {self.limit_name}; {outcome}",
+                  "Future appointments have not happened yet; export only past appointments or give the right export date.",
+                  leave_out=sessions)
+        if not sessions:
+            parsed = parsed.mask(future)
+        return parsed
+
+    def categories(self, column, raw, given):
+        mapped = map_values(raw, self.mapping.values.get(column, {}), VALUE_SETS[column])
+        unknown = given & mapped.isna().to_numpy()
+        allowed = ", ".join(VALUE_SETS[column])
+        sessions = self.table == "sessions"
+        self.warn(unknown, column,
+                  f"{_count(unknown.sum(), self.rows)} with a {column} that is not recognised: "
+                  f"{quoted(distinct_text(raw[unknown]))}; " + ("left out" if sessions else "set to missing"),
+                  f"In the mapping, give each of these values one of: {allowed} (leave it empty to keep it out).",
+                  leave_out=sessions)
+        if sessions:
+            self.warn(~given, column, f"{_count((~given).sum(), self.rows)} without a status left out",
+                      "Fill in the appointment status in the file if these rows matter.", leave_out=True)
+        return mapped
+
+    def numbers(self, column, kind, raw, given):
+        numbers = to_numbers(raw)
+        bad = given & numbers.isna().to_numpy()
+        self.warn(bad, column,
+                  f"{_count(bad.sum(), 'value')} that are not numbers (e.g. {quoted(distinct_text(raw[bad]), 3)}); "
+                  "set to missing", "Correct these entries in the file.")
+        numbers = numbers.mask(bad)
+        if kind == "score":
+            low, high = SCALES[column]
+            outside = (numbers < low) | (numbers > high)
+            values = sorted(set(numbers[outside].tolist()))
+            self.warn(outside, column,
+                      f"{_count(outside.sum(), column.upper() + ' score')} outside the scale {low}-{high} "
+                      f"(values {quoted([f'{v:g}' for v in values], 5)}); set to missing, the rest of each row is kept",
+                      "Check these entries in the source; a total off the scale is usually a typing or scoring error.")
+            numbers = numbers.mask(outside)
+        elif kind == "event":
+            wrong = numbers.notna() & ~numbers.isin([0, 1, 2])
+            self.warn(wrong.to_numpy() | (~given), column,
+                      f"{_count(int(wrong.sum() + (~given).sum()), self.rows)} with an event that is not 0, 1 or 2; left out",
+                      "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", leave_out=True)
+        elif column == "duration":
+            negative = (numbers < 0).to_numpy()
+            self.warn(negative, column, f"{_count(negative.sum(), self.rows)} with a negative duration; left out",
+                      "Durations count sessions or days and cannot be negative.", leave_out=True)
+        return numbers
+
+    def pass_through_numbers(self):
+        """Passed-through columns written entirely as numbers become numeric (extra measures, covariates)."""
+        canonical = set(CANONICAL_COLUMNS[self.table])
+        for column in self.frame.columns:
+            series = self.frame[column]
+            text = series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype)
+            if column in canonical or not text or not series.notna().any():
+                continue
+            numbers = to_numbers(series)
+            if numbers.notna().sum() == series.notna().sum():
+                self.frame[column] = numbers
+
+    def duplicates(self):
+        """Sessions: the same client, therapist, date and status twice is one appointment recorded
+        twice (kept once). Clients and therapists: one row per id (the first is kept)."""
+        if self.table == "sessions":
+            key = [c for c in ("client_id", "therapist_id", "date", "status") if c in self.frame.columns]
+            noun, what, fix = ("appointment", "repeating an earlier row (same client, therapist, date and status); "
+                               "each is counted once", "Remove the repeated rows from the export if they are not real.")
+        else:
+            key = ["client_id" if self.table == "clients" else "therapist_id"]
+            noun, what, fix = ("row", f"repeating an earlier {key[0].replace('_', ' ')}; only the first row of each is used",
+                               "Keep one row per id in the file (one row per client episode).")
+        keep = ~self.drop
+        repeated = np.zeros(len(self.frame), dtype=bool)
+        rows = _row_codes(self.frame, key)[keep]
+        repeated[keep] = pd.Series(rows).duplicated(keep="first").to_numpy()
+        self.warn(repeated, key[0] if self.table != "sessions" else None, f"{_count(repeated.sum(), noun)} {what}", fix,
+                  leave_out=True)
+
+
+def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                sources: dict[str, dict[str, str]] | None = None) -> list[Problem]:
+    """Problems between tables: unknown clients or therapists, clients seen by several therapists.
+    `sources` (table -> canonical -> source column) names columns as the files do."""
+    sessions, clients, therapists = (tables.get(t) for t in ("sessions", "clients", "therapists"))
+    sources = sources or {}
+
+    def at(table, mask, column, message, fix):
+        source = sources.get(table, {}).get(column, column)
+        return problem_at(tables[table], mask, files[table], source, message, fix)
+
+    problems = []
+    if sessions is not None and clients is not None:
+        orphan = ~sessions["client_id"].isin(clients["client_id"].unique()).to_numpy()
+        if orphan.any():
+            ids = sessions["client_id"][orphan].unique()
+            problems.append(at(
+                "sessions", orphan, "client_id",
+                f"{_count(orphan.sum(), 'appointment')} of {len(ids):,} client(s) missing from the clients file "
+                f"({quoted(ids, 5)}); they are analysed without client details",
+                "Check that both files come from the same export and date range."))
+        lonely = ~clients["client_id"].isin(sessions["client_id"].unique()).to_numpy()
+        if lonely.any():
+            problems.append(at(
+                "clients", lonely, "client_id",
+                f"{_count(lonely.sum(), 'client')} with no appointment in the sessions file; they count as episodes with no sessions",
+                "Check that the sessions export covers the same period as the clients file."))
+    if therapists is not None:
+        known = therapists["therapist_id"].unique()
+        for name, frame in (("sessions", sessions), ("clients", clients)):
+            if frame is None or "therapist_id" not in frame.columns:
+                continue
+            stray = (frame["therapist_id"].notna() & ~frame["therapist_id"].isin(known)).to_numpy()
+            if stray.any():
+                problems.append(at(
+                    name, stray, "therapist_id",
+                    f"{_count(stray.sum(), _ROW_WORD[name])} name therapists missing from the therapists file "
+                    f"({quoted(frame['therapist_id'][stray].unique(), 5)}); their therapist details will be missing",
+                    "Add these therapists to the therapists file, or check the ids match."))
+    if sessions is not None and "therapist_id" in sessions.columns:
+        shared = _shared_clients(sessions)
+        if len(shared):
+            rows = sessions["client_id"].isin(shared).to_numpy()
+            problems.append(at(
+                "sessions", rows, "therapist_id",
+                f"{len(shared):,} client(s) were seen by more than one therapist ({quoted(shared, 5)}); each is assigned "
+                "to the therapist who held most of their attended sessions (the earliest seen on a tie) "
+                "unless the clients file names their therapist",
+                "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."))
+    return problems
+
+
+def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
+    """One integer per row, equal for rows equal in `columns` (codes combined column by column,
+    re-factorized before they could overflow): duplicates found by hashing integers, not text."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes, size = series.cat.codes.to_numpy().astype(np.int64), len(series.cat.categories)
+        else:
+            codes, uniques = pd.factorize(series)
+            size = len(uniques)
+        if combined.max(initial=0) >= (2**62) // (size + 2):
+            combined = pd.factorize(combined)[0].astype(np.int64)
+        combined = combined * (size + 2) + codes + 1
+    return combined
+
+
+def _shared_clients(sessions: pd.DataFrame) -> list:
+    """Clients with appointments under more than one therapist, counted on integer codes."""
+    client_codes, clients = pd.factorize(sessions["client_id"])
+    therapist_codes, _ = pd.factorize(sessions["therapist_id"])
+    known = (client_codes >= 0) & (therapist_codes >= 0)
+    pairs = pd.unique(client_codes[known].astype(np.int64) * (therapist_codes.max() + 1) + therapist_codes[known])
+    per_client = np.bincount(pairs // (therapist_codes.max() + 1), minlength=len(clients))
+    return list(np.asarray(clients)[per_client > 1])
+
+
+def _missing_sources(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str) -> list[Problem]:
+    """Mapped source columns that the file does not have (a saved mapping applied to a new export)."""
+    out = []
+    for canonical, source in mapping.columns.items():
+        if source not in raw.columns and canonical not in REQUIRED[table]:
+            out.append(Problem(file, source, [], f"The mapping reads {canonical} from the column '{source}', which is not in the file; "
+                               f"{canonical} is left out", "Choose the right column for it in the mapping."))
+    return out
+
+
+def _missing_required(table: str, column: str, raw: pd.DataFrame, file: str) -> Problem:
+    columns = quoted(list(raw.columns), 12)
+    return Problem(
+        file, column, [],
+        f"The {table} file needs a {column} column and none is mapped to it (the file's columns: {columns})",
+        f"In the mapping, choose which column holds {column}, or add a column named '{column}' to the file.",
+        "error",
+    )
+
+
+def _count(n, noun: str) -> str:
+    n = int(n)
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

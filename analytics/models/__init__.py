@@ -1,0 +1,23 @@
+"""Dropout against planned completion as a binary outcome: design matrices shared by every model
+(`design`), the outcome and its warnings (`outcome`), logistic regression and GEE clustered by
+therapist (`regression`), and the random-intercept model for the therapists' share of variance
+(`random_intercept`)."""
+
+from analytics.models.design import Design, Encodings, build_design, is_categorical
+from analytics.models.random_intercept import (
+    RandomInterceptResult,
+    fit_random_intercept,
+)
+from analytics.models.regression import (
+    GEEResult,
+    LogisticResult,
+    comparison_table,
+    describe_odds_ratios,
+    fit_gee,
+    fit_logistic,
+)
+
+__all__ = [
+    "Design", "Encodings", "GEEResult", "LogisticResult", "RandomInterceptResult", "build_design",
+    "comparison_table", "describe_odds_ratios", "fit_gee", "fit_logistic", "fit_random_intercept", "is_categorical",
+]

@@ -1,0 +1,17 @@
+"""What leaves the analysis: figure and table files (`export`), the report bundle a researcher
+archives (`report`) and its methods paragraph (`methods`). A new report section is one step in
+`report` that returns a Section from an analysis result."""
+
+from analytics.output.export import (
+    figure_bytes,
+    renderer_problem,
+    table_csv_bytes,
+    table_xlsx_bytes,
+)
+from analytics.output.methods import methods_text
+from analytics.output.report import Bundle, Section, assemble, bundle_zip, write_bundle
+
+__all__ = [
+    "Bundle", "Section", "assemble", "bundle_zip", "figure_bytes", "methods_text", "renderer_problem",
+    "table_csv_bytes", "table_xlsx_bytes", "write_bundle",
+]

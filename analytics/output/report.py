@@ -1,0 +1,313 @@
+"""The whole analysis run headless into a bundle: tables, figures, a self-contained HTML report,
+a methods paragraph and the recipe that reproduces it.
+
+The bundle is assembled in memory (uploads are never written to disk by the app); `build_bundle`
+writes it to a folder for the command line and `bundle_zip` zips it for a download. A model that
+cannot be fitted, or a part whose module is missing, becomes a warning in the report: the rest of
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from analytics.charts.cox import forest_figure, ph_residual_figure
+from analytics.charts.regression import caterpillar_figure, funnel_figure
+from analytics.charts.survival import cif_figure, km_figure
+from analytics.episodes import derive_episodes, filter_episodes
+from analytics.models.random_intercept import fit_random_intercept
+from analytics.models.regression import fit_logistic
+from analytics.output import export
+from analytics.output.methods import methods_text
+from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.recipe import Recipe
+from analytics.suppression import suppress_small_cells
+from analytics.survival.cox import fit_cox, ph_test
+from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+
+HTML_TABLE_ROWS = 60
+MM_PER_PT = 25.4 / 72
+TITLES = {
+    "episodes": "Episodes analysed",
+    "km": "Time to dropout (Kaplan-Meier)",
+    "logrank": "Log-rank test",
+    "cif": "Dropout and completion as competing events (cumulative incidence)",
+    "cox": "Cox proportional hazards model",
+    "logistic": "Logistic regression (dropout vs completion)",
+    "therapists": "Therapists compared with the practice (funnel plot)",
+    "icc": "Share of dropout variance between therapists (random-intercept logistic)",
+}
+TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
+THERAPIST_COUNTS = ["clients", "known", "dropouts"]
+_RATES = ["rate", "shrunk_rate", "ci_lower", "ci_upper"]
+THERAPIST_LINKED = {"known": _RATES, "dropouts": _RATES}
+
+
+@dataclass
+class Section:
+    """One part of the report: its tables (file stem -> table), figures and plain-sentence warnings."""
+
+    name: str
+    title: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    result: object = None
+
+
+@dataclass
+class Bundle:
+    files: dict[str, bytes]
+    sections: list[Section]
+    warnings: list[str]
+
+
+def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
+    """The episodes the recipe describes: its definition, then its filters."""
+    caseload = ingest_result.caseload
+    if caseload is None:
+        errors = [p.as_text() for p in ingest_result.problems if p.severity == "error"]
+        raise ValueError(errors[0] if errors else "The data could not be loaded.")
+    return filter_episodes(derive_episodes(caseload, recipe.episode_settings()), **recipe.filter_kwargs())
+
+
+def run_sections(episodes: pd.DataFrame, recipe: Recipe) -> list[Section]:
+    """Every analysis of the report, each isolated so one failure cannot stop the others."""
+    return [_guarded(step, episodes, recipe) for step in _STEPS]
+
+
+def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bundle:
+    """All bundle files as {relative path: bytes}."""
+    episodes = analysis_episodes(ingest_result, recipe)
+    sections = run_sections(episodes, recipe)
+    out_recipe = recipe.for_output(ingest_result.caseload.fingerprint)
+    warnings = [f"Data: {p.as_text()}" for p in ingest_result.problems if p.severity != "error"]
+    files: dict[str, bytes] = {}
+    for section in sections:
+        for stem, table in section.tables.items():
+            files[f"tables/{stem}.csv"] = export.table_csv_bytes(table)
+    if render_figures:
+        warnings += _render_figures(sections, out_recipe, files)
+    methods = methods_text(episodes, sections, out_recipe, ingest_result.caseload.export_date)
+    files["methods.md"] = methods.encode("utf-8")
+    files["recipe.json"] = out_recipe.to_json().encode("utf-8")
+    files["report.html"] = report_html(sections, out_recipe, methods, warnings).encode("utf-8")
+    return Bundle(files=files, sections=sections, warnings=warnings + [w for s in sections for w in s.warnings])
+
+
+def build_bundle(ingest_result, recipe: Recipe, out_dir) -> Bundle:
+    """Write the bundle into `out_dir` (created if needed): tables/, figures/, report.html,
+    methods.md, recipe.json."""
+    bundle = assemble(ingest_result, recipe)
+    write_bundle(bundle, out_dir)
+    return bundle
+
+
+def write_bundle(bundle: Bundle, out_dir) -> None:
+    root = Path(out_dir)
+    for name, data in bundle.files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def bundle_zip(ingest_result, recipe: Recipe, render_figures: bool = True) -> bytes:
+    """The bundle as a ZIP made in memory, for the app's download button."""
+    bundle = assemble(ingest_result, recipe, render_figures=render_figures)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in bundle.files.items():
+            z.writestr(f"alliance_lens_report/{name}", data)
+    return buffer.getvalue()
+
+
+# --- the analyses ---------------------------------------------------------------------------
+
+def _episodes(episodes, recipe):
+    section = Section("episodes", TITLES["episodes"], tables={"episodes": episodes})
+    if episodes.empty:
+        section.warnings.append("No episodes remain after the recipe's filters; every analysis below is empty.")
+    return section
+
+
+def _km(episodes, recipe):
+    km = kaplan_meier(episodes, group=recipe.km_group)
+    section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
+                      warnings=list(km.warnings), result=km)
+    section.figures["km"] = km_figure(km, at_risk=True,
+                                    time_label=TIME_LABELS[recipe.time_scale])
+    return section
+
+
+def _logrank(episodes, recipe):
+    section = Section("logrank", TITLES["logrank"])
+    if recipe.km_group is None:
+        section.warnings.append("No grouping column (km_group) in the recipe, so no groups were compared.")
+        return section
+    result = logrank(episodes, recipe.km_group)
+    section.tables["logrank"], section.warnings, section.result = result.table, list(result.warnings), result
+    return section
+
+
+def _cif(episodes, recipe):
+    cif = cumulative_incidence(episodes, group=recipe.km_group)
+    section = Section("cif", TITLES["cif"],
+                      {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
+    section.figures["cif"] = cif_figure(cif,
+                                     time_label=TIME_LABELS[recipe.time_scale])
+    return section
+
+
+def _cox(episodes, recipe):
+    section = Section("cox", TITLES["cox"])
+    if not recipe.covariates:
+        section.warnings.append("No covariates in the recipe, so no Cox model was fitted.")
+        return section
+    result = fit_cox(episodes, list(recipe.covariates), recipe.reference_levels or None,
+                     strata=list(recipe.strata) or None, cluster=recipe.cluster)
+    section.tables["cox"], section.warnings, section.result = result.table, list(result.warnings), result
+    section.figures["cox_forest"] = forest_figure(result.table, estimate="hr")
+    ph = ph_test(result)
+    section.tables["ph_test"] = ph.table
+    section.figures["ph_residuals"] = ph_residual_figure(ph,
+                                              time_label=TIME_LABELS[recipe.time_scale])
+    section.warnings += [ph.advice] if isinstance(ph.advice, str) and ph.advice else list(ph.advice or [])
+    return section
+
+
+def _logistic(episodes, recipe):
+    section = Section("logistic", TITLES["logistic"])
+    if not recipe.covariates:
+        section.warnings.append("No covariates in the recipe, so no logistic model was fitted.")
+        return section
+    result = fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None)
+    section.tables["logistic"], section.warnings, section.result = result.table, list(result.warnings), result
+    terms = result.table.loc[result.table["term"] != "(Intercept)"]  # a forest plot shows associations only
+    section.figures["logistic_forest"] = forest_figure(terms, estimate="or")
+    return section
+
+
+def _therapists(episodes, recipe):
+    result = therapist_funnel(episodes)
+    table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
+    table[THERAPIST_COUNTS] = table[THERAPIST_COUNTS].astype("Int64")  # masking made them float
+    section = Section("therapists", TITLES["therapists"], {"therapists": table},
+                      warnings=list(getattr(result, "warnings", [])), result=result)
+    if table["suppressed"].any():
+        section.warnings.append(f"Therapist counts below {recipe.suppress_below} are blank in therapists.csv "
+                                "(suppress_below in the recipe; 0 keeps every count).")
+    section.figures["funnel"] = funnel_figure(result,
+                                        labels=_labels(result.table["therapist_id"]),
+                                        suppress_below=recipe.suppress_below)
+    return section
+
+
+def _icc(episodes, recipe):
+    result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
+    section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
+                      warnings=list(getattr(result, "warnings", [])), result=result)
+    section.figures["caterpillar"] = caterpillar_figure(result.effects,
+                                             labels=_labels(result.effects["therapist_id"]))
+    return section
+
+
+def _labels(ids) -> dict:
+    """Figures name therapists by anonymous label (a paper never needs the clinic's ids)."""
+
+    return anonymous_labels(ids)
+
+
+_STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc)
+
+
+def _guarded(step, episodes, recipe) -> Section:
+    name = step.__name__.strip("_")
+    try:
+        return step(episodes, recipe)
+    except Exception as exc:  # noqa: BLE001 - a model failure is reported, never fatal to the run
+        return Section(name, TITLES[name], warnings=[f"This analysis could not be run: {_one_line(exc)}"])
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, bytes]) -> list[str]:
+    size = recipe.figure_kwargs()
+    for section in sections:
+        for stem, fig in section.figures.items():
+            if fig is None:
+                continue
+            fitted = {**size, "height_mm": _print_height(fig, size["height_mm"], size["font_size"])}
+            for fmt in export.FORMATS:
+                try:
+                    files[f"figures/{stem}.{fmt}"] = export.figure_bytes(fig, fmt, **fitted)
+                except export.RendererUnavailable as exc:
+                    return [f"Figure files were not made: {exc} The interactive figures are in report.html."]
+    return []
+
+
+def _print_height(fig: go.Figure, height_mm: float, font_size: float) -> float:
+    """The recipe's height, or more when the figure has more labelled rows (therapists, model
+    terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure."""
+    rows = max((len(set(t.y)) for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str)),
+               default=0)
+    panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("yaxis"))
+    line_mm = font_size * MM_PER_PT * 1.8
+    return max(height_mm, rows * line_mm + 25, panels * 8 * line_mm)
+
+
+# --- the HTML report ------------------------------------------------------------------------
+
+_CSS = """body{font-family:Arial,Helvetica,sans-serif;max-width:980px;margin:2em auto;color:#222;line-height:1.45}
+table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#f3f3f3}.warn{background:#fff4e0;border-left:4px solid #E69F00;padding:0.4em 0.8em;margin:0.4em 0}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:0.8em}.note{color:#555;font-size:0.9em}"""
+
+
+def report_html(sections: list[Section], recipe: Recipe, methods: str, warnings: list[str]) -> str:
+    """One self-contained page: plotly.js inlined, no outside requests (no CDN, MathJax or web fonts)."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Alliance Lens report</title>",
+        f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>",
+        "<h1>Alliance Lens report</h1>",
+        f"<p class='note'>Data fingerprint {html.escape(str(recipe.data_fingerprint))}; "
+        f"dropout definition <b>{html.escape(recipe.dropout_definition)}</b>; time in {html.escape(recipe.time_scale)}.</p>",
+    ]
+    parts += [f"<div class='warn'>{html.escape(w)}</div>" for w in warnings]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        parts += [f"<div class='warn'>{html.escape(w)}</div>" for w in section.warnings]
+        for fig in section.figures.values():
+            if fig is not None:
+                parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=False, include_mathjax=False,
+                                         config=export.PLOTLY_CONFIG))
+        for stem, table in section.tables.items():
+            parts.append(_html_table(stem, table))
+    parts.append("<h2>Methods</h2><pre>" + html.escape(methods) + "</pre>")
+    parts.append("<h2>Recipe</h2><pre>" + html.escape(json.dumps(recipe.to_dict(), indent=2, default=str)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(stem: str, table: pd.DataFrame) -> str:
+    note = f"<p class='note'>tables/{stem}.csv: {len(table):,} rows"
+    if stem == "episodes":
+        return note + " (one per client episode; not shown here).</p>"
+    shown = table.head(HTML_TABLE_ROWS)
+    if len(table) > HTML_TABLE_ROWS:
+        note += f", the first {HTML_TABLE_ROWS} shown"
+    body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
+    return note + ".</p>" + body

@@ -1,0 +1,25 @@
+"""Time to dropout: Kaplan-Meier, log-rank and cumulative incidence (`curves`), the clustered
+Efron Cox model (`cox`, numerics in `efron`, results in `cox_results`), its proportional-hazards
+test (`ph_test`), the time-varying alliance model (`time_varying`) and Harrell's C
+(`concordance`). Each equals R's `survival` package on R's own data sets."""
+
+from analytics.survival.concordance import Concordance
+from analytics.survival.cox import adjusted_curves, describe_hazard_ratios, fit_cox
+from analytics.survival.cox_results import CoxResult
+from analytics.survival.curves import (
+    CIFResult,
+    KMResult,
+    LogrankResult,
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    overstatement_summary,
+)
+from analytics.survival.proportional_hazards import PHTestResult, ph_test
+from analytics.survival.time_varying import counting_process, fit_time_varying
+
+__all__ = [
+    "CIFResult", "Concordance", "CoxResult", "KMResult", "LogrankResult", "PHTestResult", "adjusted_curves",
+    "counting_process", "cumulative_incidence", "describe_hazard_ratios", "fit_cox",
+    "fit_time_varying", "kaplan_meier", "logrank", "overstatement_summary", "ph_test",
+]

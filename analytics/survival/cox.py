@@ -1,0 +1,174 @@
+"""Cox models of the dropout hazard: fast clustered Efron fits, PH test, time-varying alliance,
+adjusted survival curves and plain-language captions.
+
+Dropout (event 1) is the event; completion and ongoing episodes are censored, so hazard ratios are
+cause-specific. Standard errors are clustered by therapist by default (clients of one therapist
+are not independent). Estimates equal R's `coxph(..., ties = "efron", cluster = therapist_id)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.models.design import Encodings, build_design
+from analytics.schema import EVENT_DROPOUT
+from analytics.survival import efron
+from analytics.survival.cox_results import CoxResult, fit_design, stratum_codes
+from analytics.survival.proportional_hazards import PHTestResult, ph_test
+from analytics.survival.time_varying import counting_process, fit_time_varying
+
+__all__ = [
+    "CoxResult", "PHTestResult", "fit_cox", "ph_test", "fit_time_varying", "counting_process",
+    "adjusted_curves", "describe_hazard_ratios",
+]
+
+
+def fit_cox(
+    episodes: pd.DataFrame,
+    covariates: list[str] | tuple[str, ...],
+    reference_levels: dict[str, str] | None = None,
+    strata: str | list[str] | None = None,
+    cluster: str | None = "therapist_id",
+    duration: str = "duration",
+    event: str = "event",
+    time_limit: float = 120.0,
+    encodings: Encodings | None = None,
+) -> CoxResult:
+    """Cause-specific Cox model of dropout on complete cases of the covariates (and of duration,
+    event, cluster and strata). `strata` gives each stratum its own baseline hazard; `cluster=None`
+    gives model-based standard errors only; `encodings`: see analytics.models.design.Encodings."""
+    covariates = list(covariates)
+    strata = [strata] if isinstance(strata, str) else list(strata or [])
+    extra = [duration, event] + ([cluster] if cluster else []) + strata
+    invalid = []
+    if duration in episodes:
+        times = pd.to_numeric(episodes[duration], errors="coerce")
+        bad = episodes[duration].notna() & ~(times >= 0)
+        if bad.any():  # a researcher's own table: treat unusable durations as missing, and say so
+            episodes = episodes.assign(**{duration: times.where(~bad)})
+            invalid.append(f"{int(bad.sum())} episodes have a negative or non-numeric {duration} and were left out.")
+    design = build_design(episodes, covariates, reference_levels, extra_columns=extra, encodings=encodings)
+    design.warnings = invalid + design.warnings
+    rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
+    stop = pd.to_numeric(rows[duration]).to_numpy(dtype=float)
+    dropout = (pd.to_numeric(rows[event], errors="coerce") == EVENT_DROPOUT).to_numpy()
+    groups = rows[cluster].to_numpy() if cluster else None
+    return fit_design(design, covariates, stop, dropout, stratum_codes(rows, strata), groups, cluster,
+                      strata or None, time_limit=time_limit)
+
+
+def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
+    """Model-based dropout-free curves for each value of `covariate`, other covariates held at their
+    mean (numeric) or reference level (categorical). Baseline: Efron-type cumulative hazard, as
+    R's `survfit(fit, newdata = ...)`. One curve per stratum in a stratified model; a level the
+    fitted model does not have is left out."""
+    m = result.model
+    if m is None:
+        raise ValueError("This model has no fit to draw curves from (no dropouts).")
+    if covariate not in result.covariates:
+        raise ValueError(f"{covariate!r} is not a covariate of this model; choose one of {', '.join(result.covariates)}.")
+    terms = list(result.table["term"])
+    categorical = set(result.reference)
+    base = np.array([0.0 if m.term_covariate[t] in categorical else c for t, c in zip(terms, m.center)])
+    rs = m.risk_sets
+    hazard = efron.baseline_hazard(m.beta, rs)
+    if covariate in categorical:  # a level the model never saw has no curve
+        known = {t[len(covariate) + 1:-1] for t in terms if m.term_covariate[t] == covariate}
+        values = [v for v in values if str(v) in known | {result.reference[covariate]}]
+    frames = []
+    for value in values:  # one curve per requested value
+        x = base.copy()
+        for j, term in enumerate(terms):
+            if m.term_covariate[term] != covariate:
+                continue
+            x[j] = float(term == f"{covariate}[{value}]") if covariate in categorical else float(value)
+        risk = np.exp((x - m.center) @ m.beta)
+        for s in np.unique(rs.group_stratum) if len(rs.group_stratum) else []:
+            mine = rs.group_stratum == s
+            curve = pd.DataFrame({
+                "value": value,
+                "time": np.concatenate([[0.0], rs.group_time[mine]]),
+                "survival": np.exp(-np.concatenate([[0.0], np.cumsum(hazard[mine])]) * risk),
+            })
+            if result.strata:
+                curve.insert(1, "stratum", m.stratum_labels[s])
+            frames.append(curve)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["value", "time", "survival"])
+
+
+# How a 0/1 marker reads as the subject of a sentence ("... was associated with dropping out ...").
+_MARKER_SUBJECTS = {
+    "court_mandated": "Being court-mandated to therapy",
+    "trauma_history": "A trauma history",
+    "prior_negative_therapy": "A prior negative experience of therapy",
+    "telehealth": "Being seen by telehealth",
+    "expectations_explained": "Having expectations explained at intake",
+    "background_discussed": "Having one's background discussed",
+    "goals_agreed": "Agreeing goals with the therapist",
+    "approach_adapted": "Having the approach adapted",
+    "gender_match": "A therapist of the same gender",
+    "ethnicity_match": "A therapist of the same ethnicity",
+    "religion_match": "A therapist of the same religion",
+    "language_match": "A therapist who speaks the client's language",
+    "therapist_trainee": "Being seen by a trainee",
+}
+
+# How a numeric covariate reads after "Each one-unit increase in ...".
+_NUMBER_LABELS = {
+    "srs": "the last known SRS (alliance) score", "srs_first": "the first SRS (alliance) score",
+    "srs_mean": "the mean SRS score", "srs_last": "the last SRS score", "srs_min": "the lowest SRS score",
+    "wai": "the last known WAI score", "wai_first": "the first WAI score", "wai_mean": "the mean WAI score",
+    "ruptures": "the number of alliance ruptures", "age": "age (per year)",
+    "age_gap": "the client-therapist age gap (per year)",
+    "therapist_experience_years": "the therapist's years of experience",
+    **{f"env_{k}": f"the room's {k} rating" for k in ("comfort", "privacy", "noise", "temperature", "seating")},
+}
+
+
+def describe_hazard_ratios(result: CoxResult, alpha: float = 0.05) -> list[str]:
+    """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
+    are observational."""
+    table = result.table.dropna(subset=["hr", "p"])
+    sentences = []
+    for row in table.itertuples():  # one sentence per model term
+        if row.p >= alpha:
+            continue
+        ci = f"95% CI {_num(row.hr_ci_lower)} to {_num(row.hr_ci_upper)}"
+        owner = result.model.term_covariate.get(row.term, row.term)
+        if owner in result.reference:
+            level = row.term[len(owner) + 1:-1]
+            sentences.append(
+                f"{_label(owner).capitalize()} “{level}” (compared with “{result.reference[owner]}”) was associated "
+                f"with dropping out at {_num(row.hr)} times the rate ({ci})."
+            )
+        elif _is_marker(result, row.term):
+            subject = _MARKER_SUBJECTS.get(row.term, f"{_label(row.term).capitalize()} (yes vs no)")
+            sentences.append(
+                f"{subject} was associated with dropping out at {_num(row.hr)} times the rate of other clients ({ci})."
+            )
+        else:
+            change = abs(row.hr - 1) * 100
+            direction = "higher" if row.hr > 1 else "lower"
+            sentences.append(
+                f"Each one-unit increase in {_NUMBER_LABELS.get(row.term, _label(row.term))} was associated with a {change:.0f}% {direction} "
+                f"dropout rate (hazard ratio {_num(row.hr)}, {ci})."
+            )
+    if not sentences:
+        return ["No covariate was clearly associated with the dropout rate (every 95% interval includes 1)."]
+    return sentences + ["These are associations in observational data, not proof of cause."]
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _is_marker(result: CoxResult, term: str) -> bool:
+    """A numeric covariate that takes only the values 0 and 1 in the data used."""
+    j = list(result.table["term"]).index(term)
+    column = result.model.risk_sets.X[:, j] + result.model.center[j]
+    return bool(np.all(np.isin(np.round(column, 9), (0.0, 1.0))))

@@ -1,0 +1,170 @@
+"""CoxResult and the step shared by every Cox fit: design matrix in, tidy table and warnings out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.models.design import Design
+from analytics.survival import efron
+from analytics.survival.concordance import concordance as harrell
+
+TABLE_COLUMNS = ["term", "coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"]
+Z95 = stats.norm.ppf(0.975)
+MIN_EVENTS_PER_PARAMETER = 10
+
+
+@dataclass
+class ModelData:
+    """What later steps (PH test, adjusted curves) need from the fit: the sorted risk sets, the
+    coefficients and model-based variance, and how model terms map to covariates."""
+
+    risk_sets: efron.RiskSets
+    beta: np.ndarray
+    naive_var: np.ndarray
+    center: np.ndarray
+    term_covariate: dict[str, str]
+    stratum_labels: list
+
+
+@dataclass
+class CoxResult:
+    """A cause-specific Cox model of the dropout hazard (completion and ongoing episodes censored)."""
+
+    table: pd.DataFrame
+    n_used: int
+    n_dropped: int
+    events: int
+    events_per_parameter: float
+    loglik: float
+    loglik_null: float
+    converged: bool
+    iterations: int
+    warnings: list[str]
+    covariates: list[str]
+    reference: dict[str, str]
+    strata: list[str] | None
+    cluster: str | None
+    n_clusters: int | None
+    model: ModelData | None = field(default=None, repr=False)
+
+    @cached_property
+    def concordance(self) -> float:
+        """Harrell's C, computed when first asked for: the practice pages fit many models and show none."""
+        m = self.model
+        if m is None:
+            return float("nan")
+        rs = m.risk_sets
+        return harrell(rs.stop, rs.event, rs.X @ m.beta, rs.stratum, rs.start).value
+
+
+def term_covariates(terms: list[str], covariates: list[str], reference: dict[str, str]) -> dict[str, str]:
+    """Model term -> covariate: `referral[self]` belongs to `referral`, a numeric term to itself."""
+    out = {}
+    for term in terms:
+        owner = next((c for c in reference if term.startswith(f"{c}[")), None)
+        out[term] = owner if owner is not None else term
+    return out
+
+
+def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: np.ndarray,
+               stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
+               strata_names: list[str] | None, start: np.ndarray | None = None, n_dropped: int | None = None,
+               time_limit: float = 120.0) -> CoxResult:
+    """Fit on the rows of `design` and assemble the result; model trouble becomes warnings."""
+    warnings = list(design.warnings)
+    X = design.X.to_numpy(dtype=float)
+    terms = list(design.terms)
+    codes, labels = stratum if stratum is not None else (None, [])
+    rs = efron.risk_sets(X, stop, event, codes, start)
+    n, events = len(stop), int(np.sum(event))
+    n_dropped = design.n_dropped if n_dropped is None else n_dropped
+
+    at_zero = efron.efron(np.zeros(len(terms)), rs) if events and terms else None
+    if at_zero is not None:
+        bad = efron.singular_columns(at_zero.information)
+        if bad:
+            names = [terms[j] for j in bad]
+            warnings.append(
+                f"{', '.join(names)} cannot be estimated: within the risk sets it is constant or a combination of "
+                f"other covariates{' (check that it does not vary only between strata)' if strata_names else ''}, "
+                "so it was left out."
+            )
+            keep = [j for j in range(len(terms)) if j not in bad]
+            terms = [terms[j] for j in keep]
+            X = X[:, keep]
+            rs = efron.risk_sets(X, stop, event, codes, start)
+            at_zero = None
+    p = len(terms)
+    epp = events / p if p else float("nan")
+    cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
+    n_clusters = int(cluster_codes.max()) + 1 if cluster is not None and len(cluster_codes) else None
+    base = dict(n_used=n, n_dropped=n_dropped, events=events, events_per_parameter=epp,
+                covariates=list(covariates), reference=dict(design.reference), strata=strata_names,
+                cluster=cluster_name, n_clusters=n_clusters)
+    if events == 0:
+        warnings.append(f"There are no dropouts among the {n} episodes used, so the dropout hazard cannot be modelled.")
+        table = pd.DataFrame({"term": terms}).reindex(columns=TABLE_COLUMNS)
+        return CoxResult(table, loglik=float("nan"), loglik_null=float("nan"),
+                         converged=False, iterations=0, warnings=warnings, **base)
+    if p and epp < MIN_EVENTS_PER_PARAMETER:
+        warnings.append(
+            f"There are {events} dropouts for {p} model terms ({epp:.1f} per term; at least "
+            f"{MIN_EVENTS_PER_PARAMETER} are advised), so the estimates may be unstable: use fewer covariates."
+        )
+    fit = efron.newton(rs, time_limit=time_limit, start=at_zero)
+    if fit.timed_out:
+        warnings.append(
+            f"The fit was stopped after {time_limit:.0f} seconds before it converged; the estimates are unreliable."
+        )
+    elif not fit.converged:
+        warnings.append(f"The model did not converge in {fit.iterations} iterations; the estimates are unreliable.")
+    var = efron.inverse(fit.terms.information) if p else np.zeros((0, 0))
+    se = np.sqrt(np.clip(np.diag(var), 0, None))
+    robust = np.full(p, np.nan)
+    if cluster is not None and p:
+        d = efron.cluster_sums(efron.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
+        robust = np.sqrt(np.diag(d.T @ d))
+        if n_clusters < 20:
+            warnings.append(
+                f"There are only {n_clusters} {cluster_name} clusters; standard errors clustered on so few groups "
+                "can be too small."
+            )
+    diverging = _diverging(fit, se)
+    if diverging.any():
+        warnings.append(
+            f"The hazard ratio for {', '.join(t for t, d in zip(terms, diverging) if d)} is running off to zero or "
+            "infinity (separation: in some group everyone or no one dropped out), so it has no meaningful estimate; "
+            "its interval and p-value are left blank. Merge sparse levels or leave the covariate out."
+        )
+    used_se = robust if cluster is not None else se
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        table = pd.DataFrame({
+            "term": terms, "coef": fit.beta, "hr": np.exp(fit.beta), "se": se, "robust_se": robust,
+            "hr_ci_lower": np.exp(fit.beta - Z95 * used_se), "hr_ci_upper": np.exp(fit.beta + Z95 * used_se),
+            "p": 2 * stats.norm.sf(np.abs(fit.beta / used_se)),
+        }, columns=TABLE_COLUMNS)
+    table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
+    center = X.mean(axis=0) if len(X) else np.zeros(p)
+    model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference), labels)
+    return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null,
+                     converged=fit.converged, iterations=fit.iterations, warnings=warnings, model=model, **base)
+
+
+def _diverging(fit: efron.NewtonResult, se: np.ndarray) -> np.ndarray:
+    """Separation: a coefficient still moving when the likelihood has stopped improving (R's coxph
+    "coefficient may be infinite" check), or an estimate/standard error beyond any sensible range."""
+    moving = np.abs(fit.last_step) > np.sqrt(1e-9) * np.maximum(1.0, np.abs(fit.beta))
+    return moving | (np.abs(fit.beta) > 15) | (se > 1e3) | ~np.isfinite(fit.beta) | ~np.isfinite(se)
+
+
+def stratum_codes(frame: pd.DataFrame, strata: list[str] | None) -> tuple[np.ndarray, list] | None:
+    if not strata:
+        return None
+    keys = frame[strata].astype(str).agg(", ".join, axis=1) if len(strata) > 1 else frame[strata[0]].astype(str)
+    codes, labels = pd.factorize(keys, sort=True)
+    return codes.astype(np.int64), list(labels)

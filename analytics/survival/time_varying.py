@@ -1,0 +1,102 @@
+"""Cox model with the alliance as a time-varying covariate, on the session-number time scale.
+
+Each attended session k of a client is one counting-process interval (k-1, k]. A covariate used
+over an interval must be known when the interval starts, otherwise the model would look into the
+future. So by default (`lag=1`) the interval (k-1, k] carries the most recent rating observed at
+sessions 1..k-1 (last observation carried forward); the first interval, before any rating, has no
+value and is left out. The dropout, if any, is the event of the client's last interval.
+
+`lag=0` instead carries the rating of session k itself (again carried forward over unrated
+sessions). That is defensible when ratings are collected at the end of each session, because the
+dropout "at k" is the failure to come back after session k, which follows that rating; it answers
+"does a low rating today go with not returning?". The default is the strictly predictable one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analytics.client_runs import ClientRuns, in_client_order
+from analytics.models.design import build_design
+from analytics.schema import EVENT_DROPOUT
+from analytics.survival.cox_results import CoxResult, fit_design
+
+FIRST_INTERVAL = " at their start (every client's first interval)"
+
+
+def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs",
+                     lag: int = 1) -> pd.DataFrame:
+    """Start/stop rows: client_id, therapist_id, session, start, stop, event (1 = dropout on this
+    interval), and `measure` = the last rating known `lag` sessions before the interval's end."""
+    if int(lag) < 0:
+        raise ValueError("lag must be 0 (the rating of the session ending the interval) or more.")
+    for table, name, needed in ((sessions, "sessions", ("client_id", "date", "status", measure)),
+                                (episodes, "episodes", ("client_id", "event"))):
+        missing = [c for c in needed if c not in table]
+        if missing:
+            raise ValueError(f"The {name} table has no column {', '.join(map(repr, missing))}; "
+                             f"the time-varying model needs {', '.join(needed)}.")
+    attended = sessions.loc[(sessions["status"] == "attended") & sessions["client_id"].isin(episodes["client_id"]),
+                            ["client_id", "date", measure]]
+    attended = in_client_order(attended).reset_index(drop=True)
+    runs = ClientRuns(attended["client_id"])
+    session = runs.number()
+    carried = runs.shift(runs.ffill(attended[measure]), int(lag))
+    kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
+    info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(attended["client_id"])
+    dropout = (info["event"].to_numpy() == EVENT_DROPOUT) & (session == runs.size())
+    out = pd.DataFrame({
+        "client_id": attended["client_id"].to_numpy(),
+        "session": session,
+        "start": (session - 1).astype(float),
+        "stop": session.astype(float),
+        "event": dropout.astype(int),
+        measure: carried,
+    })
+    if "therapist_id" in info:
+        out.insert(1, "therapist_id", info["therapist_id"].to_numpy())
+    return out
+
+
+def fit_time_varying(
+    sessions: pd.DataFrame,
+    episodes: pd.DataFrame,
+    measure: str = "srs",
+    covariates: list[str] | tuple[str, ...] = (),
+    cluster: str | None = "therapist_id",
+    reference_levels: dict[str, str] | None = None,
+    lag: int = 1,
+    time_limit: float = 120.0,
+) -> CoxResult:
+    """Dropout hazard by session with the last known `measure` rating as a time-varying covariate
+    (`lag`: see the module docstring), plus fixed covariates from the episodes; standard errors
+    clustered by therapist by default."""
+    covariates = [c for c in covariates if c != measure]
+    missing = [c for c in covariates + ([cluster] if cluster else []) if c not in episodes]
+    if missing:
+        raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
+    rows = counting_process(sessions, episodes, measure, lag)
+    added = list(dict.fromkeys(covariates + ([cluster] if cluster and cluster not in rows else [])))
+    if added:
+        fixed = episodes[["client_id"] + added].drop_duplicates("client_id").set_index("client_id")
+        fixed = fixed.reindex(rows["client_id"])
+        for name in added:
+            rows[name] = fixed[name].to_numpy()
+    needed = [measure] + covariates + ([cluster] if cluster else [])
+    complete = rows[needed].notna().all(axis=1).to_numpy()
+    warnings = []
+    if (~complete).any():
+        lost_events = int(rows.loc[~complete, "event"].sum())
+        warnings.append(
+            f"{int((~complete).sum())} of {len(rows)} session intervals were left out because no {measure} rating "
+            f"was known yet{FIRST_INTERVAL if lag else ''} or a covariate is missing"
+            + (f"; {lost_events} dropouts fall in those intervals and are not in this model." if lost_events else ".")
+        )
+    used = rows.loc[complete].reset_index(drop=True)
+    design = build_design(used, [measure] + covariates, reference_levels)
+    design.warnings = warnings + design.warnings
+    return fit_design(
+        design, [measure] + covariates, used["stop"].to_numpy(float), used["event"].to_numpy() == 1, None,
+        used[cluster].to_numpy() if cluster else None, cluster, None, start=used["start"].to_numpy(float),
+        n_dropped=int((~complete).sum()), time_limit=time_limit,
+    )

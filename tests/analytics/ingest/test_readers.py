@@ -1,0 +1,205 @@
+"""Reading real-world files: delimiters, encodings, Excel sheets, Parquet, and hostile input as Problems."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.ingest.readers import MAX_COLUMNS, list_sheets, read_table
+
+
+def _errors(problems):
+    return [p for p in problems if p.severity == "error"]
+
+
+def test_cp1252_file_with_accents(tmp_path):
+    path = tmp_path / "clients.csv"
+    path.write_bytes("client_id,site\nC1,Montréal\nC2,Zürich\n".encode("cp1252"))
+    frame, problems = read_table(path)
+    assert problems == []
+    assert frame["site"].tolist() == ["Montréal", "Zürich"]
+
+
+def test_utf8_bom_is_not_part_of_the_first_header(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"\xef\xbb\xbfclient_id,status\n007,Show\n")
+    frame, problems = read_table(path)
+    assert list(frame.columns) == ["client_id", "status"]
+    assert frame["client_id"].tolist() == ["007"]  # text, zeros kept
+
+
+def test_utf16_export():
+    frame, problems = read_table(("export.txt", "client_id\tsite\nC1\tKöln\n".encode("utf-16")))
+    assert problems == []
+    assert frame.loc[2, "site"] == "Köln"
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|", ","])
+def test_delimiter_is_sniffed(sep):
+    text = sep.join(["Client ID", "SRS Total", "Note"]) + "\n" + sep.join(["C1", "35,5" if sep == ";" else "35.5", "a"]) + "\n"
+    frame, problems = read_table(("sessions.csv", text.encode()))
+    assert list(frame.columns) == ["Client ID", "SRS Total", "Note"]
+    assert frame.loc[2, "Client ID"] == "C1"
+
+
+def test_tsv_suffix_reads_tabs_even_with_commas_in_values(tmp_path):
+    path = tmp_path / "clients.tsv"
+    path.write_text("client_id\treferral\nC1\tpartner, family\n")
+    frame, _ = read_table(path)
+    assert frame.loc[2, "referral"] == "partner, family"
+
+
+def test_index_is_the_spreadsheet_row_number_with_blank_rows_skipped():
+    frame, _ = read_table(("s.csv", b"a,b\n1,2\n\n3,4\n,\n5,6\n"))
+    assert frame.index.tolist() == [2, 4, 6]
+    assert frame["a"].tolist() == ["1", "3", "5"]
+
+
+def test_xlsx_two_sheets_choose_one():
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Notes"
+    first.append(["About this export"])
+    first.append(["created by the EHR"])
+    second = book.create_sheet("Appointments")
+    second.append(["Client ID", "Date of Service", "Appointment Status"])
+    second.append(["C1", "01/15/2024", "Show"])
+    second.append([1002, "01/16/2024", "No Show"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    upload = ("appointments.xlsx", buffer.getvalue())
+
+    assert list_sheets(upload) == ["Notes", "Appointments"]
+    frame, problems = read_table(upload, sheet="Appointments")
+    assert problems == []
+    assert frame["Client ID"].tolist() == ["C1", 1002]
+    assert frame.index.tolist() == [2, 3]
+
+    default, problems = read_table(upload)
+    assert list(default.columns) == ["About this export"]
+    assert "2 sheets" in problems[0].message and problems[0].severity == "warning"
+
+    missing, problems = read_table(upload, sheet="Sheet9")
+    assert missing is None and "no sheet 'Sheet9'" in _errors(problems)[0].message
+
+
+def test_parquet_round_trip():
+    frame = pd.DataFrame({"client_id": ["C1", "C2"], "srs": [35.0, np.nan], "date": pd.to_datetime(["2024-01-02", "2024-02-03"])})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    read, problems = read_table(("sessions.parquet", buffer.getvalue()))
+    assert problems == []
+    assert read["client_id"].tolist() == ["C1", "C2"]
+    assert read["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2024-02-03"]
+    assert read.index.tolist() == [2, 3]
+
+
+def test_binary_garbage_is_a_problem_not_an_exception():
+    garbage = np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    frame, problems = read_table(("sessions.csv", garbage))
+    assert frame is None
+    assert _errors(problems)[0].file == "sessions.csv"
+    assert "binary" in problems[0].message
+
+
+def test_xlsx_that_is_not_a_workbook():
+    frame, problems = read_table(("sessions.xlsx", b"client_id,status\nC1,Show\n"))
+    assert frame is None and "not that kind of file" in _errors(problems)[0].message
+    assert list_sheets(("sessions.xlsx", b"client_id\n")) == []
+
+
+def test_zip_that_is_not_a_workbook():
+    buffer = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.txt", "hello")
+    frame, problems = read_table(("sessions.xlsx", buffer.getvalue()))
+    assert frame is None and "not a readable Excel workbook" in _errors(problems)[0].message
+
+
+def test_million_column_header_is_refused():
+    header = ",".join(f"c{i}" for i in range(1_000_000)) + "\n1\n"
+    frame, problems = read_table(("wide.csv", header.encode()))
+    assert frame is None
+    assert f"more than {MAX_COLUMNS:,}" in _errors(problems)[0].message
+
+
+def test_wide_but_allowed_header_is_read():
+    header = ",".join(f"c{i}" for i in range(MAX_COLUMNS)) + "\n" + ",".join("1" * MAX_COLUMNS) + "\n"
+    frame, problems = read_table(("wide.csv", header.encode()))
+    assert frame.shape == (1, MAX_COLUMNS) and problems == []
+
+
+def test_duplicated_headers_are_reported():
+    frame, problems = read_table(("s.csv", b"client_id,srs,status,srs\nC1,30,Show,31\n"))
+    assert list(frame.columns) == ["client_id", "srs", "status", "srs.1"]
+    assert len(problems) == 1
+    assert problems[0].column == "srs" and "2 times (columns B, D)" in problems[0].message
+
+
+def test_empty_file_and_headers_only():
+    frame, problems = read_table(("s.csv", b""))
+    assert frame is None and _errors(problems)[0].message == "The file is empty"
+    frame, problems = read_table(("s.csv", b"client_id,status\n"))
+    assert len(frame) == 0 and list(frame.columns) == ["client_id", "status"]
+    assert problems[0].severity == "warning" and "no rows" in problems[0].message
+
+
+def test_ragged_rows_are_skipped_with_the_line_named():
+    frame, problems = read_table(("s.csv", b"a,b\n1,2\n3,4,5\n6,7\n"))
+    assert frame["a"].tolist() == ["1", "6"]
+    assert problems[0].rows == [3] and "skipped" in problems[0].message
+
+
+def test_missing_path_and_folder(tmp_path):
+    frame, problems = read_table(tmp_path / "nope.csv")
+    assert frame is None and "no file at" in problems[0].message and problems[0].file == "nope.csv"
+    frame, problems = read_table(tmp_path)
+    assert frame is None and "folder" in problems[0].message
+
+
+def test_trailing_delimiter_column_is_dropped_and_headers_trimmed():
+    frame, problems = read_table(("s.csv", b" client_id , status ,\nC1,Show,\n"))
+    assert list(frame.columns) == ["client_id", "status"] and problems == []
+
+
+def test_report_title_above_the_header_is_skipped():
+    text = b"Appointment Report\nGenerated 06/30/2024, all clinicians\n\nClient ID,Date of Service,Appointment Status\nC1,01/02/2024,Show\nC2,01/03/2024,No Show\n"
+    frame, problems = read_table(("report.csv", text))
+    assert list(frame.columns) == ["Client ID", "Date of Service", "Appointment Status"]
+    assert frame.index.tolist() == [5, 6] and frame.loc[6, "Client ID"] == "C2"
+    assert problems[0].rows == [1, 2, 3] and "row 4 is read as the header" in problems[0].message
+
+
+def test_excel_title_rows_are_skipped():
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Caseload export"])
+    sheet.append([])
+    sheet.append(["client_id", "date", "status"])
+    sheet.append(["C1", "2024-01-02", "attended"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    frame, problems = read_table(("export.xlsx", buffer.getvalue()))
+    assert list(frame.columns) == ["client_id", "date", "status"] and frame.index.tolist() == [4]
+    assert "row 3 is read as the header" in problems[0].message
+
+
+def test_header_with_a_trailing_field_is_not_mistaken_for_a_title():
+    frame, problems = read_table(("s.csv", b"a,b,c,d\n1,2,3\n4,5,6\n"))
+    assert list(frame.columns) == ["a", "b", "c", "d"] and problems == []
+
+
+def test_names_equal_after_trimming_stay_distinct():
+    frame, _ = read_table(("s.csv", b"status,status ,client_id\nShow,x,C1\n"))
+    assert list(frame.columns) == ["status", "status.1", "client_id"]
+    assert frame.loc[2, "status"] == "Show"
+    doubled = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    frame, _ = read_table(doubled)
+    assert list(frame.columns) == ["a", "a.1"]

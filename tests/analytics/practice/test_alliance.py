@@ -1,0 +1,138 @@
+"""Alliance figures on the hand-worked six-client caseload (see tests/practice_data.py for scores)."""
+
+import numpy as np
+import pytest
+
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.alliance import (
+    alliance_risk,
+    alliance_trajectories,
+    first_session_alliance,
+    rupture_outcomes,
+)
+from tests.practice_data import small_caseload
+
+
+@pytest.fixture
+def caseload():
+    return small_caseload()
+
+
+@pytest.fixture
+def episodes(caseload):
+    return derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+
+
+def test_trajectory_means_by_outcome_and_session(caseload, episodes):
+    table = alliance_trajectories(caseload.sessions, episodes).table.set_index(["outcome", "session_number"])
+    # session 1: completed c1 38, c3 39; dropped out c2 30, c5 37
+    assert table.loc[("completed", 1), "mean"] == 38.5
+    assert table.loc[("dropped out", 1), "clients"] == 2 and table.loc[("dropped out", 1), "mean"] == 33.5
+    # t interval, n = 2, sd = 0.7071: 38.5 +- 12.706 * 0.5
+    assert table.loc[("completed", 1), "ci_lower"] == pytest.approx(38.5 - 12.7062 * 0.5, abs=1e-3)
+    assert table.loc[("completed", 5), "mean"] == 38 and np.isnan(table.loc[("completed", 5), "ci_lower"])
+    assert table.loc[("ongoing or other ending", 3), "mean"] == 38
+
+
+def test_first_session_alliance(episodes):
+    result = first_session_alliance(episodes)
+    summary = result.summary.set_index("outcome")
+    assert summary.loc["dropped out", "mean"] == 33.5 and summary.loc["dropped out", "below_cutoff"] == 1
+    assert summary.loc["completed", "below_cutoff_share"] == 0
+    dist = result.distribution.set_index(["outcome", "score_from"])
+    assert dist.loc[("completed", 38.0), "clients"] == 2 and dist.loc[("dropped out", 30.0), "share"] == 0.5
+
+
+def test_ruptures_repair_and_dropout_after(caseload, episodes):
+    r = rupture_outcomes(caseload.sessions, episodes, min_drop=5, cutoff=36, within=2)
+    per = r.per_client.set_index("client_id")
+    assert per["ruptures"].to_dict() == {"c1": 1, "c2": 0, "c3": 1, "c4": 0, "c5": 1, "c6": 0}
+    assert per.loc["c1", "rupture_session"] == 3 and per.loc["c1", "pre_rupture_level"] == 37
+    assert per.loc[["c1", "c3", "c5"], "repair"].tolist() == ["repaired", "not repaired", "not repaired"]
+    assert per.loc[["c1", "c3", "c5"], "dropout_within"].tolist() == ["no", "no", "yes"]
+    rates = r.rates.iloc[0]
+    assert (rates["clients_rated_twice"], rates["clients_with_rupture"], rates["transitions"]) == (4, 3, 11)
+    assert rates["per_100_transitions"] == pytest.approx(300 / 11)
+    assert r.per_client_counts.set_index("ruptures")["clients"].to_dict() == {"0": 1, "1": 3, "2": 0, "3 or more": 0}
+    assert r.repair.iloc[0][["repaired", "not_repaired", "not_yet_known"]].tolist() == [1, 2, 0]
+    after, base = r.comparison.iloc[0], r.comparison.iloc[1]
+    assert (after["clients"], after["index_sessions"], after["dropouts"]) == (3, 3, 1)
+    assert (base["clients"], base["index_sessions"], base["dropouts"]) == (2, 2, 1)
+    # comparison: at session 2, c1 (no) and c5 (yes) had no rupture yet; session 3 has no known comparison
+    assert base["rate"] == 0.5
+    assert base["ci_lower"] == 0 and base["ci_upper"] == 1  # 0.5 +- 1.96 * sqrt(0.25 / 2)
+    assert any("left out" in w for w in r.warnings)
+
+
+def test_rupture_rules_are_the_users(caseload, episodes):
+    only_cutoff = rupture_outcomes(caseload.sessions, episodes, min_drop=None, cutoff=36, within=2)
+    # falls from >= 36 to below: c1 37->31, c3 39->33, c5 36->30
+    assert only_cutoff.rates.iloc[0]["ruptures"] == 3
+    big_drop = rupture_outcomes(caseload.sessions, episodes, min_drop=6, cutoff=None, within=2)
+    assert big_drop.per_client.set_index("client_id")["ruptures"].sum() == 3
+    with pytest.raises(ValueError, match="at least one rupture rule"):
+        rupture_outcomes(caseload.sessions, episodes, min_drop=None, cutoff=None)
+
+
+def test_repair_not_yet_known_for_open_episode():
+    caseload = small_caseload()
+    sessions = caseload.sessions.copy()
+    sessions.loc[(sessions["client_id"] == "c4") & (sessions["date"] == "2024-06-29"), "srs"] = 30
+    episodes = derive_episodes(caseload.__class__(sessions=sessions, clients=caseload.clients), EpisodeSettings())
+    per = rupture_outcomes(sessions, episodes, within=2).per_client.set_index("client_id")
+    assert per.loc["c4", "repair"] == "not yet known" and per.loc["c4", "dropout_within"] == "not yet known"
+
+
+def test_missing_srs_names_the_column():
+    caseload = small_caseload(with_srs=False)
+    episodes = derive_episodes(caseload, EpisodeSettings())
+    for call in (lambda: alliance_trajectories(caseload.sessions, episodes),
+                 lambda: first_session_alliance(episodes),
+                 lambda: rupture_outcomes(caseload.sessions, episodes),
+                 lambda: alliance_risk(caseload.sessions, episodes)):
+        with pytest.raises(ValueError, match="`srs` column"):
+            call()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from analytics.synth import generate_caseload
+
+    caseload = generate_caseload().caseload()
+    return caseload, derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+
+
+def test_alliance_risk_time_varying_recovers_true_direction(sample):
+    caseload, episodes = sample
+    risk = alliance_risk(caseload.sessions, episodes)
+    assert risk.method == "time-varying Cox"
+    row = risk.table.set_index("term").loc["srs"]
+    # true effect: -0.45 on the logit of the per-session hazard per 4 SRS points (about 0.89 per point)
+    assert 0.8 < row["hr"] < 0.95 and row["hr_ci_upper"] < 1
+    assert "5 points lower" in risk.reading and "higher risk" in risk.reading
+
+
+def test_alliance_risk_falls_back_to_km_by_first_rating(sample):
+    caseload, episodes = sample
+    risk = alliance_risk(caseload.sessions, episodes, use_cox=False)
+    assert risk.method.startswith("Kaplan-Meier")
+    medians = risk.table.set_index("group")
+    low, good = medians.loc["first SRS below 36"], medians.loc["first SRS 36 or above"]
+    rated = episodes.loc[episodes["srs_first"].notna()]
+    assert low["n"] == int((rated["srs_first"] < 36).sum()) and good["n"] == int((rated["srs_first"] >= 36).sum())
+
+
+def test_sample_trajectories_dropouts_rate_alliance_lower(sample):
+    caseload, episodes = sample
+    table = alliance_trajectories(caseload.sessions, episodes).table.set_index(["outcome", "session_number"])
+    assert table.loc[("dropped out", 2), "mean"] < table.loc[("completed", 2), "mean"]
+
+
+def test_takeaways_quote_no_small_counts(caseload, episodes):
+    hidden = rupture_outcomes(caseload.sessions, episodes, within=2, suppress_below=11)
+    assert hidden.takeaway == "Too few ruptures to report without revealing small numbers."
+    shown = rupture_outcomes(caseload.sessions, episodes, within=2, suppress_below=0)
+    assert shown.takeaway.startswith("75% of clients rated at least twice had a rupture. 33% of ruptures were repaired")
+    assert "started below" not in first_session_alliance(episodes, suppress_below=11).takeaway
+    assert "50% of later dropouts started below 36, against 0% of completers" in first_session_alliance(
+        episodes, suppress_below=0).takeaway

@@ -1,0 +1,106 @@
+"""Room, match and habits: hand-worked counts on the six-client caseload, adjusted hazard ratios
+against the sample generator's true effects (analytics/synth.py TRUE_EFFECTS)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.room_match import (
+    as_marker,
+    habits_scorecard,
+    match_vs_dropout,
+    rating_columns,
+    room_vs_dropout,
+)
+from tests.practice_data import small_caseload
+
+HABIT_COLUMNS = {
+    "expectations_explained": [1, 0, 1, np.nan, 0, 1],
+    "env_privacy": [5, 2, 4, 3, 3, np.nan],
+    "env_comfort": [5, 3, 3, 4, np.nan, np.nan],
+    "room_light": [1, 2, 3, 4, 5, 5],
+}
+
+
+@pytest.fixture
+def episodes():
+    return derive_episodes(small_caseload(**HABIT_COLUMNS), EpisodeSettings("therapist_judged"))
+
+
+def test_as_marker_reads_words_and_numbers():
+    words = as_marker(pd.Series(["Yes", "no", "TRUE", None, "0", "maybe"]))
+    assert words.iloc[[0, 1, 2, 4]].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert words.iloc[[3, 5]].isna().all()
+    assert as_marker(pd.Series([2.0, 0.0, np.nan])).iloc[:2].tolist() == [1.0, 0.0]
+
+
+def test_rating_columns_finds_env_and_other_1_to_5_ratings(episodes):
+    assert rating_columns(episodes) == ["env_comfort", "env_privacy", "room_light"]
+
+
+def test_scorecard_counts(episodes):
+    card = habits_scorecard(episodes, adjust=[]).table.set_index("habit")
+    t = card.loc["Be transparent"]
+    assert (t["clients_recorded"], t["done"], t["prevalence"]) == (5, 3, 0.6)
+    assert (t["known_with"], t["dropouts_with"], t["known_without"], t["dropouts_without"]) == (2, 0, 2, 2)
+    assert t["prevalence_ci_lower"] == pytest.approx(0.23072, abs=1e-5)
+    safe = card.loc["Create a safe space"]  # only c1 averages 4 or more over privacy and comfort
+    assert (safe["clients_recorded"], safe["done"]) == (5, 1)
+    goals = card.loc["Agree on goals"]
+    assert not goals["found"] and "`goals_agreed`" in goals["reading"]
+
+
+def test_room_rates_by_level(episodes):
+    rates = room_vs_dropout(episodes, columns=["env_privacy"], adjust=[]).rates.set_index("level")
+    assert rates.loc["3", ["clients", "known", "dropouts"]].tolist() == [2, 1, 1]
+    assert rates.loc["unknown", "clients"] == 1
+
+
+def test_missing_columns_say_what_to_add():
+    episodes = derive_episodes(small_caseload(), EpisodeSettings())
+    with pytest.raises(ValueError, match="env_comfort"):
+        room_vs_dropout(episodes)
+    with pytest.raises(ValueError, match="therapists file"):
+        match_vs_dropout(episodes)
+
+
+@pytest.fixture(scope="module")
+def sample_episodes():
+    from analytics.synth import generate_caseload
+
+    return derive_episodes(generate_caseload(n_clients=4000, seed=7).caseload(), EpisodeSettings("therapist_judged"))
+
+
+def test_habits_match_room_recover_true_directions(sample_episodes):
+    card = habits_scorecard(sample_episodes).table.set_index("habit")
+    # true effects: goals agreed -0.4, expectations -0.3 (protective); background discussed 0
+    assert card.loc["Agree on goals", "hr_ci_upper"] < 1
+    assert card.loc["Be transparent", "hr"] < 1
+    assert card.loc["Consider background", "hr_ci_lower"] < 1 < card.loc["Consider background", "hr_ci_upper"]
+    match = match_vs_dropout(sample_episodes).hazard.set_index("factor")
+    assert match.loc["language_match", "hr_ci_upper"] < 1  # true -0.5
+    assert match.loc["religion_match", "hr_ci_lower"] < 1 < match.loc["religion_match", "hr_ci_upper"]  # no effect
+    room = room_vs_dropout(sample_episodes).hazard.set_index("factor")
+    assert room.loc["env_privacy", "hr"] < 1  # true -0.2 per point
+    assert room.loc["env_noise", "hr_ci_lower"] < 1 < room.loc["env_noise", "hr_ci_upper"]  # no effect
+
+
+def test_hazard_ratios_are_the_cox_models_described(sample_episodes):
+    from analytics.practice.room_match import case_mix
+    from analytics.survival.cox import fit_cox
+
+    mix = case_mix(sample_episodes)
+    assert mix == ["referral", "diagnosis", "age", "prior_negative_therapy", "trauma_history"]
+    room = room_vs_dropout(sample_episodes, columns=["env_privacy"]).hazard.iloc[0]
+    direct = fit_cox(sample_episodes, ["env_privacy"] + mix, strata=["site"]).table.set_index("term").loc["env_privacy"]
+    assert room["hr"] == pytest.approx(direct["hr"], rel=1e-12)
+    assert room["hr_ci_upper"] == pytest.approx(direct["hr_ci_upper"], rel=1e-12)
+    card = habits_scorecard(sample_episodes).table.set_index("habit").loc["Agree on goals"]
+    direct = fit_cox(sample_episodes.assign(g=sample_episodes["goals_agreed"].astype(float)), ["g"] + mix,
+                     strata=["site"])
+    assert card["hr"] == pytest.approx(direct.table.set_index("term").loc["g", "hr"], rel=1e-12)
+    gap = match_vs_dropout(sample_episodes).hazard.set_index("factor").loc["age_gap_10"]
+    direct = fit_cox(sample_episodes.assign(a=sample_episodes["age_gap"] / 10), ["a"] + [c for c in mix if c != "age"],
+                     strata=["site"])
+    assert gap["hr"] == pytest.approx(direct.table.set_index("term").loc["a", "hr"], rel=1e-12)

@@ -1,0 +1,111 @@
+"""Watch list: hand-worked features and AUC, the leakage guard, and the sample's true effects."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.watch_list import (
+    _snapshots,
+    _takeaway,
+    appointment_features,
+    auc_delong,
+    watch_list,
+)
+from tests.practice_data import small_caseload
+
+
+def test_auc_delong_by_hand():
+    # positives 0.8, 0.4; negatives 0.5, 0.3, 0.3: 5 of 6 pairs ordered, variance 1/36 + 1/36
+    area, lower, upper = auc_delong([1, 1, 0, 0, 0], [0.8, 0.4, 0.5, 0.3, 0.3])
+    se = np.sqrt(2 / 36)
+    assert area == pytest.approx(5 / 6)
+    assert lower == pytest.approx(5 / 6 - 1.959964 * se, abs=1e-6) and upper == 1.0
+
+
+def test_appointment_features_know_only_the_past():
+    f = appointment_features(small_caseload().sessions).set_index(["client_id", "appointment"])
+    c2 = f.loc[("c2", 2)]  # attended (SRS 30), then a no-show
+    assert (c2["attended_so_far"], c2["misses_so_far"], c2["missed_last"], c2["srs_last"]) == (1, 1, 1.0, 30)
+    # c5 rated 37 36 30 29: rupture at the third rating, still among the last two at the fourth
+    assert f.loc["c5", "recent_rupture"].tolist() == [0, 0, 1, 1]
+    assert f.loc["c1", "recent_rupture"].tolist() == [0, 0, 1, 1, 0]
+    assert f.loc[("c3", 4), "srs_last"] == 34 and f.loc[("c3", 4), "missed_last"] == 1
+
+
+def test_closed_episodes_are_cut_before_their_last_appointment():
+    caseload = small_caseload()
+    episodes = derive_episodes(caseload, EpisodeSettings("unilateral"))
+    snap = _snapshots(caseload.sessions, episodes, seed=1).set_index("client_id")
+    scheduled = episodes.set_index("client_id")["sessions_scheduled"]
+    closed = snap.loc[snap["closed"]]
+    assert (closed["appointment"] < scheduled.reindex(closed.index)).all()
+    # c2's only earlier appointment is the attended first one, so its final no-show is never seen
+    assert snap.loc["c2", "appointment"] == 1 and snap.loc["c2", "missed_last"] == 0
+    assert snap.loc[~snap["closed"], "appointment"].to_dict() == {"c4": 3, "c6": 1}
+
+
+def test_too_few_closed_episodes_is_a_clear_message():
+    caseload = small_caseload()
+    with pytest.raises(ValueError, match="Too few ended episodes"):
+        watch_list(caseload.sessions, derive_episodes(caseload, EpisodeSettings()))
+    with pytest.raises(ValueError, match="sessions file"):
+        watch_list(None, derive_episodes(caseload, EpisodeSettings()))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from analytics.synth import generate_caseload
+
+    caseload = generate_caseload().caseload()
+    return caseload, derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+
+
+def test_watch_list_on_sample_recovers_true_effects(sample):
+    caseload, episodes = sample
+    result = watch_list(caseload.sessions, episodes)
+    coef = result.coefficients.set_index("term")["coef"]
+    assert coef["referral[court-mandated]"] > 0.4  # true log-hazard effect 0.7
+    assert coef["prior_negative_therapy"] > 0  # true 0.4
+    assert coef["srs_last"] < 0  # true -0.45 per 4 points
+    acc = result.accuracy.iloc[0]
+    assert acc["auc"] > 0.7 and acc["ci_lower"] < acc["auc"] < acc["ci_upper"]
+    assert result.calibration["n"].sum() == acc["test_episodes"]
+    assert result.calibration["dropouts"].sum() == acc["test_dropouts"]
+    table = result.table
+    open_ids = episodes.loc[(episodes["event"] == 0) & (episodes["termination"] == "ongoing"), "client_id"]
+    assert set(table["client_id"]) <= set(open_ids)
+    assert table["risk"].is_monotonic_decreasing and table["rank"].tolist() == list(range(1, len(table) + 1))
+    assert list(table.columns) == ["rank", "client_id", "therapist_id", "sessions_attended", "risk", "reasons"]
+    court = table.merge(episodes[["client_id", "referral"]], on="client_id")
+    mentioned = court["reasons"].str.contains("court-mandated")
+    assert (court.loc[mentioned, "referral"] == "court-mandated").all()
+
+
+def test_watch_list_is_deterministic_and_filters_by_therapist(sample):
+    caseload, episodes = sample
+    first = watch_list(caseload.sessions, episodes)
+    again = watch_list(caseload.sessions, episodes)
+    assert first.table.equals(again.table) and first.accuracy.equals(again.accuracy)
+    therapist = first.table["therapist_id"].iloc[0]
+    mine = watch_list(caseload.sessions, episodes, therapist=therapist).table
+    assert (mine["therapist_id"] == therapist).all()
+    assert mine["rank"].tolist() == first.table.loc[first.table["therapist_id"] == therapist, "rank"].tolist()
+
+
+def test_watch_list_without_alliance_ratings(sample):
+    caseload, episodes = sample
+    result = watch_list(caseload.sessions.drop(columns=["srs", "wai"]), episodes)
+    assert "srs_last" not in set(result.coefficients["term"])
+    assert any("No `srs` column" in w for w in result.warnings)
+    assert not result.table["reasons"].str.contains("alliance").any()
+
+
+def test_takeaway_warns_when_the_ranking_is_chance():
+    table = pd.DataFrame({"risk": [0.6, 0.2]})
+    weak = pd.DataFrame([{"auc": 0.55, "ci_lower": 0.45, "ci_upper": 0.65}])
+    assert _takeaway(table, weak) == ("2 clients are in therapy now; 1 has an estimated dropout risk of 50% or more. "
+                                      "The ranking is no better than chance could give (AUC 0.55, 95% CI 0.45 to 0.65 "
+                                      "on ended episodes it had not seen): do not rely on it.")
+    good = pd.DataFrame([{"auc": 0.82, "ci_lower": 0.77, "ci_upper": 0.87}])
+    assert "ranking is good" in _takeaway(table, good)

@@ -1,0 +1,158 @@
+"""Episode derivation against hand-worked answers for each dropout definition."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.caseload import Caseload
+from analytics.episodes import (
+    EpisodeSettings,
+    available_definitions,
+    derive_episodes,
+    filter_episodes,
+)
+
+EXPORT = pd.Timestamp("2024-06-30")
+
+
+def _sessions():
+    rows = [
+        # a: 3 attended then a no-show long ago -> unilateral dropout; therapist says dropout
+        ("a", "t1", "2024-01-01", "attended", 38), ("a", "t1", "2024-01-08", "attended", 30),
+        ("a", "t1", "2024-01-15", "attended", 37), ("a", "t1", "2024-01-22", "no_show", None),
+        # b: 5 attended, last attended long ago -> completion under unilateral and early
+        *[("b", "t2", d, "attended", 36) for d in ("2024-02-01", "2024-02-08", "2024-02-15", "2024-02-22", "2024-03-01")],
+        # c: 2 attended, last is a late cancel within 45 days of export -> ongoing
+        ("c", "t1", "2024-05-01", "attended", 39), ("c", "t2", "2024-05-08", "attended", 33),
+        ("c", "t2", "2024-06-20", "late_cancel", None),
+        # d: only a no-show, long ago -> dropout at time 0 under unilateral and early
+        ("d", "t2", "2024-01-10", "no_show", None),
+        # e: one attended then clinician cancelled, long ago -> closed, not a client miss
+        ("e", "t1", "2024-01-10", "attended", 40), ("e", "t1", "2024-01-17", "clinician_cancelled", None),
+    ]
+    frame = pd.DataFrame(rows, columns=["client_id", "therapist_id", "date", "status", "srs"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _clients():
+    return pd.DataFrame(
+        {
+            "client_id": ["a", "b", "c", "d", "e", "f"],
+            "termination": ["dropout", "completed", "ongoing", "dropout", "transferred", "completed"],
+            "gender": ["f", "m", "f", "m", None, "f"],
+            "language": ["English", "Spanish", "English", "English", "English", "English"],
+            "age": [30, 40, 25, 50, 60, 35],
+        }
+    )
+
+
+def _therapists():
+    return pd.DataFrame(
+        {"therapist_id": ["t1", "t2"], "gender": ["f", "f"], "languages": ["English; Spanish", "English"], "age": [40, 52],
+         "trainee": [0, 1]}
+    )
+
+
+@pytest.fixture
+def caseload():
+    return Caseload(_sessions(), _clients(), _therapists(), export_date=EXPORT)
+
+
+def _by_client(episodes, column):
+    return episodes.set_index("client_id")[column].to_dict()
+
+
+def test_therapist_judged_events_follow_termination(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+    assert _by_client(e, "event") == {"a": 1, "b": 2, "c": 0, "d": 1, "e": 0, "f": 2}
+    assert _by_client(e, "duration") == {"a": 3.0, "b": 5.0, "c": 2.0, "d": 0.0, "e": 1.0, "f": 0.0}
+
+
+def test_unilateral_uses_last_appointment_and_window(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("unilateral", ongoing_window_days=45))
+    # e ends with a clinician cancellation (not a client miss) and was transferred: censored.
+    # f has no appointments at all: nothing to judge, censored.
+    assert _by_client(e, "event") == {"a": 1, "b": 2, "c": 0, "d": 1, "e": 0, "f": 0}
+    # With a window of 5 days, c's late cancel (10 days before export) becomes a unilateral dropout.
+    e5 = derive_episodes(caseload, EpisodeSettings("unilateral", ongoing_window_days=5))
+    assert _by_client(e5, "event")["c"] == 1
+
+
+def test_early_counts_attended_sessions(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("early", early_sessions=4))
+    assert _by_client(e, "event") == {"a": 1, "b": 2, "c": 0, "d": 1, "e": 0, "f": 1}
+    e3 = derive_episodes(caseload, EpisodeSettings("early", early_sessions=3))
+    assert _by_client(e3, "event")["a"] == 2
+
+
+def test_days_time_scale_is_first_to_last_attended(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged", time_scale="days"))
+    assert _by_client(e, "duration") == {"a": 14.0, "b": 29.0, "c": 7.0, "d": 0.0, "e": 0.0, "f": 0.0}
+
+
+def test_alliance_summaries_and_ruptures(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged")).set_index("client_id")
+    assert e.loc["a", ["srs_first", "srs_last", "srs_min"]].tolist() == [38, 37, 30]
+    assert e.loc["a", "srs_mean"] == pytest.approx(35.0)
+    # a: 38 -> 30 is a drop of 8 (rupture); 30 -> 37 is not. c: 39 -> 33 drops 6 and crosses 36.
+    assert _by_client(e.reset_index(), "ruptures") == {"a": 1, "b": 0, "c": 1, "d": 0, "e": 0, "f": 0}
+
+
+def test_several_therapists_resolved_to_most_attended(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+    # c attended once with t1 and once with t2: tie, resolved to the therapist seen first.
+    assert _by_client(e, "therapist_id")["c"] == "t1"
+    assert _by_client(e, "therapist_trainee") == {"a": 0, "b": 1, "c": 0, "d": 1, "e": 0, "f": None} or np.isnan(
+        _by_client(e, "therapist_trainee")["f"]
+    )
+
+
+def test_match_factors(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged")).set_index("client_id")
+    assert e.loc["a", "gender_match"] == 1.0 and e.loc["b", "gender_match"] == 0.0
+    assert np.isnan(e.loc["e", "gender_match"])
+    assert e.loc["b", "language_match"] == 0.0  # Spanish-speaking client with an English-only therapist
+    assert e.loc["a", "language_match"] == 1.0
+    assert e.loc["a", "age_gap"] == 10.0 and e.loc["b", "age_gap"] == 12.0
+
+
+def test_clients_file_with_duration_and_event_is_taken_as_is():
+    clients = pd.DataFrame({"client_id": ["x", "y"], "duration": [3.0, 7.0], "event": [1, 2], "referral": ["self", "court"]})
+    e = derive_episodes(Caseload(clients=clients), EpisodeSettings("unilateral"))
+    assert e["event"].tolist() == [1, 2] and e["duration"].tolist() == [3.0, 7.0]
+
+
+def test_available_definitions_and_clear_refusal():
+    sessions = _sessions()
+    only_sessions = Caseload(sessions=sessions)
+    assert available_definitions(only_sessions) == ["unilateral", "early"]
+    with pytest.raises(ValueError, match="termination"):
+        derive_episodes(only_sessions, EpisodeSettings("therapist_judged"))
+
+
+def test_sessions_of_clients_missing_from_clients_file_are_kept(caseload):
+    clients = _clients().iloc[1:]  # drop a
+    e = derive_episodes(Caseload(_sessions(), clients, _therapists(), export_date=EXPORT), EpisodeSettings("unilateral"))
+    assert _by_client(e, "event")["a"] == 1
+
+
+def test_filters(caseload):
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+    assert sorted(filter_episodes(e, therapists=["t2"])["client_id"]) == ["b", "d"]
+    kept = filter_episodes(e, intake_from=pd.Timestamp("2024-02-01"))
+    assert sorted(kept["client_id"]) == ["b", "c"]
+
+
+def test_settings_reject_unknown_definition():
+    with pytest.raises(ValueError, match="Unknown dropout definition"):
+        EpisodeSettings("vanished")
+
+
+def test_clients_file_alone_uses_sessions_attended_when_given():
+    clients = pd.DataFrame({"client_id": ["x", "y", "z"], "termination": ["dropout", "completed", "ongoing"],
+                            "sessions_attended": [2, 9, 5]})
+    e = derive_episodes(Caseload(clients=clients), EpisodeSettings("therapist_judged"))
+    assert e["event"].tolist() == [1, 2, 0] and e["duration"].tolist() == [2.0, 9.0, 5.0]
+    no_counts = derive_episodes(Caseload(clients=clients.drop(columns="sessions_attended")), EpisodeSettings())
+    assert no_counts["event"].tolist() == [1, 2, 0] and no_counts["duration"].isna().all()

@@ -1,0 +1,45 @@
+"""The one AppTest harness every page test uses: open a page through app.py (the routing fixture
+in tests/conftest.py makes AppTest go through app.py as a server does), on the sample or on a
+caseload given as a real import result, and read what the page shows."""
+
+from __future__ import annotations
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from analytics.caseload import Caseload
+from analytics.ingest import IngestResult, Mapping
+from analytics.synth import generate_caseload
+from tests.paths import APP
+from ui import state
+
+# The practice caseload most page tests share (800 clients, 15 therapists).
+PRACTICE_SAMPLE = generate_caseload(n_clients=800, n_therapists=15, seed=11).caseload()
+
+
+def open_page(page: str, caseload: Caseload | None = None, threshold: int | None = None, timeout: int = 120,
+              **session_state) -> AppTest:
+    """Run `page` (a path under pages/) once, on `caseload` (else the bundled sample), with
+    `threshold` as the privacy threshold and any further session-state keys set first."""
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    if caseload is not None:
+        at.session_state[state.INGEST] = IngestResult(caseload, Mapping())
+        at.session_state[state.DATASET] = "test caseload"
+    if threshold is not None:
+        at.session_state[state.SUPPRESS_BELOW] = threshold
+    for key, value in session_state.items():
+        at.session_state[key] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def text(at: AppTest) -> str:
+    """Everything the page says in prose: markdown, captions, infos and warnings."""
+    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+                    + [w.value for w in at.warning])
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)

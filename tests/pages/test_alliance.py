@@ -1,0 +1,44 @@
+"""The Alliance page: the analytics' numbers on the sample, the user's rupture rules, and data without ratings."""
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.alliance import first_session_alliance, rupture_outcomes
+from tests.harness import PRACTICE_SAMPLE as SAMPLE
+from tests.harness import frame, open_page, text
+
+EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+
+
+def test_alliance_page_shows_rupture_results_for_the_users_rules():
+    at = open_page("pages/alliance.py", SAMPLE, threshold=0)
+    expected = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 5.0, 36.0, 3, suppress_below=0)
+    shown = frame(at, "clients_with_rupture")
+    assert int(shown["clients_with_rupture"].iloc[0]) == int(expected.rates["clients_with_rupture"].iloc[0])
+    assert expected.takeaway in text(at)
+    first = first_session_alliance(EPISODES).summary
+    assert frame(at, "below_cutoff")["mean"].tolist() == first["mean"].tolist()
+    assert "hazard ratio" in text(at) and "time-varying Cox" in text(at)
+
+    at.number_input(key="rupture_drop_srs").set_value(8.0).run()
+    at.checkbox(key="rupture_use_cutoff_srs").uncheck().run()
+    assert not at.exception
+    stricter = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 8.0, None, 3)
+    shown = frame(at, "clients_with_rupture")
+    assert int(shown["ruptures"].iloc[0]) == int(stricter.rates["ruptures"].iloc[0])
+    assert int(shown["ruptures"].iloc[0]) < int(expected.rates["ruptures"].iloc[0])
+
+
+def test_alliance_page_without_ratings_names_the_column():
+    sessions = SAMPLE.sessions.drop(columns=["srs", "wai"])
+    at = open_page("pages/alliance.py", Caseload(sessions=sessions, clients=SAMPLE.clients))
+    assert "needs a `srs` column in the sessions file" in text(at)
+    assert not at.dataframe
+
+
+def test_alliance_page_wai_only():
+    sessions = SAMPLE.sessions.drop(columns=["srs"])
+    at = open_page("pages/alliance.py", Caseload(sessions=sessions, clients=SAMPLE.clients), threshold=0)
+    assert [r.value for r in at.radio if r.key == "alliance_measure"] == ["wai"]
+    episodes = derive_episodes(Caseload(sessions=sessions, clients=SAMPLE.clients), EpisodeSettings())
+    expected = rupture_outcomes(sessions, episodes, "wai", 6.0, None, 3)
+    assert int(frame(at, "clients_with_rupture")["ruptures"].iloc[0]) == int(expected.rates["ruptures"].iloc[0])

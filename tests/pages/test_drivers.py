@@ -1,0 +1,85 @@
+"""The Drivers page shows the analytics' own numbers: the comparison table, the summary sentences,
+the AUC and the warnings."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.models.regression import (
+    comparison_table,
+    describe_odds_ratios,
+    fit_gee,
+    fit_logistic,
+)
+from analytics.survival.cox import fit_cox
+from analytics.synth import generate_caseload
+from tests.harness import frame as _table
+from tests.harness import open_page
+from ui import state
+
+PRACTICE = generate_caseload(n_clients=800, n_therapists=15, seed=5).caseload()
+EPISODES = derive_episodes(PRACTICE, EpisodeSettings())
+COVARIATES = ["referral", "srs_first", "goals_agreed"]
+LEVELS = {"referral": "self"}
+
+
+def _app(models=None, covariates=COVARIATES):
+    chosen = {"drivers_models": models} if models else {}
+    return open_page("pages/drivers.py", PRACTICE, threshold=0, **{state.COVARIATES: covariates,
+                                                                   state.REFERENCE_LEVELS: LEVELS}, **chosen)
+
+
+def _array(value):
+    """A plotly array from a chart's JSON (plain list or base64-encoded typed array)."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def _markdown(at):
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_forest_table_compares_gee_and_cox_by_default():
+    at = _app()
+    gee = fit_gee(EPISODES, COVARIATES, LEVELS)
+    cox = fit_cox(EPISODES, COVARIATES, LEVELS)
+    expected = comparison_table({"GEE (clients grouped by therapist)": gee.table, "Cox model": cox.table})
+    shown = _table(at, "estimate")
+    assert shown["model"].tolist() == expected["model"].tolist()
+    assert shown["term"].tolist() == expected["term"].tolist()
+    assert shown["estimate"].tolist() == pytest.approx(expected["estimate"].tolist(), rel=1e-9)
+    assert set(shown["measure"]) == {"odds ratio", "hazard ratio"}
+    for sentence in describe_odds_ratios(gee):
+        assert sentence in _markdown(at)
+    assert any("associations in observational data" in i.value for i in at.info)
+    assert (f"{gee.n_used:,} clients with a known outcome, {gee.events:,} dropouts ({gee.n_unknown_outcome:,} still "
+            "in therapy") in " ".join(c.value for c in at.caption)
+
+
+def test_logistic_shows_auc_and_calibration():
+    at = _app(models=["Logistic regression"])
+    fit = fit_logistic(EPISODES, COVARIATES, LEVELS)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["AUC"] == f"{fit.auc:.2f}"
+    assert metrics["Outcomes per model term"] == f"{fit.events_per_parameter:.1f}"
+    vif = _table(at, "vif")
+    assert vif["vif"].tolist() == pytest.approx(fit.vif["vif"].tolist())
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    calibration = next(t for c in charts for t in c["data"] if t.get("name") == "tenths of predicted risk")
+    assert list(_array(calibration["y"])) == pytest.approx(fit.calibration["observed"].tolist())
+    shown = _table(at, "estimate")
+    assert set(shown["model"]) == {"Logistic regression"}
+
+
+def test_model_trouble_is_a_warning_not_a_traceback():
+    many = ["diagnosis", "modality", "religion", "ethnicity", "age_band"]  # 25 terms: few outcomes per term
+    at = _app(models=["Logistic regression"], covariates=many)
+    fit = fit_logistic(EPISODES, many, {})
+    assert fit.warnings
+    shown = [w.value for w in at.warning]
+    for warning in fit.warnings:
+        assert f"Logistic regression: {warning}" in shown

@@ -1,0 +1,82 @@
+"""The Overview page shows the analytics' numbers, on the sample and on data lacking optional columns."""
+
+
+import pandas as pd
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.overview import (
+    definition_sensitivity,
+    headline,
+    incidence_takeaway,
+)
+from analytics.proportions import percent
+from analytics.survival.curves import cumulative_incidence
+from tests.harness import PRACTICE_SAMPLE, frame, open_page, text
+
+SAMPLE = PRACTICE_SAMPLE
+
+
+
+def test_overview_headline_and_definitions_on_sample():
+    at = open_page("pages/overview.py", SAMPLE)
+    episodes = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+    h = headline(episodes)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Clients"] == "800"
+    assert metrics["Dropout rate"] == percent(h.rate, 1)
+    assert metrics["Median sessions attended"] == f"{h.median_sessions:g}"
+    assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
+    assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
+    shown = frame(at, "definition")
+    expected = definition_sensitivity(SAMPLE, EpisodeSettings()).rates
+    assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
+    assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
+    assert "By referral, dropout ranges" in text(at)
+    assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
+    agreement = frame(at, "definition_a").iloc[0]
+    share = (int(agreement["both_dropout"]) + int(agreement["both_not"])) / int(agreement["compared"])
+    assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)
+    referral = frame(at, "referral").set_index("referral")
+    assert float(referral.loc["court-mandated", "rate"]) > float(referral.loc["self", "rate"])  # true effect 0.7
+
+
+def test_overview_suppresses_small_counts():
+    at = open_page("pages/overview.py", SAMPLE, threshold=11)
+    modality = frame(at, "modality").set_index("modality")
+    small = modality.loc[modality["dropouts"].astype(str) == "<11"]
+    assert len(small) and (small["rate"].astype(str) == "hidden").all()
+
+
+def test_overview_without_sessions_or_covariates():
+    episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(60)], "duration": [float(i % 12 + 1) for i in range(60)],
+                             "event": [1 if i % 4 == 0 else 2 if i % 4 == 1 else 0 for i in range(60)]})
+    at = open_page("pages/overview.py", Caseload(clients=episodes), threshold=0)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Clients"] == "60" and metrics["Dropout rate"] == "50.0%"  # 15 dropouts of 30 ended
+    body = text(at)
+    assert "Sessions attended are unknown" in body
+    assert "The trend needs intake dates" in body
+    assert "`site`, `modality`, `referral`, `telehealth`" in body
+
+
+def test_overview_sessions_only():
+    sessions = SAMPLE.sessions.drop(columns=["srs", "wai"], errors="ignore")
+    at = open_page("pages/overview.py", Caseload(sessions=sessions), dropout_definition="unilateral")
+    shown = frame(at, "definition")
+    assert shown["definition"].tolist() == ["unilateral", "early"]
+    agreement = frame(at, "definition_a")
+    assert len(agreement) == 1 and agreement["definition_b"].iloc[0].startswith("Early")
+    h = headline(derive_episodes(Caseload(sessions=sessions), EpisodeSettings("unilateral")))
+    assert {m.label: m.value for m in at.metric}["Dropout rate"] == percent(h.rate, 1)
+
+
+def test_overview_hides_a_small_practice_rate():
+    episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(40)], "duration": 5.0,
+                             "event": [1] * 4 + [2] * 30 + [0] * 6})
+    at = open_page("pages/overview.py", Caseload(clients=episodes), threshold=11)
+    assert {m.label: m.value for m in at.metric}["Dropout rate"] == "<11 dropouts"
+    assert "Too few ended episodes" in text(at)
+    assert "4 dropouts" not in text(at)
+    shown = frame(at, "figure").set_index("figure")
+    assert shown.loc[["dropouts", "dropout rate"], "value"].isna().all()

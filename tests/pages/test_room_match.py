@@ -1,0 +1,39 @@
+"""The Room, match and habits page: the analytics' hazard ratios on the sample, and data lacking the columns."""
+
+import pytest
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.practice.room_match import habits_scorecard, room_vs_dropout
+from analytics.schema import ENVIRONMENT_RATINGS, HABIT_MARKERS
+from tests.harness import PRACTICE_SAMPLE as SAMPLE
+from tests.harness import frame, open_page, text
+
+EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+
+
+def test_room_match_page_on_sample():
+    at = open_page("pages/room_match.py", SAMPLE, threshold=0)
+    room = room_vs_dropout(EPISODES).hazard
+    shown = frame(at, "hr")
+    assert shown["factor"].tolist()[:5] == list(ENVIRONMENT_RATINGS)
+    assert shown["hr"].tolist()[:5] == pytest.approx(room["hr"].tolist(), rel=1e-9)
+    assert not [m for m in at.markdown if "Agree on goals" in m.value], "closed sections are not computed"
+    at = open_page("pages/room_match.py", SAMPLE, threshold=0, room_match_section="Five habits")
+    card = habits_scorecard(EPISODES, suppress_below=0).table
+    goals = card.set_index("habit").loc["Agree on goals"]
+    assert goals["reading"] in text(at)
+    shown_card = frame(at, "habit").set_index("habit")
+    assert float(shown_card.loc["Agree on goals", "prevalence"]) == pytest.approx(goals["prevalence"])
+    assert "Case mix here: referral, diagnosis, age" in text(at)
+
+
+def test_room_match_page_without_room_habits_or_therapists():
+    clients = SAMPLE.clients.drop(columns=list(ENVIRONMENT_RATINGS) + list(HABIT_MARKERS))
+    caseload = Caseload(sessions=SAMPLE.sessions, clients=clients)
+    body = " ".join(text(open_page("pages/room_match.py", caseload, room_match_section=section))
+                    for section in ("The room", "Therapist-client match", "Five habits"))
+    assert "No room ratings found" in body and "env_comfort" in body
+    assert "No match factors can be computed" in body and "therapists file" in body
+    assert "Not measured: add a `goals_agreed` column" in body
+    assert "Not measured: be transparent, consider background, create a safe space, agree on goals, adapt the approach." in body

@@ -1,0 +1,121 @@
+"""The Survival page shows the analytics' own numbers, for several groupings.
+
+The first caseload is the R reference dataset as a researcher's episode table (duration and event
+given), so the medians and log-rank values on the page are also R's; the second is the synthetic
+practice caseload derived from appointments."""
+
+
+import pandas as pd
+import pytest
+
+from analytics.caseload import Caseload
+from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.survival.cox import describe_hazard_ratios, fit_cox
+from analytics.survival.curves import (
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    overstatement_summary,
+)
+from analytics.synth import generate_caseload
+from tests.harness import frame as _table
+from tests.harness import open_page
+from tests.paths import REFERENCE
+from ui import state
+
+R_CURVES = pd.read_csv(REFERENCE / "survival_synthetic.csv")
+RESEARCH = Caseload(clients=R_CURVES.assign(client_id=[f"c{i}" for i in range(len(R_CURVES))]))
+PRACTICE = generate_caseload(n_clients=600, n_therapists=12, seed=3).caseload()
+
+
+def _app(caseload, group=None):
+    return open_page("pages/survival.py", caseload, threshold=0, timeout=60, **({state.KM_GROUP: group} if group else {}))
+
+
+def _markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_overall_median_is_shown():
+    at = _app(RESEARCH)
+    r_medians = pd.read_csv(REFERENCE / "survival_synthetic_medians_all.csv")
+    median = r_medians["median"].iloc[0]
+    assert f"Half of all clients had dropped out by session {median:g}" in _markdown(at)
+    assert _table(at, "median")["median"].iloc[0] == median
+    assert not any("log-rank" in m.value for m in at.markdown)
+    episodes = derive_episodes(RESEARCH)
+    row = overstatement_summary(cumulative_incidence(episodes), kaplan_meier(episodes)).iloc[0]
+    assert f"by session {row['time']:g}, {row['one_minus_km']:.0%} instead of {row['cif_dropout']:.0%}" in _markdown(at)
+
+
+def test_grouped_medians_and_logrank_are_rs():
+    at = _app(RESEARCH, "g")
+    r_medians = pd.read_csv(REFERENCE / "survival_synthetic_medians_by_g.csv")
+    r_logrank = pd.read_csv(REFERENCE / "survival_synthetic_logrank.csv")
+    shown = _table(at, "median")
+    assert shown["group"].tolist() == ["A", "B", "C", "D"]
+    assert shown["median"].tolist() == r_medians["median"].tolist()
+    assert "Half of the clients with g B had dropped out by session 4 (95% CI 4 to 5)." in _markdown(at)
+    shown = _table(at, "comparison")
+    assert shown["statistic"].tolist() == pytest.approx(r_logrank["statistic"].tolist(), rel=1e-6)
+    assert f"chi-square {r_logrank['statistic'].iloc[0]:.2f} on 3 df" in _markdown(at)
+
+
+@pytest.mark.parametrize("group", ["referral", "court_mandated"])
+def test_practice_caseload_by_group(group):
+    at = _app(PRACTICE, group)
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    expected = logrank(episodes, group).table
+    shown = _table(at, "comparison")
+    assert shown["statistic"].iloc[0] == pytest.approx(expected["statistic"].iloc[0], rel=1e-12)
+    assert shown["p_adjusted"].tolist() == pytest.approx(expected["p_adjusted"].tolist(), rel=1e-12)
+    assert _table(at, "median")["events"].tolist() == kaplan_meier(episodes, group).medians["events"].tolist()
+
+
+def test_changing_the_grouping_redraws():
+    at = _app(PRACTICE)
+    at.selectbox(key="survival_group").set_value("court_mandated").run()
+    assert not at.exception
+    assert _table(at, "median")["group"].tolist() == ["no", "yes"]
+    assert "Fewer than half of the clients with court mandated yes dropped out" in _markdown(at)
+    at.selectbox(key="survival_group").set_value("(none)").run()
+    assert _table(at, "median")["group"].tolist() == ["all"]
+    assert at.session_state[state.KM_GROUP] is None
+
+
+def test_cox_section_shows_the_fit():
+    at = _app(PRACTICE)
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    fit = fit_cox(episodes, ["court_mandated", "srs_first", "prior_negative_therapy"])
+    shown = _table(at, "hr")
+    assert shown["term"].tolist() == fit.table["term"].tolist()
+    assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
+    assert describe_hazard_ratios(fit)[0] in _markdown(at)
+    ph = _table(at, "statistic")
+    assert ph["term"].tolist()[-1] == "GLOBAL"
+
+
+def test_cox_with_a_categorical_reference_strata_and_no_cluster():
+    at = _app(PRACTICE)
+    at.multiselect(key=state.COVARIATES).set_value(["referral", "srs_first"]).run()
+    at.selectbox(key="reference_referral").set_value("court-mandated").run()
+    at.selectbox(key="cox_cluster").set_value("(none)").run()
+    at.selectbox(key="cox_strata").set_value("site").run()
+    assert not at.exception, at.exception
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    fit = fit_cox(episodes, ["referral", "srs_first"], {"referral": "court-mandated"}, strata="site", cluster=None)
+    shown = _table(at, "hr")
+    assert "referral[self]" in shown["term"].tolist()
+    assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
+    assert at.session_state[state.REFERENCE_LEVELS] == {"referral": "court-mandated"}
+    assert at.session_state[state.STRATA] == ["site"] and at.session_state[state.CLUSTER] is None
+
+
+def test_adjusted_curve_values():
+    at = _app(PRACTICE)
+    at.selectbox(key="adjusted_covariate").set_value("srs_first").run()
+    at.text_input(key="adjusted_values_srs_first").set_value("20, thirty").run()
+    assert not at.exception
+    assert any("Type numbers separated by commas" in e.value for e in at.error)
+    at.text_input(key="adjusted_values_srs_first").set_value("20, 36").run()
+    assert not at.exception and not at.error
