@@ -37,7 +37,7 @@ from analytics.schema import (
 class EpisodeSettings:
     """Everything that changes which clients count as dropouts and how time is measured."""
 
-    definition: str = "therapist_judged"
+    dropout_definition: str = "therapist_judged"
     early_sessions: int = 4
     ongoing_window_days: int = 45
     time_scale: str = "sessions"
@@ -47,8 +47,8 @@ class EpisodeSettings:
     wai_rupture_cutoff: float | None = None
 
     def __post_init__(self):
-        if self.definition not in DEFINITIONS:
-            raise ValueError(f"Unknown dropout definition {self.definition!r}; use one of {', '.join(DEFINITIONS)}.")
+        if self.dropout_definition not in DEFINITIONS:
+            raise ValueError(f"Unknown dropout definition {self.dropout_definition!r}; use one of {', '.join(DEFINITIONS)}.")
         if self.time_scale not in TIME_SCALES:
             raise ValueError(f"Unknown time scale {self.time_scale!r}; use one of {', '.join(TIME_SCALES)}.")
         if int(self.early_sessions) < 1:
@@ -82,8 +82,8 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes = clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload.therapists)
-    if settings.definition not in available_definitions(caseload):
-        raise ValueError(_unavailable_message(settings.definition))
+    if settings.dropout_definition not in available_definitions(caseload):
+        raise ValueError(_unavailable_message(settings.dropout_definition))
 
     if caseload.sessions is not None:
         timeline = _Timeline(caseload.sessions)
@@ -267,7 +267,7 @@ def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: 
     termination = episodes["termination"] if "termination" in episodes else pd.Series(pd.NA, index=episodes.index)
     transferred = (termination == "transferred").to_numpy()
     other = (termination == "other").to_numpy()
-    if settings.definition == "therapist_judged":
+    if settings.dropout_definition == "therapist_judged":
         return np.select(
             [(termination == "dropout").to_numpy(), (termination == "completed").to_numpy()],
             [EVENT_DROPOUT, EVENT_COMPLETED],
@@ -277,7 +277,7 @@ def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: 
     last = episodes["last_scheduled"]
     recent = ((export_date - last) <= window).to_numpy() if export_date is not None else np.zeros(len(episodes), bool)
     no_appointments = last.isna().to_numpy()
-    if settings.definition == "unilateral":
+    if settings.dropout_definition == "unilateral":
         dropout = episodes["last_status"].isin(CLIENT_MISSES).to_numpy() & ~recent & ~no_appointments
         ongoing = recent | no_appointments
         return np.select(

@@ -23,6 +23,7 @@ RECIPE_VERSION = 1
 FILTER_KEYS = ("sites", "therapists", "intake_from", "intake_to")
 FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
 FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4, 36), "dpi": (50, 2400)}
+EPISODE_KEYS = [f.name for f in fields(EpisodeSettings)]
 VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "plotly", "kaleido", "openpyxl")
 
 
@@ -41,10 +42,10 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class Recipe:
-    dropout_definition: str = "therapist_judged"
-    early_sessions: int = 4
-    ongoing_window_days: int = 45
-    time_scale: str = "sessions"
+    """Every choice that changes a number. In JSON the episode settings stand as top-level keys
+    (`dropout_definition`, `early_sessions`, ...), named as in `EpisodeSettings`."""
+
+    episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     km_group: str | None = None
     covariates: tuple[str, ...] = ()
     reference_levels: dict = field(default_factory=dict)
@@ -66,7 +67,7 @@ class Recipe:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["covariates"], d["strata"] = list(self.covariates), list(self.strata)
-        return d
+        return {**d.pop("episodes"), **d}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
@@ -75,11 +76,12 @@ class Recipe:
     def from_dict(cls, data: dict) -> Recipe:
         if not isinstance(data, dict):
             raise RecipeError("A recipe must be a JSON object of settings ({...}).")
-        allowed = [f.name for f in fields(cls)]
+        allowed = EPISODE_KEYS + [f.name for f in fields(cls) if f.name != "episodes"]
         unknown = [k for k in data if k not in allowed]
         if unknown:
             raise RecipeError(f"Recipe key {unknown[0]!r} is unknown; allowed keys: {', '.join(allowed)}.")
         data = dict(data)
+        data["episodes"] = _episode_settings({k: data.pop(k) for k in EPISODE_KEYS if k in data})
         for key in ("covariates", "strata"):
             if key in data:
                 data[key] = _string_tuple(key, data[key])
@@ -107,14 +109,6 @@ class Recipe:
             return cls.from_json(f.read())
 
     # --- what the recipe means --------------------------------------------------------------
-
-    def episode_settings(self) -> EpisodeSettings:
-        return EpisodeSettings(
-            definition=self.dropout_definition,
-            early_sessions=self.early_sessions,
-            ongoing_window_days=self.ongoing_window_days,
-            time_scale=self.time_scale,
-        )
 
     def filter_kwargs(self) -> dict:
         """Arguments for `episodes.filter_episodes`."""
@@ -148,10 +142,8 @@ def package_versions() -> dict:
 # --- validation -----------------------------------------------------------------------------
 
 def _validate(r: Recipe) -> None:
-    _choice("dropout_definition", r.dropout_definition, DEFINITIONS)
-    _choice("time_scale", r.time_scale, TIME_SCALES)
-    _integer("early_sessions", r.early_sessions, 1)
-    _integer("ongoing_window_days", r.ongoing_window_days, 0)
+    if not isinstance(r.episodes, EpisodeSettings):
+        raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
     for key in ("km_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
@@ -170,6 +162,23 @@ def _validate(r: Recipe) -> None:
         raise RecipeError("Recipe key 'versions' must be an object of package: version.")
     if r.recipe_version != RECIPE_VERSION:
         raise RecipeError(f"Recipe key 'recipe_version' is {r.recipe_version!r}; this version reads {RECIPE_VERSION}.")
+
+
+def _episode_settings(values: dict) -> EpisodeSettings:
+    """The episode settings from a recipe's top-level keys, each checked with a message naming it."""
+    if "dropout_definition" in values:
+        _choice("dropout_definition", values["dropout_definition"], DEFINITIONS)
+    if "time_scale" in values:
+        _choice("time_scale", values["time_scale"], TIME_SCALES)
+    for key, low in (("early_sessions", 1), ("ongoing_window_days", 0)):
+        if key in values:
+            _integer(key, values[key], low)
+    for key in ("srs_rupture_drop", "srs_rupture_cutoff", "wai_rupture_drop", "wai_rupture_cutoff"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise RecipeError(f"Recipe key {key!r} is {value!r}; it must be a number"
+                              + (" or null." if key.endswith("cutoff") else "."))
+    return EpisodeSettings(**values)
 
 
 def _choice(key: str, value, allowed) -> None:

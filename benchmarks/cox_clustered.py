@@ -39,7 +39,7 @@ def episodes_for(n_clients: int) -> pd.DataFrame:
     from analytics.caseload import Caseload
 
     caseload = Caseload(synthetic.sessions, synthetic.clients, synthetic.therapists, synthetic.export_date)
-    return derive_episodes(caseload, EpisodeSettings(definition="therapist_judged", time_scale="sessions"))
+    return derive_episodes(caseload, EpisodeSettings(dropout_definition="therapist_judged", time_scale="sessions"))
 
 
 def time_ours(episodes: pd.DataFrame, repeat: int = 3):

@@ -192,7 +192,7 @@ if loaded is not None:
         else:
             episodes = state.all_episodes()
             outcome = episodes["event"].map(EVENT_LABELS).value_counts().rename_axis("outcome").reset_index(name="clients")
-            st.caption(f"One row per client under the '{state.episode_settings().definition}' definition "
+            st.caption(f"One row per client under the '{state.episode_settings().dropout_definition}' definition "
                        "(change it in the sidebar).")
             st.dataframe(outcome, hide_index=True)
             st.dataframe(episodes.head(500), hide_index=True)

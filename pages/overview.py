@@ -21,7 +21,7 @@ h = state.cached("practice_headline", overview.headline, episodes)
 hidden = bool(suppress_small_cells(h.table.set_index("figure").loc[["known outcomes", "dropouts"], ["value"]],
                                    ["value"], threshold)["suppressed"].any())
 st.markdown(f"**{h.takeaway if not hidden else 'Too few ended episodes to show a rate without revealing small numbers.'}**")
-st.caption(f"Dropout definition: {overview.definition_label(settings.definition, settings)} (change it in the sidebar).")
+st.caption(f"Dropout definition: {overview.definition_label(settings.dropout_definition, settings)} (change it in the sidebar).")
 for warning in h.warnings:
     st.warning(warning)
 

@@ -8,6 +8,7 @@ Pages and the sidebar bind their widgets to the keys below, so a saved recipe ca
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import asdict
 from typing import Any, Callable
 
 import pandas as pd
@@ -21,7 +22,7 @@ from analytics.episodes import (
     derive_episodes,
     filter_episodes,
 )
-from analytics.recipe import Recipe
+from analytics.recipe import EPISODE_KEYS, Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
 
 INGEST = "ingest"
@@ -122,13 +123,8 @@ def require_caseload() -> Caseload:
 
 
 def episode_settings() -> EpisodeSettings:
-    s = st.session_state
-    return EpisodeSettings(
-        definition=s.get(DEFINITION, "therapist_judged"),
-        early_sessions=int(s.get(EARLY_SESSIONS, 4)),
-        ongoing_window_days=int(s.get(ONGOING_WINDOW, 45)),
-        time_scale=s.get(TIME_SCALE, "sessions"),
-    )
+    """The episode settings chosen in this session (the sidebar's keys are the settings' names)."""
+    return EpisodeSettings(**{key: st.session_state[key] for key in EPISODE_KEYS if key in st.session_state})
 
 
 def filters() -> dict:
@@ -202,10 +198,7 @@ def current_recipe() -> Recipe:
     chosen = filters()
     result = ingest_result()
     return Recipe(
-        dropout_definition=episode_settings().definition,
-        early_sessions=episode_settings().early_sessions,
-        ongoing_window_days=episode_settings().ongoing_window_days,
-        time_scale=episode_settings().time_scale,
+        episodes=episode_settings(),
         km_group=s.get(KM_GROUP),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
@@ -227,10 +220,8 @@ def apply_settings(recipe: Recipe) -> None:
     """Restore a recipe's choices (before the widgets are drawn: from a callback, or from
     `ui.imports.run_pending` once the recipe's mapping was applied)."""
     s = st.session_state
-    s[DEFINITION] = recipe.dropout_definition
-    s[EARLY_SESSIONS] = recipe.early_sessions
-    s[ONGOING_WINDOW] = recipe.ongoing_window_days
-    s[TIME_SCALE] = recipe.time_scale
+    for key, value in asdict(recipe.episodes).items():
+        s[key] = value
     s[KM_GROUP] = recipe.km_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)

@@ -67,10 +67,10 @@ def _data(episodes, counts, recipe) -> str:
 
 def _outcome(episodes, counts, recipe, export_date) -> str:
     export_text = f"{pd.Timestamp(export_date):%Y-%m-%d}" if export_date is not None else "the latest date in the data"
-    text = _DEFINITIONS[recipe.dropout_definition].format(
-        window=recipe.ongoing_window_days, early=recipe.early_sessions, export=export_text)
+    text = _DEFINITIONS[recipe.episodes.dropout_definition].format(
+        window=recipe.episodes.ongoing_window_days, early=recipe.episodes.early_sessions, export=export_text)
     n = max(counts["episodes"], 1)
-    text += (f" Time was {_TIME[recipe.time_scale]}. There were {counts['dropouts']:,} dropouts "
+    text += (f" Time was {_TIME[recipe.episodes.time_scale]}. There were {counts['dropouts']:,} dropouts "
              f"({100 * counts['dropouts'] / n:.1f}%), {counts['completed']:,} completions and "
              f"{counts['censored']:,} ongoing or censored episodes.")
     return text

@@ -78,7 +78,7 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
     if caseload is None:
         errors = [p.as_text() for p in ingest_result.problems if p.severity == "error"]
         raise ValueError(errors[0] if errors else "The data could not be loaded.")
-    return filter_episodes(derive_episodes(caseload, recipe.episode_settings()), **recipe.filter_kwargs())
+    return filter_episodes(derive_episodes(caseload, recipe.episodes), **recipe.filter_kwargs())
 
 
 def run_sections(episodes: pd.DataFrame, recipe: Recipe) -> list[Section]:
@@ -145,7 +145,7 @@ def _km(episodes, recipe):
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
-                                    time_label=TIME_LABELS[recipe.time_scale])
+                                    time_label=TIME_LABELS[recipe.episodes.time_scale])
     return section
 
 
@@ -164,7 +164,7 @@ def _cif(episodes, recipe):
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
     section.figures["cif"] = cif_figure(cif,
-                                     time_label=TIME_LABELS[recipe.time_scale])
+                                     time_label=TIME_LABELS[recipe.episodes.time_scale])
     return section
 
 
@@ -180,7 +180,7 @@ def _cox(episodes, recipe):
     ph = ph_test(result)
     section.tables["ph_test"] = ph.table
     section.figures["ph_residuals"] = ph_residual_figure(ph,
-                                              time_label=TIME_LABELS[recipe.time_scale])
+                                              time_label=TIME_LABELS[recipe.episodes.time_scale])
     section.warnings += [ph.advice] if isinstance(ph.advice, str) and ph.advice else list(ph.advice or [])
     return section
 
@@ -284,7 +284,7 @@ def report_html(sections: list[Section], recipe: Recipe, methods: str, warnings:
         f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>",
         "<h1>Alliance Lens report</h1>",
         f"<p class='note'>Data fingerprint {html.escape(str(recipe.data_fingerprint))}; "
-        f"dropout definition <b>{html.escape(recipe.dropout_definition)}</b>; time in {html.escape(recipe.time_scale)}.</p>",
+        f"dropout definition <b>{html.escape(recipe.episodes.dropout_definition)}</b>; time in {html.escape(recipe.episodes.time_scale)}.</p>",
     ]
     parts += [f"<div class='warn'>{html.escape(w)}</div>" for w in warnings]
     for section in sections:

@@ -143,7 +143,7 @@ def definition_outcomes(caseload: Caseload, settings: EpisodeSettings) -> dict[s
     """Each client's `event` under every definition the data support (the costly part of the
     comparison: derived once per dataset and settings, then filtered as the sidebar changes)."""
     return {
-        definition: derive_episodes(caseload, replace(settings, definition=definition)).set_index("client_id")["event"]
+        definition: derive_episodes(caseload, replace(settings, dropout_definition=definition)).set_index("client_id")["event"]
         for definition in available_definitions(caseload)
     }
 

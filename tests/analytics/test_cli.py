@@ -80,7 +80,7 @@ def library():
     """The same analysis through the library, in this process."""
     result = load_caseload({t: str(p) for t, p in SAMPLE.items()})
     recipe = Recipe.from_dict(RECIPE)
-    episodes = filter_episodes(derive_episodes(result.caseload, recipe.episode_settings()), **recipe.filter_kwargs())
+    episodes = filter_episodes(derive_episodes(result.caseload, recipe.episodes), **recipe.filter_kwargs())
     return result, recipe, episodes
 
 
@@ -258,7 +258,7 @@ def test_recipe_saved_in_app_reproduces_app_tables(tmp_path):
     at.run()
     assert not at.exception, at.exception
     recipe = Recipe.from_json(at.code[0].value)
-    assert recipe.dropout_definition == "unilateral" and recipe.filters["sites"] == ["Site A", "Site B"]
+    assert recipe.episodes.dropout_definition == "unilateral" and recipe.filters["sites"] == ["Site A", "Site B"]
     next(b for b in at.button if b.label == "Build report bundle").click().run()
     assert not at.exception, at.exception
     app_zip = zipfile.ZipFile(io.BytesIO(at.session_state["export_bundle"][1]))

@@ -42,7 +42,7 @@ def test_round_trip_keeps_every_value(tmp_path):
 
 def test_defaults_fill_missing_keys():
     recipe = Recipe.from_json("{}")
-    assert recipe.dropout_definition == "therapist_judged"
+    assert recipe.episodes.dropout_definition == "therapist_judged"
     assert recipe.suppress_below == 11
     assert recipe.figure == FIGURE_DEFAULTS
     assert recipe.filters == {"sites": [], "therapists": [], "intake_from": None, "intake_to": None}
@@ -51,8 +51,8 @@ def test_defaults_fill_missing_keys():
 
 def test_episode_settings_and_filters():
     recipe = Recipe.from_dict(FULL)
-    assert recipe.episode_settings() == EpisodeSettings(
-        definition="unilateral", early_sessions=3, ongoing_window_days=60, time_scale="days")
+    assert recipe.episodes == EpisodeSettings(
+        dropout_definition="unilateral", early_sessions=3, ongoing_window_days=60, time_scale="days")
     assert recipe.filter_kwargs() == {
         "sites": ["North"], "therapists": ["T01", "T02"],
         "intake_from": pd.Timestamp("2024-01-01"), "intake_to": pd.Timestamp("2024-12-31"),

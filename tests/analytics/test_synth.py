@@ -109,11 +109,11 @@ def test_person_period_is_every_attended_session_and_matches_the_record(large):
 
 
 def test_default_sample_dropout_rate_is_near_one_in_five(sample_files):
-    episodes = derive_episodes(sample_files, EpisodeSettings(definition="therapist_judged"))
+    episodes = derive_episodes(sample_files, EpisodeSettings(dropout_definition="therapist_judged"))
     dropout, completed = (episodes["event"] == 1).sum(), (episodes["event"] == 2).sum()
     assert 0.17 <= dropout / len(episodes) <= 0.25
     assert 0.17 <= dropout / (dropout + completed) <= 0.25
-    unilateral = derive_episodes(sample_files, EpisodeSettings(definition="unilateral"))
+    unilateral = derive_episodes(sample_files, EpisodeSettings(dropout_definition="unilateral"))
     assert 0.15 <= (unilateral["event"] == 1).mean() <= 0.25
 
 

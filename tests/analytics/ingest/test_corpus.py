@@ -60,7 +60,7 @@ def _episodes(name):
 
     result = _load(CASES[name])
     assert result.caseload is not None, [p.as_text() for p in result.problems]
-    return derive_episodes(result.caseload, EpisodeSettings(definition="therapist_judged"))
+    return derive_episodes(result.caseload, EpisodeSettings(dropout_definition="therapist_judged"))
 
 
 def _warned(result, *words) -> str:

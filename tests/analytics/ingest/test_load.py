@@ -24,7 +24,7 @@ def ehr():
 
 
 def _events(caseload, definition):
-    episodes = derive_episodes(caseload, EpisodeSettings(definition=definition))
+    episodes = derive_episodes(caseload, EpisodeSettings(dropout_definition=definition))
     return dict(zip(episodes["client_id"], episodes["event"])), episodes
 
 
