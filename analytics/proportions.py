@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.results import Privacy
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -17,6 +18,7 @@ Z95 = float(stats.norm.ppf(0.975))
 # Count columns of a rate table, and the columns that reveal each count (masked with it).
 RATE_COUNTS = ["clients", "known", "dropouts"]
 RATE_LINKED = {"dropouts": ["rate", "ci_lower", "ci_upper"], "known": ["rate", "ci_lower", "ci_upper"]}
+RATE_PRIVACY = Privacy(tuple(RATE_COUNTS), {k: tuple(v) for k, v in RATE_LINKED.items()})
 
 
 def wilson_interval(successes, trials, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +47,12 @@ def median_interval(values) -> tuple[float, float, float]:
     if lower_rank < 1:
         return float(np.median(x)), np.nan, np.nan
     return float(np.median(x)), float(x[lower_rank - 1]), float(x[n - lower_rank])
+
+
+def known_split(episodes: pd.DataFrame) -> tuple[int, int]:
+    """(episodes with a known outcome, the others): what a dropout rate uses and leaves out."""
+    known = int(episodes["event"].isin((EVENT_DROPOUT, EVENT_COMPLETED)).sum()) if "event" in episodes else 0
+    return known, len(episodes) - known
 
 
 def dropout_rates(episodes: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:

@@ -59,3 +59,14 @@ MATCH_FACTORS = ("gender_match", "ethnicity_match", "religion_match", "language_
 ALLIANCE_MEASURES = ("srs", "wai")
 
 TABLES = ("sessions", "clients", "therapists")
+
+
+def letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, ... (bijective base 26): spreadsheet column names and the
+    anonymous therapist labels use the same letters."""
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(65 + rest) + out
+    return out

@@ -1,4 +1,4 @@
-"""Small-cell suppression for counts a clinic director sees (CMS rule: no count from 1 to threshold-1).
+"""Small-cell suppression for counts a clinic director sees (CMS rule: no count from 1 to suppress_below-1).
 
 A masked cell can often be recovered from a total and the other cells, so where a column has a
 single masked cell the next smallest cell of that column is masked too (complementary suppression).
@@ -16,7 +16,7 @@ DEFAULT_THRESHOLD = 11
 def suppress_small_cells(
     table: pd.DataFrame,
     count_columns: list[str],
-    threshold: int = DEFAULT_THRESHOLD,
+    suppress_below: int = DEFAULT_THRESHOLD,
     linked: dict[str, list[str]] | None = None,
 ) -> pd.DataFrame:
     """A copy of `table` with small counts set to NaN and a boolean `suppressed` column.
@@ -26,12 +26,12 @@ def suppress_small_cells(
     """
     out = table.copy()
     out["suppressed"] = False
-    if threshold is None or threshold <= 1 or out.empty:
+    if suppress_below is None or suppress_below <= 1 or out.empty:
         return out
     linked = linked or {}
     for column in count_columns:
         values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=float)
-        mask = (values > 0) & (values < threshold)
+        mask = (values > 0) & (values < suppress_below)
         if mask.sum() == 1 and len(values) > 1:
             candidates = np.where(~mask & ~np.isnan(values), values, np.inf)
             if np.isfinite(candidates).any():
@@ -46,14 +46,14 @@ def suppress_small_cells(
 
 
 def display_suppressed(
-    table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, count_columns: list[str] | None = None
+    table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, count_columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """The table as a director reads it: a masked count says `<threshold`, a masked rate or
+    """The table as a director reads it: a masked count says `<suppress_below`, a masked rate or
     interval says `hidden` (a rate is not "below 11").
 
     A column with a masked cell becomes text (whole numbers without decimals, others to three
     significant digits) so that one column holds one type; the other columns keep their numbers.
-    Without `count_columns`, every masked cell says `<threshold`."""
+    Without `count_columns`, every masked cell says `<suppress_below`."""
     if "suppressed" not in table:
         return table
     shown = table.drop(columns="suppressed")
@@ -63,7 +63,7 @@ def display_suppressed(
         if blank.any():
             text = shown[column].map(number_text).astype(object)
             is_count = count_columns is None or column in count_columns
-            text[blank] = f"<{threshold}" if is_count else "hidden"
+            text[blank] = f"<{suppress_below}" if is_count else "hidden"
             shown[column] = text
     return shown
 

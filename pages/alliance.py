@@ -12,7 +12,7 @@ from ui import state, widgets
 st.title("Alliance and ruptures")
 caseload = state.require_caseload()
 episodes = state.current_episodes()
-threshold = state.suppress_below()
+suppress_below = state.suppress_below()
 sessions = state.current_sessions()
 
 measures = [m for m in ("srs", "wai") if alliance.has_measure(sessions, m)]
@@ -26,25 +26,21 @@ cutoff_default = SRS_CUTOFF if measure == "srs" else None
 st.header("Alliance over the course of therapy")
 rated = state.cached("alliance_rated", alliance.rated_sessions, sessions, episodes, measure)
 trajectories = state.cached("alliance_trajectories", alliance.trajectories_of, rated, measure)
-widgets.figure(charts.trajectory_figure(trajectories.table, measure, threshold, cutoff_default), None,
+widgets.figure(charts.trajectory_figure(trajectories.table, measure, suppress_below, cutoff_default), None,
                "alliance_trajectories_chart",
                f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "
                "points resting on fewer clients than the privacy threshold are left out.")
-widgets.table(trajectories.table, "alliance_trajectories", counts=["clients"],
-              linked={"clients": ["mean", "sd", "ci_lower", "ci_upper"]})
+widgets.table(trajectories.table, "alliance_trajectories", trajectories.privacy)
 
 try:
-    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure, 2.0, threshold)
+    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure, 2.0, suppress_below)
 except ValueError as problem:
     st.info(str(problem))
 else:
     st.subheader("The first rated session")
-    widgets.figure(charts.distribution_figure(first.distribution, measure, threshold), None, "first_alliance_chart",
+    widgets.figure(charts.distribution_figure(first.distribution, measure, suppress_below), None, "first_alliance_chart",
                    f"**{first.takeaway}** Bars are the share of each group whose first score fell in that band.")
-    counts = ["clients"] + (["below_cutoff"] if "below_cutoff" in first.summary else [])
-    widgets.table(first.summary, "first_session_alliance", counts=counts,
-                  linked={"clients": ["mean", "sd", "ci_lower", "ci_upper", "median"],
-                          "below_cutoff": ["below_cutoff_share"]})
+    widgets.table(first.table, "first_session_alliance", first.privacy)
 
 st.header("Ruptures")
 st.markdown("A **rupture** is a session whose score drops sharply from the previous rated session, or falls "
@@ -57,23 +53,19 @@ cutoff = middle.number_input("Cutoff", value=float(cutoff_default or 40.0), step
                              disabled=not use_cutoff)
 within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, value=3, step=1, key="rupture_within")
 ruptures = state.cached("alliance_ruptures", alliance.ruptures_of, rated, measure, drop,
-                        cutoff if use_cutoff else None, int(within), threshold)
+                        cutoff if use_cutoff else None, int(within), suppress_below)
 for warning in ruptures.warnings:
     st.caption(warning)
 st.markdown(f"**{ruptures.takeaway}**")
-widgets.table(ruptures.rates, "rupture_rate", counts=["clients_rated_twice", "clients_with_rupture", "ruptures"],
-              linked={"clients_with_rupture": ["share", "ci_lower", "ci_upper", "per_100_transitions"],
-                      "ruptures": ["per_100_transitions"]})
-widgets.table(ruptures.per_client_counts, "ruptures_per_client", counts=["clients"], linked={"clients": ["share"]})
+widgets.table(ruptures.table, "rupture_rate", ruptures.privacy)
+widgets.table(ruptures.per_client_counts, "ruptures_per_client", alliance.PER_CLIENT_PRIVACY)
 st.subheader(f"Repair within {int(within)} sessions")
-widgets.table(ruptures.repair, "rupture_repair", counts=["ruptured", "repaired", "not_repaired", "not_yet_known"],
-              linked={"repaired": ["rate", "ci_lower", "ci_upper"], "not_repaired": ["rate", "ci_lower", "ci_upper"]})
+widgets.table(ruptures.repair, "rupture_repair", alliance.REPAIR_PRIVACY)
 st.subheader(f"Dropout within {int(within)} sessions")
-widgets.figure(charts.comparison_figure(ruptures.comparison, "group", threshold), None, "rupture_dropout_chart",
+widgets.figure(charts.comparison_figure(ruptures.comparison, "group", suppress_below), None, "rupture_dropout_chart",
                f"Clients after their first rupture against clients who had had no rupture by the same session number "
                f"(dropout within {int(within)} attended sessions; 95% intervals).")
-widgets.table(ruptures.comparison, "rupture_dropout", counts=["clients", "index_sessions", "dropouts"],
-              linked={"clients": ["rate", "ci_lower", "ci_upper"], "dropouts": ["rate", "ci_lower", "ci_upper"]})
+widgets.table(ruptures.comparison, "rupture_dropout", alliance.COMPARISON_PRIVACY)
 with st.expander("How the comparison is made"):
     st.markdown(
         "- **Repaired**: one of the next sessions in the window scores at least the score just before the rupture. "
@@ -93,12 +85,12 @@ except ValueError as problem:
 else:
     for warning in risk.warnings:
         st.caption(warning)
-    st.markdown(f"**{risk.reading}**")
+    st.markdown(f"**{risk.takeaway}**")
     st.caption(f"Method: {risk.method}.")
     if risk.km is not None:
         widgets.figure(survival_charts.km_figure(risk.km, at_risk=False, time_label="Sessions attended"), None,
                        "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
-        widgets.table(risk.table, "alliance_km_medians", counts=["n", "events"])
+        widgets.table(risk.table, "alliance_km_medians", risk.privacy)
     else:
         widgets.table(risk.table, "alliance_time_varying_cox")
         st.caption(f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 means a "

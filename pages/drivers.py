@@ -6,6 +6,7 @@ import streamlit as st
 from analytics.charts import regression as charts
 from analytics.models import regression
 from analytics.survival import cox
+from analytics.survival.cox_results import hazard_ratio_sentences
 from analytics.survival.curves import covariate_columns
 from ui import state, widgets
 
@@ -71,9 +72,9 @@ st.caption("; ".join(counts) + ".")
 
 main = next(name for name in (GEE, LOGISTIC, COX) if name in tables)
 if main == COX:
-    sentences = [s for s in cox.describe_hazard_ratios(fits[COX]) if "observational" not in s]
+    sentences = [s for s in hazard_ratio_sentences(fits[COX]) if "observational" not in s]
 else:
-    sentences = regression.describe_odds_ratios(fits[main])
+    sentences = regression.odds_ratio_sentences(fits[main])
 st.header("What goes with dropping out")
 st.markdown(f"From the {main.split(' (')[0]}:")
 st.markdown("\n".join(f"- {s}" for s in sentences))

@@ -6,8 +6,7 @@ import streamlit as st
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
 from analytics.practice import overview
-from analytics.proportions import RATE_COUNTS, RATE_LINKED, percent
-from analytics.suppression import suppress_small_cells
+from analytics.proportions import percent
 from analytics.survival import curves
 from ui import state, widgets
 
@@ -15,12 +14,10 @@ st.title("Overview")
 caseload = state.require_caseload()
 settings = state.episode_settings()
 episodes = state.current_episodes()
-threshold = state.suppress_below()
+suppress_below = state.suppress_below()
 
-h = state.cached("practice_headline", overview.headline, episodes)
-hidden = bool(suppress_small_cells(h.table.set_index("figure").loc[["known outcomes", "dropouts"], ["value"]],
-                                   ["value"], threshold)["suppressed"].any())
-st.markdown(f"**{h.takeaway if not hidden else 'Too few ended episodes to show a rate without revealing small numbers.'}**")
+h = state.cached("practice_headline", overview.headline, episodes).for_display(suppress_below)
+st.markdown(f"**{h.takeaway}**")
 st.caption(f"Dropout definition: {overview.definition_label(settings.dropout_definition, settings)} (change it in the sidebar).")
 for warning in h.warnings:
     st.warning(warning)
@@ -28,8 +25,8 @@ for warning in h.warnings:
 clients, appointments, rate, median = st.columns(4)
 clients.metric("Clients", f"{h.clients:,}")
 appointments.metric("Appointments", f"{h.sessions:,}")
-if hidden:
-    rate.metric("Dropout rate", f"<{threshold} dropouts")
+if h.hidden:
+    rate.metric("Dropout rate", f"<{suppress_below} dropouts")
 else:
     rate.metric("Dropout rate", percent(h.rate, 1), help=overview.DENOMINATOR_NOTE)
     rate.caption(f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}; "
@@ -42,48 +39,35 @@ st.info(
     f"to {percent(overview.BENCHMARK['ci_upper'], 1)}), {overview.BENCHMARK['source']}. {overview.BENCHMARK_CAVEAT} "
     f"{overview.DENOMINATOR_NOTE}"
 )
-headline_table = h.table.copy()
-if hidden:
-    private = headline_table["figure"].isin(["known outcomes", "dropouts", "dropout rate"])
-    headline_table.loc[private, ["value", "ci_lower", "ci_upper"]] = None
-    headline_table.loc[private, "note"] = f"hidden: fewer than {threshold}"
-widgets.table(headline_table, "headline")
+widgets.table(h.table, "headline")
 
 st.header("How the definition changes the rate")
 outcomes = state.cached("practice_definition_outcomes", overview.definition_outcomes, caseload, settings)
 sensitivity = state.cached(
     "practice_sensitivity",
     lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),
-    caseload, settings, episodes, threshold, outcomes,
+    caseload, settings, episodes, suppress_below, outcomes,
 )
 for warning in sensitivity.warnings:
     st.warning(warning)
-widgets.figure(charts.rate_figure(sensitivity.rates, "label", threshold), None, "rate_by_definition_chart",
+widgets.figure(charts.rate_figure(sensitivity.rates, "label", suppress_below), None, "rate_by_definition_chart",
                f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
-widgets.table(sensitivity.rates, "rate_by_definition", counts=RATE_COUNTS, linked=RATE_LINKED)
+widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
 if len(sensitivity.agreement):
     st.subheader("Do the definitions pick the same clients?")
-    first = sensitivity.agreement.iloc[0]
-    masked = suppress_small_cells(sensitivity.agreement.head(1), overview.AGREEMENT_COUNTS, threshold)["suppressed"].iloc[0]
-    agree_text = ("Each bar shows how many clients two definitions class the same way." if masked else
-                  f"{percent(first['agreement'])} of the clients with a known outcome under both the "
-                  f"{first['definition_a'].lower()} and the {first['definition_b'].lower()} definitions are classed "
-                  "the same way.")
-    widgets.figure(charts.agreement_figure(sensitivity.agreement, threshold), None,
-                   "definition_agreement_chart", f"**{agree_text}** Clients are compared where both definitions know the outcome.")
-    widgets.table(sensitivity.agreement, "definition_agreement", counts=overview.AGREEMENT_COUNTS,
-                  linked={"disagree": ["agreement", "agreement_ci_lower", "agreement_ci_upper"],
-                          "compared": ["agreement", "agreement_ci_lower", "agreement_ci_upper"]})
+    widgets.figure(charts.agreement_figure(sensitivity.agreement, suppress_below), None, "definition_agreement_chart",
+                   f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
+    widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
 
 st.header("Dropout over time")
 if "intake_date" in episodes and episodes["intake_date"].notna().any():
-    trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, threshold)
+    trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
     for warning in trend.warnings:
         st.caption(warning)
-    widgets.figure(charts.month_figure(trend.table, threshold, trend.column), None, "dropout_by_intake_chart",
+    widgets.figure(charts.month_figure(trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
                    f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
                    "hollow points are provisional.")
-    widgets.table(trend.table, "dropout_by_intake", counts=RATE_COUNTS + ["ongoing"], linked=RATE_LINKED)
+    widgets.table(trend.table, "dropout_by_intake", trend.privacy)
 else:
     st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
 
@@ -94,11 +78,11 @@ if absent:
     st.caption("Not shown (no column with at least two values): " + ", ".join(f"`{c}`" for c in absent) + ".")
 for column in groups:
     st.subheader(f"By {column.replace('_', ' ')}")
-    by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, threshold)
+    by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
     for warning in by.warnings:
         st.caption(warning)
-    widgets.figure(charts.rate_figure(by.table, column, threshold), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
-    widgets.table(by.table, f"dropout_by_{column}", counts=RATE_COUNTS, linked=RATE_LINKED)
+    widgets.figure(charts.rate_figure(by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+    widgets.table(by.table, f"dropout_by_{column}", by.privacy)
 
 st.header("When dropout happens")
 cif = state.cached("practice_cif", curves.cumulative_incidence, episodes)

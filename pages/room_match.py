@@ -6,13 +6,13 @@ import streamlit as st
 from analytics.charts import practice as charts
 from analytics.charts.cox import forest_figure
 from analytics.practice import room_match
-from analytics.proportions import RATE_COUNTS, RATE_LINKED
+from analytics.proportions import RATE_PRIVACY
 from ui import state, widgets
 
 st.title("Room, match and habits")
 state.require_caseload()
 episodes = state.current_episodes()
-threshold = state.suppress_below()
+suppress_below = state.suppress_below()
 
 adjusted_for = room_match.case_mix(episodes)
 st.markdown(
@@ -44,17 +44,17 @@ with room_tab:
         except ValueError as problem:
             st.info(str(problem))
         else:
-            widgets.figure(charts.level_rates_figure(room.rates, threshold), None, "room_rates_chart",
+            widgets.figure(charts.level_rates_figure(room.rates, suppress_below), None, "room_rates_chart",
                            "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
                            "the dashed line is the published average (19.7%).")
-            widgets.table(room.rates, "room_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+            widgets.table(room.table, "room_rates", room.privacy)
             widgets.figure(forest_figure(room.hazard.rename(columns={'label': 'term'})), None, "room_hazard_ratios_chart",
                            f"**{room.takeaway}** Hazard ratio per point higher on each rating"
                            + (", compared within each site." if room.by_site is not None else "."))
-            widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", counts=["n_used", "events"])
+            widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", room_match.HAZARD_PRIVACY)
             if room.by_site is not None:
                 with st.expander("Dropout by rating within each site"):
-                    widgets.table(room.by_site, "room_rates_by_site", counts=RATE_COUNTS, linked=RATE_LINKED)
+                    widgets.table(room.by_site, "room_rates_by_site", RATE_PRIVACY)
             _notes(room.warnings)
 
 with match_tab:
@@ -66,23 +66,17 @@ with match_tab:
         else:
             widgets.figure(forest_figure(match.hazard.rename(columns={'label': 'term'})), None, "match_hazard_ratios_chart",
                            f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
-            widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", counts=["n_used", "events"])
-            widgets.table(match.rates, "match_rates", counts=RATE_COUNTS, linked=RATE_LINKED)
+            widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", room_match.HAZARD_PRIVACY)
+            widgets.table(match.table, "match_rates", match.privacy)
             _notes(match.warnings)
 
 with habits_tab:
     if habits_tab.open:
-        card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, threshold)
+        card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, suppress_below)
         st.markdown(f"**{card.takeaway}**")
         if card.table["found"].any():
-            widgets.figure(charts.scorecard_figure(card.table, threshold), None, "habits_scorecard_chart",
+            widgets.figure(charts.scorecard_figure(card.table, suppress_below), None, "habits_scorecard_chart",
                            "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
         st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
-        widgets.table(
-            card.table, "habits_scorecard",
-            counts=["clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"],
-            linked={"done": ["prevalence", "prevalence_ci_lower", "prevalence_ci_upper"],
-                    "dropouts_with": ["rate_with"], "known_with": ["rate_with"],
-                    "dropouts_without": ["rate_without"], "known_without": ["rate_without"]},
-        )
+        widgets.table(card.table, "habits_scorecard", card.privacy)
         _notes(card.warnings)

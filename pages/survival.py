@@ -38,30 +38,24 @@ group = choice(
 )
 st.session_state[state.KM_GROUP] = group
 
-km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group)
+km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group, time_scale)
 lr = state.cached("logrank", curves.logrank, episodes, group) if group else None
-cif = state.cached("cumulative_incidence", curves.cumulative_incidence, episodes, group)
+cif = state.cached("cumulative_incidence", curves.cumulative_incidence, episodes, group, time_scale)
 for warning in dict.fromkeys(km.warnings + (lr.warnings if lr else []) + cif.warnings):
     st.warning(warning)
 
 st.header("Staying in therapy")
-sentences = curves.km_sentences(km, group, time_scale)
 widgets.figure(
     charts.km_figure(km, at_risk=True, time_label=time_label), km.table, "kaplan_meier",
-    " ".join(sentences) + " The shaded band is the 95% confidence interval; + marks clients whose "
+    km.takeaway + " The shaded band is the 95% confidence interval; + marks clients whose "
     "therapy ended without a dropout (completed or still ongoing); the numbers below the chart are the "
     "clients still in therapy at each point.",
 )
-widgets.table(km.medians, "median_time_to_dropout", counts=["n", "events"])
+widgets.table(km.medians, "median_time_to_dropout", curves.MEDIAN_PRIVACY)
 
 if lr is not None and len(lr.table):
     st.subheader("Do the groups differ?")
-    overall = lr.table.iloc[0]
-    verdict = ("differ by more than chance would easily explain" if overall["p"] < 0.05
-               else "could differ by chance alone")
-    st.markdown(f"The curves {verdict} (log-rank test: chi-square {overall['statistic']:.2f} on "
-                f"{overall['df']} df, p = {overall['p']:.3g}). Pairwise p values are Holm-adjusted "
-                "for the number of comparisons.")
+    st.markdown(lr.takeaway)
     widgets.table(lr.table, "logrank")
 
 st.header("Dropout and completion together")
@@ -70,25 +64,10 @@ st.markdown(
     "endings (Aalen-Johansen); one minus the Kaplan-Meier curve treats completers as if they might "
     "still drop out, and so overstates dropout."
 )
-last = cif.table.groupby("group", sort=False).tail(1)
-incidence = " ".join(
-    f"{'By' if g == curves.ALL else f'{g}: by'} {unit} {t:g}, "
-    f"{d:.0%} had dropped out and {c:.0%} had completed."
-    for g, t, d, c in zip(last["group"], last["time"], last["cif_dropout"], last["cif_completed"])
-)
 widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence",
-               incidence + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
-summary = curves.overstatement_summary(cif, km)
-overstated = "; ".join(
-    f"{'' if g == curves.ALL else f'{g}: '}by {unit} {t:g}, {naive:.0%} instead of {real:.0%}"
-    for g, t, naive, real in zip(summary["group"], summary["time"], summary["one_minus_km"], summary["cif_dropout"])
-)
-widgets.figure(
-    charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
-    "The shaded gap between the dashed (1 − Kaplan-Meier) and the solid (cumulative incidence) curve is "
-    "how much ignoring completion overstates dropout"
-    + (f" ({overstated}; at the last time at least 20 clients were still followed)." if overstated else "."),
-)
+               cif.takeaway + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
+widgets.figure(charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
+               curves.overstatement_takeaway(cif, km, time_scale))
 
 st.header("What goes with a higher dropout rate? (Cox model)")
 st.markdown(
@@ -136,7 +115,7 @@ st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_pa
            f"concordance {fit.concordance:.2f}" + (f"; standard errors grouped by {cluster.replace('_id', '')}"
                                                      f" ({fit.n_clusters} groups)" if cluster else "") + ".")
 widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
-               " ".join(cox.describe_hazard_ratios(fit)))
+               fit.takeaway)
 widgets.table(fit.table, "cox_hazard_ratio_table")
 
 st.subheader("Does each effect stay the same over time?")
@@ -146,8 +125,7 @@ st.markdown("The Cox model assumes each hazard ratio is constant over time (prop
             "A small p value below says it changes; then stratify on that characteristic or read "
             "its hazard ratio as an average over follow-up.")
 widgets.table(ph.table, "ph_test")
-for advice in ph.advice:
-    st.info(advice)
+st.info(ph.takeaway)
 with st.expander("Scaled Schoenfeld residuals"):
     widgets.figure(cox_charts.ph_residual_figure(ph, time_label=time_label), ph.residuals, "ph_residuals",
                    "A flat trend line is what proportional hazards look like.")

@@ -12,7 +12,7 @@ from ui import state, widgets
 st.title("Therapists")
 state.require_caseload()
 episodes = state.current_episodes()
-threshold = state.suppress_below()
+suppress_below = state.suppress_below()
 if "therapist_id" not in episodes or episodes["therapist_id"].nunique() < 2:
     st.info("This view needs clients of at least two therapists (a therapist id for each client).")
     st.stop()
@@ -32,14 +32,10 @@ for warning in funnel.warnings:
     st.caption(warning)
 
 table = funnel.table
-placed = table["rate"].notna()
-outside95, outside998 = int(table["outside_95"].sum()), int(table["outside_998"].sum())
 st.header("Funnel plot")
 widgets.figure(
-    charts.funnel_figure(funnel, labels, threshold), funnel.limits, "therapist_funnel",
-    f"**{outside95} of {int(placed.sum())} therapists lie outside the 95% limits** (about "
-    f"{0.05 * placed.sum():.1f} would by chance alone) and **{outside998} outside the 99.8% limits** "
-    f"(about {0.002 * placed.sum():.1f} by chance). The solid line is the practice rate "
+    charts.funnel_figure(funnel, labels, suppress_below), funnel.limits, "therapist_funnel",
+    f"**{funnel.takeaway}** The solid line is the practice rate "
     f"({percent(funnel.practice_rate, 1)}); dashed and dotted lines are the 95% and 99.8% control limits. "
     "A point outside the 99.8% limits is worth a conversation about case mix before anything else: the limits "
     "do not allow for the clients a therapist is given.",
@@ -53,11 +49,7 @@ columns = ["therapist", "clients", "known", "dropouts", "rate", "shrunk_rate", "
 st.subheader("Rates by therapist")
 st.markdown("Listed in the order of the labels (not by rate). `known`: clients with a known outcome; "
             "`ci_lower`/`ci_upper`: 95% interval of the raw rate; `shrunk_rate`: the empirical-Bayes estimate.")
-widgets.table(
-    shown[columns], "therapist_rates", counts=["clients", "known", "dropouts"],
-    linked={"known": ["rate", "shrunk_rate", "ci_lower", "ci_upper"],
-            "dropouts": ["rate", "shrunk_rate", "ci_lower", "ci_upper"]},
-)
+widgets.table(shown[columns], "therapist_rates", funnel.privacy)
 
 st.header("How much of dropout lies between therapists?")
 chosen = [c for c in st.session_state.get(state.COVARIATES) or [] if c in episodes]
@@ -75,11 +67,8 @@ for warning in model.warnings:
 if model.icc.empty:
     st.stop()
 icc = model.icc.iloc[0]
-sentence = (f"{percent(icc['icc'], 1)} of the differences in dropout lie between therapists "
-            f"(95% CI {percent(icc['ci_lower'], 1)} to {percent(icc['ci_upper'], 1)}); the rest lies between "
-            "clients of the same therapist.")
 st.metric("Share of dropout differences between therapists (ICC)", percent(icc["icc"], 1))
-st.markdown(f"**{sentence}**")
+st.markdown(f"**{model.takeaway}**")
 st.markdown(
     "Published studies find 5–13% (Zimmermann et al. 2017; Saxon et al. 2017). The share is the intraclass "
     "correlation of a random-intercept logistic model on the latent scale, fitted by maximum likelihood with "

@@ -7,13 +7,12 @@ from analytics.charts import regression as regression_charts
 from analytics.practice import watch_list as wl
 from analytics.practice.therapists import anonymous_labels
 from analytics.proportions import percent
-from analytics.suppression import suppress_small_cells
 from ui import state, widgets
 
 st.title("Watch list")
 caseload = state.require_caseload()
 episodes = state.current_episodes()
-threshold = state.suppress_below()
+suppress_below = state.suppress_below()
 
 st.markdown(
     "Clients still in therapy, ranked by the estimated chance that their therapy ends in dropout. The estimate "
@@ -47,12 +46,11 @@ auc.metric("AUC on held-out ended episodes", f"{accuracy['auc']:.2f}")
 auc.caption(f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong). 0.5 is a coin toss, 1 a perfect ranking.")
 held_out.metric("Held-out episodes", f"{int(accuracy['test_episodes']):,}")
 held_out.caption(f"A fixed 30% of ended episodes, not used to fit the model; {int(accuracy['train_episodes']):,} were used to fit it.")
-CALIBRATION_LINKED = {"dropouts": ["observed", "ci_lower", "ci_upper"], "n": ["observed", "ci_lower", "ci_upper"]}
-calibration = suppress_small_cells(result.calibration, ["n", "dropouts"], threshold, CALIBRATION_LINKED)
+calibration = wl.CALIBRATION_PRIVACY.suppress(result.calibration, suppress_below)
 widgets.figure(regression_charts.calibration_figure(calibration.drop(columns="suppressed")), None, "watch_list_calibration_chart",
                "Calibration: within each tenth of predicted risk, the share who actually dropped out (95% intervals). "
                "Points near the diagonal mean the percentages can be read at face value.")
-widgets.table(result.calibration, "watch_list_calibration", counts=["n", "dropouts"], linked=CALIBRATION_LINKED)
+widgets.table(result.calibration, "watch_list_calibration", wl.CALIBRATION_PRIVACY)
 with st.expander("What the model weighs"):
     st.markdown("Odds ratios per unit of each feature (above 1: more dropout), from the model fitted on all ended episodes.")
     widgets.table(result.coefficients, "watch_list_model")

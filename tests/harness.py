@@ -17,16 +17,16 @@ from ui import state
 PRACTICE_SAMPLE = generate_caseload(n_clients=800, n_therapists=15, seed=11).caseload()
 
 
-def open_page(page: str, caseload: Caseload | None = None, threshold: int | None = None, timeout: int = 120,
+def open_page(page: str, caseload: Caseload | None = None, suppress_below: int | None = None, timeout: int = 120,
               **session_state) -> AppTest:
     """Run `page` (a path under pages/) once, on `caseload` (else the bundled sample), with
-    `threshold` as the privacy threshold and any further session-state keys set first."""
+    `suppress_below` as the privacy threshold and any further session-state keys set first."""
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     if caseload is not None:
         at.session_state[state.INGEST] = IngestResult(caseload, Mapping())
         at.session_state[state.DATASET] = "test caseload"
-    if threshold is not None:
-        at.session_state[state.SUPPRESS_BELOW] = threshold
+    if suppress_below is not None:
+        at.session_state[state.SUPPRESS_BELOW] = suppress_below
     for key, value in session_state.items():
         at.session_state[key] = value
     at.switch_page(page).run()

@@ -41,6 +41,8 @@ def _loop() -> None:
     seen = _session_count()
     while True:
         threading.Event().wait(SWEEP_S)
+        if not runtime.exists():  # the server (or a test's runtime) has stopped
+            return
         try:
             expired = _on_event_loop(_shut_down_expired)
         except Exception:  # noqa: BLE001 - a sweeper that dies would hold memory silently: log and go on

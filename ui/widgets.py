@@ -11,7 +11,8 @@ import streamlit as st
 from analytics.models.design import is_categorical
 from analytics.output import export
 from analytics.recipe import FIGURE_DEFAULTS
-from analytics.suppression import display_suppressed, number_text, suppress_small_cells
+from analytics.results import NO_COUNTS, Privacy
+from analytics.suppression import display_suppressed, number_text
 from ui import state
 
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -49,22 +50,17 @@ def figure(fig, table: pd.DataFrame | None, name: str, caption: str | None = Non
         st.caption(f"{problem} Use the camera icon on the chart to save it as SVG from your browser.")
 
 
-def table(
-    df: pd.DataFrame,
-    name: str,
-    counts: list[str] | None = None,
-    linked: dict[str, list[str]] | None = None,
-) -> pd.DataFrame:
-    """Show a table and offer it as CSV and Excel. Columns in `counts` (and the columns `linked` to
-    them) are suppressed below the privacy threshold, on screen and in the download alike.
-    Returns the table as shown."""
+def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS) -> pd.DataFrame:
+    """Show a table and offer it as CSV and Excel. The counts `privacy` names (and the values
+    worked out from them) are suppressed below the privacy threshold, on screen and in the
+    download alike. Returns the table as shown."""
     shown = df
-    if counts:
-        threshold = state.suppress_below()
-        masked = suppress_small_cells(df, counts, threshold, linked)
+    if privacy.counts:
+        suppress_below = state.suppress_below()
+        masked = privacy.suppress(df, suppress_below)
         if masked["suppressed"].any():
-            st.caption(f"Cells counting fewer than {threshold} clients are hidden to protect privacy (shown as <{threshold}).")
-        shown = display_suppressed(masked, threshold, counts)
+            st.caption(f"Cells counting fewer than {suppress_below} clients are hidden to protect privacy (shown as <{suppress_below}).")
+        shown = display_suppressed(masked, suppress_below, [c for c in privacy.counts if c in df])
     floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
     # A Styler renders every cell in Python (seconds for a long list): only worth it for floats.
     st.dataframe(shown.style.format(number_text, subset=floats) if floats else shown, hide_index=True)

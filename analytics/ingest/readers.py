@@ -23,7 +23,7 @@ import pandas as pd
 
 from analytics.ingest.mapping import as_category
 from analytics.ingest.problems import Problem, quoted
-from analytics.labels import letters
+from analytics.schema import letters
 
 MAX_COLUMNS = 2000
 HEAD_BYTES = 1 << 20

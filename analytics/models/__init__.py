@@ -12,12 +12,12 @@ from analytics.models.regression import (
     GEEResult,
     LogisticResult,
     comparison_table,
-    describe_odds_ratios,
     fit_gee,
     fit_logistic,
+    odds_ratio_sentences,
 )
 
 __all__ = [
     "Design", "Encodings", "GEEResult", "LogisticResult", "RandomInterceptResult", "build_design",
-    "comparison_table", "describe_odds_ratios", "fit_gee", "fit_logistic", "fit_random_intercept", "is_categorical",
+    "comparison_table", "odds_ratio_sentences", "fit_gee", "fit_logistic", "fit_random_intercept", "is_categorical",
 ]

@@ -15,7 +15,7 @@ class Design:
 
     X: pd.DataFrame
     rows: pd.Index
-    n_dropped: int
+    n_left_out: int
     terms: list[str]
     reference: dict[str, str] = field(default_factory=dict)
     columns_dropped: list[str] = field(default_factory=list)
@@ -45,10 +45,10 @@ def build_design(
     complete = episodes[needed].notna().all(axis=1).to_numpy()
     data = episodes.loc[complete, needed]  # only the columns used: the table can be wide
     warnings: list[str] = []
-    n_dropped = int((~complete).sum())
-    if n_dropped:
+    n_left_out = int((~complete).sum())
+    if n_left_out:
         warnings.append(
-            f"{n_dropped} of {len(episodes)} episodes were left out because a chosen covariate is missing for them."
+            f"{n_left_out} of {len(episodes)} episodes were left out because a chosen covariate is missing for them."
         )
     terms, blocks, reference = [], [], {}
     for name in covariates:
@@ -66,7 +66,7 @@ def build_design(
     warnings += why
     if list(covariates) and X.shape[1] == 0:
         warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
-    return Design(X, data.index, n_dropped, list(X.columns), reference, dropped, warnings)
+    return Design(X, data.index, n_left_out, list(X.columns), reference, dropped, warnings)
 
 
 @dataclass

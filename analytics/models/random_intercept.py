@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,8 @@ from analytics.models.outcome import (
     unique,
     unusable,
 )
-from analytics.proportions import Z95
+from analytics.proportions import Z95, percent
+from analytics.results import NO_COUNTS, Privacy
 
 LATENT_VARIANCE = np.pi**2 / 3
 LOG_SD_MIN, LOG_SD_MAX = np.log(1e-4), np.log(20.0)
@@ -52,13 +54,24 @@ class RandomInterceptResult:
     log_likelihood: float
     variance_p: float
     n_used: int
-    n_dropped: int
+    n_left_out: int
     n_unknown_outcome: int
     n_clusters: int
     events: int
     n_agq: int
     converged: bool
     warnings: list[str] = field(default_factory=list)
+    privacy: ClassVar[Privacy] = NO_COUNTS
+
+    @property
+    def takeaway(self) -> str:
+        """The therapists' share of the differences in dropout, with its interval."""
+        if self.icc.empty:
+            return ""
+        icc = self.icc.iloc[0]
+        return (f"{percent(icc['icc'], 1)} of the differences in dropout lie between therapists (95% CI "
+                f"{percent(icc['ci_lower'], 1)} to {percent(icc['ci_upper'], 1)}); the rest lies between clients of "
+                "the same therapist.")
 
 
 class _OutOfTime(Exception):
@@ -198,7 +211,7 @@ def fit_random_intercept(
         log_likelihood=ll,
         variance_p=variance_p,
         n_used=len(model.y),
-        n_dropped=model.design.n_dropped,
+        n_left_out=model.design.n_left_out,
         n_unknown_outcome=model.n_unknown_outcome,
         n_clusters=len(therapists),
         events=model.events,
@@ -352,7 +365,7 @@ def _empty(model, problem: str, n_agq: int) -> RandomInterceptResult:
         effects=pd.DataFrame(columns=EFFECT_COLUMNS),
         table=pd.DataFrame(columns=TABLE_COLUMNS),
         sd=float("nan"), log_likelihood=float("nan"), variance_p=float("nan"),
-        n_used=len(model.y), n_dropped=model.design.n_dropped, n_unknown_outcome=model.n_unknown_outcome,
+        n_used=len(model.y), n_left_out=model.design.n_left_out, n_unknown_outcome=model.n_unknown_outcome,
         n_clusters=0 if model.groups is None else int(pd.unique(model.groups).size), events=model.events,
         n_agq=int(n_agq), converged=False, warnings=unique(model.warnings + [problem]),
     )

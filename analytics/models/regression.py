@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings as pywarnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,10 @@ from analytics.models.outcome import (
     unusable,
 )
 from analytics.proportions import wilson_interval
+from analytics.results import NO_COUNTS, Privacy
 
 __all__ = [
-    "LogisticResult", "GEEResult", "fit_logistic", "fit_gee", "auc", "calibration_table", "variance_inflation", "comparison_table", "describe_odds_ratios",
+    "LogisticResult", "GEEResult", "fit_logistic", "fit_gee", "auc", "calibration_table", "variance_inflation", "comparison_table", "odds_ratio_sentences",
 ]
 
 CALIBRATION_COLUMNS = ["decile", "n", "predicted", "observed", "ci_lower", "ci_upper"]
@@ -49,13 +51,19 @@ class _OutcomeModelResult:
 
     table: pd.DataFrame
     n_used: int
-    n_dropped: int
+    n_left_out: int
     n_unknown_outcome: int
     events: int
     events_per_parameter: float
     warnings: list[str] = field(default_factory=list)
     reference: dict[str, str] = field(default_factory=dict)
     markers: list[str] = field(default_factory=list)
+    privacy: ClassVar[Privacy] = NO_COUNTS
+
+    @property
+    def takeaway(self) -> str:
+        """The terms clearly associated with the odds of dropout, in plain sentences."""
+        return " ".join(odds_ratio_sentences(self))
 
 
 @dataclass(kw_only=True)
@@ -98,7 +106,7 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
     return LogisticResult(
         table=odds_ratio_table(X.columns, fit.params, fit.bse),
         n_used=len(model.y),
-        n_dropped=model.design.n_dropped,
+        n_left_out=model.design.n_left_out,
         n_unknown_outcome=model.n_unknown_outcome,
         events=model.events,
         events_per_parameter=model.events_per_parameter,
@@ -153,7 +161,7 @@ def fit_gee(
     return GEEResult(
         table=odds_ratio_table(X.columns, fit.params, fit.bse),
         n_used=len(y),
-        n_dropped=model.design.n_dropped,
+        n_left_out=model.design.n_left_out,
         n_unknown_outcome=model.n_unknown_outcome,
         events=model.events,
         events_per_parameter=model.events_per_parameter,
@@ -230,7 +238,7 @@ def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[COMPARISON_COLUMNS]
 
 
-def describe_odds_ratios(result: LogisticResult | GEEResult, alpha: float = 0.05) -> list[str]:
+def odds_ratio_sentences(result: LogisticResult | GEEResult, alpha: float = 0.05) -> list[str]:
     """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data are
     observational."""
     sentences = []
@@ -280,7 +288,7 @@ def _empty_gee(model: ModelData, problem: str) -> GEEResult:
 
 def _empty_common(model: ModelData, problem: str) -> dict:
     return dict(
-        table=empty_table(), n_used=len(model.y), n_dropped=model.design.n_dropped,
+        table=empty_table(), n_used=len(model.y), n_left_out=model.design.n_left_out,
         n_unknown_outcome=model.n_unknown_outcome, events=model.events,
         events_per_parameter=model.events_per_parameter, warnings=unique(model.warnings + [problem]),
         reference=model.design.reference, markers=model.markers,

@@ -128,7 +128,7 @@ def _icc(tables: dict) -> str:
 
 def _model_sizes(result) -> str:
     get = lambda name: getattr(result, name, None)  # noqa: E731
-    text = f"{get('n_used'):,} episodes were used ({get('n_dropped'):,} dropped for missing values), with {get('events'):,} dropouts"
+    text = f"{get('n_used'):,} episodes were used ({get('n_left_out'):,} dropped for missing values), with {get('events'):,} dropouts"
     epp = get("events_per_parameter")
     return text + (f" ({epp:.1f} per parameter)." if epp is not None else ".")
 

@@ -31,6 +31,7 @@ from analytics.output import export
 from analytics.output.methods import methods_text
 from analytics.practice.therapists import anonymous_labels, therapist_funnel
 from analytics.recipe import Recipe
+from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
@@ -62,7 +63,7 @@ class Section:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, go.Figure] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    result: object = None
+    result: Result | None = None
 
 
 @dataclass
@@ -141,7 +142,7 @@ def _episodes(episodes, recipe):
 
 
 def _km(episodes, recipe):
-    km = kaplan_meier(episodes, group=recipe.km_group)
+    km = kaplan_meier(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
@@ -160,7 +161,7 @@ def _logrank(episodes, recipe):
 
 
 def _cif(episodes, recipe):
-    cif = cumulative_incidence(episodes, group=recipe.km_group)
+    cif = cumulative_incidence(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
     section.figures["cif"] = cif_figure(cif,
@@ -181,7 +182,7 @@ def _cox(episodes, recipe):
     section.tables["ph_test"] = ph.table
     section.figures["ph_residuals"] = ph_residual_figure(ph,
                                               time_label=TIME_LABELS[recipe.episodes.time_scale])
-    section.warnings += [ph.advice] if isinstance(ph.advice, str) and ph.advice else list(ph.advice or [])
+    section.warnings.append(ph.takeaway)
     return section
 
 
@@ -202,7 +203,7 @@ def _therapists(episodes, recipe):
     table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
     table[THERAPIST_COUNTS] = table[THERAPIST_COUNTS].astype("Int64")  # masking made them float
     section = Section("therapists", TITLES["therapists"], {"therapists": table},
-                      warnings=list(getattr(result, "warnings", [])), result=result)
+                      warnings=list(result.warnings), result=result)
     if table["suppressed"].any():
         section.warnings.append(f"Therapist counts below {recipe.suppress_below} are blank in therapists.csv "
                                 "(suppress_below in the recipe; 0 keeps every count).")
@@ -215,7 +216,7 @@ def _therapists(episodes, recipe):
 def _icc(episodes, recipe):
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
-                      warnings=list(getattr(result, "warnings", [])), result=result)
+                      warnings=list(result.warnings), result=result)
     section.figures["caterpillar"] = caterpillar_figure(result.effects,
                                              labels=_labels(result.effects["therapist_id"]))
     return section
@@ -289,6 +290,8 @@ def report_html(sections: list[Section], recipe: Recipe, methods: str, warnings:
     parts += [f"<div class='warn'>{html.escape(w)}</div>" for w in warnings]
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        if getattr(section.result, "takeaway", ""):  # the sentence the dashboard shows for the same result
+            parts.append(f"<p><b>{html.escape(section.result.takeaway)}</b></p>")
         parts += [f"<div class='warn'>{html.escape(w)}</div>" for w in section.warnings]
         for fig in section.figures.values():
             if fig is not None:

@@ -24,6 +24,7 @@ After a rupture (client level, first rupture only), with n = `within`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,10 +32,11 @@ from scipy import stats
 
 from analytics.client_runs import ClientRuns, in_client_order
 from analytics.proportions import Z95, percent, wilson_interval
+from analytics.results import NO_COUNTS, Privacy
 from analytics.ruptures import flag_ruptures
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, SCALES, SRS_CUTOFF
 from analytics.survival.cox import fit_time_varying
-from analytics.survival.curves import kaplan_meier
+from analytics.survival.curves import MEDIAN_PRIVACY, kaplan_meier
 
 OUTCOME_LABELS = {EVENT_DROPOUT: "dropped out", EVENT_COMPLETED: "completed", 0: "ongoing or other ending"}
 OUTCOME_ORDER = ["dropped out", "completed", "ongoing or other ending"]
@@ -46,6 +48,9 @@ class TrajectoryResult:
     table: pd.DataFrame  # outcome, session_number, clients, mean, sd, ci_lower, ci_upper
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # clients with a rating
+    n_left_out: int = 0  # clients without one
+    privacy: ClassVar[Privacy] = Privacy(("clients",), {"clients": ("mean", "sd", "ci_lower", "ci_upper")})
 
 
 @dataclass
@@ -55,6 +60,14 @@ class FirstSessionResult:
     distribution: pd.DataFrame  # outcome, score_from, score_to, clients, share
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # clients with a first rating
+    n_left_out: int = 0  # clients without one
+    privacy: ClassVar[Privacy] = Privacy(("clients", "below_cutoff"), {
+        "clients": ("mean", "sd", "ci_lower", "ci_upper", "median"), "below_cutoff": ("below_cutoff_share",)})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.summary
 
 
 @dataclass
@@ -68,6 +81,16 @@ class RuptureResult:
     comparison: pd.DataFrame  # group, clients, index_sessions, dropouts (among index sessions), rate, ci_lower, ci_upper, note
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # clients rated at least twice (a rupture needs two ratings)
+    n_left_out: int = 0  # clients rated fewer times
+    privacy: ClassVar[Privacy] = Privacy(
+        ("clients_rated_twice", "clients_with_rupture", "ruptures"),
+        {"clients_with_rupture": ("share", "ci_lower", "ci_upper", "per_100_transitions"),
+         "ruptures": ("per_100_transitions",)})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.rates
 
 
 @dataclass
@@ -75,9 +98,25 @@ class AllianceRiskResult:
     measure: str
     method: str  # "time-varying Cox" or "Kaplan-Meier by first-session alliance"
     table: pd.DataFrame
-    reading: str
+    takeaway: str
     km: object = None
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0
+    n_left_out: int = 0
+
+    @property
+    def privacy(self) -> Privacy:
+        """The Kaplan-Meier medians count clients; the Cox table has no counts."""
+        return NO_COUNTS if self.km is None else MEDIAN_PRIVACY
+
+
+
+# The rupture tables beside the headline rates: clients per number of ruptures, repair, dropout after.
+PER_CLIENT_PRIVACY = Privacy(("clients",), {"clients": ("share",)})
+REPAIR_PRIVACY = Privacy(("ruptured", "repaired", "not_repaired", "not_yet_known"),
+                         {"repaired": ("rate", "ci_lower", "ci_upper"), "not_repaired": ("rate", "ci_lower", "ci_upper")})
+COMPARISON_PRIVACY = Privacy(("clients", "index_sessions", "dropouts"),
+                             {"clients": ("rate", "ci_lower", "ci_upper"), "dropouts": ("rate", "ci_lower", "ci_upper")})
 
 
 def missing_measure_message(measure: str) -> str:
@@ -107,7 +146,9 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str)
     rated["event"] = info["event"].to_numpy()
     rated["sessions_attended"] = info["sessions_attended"].to_numpy()
     rated["outcome"] = rated["event"].map(OUTCOME_LABELS)
-    return rated.reset_index(drop=True)
+    rated = rated.reset_index(drop=True)
+    rated.attrs["clients"] = int(episodes["client_id"].nunique())  # so results can say how many had no rating
+    return rated
 
 
 def _mean_table(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
@@ -144,7 +185,8 @@ def trajectories_of(rated: pd.DataFrame, measure: str = "srs", max_session: int 
         )
     else:
         takeaway = "There are not yet both dropouts and completions with ratings to compare."
-    return TrajectoryResult(measure, table, takeaway)
+    used = int(rated["client_id"].nunique())
+    return TrajectoryResult(measure, table, takeaway, n_used=used, n_left_out=rated.attrs.get("clients", used) - used)
 
 
 def first_session_alliance(
@@ -187,7 +229,8 @@ def first_session_alliance(
             )
     else:
         takeaway = "There are not yet both dropouts and completions with a first rating to compare."
-    return FirstSessionResult(measure, summary, distribution, takeaway)
+    return FirstSessionResult(measure, summary, distribution, takeaway, n_used=len(data),
+                              n_left_out=len(episodes) - len(data))
 
 
 def rupture_outcomes(
@@ -278,7 +321,8 @@ def ruptures_of(
 
     comparison, warnings = _rupture_comparison(rated, first, within)
     return RuptureResult(measure, within, per_client, rates, per_client_counts, repair, comparison,
-                         _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings)
+                         _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings,
+                         n_used=len(eligible), n_left_out=rated.attrs.get("clients", len(per_client)) - len(eligible))
 
 
 def _dropout_within(event: pd.Series, sessions_after: pd.Series, within: int) -> np.ndarray:
@@ -329,24 +373,24 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
     return pd.DataFrame(rows), warnings
 
 
-def _small(counts, threshold: int) -> bool:
-    """True when any count is from 1 to threshold - 1 (the suppression rule): a sentence must not quote it."""
+def _small(counts, suppress_below: int) -> bool:
+    """True when any count is from 1 to suppress_below - 1 (the suppression rule): a sentence must not quote it."""
     values = np.atleast_1d(np.asarray(counts, dtype=float))
-    return bool(((values > 0) & (values < threshold)).any())
+    return bool(((values > 0) & (values < suppress_below)).any())
 
 
 def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.DataFrame, within: int,
-                      threshold: int) -> str:
+                      suppress_below: int) -> str:
     r, fix = rates.iloc[0], repair.iloc[0]
     if not r["clients_with_rupture"]:
         return "No ruptures under these rules."
     after, base = comparison.iloc[0], comparison.iloc[1]
     parts = []
-    if not _small([r["clients_with_rupture"], r["clients_rated_twice"] - r["clients_with_rupture"]], threshold):
+    if not _small([r["clients_with_rupture"], r["clients_rated_twice"] - r["clients_with_rupture"]], suppress_below):
         parts.append(f"{percent(r['share'])} of clients rated at least twice had a rupture.")
-    if not _small([fix["repaired"], fix["not_repaired"]], threshold):
+    if not _small([fix["repaired"], fix["not_repaired"]], suppress_below):
         parts.append(f"{percent(fix['rate'])} of ruptures were repaired within {within} sessions.")
-    if not _small([after["dropouts"], after["clients"] - after["dropouts"], base["dropouts"]], threshold):
+    if not _small([after["dropouts"], after["clients"] - after["dropouts"], base["dropouts"]], suppress_below):
         overlap = after["ci_lower"] <= base["ci_upper"] and base["ci_lower"] <= after["ci_upper"]
         parts.append(
             f"Within {within} sessions of a rupture {percent(after['rate'])} dropped out, against "
@@ -369,7 +413,8 @@ def alliance_risk(
         row = result.table.loc[result.table["term"] == measure]
         if len(row):
             return AllianceRiskResult(measure, "time-varying Cox", result.table, _cox_reading(row.iloc[0], measure),
-                                      warnings=list(result.warnings))
+                                      warnings=list(result.warnings), n_used=result.n_used,
+                                      n_left_out=result.n_left_out)
     return _km_by_first_alliance(episodes, measure)
 
 
@@ -392,11 +437,11 @@ def _km_by_first_alliance(episodes: pd.DataFrame, measure: str) -> AllianceRiskR
     level = np.where(rated[column] < cut, f"first {measure.upper()} below {cut:g}", f"first {measure.upper()} {cut:g} or above")
     km = kaplan_meier(rated.assign(alliance_level=level), group="alliance_level")
     medians = km.medians
-    reading = (
+    takeaway = (
         f"The curves show the share of clients still in therapy by session for those who started with a "
         f"low ({measure.upper()} below {cut:g}) or a good alliance; a lower curve means more dropout. "
         "This uses only the first rating (the time-varying model is not available)."
     )
-    return AllianceRiskResult(measure, "Kaplan-Meier by first-session alliance", medians, reading, km=km,
-                              warnings=list(km.warnings))
+    return AllianceRiskResult(measure, "Kaplan-Meier by first-session alliance", medians, takeaway, km=km,
+                              warnings=list(km.warnings), n_used=km.n_used, n_left_out=km.n_left_out)
 

@@ -4,6 +4,7 @@ by intake month and by the practice's own groupings (site, modality, referral, t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,14 +14,17 @@ from analytics.episodes import EpisodeSettings, available_definitions, derive_ep
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_LINKED,
+    RATE_PRIVACY,
     add_rate,
     chi_square_p,
     dropout_rates,
+    known_split,
     median_interval,
     percent,
     wilson_interval,
     yes_no,
 )
+from analytics.results import NO_COUNTS, Privacy
 from analytics.schema import DEFINITION_LABELS, EVENT_COMPLETED, EVENT_DROPOUT
 from analytics.suppression import suppress_small_cells
 
@@ -34,6 +38,10 @@ DENOMINATOR_NOTE = "Share of clients whose episode has a known outcome (dropped 
 BREAKDOWN_COLUMNS = ("site", "modality", "referral", "telehealth")
 # Plain names for the levels of 0/1 groupings (after yes/no).
 LEVEL_NAMES = {"telehealth": {"yes": "telehealth", "no": "in person"}}
+
+AGREEMENT_COUNTS = ["compared", "both_dropout", "both_not", "disagree", "only_a", "only_b"]
+AGREEMENT_PRIVACY = Privacy(tuple(AGREEMENT_COUNTS), {"disagree": ("agreement", "agreement_ci_lower", "agreement_ci_upper"),
+                                               "compared": ("agreement", "agreement_ci_lower", "agreement_ci_upper")})
 
 
 @dataclass
@@ -53,6 +61,29 @@ class Headline:
     table: pd.DataFrame
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    hidden: bool = False  # the rate and its counts are withheld (see for_display)
+    privacy: ClassVar[Privacy] = NO_COUNTS  # one figure a row: for_display hides the private rows
+
+    @property
+    def n_used(self) -> int:
+        return self.known
+
+    @property
+    def n_left_out(self) -> int:
+        return self.clients - self.known
+
+    def for_display(self, suppress_below: int) -> Headline:
+        """The headline a director may see: when the ended episodes or the dropouts are fewer than
+        `suppress_below`, the rate, its interval and both counts are withheld, and the takeaway says why."""
+        counts = pd.DataFrame({"value": [self.known, self.dropouts]})
+        if not suppress_small_cells(counts, ["value"], suppress_below)["suppressed"].any():
+            return self
+        table = self.table.copy()
+        private = table["figure"].isin(["known outcomes", "dropouts", "dropout rate"])
+        table.loc[private, ["value", "ci_lower", "ci_upper"]] = None
+        table.loc[private, "note"] = f"hidden: fewer than {suppress_below}"
+        return replace(self, table=table, rate=np.nan, ci_lower=np.nan, ci_upper=np.nan, hidden=True,
+                       takeaway="Too few ended episodes to show a rate without revealing small numbers.")
 
 
 @dataclass
@@ -64,6 +95,9 @@ class RateResult:
     p_value: float
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # episodes with a known outcome
+    n_left_out: int = 0  # ongoing episodes
+    privacy: ClassVar[Privacy] = replace(RATE_PRIVACY, counts=RATE_PRIVACY.counts + ("ongoing",))
 
 
 @dataclass
@@ -74,6 +108,14 @@ class SensitivityResult:
     agreement: pd.DataFrame
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # clients compared (those the filters keep)
+    n_left_out: int = 0
+    agreement_takeaway: str = ""
+    privacy: ClassVar[Privacy] = RATE_PRIVACY
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.rates
 
 
 def definition_label(definition: str, settings: EpisodeSettings) -> str:
@@ -180,7 +222,20 @@ def definition_sensitivity(
         + ("the appointment history (a sessions file)." if "unilateral" not in definitions
            else "a `termination` column (the therapist's judgement of how the episode ended).")
     ]
-    return SensitivityResult(rates, agreement, _sensitivity_takeaway(rates, suppress_below), warnings)
+    clients = len(next(iter(outcomes.values()))) if outcomes else 0
+    return SensitivityResult(rates, agreement, _sensitivity_takeaway(rates, suppress_below), warnings, clients, 0,
+                             _agreement_takeaway(agreement, suppress_below))
+
+
+def _agreement_takeaway(agreement: pd.DataFrame, suppress_below: int) -> str:
+    """How often the first pair of definitions classes clients the same way (unless that reveals a small count)."""
+    if agreement.empty:
+        return ""
+    if suppress_small_cells(agreement.head(1), AGREEMENT_COUNTS, suppress_below)["suppressed"].iloc[0]:
+        return "Each bar shows how many clients two definitions class the same way."
+    first = agreement.iloc[0]
+    return (f"{percent(first['agreement'])} of the clients with a known outcome under both the "
+            f"{first['definition_a'].lower()} and the {first['definition_b'].lower()} definitions are classed the same way.")
 
 
 def _pairwise_agreement(outcomes: dict[str, pd.Series], settings: EpisodeSettings) -> pd.DataFrame:
@@ -212,7 +267,6 @@ def _pairwise_agreement(outcomes: dict[str, pd.Series], settings: EpisodeSetting
     return table
 
 
-AGREEMENT_COUNTS = ["compared", "both_dropout", "both_not", "disagree", "only_a", "only_b"]
 
 
 def _sensitivity_takeaway(rates: pd.DataFrame, suppress_below: int) -> str:
@@ -256,7 +310,8 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
         warnings.append(f"{n_unknown} clients have no {column} recorded; they are shown as 'unknown'.")
     tested = table.loc[table[column] != "unknown"]
     p = chi_square_p(tested)
-    return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings)
+    return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings,
+                      *known_split(episodes))
 
 
 def p_text(p: float) -> str:
@@ -325,7 +380,7 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
         )
     else:
         takeaway = f"Too few {period}s with enough ended episodes to show a trend."
-    return RateResult(period, table, p, takeaway, warnings)
+    return RateResult(period, table, p, takeaway, warnings, *known_split(episodes))
 
 
 def incidence_takeaway(cif_table: pd.DataFrame, unit: str = "session") -> str:

@@ -13,12 +13,21 @@ are per one point higher, the age gap per 10 years, markers and matches yes agai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from analytics.models.design import Encodings
-from analytics.proportions import dropout_rates, percent, wilson_interval, yes_no
+from analytics.proportions import (
+    RATE_PRIVACY,
+    dropout_rates,
+    known_split,
+    percent,
+    wilson_interval,
+    yes_no,
+)
+from analytics.results import Privacy
 from analytics.schema import (
     CLIENT_COLUMNS,
     ENVIRONMENT_RATINGS,
@@ -53,6 +62,8 @@ _NOT_RATINGS = set(CLIENT_COLUMNS) | set(MATCH_FACTORS) | {
     "sessions_scheduled", "sessions_attended", "missed", "ruptures", "wai_ruptures",
 }
 
+HAZARD_PRIVACY = Privacy(("n_used", "events"))  # the adjusted hazard ratios beside the rates
+
 
 @dataclass
 class FactorResult:
@@ -64,6 +75,13 @@ class FactorResult:
     takeaway: str
     by_site: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # episodes with a known outcome
+    n_left_out: int = 0  # ongoing episodes
+    privacy: ClassVar[Privacy] = RATE_PRIVACY
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.rates
 
 
 @dataclass
@@ -74,6 +92,13 @@ class Scorecard:
     adjusted_for: list[str]
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # episodes with a known outcome
+    n_left_out: int = 0  # ongoing episodes
+    privacy: ClassVar[Privacy] = Privacy(
+        ("clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"),
+        {"done": ("prevalence", "prevalence_ci_lower", "prevalence_ci_upper"), "dropouts_with": ("rate_with",),
+         "known_with": ("rate_with",), "dropouts_without": ("rate_without",), "known_without": ("rate_without",)},
+    )
 
 
 def as_marker(series: pd.Series) -> pd.Series:
@@ -165,7 +190,8 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
     hazard = pd.DataFrame(rows)
     by_site = _level_rates(episodes, columns, ["site"]) if strata else None
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
-    return FactorResult(_level_rates(episodes, columns), hazard, adjust, takeaway, by_site, warnings)
+    return FactorResult(_level_rates(episodes, columns), hazard, adjust, takeaway, by_site, warnings,
+                        *known_split(episodes))
 
 
 def match_columns(episodes: pd.DataFrame) -> list[str]:
@@ -206,7 +232,7 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
     rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
-    return FactorResult(rates, hazard, adjusted, takeaway, None, warnings)
+    return FactorResult(rates, hazard, adjusted, takeaway, None, warnings, *known_split(episodes))
 
 
 def _hazard_takeaway(hazard: pd.DataFrame, what: str, higher_is: str) -> str:
@@ -284,7 +310,8 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
     small = suppress_small_cells(table.assign(not_done=table["clients_recorded"] - table["done"]),
                                  ["done", "not_done"], suppress_below)["suppressed"].to_numpy()
     table.loc[small, "reading"] = "Recorded for too few clients either way to report without revealing small numbers."
-    return Scorecard(table, adjust, _scorecard_takeaway(table.loc[~small | ~table["found"]]), warnings)
+    return Scorecard(table, adjust, _scorecard_takeaway(table.loc[~small | ~table["found"]]), warnings,
+                     *known_split(episodes))
 
 
 def _habit_reading(row: dict) -> str:

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from analytics.labels import letters
 from analytics.proportions import wilson_interval
-from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
+from analytics.results import Privacy
+from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, letters
 
 LEVELS = {"95": 0.95, "998": 0.998}
 DEFAULT_SALT = "alliance-lens"
@@ -42,6 +43,27 @@ class FunnelResult:
     prior_a: float
     prior_b: float
     warnings: list[str] = field(default_factory=list)
+    privacy: ClassVar[Privacy] = Privacy(
+        ("clients", "known", "dropouts"),
+        {"known": ("rate", "shrunk_rate", "ci_lower", "ci_upper"), "dropouts": ("rate", "shrunk_rate", "ci_lower", "ci_upper")},
+    )
+
+    @property
+    def n_used(self) -> int:
+        """Clients with a known outcome: the ones a rate counts."""
+        return int(self.table["known"].sum())
+
+    @property
+    def n_left_out(self) -> int:
+        return int(self.table["clients"].sum()) - self.n_used
+
+    @property
+    def takeaway(self) -> str:
+        """How many therapists lie outside the limits, against how many would by chance alone."""
+        placed = int(self.table["rate"].notna().sum())
+        outside95, outside998 = int(self.table["outside_95"].sum()), int(self.table["outside_998"].sum())
+        return (f"{outside95} of {placed} therapists lie outside the 95% limits (about {0.05 * placed:.1f} would by "
+                f"chance alone) and {outside998} outside the 99.8% limits (about {0.002 * placed:.1f} by chance).")
 
 
 def therapist_funnel(episodes: pd.DataFrame, cluster: str = "therapist_id") -> FunnelResult:

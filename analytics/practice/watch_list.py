@@ -20,6 +20,7 @@ model refitted on every closed episode. Reasons are the features pushing a clien
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from analytics.client_runs import ClientRuns, in_client_order
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
 from analytics.proportions import Z95
+from analytics.results import NO_COUNTS, Privacy
 from analytics.ruptures import flag_ruptures
 from analytics.schema import CLIENT_MISSES, EVENT_COMPLETED, EVENT_DROPOUT, SRS_CUTOFF
 
@@ -35,6 +37,11 @@ INTAKE_FEATURES = ("referral", "prior_negative_therapy", "trauma_history")
 RIDGE = 1.0
 HOLDOUT = 0.3
 MIN_CLOSED = 40
+
+
+# The calibration table counts clients per decile; the observed share and its interval follow from them.
+CALIBRATION_PRIVACY = Privacy(("n", "dropouts"), {"dropouts": ("observed", "ci_lower", "ci_upper"),
+                                                  "n": ("observed", "ci_lower", "ci_upper")})
 
 
 @dataclass
@@ -45,6 +52,9 @@ class WatchListResult:
     calibration: pd.DataFrame  # decile, n, dropouts, predicted, observed, ci_lower, ci_upper
     takeaway: str
     warnings: list[str] = field(default_factory=list)
+    n_used: int = 0  # open episodes ranked
+    n_left_out: int = 0  # open episodes without the values the model needs
+    privacy: ClassVar[Privacy] = NO_COUNTS  # one row per client; the calibration's counts: CALIBRATION_PRIVACY
 
 
 def auc_delong(y, p) -> tuple[float, float, float]:
@@ -155,6 +165,7 @@ def watch_list(
         raise ValueError("The watch list needs the appointment history (a sessions file): risk is read from "
                          "attendance, misses and alliance ratings so far.")
     snap = _snapshots(sessions, episodes, seed)
+    open_before = int((~snap["closed"]).sum())
     features = [c for c in ("attended_so_far", "misses_so_far", "missed_last", "srs_last", "recent_rupture", "no_rating")
                 if c in snap]
     features += [c for c in INTAKE_FEATURES if c in snap and snap[c].nunique() >= 2]
@@ -205,7 +216,8 @@ def watch_list(
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     if therapist is not None:
         table = table.loc[table["therapist_id"] == therapist].reset_index(drop=True)
-    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy), warnings)
+    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy), warnings,
+                           len(open_rows), open_before - len(open_rows))
 
 
 _MARKER_PHRASES = {

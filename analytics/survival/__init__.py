@@ -4,7 +4,7 @@ test (`ph_test`), the time-varying alliance model (`time_varying`) and Harrell's
 (`concordance`). Each equals R's `survival` package on R's own data sets."""
 
 from analytics.survival.concordance import Concordance
-from analytics.survival.cox import adjusted_curves, describe_hazard_ratios, fit_cox
+from analytics.survival.cox import adjusted_curves, fit_cox
 from analytics.survival.cox_results import CoxResult
 from analytics.survival.curves import (
     CIFResult,
@@ -20,6 +20,6 @@ from analytics.survival.time_varying import counting_process, fit_time_varying
 
 __all__ = [
     "CIFResult", "Concordance", "CoxResult", "KMResult", "LogrankResult", "PHTestResult", "adjusted_curves",
-    "counting_process", "cumulative_incidence", "describe_hazard_ratios", "fit_cox",
+    "counting_process", "cumulative_incidence", "fit_cox",
     "fit_time_varying", "kaplan_meier", "logrank", "overstatement_summary", "ph_test",
 ]

@@ -20,7 +20,7 @@ from analytics.survival.time_varying import counting_process, fit_time_varying
 
 __all__ = [
     "CoxResult", "PHTestResult", "fit_cox", "ph_test", "fit_time_varying", "counting_process",
-    "adjusted_curves", "describe_hazard_ratios",
+    "adjusted_curves",
 ]
 
 
@@ -95,80 +95,3 @@ def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
                 curve.insert(1, "stratum", m.stratum_labels[s])
             frames.append(curve)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["value", "time", "survival"])
-
-
-# How a 0/1 marker reads as the subject of a sentence ("... was associated with dropping out ...").
-_MARKER_SUBJECTS = {
-    "court_mandated": "Being court-mandated to therapy",
-    "trauma_history": "A trauma history",
-    "prior_negative_therapy": "A prior negative experience of therapy",
-    "telehealth": "Being seen by telehealth",
-    "expectations_explained": "Having expectations explained at intake",
-    "background_discussed": "Having one's background discussed",
-    "goals_agreed": "Agreeing goals with the therapist",
-    "approach_adapted": "Having the approach adapted",
-    "gender_match": "A therapist of the same gender",
-    "ethnicity_match": "A therapist of the same ethnicity",
-    "religion_match": "A therapist of the same religion",
-    "language_match": "A therapist who speaks the client's language",
-    "therapist_trainee": "Being seen by a trainee",
-}
-
-# How a numeric covariate reads after "Each one-unit increase in ...".
-_NUMBER_LABELS = {
-    "srs": "the last known SRS (alliance) score", "srs_first": "the first SRS (alliance) score",
-    "srs_mean": "the mean SRS score", "srs_last": "the last SRS score", "srs_min": "the lowest SRS score",
-    "wai": "the last known WAI score", "wai_first": "the first WAI score", "wai_mean": "the mean WAI score",
-    "ruptures": "the number of alliance ruptures", "age": "age (per year)",
-    "age_gap": "the client-therapist age gap (per year)",
-    "therapist_experience_years": "the therapist's years of experience",
-    **{f"env_{k}": f"the room's {k} rating" for k in ("comfort", "privacy", "noise", "temperature", "seating")},
-}
-
-
-def describe_hazard_ratios(result: CoxResult, alpha: float = 0.05) -> list[str]:
-    """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
-    are observational."""
-    table = result.table.dropna(subset=["hr", "p"])
-    sentences = []
-    for row in table.itertuples():  # one sentence per model term
-        if row.p >= alpha:
-            continue
-        ci = f"95% CI {_num(row.hr_ci_lower)} to {_num(row.hr_ci_upper)}"
-        owner = result.model.term_covariate.get(row.term, row.term)
-        if owner in result.reference:
-            level = row.term[len(owner) + 1:-1]
-            sentences.append(
-                f"{_label(owner).capitalize()} “{level}” (compared with “{result.reference[owner]}”) was associated "
-                f"with dropping out at {_num(row.hr)} times the rate ({ci})."
-            )
-        elif _is_marker(result, row.term):
-            subject = _MARKER_SUBJECTS.get(row.term, f"{_label(row.term).capitalize()} (yes vs no)")
-            sentences.append(
-                f"{subject} was associated with dropping out at {_num(row.hr)} times the rate of other clients ({ci})."
-            )
-        else:
-            change = abs(row.hr - 1) * 100
-            direction = "higher" if row.hr > 1 else "lower"
-            sentences.append(
-                f"Each one-unit increase in {_NUMBER_LABELS.get(row.term, _label(row.term))} was associated with a {change:.0f}% {direction} "
-                f"dropout rate (hazard ratio {_num(row.hr)}, {ci})."
-            )
-    if not sentences:
-        return ["No covariate was clearly associated with the dropout rate (every 95% interval includes 1)."]
-    return sentences + ["These are associations in observational data, not proof of cause."]
-
-
-def _num(x: float) -> str:
-    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def _is_marker(result: CoxResult, term: str) -> bool:
-    """A numeric covariate that takes only the values 0 and 1 in the data used."""
-    j = list(result.table["term"]).index(term)
-    column = result.model.risk_sets.X[:, j] + result.model.center[j]
-    return bool(np.all(np.isin(np.round(column, 9), (0.0, 1.0))))

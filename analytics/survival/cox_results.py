@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analytics.models.design import Design
+from analytics.results import NO_COUNTS, Privacy
 from analytics.survival import efron
 from analytics.survival.concordance import concordance as harrell
 
@@ -37,7 +39,7 @@ class CoxResult:
 
     table: pd.DataFrame
     n_used: int
-    n_dropped: int
+    n_left_out: int
     events: int
     events_per_parameter: float
     loglik: float
@@ -51,6 +53,13 @@ class CoxResult:
     cluster: str | None
     n_clusters: int | None
     model: ModelData | None = field(default=None, repr=False)
+
+    privacy: ClassVar[Privacy] = NO_COUNTS
+
+    @cached_property
+    def takeaway(self) -> str:
+        """The terms clearly associated with the dropout rate, in plain sentences."""
+        return " ".join(hazard_ratio_sentences(self)) if self.model is not None else ""
 
     @cached_property
     def concordance(self) -> float:
@@ -73,7 +82,7 @@ def term_covariates(terms: list[str], covariates: list[str], reference: dict[str
 
 def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: np.ndarray,
                stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
-               strata_names: list[str] | None, start: np.ndarray | None = None, n_dropped: int | None = None,
+               strata_names: list[str] | None, start: np.ndarray | None = None, n_left_out: int | None = None,
                time_limit: float = 120.0) -> CoxResult:
     """Fit on the rows of `design` and assemble the result; model trouble becomes warnings."""
     warnings = list(design.warnings)
@@ -82,7 +91,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     codes, labels = stratum if stratum is not None else (None, [])
     rs = efron.risk_sets(X, stop, event, codes, start)
     n, events = len(stop), int(np.sum(event))
-    n_dropped = design.n_dropped if n_dropped is None else n_dropped
+    n_left_out = design.n_left_out if n_left_out is None else n_left_out
 
     at_zero = efron.efron(np.zeros(len(terms)), rs) if events and terms else None
     if at_zero is not None:
@@ -103,7 +112,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     epp = events / p if p else float("nan")
     cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
     n_clusters = int(cluster_codes.max()) + 1 if cluster is not None and len(cluster_codes) else None
-    base = dict(n_used=n, n_dropped=n_dropped, events=events, events_per_parameter=epp,
+    base = dict(n_used=n, n_left_out=n_left_out, events=events, events_per_parameter=epp,
                 covariates=list(covariates), reference=dict(design.reference), strata=strata_names,
                 cluster=cluster_name, n_clusters=n_clusters)
     if events == 0:
@@ -168,3 +177,80 @@ def stratum_codes(frame: pd.DataFrame, strata: list[str] | None) -> tuple[np.nda
     keys = frame[strata].astype(str).agg(", ".join, axis=1) if len(strata) > 1 else frame[strata[0]].astype(str)
     codes, labels = pd.factorize(keys, sort=True)
     return codes.astype(np.int64), list(labels)
+
+
+# How a 0/1 marker reads as the subject of a sentence ("... was associated with dropping out ...").
+_MARKER_SUBJECTS = {
+    "court_mandated": "Being court-mandated to therapy",
+    "trauma_history": "A trauma history",
+    "prior_negative_therapy": "A prior negative experience of therapy",
+    "telehealth": "Being seen by telehealth",
+    "expectations_explained": "Having expectations explained at intake",
+    "background_discussed": "Having one's background discussed",
+    "goals_agreed": "Agreeing goals with the therapist",
+    "approach_adapted": "Having the approach adapted",
+    "gender_match": "A therapist of the same gender",
+    "ethnicity_match": "A therapist of the same ethnicity",
+    "religion_match": "A therapist of the same religion",
+    "language_match": "A therapist who speaks the client's language",
+    "therapist_trainee": "Being seen by a trainee",
+}
+
+# How a numeric covariate reads after "Each one-unit increase in ...".
+_NUMBER_LABELS = {
+    "srs": "the last known SRS (alliance) score", "srs_first": "the first SRS (alliance) score",
+    "srs_mean": "the mean SRS score", "srs_last": "the last SRS score", "srs_min": "the lowest SRS score",
+    "wai": "the last known WAI score", "wai_first": "the first WAI score", "wai_mean": "the mean WAI score",
+    "ruptures": "the number of alliance ruptures", "age": "age (per year)",
+    "age_gap": "the client-therapist age gap (per year)",
+    "therapist_experience_years": "the therapist's years of experience",
+    **{f"env_{k}": f"the room's {k} rating" for k in ("comfort", "privacy", "noise", "temperature", "seating")},
+}
+
+
+def hazard_ratio_sentences(result: CoxResult, alpha: float = 0.05) -> list[str]:
+    """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
+    are observational."""
+    table = result.table.dropna(subset=["hr", "p"])
+    sentences = []
+    for row in table.itertuples():  # one sentence per model term
+        if row.p >= alpha:
+            continue
+        ci = f"95% CI {_num(row.hr_ci_lower)} to {_num(row.hr_ci_upper)}"
+        owner = result.model.term_covariate.get(row.term, row.term)
+        if owner in result.reference:
+            level = row.term[len(owner) + 1:-1]
+            sentences.append(
+                f"{_label(owner).capitalize()} “{level}” (compared with “{result.reference[owner]}”) was associated "
+                f"with dropping out at {_num(row.hr)} times the rate ({ci})."
+            )
+        elif _is_marker(result, row.term):
+            subject = _MARKER_SUBJECTS.get(row.term, f"{_label(row.term).capitalize()} (yes vs no)")
+            sentences.append(
+                f"{subject} was associated with dropping out at {_num(row.hr)} times the rate of other clients ({ci})."
+            )
+        else:
+            change = abs(row.hr - 1) * 100
+            direction = "higher" if row.hr > 1 else "lower"
+            sentences.append(
+                f"Each one-unit increase in {_NUMBER_LABELS.get(row.term, _label(row.term))} was associated with a {change:.0f}% {direction} "
+                f"dropout rate (hazard ratio {_num(row.hr)}, {ci})."
+            )
+    if not sentences:
+        return ["No covariate was clearly associated with the dropout rate (every 95% interval includes 1)."]
+    return sentences + ["These are associations in observational data, not proof of cause."]
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _is_marker(result: CoxResult, term: str) -> bool:
+    """A numeric covariate that takes only the values 0 and 1 in the data used."""
+    j = list(result.table["term"]).index(term)
+    column = result.model.risk_sets.X[:, j] + result.model.center[j]
+    return bool(np.all(np.isin(np.round(column, 9), (0.0, 1.0))))

@@ -19,16 +19,19 @@ needed: durations here are whole sessions or days, compared exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.results import NO_COUNTS, Privacy
 from analytics.schema import EVENT_DROPOUT
 
 ALL = "all"
+ALPHA = 0.05  # the level at which a test's result is called more than chance
 Z95 = stats.norm.ppf(0.975)
 _TOL = np.sqrt(np.finfo(float).eps)
 _MANY_GROUPS = 12
@@ -48,6 +51,7 @@ CIF_COLUMNS = [
     "cif_completed", "cif_completed_lower", "cif_completed_upper",
 ]
 OVERSTATEMENT_COLUMNS = ["group", "time", "one_minus_km", "cif_dropout", "difference"]
+MEDIAN_PRIVACY = Privacy(("n", "events"))  # the medians table beside the curves
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class KMResult:
     table: pd.DataFrame
     medians: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    takeaway: str = ""
+    n_used: int = 0
+    n_left_out: int = 0
+    privacy: ClassVar[Privacy] = Privacy(("at_risk", "events", "censored"))
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class LogrankResult:
 
     table: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    takeaway: str = ""
+    n_used: int = 0
+    n_left_out: int = 0
+    privacy: ClassVar[Privacy] = NO_COUNTS
 
 
 @dataclass(frozen=True)
@@ -74,9 +86,13 @@ class CIFResult:
     table: pd.DataFrame
     overstatement: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    takeaway: str = ""
+    n_used: int = 0
+    n_left_out: int = 0
+    privacy: ClassVar[Privacy] = NO_COUNTS
 
 
-def kaplan_meier(episodes: pd.DataFrame, group: str | None = None) -> KMResult:
+def kaplan_meier(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> KMResult:
     """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals.
 
     As in R, an interval is NA where survival is 1 or 0 (log(-log S) is undefined there), and the
@@ -88,7 +104,9 @@ def kaplan_meier(episodes: pd.DataFrame, group: str | None = None) -> KMResult:
     medians = _medians(table, frame, labels)
     no_events = medians.loc[(medians["n"] > 0) & (medians["events"] == 0), "group"].tolist()
     warnings += [f"Group {g!r} has no dropouts, so its curve stays at 1 and it has no median." for g in no_events]
-    return KMResult(table=table, medians=medians, warnings=warnings)
+    result = KMResult(table=table, medians=medians, warnings=warnings, n_used=len(frame),
+                      n_left_out=len(episodes) - len(frame))
+    return replace(result, takeaway=" ".join(km_sentences(result, group, time_scale)))
 
 
 def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
@@ -106,7 +124,8 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
             "so no test was run." if len(present) < 2 else
             "No one dropped out in the current selection, so there is nothing for a log-rank test to compare."
         )
-        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings)
+        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings, n_used=len(frame),
+                             n_left_out=len(episodes) - len(frame))
     rows = [("overall", *_survdiff(frame, present))]
     if len(present) > 2:
         for a, b in combinations(present, 2):
@@ -118,10 +137,14 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
         table.loc[1:, "p_adjusted"] = holm(table["p"].iloc[1:].to_numpy())
     if table["df"].iloc[0] < len(present) - 1:
         warnings.append("Some groups had no one at risk at any dropout time and were left out of the test.")
-    return LogrankResult(table[LOGRANK_COLUMNS], warnings)
+    overall = table.iloc[0]
+    verdict = "differ by more than chance would easily explain" if overall["p"] < ALPHA else "could differ by chance alone"
+    takeaway = (f"The curves {verdict} (log-rank test: chi-square {overall['statistic']:.2f} on {overall['df']} df, "
+                f"p = {overall['p']:.3g}). Pairwise p values are Holm-adjusted for the number of comparisons.")
+    return LogrankResult(table[LOGRANK_COLUMNS], warnings, takeaway, len(frame), len(episodes) - len(frame))
 
 
-def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None) -> CIFResult:
+def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> CIFResult:
     """Aalen-Johansen cumulative incidence of dropout (event 1) and completion (event 2).
 
     Tied times are handled exactly: at each time, dropouts and completions both leave the
@@ -144,7 +167,19 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None) -> CI
         }
     )
     overstatement["difference"] = overstatement["one_minus_km"] - overstatement["cif_dropout"]
-    return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings)
+    return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings,
+                     takeaway=_incidence_sentence(table, time_scale), n_used=len(frame),
+                     n_left_out=len(episodes) - len(frame))
+
+
+def _incidence_sentence(table: pd.DataFrame, time_scale: str) -> str:
+    """By the last time of each group: the share who had dropped out and the share who had completed."""
+    unit = "session" if time_scale == "sessions" else "day"
+    last = table.groupby("group", sort=False, observed=True).tail(1)
+    return " ".join(
+        f"{'By' if g == ALL else f'{g}: by'} {unit} {t:g}, {d:.0%} had dropped out and {c:.0%} had completed."
+        for g, t, d, c in zip(last["group"], last["time"], last["cif_dropout"], last["cif_completed"])
+    )
 
 
 def overstatement_summary(cif: CIFResult, km: KMResult, min_at_risk: int = 20) -> pd.DataFrame:
@@ -156,6 +191,20 @@ def overstatement_summary(cif: CIFResult, km: KMResult, min_at_risk: int = 20) -
     rows = rows.loc[rows["at_risk"] >= min_at_risk]
     last = rows.groupby("group", sort=False).tail(1)
     return last[["group", "time", "at_risk", "one_minus_km", "cif_dropout", "difference"]].reset_index(drop=True)
+
+
+def overstatement_takeaway(cif: CIFResult, km: KMResult, time_scale: str = "sessions") -> str:
+    """The sentence under the overstatement chart: how far 1 - KM overstates dropout at the last
+    time each group still had at least 20 clients followed."""
+    unit = "session" if time_scale == "sessions" else "day"
+    summary = overstatement_summary(cif, km)
+    overstated = "; ".join(
+        f"{'' if g == ALL else f'{g}: '}by {unit} {t:g}, {naive:.0%} instead of {real:.0%}"
+        for g, t, naive, real in zip(summary["group"], summary["time"], summary["one_minus_km"], summary["cif_dropout"])
+    )
+    return ("The shaded gap between the dashed (1 − Kaplan-Meier) and the solid (cumulative incidence) curve is how "
+            "much ignoring completion overstates dropout"
+            + (f" ({overstated}; at the last time at least 20 clients were still followed)." if overstated else "."))
 
 
 def holm(p: np.ndarray) -> np.ndarray:

@@ -10,11 +10,13 @@ beta(t) and are what the residual plot smooths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.results import NO_COUNTS, Privacy
 from analytics.survival import efron
 
 
@@ -22,7 +24,11 @@ from analytics.survival import efron
 class PHTestResult:
     table: pd.DataFrame  # term, statistic, df, p (last row GLOBAL)
     residuals: pd.DataFrame  # term, time, residual (scaled Schoenfeld, one row per dropout)
-    advice: list[str] = field(default_factory=list)
+    takeaway: str = ""
+    warnings: list[str] = field(default_factory=list)
+    n_used: int = 0
+    n_left_out: int = 0
+    privacy: ClassVar[Privacy] = NO_COUNTS
 
 
 def ph_test(result, alpha: float = 0.05) -> PHTestResult:
@@ -56,7 +62,8 @@ def ph_test(result, alpha: float = 0.05) -> PHTestResult:
     table = pd.DataFrame(rows, columns=["term", "statistic", "df"])
     table["p"] = stats.chi2.sf(table["statistic"], table["df"])
     residuals = _scaled_schoenfeld(fit, rs, beta, blocks[0], owners, columns)
-    return PHTestResult(table, residuals, _advice(table, alpha, result.strata))
+    return PHTestResult(table, residuals, " ".join(_advice(table, alpha, result.strata)), n_used=result.n_used,
+                        n_left_out=result.n_left_out)
 
 
 def _km_transform(rs: efron.RiskSets) -> np.ndarray:

@@ -98,5 +98,5 @@ def fit_time_varying(
     return fit_design(
         design, [measure] + covariates, used["stop"].to_numpy(float), used["event"].to_numpy() == 1, None,
         used[cluster].to_numpy() if cluster else None, cluster, None, start=used["start"].to_numpy(float),
-        n_dropped=int((~complete).sum()), time_limit=time_limit,
+        n_left_out=int((~complete).sum()), time_limit=time_limit,
     )

@@ -10,7 +10,7 @@ EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 
 
 def test_alliance_page_shows_rupture_results_for_the_users_rules():
-    at = open_page("pages/alliance.py", SAMPLE, threshold=0)
+    at = open_page("pages/alliance.py", SAMPLE, suppress_below=0)
     expected = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 5.0, 36.0, 3, suppress_below=0)
     shown = frame(at, "clients_with_rupture")
     assert int(shown["clients_with_rupture"].iloc[0]) == int(expected.rates["clients_with_rupture"].iloc[0])
@@ -37,7 +37,7 @@ def test_alliance_page_without_ratings_names_the_column():
 
 def test_alliance_page_wai_only():
     sessions = SAMPLE.sessions.drop(columns=["srs"])
-    at = open_page("pages/alliance.py", Caseload(sessions=sessions, clients=SAMPLE.clients), threshold=0)
+    at = open_page("pages/alliance.py", Caseload(sessions=sessions, clients=SAMPLE.clients), suppress_below=0)
     assert [r.value for r in at.radio if r.key == "alliance_measure"] == ["wai"]
     episodes = derive_episodes(Caseload(sessions=sessions, clients=SAMPLE.clients), EpisodeSettings())
     expected = rupture_outcomes(sessions, episodes, "wai", 6.0, None, 3)

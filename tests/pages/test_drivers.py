@@ -10,9 +10,9 @@ import pytest
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.models.regression import (
     comparison_table,
-    describe_odds_ratios,
     fit_gee,
     fit_logistic,
+    odds_ratio_sentences,
 )
 from analytics.survival.cox import fit_cox
 from analytics.synth import generate_caseload
@@ -28,7 +28,7 @@ LEVELS = {"referral": "self"}
 
 def _app(models=None, covariates=COVARIATES):
     chosen = {"drivers_models": models} if models else {}
-    return open_page("pages/drivers.py", PRACTICE, threshold=0, **{state.COVARIATES: covariates,
+    return open_page("pages/drivers.py", PRACTICE, suppress_below=0, **{state.COVARIATES: covariates,
                                                                    state.REFERENCE_LEVELS: LEVELS}, **chosen)
 
 
@@ -53,7 +53,7 @@ def test_forest_table_compares_gee_and_cox_by_default():
     assert shown["term"].tolist() == expected["term"].tolist()
     assert shown["estimate"].tolist() == pytest.approx(expected["estimate"].tolist(), rel=1e-9)
     assert set(shown["measure"]) == {"odds ratio", "hazard ratio"}
-    for sentence in describe_odds_ratios(gee):
+    for sentence in odds_ratio_sentences(gee):
         assert sentence in _markdown(at)
     assert any("associations in observational data" in i.value for i in at.info)
     assert (f"{gee.n_used:,} clients with a known outcome, {gee.events:,} dropouts ({gee.n_unknown_outcome:,} still "

@@ -42,7 +42,7 @@ def test_overview_headline_and_definitions_on_sample():
 
 
 def test_overview_suppresses_small_counts():
-    at = open_page("pages/overview.py", SAMPLE, threshold=11)
+    at = open_page("pages/overview.py", SAMPLE, suppress_below=11)
     modality = frame(at, "modality").set_index("modality")
     small = modality.loc[modality["dropouts"].astype(str) == "<11"]
     assert len(small) and (small["rate"].astype(str) == "hidden").all()
@@ -51,7 +51,7 @@ def test_overview_suppresses_small_counts():
 def test_overview_without_sessions_or_covariates():
     episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(60)], "duration": [float(i % 12 + 1) for i in range(60)],
                              "event": [1 if i % 4 == 0 else 2 if i % 4 == 1 else 0 for i in range(60)]})
-    at = open_page("pages/overview.py", Caseload(clients=episodes), threshold=0)
+    at = open_page("pages/overview.py", Caseload(clients=episodes), suppress_below=0)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Clients"] == "60" and metrics["Dropout rate"] == "50.0%"  # 15 dropouts of 30 ended
     body = text(at)
@@ -74,7 +74,7 @@ def test_overview_sessions_only():
 def test_overview_hides_a_small_practice_rate():
     episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(40)], "duration": 5.0,
                              "event": [1] * 4 + [2] * 30 + [0] * 6})
-    at = open_page("pages/overview.py", Caseload(clients=episodes), threshold=11)
+    at = open_page("pages/overview.py", Caseload(clients=episodes), suppress_below=11)
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == "<11 dropouts"
     assert "Too few ended episodes" in text(at)
     assert "4 dropouts" not in text(at)

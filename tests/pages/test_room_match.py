@@ -13,13 +13,13 @@ EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 
 
 def test_room_match_page_on_sample():
-    at = open_page("pages/room_match.py", SAMPLE, threshold=0)
+    at = open_page("pages/room_match.py", SAMPLE, suppress_below=0)
     room = room_vs_dropout(EPISODES).hazard
     shown = frame(at, "hr")
     assert shown["factor"].tolist()[:5] == list(ENVIRONMENT_RATINGS)
     assert shown["hr"].tolist()[:5] == pytest.approx(room["hr"].tolist(), rel=1e-9)
     assert not [m for m in at.markdown if "Agree on goals" in m.value], "closed sections are not computed"
-    at = open_page("pages/room_match.py", SAMPLE, threshold=0, room_match_section="Five habits")
+    at = open_page("pages/room_match.py", SAMPLE, suppress_below=0, room_match_section="Five habits")
     card = habits_scorecard(EPISODES, suppress_below=0).table
     goals = card.set_index("habit").loc["Agree on goals"]
     assert goals["reading"] in text(at)

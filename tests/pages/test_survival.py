@@ -10,7 +10,8 @@ import pytest
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.survival.cox import describe_hazard_ratios, fit_cox
+from analytics.survival.cox import fit_cox
+from analytics.survival.cox_results import hazard_ratio_sentences
 from analytics.survival.curves import (
     cumulative_incidence,
     kaplan_meier,
@@ -29,7 +30,7 @@ PRACTICE = generate_caseload(n_clients=600, n_therapists=12, seed=3).caseload()
 
 
 def _app(caseload, group=None):
-    return open_page("pages/survival.py", caseload, threshold=0, timeout=60, **({state.KM_GROUP: group} if group else {}))
+    return open_page("pages/survival.py", caseload, suppress_below=0, timeout=60, **({state.KM_GROUP: group} if group else {}))
 
 
 def _markdown(at) -> str:
@@ -90,7 +91,7 @@ def test_cox_section_shows_the_fit():
     shown = _table(at, "hr")
     assert shown["term"].tolist() == fit.table["term"].tolist()
     assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
-    assert describe_hazard_ratios(fit)[0] in _markdown(at)
+    assert hazard_ratio_sentences(fit)[0] in _markdown(at)
     ph = _table(at, "statistic")
     assert ph["term"].tolist()[-1] == "GLOBAL"
 

@@ -19,7 +19,7 @@ EPISODES = derive_episodes(PRACTICE, EpisodeSettings())
 
 
 def _app(suppress=0, show_ids=False):
-    return open_page("pages/therapists.py", PRACTICE, threshold=suppress, **{state.SHOW_IDS: show_ids})
+    return open_page("pages/therapists.py", PRACTICE, suppress_below=suppress, **{state.SHOW_IDS: show_ids})
 
 
 def test_rates_table_uses_anonymous_labels_in_label_order():
@@ -77,7 +77,7 @@ def test_small_counts_are_suppressed_with_their_rates():
 
 
 def test_case_mix_adjusted_icc_uses_the_drivers_covariates():
-    at = open_page("pages/therapists.py", PRACTICE, threshold=0, **{state.COVARIATES: ["referral", "srs_first"],
+    at = open_page("pages/therapists.py", PRACTICE, suppress_below=0, **{state.COVARIATES: ["referral", "srs_first"],
                                                                      state.REFERENCE_LEVELS: {"referral": "self"}})
     at.toggle(key="therapists_adjust").set_value(True).run()
     assert not at.exception, at.exception

@@ -18,7 +18,7 @@ EXPECTED = watch_list(SAMPLE.sessions, EPISODES)
 
 
 def test_watch_list_page_shows_ranking_and_accuracy():
-    at = open_page("pages/watch_list.py", SAMPLE, threshold=0)
+    at = open_page("pages/watch_list.py", SAMPLE, suppress_below=0)
     shown = frame(at, "reasons")
     assert list(shown.columns) == ["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]
     assert shown["client_id"].tolist() == EXPECTED.table["client_id"].tolist()
@@ -31,7 +31,7 @@ def test_watch_list_page_shows_ranking_and_accuracy():
 
 
 def test_watch_list_page_filters_by_therapist():
-    at = open_page("pages/watch_list.py", SAMPLE, threshold=0)
+    at = open_page("pages/watch_list.py", SAMPLE, suppress_below=0)
     therapist = EXPECTED.table["therapist_id"].iloc[0]
     at.selectbox(key="watch_list_therapist").set_value(therapist).run()
     assert not at.exception
@@ -47,7 +47,7 @@ def test_watch_list_page_without_sessions_says_what_is_needed():
 
 
 def test_watch_list_calibration_hides_small_deciles():
-    at = open_page("pages/watch_list.py", SAMPLE, threshold=11)
+    at = open_page("pages/watch_list.py", SAMPLE, suppress_below=11)
     shown = frame(at, "decile")
     small = EXPECTED.calibration["dropouts"].between(1, 10)
     assert small.any()

@@ -21,7 +21,7 @@ def _episodes():
 def test_treatment_coding_against_the_chosen_reference_on_complete_cases():
     d = build_design(_episodes(), ["age", "referral"], {"referral": "court"})
     assert d.terms == ["age", "referral[family]", "referral[self]"]
-    assert d.n_dropped == 1 and list(d.rows) == [0, 1, 2, 3, 5]
+    assert d.n_left_out == 1 and list(d.rows) == [0, 1, 2, 3, 5]
     assert d.X["referral[self]"].tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
     assert d.reference == {"referral": "court"}
 

@@ -47,7 +47,7 @@ def test_logistic_equals_r_glm(data):
     np.testing.assert_allclose(se, ref["se"], atol=1e-6)
     np.testing.assert_allclose(result.table["p"], ref["p"], atol=1e-6)
     assert list(result.table.columns) == ["term", "or", "ci_lower", "ci_upper", "p"]
-    assert (result.n_used, result.n_dropped, result.n_unknown_outcome, result.events) == (749, 49, 92, 271)
+    assert (result.n_used, result.n_left_out, result.n_unknown_outcome, result.events) == (749, 49, 92, 271)
     assert result.events_per_parameter == pytest.approx(271 / 9)
     assert result.warnings == ["49 of 798 episodes were left out because a chosen covariate is missing for them."]
 
@@ -240,7 +240,7 @@ def test_episodes_without_therapist_are_left_out_and_counted(data):
     frame.loc[:9, "therapist_id"] = np.nan
     result = fit_random_intercept(frame)
     known_missing = int(frame.loc[:9, "event"].isin([1, 2]).sum())
-    assert result.n_dropped == known_missing
+    assert result.n_left_out == known_missing
     assert result.n_used == int(data["event"].isin([1, 2]).sum()) - known_missing
 
 
@@ -308,9 +308,9 @@ def test_comparison_forest_shows_odds_and_hazard_ratios_from_their_tables(data):
 
 
 def test_plain_language_summary_names_levels_markers_and_slopes(data):
-    from analytics.models.regression import describe_odds_ratios
+    from analytics.models.regression import odds_ratio_sentences
 
-    sentences = describe_odds_ratios(fit_logistic(data, COVARIATES, LEVELS))
+    sentences = odds_ratio_sentences(fit_logistic(data, COVARIATES, LEVELS))
     assert any(s.startswith("Referral “court” (compared with “self”) was associated with 3.26 times the odds") for s in sentences)
     assert any(s.startswith("Trauma history (yes vs no) was associated with 1.52 times") for s in sentences)
     assert any(s.startswith("Each one-unit increase in srs mean was associated with 9% lower odds") for s in sentences)

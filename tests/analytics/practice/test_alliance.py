@@ -109,7 +109,7 @@ def test_alliance_risk_time_varying_recovers_true_direction(sample):
     row = risk.table.set_index("term").loc["srs"]
     # true effect: -0.45 on the logit of the per-session hazard per 4 SRS points (about 0.89 per point)
     assert 0.8 < row["hr"] < 0.95 and row["hr_ci_upper"] < 1
-    assert "5 points lower" in risk.reading and "higher risk" in risk.reading
+    assert "5 points lower" in risk.takeaway and "higher risk" in risk.takeaway
 
 
 def test_alliance_risk_falls_back_to_km_by_first_rating(sample):

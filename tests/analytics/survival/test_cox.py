@@ -19,11 +19,11 @@ from analytics.survival.concordance import concordance
 from analytics.survival.cox import (
     adjusted_curves,
     counting_process,
-    describe_hazard_ratios,
     fit_cox,
     fit_time_varying,
     ph_test,
 )
+from analytics.survival.cox_results import hazard_ratio_sentences
 from tests.paths import REFERENCE
 
 REF = REFERENCE
@@ -87,7 +87,7 @@ def test_table_intervals_use_robust_se_when_clustered_else_model_se(fits):
 
 
 def test_complete_cases_are_counted(fits, tied):
-    assert fits["tied_cluster"].n_dropped == int(tied["age"].isna().sum()) == 14
+    assert fits["tied_cluster"].n_left_out == int(tied["age"].isna().sum()) == 14
     assert "14 of 400 episodes" in fits["tied_cluster"].warnings[0]
 
 
@@ -116,7 +116,7 @@ def test_ph_advice_names_the_failing_covariate(fits):
 
     advice = _advice(ph.table, 0.05, None)
     assert "age" in advice[0] and "strata=\"age\"" in advice[0] and "interaction" in advice[0]
-    assert ph_test(fits["tied_cluster"]).advice == ["No covariate shows a clear departure from proportional hazards."]
+    assert ph_test(fits["tied_cluster"]).takeaway == "No covariate shows a clear departure from proportional hazards."
 
 
 def test_counting_process_equals_r_start_stop_data():
@@ -172,7 +172,7 @@ def test_adjusted_curves_per_stratum(fits):
 def test_describe_hazard_ratios_uses_table_values(fits):
     table = fits["tied_cluster"].table.set_index("term")
     court = table.loc["court_mandated"]
-    sentences = describe_hazard_ratios(fits["tied_cluster"])
+    sentences = hazard_ratio_sentences(fits["tied_cluster"])
     expected = (f"Being court-mandated to therapy was associated with dropping out at {court['hr']:.2f} times the "
                 f"rate of other clients (95% CI {court['hr_ci_lower']:.2f} to {court['hr_ci_upper']:.2f}).")
     assert expected in sentences
@@ -186,7 +186,7 @@ def test_no_events_gives_a_warning_not_an_error(tied):
     fit = fit_cox(data, COVS, LEVELS)
     assert fit.events == 0 and fit.table["coef"].isna().all()
     assert any("no dropouts" in w for w in fit.warnings)
-    assert describe_hazard_ratios(fit)[0].startswith("No covariate")
+    assert hazard_ratio_sentences(fit)[0].startswith("No covariate")
     assert ph_test(fit).table.empty
 
 
@@ -292,7 +292,7 @@ def test_a_covariate_with_one_level_is_named_in_the_warnings(tied):
 def test_negative_durations_are_left_out_with_a_warning(tied):
     data = tied.assign(duration=tied["duration"].where(tied.index >= 3, -1.0))
     fit = fit_cox(data, ["court_mandated"])
-    assert fit.n_used == 397 and fit.n_dropped == 3
+    assert fit.n_used == 397 and fit.n_left_out == 3
     assert fit.warnings[0] == "3 episodes have a negative or non-numeric duration and were left out."
 
 
