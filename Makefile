@@ -25,3 +25,21 @@ sample: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
+
+# The manual (docs/, mkdocs.yml) in its own environment, apart from the app's .venv. The one-line
+# .gitignore files keep the environment and the built site/ out of git.
+DOCS_VENV := .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+.PHONY: docs
+
+$(DOCS_STAMP): requirements-docs.txt
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	echo '*' > $(DOCS_VENV)/.gitignore
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+	echo '*' > site/.gitignore
