@@ -24,7 +24,7 @@ sample: $(STAMP)
 	$(BIN)/python -m analytics.synth --out sample_data --clients 1500 --therapists 30 --sites 3 --seed 2026
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/artifacts
+	rm -rf $(VENV) .pytest_cache tests/artifacts $(DOCS_VENV) site
 
 # The manual (docs/, mkdocs.yml) in its own environment, apart from the app's .venv. The one-line
 # .gitignore files keep the environment and the built site/ out of git.
@@ -35,11 +35,9 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 
 $(DOCS_STAMP): requirements-docs.txt
 	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
-	echo '*' > $(DOCS_VENV)/.gitignore
 	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
-	echo '*' > site/.gitignore

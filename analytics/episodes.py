@@ -27,6 +27,7 @@ from analytics.schema import (
     EVENT_CENSORED,
     EVENT_COMPLETED,
     EVENT_DROPOUT,
+    EVENT_LABELS,
     SESSION_STATUSES,
     THERAPIST_PREFIX,
     TIME_SCALES,
@@ -349,3 +350,8 @@ def _speaks(episodes: pd.DataFrame, languages: pd.Series) -> np.ndarray:
     unknown = pd.isna(client_lang) | ~episodes["therapist_id"].isin(languages.dropna().index).to_numpy()
     out[unknown] = np.nan
     return out
+
+
+def outcome_counts(episodes: pd.DataFrame) -> pd.DataFrame:
+    """How many episodes ended each way (`outcome`, `clients`), most common first."""
+    return episodes["event"].map(EVENT_LABELS).value_counts().rename_axis("outcome").reset_index(name="clients")

@@ -49,10 +49,10 @@ def median_interval(values) -> tuple[float, float, float]:
     return float(np.median(x)), float(x[lower_rank - 1]), float(x[n - lower_rank])
 
 
-def known_split(episodes: pd.DataFrame) -> tuple[int, int]:
-    """(episodes with a known outcome, the others): what a dropout rate uses and leaves out."""
+def known_counts(episodes: pd.DataFrame) -> dict[str, int]:
+    """A dropout rate's rows: `n_used` episodes with a known outcome, `n_left_out` the others."""
     known = int(episodes["event"].isin((EVENT_DROPOUT, EVENT_COMPLETED)).sum()) if "event" in episodes else 0
-    return known, len(episodes) - known
+    return {"n_used": known, "n_left_out": len(episodes) - known}
 
 
 def dropout_rates(episodes: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:

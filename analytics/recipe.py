@@ -201,14 +201,20 @@ def _string_tuple(key: str, value) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _filters(value) -> dict:
+def _object(key: str, value, allowed) -> dict:
+    """A recipe key whose value is an object with some of `allowed` keys (null for none)."""
     if value is None:
-        value = {}
+        return {}
     if not isinstance(value, dict):
-        raise RecipeError(f"Recipe key 'filters' must be an object with keys {', '.join(FILTER_KEYS)}.")
-    unknown = [k for k in value if k not in FILTER_KEYS]
+        raise RecipeError(f"Recipe key '{key}' must be an object with keys {', '.join(allowed)}.")
+    unknown = [k for k in value if k not in allowed]
     if unknown:
-        raise RecipeError(f"Recipe key 'filters.{unknown[0]}' is unknown; allowed keys: {', '.join(FILTER_KEYS)}.")
+        raise RecipeError(f"Recipe key '{key}.{unknown[0]}' is unknown; allowed keys: {', '.join(allowed)}.")
+    return value
+
+
+def _filters(value) -> dict:
+    value = _object("filters", value, FILTER_KEYS)
     out = dict.fromkeys(FILTER_KEYS)
     for key in ("sites", "therapists"):
         items = value.get(key)
@@ -227,14 +233,7 @@ def _filters(value) -> dict:
 
 
 def _figure(value) -> dict:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise RecipeError(f"Recipe key 'figure' must be an object with keys {', '.join(FIGURE_DEFAULTS)}.")
-    unknown = [k for k in value if k not in FIGURE_DEFAULTS]
-    if unknown:
-        raise RecipeError(f"Recipe key 'figure.{unknown[0]}' is unknown; allowed keys: {', '.join(FIGURE_DEFAULTS)}.")
-    out = {**FIGURE_DEFAULTS, **value}
+    out = {**FIGURE_DEFAULTS, **_object("figure", value, FIGURE_DEFAULTS)}
     for key, (low, high) in FIGURE_LIMITS.items():
         v = out[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:

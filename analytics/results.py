@@ -35,6 +35,16 @@ class Privacy:
 NO_COUNTS = Privacy()
 
 
+@dataclass(kw_only=True)
+class Reported:
+    """The protocol's bookkeeping, inherited by result classes as keyword-only fields (so they
+    follow each class's own fields): plain-sentence warnings and the rows used and left out."""
+
+    warnings: list[str] = field(default_factory=list)
+    n_used: int = 0
+    n_left_out: int = 0
+
+
 @runtime_checkable
 class Result(Protocol):
     table: pd.DataFrame

@@ -32,11 +32,9 @@ widgets.figure(charts.trajectory_figure(trajectories.table, measure, suppress_be
                "points resting on fewer clients than the privacy threshold are left out.")
 widgets.table(trajectories.table, "alliance_trajectories", trajectories.privacy)
 
-try:
-    first = state.cached("alliance_first", alliance.first_session_alliance, episodes, measure, 2.0, suppress_below)
-except ValueError as problem:
-    st.info(str(problem))
-else:
+first = widgets.result_or_reason("alliance_first", alliance.first_session_alliance, episodes, measure, 2.0,
+                                 suppress_below)
+if first is not None:
     st.subheader("The first rated session")
     widgets.figure(charts.distribution_figure(first.distribution, measure, suppress_below), None, "first_alliance_chart",
                    f"**{first.takeaway}** Bars are the share of each group whose first score fell in that band.")
@@ -78,11 +76,8 @@ with st.expander("How the comparison is made"):
     )
 
 st.header("Dropout risk by alliance level")
-try:
-    risk = state.cached("alliance_risk", alliance.alliance_risk, sessions, episodes, measure)
-except ValueError as problem:
-    st.info(str(problem))
-else:
+risk = widgets.result_or_reason("alliance_risk", alliance.alliance_risk, sessions, episodes, measure)
+if risk is not None:
     for warning in risk.warnings:
         st.caption(warning)
     st.markdown(f"**{risk.takeaway}**")

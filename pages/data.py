@@ -17,7 +17,8 @@ from analytics.ingest.mapping import (
     value_table,
 )
 from analytics.ingest.problems import problems_table
-from analytics.schema import EVENT_LABELS, TABLES
+from analytics.episodes import outcome_counts
+from analytics.schema import TABLES
 from ui import imports, state, widgets
 
 UPLOAD_FORM = "data_upload"
@@ -191,7 +192,7 @@ if loaded is not None:
             st.info("Episodes need the appointment history (a sessions file) or `duration` and `event` columns.")
         else:
             episodes = state.all_episodes()
-            outcome = episodes["event"].map(EVENT_LABELS).value_counts().rename_axis("outcome").reset_index(name="clients")
+            outcome = outcome_counts(episodes)
             st.caption(f"One row per client under the '{state.episode_settings().dropout_definition}' definition "
                        "(change it in the sidebar).")
             st.dataframe(outcome, hide_index=True)

@@ -50,7 +50,7 @@ sensitivity = state.cached(
 )
 for warning in sensitivity.warnings:
     st.warning(warning)
-widgets.figure(charts.rate_figure(sensitivity.rates, "label", suppress_below), None, "rate_by_definition_chart",
+widgets.figure(charts.rate_figure(sensitivity.table, "label", suppress_below), None, "rate_by_definition_chart",
                f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
 widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
 if len(sensitivity.agreement):

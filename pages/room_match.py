@@ -37,38 +37,33 @@ def _notes(warnings: list[str]) -> None:
 SECTIONS = ("The room", "Therapist-client match", "Five habits")
 room_tab, match_tab, habits_tab = st.tabs(SECTIONS, key="room_match_section", on_change="rerun")
 
+def _hazards(result, name: str, caption: str) -> None:
+    """A factor's adjusted hazard ratios: forest plot under its takeaway, then the table."""
+    widgets.figure(forest_figure(result.hazard.rename(columns={"label": "term"})), None, f"{name}_hazard_ratios_chart",
+                   f"**{result.takeaway}** {caption}")
+    widgets.table(result.hazard[HR_TABLE], f"{name}_hazard_ratios", room_match.HAZARD_PRIVACY)
+
+
 with room_tab:
-    if room_tab.open:
-        try:
-            room = state.cached("room_vs_dropout", room_match.room_vs_dropout, episodes)
-        except ValueError as problem:
-            st.info(str(problem))
-        else:
-            widgets.figure(charts.level_rates_figure(room.rates, suppress_below), None, "room_rates_chart",
-                           "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
-                           "the dashed line is the published average (19.7%).")
-            widgets.table(room.table, "room_rates", room.privacy)
-            widgets.figure(forest_figure(room.hazard.rename(columns={'label': 'term'})), None, "room_hazard_ratios_chart",
-                           f"**{room.takeaway}** Hazard ratio per point higher on each rating"
-                           + (", compared within each site." if room.by_site is not None else "."))
-            widgets.table(room.hazard[HR_TABLE], "room_hazard_ratios", room_match.HAZARD_PRIVACY)
-            if room.by_site is not None:
-                with st.expander("Dropout by rating within each site"):
-                    widgets.table(room.by_site, "room_rates_by_site", RATE_PRIVACY)
-            _notes(room.warnings)
+    room = widgets.result_or_reason("room_vs_dropout", room_match.room_vs_dropout, episodes) if room_tab.open else None
+    if room is not None:
+        widgets.figure(charts.level_rates_figure(room.table, suppress_below), None, "room_rates_chart",
+                       "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
+                       "the dashed line is the published average (19.7%).")
+        widgets.table(room.table, "room_rates", room.privacy)
+        _hazards(room, "room", "Hazard ratio per point higher on each rating"
+                 + (", compared within each site." if room.by_site is not None else "."))
+        if room.by_site is not None:
+            with st.expander("Dropout by rating within each site"):
+                widgets.table(room.by_site, "room_rates_by_site", RATE_PRIVACY)
+        _notes(room.warnings)
 
 with match_tab:
-    if match_tab.open:
-        try:
-            match = state.cached("match_vs_dropout", room_match.match_vs_dropout, episodes)
-        except ValueError as problem:
-            st.info(str(problem))
-        else:
-            widgets.figure(forest_figure(match.hazard.rename(columns={'label': 'term'})), None, "match_hazard_ratios_chart",
-                           f"**{match.takeaway}** A match compared with no match (age gap: per 10 years).")
-            widgets.table(match.hazard[HR_TABLE], "match_hazard_ratios", room_match.HAZARD_PRIVACY)
-            widgets.table(match.table, "match_rates", match.privacy)
-            _notes(match.warnings)
+    match = widgets.result_or_reason("match_vs_dropout", room_match.match_vs_dropout, episodes) if match_tab.open else None
+    if match is not None:
+        _hazards(match, "match", "A match compared with no match (age gap: per 10 years).")
+        widgets.table(match.table, "match_rates", match.privacy)
+        _notes(match.warnings)
 
 with habits_tab:
     if habits_tab.open:

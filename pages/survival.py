@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
+from analytics.models.design import levels_by_frequency
 from analytics.survival import cox, curves
 from ui import state, widgets
 
@@ -134,15 +135,12 @@ st.subheader("Adjusted curves")
 left, right = st.columns(2)
 curve_covariate = left.selectbox("Curves for", covariates, key="adjusted_covariate",
                                  format_func=lambda c: c.replace("_", " "))
-if curve_covariate in fit.reference:
-    levels = episodes[curve_covariate].dropna().astype(str).value_counts().index.tolist()
-    values = right.multiselect("Values", levels, default=levels[:4], key=f"adjusted_values_{curve_covariate}")
+categorical = curve_covariate in fit.reference
+suggested = cox.curve_values(episodes, curve_covariate, categorical)
+if categorical:
+    values = right.multiselect("Values", levels_by_frequency(episodes[curve_covariate]), default=suggested,
+                               key=f"adjusted_values_{curve_covariate}")
 else:
-    numbers = pd.to_numeric(episodes[curve_covariate], errors="coerce").dropna()
-    if set(numbers.unique()) <= {0, 1}:
-        suggested = [0.0, 1.0]
-    else:
-        suggested = [float(round(numbers.quantile(q), 1)) for q in (0.1, 0.5, 0.9)]
     typed = right.text_input("Values (separated by commas)", ", ".join(f"{v:g}" for v in suggested),
                              key=f"adjusted_values_{curve_covariate}")
     values = pd.to_numeric(pd.Series([v.strip() for v in typed.split(",") if v.strip()]), errors="coerce")

@@ -20,10 +20,8 @@ st.markdown(
     "what was known at that point: attendance and missed appointments so far, the latest alliance rating and recent "
     "ruptures, and intake facts such as the referral. Clients are shown by id only."
 )
-try:
-    result = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes)
-except ValueError as problem:
-    st.info(str(problem))
+result = widgets.result_or_reason("watch_list", wl.watch_list, state.current_sessions(), episodes)
+if result is None:
     st.stop()
 for warning in result.warnings:
     st.caption(warning)

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from analytics.models.design import is_categorical
+from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.output import export
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.results import NO_COUNTS, Privacy
@@ -68,6 +68,16 @@ def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS) -> pd.DataF
     return shown
 
 
+def result_or_reason(name: str, fn, *args, **kwargs):
+    """`state.cached(name, fn, ...)`, or None after saying why this data cannot give it (the
+    analysis raises ValueError with a sentence for the user)."""
+    try:
+        return state.cached(name, fn, *args, **kwargs)
+    except ValueError as problem:
+        st.info(str(problem))
+        return None
+
+
 def covariates_and_references(
     episodes: pd.DataFrame, candidates: list[str], defaults: list[str], label: str
 ) -> tuple[list[str], dict[str, str]]:
@@ -83,7 +93,7 @@ def covariates_and_references(
     if categorical:
         columns = st.columns(min(len(categorical), 4))
         for i, name in enumerate(categorical):
-            levels = episodes[name].dropna().astype(str).value_counts().index.tolist()
+            levels = levels_by_frequency(episodes[name])
             default = saved.get(name)
             references[name] = columns[i % len(columns)].selectbox(
                 f"Compare {name.replace('_', ' ')} with", levels,

@@ -28,9 +28,7 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.22,
                         row_heights=[1 - table_share, table_share] if rows == 2 else [1.0])
     medians = km.medians.set_index("group")["median"] if len(km.medians) else pd.Series(dtype=float)
-    for i, group in enumerate(groups):
-        part = table.loc[table["group"] == group]
-        colour = _COLOURS[i % len(_COLOURS)]
+    for group, part, colour in _by_group(table, groups):
         _band(fig, part["time"], _defined(part, "ci_upper"), _defined(part, "ci_lower"), 1.0, colour, group, str(group))
         fig.add_trace(go.Scatter(
             x=_from_zero(part["time"]), y=np.r_[1.0, part["survival"]], mode="lines", line_shape="hv",
@@ -77,9 +75,7 @@ def cif_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
     table = cif.table
     groups = _groups(table)
     fig = go.Figure()
-    for i, group in enumerate(groups):
-        part = table.loc[table["group"] == group]
-        colour = _COLOURS[i % len(_COLOURS)]
+    for group, part, colour in _by_group(table, groups):
         for outcome, dash in (("dropout", "solid"), ("completed", "dash")):
             column = f"cif_{outcome}"
             upper = part[f"{column}_upper"].where(part[column] > 0, 0.0)
@@ -106,9 +102,7 @@ def overstatement_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
     table = cif.overstatement
     groups = _groups(table)
     fig = go.Figure()
-    for i, group in enumerate(groups):
-        part = table.loc[table["group"] == group]
-        colour = _COLOURS[i % len(_COLOURS)]
+    for group, part, colour in _by_group(table, groups):
         x = _from_zero(part["time"])
         fig.add_trace(go.Scatter(
             x=x, y=np.r_[0.0, part["cif_dropout"]], mode="lines", line_shape="hv",
@@ -145,6 +139,12 @@ def number_at_risk(part: pd.DataFrame, ticks) -> np.ndarray:
 
 def _groups(table: pd.DataFrame) -> list:
     return list(dict.fromkeys(table["group"])) if len(table) else []
+
+
+def _by_group(table: pd.DataFrame, groups: list):
+    """(group, its rows, its colour) in the order of `groups`: one colour per group in every chart."""
+    for i, group in enumerate(groups):
+        yield group, table.loc[table["group"] == group], _COLOURS[i % len(_COLOURS)]
 
 
 def _from_zero(time: pd.Series) -> np.ndarray:

@@ -18,9 +18,3 @@ from analytics.ingest.privacy import (
 )
 from analytics.ingest.problems import Problem, has_errors, problems_table
 from analytics.ingest.readers import list_sheets, read_table, source_name
-
-__all__ = [
-    "IdentifierFinding", "IngestResult", "Mapping", "Problem", "TableMapping", "data_dictionary", "files_received",
-    "has_errors", "hash_identifier", "list_sheets", "load_caseload", "load_sample", "problems_table", "read_table",
-    "scan_identifiers", "source_name", "suggest_mapping", "template_csv",
-]

@@ -16,8 +16,3 @@ from analytics.models.regression import (
     fit_logistic,
     odds_ratio_sentences,
 )
-
-__all__ = [
-    "Design", "Encodings", "GEEResult", "LogisticResult", "RandomInterceptResult", "build_design",
-    "comparison_table", "odds_ratio_sentences", "fit_gee", "fit_logistic", "fit_random_intercept", "is_categorical",
-]

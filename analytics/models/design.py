@@ -27,6 +27,11 @@ def is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+def levels_by_frequency(values: pd.Series) -> list[str]:
+    """A categorical column's levels as text, most common first (the default reference level)."""
+    return values.dropna().astype(str).value_counts().index.tolist()
+
+
 def build_design(
     episodes: pd.DataFrame,
     covariates: list[str] | tuple[str, ...],

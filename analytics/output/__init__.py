@@ -10,8 +10,3 @@ from analytics.output.export import (
 )
 from analytics.output.methods import methods_text
 from analytics.output.report import Bundle, Section, assemble, bundle_zip, write_bundle
-
-__all__ = [
-    "Bundle", "Section", "assemble", "bundle_zip", "figure_bytes", "methods_text", "renderer_problem",
-    "table_csv_bytes", "table_xlsx_bytes", "write_bundle",
-]

@@ -169,14 +169,24 @@ def _cif(episodes, recipe):
     return section
 
 
-def _cox(episodes, recipe):
-    section = Section("cox", TITLES["cox"])
+def _model(name: str, model: str, recipe, fit) -> Section:
+    """A model's section: its table and warnings, or why it was not fitted (no covariates chosen)."""
+    section = Section(name, TITLES[name])
     if not recipe.covariates:
-        section.warnings.append("No covariates in the recipe, so no Cox model was fitted.")
+        section.warnings.append(f"No covariates in the recipe, so no {model} was fitted.")
         return section
-    result = fit_cox(episodes, list(recipe.covariates), recipe.reference_levels or None,
-                     strata=list(recipe.strata) or None, cluster=recipe.cluster)
-    section.tables["cox"], section.warnings, section.result = result.table, list(result.warnings), result
+    result = fit()
+    section.tables[name], section.warnings, section.result = result.table, list(result.warnings), result
+    return section
+
+
+def _cox(episodes, recipe):
+    section = _model("cox", "Cox model", recipe, lambda: fit_cox(
+        episodes, list(recipe.covariates), recipe.reference_levels or None,
+        strata=list(recipe.strata) or None, cluster=recipe.cluster))
+    result = section.result
+    if result is None:
+        return section
     section.figures["cox_forest"] = forest_figure(result.table, estimate="hr")
     ph = ph_test(result)
     section.tables["ph_test"] = ph.table
@@ -187,12 +197,11 @@ def _cox(episodes, recipe):
 
 
 def _logistic(episodes, recipe):
-    section = Section("logistic", TITLES["logistic"])
-    if not recipe.covariates:
-        section.warnings.append("No covariates in the recipe, so no logistic model was fitted.")
+    section = _model("logistic", "logistic model", recipe,
+                     lambda: fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None))
+    if section.result is None:
         return section
-    result = fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None)
-    section.tables["logistic"], section.warnings, section.result = result.table, list(result.warnings), result
+    result = section.result
     terms = result.table.loc[result.table["term"] != "(Intercept)"]  # a forest plot shows associations only
     section.figures["logistic_forest"] = forest_figure(terms, estimate="or")
     return section

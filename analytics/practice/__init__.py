@@ -22,9 +22,3 @@ from analytics.practice.room_match import (
     room_vs_dropout,
 )
 from analytics.practice.therapists import anonymous_labels, therapist_funnel
-
-__all__ = [
-    "BENCHMARK", "alliance_risk", "alliance_trajectories", "anonymous_labels", "breakdown_columns",
-    "definition_sensitivity", "dropout_by", "dropout_by_intake_month", "first_session_alliance", "habits_scorecard",
-    "headline", "match_vs_dropout", "room_vs_dropout", "rupture_outcomes", "therapist_funnel",
-]

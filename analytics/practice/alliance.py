@@ -23,7 +23,7 @@ After a rupture (client level, first rupture only), with n = `within`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -32,7 +32,7 @@ from scipy import stats
 
 from analytics.client_runs import ClientRuns, in_client_order
 from analytics.proportions import Z95, percent, wilson_interval
-from analytics.results import NO_COUNTS, Privacy
+from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, SCALES, SRS_CUTOFF
 from analytics.survival.cox import fit_time_varying
@@ -43,66 +43,46 @@ OUTCOME_ORDER = ["dropped out", "completed", "ongoing or other ending"]
 
 
 @dataclass
-class TrajectoryResult:
+class TrajectoryResult(Reported):
     measure: str
     table: pd.DataFrame  # outcome, session_number, clients, mean, sd, ci_lower, ci_upper
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # clients with a rating
-    n_left_out: int = 0  # clients without one
     privacy: ClassVar[Privacy] = Privacy(("clients",), {"clients": ("mean", "sd", "ci_lower", "ci_upper")})
 
 
 @dataclass
-class FirstSessionResult:
+class FirstSessionResult(Reported):
     measure: str
-    summary: pd.DataFrame  # outcome, clients, mean, sd, ci_lower, ci_upper, median, below_cutoff, below_cutoff_share
+    table: pd.DataFrame  # outcome, clients, mean, sd, ci_lower, ci_upper, median, below_cutoff, below_cutoff_share
     distribution: pd.DataFrame  # outcome, score_from, score_to, clients, share
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # clients with a first rating
-    n_left_out: int = 0  # clients without one
     privacy: ClassVar[Privacy] = Privacy(("clients", "below_cutoff"), {
         "clients": ("mean", "sd", "ci_lower", "ci_upper", "median"), "below_cutoff": ("below_cutoff_share",)})
 
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.summary
-
 
 @dataclass
-class RuptureResult:
+class RuptureResult(Reported):
     measure: str
     within: int
     per_client: pd.DataFrame
-    rates: pd.DataFrame  # one row: rated clients, clients_with_rupture, share, ruptures, transitions, per_100
+    table: pd.DataFrame  # one row: rated clients, clients_with_rupture, share, ruptures, transitions, per_100
     per_client_counts: pd.DataFrame  # ruptures ("0", "1", "2", "3 or more"), clients, share (clients rated twice)
     repair: pd.DataFrame  # one row: ruptured, repaired, not_repaired, not_yet_known, rate, ci
     comparison: pd.DataFrame  # group, clients, index_sessions, dropouts (among index sessions), rate, ci_lower, ci_upper, note
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # clients rated at least twice (a rupture needs two ratings)
-    n_left_out: int = 0  # clients rated fewer times
     privacy: ClassVar[Privacy] = Privacy(
         ("clients_rated_twice", "clients_with_rupture", "ruptures"),
         {"clients_with_rupture": ("share", "ci_lower", "ci_upper", "per_100_transitions"),
          "ruptures": ("per_100_transitions",)})
 
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.rates
-
 
 @dataclass
-class AllianceRiskResult:
+class AllianceRiskResult(Reported):
     measure: str
     method: str  # "time-varying Cox" or "Kaplan-Meier by first-session alliance"
     table: pd.DataFrame
     takeaway: str
     km: object = None
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0
-    n_left_out: int = 0
 
     @property
     def privacy(self) -> Privacy:
@@ -233,19 +213,10 @@ def first_session_alliance(
                               n_left_out=len(episodes) - len(data))
 
 
-def rupture_outcomes(
-    sessions: pd.DataFrame,
-    episodes: pd.DataFrame,
-    measure: str = "srs",
-    min_drop: float | None = 5,
-    cutoff: float | None = SRS_CUTOFF,
-    within: int = 3,
-    suppress_below: int = 11,
-) -> RuptureResult:
-    """Ruptures under the given rules, rupture rate, repair, and dropout after a rupture against
-    clients without a rupture by the same session (see the module docstring for the exact rules).
-    The takeaway quotes no figure resting on fewer than `suppress_below` clients."""
-    return ruptures_of(rated_sessions(sessions, episodes, measure), measure, min_drop, cutoff, within, suppress_below)
+def rupture_outcomes(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs", *rules, **named) -> RuptureResult:
+    """`ruptures_of` (the rules: min_drop, cutoff, within, suppress_below) on the rated sessions of
+    `episodes`' clients."""
+    return ruptures_of(rated_sessions(sessions, episodes, measure), measure, *rules, **named)
 
 
 def _check_rules(min_drop: float | None, cutoff: float | None) -> None:
@@ -261,7 +232,10 @@ def ruptures_of(
     within: int = 3,
     suppress_below: int = 11,
 ) -> RuptureResult:
-    """rupture_outcomes from rated_sessions' table, which is left unchanged."""
+    """Ruptures under the given rules, rupture rate, repair, and dropout after a rupture against
+    clients without a rupture by the same session (see the module docstring for the exact rules),
+    from rated_sessions' table, which is left unchanged. The takeaway quotes no figure resting on
+    fewer than `suppress_below` clients."""
     _check_rules(min_drop, cutoff)
     within = int(within)
     rated = rated.assign(rupture=flag_ruptures(rated, measure, min_drop, cutoff).to_numpy())
@@ -321,7 +295,7 @@ def ruptures_of(
 
     comparison, warnings = _rupture_comparison(rated, first, within)
     return RuptureResult(measure, within, per_client, rates, per_client_counts, repair, comparison,
-                         _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings,
+                         _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings=warnings,
                          n_used=len(eligible), n_left_out=rated.attrs.get("clients", len(per_client)) - len(eligible))
 
 

@@ -18,13 +18,13 @@ from analytics.proportions import (
     add_rate,
     chi_square_p,
     dropout_rates,
-    known_split,
+    known_counts,
     median_interval,
     percent,
     wilson_interval,
     yes_no,
 )
-from analytics.results import NO_COUNTS, Privacy
+from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import DEFINITION_LABELS, EVENT_COMPLETED, EVENT_DROPOUT
 from analytics.suppression import suppress_small_cells
 
@@ -87,35 +87,25 @@ class Headline:
 
 
 @dataclass
-class RateResult:
+class RateResult(Reported):
     """Dropout rate per level of one column (or per intake month), with a homogeneity test."""
 
     column: str
     table: pd.DataFrame
     p_value: float
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # episodes with a known outcome
-    n_left_out: int = 0  # ongoing episodes
     privacy: ClassVar[Privacy] = replace(RATE_PRIVACY, counts=RATE_PRIVACY.counts + ("ongoing",))
 
 
 @dataclass
-class SensitivityResult:
+class SensitivityResult(Reported):
     """The rate under each available definition, and how often each pair of definitions agrees."""
 
-    rates: pd.DataFrame
+    table: pd.DataFrame
     agreement: pd.DataFrame
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # clients compared (those the filters keep)
-    n_left_out: int = 0
     agreement_takeaway: str = ""
     privacy: ClassVar[Privacy] = RATE_PRIVACY
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.rates
 
 
 def definition_label(definition: str, settings: EpisodeSettings) -> str:
@@ -223,8 +213,8 @@ def definition_sensitivity(
            else "a `termination` column (the therapist's judgement of how the episode ended).")
     ]
     clients = len(next(iter(outcomes.values()))) if outcomes else 0
-    return SensitivityResult(rates, agreement, _sensitivity_takeaway(rates, suppress_below), warnings, clients, 0,
-                             _agreement_takeaway(agreement, suppress_below))
+    return SensitivityResult(rates, agreement, _sensitivity_takeaway(rates, suppress_below),
+                             _agreement_takeaway(agreement, suppress_below), warnings=warnings, n_used=clients)
 
 
 def _agreement_takeaway(agreement: pd.DataFrame, suppress_below: int) -> str:
@@ -310,8 +300,8 @@ def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) ->
         warnings.append(f"{n_unknown} clients have no {column} recorded; they are shown as 'unknown'.")
     tested = table.loc[table[column] != "unknown"]
     p = chi_square_p(tested)
-    return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings,
-                      *known_split(episodes))
+    return RateResult(column, table, p, _group_takeaway(table, column, p, suppress_below), warnings=warnings,
+                      **known_counts(episodes))
 
 
 def p_text(p: float) -> str:
@@ -380,7 +370,7 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
         )
     else:
         takeaway = f"Too few {period}s with enough ended episodes to show a trend."
-    return RateResult(period, table, p, takeaway, warnings, *known_split(episodes))
+    return RateResult(period, table, p, takeaway, warnings=warnings, **known_counts(episodes))
 
 
 def incidence_takeaway(cif_table: pd.DataFrame, unit: str = "session") -> str:

@@ -12,7 +12,7 @@ are per one point higher, the age gap per 10 years, markers and matches yes agai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -22,12 +22,12 @@ from analytics.models.design import Encodings
 from analytics.proportions import (
     RATE_PRIVACY,
     dropout_rates,
-    known_split,
+    known_counts,
     percent,
     wilson_interval,
     yes_no,
 )
-from analytics.results import Privacy
+from analytics.results import Privacy, Reported
 from analytics.schema import (
     CLIENT_COLUMNS,
     ENVIRONMENT_RATINGS,
@@ -66,34 +66,24 @@ HAZARD_PRIVACY = Privacy(("n_used", "events"))  # the adjusted hazard ratios bes
 
 
 @dataclass
-class FactorResult:
+class FactorResult(Reported):
     """Dropout rate per level of each factor (`rates`) and one adjusted hazard ratio per factor."""
 
-    rates: pd.DataFrame
+    table: pd.DataFrame
     hazard: pd.DataFrame
     adjusted_for: list[str]
     takeaway: str
     by_site: pd.DataFrame | None = None
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # episodes with a known outcome
-    n_left_out: int = 0  # ongoing episodes
     privacy: ClassVar[Privacy] = RATE_PRIVACY
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.rates
 
 
 @dataclass
-class Scorecard:
+class Scorecard(Reported):
     """The five habits: marker, prevalence, dropout with and without, adjusted hazard ratio, reading."""
 
     table: pd.DataFrame
     adjusted_for: list[str]
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # episodes with a known outcome
-    n_left_out: int = 0  # ongoing episodes
     privacy: ClassVar[Privacy] = Privacy(
         ("clients_recorded", "done", "known_with", "dropouts_with", "known_without", "dropouts_without"),
         {"done": ("prevalence", "prevalence_ci_lower", "prevalence_ci_upper"), "dropouts_with": ("rate_with",),
@@ -190,8 +180,8 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
     hazard = pd.DataFrame(rows)
     by_site = _level_rates(episodes, columns, ["site"]) if strata else None
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
-    return FactorResult(_level_rates(episodes, columns), hazard, adjust, takeaway, by_site, warnings,
-                        *known_split(episodes))
+    return FactorResult(_level_rates(episodes, columns), hazard, adjust, takeaway, by_site, warnings=warnings,
+                        **known_counts(episodes))
 
 
 def match_columns(episodes: pd.DataFrame) -> list[str]:
@@ -232,7 +222,7 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
     rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
-    return FactorResult(rates, hazard, adjusted, takeaway, None, warnings, *known_split(episodes))
+    return FactorResult(rates, hazard, adjusted, takeaway, None, warnings=warnings, **known_counts(episodes))
 
 
 def _hazard_takeaway(hazard: pd.DataFrame, what: str, higher_is: str) -> str:
@@ -310,8 +300,8 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
     small = suppress_small_cells(table.assign(not_done=table["clients_recorded"] - table["done"]),
                                  ["done", "not_done"], suppress_below)["suppressed"].to_numpy()
     table.loc[small, "reading"] = "Recorded for too few clients either way to report without revealing small numbers."
-    return Scorecard(table, adjust, _scorecard_takeaway(table.loc[~small | ~table["found"]]), warnings,
-                     *known_split(episodes))
+    return Scorecard(table, adjust, _scorecard_takeaway(table.loc[~small | ~table["found"]]), warnings=warnings,
+                     **known_counts(episodes))
 
 
 def _habit_reading(row: dict) -> str:

@@ -19,7 +19,7 @@ model refitted on every closed episode. Reasons are the features pushing a clien
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -29,7 +29,7 @@ from analytics.client_runs import ClientRuns, in_client_order
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
 from analytics.proportions import Z95
-from analytics.results import NO_COUNTS, Privacy
+from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
 from analytics.schema import CLIENT_MISSES, EVENT_COMPLETED, EVENT_DROPOUT, SRS_CUTOFF
 
@@ -45,15 +45,12 @@ CALIBRATION_PRIVACY = Privacy(("n", "dropouts"), {"dropouts": ("observed", "ci_l
 
 
 @dataclass
-class WatchListResult:
+class WatchListResult(Reported):
     table: pd.DataFrame  # rank, client_id, therapist_id, sessions_attended, risk, reasons
     coefficients: pd.DataFrame  # term, coef, odds_ratio (per unit), mean
     accuracy: pd.DataFrame  # one row: auc, ci_lower, ci_upper, test_episodes, test_dropouts, train_episodes
     calibration: pd.DataFrame  # decile, n, dropouts, predicted, observed, ci_lower, ci_upper
     takeaway: str
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0  # open episodes ranked
-    n_left_out: int = 0  # open episodes without the values the model needs
     privacy: ClassVar[Privacy] = NO_COUNTS  # one row per client; the calibration's counts: CALIBRATION_PRIVACY
 
 
@@ -216,8 +213,8 @@ def watch_list(
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     if therapist is not None:
         table = table.loc[table["therapist_id"] == therapist].reset_index(drop=True)
-    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy), warnings,
-                           len(open_rows), open_before - len(open_rows))
+    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy), warnings=warnings,
+                           n_used=len(open_rows), n_left_out=open_before - len(open_rows))
 
 
 _MARKER_PHRASES = {

@@ -17,9 +17,3 @@ from analytics.survival.curves import (
 )
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
 from analytics.survival.time_varying import counting_process, fit_time_varying
-
-__all__ = [
-    "CIFResult", "Concordance", "CoxResult", "KMResult", "LogrankResult", "PHTestResult", "adjusted_curves",
-    "counting_process", "cumulative_incidence", "fit_cox",
-    "fit_time_varying", "kaplan_meier", "logrank", "overstatement_summary", "ph_test",
-]

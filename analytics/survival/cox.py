@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.models.design import Encodings, build_design
+from analytics.models.design import Encodings, build_design, levels_by_frequency
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import CoxResult, fit_design, stratum_codes
@@ -56,6 +56,17 @@ def fit_cox(
     groups = rows[cluster].to_numpy() if cluster else None
     return fit_design(design, covariates, stop, dropout, stratum_codes(rows, strata), groups, cluster,
                       strata or None, time_limit=time_limit)
+
+
+def curve_values(episodes: pd.DataFrame, covariate: str, categorical: bool) -> list:
+    """The values adjusted curves are first drawn for: the four most common levels of a category,
+    0 and 1 for a marker, else the 10th, 50th and 90th centiles (one decimal)."""
+    if categorical:
+        return levels_by_frequency(episodes[covariate])[:4]
+    numbers = pd.to_numeric(episodes[covariate], errors="coerce").dropna()
+    if set(numbers.unique()) <= {0, 1}:
+        return [0.0, 1.0]
+    return [float(round(numbers.quantile(q), 1)) for q in (0.1, 0.5, 0.9)]
 
 
 def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:

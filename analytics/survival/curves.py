@@ -19,7 +19,7 @@ needed: durations here are whole sessions or days, compared exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import ClassVar
 
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.results import NO_COUNTS, Privacy
+from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_DROPOUT
 
 ALL = "all"
@@ -54,41 +54,32 @@ OVERSTATEMENT_COLUMNS = ["group", "time", "one_minus_km", "cif_dropout", "differ
 MEDIAN_PRIVACY = Privacy(("n", "events"))  # the medians table beside the curves
 
 
-@dataclass(frozen=True)
-class KMResult:
+@dataclass
+class KMResult(Reported):
     """Kaplan-Meier step points per group and each group's median time to dropout."""
 
     table: pd.DataFrame
     medians: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
     takeaway: str = ""
-    n_used: int = 0
-    n_left_out: int = 0
     privacy: ClassVar[Privacy] = Privacy(("at_risk", "events", "censored"))
 
 
-@dataclass(frozen=True)
-class LogrankResult:
+@dataclass
+class LogrankResult(Reported):
     """The overall log-rank test across groups, then every pair with Holm-adjusted p."""
 
     table: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
     takeaway: str = ""
-    n_used: int = 0
-    n_left_out: int = 0
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
-@dataclass(frozen=True)
-class CIFResult:
+@dataclass
+class CIFResult(Reported):
     """Cumulative incidence of dropout and of completion, and how far 1 - KM overstates dropout."""
 
     table: pd.DataFrame
     overstatement: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
     takeaway: str = ""
-    n_used: int = 0
-    n_left_out: int = 0
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
@@ -124,7 +115,7 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
             "so no test was run." if len(present) < 2 else
             "No one dropped out in the current selection, so there is nothing for a log-rank test to compare."
         )
-        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings, n_used=len(frame),
+        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings=warnings, n_used=len(frame),
                              n_left_out=len(episodes) - len(frame))
     rows = [("overall", *_survdiff(frame, present))]
     if len(present) > 2:
@@ -141,7 +132,8 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
     verdict = "differ by more than chance would easily explain" if overall["p"] < ALPHA else "could differ by chance alone"
     takeaway = (f"The curves {verdict} (log-rank test: chi-square {overall['statistic']:.2f} on {overall['df']} df, "
                 f"p = {overall['p']:.3g}). Pairwise p values are Holm-adjusted for the number of comparisons.")
-    return LogrankResult(table[LOGRANK_COLUMNS], warnings, takeaway, len(frame), len(episodes) - len(frame))
+    return LogrankResult(table[LOGRANK_COLUMNS], takeaway, warnings=warnings, n_used=len(frame),
+                         n_left_out=len(episodes) - len(frame))
 
 
 def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> CIFResult:

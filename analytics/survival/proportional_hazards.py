@@ -9,25 +9,22 @@ beta(t) and are what the residual plot smooths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.results import NO_COUNTS, Privacy
+from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.survival import efron
 
 
 @dataclass
-class PHTestResult:
+class PHTestResult(Reported):
     table: pd.DataFrame  # term, statistic, df, p (last row GLOBAL)
     residuals: pd.DataFrame  # term, time, residual (scaled Schoenfeld, one row per dropout)
     takeaway: str = ""
-    warnings: list[str] = field(default_factory=list)
-    n_used: int = 0
-    n_left_out: int = 0
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
@@ -37,7 +34,7 @@ def ph_test(result, alpha: float = 0.05) -> PHTestResult:
     if m is None or not len(m.beta):
         empty = pd.DataFrame(columns=["term", "statistic", "df", "p"])
         return PHTestResult(empty, pd.DataFrame(columns=["term", "time", "residual"]),
-                            ["There is no fitted covariate to test."])
+                            "There is no fitted covariate to test.")
     rs, beta = m.risk_sets, m.beta
     p = len(beta)
     terms = list(result.table["term"])

@@ -13,9 +13,9 @@ def test_alliance_page_shows_rupture_results_for_the_users_rules():
     at = open_page("pages/alliance.py", SAMPLE, suppress_below=0)
     expected = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 5.0, 36.0, 3, suppress_below=0)
     shown = frame(at, "clients_with_rupture")
-    assert int(shown["clients_with_rupture"].iloc[0]) == int(expected.rates["clients_with_rupture"].iloc[0])
+    assert int(shown["clients_with_rupture"].iloc[0]) == int(expected.table["clients_with_rupture"].iloc[0])
     assert expected.takeaway in text(at)
-    first = first_session_alliance(EPISODES).summary
+    first = first_session_alliance(EPISODES).table
     assert frame(at, "below_cutoff")["mean"].tolist() == first["mean"].tolist()
     assert "hazard ratio" in text(at) and "time-varying Cox" in text(at)
 
@@ -24,8 +24,8 @@ def test_alliance_page_shows_rupture_results_for_the_users_rules():
     assert not at.exception
     stricter = rupture_outcomes(SAMPLE.sessions, EPISODES, "srs", 8.0, None, 3)
     shown = frame(at, "clients_with_rupture")
-    assert int(shown["ruptures"].iloc[0]) == int(stricter.rates["ruptures"].iloc[0])
-    assert int(shown["ruptures"].iloc[0]) < int(expected.rates["ruptures"].iloc[0])
+    assert int(shown["ruptures"].iloc[0]) == int(stricter.table["ruptures"].iloc[0])
+    assert int(shown["ruptures"].iloc[0]) < int(expected.table["ruptures"].iloc[0])
 
 
 def test_alliance_page_without_ratings_names_the_column():
@@ -41,4 +41,4 @@ def test_alliance_page_wai_only():
     assert [r.value for r in at.radio if r.key == "alliance_measure"] == ["wai"]
     episodes = derive_episodes(Caseload(sessions=sessions, clients=SAMPLE.clients), EpisodeSettings())
     expected = rupture_outcomes(sessions, episodes, "wai", 6.0, None, 3)
-    assert int(frame(at, "clients_with_rupture")["ruptures"].iloc[0]) == int(expected.rates["ruptures"].iloc[0])
+    assert int(frame(at, "clients_with_rupture")["ruptures"].iloc[0]) == int(expected.table["ruptures"].iloc[0])

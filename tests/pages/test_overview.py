@@ -29,7 +29,7 @@ def test_overview_headline_and_definitions_on_sample():
     assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
     assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
     shown = frame(at, "definition")
-    expected = definition_sensitivity(SAMPLE, EpisodeSettings()).rates
+    expected = definition_sensitivity(SAMPLE, EpisodeSettings()).table
     assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
     assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
     assert "By referral, dropout ranges" in text(at)

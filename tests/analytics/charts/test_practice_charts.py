@@ -54,7 +54,7 @@ def test_charts_build_from_sample_tables():
     shown = pd.concat([pd.Series(t.customdata[:, 0]) for t in fig.data if t.customdata is not None])
     assert ((shown == 0) | (shown >= 11)).all()  # no month with 1-10 dropouts appears
     sens = definition_sensitivity(caseload, EpisodeSettings())
-    fig = charts.rate_figure(sens.rates, "label", suppress_below=11)
+    fig = charts.rate_figure(sens.table, "label", suppress_below=11)
     assert len(fig.data[0].y) == 3
     referral = dropout_by(episodes, "referral")
     fig = charts.rate_figure(referral.table, "referral", suppress_below=11)

@@ -36,7 +36,7 @@ def test_trajectory_means_by_outcome_and_session(caseload, episodes):
 
 def test_first_session_alliance(episodes):
     result = first_session_alliance(episodes)
-    summary = result.summary.set_index("outcome")
+    summary = result.table.set_index("outcome")
     assert summary.loc["dropped out", "mean"] == 33.5 and summary.loc["dropped out", "below_cutoff"] == 1
     assert summary.loc["completed", "below_cutoff_share"] == 0
     dist = result.distribution.set_index(["outcome", "score_from"])
@@ -50,7 +50,7 @@ def test_ruptures_repair_and_dropout_after(caseload, episodes):
     assert per.loc["c1", "rupture_session"] == 3 and per.loc["c1", "pre_rupture_level"] == 37
     assert per.loc[["c1", "c3", "c5"], "repair"].tolist() == ["repaired", "not repaired", "not repaired"]
     assert per.loc[["c1", "c3", "c5"], "dropout_within"].tolist() == ["no", "no", "yes"]
-    rates = r.rates.iloc[0]
+    rates = r.table.iloc[0]
     assert (rates["clients_rated_twice"], rates["clients_with_rupture"], rates["transitions"]) == (4, 3, 11)
     assert rates["per_100_transitions"] == pytest.approx(300 / 11)
     assert r.per_client_counts.set_index("ruptures")["clients"].to_dict() == {"0": 1, "1": 3, "2": 0, "3 or more": 0}
@@ -67,7 +67,7 @@ def test_ruptures_repair_and_dropout_after(caseload, episodes):
 def test_rupture_rules_are_the_users(caseload, episodes):
     only_cutoff = rupture_outcomes(caseload.sessions, episodes, min_drop=None, cutoff=36, within=2)
     # falls from >= 36 to below: c1 37->31, c3 39->33, c5 36->30
-    assert only_cutoff.rates.iloc[0]["ruptures"] == 3
+    assert only_cutoff.table.iloc[0]["ruptures"] == 3
     big_drop = rupture_outcomes(caseload.sessions, episodes, min_drop=6, cutoff=None, within=2)
     assert big_drop.per_client.set_index("client_id")["ruptures"].sum() == 3
     with pytest.raises(ValueError, match="at least one rupture rule"):
@@ -92,14 +92,6 @@ def test_missing_srs_names_the_column():
                  lambda: alliance_risk(caseload.sessions, episodes)):
         with pytest.raises(ValueError, match="`srs` column"):
             call()
-
-
-@pytest.fixture(scope="module")
-def sample():
-    from analytics.synth import generate_caseload
-
-    caseload = generate_caseload().caseload()
-    return caseload, derive_episodes(caseload, EpisodeSettings("therapist_judged"))
 
 
 def test_alliance_risk_time_varying_recovers_true_direction(sample):

@@ -44,7 +44,7 @@ def test_headline_counts_known_outcomes_only():
 
 def test_definition_sensitivity_rates_and_agreement():
     result = definition_sensitivity(small_caseload(), EpisodeSettings())
-    rates = result.rates.set_index("definition")
+    rates = result.table.set_index("definition")
     assert list(rates.index) == ["therapist_judged", "unilateral", "early"]
     assert rates["known"].tolist() == [4, 4, 4] and rates["dropouts"].tolist() == [2, 2, 2]
     assert rates.loc["early", "label"] == "Early (fewer than 4 sessions attended)"
@@ -58,8 +58,8 @@ def test_definition_sensitivity_rates_and_agreement():
 
 def test_definition_sensitivity_respects_filtered_clients():
     result = definition_sensitivity(small_caseload(), EpisodeSettings(), client_ids=["c1", "c2"])
-    assert result.rates["clients"].tolist() == [2, 2, 2]
-    assert result.rates["dropouts"].tolist() == [1, 1, 1]
+    assert result.table["clients"].tolist() == [2, 2, 2]
+    assert result.table["dropouts"].tolist() == [1, 1, 1]
 
 
 def test_dropout_by_site_and_month():

@@ -52,7 +52,7 @@ def test_scorecard_counts(episodes):
 
 
 def test_room_rates_by_level(episodes):
-    rates = room_vs_dropout(episodes, columns=["env_privacy"], adjust=[]).rates.set_index("level")
+    rates = room_vs_dropout(episodes, columns=["env_privacy"], adjust=[]).table.set_index("level")
     assert rates.loc["3", ["clients", "known", "dropouts"]].tolist() == [2, 1, 1]
     assert rates.loc["unknown", "clients"] == 1
 

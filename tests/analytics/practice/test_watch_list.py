@@ -53,14 +53,6 @@ def test_too_few_closed_episodes_is_a_clear_message():
         watch_list(None, derive_episodes(caseload, EpisodeSettings()))
 
 
-@pytest.fixture(scope="module")
-def sample():
-    from analytics.synth import generate_caseload
-
-    caseload = generate_caseload().caseload()
-    return caseload, derive_episodes(caseload, EpisodeSettings("therapist_judged"))
-
-
 def test_watch_list_on_sample_recovers_true_effects(sample):
     caseload, episodes = sample
     result = watch_list(caseload.sessions, episodes)

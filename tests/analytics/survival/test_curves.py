@@ -46,16 +46,10 @@ def _same(ours: pd.DataFrame, theirs: pd.DataFrame, columns):
 
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("grouped", [False, True])
-def test_kaplan_meier_equals_r(name, grouped):
+def test_kaplan_meier_and_medians_equal_r(name, grouped):
     result = kaplan_meier(_data(name), "g" if grouped else None)
     assert list(result.table.columns) == KM_COLUMNS
     _same(result.table, _ref(name, "km", grouped), KM_COLUMNS[1:])
-
-
-@pytest.mark.parametrize("name", DATASETS)
-@pytest.mark.parametrize("grouped", [False, True])
-def test_medians_equal_r(name, grouped):
-    result = kaplan_meier(_data(name), "g" if grouped else None)
     assert list(result.medians.columns) == MEDIAN_COLUMNS
     _same(result.medians, _ref(name, "medians", grouped), MEDIAN_COLUMNS[1:])
 
