@@ -34,6 +34,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 RUN_TIMEOUT_MS = 180_000
 EXPORT_CLIENTS = 240
+# A closed tab's session is kept this long for a reconnect, then swept (short here, 30 s and 10 s in production).
+SESSION_TTL_S, SWEEP_S = 3, 1
 # Pages that must draw at least one chart on the bundled sample data.
 CHART_PAGES = {"overview", "alliance", "room_match", "survival", "drivers", "therapists"}
 
@@ -69,6 +71,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServerURL(str):
+    """The server's address, which also knows the server's process id (to read its memory)."""
+
+    pid: int
+
+
 @pytest.fixture(scope="module")
 def server():
     """`streamlit run app.py` on a free port, ready once /_stcore/health answers."""
@@ -78,10 +86,12 @@ def server():
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+             "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", str(SESSION_TTL_S)],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT), ALLIANCE_LENS_SWEEP_S=str(SWEEP_S)),
         )
-    url = f"http://localhost:{port}"
+    url = ServerURL(f"http://localhost:{port}")
+    url.pid = process.pid
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -355,3 +365,61 @@ def test_an_import_under_any_definition_draws_every_definition_without_error(chr
         assert drawn == [d for d in DEFINITIONS if d in SUPPORTED[files]]
     finally:
         context.close()
+
+
+
+# --- a closed session gives its memory back -------------------------------------------------------
+
+def _server_rss(pid: int) -> int:
+    """Resident memory of the server and every process below it, in bytes."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) * 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return total
+
+
+def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tmp_path):
+    """Streamlit drops a disconnected session only lazily and without shutting it down, so a big
+    upload used to stay in memory until other visitors came and went (ui/sessions.py sweeps it)."""
+    from analytics.synth import generate_caseload
+
+    path = tmp_path / "sessions.csv"
+    generate_caseload(n_clients=40_000, n_therapists=200, seed=3).sessions.to_csv(path, index=False)
+    # A first visit loads what every session shares (libraries, the sample): not the upload's memory.
+    first = chromium.new_context()
+    warm = first.new_page()
+    warm.goto(server)
+    settle(warm)
+    open_page(warm, "Data")
+    first.close()
+    time.sleep(SESSION_TTL_S + 3 * SWEEP_S)
+    before = _server_rss(server.pid)
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    open_page(page, "Data")
+    page.locator("[data-testid='stFileUploader']").filter(has_text="Sessions").first.locator(
+        "[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+    page.locator("button", has_text="Import these files").first.click()
+    settle(page)
+    no_exception(page, "big import")
+    assert _sidebar_dataset(page).startswith("sessions.csv")
+    loaded = _server_rss(server.pid)
+    grown = loaded - before
+    assert grown > 100 * 2**20, f"the upload should hold memory while the tab is open (grew {grown / 2**20:.0f} MiB)"
+    context.close()
+    deadline = time.monotonic() + SESSION_TTL_S + 10 * SWEEP_S + 20
+    while time.monotonic() < deadline and _server_rss(server.pid) > before + grown / 3:
+        time.sleep(1)
+    after = _server_rss(server.pid)
+    assert after <= before + grown / 3, (
+        f"memory not given back: {before / 2**20:.0f} MiB before, {loaded / 2**20:.0f} with the upload, "
+        f"{after / 2**20:.0f} after the tab closed")

@@ -2,13 +2,16 @@
 
 Streamlit keeps a disconnected session for `server.disconnectedSessionTTL` seconds (30 in
 .streamlit/config.toml) so a browser that lost its connection for a moment gets its session
-back. Streamlit 1.67 expires those sessions only lazily, when another session connects or
-leaves, and drops them without shutting them down, so their uploaded files stay in its upload
-manager; and Python hands freed memory back to the system only after a garbage collection. A
-server a team used in the morning would hold every upload until the next visitor. The sweeper
-below runs once per server process: every `SWEEP_S` seconds it shuts expired sessions down (on
-Streamlit's event loop, the only thread that may touch its session storage), and whenever
-sessions went away it collects garbage and asks the C allocator to return free pages.
+back. Streamlit 1.67 then holds on to closed sessions in three ways: it expires stored sessions
+only lazily (when another session connects or leaves) and drops them without shutting them
+down, so their uploads stay in its upload manager; its main loop keeps the last session it
+served in a loop variable until the next visitor; and Python hands freed memory back to the
+system only after a garbage collection. A server a team used in the morning would hold the
+last upload until the next visitor. So, once per server process: a shut-down session's state
+(the upload, its caseload, every cached result and the widget callbacks that reach the page's
+globals) is cleared at once, and every `SWEEP_S` seconds a sweeper shuts expired sessions down
+(on Streamlit's event loop, the only thread that may touch its session storage) and, whenever
+sessions went away, collects garbage and asks the C allocator to return free pages.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import threading
 
 import streamlit as st
 from streamlit import runtime
+from streamlit.runtime.app_session import AppSession
+from streamlit.runtime.state import SessionState
 
 SWEEP_S = float(os.environ.get("ALLIANCE_LENS_SWEEP_S", "10"))
 _LOG = logging.getLogger(__name__)
@@ -32,9 +37,23 @@ def start_sweeper() -> threading.Thread | None:
     """Start the sweeper once for this server (later calls return the same thread)."""
     if not runtime.exists():
         return None
+    _clear_state_on_shutdown()
     thread = threading.Thread(target=_loop, name="session-sweeper", daemon=True)
     thread.start()
     return thread
+
+
+def _clear_state_on_shutdown() -> None:
+    """Wrap AppSession.shutdown so a shut-down session keeps no user data, however long Streamlit
+    keeps the session object itself."""
+    original = AppSession.shutdown
+
+    def shutdown(session: AppSession) -> None:
+        original(session)
+        # SessionState.clear() would keep the widgets' metadata, whose callbacks reach the page's globals
+        session._session_state = SessionState()
+
+    AppSession.shutdown = shutdown
 
 
 def _loop() -> None:
