@@ -296,7 +296,7 @@ def test_no_request_left_the_machine(session):
 SAMPLE_DIR = ROOT / "sample_data"
 FILE_SETS = {"appointments only": ("sessions",), "clients only": ("clients",),
              "all three": ("sessions", "clients", "therapists")}
-SUPPORTED = {"appointments only": {"unilateral", "early"}, "clients only": {"therapist_judged"},
+SUPPORTED = {"appointments only": {"unilateral", "early", "unilateral_unimproved"}, "clients only": {"therapist_judged"},
              "all three": set(DEFINITIONS)}
 
 
