@@ -3,8 +3,6 @@ with PHQ-9 and GAD-7 per session: the episodes it writes follow the outcome rule
 
 import json
 
-import pandas as pd
-
 from tests.analytics.test_cli import read, run_cli
 from tests.analytics.test_unilateral_unimproved import _clients, _sessions
 

@@ -1,6 +1,9 @@
 """The Outcomes page and the Overview's "How many who left had improved?" on the practice sample
 (PHQ-9 and GAD-7 per session): the page shows the analytics' numbers and sentences, the sidebar's
-measure choice changes them, and data without an outcome measure get the plain reason."""
+measure choice changes them, data without an outcome measure get the plain reason, and a restored
+recipe keeps the measures it registers."""
+
+from streamlit.testing.v1 import AppTest
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
@@ -53,3 +56,25 @@ def test_without_an_outcome_measure_the_reason_is_given():
     assert NO_MEASURE_NOTE in text(at) and not at.dataframe
     at = open_page("pages/overview.py", caseload)
     assert NO_MEASURE_NOTE in text(at)
+
+
+def _restore_script():
+    import streamlit as st
+
+    from analytics.recipe import Recipe
+    from ui import state
+
+    st.button("restore", on_click=lambda: state.apply_settings(Recipe.from_dict(st.session_state["saved"])))
+    st.session_state["settings"] = state.episode_settings()
+
+
+def test_a_restored_recipe_keeps_its_registered_measure():
+    at = AppTest.from_function(_restore_script, default_timeout=60)
+    at.session_state["saved"] = {"dropout_definition": "unilateral_unimproved", "outcome_measure": "bdi2",
+                                 "outcome_measures": [{"name": "bdi2", "low": 0, "high": 63, "higher_is_better": False,
+                                                       "cutoff": 14, "reliable_change": 6}]}
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    settings = at.session_state["settings"]
+    assert settings.outcome_measure == "bdi2" and settings.measures()["bdi2"].reliable_change == 6

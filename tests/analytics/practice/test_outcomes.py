@@ -2,7 +2,6 @@
 rates by ending, who left improved, pre-post effect sizes and trajectories, worked out by hand."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analytics.caseload import Caseload
