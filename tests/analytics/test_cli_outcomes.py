@@ -11,7 +11,8 @@ def test_report_writes_outcome_columns_and_events(tmp_path):
     _sessions().to_csv(tmp_path / "sessions.csv", index=False)
     _clients().to_csv(tmp_path / "clients.csv", index=False)
     config = tmp_path / "recipe.json"
-    config.write_text(json.dumps({"dropout_definition": "unilateral_unimproved", "outcome_measure": "phq9"}))
+    config.write_text(json.dumps({"dropout_definition": "unilateral_unimproved", "outcome_measure": "phq9",
+                                  "suppress_below": 0}))
     done = run_cli("report", "--sessions", tmp_path / "sessions.csv", "--clients", tmp_path / "clients.csv",
                    "--config", config, "--out", tmp_path / "o", "--no-figures")
     assert done.returncode == 0, done.stderr
@@ -25,6 +26,14 @@ def test_report_writes_outcome_columns_and_events(tmp_path):
     assert episodes["nhs_reliable_improvement"].fillna(9).to_dict() == {"a": 1, "b": 1, "c": 9, "d": 0, "e": 1, "f": 9, "g": 9}
     assert episodes["nhs_recovery"].fillna(9).to_dict() == {"a": 0, "b": 0, "c": 9, "d": 0, "e": 1, "f": 9, "g": 9}
     assert json.loads((tmp_path / "o" / "recipe.json").read_text())["outcome_measure"] == "phq9"
+    outcomes = read(tmp_path / "o" / "tables" / "outcomes.csv").set_index(["measure", "ending", "outcome"])
+    left = outcomes.loc[("phq9", "left", "reliable_improvement")]
+    assert (left["clients"], left["paired"], left["n"], left["count"], left["rate"]) == (4, 2, 2, 1, 0.5)
+    assert outcomes.loc[("nhs", "completed", "reliable_improvement"), ["n", "count"]].tolist() == [1, 0]
+    methods = (tmp_path / "o" / "methods.md").read_text()
+    assert "without two PHQ-9 scores who left counted as a dropout (no evidence of improvement; 2 such clients)" in methods
+    assert "PHQ-9, 0-27, higher is worse, clinical range 10 or more, reliable change 6 points" in methods
+    assert "NHS Talking Therapies paired rules applied" in methods
 
 
 def test_a_registered_measure_through_the_command_line(tmp_path):
