@@ -35,7 +35,7 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 RUN_TIMEOUT_MS = 180_000
 EXPORT_CLIENTS = 240
 # Pages that must draw at least one chart on the bundled sample data.
-CHART_PAGES = {"overview", "alliance", "room_match", "survival", "drivers", "therapists"}
+CHART_PAGES = {"overview", "outcomes", "alliance", "room_match", "survival", "drivers", "therapists"}
 
 
 def app_pages() -> list[tuple[str, str]]:

@@ -127,10 +127,18 @@ def outcome_rates(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSet
     table = pd.DataFrame(rows)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["rate"] = np.where(table["n"] > 0, table["count"] / table["n"].where(table["n"] > 0), np.nan)
-    table["ci_lower"], table["ci_upper"] = wilson_interval(table["count"], table["n"])
+    table["ci_lower"], table["ci_upper"] = _wilson(table["count"], table["n"])
     paired = int(episodes[f"{measure}_change"].notna().sum())
     return OutcomeRates(table, _rates_takeaway(table, measure, labels[measure]), n_used=paired,
                         n_left_out=len(episodes) - paired)
+
+
+def _wilson(count: pd.Series, n: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95% interval with its ends exactly 0 (none of n) and 1 (all of n), not floating-point
+    noise beside them (many outcome rates are 0: no one deteriorated)."""
+    lower, upper = wilson_interval(count, n)
+    k, n = count.to_numpy(float), n.to_numpy(float)
+    return np.where((k == 0) & (n > 0), 0.0, lower), np.where((k == n) & (n > 0), 1.0, upper)
 
 
 def _rates_takeaway(table: pd.DataFrame, measure: str, label: str) -> str:
@@ -160,7 +168,7 @@ def leavers_improved(episodes: pd.DataFrame, settings: EpisodeSettings = Episode
     table = pd.DataFrame(rows)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["rate"] = np.where(table["paired"] > 0, table["improved"] / table["paired"].where(table["paired"] > 0), np.nan)
-    table["ci_lower"], table["ci_upper"] = wilson_interval(table["improved"], table["paired"])
+    table["ci_lower"], table["ci_upper"] = _wilson(table["improved"], table["paired"])
     first = table.iloc[0]
     warnings = []
     if first["unpaired"]:
@@ -183,7 +191,7 @@ def _leavers_takeaway(left: pd.Series, label: str, suppress_below: int) -> str:
 
 def pre_post_effects(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings()) -> PrePostEffects:
     """Standardized mean gain (d, pre-treatment SD) per measure and ending; see the module docstring."""
-    chosen_measure(episodes, settings)
+    measure = chosen_measure(episodes, settings)
     groups = episodes["ending"].map(ENDING_GROUPS)
     measures = settings.measures()
     rows = []
@@ -202,11 +210,11 @@ def pre_post_effects(episodes: pd.DataFrame, settings: EpisodeSettings = Episode
                          "mean_change": (last - first).mean() if n else np.nan, "d": d,
                          "d_ci_lower": d - half, "d_ci_upper": d + half})
     table = pd.DataFrame(rows)
-    return PrePostEffects(table, _effects_takeaway(table), n_used=int(table.groupby("measure")["paired"].sum().max()))
+    return PrePostEffects(table, _effects_takeaway(table, measure), n_used=int(table.groupby("measure")["paired"].sum().max()))
 
 
-def _effects_takeaway(table: pd.DataFrame) -> str:
-    rows = table.loc[table["measure"] == table["measure"].iloc[0]].set_index("ending")
+def _effects_takeaway(table: pd.DataFrame, measure: str) -> str:
+    rows = table.loc[table["measure"] == measure].set_index("ending")
     if not np.isfinite(rows.loc["completed", "d"]) or not np.isfinite(rows.loc["left", "d"]):
         return "Effect sizes need both completers and clients who left with two scores."
     return (f"On {rows['label'].iloc[0]}, clients who completed improved by d = {rows.loc['completed', 'd']:.2f} "

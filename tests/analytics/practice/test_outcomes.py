@@ -61,3 +61,14 @@ def test_trajectories_by_ending(episodes):
     assert table.loc[("left", 1), "mean"] == 17 and table.loc[("left", 1), "clients"] == 4
     assert table.loc[("left", 2), "mean"] == 10.5 and table.loc[("left", 2), "clients"] == 2
     assert table.loc[("completed", 3), "mean"] == 9
+
+
+def test_interval_ends_are_exact_and_the_takeaway_follows_the_measure(episodes):
+    table = outcome_rates(episodes, SETTINGS).table.set_index(["measure", "ending", "outcome"])
+    none = table.loc[("phq9", "left", "reliable_deterioration")]  # 0 of 2
+    assert none["ci_lower"] == 0.0 and none["ci_upper"] == pytest.approx(float(wilson_interval(0, 2)[1]))
+    every = table.loc[("phq9", "completed", "reliable_improvement")]  # 1 of 1
+    assert every["ci_upper"] == 1.0
+    gad = EpisodeSettings("unilateral_unimproved", outcome_measure="gad7")
+    assert pre_post_effects(episodes, gad).takeaway.startswith("Effect sizes need")  # one completer: no SD
+    assert "GAD-7" in outcome_rates(episodes, gad).takeaway
