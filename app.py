@@ -12,6 +12,7 @@ state.keep_widget_values()
 PAGES = {
     "Practice": [
         st.Page("pages/overview.py", title="Overview", default=True),
+        st.Page("pages/outcomes.py", title="Outcomes"),
         st.Page("pages/alliance.py", title="Alliance and ruptures"),
         st.Page("pages/room_match.py", title="Room, match and habits"),
         st.Page("pages/watch_list.py", title="Watch list"),

@@ -5,10 +5,18 @@ Definitions (DESIGN.md):
 - unilateral: the last scheduled appointment was a client miss (no_show, late_cancel, cancelled)
   more than `ongoing_window_days` before the export date.
 - early: fewer than `early_sessions` attended sessions and not ongoing.
+- unilateral_unimproved (Swift, Callahan & Levine 2009): a unilateral ending without reliable
+  improvement on the `outcome_measure` (first to last scored attended session); a unilateral ending
+  after reliable improvement is a planned-like ending (event 2). A client without two scores has no
+  evidence of improvement, so leaving unilaterally counts as dropout.
 A transferred client did not leave therapy, so a transfer is censored under every definition; an
 ending recorded as `other` that the definition does not call a dropout is censored, not a completion.
 
 `event` is 0 (ongoing or censored), 1 (dropout) or 2 (planned completion, the competing event).
+Wherever the sessions carry an outcome measure, every episode also gets the change columns of each
+measure (analytics/outcomes/change.py) and an `ending`: completed, left_improved, left_unimproved,
+ongoing or other (transferred, or ended another way), read as the unilateral rule reads the
+appointments, with improvement on the outcome measure.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import pandas as pd
 
 from analytics.caseload import Caseload
 from analytics.client_runs import ClientRuns
+from analytics.outcomes import MEASURES, NHS_PAIR, Measure, change_columns, nhs_columns
 from analytics.ruptures import flag_ruptures
 from analytics.schema import (
     CLIENT_MISSES,
@@ -46,6 +55,8 @@ class EpisodeSettings:
     srs_rupture_cutoff: float | None = 36.0
     wai_rupture_drop: float = 6.0
     wai_rupture_cutoff: float | None = None
+    outcome_measure: str | None = None  # None: the first measure the sessions carry
+    outcome_measures: tuple[Measure, ...] = ()  # measures a user registers beside the built-in ones
 
     def __post_init__(self):
         if self.dropout_definition not in DEFINITIONS:
@@ -56,20 +67,54 @@ class EpisodeSettings:
             raise ValueError("early_sessions must be at least 1.")
         if int(self.ongoing_window_days) < 0:
             raise ValueError("ongoing_window_days cannot be negative.")
+        clash = [m.name for m in self.outcome_measures if m.name in MEASURES]
+        if clash:
+            raise ValueError(f"{clash[0]!r} is a built-in outcome measure; register a measure under another name.")
+        if self.outcome_measure is not None and self.outcome_measure not in self.measures():
+            raise ValueError(f"Unknown outcome measure {self.outcome_measure!r}; use one of {', '.join(self.measures())}.")
+
+    def measures(self) -> dict[str, Measure]:
+        """The built-in outcome measures and the ones the user registered, by column name."""
+        return {**MEASURES, **{m.name: m for m in self.outcome_measures}}
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def available_definitions(caseload: Caseload) -> list[str]:
+def available_definitions(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
     """The definitions this caseload can support: the therapist's judgement needs `termination`,
-    the others need the appointment history."""
+    the others need the appointment history, and unilateral_unimproved an outcome measure in it."""
     out = []
     if caseload.clients is not None and "termination" in caseload.clients:
         out.append("therapist_judged")
     if caseload.sessions is not None:
         out += ["unilateral", "early"]
+        if measures_present(caseload.sessions, settings):
+            out.append("unilateral_unimproved")
     return out
+
+
+def measures_present(sessions: pd.DataFrame | None, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
+    """The outcome measures with at least one score at an attended session, in registry order."""
+    if sessions is None:
+        return []
+    attended = (sessions["status"] == "attended").to_numpy()
+    return [name for name in settings.measures() if name in sessions
+            and pd.to_numeric(sessions[name], errors="coerce")[attended].notna().any()]
+
+
+def episode_measures(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
+    """The outcome measures an episodes table carries change columns for, in registry order."""
+    return [name for name in settings.measures() if f"{name}_change" in episodes]
+
+
+def outcome_measure(sessions: pd.DataFrame | None, settings: EpisodeSettings = EpisodeSettings()) -> str | None:
+    """The measure that decides improvement: the chosen one when the sessions carry it, else the
+    first measure present (None when there is none)."""
+    present = measures_present(sessions, settings)
+    if settings.outcome_measure is not None:
+        return settings.outcome_measure if settings.outcome_measure in present else None
+    return present[0] if present else None
 
 
 def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame:
@@ -83,8 +128,12 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes = clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload.therapists)
-    if settings.dropout_definition not in available_definitions(caseload):
+    if settings.dropout_definition not in available_definitions(caseload, settings):
         raise ValueError(_unavailable_message(settings.dropout_definition))
+    measure = outcome_measure(caseload.sessions, settings)
+    if settings.dropout_definition == "unilateral_unimproved" and measure is None:
+        raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
+                         "choose a measure the sessions carry.")
 
     if caseload.sessions is not None:
         timeline = _Timeline(caseload.sessions)
@@ -101,9 +150,12 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         else:
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
+        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings)
     else:
         episodes = _clients_without_history(clients, settings)
 
+    if caseload.sessions is not None and measure is not None:
+        episodes["ending"] = _endings(episodes, caseload.export_date, settings, measure)
     episodes["event"] = _events(episodes, caseload.export_date, settings)
     episodes["duration"] = _durations(episodes, settings.time_scale)
     episodes = _add_therapist_columns(episodes, caseload.therapists)
@@ -144,6 +196,10 @@ def _clients_without_history(clients: pd.DataFrame, settings: EpisodeSettings) -
 
 
 def _unavailable_message(definition: str) -> str:
+    if definition == "unilateral_unimproved":
+        return ("The unilateral_unimproved definition needs the appointment history with an outcome measure "
+                "(PHQ-9, GAD-7, ORS, OQ-45, CORE-10 or a registered one) scored at attended sessions; "
+                "load one or choose the unilateral definition.")
     if definition == "therapist_judged":
         return ("The therapist-judged definition needs a `termination` column in the clients file; "
                 "map the discharge reason column or choose the unilateral or early definition.")
@@ -264,6 +320,53 @@ def _add_alliance_summaries(
     return episodes
 
 
+def _add_outcome_columns(
+    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings
+) -> pd.DataFrame:
+    """The change columns of every measure present (first and last scored attended session), and
+    the NHS Talking Therapies paired columns where PHQ-9 and GAD-7 are both present."""
+    present = measures_present(sessions, settings)
+    measures = settings.measures()
+    for name in present:
+        scores = pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float)[timeline.order]
+        rows = np.flatnonzero(timeline.attended & ~np.isnan(scores))
+        client = timeline.runs.run[rows]
+        starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
+        ends = np.r_[starts[1:], len(client)]
+        last = np.where(ends - starts >= 2, scores[rows][ends - 1] if len(ends) else [], np.nan)
+        columns = change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]])
+        episodes = episodes.merge(columns, left_on="client_id", right_index=True, how="left")
+    if set(NHS_PAIR) <= set(present):
+        episodes = pd.concat([episodes, nhs_columns(episodes)], axis=1)
+    return episodes
+
+
+def _unilateral(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: EpisodeSettings):
+    """(left, still_open): the last appointment was a client miss outside the ongoing window; the
+    episode is still open (a recent appointment, or none at all)."""
+    window = pd.Timedelta(days=int(settings.ongoing_window_days))
+    last = episodes["last_scheduled"]
+    recent = ((export_date - last) <= window).to_numpy() if export_date is not None else np.zeros(len(episodes), bool)
+    no_appointments = last.isna().to_numpy()
+    left = episodes["last_status"].isin(CLIENT_MISSES).to_numpy() & ~recent & ~no_appointments
+    return left, recent | no_appointments
+
+
+def _endings(episodes: pd.DataFrame, export_date, settings: EpisodeSettings, measure: str) -> np.ndarray:
+    """completed, left_improved, left_unimproved, ongoing or other, as the unilateral rule reads the
+    appointments (a transfer is other; a left episode without two scores is unimproved)."""
+    termination = episodes["termination"] if "termination" in episodes else pd.Series(pd.NA, index=episodes.index)
+    transferred = (termination == "transferred").to_numpy()
+    other = (termination == "other").to_numpy()
+    left, still_open = _unilateral(episodes, export_date, settings)
+    improved = (episodes[f"{measure}_reliable_improvement"] == 1).to_numpy()
+    return np.select(
+        [transferred, still_open, left & improved, left, other],
+        ["other", "ongoing", "left_improved", "left_unimproved", "other"],
+        "completed",
+    ).astype(object)
+
+
 def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: EpisodeSettings) -> np.ndarray:
     termination = episodes["termination"] if "termination" in episodes else pd.Series(pd.NA, index=episodes.index)
     transferred = (termination == "transferred").to_numpy()
@@ -274,18 +377,17 @@ def _events(episodes: pd.DataFrame, export_date: pd.Timestamp | None, settings: 
             [EVENT_DROPOUT, EVENT_COMPLETED],
             EVENT_CENSORED,
         )
-    window = pd.Timedelta(days=int(settings.ongoing_window_days))
-    last = episodes["last_scheduled"]
-    recent = ((export_date - last) <= window).to_numpy() if export_date is not None else np.zeros(len(episodes), bool)
-    no_appointments = last.isna().to_numpy()
+    if settings.dropout_definition == "unilateral_unimproved":
+        ending = episodes["ending"]
+        return np.select([ending == "left_unimproved", ending.isin(["completed", "left_improved"])],
+                         [EVENT_DROPOUT, EVENT_COMPLETED], EVENT_CENSORED)
+    left, still_open = _unilateral(episodes, export_date, settings)
     if settings.dropout_definition == "unilateral":
-        dropout = episodes["last_status"].isin(CLIENT_MISSES).to_numpy() & ~recent & ~no_appointments
-        ongoing = recent | no_appointments
         return np.select(
-            [transferred | ongoing, dropout, other], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
+            [transferred | still_open, left, other], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED
         )
     known = termination.notna().to_numpy()
-    ongoing = np.where(known, (termination == "ongoing").to_numpy(), recent | no_appointments)
+    ongoing = np.where(known, (termination == "ongoing").to_numpy(), still_open)
     few = episodes["sessions_attended"].to_numpy() < int(settings.early_sessions)
     return np.select(
         [transferred | ongoing, few, other], [EVENT_CENSORED, EVENT_DROPOUT, EVENT_CENSORED], EVENT_COMPLETED

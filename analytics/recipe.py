@@ -16,6 +16,7 @@ import pandas as pd
 
 from analytics.episodes import EpisodeSettings
 from analytics.ingest.mapping import Mapping
+from analytics.outcomes import Measure
 from analytics.schema import DEFINITIONS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
@@ -24,6 +25,7 @@ FILTER_KEYS = ("sites", "therapists", "intake_from", "intake_to")
 FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
 FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4, 36), "dpi": (50, 2400)}
 EPISODE_KEYS = [f.name for f in fields(EpisodeSettings)]
+MEASURE_KEYS = ("name", "low", "high", "higher_is_better", "cutoff", "reliable_change")
 VERSIONED_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "plotly", "kaleido", "openpyxl")
 
 
@@ -178,7 +180,45 @@ def _episode_settings(values: dict) -> EpisodeSettings:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise RecipeError(f"Recipe key {key!r} is {value!r}; it must be a number"
                               + (" or null." if key.endswith("cutoff") else "."))
-    return EpisodeSettings(**values)
+    if "outcome_measures" in values:
+        values["outcome_measures"] = _measures(values["outcome_measures"])
+    try:
+        return EpisodeSettings(**values)
+    except ValueError as exc:
+        key = "outcome_measure" if "Unknown outcome measure" in str(exc) else "outcome_measures"
+        raise RecipeError(f"Recipe key {key!r}: {exc}") from None
+
+
+def _measures(value) -> tuple[Measure, ...]:
+    """Measures a user registers: a list of objects with MEASURE_KEYS (label and source optional)."""
+    if value is None:
+        return ()
+    if isinstance(value, tuple) and all(isinstance(m, Measure) for m in value):
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise RecipeError("Recipe key 'outcome_measures' must be a list of measures, e.g. "
+                          '[{"name": "bdi2", "low": 0, "high": 63, "higher_is_better": false, "cutoff": 14, '
+                          '"reliable_change": 6}].')
+    out = []
+    for item in value:
+        item = _object("outcome_measures", item, MEASURE_KEYS + ("label", "source"))
+        missing = [k for k in MEASURE_KEYS if k not in item]
+        if missing:
+            raise RecipeError(f"Recipe key 'outcome_measures.{missing[0]}' is missing; each measure needs "
+                              f"{', '.join(MEASURE_KEYS)}.")
+        if not isinstance(item["name"], str) or not item["name"].isidentifier():
+            raise RecipeError(f"Recipe key 'outcome_measures.name' is {item['name']!r}; use the sessions column name "
+                              "(letters, digits and _).")
+        if not isinstance(item["higher_is_better"], bool):
+            raise RecipeError("Recipe key 'outcome_measures.higher_is_better' must be true or false.")
+        for key in ("low", "high", "cutoff", "reliable_change"):
+            if isinstance(item[key], bool) or not isinstance(item[key], (int, float)):
+                raise RecipeError(f"Recipe key 'outcome_measures.{key}' is {item[key]!r}; it must be a number.")
+        try:
+            out.append(Measure(**{"label": item["name"], **item}))
+        except ValueError as exc:
+            raise RecipeError(f"Recipe key 'outcome_measures': {exc}") from None
+    return tuple(out)
 
 
 def _choice(key: str, value, allowed) -> None:

@@ -4,16 +4,22 @@ One name for one thing: every module, page and document uses these names, so a c
 the same everywhere from the importer to the exported table.
 """
 
+from analytics.outcomes.measures import MEASURES
+
 SESSION_STATUSES = ("attended", "no_show", "late_cancel", "cancelled", "clinician_cancelled")
 CLIENT_MISSES = ("no_show", "late_cancel", "cancelled")
 TERMINATIONS = ("dropout", "completed", "ongoing", "transferred", "other")
 
-DEFINITIONS = ("therapist_judged", "unilateral", "early")
+DEFINITIONS = ("therapist_judged", "unilateral", "early", "unilateral_unimproved")
 DEFINITION_LABELS = {
     "therapist_judged": "Therapist-judged",
     "unilateral": "Unilateral (missed last appointment)",
     "early": "Early (few sessions attended)",
+    "unilateral_unimproved": "Unilateral before reliable improvement",
 }
+# How each episode ended, read from the appointments and the outcome measure (see episodes.py).
+ENDINGS = ("completed", "left_improved", "left_unimproved", "ongoing", "other")
+LEFT = ("left_improved", "left_unimproved")
 TIME_SCALES = ("sessions", "days")
 
 EVENT_CENSORED, EVENT_DROPOUT, EVENT_COMPLETED = 0, 1, 2
@@ -23,7 +29,7 @@ EVENT_LABELS = {EVENT_CENSORED: "ongoing or censored", EVENT_DROPOUT: "dropout",
 SCALES = {
     "srs": (0, 40),
     "wai": (12, 60),
-    "ors": (0, 40),
+    **{name: (m.low, m.high) for name, m in MEASURES.items()},
     "env_comfort": (1, 5),
     "env_privacy": (1, 5),
     "env_noise": (1, 5),
@@ -31,10 +37,12 @@ SCALES = {
     "env_seating": (1, 5),
 }
 SRS_CUTOFF = 36
-ORS_CLINICAL_CUTOFF = 25
+# The built-in outcome measures (analytics/outcomes/measures.py holds their thresholds and sources).
+OUTCOME_MEASURES = tuple(MEASURES)
 
 SESSION_REQUIRED = ("client_id", "date", "status")
-SESSION_COLUMNS = ("client_id", "therapist_id", "date", "status", "srs", "wai", "ors", "telehealth", "service_code")
+SESSION_COLUMNS = ("client_id", "therapist_id", "date", "status", "srs", "wai", "ors", "telehealth", "service_code",
+                   "phq9", "gad7", "oq45", "core10")
 
 CLIENT_REQUIRED = ("client_id",)
 CLIENT_COVARIATES = (

@@ -58,6 +58,22 @@ misjudge some). Completed, transferred and other endings end on an attended sess
 after `export_date` is recorded; a client whose last recorded appointment is within 45 days of
 `export_date`, or whose treatment had not ended by then, is "ongoing".
 
+Outcome questionnaires (PHQ-9 and GAD-7), drawn after everything above from a second stream,
+`numpy.random.default_rng([seed, 13])`, so every other column is the same as without them. The link
+between improvement and dropout is planted through a responder flag: a client is a responder with
+probability RESPONDER_SHARE by the true ending (dropout 0.30, completed 0.65, any other 0.45). At
+attended session k (k = 1 the first attended one)
+    phq9_k = clip(p0_i - [k >= 2] responder_i d_i + e_k, 0, 27), p0_i = clip(round(N(16, 4^2)), 11, 27),
+             d_i uniform on 8..12, e_k uniform on -1, 0, 1;
+    gad7_k = clip(g0_i - [k >= 2] responder_i f_i + e'_k, 0, 21), g0_i = clip(round(N(13, 3^2)), 9, 21),
+             f_i uniform on 6..9, e'_k uniform on -1, 0, 1;
+each recorded at the first attended session and at 90% of later ones independently (never at a
+missed one). Every client starts at caseness on both. With a first and a last score, a responder's change is at least d_i - 2
+= 6 on PHQ-9 and f_i - 2 = 4 on GAD-7 (reliable improvement by the NHS Talking Therapies thresholds)
+and a non-responder's at most 2 either way, so reliable improvement on either measure is exactly
+the responder flag: among clients who left with two scores, about 30% left improved. OQ-45 and
+CORE-10 are not drawn (their columns are empty).
+
 `person_period` has one row per attended session at risk on or before `export_date`, with the
 true covariates, the true SRS, the therapist's intercept and the outcome `dropout` (1 if the client
 dropped out after that session): `hazard_terms(person_period)` gives the model's terms.
@@ -102,6 +118,8 @@ TRUE_EFFECTS = {
     "therapist_trainee": 0.35,
 }
 TERMS = tuple(k for k in TRUE_EFFECTS if k != "intercept")
+# The planted probability of reliable improvement (a responder) by the true ending; see the docstring.
+RESPONDER_SHARE = {"dropout": 0.30, "completed": 0.65, "other": 0.45}
 
 CLIENT_FILE_COLUMNS = ("client_id", "therapist_id", "intake_date", "termination") + CLIENT_COVARIATES
 
@@ -186,6 +204,7 @@ def generate_caseload(
     ids = _client_ids(n_clients)
     sessions, last_day = _sessions_table(rng, rows, cl, th, ids, start_ts)
     termination = _recorded_endings(rng, rows["ending"], last_day, horizon)
+    sessions = _questionnaires(np.random.default_rng([seed, 13]), sessions, rows["ending"], ids)
     clients = _clients_table(cl, th, ids, termination, start_ts)
     therapists = pd.DataFrame({c: th[c] for c in THERAPIST_COLUMNS})
     person_period = _person_period(rows, cl, th, ids, start_ts)
@@ -410,12 +429,35 @@ def _sessions_table(rng, rows, cl, th, ids, start_ts) -> tuple[pd.DataFrame, np.
         "ors": ors,
         "telehealth": tele,
         "service_code": _SERVICE_CODES[code],
-    })[list(SESSION_COLUMNS)]
+    }).reindex(columns=list(SESSION_COLUMNS))
     last = np.ones(rows_n, bool)
     last[:-1] = client[1:] != client[:-1]
     last_day = np.zeros(cl["n"], np.int64)
     last_day[client[last]] = day[last]
     return sessions, last_day
+
+
+def _questionnaires(rng, sessions: pd.DataFrame, ending: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    """PHQ-9 and GAD-7 at attended sessions, improving for responders (module docstring)."""
+    n = len(ending)
+    share = np.select([ending == _DROPOUT, ending == _COMPLETED],
+                      [RESPONDER_SHARE["dropout"], RESPONDER_SHARE["completed"]], RESPONDER_SHARE["other"])
+    responder = rng.random(n) < share
+    p0 = np.clip(np.round(rng.normal(16.0, 4.0, n)), 11, 27)
+    g0 = np.clip(np.round(rng.normal(13.0, 3.0, n)), 9, 21)
+    d, f = rng.integers(8, 13, n), rng.integers(6, 10, n)
+    client = pd.Index(ids).get_indexer(sessions["client_id"])
+    attended = (sessions["status"] == "attended").to_numpy()
+    later = attended & (pd.Series(attended).groupby(client).cumsum().to_numpy() >= 2)
+    rows = len(sessions)
+    recorded = attended & (~later | (rng.random((2, rows)) < 0.9))
+    step = later & responder[client]
+    phq9 = np.clip(p0[client] - step * d[client] + rng.integers(-1, 2, rows), 0, 27)
+    gad7 = np.clip(g0[client] - step * f[client] + rng.integers(-1, 2, rows), 0, 21)
+    out = sessions.copy()
+    out["phq9"] = np.where(recorded[0], phq9, np.nan)
+    out["gad7"] = np.where(recorded[1], gad7, np.nan)
+    return out
 
 
 def _recorded_endings(rng, ending, last_day, horizon) -> np.ndarray:
@@ -485,7 +527,7 @@ def write_csvs(synthetic: SyntheticCaseload, out: str | Path) -> list[Path]:
     """sessions.csv, clients.csv and therapists.csv with ISO dates and whole numbers without ".0"."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    whole = {"sessions": ["wai"], "clients": list(_ENV)}
+    whole = {"sessions": ["wai", "phq9", "gad7"], "clients": list(_ENV)}
     paths = []
     for name in ("sessions", "clients", "therapists"):
         frame = getattr(synthetic, name).copy()

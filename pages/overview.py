@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.practice import outcomes as practice_outcomes
 from analytics.practice import overview
 from analytics.proportions import percent
 from analytics.survival import curves
@@ -58,6 +59,17 @@ if len(sensitivity.agreement):
     widgets.figure(charts.agreement_figure(sensitivity.agreement, suppress_below), None, "definition_agreement_chart",
                    f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
     widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
+
+st.header("How many who left had improved?")
+if "ending" in episodes:
+    leavers = state.cached("practice_leavers_improved", practice_outcomes.leavers_improved, episodes, settings,
+                           suppress_below)
+    st.markdown(f"**{leavers.takeaway}** {practice_outcomes.LEAVERS_NOTE}")
+    for warning in leavers.warnings:
+        st.caption(warning)
+    widgets.table(leavers.table, "leavers_improved", leavers.privacy)
+else:
+    st.info(practice_outcomes.NO_MEASURE_NOTE)
 
 st.header("Dropout over time")
 if "intake_date" in episodes and episodes["intake_date"].notna().any():

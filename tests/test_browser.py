@@ -37,7 +37,7 @@ EXPORT_CLIENTS = 240
 # A closed tab's session is kept this long for a reconnect, then swept (short here, 30 s and 10 s in production).
 SESSION_TTL_S, SWEEP_S = 3, 1
 # Pages that must draw at least one chart on the bundled sample data.
-CHART_PAGES = {"overview", "alliance", "room_match", "survival", "drivers", "therapists"}
+CHART_PAGES = {"overview", "outcomes", "alliance", "room_match", "survival", "drivers", "therapists"}
 
 
 def app_pages() -> list[tuple[str, str]]:
@@ -306,7 +306,7 @@ def test_no_request_left_the_machine(session):
 SAMPLE_DIR = ROOT / "sample_data"
 FILE_SETS = {"appointments only": ("sessions",), "clients only": ("clients",),
              "all three": ("sessions", "clients", "therapists")}
-SUPPORTED = {"appointments only": {"unilateral", "early"}, "clients only": {"therapist_judged"},
+SUPPORTED = {"appointments only": {"unilateral", "early", "unilateral_unimproved"}, "clients only": {"therapist_judged"},
              "all three": set(DEFINITIONS)}
 
 

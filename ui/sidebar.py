@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.episodes import EpisodeSettings, available_definitions
+from analytics.episodes import EpisodeSettings, available_definitions, measures_present
 from analytics.practice.therapists import anonymous_labels
 from analytics.schema import DEFINITION_LABELS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
@@ -35,7 +35,7 @@ def render() -> None:
 
 
 def _definition(loaded) -> None:
-    options = available_definitions(loaded)
+    options = available_definitions(loaded, state.episode_settings())
     if not options:
         return
     if st.session_state.get(state.DEFINITION) not in options:
@@ -46,8 +46,11 @@ def _definition(loaded) -> None:
         format_func=DEFINITION_LABELS.get,
         key=state.DEFINITION,
         help="Therapist-judged: the discharge reason says dropout. Unilateral: the client missed the last "
-        "scheduled appointment and nothing followed. Early: fewer than the chosen number of sessions attended.",
+        "scheduled appointment and nothing followed. Early: fewer than the chosen number of sessions attended. "
+        "Unilateral before reliable improvement: a unilateral ending without reliable improvement on the outcome "
+        "measure (Swift, Callahan & Levine 2009).",
     )
+    _outcome_measure(loaded)
     definition = st.session_state[state.DEFINITION]
     defaults = EpisodeSettings()
     st.session_state.setdefault(state.EARLY_SESSIONS, defaults.early_sessions)
@@ -55,7 +58,7 @@ def _definition(loaded) -> None:
     st.session_state.setdefault(state.TIME_SCALE, defaults.time_scale)
     if definition == "early":
         st.number_input("Early means fewer than (sessions)", min_value=1, max_value=50, key=state.EARLY_SESSIONS)
-    if definition in ("unilateral", "early"):
+    if definition in ("unilateral", "early", "unilateral_unimproved"):
         st.number_input(
             "Still in therapy if seen within (days)", min_value=0, max_value=365, key=state.ONGOING_WINDOW,
             help="Clients with an appointment this close to the export date count as ongoing.",
@@ -63,6 +66,22 @@ def _definition(loaded) -> None:
     st.radio(
         "Time measured in", TIME_SCALES, horizontal=True, key=state.TIME_SCALE,
         format_func={"sessions": "sessions attended", "days": "days in therapy"}.get,
+    )
+
+
+def _outcome_measure(loaded) -> None:
+    """The measure improvement is judged on (the `ending` column, the unilateral_unimproved definition)."""
+    settings = state.episode_settings()
+    present = measures_present(loaded.sessions, settings)
+    if not present:
+        return
+    if st.session_state.get(state.OUTCOME_MEASURE) not in present:
+        st.session_state[state.OUTCOME_MEASURE] = present[0]
+    labels = {name: m.label for name, m in settings.measures().items()}
+    st.selectbox(
+        "Improvement measured on", present, format_func=labels.get, key=state.OUTCOME_MEASURE,
+        help="A change of at least the measure's published reliable-change threshold from the first to the last "
+        "scored session counts as reliable improvement.",
     )
 
 

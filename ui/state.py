@@ -8,7 +8,6 @@ Pages and the sidebar bind their widgets to the keys below, so a saved recipe ca
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict
 from typing import Any, Callable
 
 import pandas as pd
@@ -21,6 +20,7 @@ from analytics.episodes import (
     available_definitions,
     derive_episodes,
     filter_episodes,
+    measures_present,
 )
 from analytics.recipe import EPISODE_KEYS, Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
@@ -37,6 +37,7 @@ DEFINITION = "dropout_definition"
 EARLY_SESSIONS = "early_sessions"
 ONGOING_WINDOW = "ongoing_window_days"
 TIME_SCALE = "time_scale"
+OUTCOME_MEASURE = "outcome_measure"
 FILTER_SITES = "filter_sites"
 FILTER_THERAPISTS = "filter_therapists"
 FILTER_INTAKE = "filter_intake"
@@ -52,7 +53,7 @@ FIGURE = "figure"
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
-_KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
+_KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
          SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
 
 
@@ -77,7 +78,9 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, COVARIATES, REFERENCE_LEVELS, STRATA):
         st.session_state.pop(key, None)
     if result.caseload is not None:
-        options = available_definitions(result.caseload)
+        if st.session_state.get(OUTCOME_MEASURE) not in measures_present(result.caseload.sessions, episode_settings()):
+            st.session_state.pop(OUTCOME_MEASURE, None)
+        options = available_definitions(result.caseload, episode_settings())
         if options and st.session_state.get(DEFINITION) not in options:
             st.session_state[DEFINITION] = options[0]
 
@@ -220,8 +223,8 @@ def apply_settings(recipe: Recipe) -> None:
     """Restore a recipe's choices (before the widgets are drawn: from a callback, or from
     `ui.imports.run_pending` once the recipe's mapping was applied)."""
     s = st.session_state
-    for key, value in asdict(recipe.episodes).items():
-        s[key] = value
+    for key in EPISODE_KEYS:
+        s[key] = getattr(recipe.episodes, key)  # registered measures stay Measure objects
     s[KM_GROUP] = recipe.km_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)

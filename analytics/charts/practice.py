@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import PALETTE, apply_theme, reference_line
+from analytics.practice.outcomes import GROUP_LABELS
 from analytics.practice.overview import BENCHMARK
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
 from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
@@ -124,13 +125,16 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, p
 
 
 def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below: int = DEFAULT_THRESHOLD,
-                      cutoff: float | None = None) -> go.Figure:
-    """Mean alliance by session number per outcome with 95% bands; points resting on fewer
-    clients than the threshold are left out."""
+                      cutoff: float | None = None, group: str = "outcome", label: str | None = None,
+                      names: dict | None = None) -> go.Figure:
+    """Mean score by session number per `group` (the outcome, or the ending; `names` gives the
+    legend's words for its values) with 95% bands; points resting on fewer clients than the
+    threshold are left out."""
     shown = _visible(table, ["clients"], {"clients": ["mean", "sd", "ci_lower", "ci_upper"]}, suppress_below)
     fig = go.Figure()
-    for i, outcome in enumerate(shown["outcome"].unique()):
-        part = shown.loc[shown["outcome"] == outcome]
+    for i, value in enumerate(shown[group].unique()):
+        part = shown.loc[shown[group] == value]
+        outcome = (names or {}).get(value, value)
         colour = _COLOURS[i % len(_COLOURS)]
         band = part.dropna(subset=["ci_lower"])
         fig.add_trace(go.Scatter(
@@ -146,9 +150,35 @@ def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below:
         ))
     if cutoff is not None:
         fig.add_hline(y=cutoff, line=dict(color=_BLACK, dash="dot", width=1), annotation_text=f"cutoff {cutoff:g}")
-    fig.update_layout(xaxis_title="Session number (attended)", yaxis_title=f"Mean {measure.upper()}",
+    fig.update_layout(xaxis_title="Session number (attended)", yaxis_title=f"Mean {label or measure.upper()}",
                       legend=dict(orientation="h", y=-0.25))
     _hidden_note(fig, table, shown, suppress_below)
+    return apply_theme(fig)
+
+
+def outcome_rates_figure(table: pd.DataFrame, measure: str, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """Reliable improvement, recovery and reliable deterioration on one measure by ending: points with
+    95% Wilson intervals; rates resting on fewer clients than the threshold are left out."""
+    rows = table.loc[table["measure"] == measure]
+    shown = _visible(rows, ["n", "count"], {"n": ["rate", "ci_lower", "ci_upper"], "count": ["rate", "ci_lower", "ci_upper"]},
+                     suppress_below).dropna(subset=["rate"])
+    fig = go.Figure()
+    for i, outcome in enumerate(("reliable_improvement", "recovery", "reliable_deterioration")):
+        part = shown.loc[shown["outcome"] == outcome]
+        name = outcome.replace("_", " ")
+        fig.add_trace(go.Scatter(
+            x=part["rate"], y=part["ending"].map(GROUP_LABELS), mode="markers", name=name, marker=dict(color=_COLOURS[i], size=10),
+            error_x=dict(type="data", symmetric=False, array=part["ci_upper"] - part["rate"],
+                         arrayminus=part["rate"] - part["ci_lower"], color=_COLOURS[i]),
+            customdata=np.column_stack([part["count"], part["n"], part["ci_lower"], part["ci_upper"]]),
+            hovertemplate="%{y}: %{x:.0%} (95% CI %{customdata[2]:.0%} to %{customdata[3]:.0%}), "
+                          "%{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + name + "</extra>",
+        ))
+    fig.update_layout(xaxis_title="Share of clients with two scores", xaxis_tickformat=".0%", yaxis_title=None,
+                      legend=dict(orientation="h", y=-0.25), height=max(300, 80 + 60 * rows["ending"].nunique()))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(autorange="reversed", type="category")
+    _hidden_note(fig, rows.drop_duplicates(["ending", "outcome"]), shown, suppress_below)
     return apply_theme(fig)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.outcomes import MEASURES
 from analytics.schema import (
     CLIENT_COLUMNS,
     CLIENT_REQUIRED,
@@ -50,6 +51,9 @@ MEANINGS = {
     ("sessions", "ors"): "Outcome Rating Scale total (wellbeing; below 25 is the clinical range).",
     ("sessions", "telehealth"): "The appointment was held by video or phone.",
     ("sessions", "service_code"): "Billing or service code of the appointment (e.g. CPT 90837).",
+    **{("sessions", m.name): (f"{m.label} total ({m.direction}; {m.caseness_rule} is the clinical range, "
+                              f"a change of {m.reliable_change:g} points is reliable).")
+       for m in MEASURES.values() if m.name != "ors"},
     ("clients", "client_id"): "Pseudonymous client code; matches client_id in the sessions file.",
     ("clients", "therapist_id"): "The client's main therapist (otherwise the one with most attended sessions).",
     ("clients", "intake_date"): "Date the episode started (otherwise the first appointment).",

@@ -32,6 +32,7 @@ from analytics.ingest.mapping import (
     given as present,
 )
 from analytics.ingest.problems import Problem, problem_at, quoted
+from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
 
 _ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
@@ -158,7 +159,7 @@ class _Checker:
             outside = (numbers < low) | (numbers > high)
             values = sorted(set(numbers[outside].tolist()))
             self.warn(outside, column,
-                      f"{_count(outside.sum(), column.upper() + ' score')} outside the scale {low}-{high} "
+                      f"{_count(outside.sum(), _scale_name(column) + ' score')} outside the scale {low:g}-{high:g} "
                       f"(values {quoted([f'{v:g}' for v in values], 5)}); set to missing, the rest of each row is kept",
                       "Check these entries in the source; a total off the scale is usually a typing or scoring error.")
             numbers = numbers.mask(outside)
@@ -306,3 +307,8 @@ def _missing_required(table: str, column: str, raw: pd.DataFrame, file: str) -> 
 def _count(n, noun: str) -> str:
     n = int(n)
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _scale_name(column: str) -> str:
+    """PHQ-9, GAD-7, ... for an outcome measure; the column in capitals (SRS, WAI) otherwise."""
+    return MEASURES[column].label if column in MEASURES else column.upper()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
+from analytics.episodes import episode_measures
+from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, LEFT
 
 _DEFINITIONS = {
     "therapist_judged": ("Dropout was the therapist's judgement recorded at discharge (termination = dropout); "
@@ -17,6 +18,15 @@ _DEFINITIONS = {
                    "more than {window} days before the export date ({export}); episodes with an appointment within "
                    "{window} days of the export date were treated as ongoing (censored), transfers were censored, "
                    "and the remaining endings counted as completion, the competing event."),
+    "unilateral_unimproved": (
+        "Dropout was a unilateral ending before reliable improvement (Swift, Callahan & Levine 2009): the client "
+        "missed the last scheduled appointment (no-show, late or early cancellation), attended nothing after it, "
+        "that appointment lay more than {window} days before the export date ({export}), and the {measure} score "
+        "had not reliably improved from the first to the last scored attended session; a unilateral ending after "
+        "reliable improvement counted as a planned-like ending (completion, the competing event), and a client "
+        "without two {measure} scores who left counted as a dropout (no evidence of improvement; {unscored:,} "
+        "such clients). Episodes with an appointment within {window} days of the export date were ongoing "
+        "(censored), and transfers were censored."),
     "early": ("Dropout was an early ending: fewer than {early} attended sessions in an episode that was not "
               "ongoing (no appointment within {window} days of the export date {export}, or a recorded "
               "termination other than ongoing); longer episodes counted as completion, the competing event, "
@@ -45,6 +55,7 @@ def methods_text(episodes: pd.DataFrame, sections: list, recipe, export_date=Non
         "## Methods",
         "**Data.** " + _data(episodes, counts, recipe) + " [RECORD 6.1, 6.3; TRIPOD 4a, 5a, 13a]",
         "**Outcome.** " + _outcome(episodes, counts, recipe, export_date) + " [RECORD 7.1; TRIPOD 6a]",
+        *(["**Outcome measures.** " + _measures(episodes, recipe.episodes)] if episode_measures(episodes, recipe.episodes) else []),
         "**Analysis.** " + " ".join(_analysis(results, tables, recipe)) + " [TRIPOD 7a, 8, 9, 10a, 10b, 14a, 16]",
         "**Software.** " + _software(recipe),
     ]
@@ -67,12 +78,42 @@ def _data(episodes, counts, recipe) -> str:
 
 def _outcome(episodes, counts, recipe, export_date) -> str:
     export_text = f"{pd.Timestamp(export_date):%Y-%m-%d}" if export_date is not None else "the latest date in the data"
-    text = _DEFINITIONS[recipe.episodes.dropout_definition].format(
-        window=recipe.episodes.ongoing_window_days, early=recipe.episodes.early_sessions, export=export_text)
+    settings = recipe.episodes
+    measure = settings.outcome_measure or next(iter(episode_measures(episodes, settings)), None)
+    text = _DEFINITIONS[settings.dropout_definition].format(
+        window=settings.ongoing_window_days, early=settings.early_sessions, export=export_text,
+        measure=settings.measures()[measure].label if measure else "", unscored=_unscored_leavers(episodes, measure))
     n = max(counts["episodes"], 1)
     text += (f" Time was {_TIME[recipe.episodes.time_scale]}. There were {counts['dropouts']:,} dropouts "
              f"({100 * counts['dropouts'] / n:.1f}%), {counts['completed']:,} completions and "
              f"{counts['censored']:,} ongoing or censored episodes.")
+    return text
+
+
+def _unscored_leavers(episodes: pd.DataFrame, measure: str | None) -> int:
+    if measure is None or "ending" not in episodes:
+        return 0
+    return int((episodes["ending"].isin(LEFT) & episodes[f"{measure}_change"].isna()).sum())
+
+
+def _measures(episodes: pd.DataFrame, settings) -> str:
+    """The change rules and the thresholds of every measure the episodes carry, with their sources."""
+    measures = settings.measures()
+    text = ("Change on each outcome measure ran from the first to the last scored attended session (undefined "
+            "with fewer than two scores). A reliable improvement or deterioration was a change of at least the "
+            "measure's reliable-change threshold (a change exactly at the threshold counted); caseness was a score "
+            "in the clinical range; recovery was caseness at the first score and not at the last (defined only "
+            "for episodes at caseness first); reliable recovery was recovery with reliable improvement. Thresholds: ")
+    text += "; ".join(
+        f"{m.label}, {m.low:g}-{m.high:g}, {m.direction}, clinical range {m.caseness_rule}, reliable change "
+        f"{m.reliable_change:g} points" + (f" ({m.source})" if m.source else "")
+        for m in (measures[name] for name in episode_measures(episodes, settings))) + "."
+    if "nhs_reliable_improvement" in episodes:
+        text += (" With PHQ-9 and GAD-7 both scored, the NHS Talking Therapies paired rules applied (NHS Talking "
+                 "Therapies Manual 2024): reliable improvement on at least one measure and reliable deterioration "
+                 "on neither; reliable deterioration on at least one and reliable improvement on neither; recovery "
+                 "for episodes at caseness on either measure at the first score, at caseness on neither at the "
+                 "last; reliable recovery, both.")
     return text
 
 

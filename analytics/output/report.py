@@ -29,6 +29,7 @@ from analytics.models.random_intercept import fit_random_intercept
 from analytics.models.regression import fit_logistic
 from analytics.output import export
 from analytics.output.methods import methods_text
+from analytics.practice.outcomes import outcome_rates
 from analytics.practice.therapists import anonymous_labels, therapist_funnel
 from analytics.recipe import Recipe
 from analytics.results import Result
@@ -47,6 +48,7 @@ TITLES = {
     "logistic": "Logistic regression (dropout vs completion)",
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
+    "outcomes": "Reliable change and recovery by ending",
 }
 TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
 THERAPIST_COUNTS = ["clients", "known", "dropouts"]
@@ -231,13 +233,28 @@ def _icc(episodes, recipe):
     return section
 
 
+def _outcomes(episodes, recipe):
+    if "ending" not in episodes:
+        return Section("outcomes", TITLES["outcomes"], warnings=[
+            "The sessions carry no outcome measure (PHQ-9, GAD-7, ORS, OQ-45, CORE-10 or a registered one), "
+            "so reliable change and recovery were not assessed."])
+    result = outcome_rates(episodes, recipe.episodes)
+    table = result.privacy.suppress(result.table, recipe.suppress_below)
+    section = Section("outcomes", TITLES["outcomes"], {"outcomes": table},
+                      warnings=list(result.warnings), result=result)
+    if table["suppressed"].any():
+        section.warnings.append(f"Counts below {recipe.suppress_below} (and the rates worked out from them) are "
+                                "blank in outcomes.csv (suppress_below in the recipe; 0 keeps every count).")
+    return section
+
+
 def _labels(ids) -> dict:
     """Figures name therapists by anonymous label (a paper never needs the clinic's ids)."""
 
     return anonymous_labels(ids)
 
 
-_STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc)
+_STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc, _outcomes)
 
 
 def _guarded(step, episodes, recipe) -> Section:

@@ -1,5 +1,5 @@
-"""The director's views: overview, alliance and ruptures, room/match/habits, watch list and the
-therapist comparison, one module each. A new director view is a module here returning a result
+"""The director's views: overview, outcomes, alliance and ruptures, room/match/habits, watch list
+and the therapist comparison, one module each. A new director view is a module here returning a result
 with its table, warnings, takeaway and privacy spec; its page in pages/ only draws it."""
 
 from analytics.practice.alliance import (
@@ -7,6 +7,12 @@ from analytics.practice.alliance import (
     alliance_trajectories,
     first_session_alliance,
     rupture_outcomes,
+)
+from analytics.practice.outcomes import (
+    leavers_improved,
+    outcome_rates,
+    outcome_trajectories,
+    pre_post_effects,
 )
 from analytics.practice.overview import (
     BENCHMARK,

@@ -131,7 +131,7 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str)
     return rated
 
 
-def _mean_table(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+def mean_table(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """Mean with a t-based 95% interval per group (NaN interval for a single client)."""
     table = frame.groupby(keys, sort=True)[value].agg(clients="count", mean="mean", sd="std").reset_index()
     n = table["clients"].to_numpy(dtype=float)
@@ -152,7 +152,7 @@ def alliance_trajectories(
 def trajectories_of(rated: pd.DataFrame, measure: str = "srs", max_session: int = 20) -> TrajectoryResult:
     """alliance_trajectories from rated_sessions' table (one table serves trajectories and ruptures)."""
     rated = rated.loc[rated["session_number"] <= max_session]
-    table = _mean_table(rated, ["outcome", "session_number"], measure)
+    table = mean_table(rated, ["outcome", "session_number"], measure)
     table["outcome"] = pd.Categorical(table["outcome"], OUTCOME_ORDER, ordered=True)
     table = table.sort_values(["outcome", "session_number"]).reset_index(drop=True)
     table["outcome"] = table["outcome"].astype(str)
@@ -179,7 +179,7 @@ def first_session_alliance(
         raise ValueError(missing_measure_message(measure))
     data = episodes.loc[episodes[column].notna(), [column, "event"]]
     data = data.assign(outcome=data["event"].map(OUTCOME_LABELS))
-    summary = _mean_table(data, ["outcome"], column)
+    summary = mean_table(data, ["outcome"], column)
     summary["median"] = data.groupby("outcome")[column].median().reindex(summary["outcome"]).to_numpy()
     cutoff = SRS_CUTOFF if measure == "srs" else None
     if cutoff is not None:

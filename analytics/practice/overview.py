@@ -113,6 +113,8 @@ def definition_label(definition: str, settings: EpisodeSettings) -> str:
         return f"Early (fewer than {settings.early_sessions} sessions attended)"
     if definition == "unilateral":
         return f"Unilateral (missed last appointment, over {settings.ongoing_window_days} days ago)"
+    if definition == "unilateral_unimproved" and settings.outcome_measure:
+        return f"Unilateral before reliable improvement on {settings.measures()[settings.outcome_measure].label}"
     return DEFINITION_LABELS[definition]
 
 
@@ -176,7 +178,7 @@ def definition_outcomes(caseload: Caseload, settings: EpisodeSettings) -> dict[s
     comparison: derived once per dataset and settings, then filtered as the sidebar changes)."""
     return {
         definition: derive_episodes(caseload, replace(settings, dropout_definition=definition)).set_index("client_id")["event"]
-        for definition in available_definitions(caseload)
+        for definition in available_definitions(caseload, settings)
     }
 
 

@@ -76,7 +76,7 @@ def test_package_versions_are_recorded():
     [
         ({"colour": "red"}, "Recipe key 'colour' is unknown; allowed keys: dropout_definition, early_sessions"),
         ({"dropout_definition": "quit"},
-         "Recipe key 'dropout_definition' is 'quit'; allowed values: therapist_judged, unilateral, early."),
+         "Recipe key 'dropout_definition' is 'quit'; allowed values: therapist_judged, unilateral, early, unilateral_unimproved."),
         ({"time_scale": "weeks"}, "Recipe key 'time_scale' is 'weeks'; allowed values: sessions, days."),
         ({"early_sessions": 0}, "Recipe key 'early_sessions' is 0; it must be a whole number of at least 1."),
         ({"early_sessions": "4"}, "Recipe key 'early_sessions' is '4'"),

@@ -9,7 +9,7 @@ import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.models import fit_gee, fit_logistic, fit_random_intercept
-from analytics.practice import alliance, overview, room_match, therapists, watch_list
+from analytics.practice import alliance, outcomes, overview, room_match, therapists, watch_list
 from analytics.results import Privacy, Result
 from analytics.survival import cumulative_incidence, fit_cox, kaplan_meier, logrank, ph_test
 from analytics.synth import generate_caseload
@@ -43,6 +43,10 @@ RESULTS = {
     "match": lambda: room_match.match_vs_dropout(EPISODES),
     "habits": lambda: room_match.habits_scorecard(EPISODES),
     "watch_list": lambda: watch_list.watch_list(SESSIONS, EPISODES),
+    "outcome_rates": lambda: outcomes.outcome_rates(EPISODES),
+    "leavers_improved": lambda: outcomes.leavers_improved(EPISODES),
+    "pre_post_effects": lambda: outcomes.pre_post_effects(EPISODES),
+    "outcome_trajectories": lambda: outcomes.outcome_trajectories(SESSIONS, EPISODES),
 }
 # Results whose rows are the episodes with a known outcome (the rate's denominator).
 RATE_BASED = {"headline", "dropout_by", "dropout_by_intake_month", "room", "match", "habits", "funnel"}

@@ -99,8 +99,8 @@ FILE_SETS = {
     "clients only": ("clients",),
     "all three": ("sessions", "clients", "therapists"),
 }
-SUPPORTED = {"appointments only": {"unilateral", "early"}, "clients only": {"therapist_judged"},
-             "all three": {"therapist_judged", "unilateral", "early"}}
+SUPPORTED = {"appointments only": {"unilateral", "early", "unilateral_unimproved"}, "clients only": {"therapist_judged"},
+             "all three": {"therapist_judged", "unilateral", "early", "unilateral_unimproved"}}
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS)

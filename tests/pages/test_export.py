@@ -67,7 +67,7 @@ def test_bad_recipe_is_refused_with_the_key_named():
     assert not at.exception
     assert at.session_state[state.DEFINITION] == "therapist_judged"
     assert any("bad.json: Recipe key 'dropout_definition' is 'quit'; allowed values: "
-               "therapist_judged, unilateral, early." in e.value for e in at.error)
+               "therapist_judged, unilateral, early, unilateral_unimproved." in e.value for e in at.error)
 
 
 def test_width_buttons_set_the_figure_size():

@@ -30,7 +30,7 @@ def test_overview_headline_and_definitions_on_sample():
     assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
     shown = frame(at, "definition")
     expected = definition_sensitivity(SAMPLE, EpisodeSettings()).table
-    assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early"]
+    assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early", "unilateral_unimproved"]
     assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
     assert "By referral, dropout ranges" in text(at)
     assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
@@ -64,9 +64,9 @@ def test_overview_sessions_only():
     sessions = SAMPLE.sessions.drop(columns=["srs", "wai"], errors="ignore")
     at = open_page("pages/overview.py", Caseload(sessions=sessions), dropout_definition="unilateral")
     shown = frame(at, "definition")
-    assert shown["definition"].tolist() == ["unilateral", "early"]
+    assert shown["definition"].tolist() == ["unilateral", "early", "unilateral_unimproved"]
     agreement = frame(at, "definition_a")
-    assert len(agreement) == 1 and agreement["definition_b"].iloc[0].startswith("Early")
+    assert len(agreement) == 3 and agreement["definition_b"].iloc[0].startswith("Early")  # one row per pair
     h = headline(derive_episodes(Caseload(sessions=sessions), EpisodeSettings("unilateral")))
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == percent(h.rate, 1)
 

@@ -55,7 +55,7 @@ def test_charts_build_from_sample_tables():
     assert ((shown == 0) | (shown >= 11)).all()  # no month with 1-10 dropouts appears
     sens = definition_sensitivity(caseload, EpisodeSettings())
     fig = charts.rate_figure(sens.table, "label", suppress_below=11)
-    assert len(fig.data[0].y) == 3
+    assert len(fig.data[0].y) == 4  # every definition, unilateral_unimproved included
     referral = dropout_by(episodes, "referral")
     fig = charts.rate_figure(referral.table, "referral", suppress_below=11)
     assert np.allclose(fig.data[0].x, referral.table.set_index("referral").loc[list(fig.data[0].y), "rate"])

@@ -1,0 +1,49 @@
+"""Outcomes: did clients get better, and did those who left get better first? Reliable change and
+recovery by ending, pre-post effect sizes and the average score by session for each ending."""
+
+import streamlit as st
+
+from analytics.charts import practice as charts
+from analytics.practice import outcomes
+from ui import state, widgets
+
+st.title("Outcomes")
+state.require_caseload()
+settings = state.episode_settings()
+episodes = state.current_episodes()
+suppress_below = state.suppress_below()
+sessions = state.current_sessions()
+
+rates = widgets.result_or_reason("outcome_rates", outcomes.outcome_rates, episodes, settings)
+if rates is None:
+    st.stop()
+measure = outcomes.chosen_measure(episodes, settings)
+label = settings.measures()[measure].label
+st.caption(outcomes.ENDINGS_NOTE)
+
+st.header("Reliable change and recovery by ending")
+widgets.figure(charts.outcome_rates_figure(rates.table, measure, suppress_below), None, "outcome_rates_chart",
+               f"**{rates.takeaway}** Points are shares of the clients with a first and a last score, bars their 95% "
+               "intervals; recovery counts only clients who began in the clinical range.")
+widgets.table(rates.table, "outcome_rates", rates.privacy)
+
+leavers = state.cached("outcomes_leavers_improved", outcomes.leavers_improved, episodes, settings, suppress_below)
+st.subheader("How many who left had improved?")
+st.markdown(f"**{leavers.takeaway}**")
+for warning in leavers.warnings:
+    st.caption(warning)
+widgets.table(leavers.table, "leavers_improved", leavers.privacy)
+
+st.header("How much did clients change?")
+effects = state.cached("outcomes_pre_post", outcomes.pre_post_effects, episodes, settings)
+st.markdown(f"**{effects.takeaway}** {outcomes.EFFECT_NOTE}")
+widgets.table(effects.table, "pre_post_effects", effects.privacy)
+
+st.header(f"{label} over the course of therapy")
+trajectories = state.cached("outcomes_trajectories", outcomes.outcome_trajectories, sessions, episodes, settings)
+widgets.figure(charts.trajectory_figure(trajectories.table, measure, suppress_below, settings.measures()[measure].cutoff,
+                                        group="ending", label=label, names=outcomes.GROUP_LABELS), None, "outcome_trajectories_chart",
+               f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "
+               "points resting on fewer clients than the privacy threshold are left out; the dotted line is the "
+               "clinical cutoff.")
+widgets.table(trajectories.table, "outcome_trajectories", trajectories.privacy)
