@@ -37,18 +37,16 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.async_api import async_playwright
+
+from tests.serving import ServerFailed, process_tree, rss_bytes, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -90,46 +88,16 @@ def imported_js(name: str) -> str:
 
 # --- the server and its process tree ---------------------------------------------------------------
 
-class ServerFailed(RuntimeError):
-    pass
-
-
-def _tree(pid: int) -> list[int]:
-    """The process and all its living descendants (from /proc; psutil is not a dependency)."""
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return pids
-
-
-def rss_bytes(pid: int) -> int:
-    total = 0
-    for member in _tree(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system time of the process tree, including children that have exited and been
     waited for (the import workers), which the kernel adds to their parent's cutime/cstime."""
-    return _cpu(_tree(pid))
+    return _cpu(process_tree(pid))
 
 
 def browser_cpu_seconds(server_pid: int) -> float:
     """CPU time of this benchmark's other children (Playwright's driver and Chromium): on one
     machine the browser competes with the server for the same cores."""
-    return _cpu(set(_tree(os.getpid())) - set(_tree(server_pid)) - {os.getpid()})
+    return _cpu(set(process_tree(os.getpid())) - set(process_tree(server_pid)) - {os.getpid()})
 
 
 def machine_busy_seconds() -> float:
@@ -149,46 +117,6 @@ def _cpu(pids) -> float:
             continue
         ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / TICKS
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def server(log: Path):
-    """A fresh `streamlit run app.py` on a free port, ready once /_stcore/health answers; yields
-    (url, pid) and always ends the server."""
-    port = _free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerFailed(f"streamlit did not start; {log}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def log_problems(log: Path) -> list[str]:
@@ -291,8 +219,12 @@ async def start_import(page, url: str, files: dict[str, Path], timeout_s: float)
     await open_page(page, "Data")
     await drawn(page, DATA_DRAWN, timeout_s)
     uploaders = page.locator("[data-testid='stFileUploader']")
-    if not await uploaders.first.is_visible():  # the expander is open until data was imported
-        await page.locator("[data-testid='stExpander']", has_text="Load your own files").first.locator("summary").click()
+    # The expander is open until data was imported. Ask its <details>, not whether the uploaders are
+    # visible: on a busy browser they are not yet while it opens, and a click would then close it
+    # (the files go into hidden inputs and the Import button stays disabled for good).
+    expander = page.locator("[data-testid='stExpander']", has_text="Load your own files").first
+    if await expander.locator("details").get_attribute("open") is None:
+        await expander.locator("summary").click()
     start = time.perf_counter()
     for table, path in files.items():
         uploader = uploaders.filter(has_text=table.capitalize()).first
@@ -388,7 +320,7 @@ def appointments_per_client() -> float:
 async def run_cell(browser, size: str, n: int, files: dict[str, Path] | None, timeout_s: float) -> dict:
     """N sessions at once on a fresh server; memory and CPU of the server around them."""
     log = RESULTS / f"load_server_{size}_{n}.log"
-    with server(log) as (url, pid):
+    with streamlit_server(log) as (url, pid):
         cold = rss_bytes(pid)
         # One visit first loads what every session shares (the libraries, the bundled sample); its
         # session is released before the measured sessions come, so "before" is the server's floor.
@@ -444,7 +376,7 @@ async def run_contention(browser, files: dict[str, Path], appointments: int, tim
         server_s, browser_s, busy_s = (b - a for a, b in zip(start, cpu_now()))
         return {"server_s": server_s, "browser_s": browser_s, "other_s": busy_s - server_s - browser_s}
 
-    with server(log) as (url, pid):
+    with streamlit_server(log) as (url, pid):
         start = cpu_now()
         idle = [await timed_visit(url) for _ in range(runs)]
         idle_cpu = cpu_since(start)

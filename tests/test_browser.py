@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,6 +20,7 @@ import pytest
 
 from analytics.schema import DEFINITION_LABELS, DEFINITIONS
 from tests.corpus.cases import base_tables, csv_bytes
+from tests.serving import ServerFailed, rss_bytes, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -67,12 +64,6 @@ def chromium():
         browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ServerURL(str):
     """The server's address, which also knows the server's process id (to read its memory)."""
 
@@ -81,38 +72,15 @@ class ServerURL(str):
 
 @pytest.fixture(scope="module")
 def server():
-    """`streamlit run app.py` on a free port, ready once /_stcore/health answers."""
-    port = _free_port()
-    log = SERVER_LOG
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-             "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", str(SESSION_TTL_S)],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT), ALLIANCE_LENS_SWEEP_S=str(SWEEP_S)),
-        )
-    url = ServerURL(f"http://localhost:{port}")
-    url.pid = process.pid
+    """`streamlit run app.py` on a free port, with short session clean-up times."""
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with streamlit_server(SERVER_LOG, "--server.disconnectedSessionTTL", str(SESSION_TTL_S),
+                              env={"ALLIANCE_LENS_SWEEP_S": str(SWEEP_S)}) as (url, pid):
+            served = ServerURL(url)
+            served.pid = pid
+            yield served
+    except ServerFailed as failed:
+        pytest.fail(str(failed))
 
 
 @pytest.fixture(scope="module")
@@ -375,21 +343,6 @@ def test_an_import_under_any_definition_draws_every_definition_without_error(chr
 
 # --- a closed session gives its memory back -------------------------------------------------------
 
-def _server_rss(pid: int) -> int:
-    """Resident memory of the server and every process below it, in bytes."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) * 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
-
-
 def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tmp_path):
     """Streamlit drops a disconnected session only lazily and without shutting it down, so a big
     upload used to stay in memory until other visitors came and went (ui/sessions.py sweeps it)."""
@@ -405,7 +358,7 @@ def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tm
     open_page(warm, "Data")
     first.close()
     time.sleep(SESSION_TTL_S + 3 * SWEEP_S)
-    before = _server_rss(server.pid)
+    before = rss_bytes(server.pid)
     context = chromium.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     page.goto(server)
@@ -417,14 +370,14 @@ def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tm
     settle(page)
     no_exception(page, "big import")
     assert _sidebar_dataset(page).startswith("sessions.csv")
-    loaded = _server_rss(server.pid)
+    loaded = rss_bytes(server.pid)
     grown = loaded - before
     assert grown > 100 * 2**20, f"the upload should hold memory while the tab is open (grew {grown / 2**20:.0f} MiB)"
     context.close()
     deadline = time.monotonic() + SESSION_TTL_S + 10 * SWEEP_S + 20
-    while time.monotonic() < deadline and _server_rss(server.pid) > before + grown / 3:
+    while time.monotonic() < deadline and rss_bytes(server.pid) > before + grown / 3:
         time.sleep(1)
-    after = _server_rss(server.pid)
+    after = rss_bytes(server.pid)
     assert after <= before + grown / 3, (
         f"memory not given back: {before / 2**20:.0f} MiB before, {loaded / 2**20:.0f} with the upload, "
         f"{after / 2**20:.0f} after the tab closed")

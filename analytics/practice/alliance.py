@@ -38,6 +38,8 @@ from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, SCALES, SRS_CUTOFF
 from analytics.survival.cox import fit_time_varying
 from analytics.survival.curves import MEDIAN_PRIVACY, kaplan_meier
 
+# A table of mean scores per group: its clients, and the summaries worked out from them.
+MEANS_PRIVACY = Privacy(("clients",), {"clients": ("mean", "sd", "ci_lower", "ci_upper")})
 OUTCOME_LABELS = {EVENT_DROPOUT: "dropped out", EVENT_COMPLETED: "completed", 0: "ongoing or other ending"}
 OUTCOME_ORDER = ["dropped out", "completed", "ongoing or other ending"]
 
@@ -45,9 +47,9 @@ OUTCOME_ORDER = ["dropped out", "completed", "ongoing or other ending"]
 @dataclass
 class TrajectoryResult(Reported):
     measure: str
-    table: pd.DataFrame  # outcome, session_number, clients, mean, sd, ci_lower, ci_upper
+    table: pd.DataFrame  # outcome (or ending), session_number, clients, mean, sd, ci_lower, ci_upper
     takeaway: str
-    privacy: ClassVar[Privacy] = Privacy(("clients",), {"clients": ("mean", "sd", "ci_lower", "ci_upper")})
+    privacy: ClassVar[Privacy] = MEANS_PRIVACY
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.episodes import EpisodeSettings, episode_measures
-from analytics.practice.alliance import mean_table, rated_sessions
+from analytics.practice.alliance import TrajectoryResult, mean_table, rated_sessions
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import Privacy, Reported
 from analytics.schema import LEFT
@@ -86,14 +86,6 @@ class PrePostEffects(Reported):
     takeaway: str
     privacy: ClassVar[Privacy] = Privacy(("paired",), {"paired": ("mean_first", "mean_last", "mean_change", "d",
                                                                   "d_ci_lower", "d_ci_upper")})
-
-
-@dataclass
-class OutcomeTrajectories(Reported):
-    measure: str
-    table: pd.DataFrame  # ending, session_number, clients, mean, sd, ci_lower, ci_upper
-    takeaway: str
-    privacy: ClassVar[Privacy] = Privacy(("clients",), {"clients": ("mean", "sd", "ci_lower", "ci_upper")})
 
 
 def chosen_measure(episodes: pd.DataFrame, settings: EpisodeSettings) -> str:
@@ -222,7 +214,7 @@ def _effects_takeaway(table: pd.DataFrame, measure: str) -> str:
 
 
 def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings(),
-                         max_session: int = 20) -> OutcomeTrajectories:
+                         max_session: int = 20) -> TrajectoryResult:
     """Mean outcome score by attended session number for each ending (completed, left, ...)."""
     measure = chosen_measure(episodes, settings)
     rated = rated_sessions(sessions, episodes, measure)
@@ -241,4 +233,4 @@ def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, setting
     else:
         takeaway = f"There are not yet both completers and clients who left with {label} scores to compare."
     used = int(rated["client_id"].nunique())
-    return OutcomeTrajectories(measure, table, takeaway, n_used=used, n_left_out=len(episodes) - used)
+    return TrajectoryResult(measure, table, takeaway, n_used=used, n_left_out=len(episodes) - used)
