@@ -7,8 +7,7 @@
 
 Concurrent sessions. For each caseload size (`sample` = the bundled sample; a number = a synthetic
 caseload of that many clients, about 12 appointments each, uploaded as CSV) and each number N of
-sessions, a fresh `streamlit run app.py` (cold: the first visitors pay the imports and fill the
-caches) gets N Chromium sessions at once. On the sample each opens the Overview; on an upload each
+sessions, a fresh `streamlit run app.py` (after one warm-up visit, released before the sessions come) gets N Chromium sessions at once. On the sample each opens the Overview; on an upload each
 opens the Data page, uploads the three files, imports them, then opens the Overview. Measured:
 per session the time until the page is fully drawn (the script idle, a Plotly chart drawn, and
 still so 300 ms later; the time is when that state was first seen) and, for uploads, the import
@@ -229,6 +228,10 @@ async def start_import(page, url: str, files: dict[str, Path], timeout_s: float)
     for table, path in files.items():
         uploader = uploaders.filter(has_text=table.capitalize()).first
         await uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+        # A chosen file counts as uploading (and holds the Import button) only once the server has
+        # answered the uploader over the websocket; until its name shows, a click on a busy server
+        # sends the form without it ("No file was chosen").
+        await uploader.get_by_text(path.name).first.wait_for()
     await page.locator("button", has_text="Import these files").first.click()
     return start
 
