@@ -49,6 +49,7 @@ class Recipe:
 
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     km_group: str | None = None
+    rmst_tau: float | None = None
     covariates: tuple[str, ...] = ()
     reference_levels: dict = field(default_factory=dict)
     cluster: str | None = "therapist_id"
@@ -147,6 +148,10 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.episodes, EpisodeSettings):
         raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
+    tau = r.rmst_tau
+    if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
+        raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "
+                          "horizon of the restricted mean), or null for the shortest group's last observed time.")
     for key in ("km_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
 from analytics.models.design import levels_by_frequency
-from analytics.survival import cox, curves
+from analytics.survival import cox, curves, fine_gray, rmst
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -70,6 +70,23 @@ widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumula
 widgets.figure(charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
                curves.overstatement_takeaway(cif, km, time_scale))
 
+st.header("How long do clients stay? (restricted mean)")
+st.markdown(
+    f"The restricted mean is the area under the curve above: the average number of {unit}s a client stays "
+    f"before dropping out, counting only up to a horizon. Unlike a hazard ratio it reads in {unit}s and "
+    "needs no proportional hazards. Leave the horizon empty for the shortest group's last observed time."
+)
+tau = st.number_input(f"Horizon ({unit}s)", min_value=0.0, value=st.session_state.get(state.RMST_TAU), step=1.0,
+                      key="rmst_tau_input", placeholder="shortest group's last observed time")
+st.session_state[state.RMST_TAU] = tau or None
+restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau or None, group, time_scale)
+for warning in restricted.warnings:
+    st.warning(warning)
+st.markdown(restricted.takeaway)
+widgets.table(restricted.table, "restricted_mean")
+if len(restricted.contrasts):
+    widgets.table(restricted.contrasts, "restricted_mean_contrasts")
+
 st.header("What goes with a higher dropout rate? (Cox model)")
 st.markdown(
     "A Cox model compares dropout rates while holding the other chosen characteristics constant. "
@@ -118,6 +135,22 @@ st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_pa
 widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
                fit.takeaway)
 widgets.table(fit.table, "cox_hazard_ratio_table")
+
+st.subheader("What goes with a larger share who end up dropping out? (Fine-Gray model)")
+st.markdown(
+    "The Cox model above compares dropout rates among clients still in therapy (cause-specific). The "
+    "Fine-Gray model compares the share of clients who end up dropping out, with completion as the competing "
+    "ending: a characteristic that speeds completion lowers it even if it leaves the dropout rate alone. "
+    "Read the two together."
+)
+subdistribution = state.cached("fine_gray", fine_gray.fit_fine_gray, *model, reference_levels=references,
+                               cluster=cluster)
+for warning in subdistribution.warnings:
+    st.warning(warning)
+if subdistribution.table["shr"].notna().any():
+    widgets.figure(cox_charts.forest_figure(subdistribution.table, estimate="shr"), subdistribution.table,
+                   "fine_gray_subdistribution_hazard_ratios", subdistribution.takeaway)
+    widgets.table(subdistribution.table, "fine_gray_table")
 
 st.subheader("Does each effect stay the same over time?")
 with st.spinner("Testing proportional hazards..."):

@@ -44,6 +44,7 @@ FILTER_INTAKE = "filter_intake"
 SUPPRESS_BELOW = "suppress_below"
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
+RMST_TAU = "rmst_tau"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
 CLUSTER = "cluster"
@@ -54,7 +55,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
 
 
 def keep_widget_values() -> None:
@@ -203,6 +204,7 @@ def current_recipe() -> Recipe:
     return Recipe(
         episodes=episode_settings(),
         km_group=s.get(KM_GROUP),
+        rmst_tau=s.get(RMST_TAU),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
@@ -226,6 +228,7 @@ def apply_settings(recipe: Recipe) -> None:
     for key in EPISODE_KEYS:
         s[key] = getattr(recipe.episodes, key)  # registered measures stay Measure objects
     s[KM_GROUP] = recipe.km_group
+    s[RMST_TAU] = recipe.rmst_tau
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
     s[CLUSTER] = recipe.cluster

@@ -11,7 +11,7 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from analytics.charts.theme import PALETTE, apply_theme
 
-_NAMES = {"hr": "Hazard ratio", "or": "Odds ratio"}
+_NAMES = {"hr": "Hazard ratio", "shr": "Subdistribution hazard ratio", "or": "Odds ratio"}
 _LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
 
 

@@ -128,6 +128,11 @@ def _analysis(results: dict, tables: dict, recipe) -> list[str]:
     if "cif" in results:
         out.append("Because completion competes with dropout, cumulative incidence of each was estimated by "
                    "Aalen-Johansen with exact handling of tied times.")
+    if "rmst" in results:
+        r = results["rmst"]
+        out.append(f"The restricted mean time to dropout up to {r.tau:g} {recipe.episodes.time_scale} (the area under "
+                   "the Kaplan-Meier curve; standard error as R's survfit rmean) was compared between groups by its "
+                   "difference and ratio (log scale) with 95% intervals.")
     if "cox" in results:
         r = results["cox"]
         cluster = f", with standard errors clustered by {recipe.cluster}" if recipe.cluster else ""
@@ -135,6 +140,13 @@ def _analysis(results: dict, tables: dict, recipe) -> list[str]:
         out.append(f"A Cox proportional hazards model (Efron ties{cluster}{strata}) included {_listed(recipe.covariates)}; "
                    f"{_model_sizes(r)}" + _stat(r, "concordance", "Harrell's concordance") +
                    " Proportional hazards were checked with scaled Schoenfeld residuals" + _global_ph(tables) + ".")
+    if "finegray" in results:
+        cluster = (f"; standard errors summed the clients' influence terms within {recipe.cluster} clusters"
+                   if recipe.cluster else "")
+        out.append("Beside the cause-specific Cox model (the dropout rate among clients still in therapy), a "
+                   "Fine-Gray subdistribution hazard model (Breslow ties, censoring weights from the Kaplan-Meier "
+                   "curve of the censoring times, the sandwich variance of cmprsk::crr" + cluster + ") related the "
+                   "same covariates to the cumulative incidence of dropout, with completion as the competing event.")
     if "logistic" in results:
         r = results["logistic"]
         out.append(f"Logistic regression of dropout versus completion (episodes with a known outcome) included the "

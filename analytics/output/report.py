@@ -36,6 +36,8 @@ from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+from analytics.survival.fine_gray import fit_fine_gray
+from analytics.survival.rmst import restricted_mean
 
 HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
@@ -44,7 +46,9 @@ TITLES = {
     "km": "Time to dropout (Kaplan-Meier)",
     "logrank": "Log-rank test",
     "cif": "Dropout and completion as competing events (cumulative incidence)",
-    "cox": "Cox proportional hazards model",
+    "rmst": "Restricted mean time to dropout",
+    "cox": "Cox proportional hazards model (cause-specific: dropout rate among clients still in therapy)",
+    "finegray": "Fine-Gray model (subdistribution: share of clients who end up dropping out)",
     "logistic": "Logistic regression (dropout vs completion)",
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
@@ -171,6 +175,12 @@ def _cif(episodes, recipe):
     return section
 
 
+def _rmst(episodes, recipe):
+    result = restricted_mean(episodes, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale)
+    return Section("rmst", TITLES["rmst"], {"rmst": result.table, "rmst_contrasts": result.contrasts},
+                   warnings=list(result.warnings), result=result)
+
+
 def _model(name: str, model: str, recipe, fit) -> Section:
     """A model's section: its table and warnings, or why it was not fitted (no covariates chosen)."""
     section = Section(name, TITLES[name])
@@ -195,6 +205,14 @@ def _cox(episodes, recipe):
     section.figures["ph_residuals"] = ph_residual_figure(ph,
                                               time_label=TIME_LABELS[recipe.episodes.time_scale])
     section.warnings.append(ph.takeaway)
+    return section
+
+
+def _finegray(episodes, recipe):
+    section = _model("finegray", "Fine-Gray model", recipe, lambda: fit_fine_gray(
+        episodes, list(recipe.covariates), recipe.reference_levels or None, cluster=recipe.cluster))
+    if section.result is not None:
+        section.figures["finegray_forest"] = forest_figure(section.result.table, estimate="shr")
     return section
 
 
@@ -254,7 +272,7 @@ def _labels(ids) -> dict:
     return anonymous_labels(ids)
 
 
-_STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc, _outcomes)
+_STEPS = (_episodes, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
 
 
 def _guarded(step, episodes, recipe) -> Section:

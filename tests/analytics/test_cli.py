@@ -40,6 +40,9 @@ COLUMNS = {
     "cif_overstatement": ["group", "time", "one_minus_km", "cif_dropout", "difference"],
     "cox": ["term", "coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"],
     "ph_test": ["term", "statistic", "df", "p"],
+    "rmst": ["group", "tau", "rmst", "se", "ci_lower", "ci_upper"],
+    "rmst_contrasts": ["comparison", "measure", "estimate", "ci_lower", "ci_upper", "p"],
+    "finegray": ["term", "coef", "shr", "se", "shr_ci_lower", "shr_ci_upper", "p"],
     "logistic": ["term", "or", "ci_lower", "ci_upper", "p"],
     # the contract's columns plus `known` (clients with a known outcome, the funnel's x axis) and `suppressed`
     "therapists": ["therapist_id", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",

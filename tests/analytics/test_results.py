@@ -11,7 +11,15 @@ from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.models import fit_gee, fit_logistic, fit_random_intercept
 from analytics.practice import alliance, outcomes, overview, room_match, therapists, watch_list
 from analytics.results import Privacy, Result
-from analytics.survival import cumulative_incidence, fit_cox, kaplan_meier, logrank, ph_test
+from analytics.survival import (
+    cumulative_incidence,
+    fit_cox,
+    fit_fine_gray,
+    kaplan_meier,
+    logrank,
+    ph_test,
+    restricted_mean,
+)
 from analytics.synth import generate_caseload
 
 CASELOAD = generate_caseload(n_clients=700, n_therapists=14, seed=21).caseload()
@@ -27,6 +35,8 @@ RESULTS = {
     "cumulative_incidence": lambda: cumulative_incidence(EPISODES),
     "cox": lambda: COX,
     "ph_test": lambda: ph_test(COX),
+    "rmst": lambda: restricted_mean(EPISODES, 10, "site"),
+    "fine_gray": lambda: fit_fine_gray(EPISODES, ["court_mandated", "srs_first"], cluster="therapist_id"),
     "logistic": lambda: fit_logistic(EPISODES, ["court_mandated", "srs_first"]),
     "gee": lambda: fit_gee(EPISODES, ["court_mandated", "srs_first"]),
     "random_intercept": lambda: fit_random_intercept(EPISODES, ()),

@@ -12,6 +12,8 @@ from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.survival.cox import fit_cox
 from analytics.survival.cox_results import hazard_ratio_sentences
+from analytics.survival.fine_gray import fit_fine_gray
+from analytics.survival.rmst import restricted_mean
 from analytics.survival.curves import (
     cumulative_incidence,
     kaplan_meier,
@@ -120,3 +122,18 @@ def test_adjusted_curve_values():
     assert any("Type numbers separated by commas" in e.value for e in at.error)
     at.text_input(key="adjusted_values_srs_first").set_value("20, 36").run()
     assert not at.exception and not at.error
+
+
+def test_restricted_mean_and_fine_gray_are_the_librarys():
+    at = _app(PRACTICE, "court_mandated")
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    expected = restricted_mean(episodes, None, "court_mandated")
+    shown = _table(at, "rmst")
+    assert shown["rmst"].tolist() == pytest.approx(expected.table["rmst"].tolist(), rel=1e-12)
+    assert expected.takeaway in _markdown(at)
+    at.number_input(key="rmst_tau_input").set_value(8.0).run()
+    assert _table(at, "rmst")["tau"].tolist() == [8.0, 8.0] and at.session_state[state.RMST_TAU] == 8.0
+    fit = fit_fine_gray(episodes, ["court_mandated", "srs_first", "prior_negative_therapy"], cluster="therapist_id")
+    shown = _table(at, "shr")
+    assert shown["shr"].tolist() == pytest.approx(fit.table["shr"].tolist(), rel=1e-9)
+    assert "cause-specific" in _markdown(at)

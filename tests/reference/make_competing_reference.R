@@ -10,7 +10,9 @@
 #   completion = 2, censored = 0);
 # - finegray_<data>_coxph_cluster.csv: survival::finegray + coxph(..., cluster = therapist_id)
 #   (weighted Cox on the expanded data; its robust variance leaves out the part from estimating the
-#   censoring distribution, so it is a check of size, not an equality).
+#   censoring distribution, so it is a check of size, not an equality);
+# - report_sample_rmst.csv and report_sample_crr.csv: the same on the report bundle's episodes of
+#   the bundled sample data (report_sample_episodes.csv, written by make_report_episodes.py).
 # The tests never call R.
 library(survival)
 library(cmprsk)
@@ -69,3 +71,16 @@ synthetic$g <- relevel(factor(synthetic$g), "a")
 finegray_reference(synthetic, "synthetic", ~ x + m + g)
 mg$sex <- relevel(factor(mg$sex), "F")
 finegray_reference(mg, "mgus2", ~ age + sex + hgb)
+
+# The report bundle's episodes of the bundled sample data (make_report_episodes.py), recipe
+# {"rmst_tau": 20, "km_group": "court_mandated", "covariates": [age, court_mandated, env_privacy],
+# "cluster": null}: rmst by court_mandated (no/yes) and crr on complete cases.
+ep <- read.csv("report_sample_episodes.csv")
+tab <- summary(survfit(Surv(duration, event == 1) ~ court_mandated, data = ep), rmean = 20)$table
+write.csv(data.frame(group = c("no", "yes"), tau = 20, rmst = tab[, "rmean"], se = tab[, "se(rmean)"]),
+          "report_sample_rmst.csv", row.names = FALSE)
+cc <- ep[complete.cases(ep[, c("age", "court_mandated", "env_privacy")]), ]
+fit <- crr(cc$duration, cc$event, cov1 = as.matrix(cc[, c("age", "court_mandated", "env_privacy")]),
+           failcode = 1, cencode = 0, gtol = 1e-10, maxiter = 100)
+write.csv(data.frame(term = names(fit$coef), coef = unname(fit$coef), se = sqrt(diag(fit$var))),
+          "report_sample_crr.csv", row.names = FALSE)

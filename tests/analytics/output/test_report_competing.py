@@ -1,0 +1,61 @@
+"""The report bundle's rmst.csv and finegray.csv on the bundled sample data equal R (survfit rmean
+and cmprsk::crr, stored by tests/reference/make_competing_reference.R on the same episodes)."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.ingest.load import load_sample
+from analytics.output.report import assemble
+from analytics.recipe import Recipe, RecipeError
+from tests.paths import REFERENCE
+
+COVARIATES = ["age", "court_mandated", "env_privacy"]
+RECIPE = {"rmst_tau": 20, "km_group": "court_mandated", "covariates": COVARIATES, "cluster": None}
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return assemble(load_sample(), Recipe.from_dict(RECIPE), render_figures=False)
+
+
+def _table(bundle, stem):
+    return pd.read_csv(io.BytesIO(bundle.files[f"tables/{stem}.csv"]), float_precision="round_trip")
+
+
+def test_the_bundle_analyses_the_episodes_r_was_given(bundle):
+    episodes = _table(bundle, "episodes")
+    stored = pd.read_csv(REFERENCE / "report_sample_episodes.csv")
+    pd.testing.assert_frame_equal(episodes[stored.columns], stored, check_dtype=False)
+
+
+def test_rmst_csv_equals_survfit_rmean(bundle):
+    rmst, ref = _table(bundle, "rmst"), pd.read_csv(REFERENCE / "report_sample_rmst.csv")
+    assert list(rmst.columns) == ["group", "tau", "rmst", "se", "ci_lower", "ci_upper"]
+    assert rmst["group"].tolist() == ref["group"].tolist() and (rmst["tau"] == 20).all()
+    np.testing.assert_allclose(rmst[["rmst", "se"]], ref[["rmst", "se"]], rtol=0, atol=1e-6)
+    contrasts = _table(bundle, "rmst_contrasts")
+    assert contrasts["measure"].tolist() == ["difference", "ratio"]
+    assert contrasts["estimate"].iloc[0] == pytest.approx(ref["rmst"].iloc[0] - ref["rmst"].iloc[1], abs=1e-6)
+
+
+def test_finegray_csv_equals_crr(bundle):
+    table, ref = _table(bundle, "finegray"), pd.read_csv(REFERENCE / "report_sample_crr.csv")
+    assert list(table.columns) == ["term", "coef", "shr", "se", "shr_ci_lower", "shr_ci_upper", "p"]
+    assert table["term"].tolist() == ref["term"].tolist()
+    np.testing.assert_allclose(table[["coef", "se"]], ref[["coef", "se"]], rtol=0, atol=1e-5)
+
+
+def test_both_competing_risk_models_say_what_they_answer(bundle):
+    titles = {s.name: s.title for s in bundle.sections}
+    assert "cause-specific" in titles["cox"] and "share of clients who end up dropping out" in titles["finegray"]
+    methods = bundle.files["methods.md"].decode()
+    assert "Fine-Gray" in methods and "restricted mean time to dropout up to 20 sessions" in methods
+
+
+@pytest.mark.parametrize("tau", [0, -3, "20", True])
+def test_a_bad_horizon_names_the_key(tau):
+    with pytest.raises(RecipeError, match="rmst_tau"):
+        Recipe.from_dict({"rmst_tau": tau})
