@@ -47,13 +47,21 @@ def build_design(
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
     needed = list(dict.fromkeys(list(covariates) + list(extra_columns)))
-    complete = episodes[needed].notna().all(axis=1).to_numpy()
+    given = episodes[needed].notna()
+    complete = given.all(axis=1).to_numpy()
     data = episodes.loc[complete, needed]  # only the columns used: the table can be wide
     warnings: list[str] = []
     n_left_out = int((~complete).sum())
-    if n_left_out:
+    outcome = [c for c in extra_columns if c not in covariates]
+    no_outcome = ~given[outcome].all(axis=1).to_numpy() if outcome else np.zeros(len(episodes), bool)
+    if no_outcome.any():
+        empty = [c for c in outcome if not given[c].all()]
+        warnings.append(f"{int(no_outcome.sum())} of {len(episodes)} episodes were left out because their "
+                        f"{' or '.join(empty)} is missing.")
+    if (~complete & ~no_outcome).any():
         warnings.append(
-            f"{n_left_out} of {len(episodes)} episodes were left out because a chosen covariate is missing for them."
+            f"{int((~complete & ~no_outcome).sum())} of {len(episodes)} episodes were left out because a chosen "
+            "covariate is missing for them."
         )
     terms, blocks, reference = [], [], {}
     for name in covariates:

@@ -15,6 +15,7 @@ from analytics.models.design import Encodings, build_design, levels_by_frequency
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import CoxResult, fit_design, stratum_codes
+from analytics.survival.outcome_columns import check_event_coding, timefix
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
 from analytics.survival.time_varying import counting_process, fit_time_varying
 
@@ -34,13 +35,18 @@ def fit_cox(
     event: str = "event",
     time_limit: float = 120.0,
     encodings: Encodings | None = None,
+    entry: str | None = None,
 ) -> CoxResult:
     """Cause-specific Cox model of dropout on complete cases of the covariates (and of duration,
     event, cluster and strata). `strata` gives each stratum its own baseline hazard; `cluster=None`
-    gives model-based standard errors only; `encodings`: see analytics.models.design.Encodings."""
+    gives model-based standard errors only; `encodings`: see analytics.models.design.Encodings;
+    `entry` names a column of delayed-entry times (at risk on (entry, duration], as R's
+    `Surv(entry, duration, event == 1)`). Near-equal times are merged as R's `timefix`."""
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
-    extra = [duration, event] + ([cluster] if cluster else []) + strata
+    extra = [duration, event] + ([entry] if entry else []) + ([cluster] if cluster else []) + strata
+    if event in episodes:
+        check_event_coding(episodes[event], event)
     invalid = []
     if duration in episodes:
         times = pd.to_numeric(episodes[duration], errors="coerce")
@@ -52,10 +58,19 @@ def fit_cox(
     design.warnings = invalid + design.warnings
     rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
     stop = pd.to_numeric(rows[duration]).to_numpy(dtype=float)
+    start = None
+    if entry:
+        start = pd.to_numeric(rows[entry], errors="coerce").to_numpy(dtype=float)
+        if not np.all(start < stop):
+            raise ValueError(f"{int(np.sum(~(start < stop)))} episodes have an {entry} that is not before their "
+                             f"{duration}; a client is at risk from entry to the end of the episode, so fix or drop them.")
+        stop, start = timefix(stop, start)
+    else:
+        stop = timefix(stop)[0]
     dropout = (pd.to_numeric(rows[event], errors="coerce") == EVENT_DROPOUT).to_numpy()
     groups = rows[cluster].to_numpy() if cluster else None
     return fit_design(design, covariates, stop, dropout, stratum_codes(rows, strata), groups, cluster,
-                      strata or None, time_limit=time_limit)
+                      strata or None, start=start, time_limit=time_limit)
 
 
 def curve_values(episodes: pd.DataFrame, covariate: str, categorical: bool) -> list:
@@ -103,6 +118,6 @@ def adjusted_curves(result: CoxResult, covariate: str, values) -> pd.DataFrame:
                 "survival": np.exp(-np.concatenate([[0.0], np.cumsum(hazard[mine])]) * risk),
             })
             if result.strata:
-                curve.insert(1, "stratum", m.stratum_labels[s])
+                curve.insert(1, "stratum", [m.stratum_labels[s]] * len(curve))
             frames.append(curve)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["value", "time", "survival"])

@@ -172,9 +172,14 @@ def _diverging(fit: efron.NewtonResult, se: np.ndarray) -> np.ndarray:
 
 
 def stratum_codes(frame: pd.DataFrame, strata: list[str] | None) -> tuple[np.ndarray, list] | None:
+    """Integer stratum codes and their labels: a value, or a tuple of values for several strata
+    columns (kept apart, so ("p, q", "r") and ("p", "q, r") stay two strata)."""
     if not strata:
         return None
-    keys = frame[strata].astype(str).agg(", ".join, axis=1) if len(strata) > 1 else frame[strata[0]].astype(str)
+    if len(strata) == 1:
+        codes, labels = pd.factorize(frame[strata[0]].astype(str), sort=True)
+        return codes.astype(np.int64), list(labels)
+    keys = pd.MultiIndex.from_frame(frame[strata].astype(str))
     codes, labels = pd.factorize(keys, sort=True)
     return codes.astype(np.int64), list(labels)
 

@@ -13,8 +13,12 @@ package (tests/reference/ holds the R script and its output):
 Time 0 is an ordinary time: an episode with duration 0 (no session attended) that ends in
 dropout is an event at time 0 and gives a row at time 0, as in R. The curves start at 1 just
 before the first time; the tables hold only the times R reports (every distinct time with an
-event or a censoring). R's `timefix` (merging times that differ only by rounding noise) is not
-needed: durations here are whole sessions or days, compared exactly.
+event or a censoring). Times that differ only by rounding noise are merged as R's `timefix` does
+(`outcome_columns.timefix`), and an event column coded as R codes a status (1/2) is refused.
+
+`kaplan_meier` also takes delayed entry (`entry`: the time a client came under observation; at risk
+on (entry, duration]) and case weights (`weights`): `survfit(Surv(entry, duration, event == 1) ~ g,
+weights = w, robust = FALSE)` (Greenwood on weighted counts; R's default for whole-number weights).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from scipy import stats
 
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_DROPOUT
+from analytics.survival.outcome_columns import check_event_coding, timefix
 
 ALL = "all"
 ALPHA = 0.05  # the level at which a test's result is called more than chance
@@ -83,13 +88,15 @@ class CIFResult(Reported):
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
-def kaplan_meier(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> KMResult:
-    """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals.
+def kaplan_meier(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions",
+                 entry: str | None = None, weights: str | None = None) -> KMResult:
+    """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals; `entry` and
+    `weights` name columns for delayed entry and case weights (see the module docstring).
 
     As in R, an interval is NA where survival is 1 or 0 (log(-log S) is undefined there), and the
     median's limits are the first times the interval's bounds fall to 0.5.
     """
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings = _prepare(episodes, group, entry, weights)
     counts = _counts(frame)
     table = _km_table(counts)
     medians = _medians(table, frame, labels)
@@ -291,13 +298,17 @@ def _label(value) -> str:
     return str(value)
 
 
-def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Duration, event and group label per episode, after dropping rows that cannot be used."""
+def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None,
+             weights: str | None = None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Duration, event and group label per episode (and entry time and weight when asked for),
+    after dropping rows that cannot be used."""
     missing = [c for c in ("duration", "event") if c not in episodes]
     if missing:
         raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
-    if group is not None and group not in episodes:
-        raise ValueError(f"There is no column {group!r} to group by; choose one of the episode columns.")
+    for role, name in (("group by", group), ("take entry times from", entry), ("take weights from", weights)):
+        if name is not None and name not in episodes:
+            raise ValueError(f"There is no column {name!r} to {role}; choose one of the episode columns.")
+    check_event_coding(episodes["event"])
     warnings: list[str] = []
     duration = pd.to_numeric(episodes["duration"], errors="coerce").to_numpy(dtype=float)
     event = pd.to_numeric(episodes["event"], errors="coerce").to_numpy(dtype=float)
@@ -308,11 +319,31 @@ def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, l
     usable = ~np.isnan(duration) & (duration >= 0) & np.isin(event, (0, 1, 2))
     if (~usable).any():
         warnings.append(f"Left out {_episodes(int((~usable).sum()))} without a usable duration or outcome.")
+    extra = {}
+    if entry is not None:
+        start = pd.to_numeric(episodes[entry], errors="coerce").to_numpy(dtype=float)
+        late = usable & ~(start < duration)
+        if late.any():
+            warnings.append(f"Left out {_episodes(int(late.sum()))} whose {entry} is missing or not before its duration "
+                            "(a client is at risk from entry to the end of the episode).")
+        usable &= ~late
+        duration, start = timefix(duration, start)
+        extra["entry"] = start
+    else:
+        duration = timefix(duration)[0]
+    if weights is not None:
+        weight = pd.to_numeric(episodes[weights], errors="coerce").to_numpy(dtype=float)
+        bad = usable & ~(weight >= 0)
+        if bad.any():
+            warnings.append(f"Left out {_episodes(int(bad.sum()))} with a missing or negative {weights}.")
+        usable &= ~bad
+        extra["weight"] = weight
     unlabelled = usable & labels.isna().to_numpy()
     if unlabelled.any():
         warnings.append(f"Left out {_episodes(int(unlabelled.sum()))} with no value for {group!r}.")
     keep = usable & ~unlabelled
-    frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int)})
+    frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int),
+                          **{k: v[keep] for k, v in extra.items()}})
     present = set(frame["group"].unique())
     if frame.empty:
         warnings.append("There are no episodes to analyse in the current selection.")
@@ -331,9 +362,12 @@ def _episodes(n: int) -> str:
 
 
 def _counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per group and distinct time: number at risk, dropouts, completions, censored."""
+    """Per group and distinct time: number at risk, dropouts, completions, censored (weighted
+    sums when the frame has a `weight` column; entrants after a time are not at risk at it)."""
+    weight = frame["weight"] if "weight" in frame else pd.Series(1, index=frame.index)
     per_time = (
-        pd.crosstab([frame["group"], frame["time"]], frame["event"])
+        weight.groupby([frame["group"], frame["time"], frame["event"]], observed=True).sum()
+        .unstack("event", fill_value=0)
         .reindex(columns=[0, 1, 2], fill_value=0)
         .reset_index()
         .rename(columns={0: "censored", 1: "dropout", 2: "completed"})
@@ -341,8 +375,23 @@ def _counts(frame: pd.DataFrame) -> pd.DataFrame:
     per_time = per_time.sort_values(["group", "time"], kind="stable").reset_index(drop=True)
     leaving = per_time[["censored", "dropout", "completed"]].sum(axis=1)
     per_time["at_risk"] = leaving[::-1].groupby(per_time["group"][::-1], observed=True).cumsum()[::-1]
+    if "entry" in frame:
+        per_time["at_risk"] -= _entering_later(frame, per_time)
     per_time["group"] = per_time["group"].astype(object)
     return per_time[["group", "time", "at_risk", "dropout", "completed", "censored"]]
+
+
+def _entering_later(frame: pd.DataFrame, per_time: pd.DataFrame) -> np.ndarray:
+    """Per row of `per_time`: the (weighted) clients of its group who enter at or after its time."""
+    out = np.zeros(len(per_time))
+    weight = frame["weight"].to_numpy() if "weight" in frame else np.ones(len(frame))
+    for label, rows in frame.groupby("group", observed=True).indices.items():
+        order = np.argsort(frame["entry"].to_numpy()[rows], kind="stable")
+        entries = frame["entry"].to_numpy()[rows][order]
+        later = np.concatenate([np.cumsum(weight[rows][order][::-1])[::-1], [0.0]])
+        mine = (per_time["group"] == label).to_numpy()
+        out[mine] = later[np.searchsorted(entries, per_time["time"].to_numpy()[mine], "left")]
+    return out
 
 
 def _km_table(counts: pd.DataFrame) -> pd.DataFrame:
@@ -353,20 +402,28 @@ def _km_table(counts: pd.DataFrame) -> pd.DataFrame:
         greenwood = np.where(n > d, d / (n * (n - d)), np.inf)
     by = counts["group"]
     survival = np.exp(pd.Series(step).groupby(by.to_numpy(), sort=False).cumsum().to_numpy())
+    # once everyone at risk has dropped out the curve stays at 0 (pandas' summation turns -inf + x into NaN)
+    survival[pd.Series((d >= n) & (d > 0)).groupby(by.to_numpy(), sort=False).cummax().to_numpy()] = 0.0
     se = np.sqrt(pd.Series(greenwood).groupby(by.to_numpy(), sort=False).cumsum().to_numpy())
     lower, upper = _loglog_interval(survival, se)
     return pd.DataFrame(
         {
             "group": by.to_numpy(),
             "time": counts["time"].to_numpy(),
-            "at_risk": counts["at_risk"].to_numpy(dtype=int),
-            "events": counts["dropout"].to_numpy(dtype=int),
-            "censored": (counts["censored"] + counts["completed"]).to_numpy(dtype=int),
+            "at_risk": _whole(counts["at_risk"]),
+            "events": _whole(counts["dropout"]),
+            "censored": _whole(counts["censored"] + counts["completed"]),
             "survival": survival,
             "ci_lower": lower,
             "ci_upper": upper,
         }
     )
+
+
+def _whole(counts: pd.Series) -> np.ndarray:
+    """Counts as whole numbers unless case weights made them fractional."""
+    values = counts.to_numpy(dtype=float)
+    return values.astype(int) if np.all(values == np.round(values)) else values
 
 
 def _loglog_interval(survival: np.ndarray, se_log: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
