@@ -4,10 +4,10 @@ by logistic regression, GEE and the Cox model side by side in one forest plot.""
 import streamlit as st
 
 from analytics.charts import regression as charts
-from analytics.models import regression
+from analytics.models import regression, table_one
 from analytics.survival import cox
 from analytics.survival.cox_results import hazard_ratio_sentences
-from analytics.survival.curves import covariate_columns
+from analytics.survival.curves import covariate_columns, grouping_columns
 from ui import state, widgets
 
 LOGISTIC, GEE, COX = "Logistic regression", "GEE (clients grouped by therapist)", "Cox model"
@@ -30,6 +30,20 @@ candidates = covariate_columns(episodes)
 covariates, references = widgets.covariates_and_references(
     episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the models"
 )
+
+if covariates:
+    with st.expander("Table 1: the chosen characteristics, overall and by group", expanded=False):
+        options = [None] + [c for c in grouping_columns(episodes) if c not in covariates]
+        if st.session_state.get(state.TABLE_ONE_GROUP) not in options:
+            st.session_state[state.TABLE_ONE_GROUP] = None
+        group = st.selectbox("Columns by", options, key=state.TABLE_ONE_GROUP,
+                             format_func=lambda c: "no grouping (all clients)" if c is None else c.replace("_", " "))
+        baseline = state.cached("table_one", table_one, episodes, tuple(covariates), group, state.suppress_below())
+        for warning in baseline.warnings:
+            st.warning(warning)
+        st.markdown(baseline.takeaway + " Numbers: mean (SD) and median [IQR]; categories: n (%) of the clients "
+                    "with a value; smd: standardized mean difference (above 0.1 is the usual sign of imbalance).")
+        widgets.table(baseline.display, "table_one")
 
 if not models or not covariates:
     st.info("Choose at least one model and one characteristic.")

@@ -45,6 +45,7 @@ SUPPRESS_BELOW = "suppress_below"
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
 RMST_TAU = "rmst_tau"
+TABLE_ONE_GROUP = "table_one_group"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
 CLUSTER = "cluster"
@@ -55,7 +56,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
 
 
 def keep_widget_values() -> None:
@@ -76,7 +77,7 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = OrderedDict()
-    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, COVARIATES, REFERENCE_LEVELS, STRATA):
+    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, STRATA):
         st.session_state.pop(key, None)
     if result.caseload is not None:
         if st.session_state.get(OUTCOME_MEASURE) not in measures_present(result.caseload.sessions, episode_settings()):
@@ -205,6 +206,7 @@ def current_recipe() -> Recipe:
         episodes=episode_settings(),
         km_group=s.get(KM_GROUP),
         rmst_tau=s.get(RMST_TAU),
+        table_one_group=s.get(TABLE_ONE_GROUP),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
@@ -229,6 +231,7 @@ def apply_settings(recipe: Recipe) -> None:
         s[key] = getattr(recipe.episodes, key)  # registered measures stay Measure objects
     s[KM_GROUP] = recipe.km_group
     s[RMST_TAU] = recipe.rmst_tau
+    s[TABLE_ONE_GROUP] = recipe.table_one_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
     s[CLUSTER] = recipe.cluster

@@ -166,3 +166,30 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
             f"{'it was' if len(collinear) == 1 else 'they were'} left out; drop or merge one of them."
         )
     return X.iloc[:, kept], constant + collinear, warnings
+
+
+def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """String labels for a grouping column and their order (category order, else sorted values).
+
+    Labels are what users read: a 0/1 marker becomes "no"/"yes", whole-number floats lose ".0".
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        levels = list(values.cat.categories)
+    else:
+        levels = sorted(values.dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))
+    yes_no = _is_yes_no(levels)
+    names = [("yes" if v else "no") if yes_no else _label(v) for v in levels]
+    mapping = dict(zip(levels, names))
+    return values.map(mapping).astype(object), names
+
+
+def _is_yes_no(levels: list) -> bool:
+    return bool(levels) and all(
+        isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)) and v in (0, 1) for v in levels
+    )
+
+
+def _label(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

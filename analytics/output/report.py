@@ -26,6 +26,7 @@ from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
 from analytics.episodes import derive_episodes, filter_episodes
 from analytics.models.random_intercept import fit_random_intercept
+from analytics.models.table_one import table_one
 from analytics.models.regression import fit_logistic
 from analytics.output import export
 from analytics.output.methods import methods_text
@@ -35,7 +36,7 @@ from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
-from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+from analytics.survival.curves import covariate_columns, cumulative_incidence, kaplan_meier, logrank
 from analytics.survival.fine_gray import fit_fine_gray
 from analytics.survival.rmst import restricted_mean
 
@@ -43,6 +44,7 @@ HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
 TITLES = {
     "episodes": "Episodes analysed",
+    "table_one": "Baseline characteristics (Table 1)",
     "km": "Time to dropout (Kaplan-Meier)",
     "logrank": "Log-rank test",
     "cif": "Dropout and completion as competing events (cumulative incidence)",
@@ -145,6 +147,16 @@ def _episodes(episodes, recipe):
     if episodes.empty:
         section.warnings.append("No episodes remain after the recipe's filters; every analysis below is empty.")
     return section
+
+
+def _table_one(episodes, recipe):
+    """By `table_one_group`, of the recipe's covariates (else every baseline characteristic)."""
+    columns = list(recipe.covariates) or covariate_columns(episodes)
+    result = table_one(episodes, columns, recipe.table_one_group, recipe.suppress_below)
+    table = result.privacy.suppress(result.table, recipe.suppress_below)
+    return Section("table_one", TITLES["table_one"], {"table_one": table, "table_one_display": result.display,
+                                                      "table_one_smd": result.smd},
+                   warnings=list(result.warnings), result=result)
 
 
 def _km(episodes, recipe):
@@ -272,7 +284,7 @@ def _labels(ids) -> dict:
     return anonymous_labels(ids)
 
 
-_STEPS = (_episodes, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
+_STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
 
 
 def _guarded(step, episodes, recipe) -> Section:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.models.design import group_labels
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival.outcome_columns import check_event_coding, timefix
@@ -217,21 +218,6 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
-    """String labels for a grouping column and their order (category order, else sorted values).
-
-    Labels are what users read: a 0/1 marker becomes "no"/"yes", whole-number floats lose ".0".
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        levels = list(values.cat.categories)
-    else:
-        levels = sorted(values.dropna().unique().tolist(), key=lambda v: (isinstance(v, str), v))
-    yes_no = _is_yes_no(levels)
-    names = [("yes" if v else "no") if yes_no else _label(v) for v in levels]
-    mapping = dict(zip(levels, names))
-    return values.map(mapping).astype(object), names
-
-
 def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
     """Episode columns that make sensible groups for curves: text, category or true/false columns
     and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values.
@@ -284,18 +270,6 @@ def km_sentences(km: KMResult, column: str | None = None, time_scale: str = "ses
             interval = f" (95% CI {lower} to {upper})" if lower else ""
             out.append(f"Half of {who} had dropped out by {unit} {row['median']:g}{interval}.")
     return out
-
-
-def _is_yes_no(levels: list) -> bool:
-    return bool(levels) and all(
-        isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)) and v in (0, 1) for v in levels
-    )
-
-
-def _label(value) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None,

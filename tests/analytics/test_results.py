@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.models import fit_gee, fit_logistic, fit_random_intercept
+from analytics.models import fit_gee, fit_logistic, fit_random_intercept, table_one
 from analytics.practice import alliance, outcomes, overview, room_match, therapists, watch_list
 from analytics.results import Privacy, Result
 from analytics.survival import (
@@ -40,6 +40,7 @@ RESULTS = {
     "logistic": lambda: fit_logistic(EPISODES, ["court_mandated", "srs_first"]),
     "gee": lambda: fit_gee(EPISODES, ["court_mandated", "srs_first"]),
     "random_intercept": lambda: fit_random_intercept(EPISODES, ()),
+    "table_one": lambda: table_one(EPISODES, ["court_mandated", "srs_first"], "site"),
     "funnel": lambda: therapists.therapist_funnel(EPISODES),
     "headline": lambda: overview.headline(EPISODES),
     "dropout_by": lambda: overview.dropout_by(EPISODES, "site"),

@@ -83,3 +83,16 @@ def test_model_trouble_is_a_warning_not_a_traceback():
     shown = [w.value for w in at.warning]
     for warning in fit.warnings:
         assert f"Logistic regression: {warning}" in shown
+
+
+def test_table_one_by_a_chosen_group_is_the_librarys():
+    from analytics.models.table_one import table_one
+
+    at = _app()
+    at.selectbox(key=state.TABLE_ONE_GROUP).set_value("site").run()
+    assert not at.exception, at.exception
+    expected = table_one(EPISODES, COVARIATES, "site")
+    shown = _table(at, "characteristic")
+    assert shown.astype(str).values.tolist() == expected.display.astype(str).values.tolist()
+    assert expected.takeaway in " ".join(m.value for m in at.markdown)
+    assert at.session_state[state.TABLE_ONE_GROUP] == "site"

@@ -1,5 +1,6 @@
-"""The report bundle's rmst.csv and finegray.csv on the bundled sample data equal R (survfit rmean
-and cmprsk::crr, stored by tests/reference/make_competing_reference.R on the same episodes)."""
+"""The report bundle's researcher tables on the bundled sample data: rmst.csv and finegray.csv equal
+R (survfit rmean and cmprsk::crr, stored by tests/reference/make_competing_reference.R on the same
+episodes), and Table 1 by the recipe's group."""
 
 import io
 
@@ -8,12 +9,14 @@ import pandas as pd
 import pytest
 
 from analytics.ingest.load import load_sample
+from analytics.models.table_one import table_one
 from analytics.output.report import assemble
 from analytics.recipe import Recipe, RecipeError
 from tests.paths import REFERENCE
 
 COVARIATES = ["age", "court_mandated", "env_privacy"]
-RECIPE = {"rmst_tau": 20, "km_group": "court_mandated", "covariates": COVARIATES, "cluster": None}
+RECIPE = {"rmst_tau": 20, "km_group": "court_mandated", "covariates": COVARIATES, "cluster": None,
+          "table_one_group": "site"}
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +62,13 @@ def test_both_competing_risk_models_say_what_they_answer(bundle):
 def test_a_bad_horizon_names_the_key(tau):
     with pytest.raises(RecipeError, match="rmst_tau"):
         Recipe.from_dict({"rmst_tau": tau})
+
+
+def test_table_one_is_in_the_bundle_by_the_recipes_group(bundle):
+    episodes = pd.read_csv(REFERENCE / "table_one_episodes.csv")
+    expected = table_one(episodes, COVARIATES, "site")
+    shown = _table(bundle, "table_one_smd")
+    np.testing.assert_allclose(shown["smd"], expected.smd["smd"], rtol=1e-12)
+    display = _table(bundle, "table_one_display")
+    assert list(display.columns) == ["characteristic", "overall", "Site A", "Site B", "Site C", "smd", "missing"]
+    assert set(_table(bundle, "table_one")["group"]) == {"overall", "Site A", "Site B", "Site C"}
