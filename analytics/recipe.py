@@ -53,6 +53,7 @@ class Recipe:
     table_one_group: str | None = None
     covariates: tuple[str, ...] = ()
     reference_levels: dict = field(default_factory=dict)
+    splines: dict = field(default_factory=dict)
     cluster: str | None = "therapist_id"
     strata: tuple[str, ...] = ()
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
@@ -162,6 +163,10 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.reference_levels, dict) or not all(isinstance(k, str) for k in r.reference_levels):
         raise RecipeError("Recipe key 'reference_levels' must map a covariate name to its reference level, "
                           'e.g. {"referral": "self"}.')
+    if not isinstance(r.splines, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1 for k, v in r.splines.items()):
+        raise RecipeError("Recipe key 'splines' must map a numeric covariate to the degrees of freedom of its natural "
+                          'spline (a whole number of at least 1), e.g. {"age": 3}.')
     object.__setattr__(r, "filters", _filters(r.filters))
     object.__setattr__(r, "figure", _figure(r.figure))
     if r.mapping is not None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
-from analytics.models.design import levels_by_frequency
+from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.survival import cox, curves, fine_gray, rmst
 from ui import state, widgets
 
@@ -112,6 +112,19 @@ strata = choice(
 )
 st.session_state[state.CLUSTER] = cluster
 st.session_state[state.STRATA] = [strata] if strata else []
+numbers = [c for c in covariates if not is_categorical(episodes[c]) and episodes[c].nunique() > 4]
+left, right = st.columns(2)
+saved = dict(st.session_state.get(state.SPLINES) or {})
+bend = choice(
+    "Let a number bend (natural spline)", [None] + numbers, state.SPLINES, "cox_spline",
+    lambda c: "none (straight lines)" if c is None else c.replace("_", " "), where=left,
+    default=next((c for c in saved if c in numbers), None),
+    help="A natural cubic spline (as R's ns()) lets the dropout rate rise and fall across the values of a number.",
+)
+df = right.number_input("Spline degrees of freedom", min_value=1, max_value=8, value=saved.get(bend, 3), step=1,
+                        key="cox_spline_df", disabled=bend is None)
+splines = {bend: int(df)} if bend else {}
+st.session_state[state.SPLINES] = splines
 
 if not covariates:
     st.info("Choose at least one characteristic to fit the model.")
@@ -119,7 +132,7 @@ if not covariates:
 try:
     # A fit is not hashable, so what is computed from it is memoized under the model's own arguments.
     model = (episodes, tuple(covariates))
-    options = dict(reference_levels=references, strata=strata, cluster=cluster)
+    options = dict(reference_levels=references, strata=strata, cluster=cluster, splines=splines)
     with st.spinner("Fitting the Cox model..."):
         fit = state.cached("cox", cox.fit_cox, *model, **options)
 except ValueError as problem:
@@ -135,6 +148,10 @@ st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_pa
 widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
                fit.takeaway)
 widgets.table(fit.table, "cox_hazard_ratio_table")
+for name, effect in fit.partial_effects.items():
+    widgets.figure(cox_charts.partial_effect_figure(effect, name.replace("_", " ")), effect, f"cox_spline_{name}",
+                   f"The hazard ratio of dropout across {name.replace('_', ' ')}, against a client at its median "
+                   f"({fit.splines[name].median:g}), with the other characteristics held constant.")
 
 st.subheader("What goes with a larger share who end up dropping out? (Fine-Gray model)")
 st.markdown(
@@ -144,7 +161,7 @@ st.markdown(
     "Read the two together."
 )
 subdistribution = state.cached("fine_gray", fine_gray.fit_fine_gray, *model, reference_levels=references,
-                               cluster=cluster)
+                               cluster=cluster, splines=splines)
 for warning in subdistribution.warnings:
     st.warning(warning)
 if subdistribution.table["shr"].notna().any():

@@ -48,6 +48,7 @@ RMST_TAU = "rmst_tau"
 TABLE_ONE_GROUP = "table_one_group"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
+SPLINES = "splines"
 CLUSTER = "cluster"
 STRATA = "strata"
 FIGURE = "figure"
@@ -56,7 +57,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER, STRATA)
 
 
 def keep_widget_values() -> None:
@@ -77,7 +78,8 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = OrderedDict()
-    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, STRATA):
+    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
+                STRATA):
         st.session_state.pop(key, None)
     if result.caseload is not None:
         if st.session_state.get(OUTCOME_MEASURE) not in measures_present(result.caseload.sessions, episode_settings()):
@@ -209,6 +211,7 @@ def current_recipe() -> Recipe:
         table_one_group=s.get(TABLE_ONE_GROUP),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
+        splines=dict(s.get(SPLINES) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
         strata=_names(s.get(STRATA)),
         filters={
@@ -234,6 +237,7 @@ def apply_settings(recipe: Recipe) -> None:
     s[TABLE_ONE_GROUP] = recipe.table_one_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
+    s[SPLINES] = dict(recipe.splines)
     s[CLUSTER] = recipe.cluster
     s[STRATA] = list(recipe.strata)
     f = recipe.filter_kwargs()

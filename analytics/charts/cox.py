@@ -111,3 +111,22 @@ def adjusted_curves_figure(curves: pd.DataFrame, covariate: str | None = None,
     fig.update_yaxes(title="Not yet dropped out (model-adjusted)", range=[0, 1.02])
     fig.update_layout(legend_title_text=covariate or "value")
     return apply_theme(fig)
+
+
+def partial_effect_figure(effect: pd.DataFrame, covariate: str, estimate: str = "hr") -> go.Figure:
+    """A spline covariate's ratio against its median across its range, with the 95% band, on a
+    log axis (a line at 1: no difference from a client at the median)."""
+    label = _NAMES.get(estimate, estimate)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=np.r_[effect["value"], effect["value"][::-1]], y=np.r_[effect["ci_upper"], effect["ci_lower"][::-1]],
+        fill="toself", fillcolor="rgba(0,114,178,0.15)", line=dict(width=0), hoverinfo="skip", name="95% CI",
+    ))
+    fig.add_trace(go.Scatter(x=effect["value"], y=effect["ratio"], mode="lines", name=label,
+                             line=dict(color=PALETTE[0], width=2),
+                             hovertemplate="%{x:.3g}: %{y:.2f}<extra></extra>"))
+    fig.add_hline(y=1, line=dict(color=PALETTE[-1], width=1, dash="dash"))
+    fig.update_xaxes(title=covariate)
+    fig.update_yaxes(type="log", title=f"{label} against the median (95% CI, log scale)")
+    fig.update_layout(showlegend=False)
+    return apply_theme(fig)

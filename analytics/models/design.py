@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.models.splines import NaturalSpline
+
 
 @dataclass
 class Design:
@@ -20,6 +22,7 @@ class Design:
     reference: dict[str, str] = field(default_factory=dict)
     columns_dropped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    splines: dict[str, NaturalSpline] = field(default_factory=dict)
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -38,14 +41,22 @@ def build_design(
     reference_levels: dict[str, str] | None = None,
     extra_columns: list[str] | tuple[str, ...] = (),
     encodings: Encodings | None = None,
+    splines: dict[str, int] | None = None,
 ) -> Design:
     """Treatment-coded terms (`name[level]`) against the chosen reference level (default: the most
     common level), on complete cases of the covariates and `extra_columns` (e.g. duration, cluster).
-    `encodings` lets several models of one table share their covariates' terms."""
+    `encodings` lets several models of one table share their covariates' terms. `splines` maps a
+    numeric covariate to the degrees of freedom of its natural spline (`name[ns1]`, ...; R's
+    `ns(name, df)`)."""
     reference_levels = dict(reference_levels or {})
+    splines = dict(splines or {})
     missing = [c for c in list(covariates) + list(extra_columns) if c not in episodes]
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
+    for name in splines:
+        if name not in covariates or is_categorical(episodes[name]):
+            raise ValueError(f"A natural spline needs a numeric covariate of the model; {name!r} is "
+                             f"{'not one of the covariates' if name not in covariates else 'not numeric'}.")
     needed = list(dict.fromkeys(list(covariates) + list(extra_columns)))
     given = episodes[needed].notna()
     complete = given.all(axis=1).to_numpy()
@@ -63,11 +74,15 @@ def build_design(
             f"{int((~complete & ~no_outcome).sum())} of {len(episodes)} episodes were left out because a chosen "
             "covariate is missing for them."
         )
-    terms, blocks, reference = [], [], {}
+    terms, blocks, reference, bases = [], [], {}, {}
     for name in covariates:
         column = data[name]
-        found = (encodings.terms(episodes, name, column, reference_levels) if encodings is not None
-                 else _encode(column, name, reference_levels))
+        if name in splines:
+            bases[name] = NaturalSpline.from_data(column.to_numpy(dtype=float), splines[name])
+            found = Terms(bases[name].term_names(name), bases[name].basis(column.to_numpy(dtype=float)))
+        else:
+            found = (encodings.terms(episodes, name, column, reference_levels) if encodings is not None
+                     else _encode(column, name, reference_levels))
         terms += found.names
         blocks.append(found.values)
         if found.reference is not None:
@@ -79,7 +94,7 @@ def build_design(
     warnings += why
     if list(covariates) and X.shape[1] == 0:
         warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
-    return Design(X, data.index, n_left_out, list(X.columns), reference, dropped, warnings)
+    return Design(X, data.index, n_left_out, list(X.columns), reference, dropped, warnings, bases)
 
 
 @dataclass

@@ -63,6 +63,7 @@ def prepare(
     covariates,
     reference_levels: dict[str, str] | None = None,
     cluster: str | None = None,
+    splines: dict[str, int] | None = None,
 ) -> ModelData:
     """Outcome, design matrix and the warnings every binary model shares (missing covariates, constant
     or collinear columns, events per parameter, separation by a single level). Episodes without a
@@ -70,7 +71,7 @@ def prepare(
     covariates = list(dict.fromkeys(covariates))
     data, n_unknown = known_outcomes(episodes)
     extra = [cluster] if cluster else []
-    design = build_design(data, covariates, reference_levels, extra_columns=extra)
+    design = build_design(data, covariates, reference_levels, extra_columns=extra, splines=splines)
     y = (data.loc[design.rows, "event"].to_numpy() == EVENT_DROPOUT).astype(float)
     notes = []
     events = int(y.sum())

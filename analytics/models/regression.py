@@ -32,6 +32,7 @@ from analytics.models.outcome import (
     unique,
     unusable,
 )
+from analytics.models.splines import spline_effects, spline_sentence
 from analytics.proportions import wilson_interval
 from analytics.results import NO_COUNTS, Privacy
 
@@ -58,6 +59,8 @@ class _OutcomeModelResult:
     warnings: list[str] = field(default_factory=list)
     reference: dict[str, str] = field(default_factory=dict)
     markers: list[str] = field(default_factory=list)
+    splines: dict = field(default_factory=dict)  # covariate -> NaturalSpline
+    partial_effects: dict = field(default_factory=dict)  # covariate -> its effect across its range
     privacy: ClassVar[Privacy] = NO_COUNTS
 
     @property
@@ -80,10 +83,12 @@ class GEEResult(_OutcomeModelResult):
     converged: bool
 
 
-def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str, str] | None = None) -> LogisticResult:
+def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str, str] | None = None,
+                 splines: dict[str, int] | None = None) -> LogisticResult:
     """Logistic regression of dropout (vs completion): odds ratios with Wald intervals, discrimination
-    (AUC), calibration by deciles of predicted risk and variance inflation factors."""
-    model = prepare(episodes, covariates, reference_levels)
+    (AUC), calibration by deciles of predicted risk and variance inflation factors. `splines`: numeric
+    covariates as natural splines (R's `glm(... ~ ns(x, df))`), each with its partial effect."""
+    model = prepare(episodes, covariates, reference_levels, splines=splines)
     problem = unusable(model)
     if problem:
         return _empty_logistic(model, problem)
@@ -116,6 +121,9 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
         warnings=unique(notes),
         reference=model.design.reference,
         markers=model.markers,
+        splines=dict(model.design.splines),
+        partial_effects=spline_effects(model.design.splines, list(X.columns), np.asarray(fit.params),
+                                       np.asarray(fit.cov_params())),
     )
 
 
@@ -241,10 +249,10 @@ def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def odds_ratio_sentences(result: LogisticResult | GEEResult, alpha: float = 0.05) -> list[str]:
     """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data are
     observational."""
-    sentences = []
+    sentences = [spline_sentence(name, spline.df, "odds") for name, spline in result.splines.items()]
     table = result.table.loc[result.table["term"] != INTERCEPT].dropna(subset=["or", "p"])
     for term, ratio, lower, upper, p in table[["term", "or", "ci_lower", "ci_upper", "p"]].itertuples(index=False):
-        if p >= alpha:
+        if p >= alpha or term.split("[", 1)[0] in result.splines:
             continue
         ci = f"95% CI {_number(lower)} to {_number(upper)}"
         owner = term.split("[", 1)[0]
@@ -259,8 +267,9 @@ def odds_ratio_sentences(result: LogisticResult | GEEResult, alpha: float = 0.05
             direction = "higher" if ratio > 1 else "lower"
             sentences.append(f"Each one-unit increase in {_words(term)} was associated with {abs(ratio - 1) * 100:.0f}% "
                              f"{direction} odds of dropping out (odds ratio {_number(ratio)}, {ci}).")
-    if not sentences:
-        return ["No covariate was clearly associated with the odds of dropping out (every 95% interval includes 1)."]
+    if len(sentences) == len(result.splines):
+        return sentences + [f"No {'other ' if result.splines else ''}covariate was clearly associated with the odds "
+                            "of dropping out (every 95% interval includes 1)."]
     return sentences
 
 

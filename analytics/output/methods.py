@@ -151,6 +151,11 @@ def _analysis(results: dict, tables: dict, recipe) -> list[str]:
         r = results["logistic"]
         out.append(f"Logistic regression of dropout versus completion (episodes with a known outcome) included the "
                    f"covariates ({_listed(recipe.covariates)}); {_model_sizes(r)}" + _stat(r, "auc", "The area under the ROC curve"))
+    if recipe.splines:
+        out.append("Nonlinear associations were modelled with natural cubic splines (R's ns(): interior knots at "
+                   "quantiles, boundary knots at the range) for " + "; ".join(
+                       f"{k} ({v} degrees of freedom)" for k, v in recipe.splines.items())
+                   + ", shown as partial effects against the median.")
     if recipe.reference_levels:
         out.append("Reference levels: " + "; ".join(f"{k} = {v}" for k, v in recipe.reference_levels.items()) + ".")
     if "therapists" in results:

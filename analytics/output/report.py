@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from analytics.charts.cox import forest_figure, ph_residual_figure
+from analytics.charts.cox import forest_figure, partial_effect_figure, ph_residual_figure
 from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
 from analytics.episodes import derive_episodes, filter_episodes
@@ -207,11 +207,12 @@ def _model(name: str, model: str, recipe, fit) -> Section:
 def _cox(episodes, recipe):
     section = _model("cox", "Cox model", recipe, lambda: fit_cox(
         episodes, list(recipe.covariates), recipe.reference_levels or None,
-        strata=list(recipe.strata) or None, cluster=recipe.cluster))
+        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines))
     result = section.result
     if result is None:
         return section
     section.figures["cox_forest"] = forest_figure(result.table, estimate="hr")
+    _partial_effects(section, "cox", result, "hr")
     ph = ph_test(result)
     section.tables["ph_test"] = ph.table
     section.figures["ph_residuals"] = ph_residual_figure(ph,
@@ -222,18 +223,28 @@ def _cox(episodes, recipe):
 
 def _finegray(episodes, recipe):
     section = _model("finegray", "Fine-Gray model", recipe, lambda: fit_fine_gray(
-        episodes, list(recipe.covariates), recipe.reference_levels or None, cluster=recipe.cluster))
+        episodes, list(recipe.covariates), recipe.reference_levels or None, cluster=recipe.cluster,
+        splines=recipe.splines))
     if section.result is not None:
         section.figures["finegray_forest"] = forest_figure(section.result.table, estimate="shr")
     return section
 
 
+def _partial_effects(section: Section, model: str, result, estimate: str) -> None:
+    """Each spline covariate's partial effect: a table and a figure (`<model>_spline_<covariate>`)."""
+    for covariate, effect in result.partial_effects.items():
+        stem = f"{model}_spline_{covariate}"
+        section.tables[stem] = effect
+        section.figures[stem] = partial_effect_figure(effect, covariate, estimate)
+
+
 def _logistic(episodes, recipe):
-    section = _model("logistic", "logistic model", recipe,
-                     lambda: fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None))
+    section = _model("logistic", "logistic model", recipe, lambda: fit_logistic(
+        episodes, list(recipe.covariates), recipe.reference_levels or None, splines=recipe.splines))
     if section.result is None:
         return section
     result = section.result
+    _partial_effects(section, "logistic", result, "or")
     terms = result.table.loc[result.table["term"] != "(Intercept)"]  # a forest plot shows associations only
     section.figures["logistic_forest"] = forest_figure(terms, estimate="or")
     return section

@@ -36,12 +36,15 @@ def fit_cox(
     time_limit: float = 120.0,
     encodings: Encodings | None = None,
     entry: str | None = None,
+    splines: dict[str, int] | None = None,
 ) -> CoxResult:
     """Cause-specific Cox model of dropout on complete cases of the covariates (and of duration,
     event, cluster and strata). `strata` gives each stratum its own baseline hazard; `cluster=None`
     gives model-based standard errors only; `encodings`: see analytics.models.design.Encodings;
     `entry` names a column of delayed-entry times (at risk on (entry, duration], as R's
-    `Surv(entry, duration, event == 1)`). Near-equal times are merged as R's `timefix`."""
+    `Surv(entry, duration, event == 1)`); `splines` maps numeric covariates to the degrees of
+    freedom of a natural spline (R's `ns()`; `partial_effects` then holds each one's curve).
+    Near-equal times are merged as R's `timefix`."""
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     extra = [duration, event] + ([entry] if entry else []) + ([cluster] if cluster else []) + strata
@@ -54,7 +57,8 @@ def fit_cox(
         if bad.any():  # a researcher's own table: treat unusable durations as missing, and say so
             episodes = episodes.assign(**{duration: times.where(~bad)})
             invalid.append(f"{int(bad.sum())} episodes have a negative or non-numeric {duration} and were left out.")
-    design = build_design(episodes, covariates, reference_levels, extra_columns=extra, encodings=encodings)
+    design = build_design(episodes, covariates, reference_levels, extra_columns=extra, encodings=encodings,
+                          splines=splines)
     design.warnings = invalid + design.warnings
     rows = episodes.loc[design.rows, list(dict.fromkeys(extra))]  # only the columns needed here
     stop = pd.to_numeric(rows[duration]).to_numpy(dtype=float)

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics.models.design import Design
+from analytics.models.splines import spline_effects, spline_sentence
 from analytics.results import NO_COUNTS, Privacy
 from analytics.survival import efron
 from analytics.survival.concordance import concordance as harrell
@@ -53,6 +54,8 @@ class CoxResult:
     cluster: str | None
     n_clusters: int | None
     model: ModelData | None = field(default=None, repr=False)
+    splines: dict = field(default_factory=dict)  # covariate -> NaturalSpline
+    partial_effects: dict = field(default_factory=dict)  # covariate -> its effect across its range
 
     privacy: ClassVar[Privacy] = NO_COUNTS
 
@@ -71,11 +74,13 @@ class CoxResult:
         return harrell(rs.stop, rs.event, rs.X @ m.beta, rs.stratum, rs.start).value
 
 
-def term_covariates(terms: list[str], covariates: list[str], reference: dict[str, str]) -> dict[str, str]:
-    """Model term -> covariate: `referral[self]` belongs to `referral`, a numeric term to itself."""
+def term_covariates(terms: list[str], covariates: list[str], reference: dict[str, str],
+                    splines=()) -> dict[str, str]:
+    """Model term -> covariate: `referral[self]` belongs to `referral`, `age[ns2]` to `age`, a
+    numeric term to itself."""
     out = {}
     for term in terms:
-        owner = next((c for c in reference if term.startswith(f"{c}[")), None)
+        owner = next((c for c in [*reference, *splines] if term.startswith(f"{c}[")), None)
         out[term] = owner if owner is not None else term
     return out
 
@@ -114,7 +119,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     n_clusters = int(cluster_codes.max()) + 1 if cluster is not None and len(cluster_codes) else None
     base = dict(n_used=n, n_left_out=n_left_out, events=events, events_per_parameter=epp,
                 covariates=list(covariates), reference=dict(design.reference), strata=strata_names,
-                cluster=cluster_name, n_clusters=n_clusters)
+                cluster=cluster_name, n_clusters=n_clusters, splines=dict(design.splines))
     if events == 0:
         warnings.append(f"There are no dropouts among the {n} episodes used, so the dropout hazard cannot be modelled.")
         table = pd.DataFrame({"term": terms}).reindex(columns=TABLE_COLUMNS)
@@ -135,9 +140,11 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     var = efron.inverse(fit.terms.information) if p else np.zeros((0, 0))
     se = np.sqrt(np.clip(np.diag(var), 0, None))
     robust = np.full(p, np.nan)
+    used_var = var
     if cluster is not None and p:
         d = efron.cluster_sums(efron.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
-        robust = np.sqrt(np.diag(d.T @ d))
+        used_var = d.T @ d
+        robust = np.sqrt(np.diag(used_var))
         if n_clusters < 20:
             warnings.append(
                 f"There are only {n_clusters} {cluster_name} clusters; standard errors clustered on so few groups "
@@ -159,9 +166,11 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
         }, columns=TABLE_COLUMNS)
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
     center = X.mean(axis=0) if len(X) else np.zeros(p)
-    model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference), labels)
-    return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null,
-                     converged=fit.converged, iterations=fit.iterations, warnings=warnings, model=model, **base)
+    model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference, design.splines),
+                      labels)
+    effects = spline_effects(design.splines, terms, fit.beta, used_var)
+    return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null, converged=fit.converged,
+                     iterations=fit.iterations, warnings=warnings, model=model, partial_effects=effects, **base)
 
 
 def _diverging(fit: efron.NewtonResult, se: np.ndarray) -> np.ndarray:
@@ -217,9 +226,9 @@ def hazard_ratio_sentences(result: CoxResult, alpha: float = 0.05) -> list[str]:
     """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
     are observational."""
     table = result.table.dropna(subset=["hr", "p"])
-    sentences = []
+    sentences = [spline_sentence(name, spline.df, "hazard") for name, spline in result.splines.items()]
     for row in table.itertuples():  # one sentence per model term
-        if row.p >= alpha:
+        if row.p >= alpha or result.model.term_covariate.get(row.term) in result.splines:
             continue
         ci = f"95% CI {_num(row.hr_ci_lower)} to {_num(row.hr_ci_upper)}"
         owner = result.model.term_covariate.get(row.term, row.term)
@@ -241,8 +250,9 @@ def hazard_ratio_sentences(result: CoxResult, alpha: float = 0.05) -> list[str]:
                 f"Each one-unit increase in {_NUMBER_LABELS.get(row.term, _label(row.term))} was associated with a {change:.0f}% {direction} "
                 f"dropout rate (hazard ratio {_num(row.hr)}, {ci})."
             )
-    if not sentences:
-        return ["No covariate was clearly associated with the dropout rate (every 95% interval includes 1)."]
+    if len(sentences) == len(result.splines):
+        return sentences + [f"No {'other ' if result.splines else ''}covariate was clearly associated with the "
+                            "dropout rate (every 95% interval includes 1)."]
     return sentences + ["These are associations in observational data, not proof of cause."]
 
 

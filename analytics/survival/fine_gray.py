@@ -10,7 +10,9 @@ rate itself.
 
 The numerics are those of R's `cmprsk::crr` (Breslow ties; censoring curve evaluated just before
 each time; the sandwich variance with the part from estimating G), written as cumulative sums
-over the sorted times instead of nested loops. With a cluster (therapist) the per-client
+over the sorted times instead of nested loops. Times that differ only by floating-point noise are
+merged first (R's `timefix`, as for every survival analysis here; crr itself compares them raw,
+which only matters for such near-ties). With a cluster (therapist) the per-client
 influence terms are summed within clusters before the sandwich, the usual clustered extension
 (R has no `crr` equivalent; survival::finegray + coxph(cluster = ) is the nearest check).
 """
@@ -29,6 +31,7 @@ from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import MIN_EVENTS_PER_PARAMETER, Z95
+from analytics.survival.outcome_columns import check_event_coding, timefix
 
 TABLE_COLUMNS = ["term", "coef", "shr", "se", "shr_ci_lower", "shr_ci_upper", "p"]
 QUESTION = ("Subdistribution hazard ratios (Fine-Gray): what goes with a higher share of clients who end up "
@@ -64,12 +67,16 @@ class FineGrayResult(Reported):
 
 
 def fit_fine_gray(episodes: pd.DataFrame, covariates, reference_levels: dict[str, str] | None = None,
-                  cluster: str | None = None, duration: str = "duration", event: str = "event") -> FineGrayResult:
+                  cluster: str | None = None, duration: str = "duration", event: str = "event",
+                  splines: dict[str, int] | None = None) -> FineGrayResult:
     """Fine-Gray model of dropout (event 1) with completion (event 2) competing and ongoing
-    episodes (event 0) censored, on complete cases; equals `cmprsk::crr(duration, event, X)`."""
+    episodes (event 0) censored, on complete cases; equals `cmprsk::crr(duration, event, X)`.
+    `splines`: numeric covariates as natural splines, as in the Cox model."""
     covariates = list(covariates)
     extra = [duration, event] + ([cluster] if cluster else [])
-    design = build_design(episodes, covariates, reference_levels, extra_columns=extra)
+    if event in episodes:
+        check_event_coding(episodes[event], event)
+    design = build_design(episodes, covariates, reference_levels, extra_columns=extra, splines=splines)
     rows = episodes.loc[design.rows]
     time = pd.to_numeric(rows[duration], errors="coerce").to_numpy(dtype=float)
     status = pd.to_numeric(rows[event], errors="coerce").to_numpy(dtype=float)
@@ -78,7 +85,7 @@ def fit_fine_gray(episodes: pd.DataFrame, covariates, reference_levels: dict[str
     if (~usable).any():
         warnings.append(f"{int((~usable).sum())} episodes without a usable {duration} or {event} were left out.")
     X = design.X.to_numpy(dtype=float)[usable]
-    time, status = time[usable], status[usable].astype(int)
+    time, status = timefix(time[usable])[0], status[usable].astype(int)
     groups = pd.factorize(rows[cluster].to_numpy()[usable])[0] if cluster else None
     terms = list(design.terms)
     events, competing = int((status == EVENT_DROPOUT).sum()), int((status == EVENT_COMPLETED).sum())

@@ -137,3 +137,16 @@ def test_restricted_mean_and_fine_gray_are_the_librarys():
     shown = _table(at, "shr")
     assert shown["shr"].tolist() == pytest.approx(fit.table["shr"].tolist(), rel=1e-9)
     assert "cause-specific" in _markdown(at)
+
+
+def test_a_spline_bends_the_cox_model_and_draws_its_partial_effect():
+    at = _app(PRACTICE)
+    at.selectbox(key="cox_spline").set_value("srs_first").run()
+    assert not at.exception, at.exception
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    fit = fit_cox(episodes, ["court_mandated", "srs_first", "prior_negative_therapy"], splines={"srs_first": 3})
+    shown = _table(at, "hr")
+    assert "srs_first[ns3]" in shown["term"].tolist()
+    assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
+    assert at.session_state[state.SPLINES] == {"srs_first": 3}
+    assert "natural spline (3 degrees of freedom)" in _markdown(at)

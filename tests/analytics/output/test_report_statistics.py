@@ -72,3 +72,15 @@ def test_table_one_is_in_the_bundle_by_the_recipes_group(bundle):
     display = _table(bundle, "table_one_display")
     assert list(display.columns) == ["characteristic", "overall", "Site A", "Site B", "Site C", "smd", "missing"]
     assert set(_table(bundle, "table_one")["group"]) == {"overall", "Site A", "Site B", "Site C"}
+
+
+def test_a_spline_in_the_recipe_writes_partial_effects_for_cox_and_logistic():
+    recipe = Recipe.from_dict({**RECIPE, "splines": {"age": 3}})
+    bundle = assemble(load_sample(), recipe, render_figures=False)
+    for model in ("cox", "logistic"):
+        effect = _table(bundle, f"{model}_spline_age")
+        assert list(effect.columns) == ["value", "log_ratio", "ratio", "ci_lower", "ci_upper"] and len(effect) == 50
+        assert {"age[ns1]", "age[ns2]", "age[ns3]"} <= set(_table(bundle, model)["term"])
+    assert "natural cubic splines" in bundle.files["methods.md"].decode()
+    with pytest.raises(RecipeError, match="splines"):
+        Recipe.from_dict({"splines": {"age": 0}})
