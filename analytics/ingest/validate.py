@@ -153,10 +153,10 @@ class _Checker:
         stop = unknown.sum() > UNKNOWN_SHARE * len(raw) if sessions else unknown.any()
         what = f"{_count(unknown.sum(), self.rows)} with a {column} that is not recognised: {unknown_values}"
         if stop:
-            limit = f"more than {UNKNOWN_SHARE:.0%} of the appointments" if sessions else "client endings"
+            why = (f"rather than leave out more than {UNKNOWN_SHARE:.0%} of the appointments" if sessions
+                   else "rather than read these clients' endings as unknown")
             self.problems.append(problem_at(
-                self.frame, unknown, self.file, self.source(column),
-                f"{what}. The import stops: {limit} the mapping does not know would shrink the analysis silently",
+                self.frame, unknown, self.file, self.source(column), f"{what}. The import stops {why}",
                 f"Give each of these values one of: {allowed}. {MAP_HOW}", "error"))
         else:
             self.warn(unknown, column, f"{what}; " + ("left out" if sessions else "set to missing"),
