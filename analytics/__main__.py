@@ -1,7 +1,9 @@
-"""Command line: run the whole analysis headless and write a report bundle.
+"""Command line: run the whole analysis headless and write a report bundle, or write the
+suggested mapping of an export to edit. It takes the same choices as the Data page.
 
     python -m analytics report --sessions sessions.csv --clients clients.csv \
         --therapists therapists.csv --config recipe.json --out report/
+    python -m analytics map --sessions appointments.csv --out mapping.json
 
 Every failure ends with exit status 1 (2 for a usage error) and one line on stderr saying
 which file or column is wrong and what to do; never a traceback.
@@ -10,12 +12,17 @@ which file or column is wrong and what to do; never a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
+
+ID_COLUMNS = ("client_id", "therapist_id")
 
 
 class CliError(Exception):
@@ -42,48 +49,101 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the whole analysis described by a recipe (saved from the app's Export page) and write "
             "tables/ (CSV), figures/ (SVG, PDF, PNG), report.html, methods.md and recipe.json into --out. "
-            "Give a sessions file, a clients file or both (CSV or Excel); the therapists file is optional."
+            "Give a sessions file, a clients file or both (CSV, Excel, Parquet, FHIR JSON or NDJSON); the "
+            "therapists file is optional."
         ),
         epilog="Example: python -m analytics report --sessions sessions.csv --clients clients.csv "
         "--therapists therapists.csv --config recipe.json --out report/",
     )
-    for table in TABLES:
-        report.add_argument(f"--{table}", metavar="FILE", help=f"the {table} table (CSV or Excel)")
+    _add_inputs(report)
     report.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
     report.add_argument("--out", metavar="DIR", required=True, help="folder to write the bundle into (created if needed)")
-    report.add_argument("--drop-identifiers", action="store_true",
+    report.add_argument("--no-figures", action="store_true", help="skip the figure files (no Chromium needed)")
+    mapper = commands.add_parser(
+        "map",
+        help="write the suggested mapping of your files, to edit and pass back with --mapping",
+        description=(
+            "Read the files as the report would and write the mapping suggested from their headers and values "
+            "(canonical column -> your column, what each status and ending means, date formats, the "
+            "cancelled-by column). Values it does not know are listed with null: give each a meaning, then run "
+            "the report with --mapping FILE."
+        ),
+        epilog="Example: python -m analytics map --sessions appointments.csv --out mapping.json",
+    )
+    _add_inputs(mapper)
+    mapper.add_argument("--out", metavar="FILE", required=True, help="the mapping JSON file to write")
+    return parser
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """The options that say how to read the files: the same choices as the Data page."""
+    for table in TABLES:
+        parser.add_argument(f"--{table}", metavar="FILE", nargs="+",
+                            help=f"the {table} table (CSV, Excel, Parquet or FHIR; several FHIR NDJSON files may be given)")
+    parser.add_argument("--mapping", metavar="FILE", help="a mapping JSON (from `map` or the Data page's Mapping JSON); "
+                        "it replaces the recipe's mapping")
+    parser.add_argument("--sheet", metavar="TABLE=SHEET", action="append", default=[],
+                        help="the Excel sheet to read for a table, e.g. --sheet sessions=Appointments (repeatable)")
+    parser.add_argument("--export-date", metavar="YYYY-MM-DD",
+                        help="the day the export was taken: appointments after it have not been held yet")
+    parser.add_argument("--hash-identifiers", action="store_true",
+                        help="keep id columns that hold names as a salted hash (needs --salt-file) and leave the other "
+                        "direct identifiers out")
+    parser.add_argument("--salt-file", metavar="FILE", help="a file holding the secret phrase for --hash-identifiers")
+    parser.add_argument("--drop-identifiers", action="store_true",
                         help="drop columns flagged as direct identifiers (names, e-mails, phone numbers, ...) "
                         "instead of stopping")
-    report.add_argument("--no-figures", action="store_true", help="skip the figure files (no Chromium needed)")
-    return parser
 
 
 def run_report(args) -> str:
     """Load, check, analyse and write; returns the summary line."""
-    sources = _sources(args)
     recipe = _recipe(args.config)
-    from analytics.ingest.load import load_caseload
-
-    mapping = _mapping(recipe, args.config)
-    result = load_caseload(sources, mapping=mapping)
-    if result.identifiers:
-        if not args.drop_identifiers:
-            raise CliError(_identifier_message(result.identifiers))
-        result = load_caseload(sources, mapping=mapping, drop_columns=_drop_columns(result.identifiers, sources))
-    errors = [p for p in result.problems if p.severity == "error"]
-    if result.caseload is None:
-        raise CliError(errors[0].as_text() if errors else "The data could not be loaded; check the files.")
+    result = _load(args, _mapping(args, recipe), refuse_identifiers=True)
+    _raise_errors(result, args)
+    recipe, chosen = _fitting_definition(recipe, result.caseload, args.config)
     from analytics.output.report import assemble, write_bundle
 
     bundle = assemble(result, recipe, render_figures=not args.no_figures)
     write_bundle(bundle, args.out)
-    return f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+    return (f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+            + chosen)
+
+
+def _fitting_definition(recipe: Recipe, caseload, config) -> tuple[Recipe, str]:
+    """The recipe with the first dropout definition the data support when no recipe named one (as
+    the app does after an import), and the sentence saying so; a definition the recipe names is kept."""
+    from dataclasses import replace
+
+    from analytics.episodes import available_definitions
+
+    named = config is not None and "dropout_definition" in json.loads(Path(config).read_text(encoding="utf-8"))
+    options = available_definitions(caseload, recipe.episodes)
+    default = recipe.episodes.dropout_definition
+    if named or not options or default in options:
+        return recipe, ""
+    chosen = options[0]
+    return (replace(recipe, episodes=replace(recipe.episodes, dropout_definition=chosen)),
+            f" The data cannot support the '{default}' dropout definition, so '{chosen}' was used "
+            "(name one with dropout_definition in --config).")
+
+
+def run_map(args) -> str:
+    """Write the suggested (or given) mapping completed for these files; returns the summary line."""
+    result = _load(args, _mapping(args, Recipe()), refuse_identifiers=False)
+    if not result.raw:
+        _raise_errors(result, args)
+    Path(args.out).write_text(result.mapping.to_json() + "\n", encoding="utf-8")
+    unknown = [f"{table} {column} '{value}'" for table, mapping in result.mapping.tables.items()
+               for column, values in mapping.values.items() for value, meaning in values.items() if meaning is None]
+    listed = f"; {len(unknown)} value(s) need a meaning (null in the file): {', '.join(unknown[:10])}" if unknown else ""
+    return (f"Wrote the mapping of {', '.join(result.files.values())} to {args.out}{listed}. Edit it if needed, "
+            f"then run: python -m analytics report {_input_flags(args)} --mapping {shlex.quote(args.out)} --out DIR")
 
 
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        print(run_report(args))
+        print(run_map(args) if args.command == "map" else run_report(args))
         return 0
     except SystemExit as exc:
         return int(exc.code or 0)
@@ -96,14 +156,97 @@ def main(argv=None) -> int:
     return 1
 
 
-def _sources(args) -> dict[str, str]:
+def _load(args, mapping, refuse_identifiers: bool):
+    """Import as the Data page does: sheets, export date, then identifiers dropped or hashed."""
+    from analytics.ingest.load import load_caseload
+
+    sources = _sources(args)
+    options = {"sheets": _sheets(args.sheet, sources), "export_date": _export_date(args.export_date)}
+    salt = _salt(args) if args.hash_identifiers else None
+    result = load_caseload(sources, mapping=mapping, **options)
+    if not result.identifiers:
+        return result
+    if not (args.hash_identifiers or args.drop_identifiers):
+        if refuse_identifiers:
+            raise CliError(_identifier_message(result.identifiers))
+        return result
+    drop, hashed = _identifier_choices(result, args.hash_identifiers)
+    return load_caseload(sources, mapping=mapping, drop_columns=drop, hash_columns=hashed, salt=salt, **options)
+
+
+def _raise_errors(result, args) -> None:
+    """Every blocking problem in one line; a stop on unknown values says how to write and pass a mapping."""
+    errors = [p for p in result.problems if p.severity == "error"]
+    if result.caseload is not None:
+        return
+    if not errors:
+        raise CliError("The data could not be loaded; check the files.")
+    text = " Also: ".join(p.as_text() for p in errors)
+    if any("--mapping" in p.fix for p in errors):
+        text += (f" To write the suggested mapping: python -m analytics map {_input_flags(args)} --out mapping.json")
+    raise CliError(text)
+
+
+def _input_flags(args) -> str:
+    """The file and reading flags of this run, to repeat in a suggested command."""
+    parts = []
+    for table in TABLES:
+        for path in getattr(args, table) or []:
+            parts += [f"--{table}", path]
+    for sheet in args.sheet:
+        parts += ["--sheet", sheet]
+    if args.export_date:
+        parts += ["--export-date", args.export_date]
+    if args.hash_identifiers:
+        parts += ["--hash-identifiers", "--salt-file", args.salt_file or "FILE"]
+    if args.drop_identifiers:
+        parts.append("--drop-identifiers")
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def _sources(args) -> dict:
     sources = {t: getattr(args, t) for t in TABLES if getattr(args, t)}
     if not sources.keys() & {"sessions", "clients"}:
         raise CliError("Give a sessions file (--sessions), a clients file (--clients) or both.")
-    for table, path in sources.items():
-        if not os.path.isfile(path):
-            raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
-    return sources
+    for table, paths in sources.items():
+        for path in paths:
+            if not os.path.isfile(path):
+                raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
+    return {t: paths[0] if len(paths) == 1 else list(paths) for t, paths in sources.items()}
+
+
+def _sheets(pairs: list[str], sources: dict) -> dict[str, str]:
+    sheets = {}
+    for pair in pairs:
+        table, _, sheet = pair.partition("=")
+        if table not in TABLES or not sheet:
+            raise CliError(f"--sheet {pair}: write TABLE=SHEET with TABLE one of {', '.join(TABLES)}, "
+                           "e.g. --sheet sessions=Appointments.")
+        if table not in sources:
+            raise CliError(f"--sheet {pair}: no --{table} file was given.")
+        sheets[table] = sheet
+    return sheets
+
+
+def _export_date(text):
+    if text is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--export-date {text}: write the date as YYYY-MM-DD, e.g. --export-date 2025-06-30.") from None
+
+
+def _salt(args) -> str:
+    if not args.salt_file:
+        raise CliError("--hash-identifiers needs --salt-file FILE: a file holding a secret phrase (keep it, and the "
+                       "same phrase hashes next month's export to the same codes).")
+    if not os.path.isfile(args.salt_file):
+        raise CliError(f"{args.salt_file}: the salt file was not found; check the path given to --salt-file.")
+    salt = Path(args.salt_file).read_text(encoding="utf-8", errors="replace").strip()
+    if not salt:
+        raise CliError(f"{args.salt_file}: the salt file is empty; write a secret phrase into it.")
+    return salt
 
 
 def _recipe(path) -> Recipe:
@@ -117,34 +260,48 @@ def _recipe(path) -> Recipe:
         raise CliError(f"{path}: {exc}") from None
 
 
-def _mapping(recipe: Recipe, path):
-    if recipe.mapping is None:
-        return None
+def _mapping(args, recipe: Recipe):
+    """The mapping file given with --mapping, else the recipe's mapping, else None (suggested)."""
     from analytics.ingest.mapping import Mapping
 
+    if args.mapping:
+        if not os.path.isfile(args.mapping):
+            raise CliError(f"{args.mapping}: the mapping file was not found; check the path given to --mapping.")
+        try:
+            return Mapping.from_json(Path(args.mapping).read_text(encoding="utf-8", errors="replace"))
+        except ValueError as exc:
+            raise CliError(f"{args.mapping}: {_one_line(exc)}") from None
+    if recipe.mapping is None:
+        return None
     try:
         return Mapping.from_dict(recipe.mapping)
     except ValueError as exc:
-        raise CliError(f"{path}: recipe key 'mapping': {_one_line(exc)}") from None
+        raise CliError(f"{args.config}: recipe key 'mapping': {_one_line(exc)}") from None
 
 
 def _identifier_message(findings) -> str:
-    first = findings[0]
-    more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-    return (f"{first.file}, column '{first.column}': looks like a direct identifier ({first.kind}: {first.reason}){more}. "
-            "Remove it from the file, or re-run with --drop-identifiers to leave it out.")
-
-
-def _drop_columns(findings, sources: dict[str, str]) -> dict[str, list[str]]:
-    """Findings name a file; drop_columns wants the table key."""
-    by_name = {Path(p).name: t for t, p in sources.items()} | {t: t for t in sources}
-    out: dict[str, list[str]] = {}
+    """Every identifier column, by file: a refusal the user can act on at once."""
+    by_file: dict[str, list[str]] = {}
     for f in findings:
-        table = by_name.get(f.file) or by_name.get(Path(str(f.file)).name)
-        if table is None:
-            raise CliError(f"{f.file}, column '{f.column}': cannot tell which table it belongs to; remove the column.")
-        out.setdefault(table, []).append(f.column)
-    return out
+        by_file.setdefault(f.file, []).append(f"'{f.column}' ({f.kind})")
+    listed = "; ".join(f"{file}: {', '.join(columns)}" for file, columns in by_file.items())
+    return (f"These columns look like direct identifiers: {listed}. Remove them from the files, re-run with "
+            "--hash-identifiers --salt-file FILE to keep id columns as salted hashes and leave the others out, "
+            "or with --drop-identifiers to leave them all out.")
+
+
+def _identifier_choices(result, hash_ids: bool) -> tuple[dict, dict]:
+    """(drop_columns, hash_columns) by table: with hashing, an identifier column used as the client or
+    therapist id is hashed and the others are dropped; without, all are dropped. A workbook read for
+    two tables has its findings applied to each table holding the column."""
+    drop: dict[str, list[str]] = {}
+    hashed: dict[str, list[str]] = {}
+    for f in result.identifiers:
+        tables = [t for t, name in result.files.items() if name == f.file and f.column in result.raw.get(t, {})]
+        for table in tables:
+            ids = {result.mapping.table(table).columns.get(c) for c in ID_COLUMNS}
+            (hashed if hash_ids and f.column in ids else drop).setdefault(table, []).append(f.column)
+    return drop, hashed
 
 
 def _one_line(exc: BaseException) -> str:

@@ -24,7 +24,8 @@ from analytics.ingest.mapping import (
     suggest_mapping,
 )
 from analytics.ingest.problems import Problem, has_errors
-from analytics.ingest.readers import list_sheets, read_table, source_name
+from analytics.ingest.fhir import EXPECTED, read_fhir
+from analytics.ingest.readers import blob_of, is_json, list_sheets, read_table, source_name
 from analytics.ingest.validate import check_links, conform
 from analytics.schema import TABLES
 
@@ -67,6 +68,10 @@ def load_caseload(
 ) -> IngestResult:
     """Import the files in `sources` ({"sessions" | "clients" | "therapists": path or (filename, bytes)}).
 
+    A FHIR file (Bundle JSON or NDJSON; a list of them for one table, such as a Bulk Data export's
+    Appointment.ndjson and Observation.ndjson) gives the sessions from its Appointments and, when
+    no clients file is given, the clients from its EpisodeOfCare resources.
+
     `mapping` re-applies a saved or edited mapping (tables it does not cover are suggested);
     `sheets` picks the Excel sheet per table; `drop_columns` / `hash_columns` (source column names
     per table, hashing needs `salt`) resolve the identifier findings; `export_date` is the day the
@@ -77,6 +82,7 @@ def load_caseload(
     problems, raw, files, sheet_names = [], {}, {}, {}
     stages = 2 * len(sources) + 3
     step = _stepper(progress, stages)
+    fhir_tables = {}
     for table, source in sources.items():
         if table not in TABLES:
             problems.append(Problem(source_name(source), None, [], f"'{table}' is not a table of the caseload",
@@ -84,11 +90,16 @@ def load_caseload(
             continue
         files[table] = source_name(source)
         step(f"Reading {files[table]}")
+        if _is_json(source):
+            fhir_tables[table] = source
+            continue
         frame, found = read_table(source, sheet=sheets.get(table))
         sheet_names[table] = list_sheets(source)
         problems += found
         if frame is not None:
             raw[table] = frame
+    if fhir_tables:
+        problems += _read_fhir(fhir_tables, raw, files)
 
     step("Looking for direct identifiers")
     findings = {}
@@ -134,6 +145,33 @@ def load_caseload(
     options = {"sheets": sheets, "drop_columns": drop_columns, "hash_columns": hash_columns, "export_date": export_date}
     return IngestResult(caseload, used, problems, raw, identifiers, files, options,
                         {t: names for t, names in sheet_names.items() if names})
+
+
+def _is_json(source) -> bool:
+    """A JSON file (FHIR), or a list of files given for one table (a Bulk Data export's NDJSON files)."""
+    if isinstance(source, list):
+        return True
+    blob = blob_of(source)
+    return not isinstance(blob, Problem) and is_json(blob.head(64))
+
+
+def _read_fhir(fhir_tables: dict, raw: dict, files: dict) -> list[Problem]:
+    """Read every FHIR source together (Observations join the appointments of another file) and
+    give each table its frame; the clients frame of EpisodeOfCare resources also when no clients
+    file was given."""
+    pooled = [s for source in fhir_tables.values() for s in (source if isinstance(source, list) else [source])]
+    tables, problems = read_fhir(pooled)
+    resource = {"sessions": "Appointment", "clients": "EpisodeOfCare"}
+    for table in fhir_tables:
+        if table in tables:
+            raw[table] = tables[table]
+        elif not any(p.blocking for p in problems):
+            problems.append(Problem(files[table], None, [], f"The FHIR file(s) hold no {resource.get(table, table)} "
+                                    f"resources, which the {table} table is made from", EXPECTED, "error"))
+    if "clients" in tables and "clients" not in files:
+        raw["clients"] = tables["clients"]
+        files["clients"] = files[next(iter(fhir_tables))]
+    return problems
 
 
 def files_received(sources: dict, result: IngestResult) -> pd.DataFrame:

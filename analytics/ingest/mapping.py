@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.ingest.vocabulary import code_list, header_key, header_names, value_key
+from analytics.ingest.vocabulary import words as vocabulary_words
 from analytics.schema import (
     CLIENT_COLUMNS,
     SESSION_COLUMNS,
@@ -26,7 +28,15 @@ from analytics.schema import (
 )
 
 CANONICAL_COLUMNS = {"sessions": SESSION_COLUMNS, "clients": CLIENT_COLUMNS, "therapists": THERAPIST_COLUMNS}
-VALUE_SETS = {"status": SESSION_STATUSES, "termination": TERMINATIONS}
+# Status meanings whose appointments are left out and counted: booked but not yet held, and
+# appointments entered in error (FHIR `entered-in-error`).
+NOT_HELD = ("not_yet_held", "entered_in_error")
+# Who cancelled, read from a second column beside the status (TheraNest's "Canceled By", FHIR's
+# cancelationReason): a client or late cancellation by the clinician is a clinician cancellation.
+CANCELLED_BY = ("client", "clinician")
+VALUE_SETS = {"status": SESSION_STATUSES + NOT_HELD, "termination": TERMINATIONS, "cancelled_by": CANCELLED_BY}
+CANCELLED_BY_HEADERS = ("cancelled_by", "cancelled by", "canceled by", "cancellation by", "cancelation by",
+                        "cancelled by whom", "who cancelled", "who canceled", "cancelled_by_party")
 DATE_COLUMNS = ("date", "intake_date")
 ISO = "ISO8601"
 DATE_FORMATS = (
@@ -166,7 +176,8 @@ TERMINATION_WORDS = {
     "completed": ("completed", "complete", "completion", "goals met", "goals achieved", "planned ending",
                   "planned termination", "planned discharge", "mutual termination", "mutual agreement", "graduated"),
     "ongoing": ("ongoing", "active", "open", "current", "in treatment", "in progress", "continuing", "enrolled"),
-    "transferred": ("transferred", "transfer", "referred out", "referred elsewhere", "higher level of care"),
+    "transferred": ("transferred", "transfer", "referred out", "referred elsewhere", "referred on", "onward referral",
+                    "higher level of care"),
     "other": ("other", "moved", "moved away", "relocated", "deceased", "died", "financial", "insurance",
               "incarcerated", "hospitalized", "hospitalised", "administrative"),
 }
@@ -175,10 +186,15 @@ _TERMINATION_RULES = (
                 r"no longer (attending|coming)|non ?attend|disengag|against (medical )?advice|\bama\b|premature|"
                 r"unilateral|unplanned|no ?show|not complet|incomplet|non ?complet|failed to (return|attend)|"
                 r"left (treatment|therapy)|abandon|no contact|client (ended|terminated|stopped)"),
-    ("transferred", r"transfer|referred (out|to|elsewhere)|referral to|higher level of care|step(ped)? up"),
+    ("transferred", r"transfer|referred (out|to|elsewhere|on)|referral to|onward referr|signposted|higher level of care"
+                    r"|step(ped)? up"),
     ("completed", r"complet|goals? (met|achieved|reached)|\bplanned|mutual|graduat|success|finished|recovered"),
     ("ongoing", r"\bactive\b|ongoing|\bopen\b|\bcurrent\b|in treatment|in progress|continuing|enrolled"),
     ("other", r"other|moved|relocat|deceas|\bdied\b|death|financ|insurance|incarcerat|hospitali[sz]|administrative"),
+)
+_CANCELLED_BY_RULES = (
+    ("clinician", r"^prov\b|provider|clinician|therapist|counsel|staff|practice|office|clinic|doctor|\bdr\b"),
+    ("client", r"^pat\b|patient|client|service user|self|guardian|parent|family"),
 )
 _YES = ("yes", "y", "true", "t", "1", "x", "ja", "oui", "si")
 _NO = ("no", "n", "false", "f", "0", "nein", "non")
@@ -191,16 +207,24 @@ class TableMapping:
     `columns`: canonical column -> source column. `values`: canonical column -> {source value:
     canonical value or None (= unknown)}; keys are matched ignoring case, spacing and punctuation.
     `date_formats`: canonical date column -> strptime format (e.g. "%m/%d/%Y") or "ISO8601".
-    Source columns not in `columns` pass through under their own name.
+    `cancelled_by`: the source column saying who cancelled ("" = none); its words map through
+    `values["cancelled_by"]` to client or clinician, and a status that maps to cancelled or
+    late_cancel becomes clinician_cancelled where that column says clinician.
+    A status may also map to not_yet_held or entered_in_error: those appointments are left out
+    and counted. Source columns not in `columns` pass through under their own name.
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str | None]] = field(default_factory=dict)
     date_formats: dict[str, str] = field(default_factory=dict)
+    cancelled_by: str = ""
 
     def to_dict(self) -> dict:
-        return {"columns": dict(self.columns), "values": {k: dict(v) for k, v in self.values.items()},
-                "date_formats": dict(self.date_formats)}
+        out = {"columns": dict(self.columns), "values": {k: dict(v) for k, v in self.values.items()},
+               "date_formats": dict(self.date_formats)}
+        if self.cancelled_by:
+            out["cancelled_by"] = self.cancelled_by
+        return out
 
 
 @dataclass
@@ -246,9 +270,13 @@ class Mapping:
 def _table_from_dict(name: str, entry) -> TableMapping:
     if not isinstance(entry, dict):
         raise ValueError(f"Mapping of {name}: expected an object with columns, values and date_formats.")
-    unknown = set(entry) - {"columns", "values", "date_formats"}
+    unknown = set(entry) - {"columns", "values", "date_formats", "cancelled_by"}
     if unknown:
-        raise ValueError(f"Mapping of {name}: unknown key(s) {', '.join(sorted(unknown))}; use columns, values, date_formats.")
+        raise ValueError(f"Mapping of {name}: unknown key(s) {', '.join(sorted(unknown))}; "
+                         "use columns, values, date_formats, cancelled_by.")
+    cancelled_by = entry.get("cancelled_by", "")
+    if not isinstance(cancelled_by, str) or (cancelled_by and name != "sessions"):
+        raise ValueError(f"Mapping of {name}: cancelled_by names one column of the sessions file.")
     columns = _string_dict(entry.get("columns", {}), f"Mapping of {name}, columns")
     allowed = CANONICAL_COLUMNS[name]
     for canonical in columns:
@@ -272,7 +300,7 @@ def _table_from_dict(name: str, entry) -> TableMapping:
     formats = _string_dict(entry.get("date_formats", {}), f"Mapping of {name}, date_formats")
     for column, fmt in formats.items():
         _check_date_format(fmt, f"Mapping of {name}, date format of '{column}'")
-    return TableMapping(columns, checked_values, formats)
+    return TableMapping(columns, checked_values, formats, cancelled_by)
 
 
 def _string_dict(value, where: str) -> dict[str, str]:
@@ -293,35 +321,23 @@ def _check_date_format(fmt: str, where: str) -> None:
 
 # --- suggestion -----------------------------------------------------------------------------------
 
-def header_key(text) -> str:
-    """A header reduced to lower-case letters and digits: 'Date of Service' -> 'dateofservice'."""
-    return re.sub(r"[^0-9a-z]+", "", str(text).casefold())
-
-
-def value_key(text) -> str:
-    """A value reduced for matching: 'Late-Canceled ' -> 'late canceled'."""
-    return re.sub(r"[^0-9a-z]+", " ", str(text).casefold()).strip()
-
-
 def suggest_mapping(frames: dict[str, pd.DataFrame]) -> Mapping:
     """A mapping suggested from the headers and values of each file, keyed by its table name."""
     return Mapping({name: suggest_table(name, frame) for name, frame in frames.items() if name in TABLES and frame is not None})
 
 
 def suggest_table(table: str, frame: pd.DataFrame) -> TableMapping:
-    """Columns from header synonyms (first synonym wins), then status, date and ending columns
-    recognised from their values; value maps for statuses and endings; a format per date column."""
+    """Columns from header synonyms (first synonym wins, then the vocabularies' header names), then
+    status, date and ending columns recognised from their values; value maps for statuses, endings
+    and who cancelled (a column whose header names a code list, such as the NHS AttendOrDNACode,
+    is read with that list); a format per date column."""
     by_key = {}
     for column in frame.columns:
         by_key.setdefault(header_key(column), column)
     columns, used = {}, set()
     for canonical in CANONICAL_COLUMNS[table]:
-        for synonym in HEADER_SYNONYMS[table].get(canonical, (canonical,)):
-            source = by_key.get(header_key(synonym))
-            if source is not None and source not in used:
-                columns[canonical] = source
-                used.add(source)
-                break
+        synonyms = HEADER_SYNONYMS[table].get(canonical, (canonical,)) + header_names(table, canonical)
+        _claim(columns, used, canonical, [by_key[k] for k in map(header_key, synonyms) if k in by_key])
     if table == "sessions":
         for measure in ("srs", "wai", "ors"):
             if measure not in columns:
@@ -332,14 +348,32 @@ def suggest_table(table: str, frame: pd.DataFrame) -> TableMapping:
             _claim(columns, used, "date", _date_columns(frame, used))
     if table == "clients" and "termination" not in columns:
         _claim(columns, used, "termination", _columns_by_share(frame, used, classify_termination, 0.6))
+    cancelled_by = ""
+    if table == "sessions":
+        headers = CANCELLED_BY_HEADERS + header_names("sessions", "cancelled_by")
+        free = [by_key[k] for k in map(header_key, headers) if k in by_key and by_key[k] not in used]
+        cancelled_by = free[0] if free else ""
 
     values = {}
-    for canonical, classify in (("status", classify_status), ("termination", classify_termination)):
-        if canonical in columns:
-            distinct = distinct_text(frame[columns[canonical]], limit=500)
-            values[canonical] = {v: classify(v) for v in distinct}
+    sources = {c: columns.get(c) for c in ("status", "termination")} | {"cancelled_by": cancelled_by or None}
+    for canonical, source in sources.items():
+        if source is not None:
+            values[canonical] = _suggest_values(frame[source], source, canonical)
     formats = {c: detect_date_format(frame[columns[c]])[0] or ISO for c in DATE_COLUMNS if c in columns}
-    return TableMapping(columns, values, formats)
+    return TableMapping(columns, values, formats, cancelled_by)
+
+
+def _suggest_values(series: pd.Series, source: str, canonical: str) -> dict[str, str | None]:
+    """Each distinct value of `series` and what it means (None = unknown), read with the code list
+    its header names, if any, before the words every column shares."""
+    listed = code_list(source)
+    codes = listed[1] if listed is not None and listed[0] == canonical else {}
+    classify = CLASSIFIERS[canonical]
+    out = {}
+    for value in distinct_text(series, limit=500):
+        code = value[:-2] if value.endswith(".0") else value  # an Excel cell read 5 as 5.0
+        out[value] = codes[code] if code in codes else classify(value)
+    return out
 
 
 def _claim(columns: dict, used: set, canonical: str, candidates: list) -> None:
@@ -371,18 +405,27 @@ def _date_columns(frame: pd.DataFrame, used: set) -> list:
 
 def classify_status(value) -> str | None:
     """The canonical status a written status means, or None when it is not recognisable."""
-    return _classify(value, STATUS_WORDS, _STATUS_RULES)
+    return _classify(value, "status", STATUS_WORDS, _STATUS_RULES)
 
 
 def classify_termination(value) -> str | None:
     """The canonical ending a discharge reason means, or None when it is not recognisable."""
-    return _classify(value, TERMINATION_WORDS, _TERMINATION_RULES)
+    return _classify(value, "termination", TERMINATION_WORDS, _TERMINATION_RULES)
 
 
-def _classify(value, words: dict, rules: tuple) -> str | None:
+def classify_cancelled_by(value) -> str | None:
+    """client or clinician for a "cancelled by" word or FHIR reason code, or None."""
+    return _classify(value, "cancelled_by", {}, _CANCELLED_BY_RULES)
+
+
+def _classify(value, column: str, words: dict, rules: tuple) -> str | None:
+    """A system's own word first (the vocabularies), then the common words, then the rules."""
     key = value_key(value)
     if not key:
         return None
+    known = vocabulary_words(column)
+    if key in known:
+        return known[key]
     for canonical, synonyms in words.items():
         if key == value_key(canonical) or key in synonyms:
             return canonical
@@ -390,6 +433,9 @@ def _classify(value, words: dict, rules: tuple) -> str | None:
         if re.search(pattern, key):
             return canonical
     return None
+
+
+CLASSIFIERS = {"status": classify_status, "termination": classify_termination, "cancelled_by": classify_cancelled_by}
 
 
 def distinct_text(series: pd.Series, limit: int | None = None) -> list[str]:
@@ -577,11 +623,12 @@ def column_table(mapping: TableMapping, table: str) -> pd.DataFrame:
 def value_table(mapping: TableMapping, column: str) -> pd.DataFrame:
     """One row per value found in the file for `column` and the canonical value it means ("" = unknown)."""
     values = mapping.values.get(column, {})
-    return pd.DataFrame({"value": list(values), "means": [v or "" for v in values.values()]})
+    order = sorted(values, key=lambda v: values[v] is not None)  # unknown values first: they need a meaning
+    return pd.DataFrame({"value": order, "means": [values[v] or "" for v in order]})
 
 
 def table_mapping_from_tables(table: str, columns: pd.DataFrame, values: dict[str, pd.DataFrame],
-                              date_formats: dict[str, str]) -> TableMapping:
+                              date_formats: dict[str, str], cancelled_by: str = "") -> TableMapping:
     """The TableMapping the edited tables describe, checked like a saved one (ValueError says what is wrong)."""
     chosen = columns.loc[columns["source"].fillna("").astype(str) != ""]
     entry = {
@@ -589,5 +636,6 @@ def table_mapping_from_tables(table: str, columns: pd.DataFrame, values: dict[st
         "values": {c: {str(v): (m or None) for v, m in zip(f["value"], f["means"].where(f["means"].notna(), None))}
                    for c, f in values.items()},
         "date_formats": {c: f for c, f in date_formats.items() if c in set(chosen["column"])},
+        "cancelled_by": cancelled_by or "",
     }
     return _table_from_dict(table, entry)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.ingest.mapping import as_category
-from analytics.ingest.problems import Problem, quoted
+from analytics.ingest.problems import Problem, problem_at, quoted
 from analytics.schema import letters
 
 MAX_COLUMNS = 2000
@@ -32,6 +32,7 @@ DELIMITERS = (",", ";", "\t", "|")
 NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
+_TOTAL = r"^\s*((grand|sub)[\s-]*)?(totals?|sum)\s*(:|for\b.*|of\b.*)?\s*$"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ZIP, _PARQUET, _OLE = b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0"
 _SAVE_AS = "Save it from the spreadsheet program as CSV (UTF-8) or Excel .xlsx and load it again."
@@ -58,6 +59,8 @@ class _Blob:
 
 def source_name(source) -> str:
     """The file name shown in problems."""
+    if isinstance(source, list):
+        return ", ".join(source_name(s) for s in source)
     if isinstance(source, (str, Path)):
         return Path(source).name
     if isinstance(source, tuple) and len(source) == 2:
@@ -67,13 +70,14 @@ def source_name(source) -> str:
     return str(getattr(source, "name", "upload"))
 
 
-def read_table(source, sheet: str | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
+def read_table(source, sheet: str | None = None, table: str = "sessions") -> tuple[pd.DataFrame | None, list[Problem]]:
     """The table in `source` (a path, a (filename, bytes) pair, an uploaded file or a DataFrame) and
-    what went wrong; None when nothing usable could be read."""
+    what went wrong; None when nothing usable could be read. A JSON file is read as FHIR, giving
+    the caseload `table` its resources make (see analytics.ingest.fhir)."""
     name = source_name(source)
     if isinstance(source, pd.DataFrame):
-        return _finish(source.copy(), name, [])
-    blob = _blob(source)
+        return finish_frame(source.copy(), name, [])
+    blob = blob_of(source)
     if isinstance(blob, Problem):
         return None, [blob]
     try:
@@ -83,6 +87,11 @@ def read_table(source, sheet: str | None = None) -> tuple[pd.DataFrame | None, l
     if not head.strip():
         return None, [Problem(name, None, [], "The file is empty", "Export the table again; check that the export finished.", "error")]
     suffix = Path(name).suffix.lower()
+    if is_json(head):
+        from analytics.ingest.fhir import read_fhir  # fhir builds its frames with this module
+
+        tables, problems = read_fhir([source])
+        return tables.get(table), problems
     if head.startswith(_PARQUET):
         return _read_parquet(blob)
     if head.startswith(_ZIP):
@@ -94,9 +103,14 @@ def read_table(source, sheet: str | None = None) -> tuple[pd.DataFrame | None, l
     return _read_text(blob, head, suffix)
 
 
+def is_json(head: bytes) -> bool:
+    """True when the first bytes open a JSON object or array (after a byte-order mark or blanks)."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
 def list_sheets(source) -> list[str]:
     """The sheet names of an Excel workbook ([] for any other or unreadable file)."""
-    blob = _blob(source)
+    blob = blob_of(source)
     if isinstance(blob, Problem):
         return []
     try:
@@ -113,7 +127,8 @@ def list_sheets(source) -> list[str]:
         return []
 
 
-def _blob(source) -> _Blob | Problem:
+def blob_of(source) -> _Blob | Problem:
+    """The bytes of a path or upload, opened lazily; a Problem when there are none."""
     name = source_name(source)
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -225,7 +240,7 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
     problems += parse_problems
     if frame is None:
         return None, problems
-    return _finish(frame, name, problems, header_row=start + 1)
+    return finish_frame(frame, name, problems, header_row=start + 1)
 
 
 def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -314,7 +329,7 @@ def _read_excel(blob: _Blob, sheet: str | None) -> tuple[pd.DataFrame | None, li
         return None, [_unreadable(name, f"it is not a readable Excel workbook ({type(error).__name__})")]
     header = [h for h in header if h is not None]
     problems += _duplicate_header_problems(name, header)
-    return _finish(frame, name, problems, where=f"sheet '{sheet}'", header_row=start + 1)
+    return finish_frame(frame, name, problems, where=f"sheet '{sheet}'", header_row=start + 1)
 
 
 def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -329,12 +344,12 @@ def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
             frame = parquet.read().to_pandas()
     except Exception as error:  # damaged Parquet fails inside pyarrow in many ways
         return None, [_unreadable(blob.name, f"it is not a readable Parquet file ({type(error).__name__})")]
-    return _finish(frame, blob.name, [])
+    return finish_frame(frame, blob.name, [])
 
 
 # --- common clean-up ----------------------------------------------------------------------------
 
-def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str = "",
+def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where: str = "",
             header_row: int = 1) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Trim header names, drop empty unnamed columns and blank rows, index rows by spreadsheet row."""
     if frame.shape[1] == 0:
@@ -356,11 +371,37 @@ def _finish(frame: pd.DataFrame, name: str, problems: list[Problem], where: str 
                                 "Give it a name in the file, or leave it: it is kept under this name."))
     filled = frame.notna().any(axis=1).to_numpy()
     if not filled.all():
+        separators = ~filled & (np.arange(len(frame)) < np.flatnonzero(filled).max(initial=-1))
+        if separators.any():
+            problems.append(problem_at(frame, separators, name, None,
+                                       f"{separators.sum():,} blank separator row(s) between the data were left out",
+                                       "Nothing to do if they only separate groups of rows."))
         frame = frame.loc[filled]
+    totals = _total_rows(frame)
+    if totals.any():
+        problems.append(problem_at(frame, totals, name, None,
+                                   f"{totals.sum():,} row(s) are totals or subtotals, not data; left out",
+                                   "Nothing to do if these are the spreadsheet's sum rows."))
+        frame = frame.loc[~totals]
     if len(frame) == 0:
         problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
                                 "Export the table again with its rows.", "warning"))
     return frame, problems
+
+
+def _total_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows with a cell reading "Total", "Subtotal", "Grand total", "Sum" or "Total for March":
+    a spreadsheet's sum rows. Judged on each text column's distinct values only."""
+    found = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns:
+        series = frame[column]
+        if not isinstance(series.dtype, pd.CategoricalDtype):
+            continue
+        labels = pd.Series(np.asarray(series.cat.categories, dtype=object)).astype(str)
+        total = labels.str.match(_TOTAL, case=False).to_numpy()
+        if total.any():
+            found |= np.isin(series.cat.codes.to_numpy(), np.flatnonzero(total))
+    return found
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -15,11 +15,13 @@ import pandas as pd
 
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
+    CANCELLED_BY,
     CANONICAL_COLUMNS,
     ISO,
     VALUE_SETS,
     TableMapping,
     apply_mapping,
+    as_category,
     distinct_text,
     format_label,
     map_values,
@@ -35,6 +37,11 @@ from analytics.ingest.problems import Problem, problem_at, quoted
 from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
 
+# Above this share of appointments with a status the mapping does not know, the import stops.
+UNKNOWN_SHARE = 0.05
+MAP_HOW = ("On the Data page, give them a meaning in the value table of the mapping (they are listed first) and "
+           "apply; on the command line, write the suggested mapping with `python -m analytics map ... --out "
+           "mapping.json`, fill in the values listed with null, and run again with --mapping mapping.json.")
 _ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
 
 
@@ -135,17 +142,52 @@ class _Checker:
     def categories(self, column, raw, given):
         mapped = map_values(raw, self.mapping.values.get(column, {}), VALUE_SETS[column])
         unknown = given & mapped.isna().to_numpy()
-        allowed = ", ".join(VALUE_SETS[column])
+        unknown_values = _counts(raw[unknown])
         sessions = self.table == "sessions"
-        self.warn(unknown, column,
-                  f"{_count(unknown.sum(), self.rows)} with a {column} that is not recognised: "
-                  f"{quoted(distinct_text(raw[unknown]))}; " + ("left out" if sessions else "set to missing"),
-                  f"In the mapping, give each of these values one of: {allowed} (leave it empty to keep it out).",
-                  leave_out=sessions)
+        if column == "status":
+            mapped, by_unknown, by_words = self.cancelled_by(mapped)
+            unknown_values = ", ".join(t for t in (unknown_values, by_words) if t)
+            unknown = unknown | by_unknown
+            self.not_held(mapped)
+        allowed = ", ".join(VALUE_SETS[column])
+        stop = unknown.sum() > UNKNOWN_SHARE * len(raw) if sessions else unknown.any()
+        what = f"{_count(unknown.sum(), self.rows)} with a {column} that is not recognised: {unknown_values}"
+        if stop:
+            why = (f"rather than leave out more than {UNKNOWN_SHARE:.0%} of the appointments" if sessions
+                   else "rather than read these clients' endings as unknown")
+            self.problems.append(problem_at(
+                self.frame, unknown, self.file, self.source(column), f"{what}. The import stops {why}",
+                f"Give each of these values one of: {allowed}. {MAP_HOW}", "error"))
+        else:
+            self.warn(unknown, column, f"{what}; " + ("left out" if sessions else "set to missing"),
+                      f"In the mapping, give each of these values one of: {allowed} (leave it empty to keep it out).",
+                      leave_out=sessions)
         if sessions:
             self.warn(~given, column, f"{_count((~given).sum(), self.rows)} without a status left out",
                       "Fill in the appointment status in the file if these rows matter.", leave_out=True)
         return mapped
+
+    def cancelled_by(self, status):
+        """The status after the "cancelled by" column: a cancellation by the clinician is a clinician
+        cancellation. Returns it, the cancelled rows whose cancelled-by word is not known, and those words."""
+        source = self.mapping.cancelled_by
+        if not source or source not in self.frame.columns:
+            return status, np.zeros(len(status), dtype=bool), ""
+        raw = self.frame[source]
+        by = map_values(raw, self.mapping.values.get("cancelled_by", {}), CANCELLED_BY).to_numpy(dtype=object)
+        cancelled = status.isin(["cancelled", "late_cancel"]).to_numpy()
+        unknown = cancelled & present(raw) & pd.isna(by)
+        out = np.where(cancelled & (by == "clinician"), "clinician_cancelled", status.to_numpy(dtype=object))
+        words = _counts(raw[unknown])
+        return as_category(pd.Series(out, index=status.index)), unknown, f"{source}: {words}" if words else ""
+
+    def not_held(self, status):
+        """Appointments not yet held (booked, pending, ...) and entered in error: left out and counted."""
+        for value, what in (("not_yet_held", "not yet held (booked or pending)"),
+                            ("entered_in_error", "entered in error")):
+            rows = (status == value).to_numpy()
+            self.warn(rows, "status", f"{_count(rows.sum(), self.rows)} {what}; left out",
+                      "Nothing to do: these did not happen as appointments.", leave_out=True)
 
     def numbers(self, column, kind, raw, given):
         numbers = to_numbers(raw)
@@ -302,6 +344,13 @@ def _missing_required(table: str, column: str, raw: pd.DataFrame, file: str) -> 
         f"In the mapping, choose which column holds {column}, or add a column named '{column}' to the file.",
         "error",
     )
+
+
+def _counts(values: pd.Series) -> str:
+    """'Rescheduled' (40), 'Waitlist' (3): each distinct value with how many rows hold it."""
+    counts = values.astype(str).str.strip().value_counts()
+    counts = counts[counts > 0]
+    return quoted(counts.index, 50, counts.to_numpy())
 
 
 def _count(n, noun: str) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analytics.ingest.load import load_caseload
-from analytics.ingest.mapping import TableMapping
+from analytics.ingest.mapping import Mapping, TableMapping
 from analytics.ingest.problems import Problem, problems_table
 from analytics.ingest.validate import check_links, conform
 from tests.paths import FIXTURES
@@ -94,13 +94,30 @@ def test_text_in_a_score_column():
     assert result.caseload.sessions["srs"].tolist()[1] == 36
 
 
-def test_unknown_endings_are_listed_and_set_missing():
+def test_unknown_endings_stop_the_import_with_each_value_and_its_count():
+    """Any client ending the mapping does not know stops: a missing ending reads as 'ongoing' later."""
     clients = "client_id,Discharge Reason\nC1,Dropped out\nC2,Administrative closure\nC3,Discharged\nC4,Discharged\n"
     result = load_caseload({"clients": _csv("c.csv", clients)})
     problem = _only(result.problems, column="Discharge Reason")
-    assert problem.rows == [4, 5] and "'Discharged'" in problem.message
-    assert result.caseload.clients["termination"].tolist()[:2] == ["dropout", "other"]
-    assert result.caseload.clients["termination"].isna().sum() == 2
+    assert problem.severity == "error" and result.caseload is None
+    assert problem.rows == [4, 5] and "'Discharged' (2)" in problem.message and "--mapping" in problem.fix
+    fixed = result.mapping.to_dict()
+    fixed["clients"]["values"]["termination"]["Discharged"] = "completed"
+    again = load_caseload({"clients": _csv("c.csv", clients)}, Mapping.from_dict(fixed))
+    assert again.caseload.clients["termination"].tolist() == ["dropout", "other", "completed", "completed"]
+
+
+def test_unknown_statuses_stop_above_five_percent_and_warn_below():
+    rows = [f"C{i},2024-01-{1 + i % 28:02d},Show" for i in range(40)]
+    few = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\n" + "\n".join(rows + ["C1,2024-02-01,Moved"]))},
+                        export_date="2024-03-01")
+    assert few.caseload is not None and _only(few.problems, column="status").severity == "warning"
+    many = rows + ["C1,2024-02-01,Moved", "C2,2024-02-02,Moved", "C3,2024-02-03,Waitlisted"]
+    stopped = load_caseload({"sessions": _csv("s.csv", "client_id,date,status\n" + "\n".join(many))},
+                            export_date="2024-03-01")
+    problem = _only(stopped.problems, column="status")
+    assert stopped.caseload is None and problem.severity == "error"
+    assert "3 appointments" in problem.message and "'Moved' (2), 'Waitlisted' (1)" in problem.message
 
 
 def test_links_between_files():
