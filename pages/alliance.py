@@ -87,6 +87,6 @@ if risk is not None:
                        "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
         widgets.table(risk.table, "alliance_km_medians", risk.privacy)
     else:
-        widgets.table(risk.table, "alliance_time_varying_cox")
-        st.caption(f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 means a "
-                   "higher score goes with less dropout; 1 would mean no link.")
+        widgets.for_researchers(risk.table, "alliance_time_varying_cox",
+                                f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 "
+                                "means a higher score goes with less dropout; 1 would mean no link.")

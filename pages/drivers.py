@@ -86,7 +86,7 @@ widgets.figure(
     "association. Odds ratios and hazard ratios measure different things (odds of ever dropping out vs. the rate "
     "of dropping out over time), so read agreement in direction rather than in size.",
 )
-widgets.table(comparison, "drivers_comparison")
+widgets.table(comparison, "drivers_comparison", plain=False)
 
 if LOGISTIC in fits and not fits[LOGISTIC].table.empty:
     fit = fits[LOGISTIC]
@@ -100,7 +100,7 @@ if LOGISTIC in fits and not fits[LOGISTIC].table.empty:
     widgets.figure(charts.calibration_figure(fit.calibration), fit.calibration, "logistic_calibration",
                    "Calibration: in each tenth of predicted risk, the share who actually dropped out (95% interval). "
                    "Points near the dashed line mean the predicted risks are right on average.")
-    widgets.table(fit.vif, "logistic_vif")
+    widgets.table(fit.vif, "logistic_vif", plain=False)
 if GEE in fits and not fits[GEE].table.empty:
     fit = fits[GEE]
     st.caption(f"GEE: {fit.n_clusters} therapists; working correlation between clients of one therapist "

@@ -52,12 +52,12 @@ widgets.figure(
     "therapy ended without a dropout (completed or still ongoing); the numbers below the chart are the "
     "clients still in therapy at each point.",
 )
-widgets.table(km.medians, "median_time_to_dropout", curves.MEDIAN_PRIVACY)
+widgets.table(km.medians, "median_time_to_dropout", curves.MEDIAN_PRIVACY, plain=False)
 
 if lr is not None and len(lr.table):
     st.subheader("Do the groups differ?")
     st.markdown(lr.takeaway)
-    widgets.table(lr.table, "logrank")
+    widgets.table(lr.table, "logrank", plain=False)
 
 st.header("Dropout and completion together")
 st.markdown(
@@ -117,7 +117,7 @@ st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_pa
                                                      f" ({fit.n_clusters} groups)" if cluster else "") + ".")
 widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
                fit.takeaway)
-widgets.table(fit.table, "cox_hazard_ratio_table")
+widgets.table(fit.table, "cox_hazard_ratio_table", plain=False)
 
 st.subheader("Does each effect stay the same over time?")
 with st.spinner("Testing proportional hazards..."):
@@ -125,7 +125,7 @@ with st.spinner("Testing proportional hazards..."):
 st.markdown("The Cox model assumes each hazard ratio is constant over time (proportional hazards). "
             "A small p value below says it changes; then stratify on that characteristic or read "
             "its hazard ratio as an average over follow-up.")
-widgets.table(ph.table, "ph_test")
+widgets.table(ph.table, "ph_test", plain=False)
 st.info(ph.takeaway)
 with st.expander("Scaled Schoenfeld residuals"):
     widgets.figure(cox_charts.ph_residual_figure(ph, time_label=time_label), ph.residuals, "ph_residuals",

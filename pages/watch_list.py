@@ -5,7 +5,6 @@ import streamlit as st
 
 from analytics.charts import regression as regression_charts
 from analytics.practice import watch_list as wl
-from analytics.practice.therapists import anonymous_labels
 from analytics.proportions import percent
 from ui import state, widgets
 
@@ -28,7 +27,8 @@ for warning in result.warnings:
 
 table = result.table
 ids = sorted(table["therapist_id"].dropna().astype(str).unique())
-labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
+labels = state.therapist_labels()
+ids = sorted(ids, key=labels.get)
 chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
                       format_func=lambda t: "All therapists" if t is None else labels[t])
 if chosen is not None:

@@ -22,6 +22,7 @@ from analytics.episodes import (
     filter_episodes,
     measures_present,
 )
+from analytics.episodes import therapist_labels as labels_in
 from analytics.recipe import EPISODE_KEYS, Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
 
@@ -148,6 +149,17 @@ def suppress_below() -> int:
 
 def show_ids() -> bool:
     return bool(st.session_state.get(SHOW_IDS, False))
+
+
+def therapist_labels() -> dict:
+    """How pages name therapists: the caseload's anonymous labels (the same on every page and under
+    every filter), or the ids themselves when "Show therapist ids" is ticked. Keyed by the id and by
+    its text (widgets hold ids as text)."""
+    episodes = all_episodes()
+    labels = labels_in(episodes)
+    if show_ids():
+        labels = {i: str(i) for i in labels}
+    return {**labels, **{str(i): label for i, label in labels.items()}}
 
 
 def episodes_or_problem() -> tuple[pd.DataFrame | None, str | None]:

@@ -24,13 +24,13 @@ from plotly.offline import get_plotlyjs
 from analytics.charts.cox import forest_figure, ph_residual_figure
 from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
-from analytics.episodes import derive_episodes, filter_episodes
+from analytics.episodes import derive_episodes, filter_episodes, therapist_labels
 from analytics.models.random_intercept import fit_random_intercept
 from analytics.models.regression import fit_logistic
 from analytics.output import export
 from analytics.output.methods import methods_text
 from analytics.practice.outcomes import outcome_rates
-from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.practice.therapists import therapist_funnel
 from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
@@ -219,7 +219,7 @@ def _therapists(episodes, recipe):
         section.warnings.append(f"Therapist counts below {recipe.suppress_below} are blank in therapists.csv "
                                 "(suppress_below in the recipe; 0 keeps every count).")
     section.figures["funnel"] = funnel_figure(result,
-                                        labels=_labels(result.table["therapist_id"]),
+                                        labels=therapist_labels(episodes),
                                         suppress_below=recipe.suppress_below)
     return section
 
@@ -229,7 +229,7 @@ def _icc(episodes, recipe):
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
                       warnings=list(result.warnings), result=result)
     section.figures["caterpillar"] = caterpillar_figure(result.effects,
-                                             labels=_labels(result.effects["therapist_id"]))
+                                             labels=therapist_labels(episodes))
     return section
 
 
@@ -246,12 +246,6 @@ def _outcomes(episodes, recipe):
         section.warnings.append(f"Counts below {recipe.suppress_below} (and the rates worked out from them) are "
                                 "blank in outcomes.csv (suppress_below in the recipe; 0 keeps every count).")
     return section
-
-
-def _labels(ids) -> dict:
-    """Figures name therapists by anonymous label (a paper never needs the clinic's ids)."""
-
-    return anonymous_labels(ids)
 
 
 _STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc, _outcomes)

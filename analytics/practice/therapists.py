@@ -17,7 +17,6 @@ episodes, `known` the denominator).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -27,10 +26,9 @@ from scipy import optimize, special, stats
 
 from analytics.proportions import wilson_interval
 from analytics.results import Privacy
-from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, letters
+from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 
 LEVELS = {"95": 0.95, "998": 0.998}
-DEFAULT_SALT = "alliance-lens"
 LIMIT_POINTS = 300
 MAX_PRECISION = 1e7  # a + b at which the beta prior is taken as "no variation beyond chance"
 
@@ -164,14 +162,3 @@ def beta_binomial_prior(k: np.ndarray, n: np.ndarray) -> tuple[float, float, lis
         notes.append("Dropout rates differ between therapists no more than chance would produce: every shrunken "
                      "rate equals the practice rate.")
     return mean * precision, (1 - mean) * precision, notes
-
-
-def anonymous_labels(ids, salt: str = DEFAULT_SALT) -> dict:
-    """Stable labels "Therapist A", "Therapist B", ... ("AA" after "Z"), assigned in the order of a
-    salted hash of each id: the same ids always get the same labels, and the order says nothing about
-    ids or rates."""
-    unique = list(dict.fromkeys(i for i in ids if not pd.isna(i)))
-    order = sorted(unique, key=lambda i: hashlib.sha256(f"{salt}\x00{i}".encode()).hexdigest())
-    return {i: f"Therapist {letters(rank)}" for rank, i in enumerate(order)}
-
-

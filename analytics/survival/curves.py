@@ -35,7 +35,7 @@ ALPHA = 0.05  # the level at which a test's result is called more than chance
 Z95 = stats.norm.ppf(0.975)
 _TOL = np.sqrt(np.finfo(float).eps)
 _MANY_GROUPS = 12
-_NOT_GROUPS = {"client_id", "therapist_id", "event", "duration", "termination", "last_status"}
+_NOT_GROUPS = {"client_id", "therapist_id", "therapist_label", "event", "duration", "termination", "last_status"}
 # Follow-up summaries: known only at the end of an episode, so not baseline covariates.
 _NOT_COVARIATES = _NOT_GROUPS | {
     "sessions_scheduled", "sessions_attended", "missed", "srs_mean", "srs_last", "srs_min", "ruptures",

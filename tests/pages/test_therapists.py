@@ -7,7 +7,8 @@ import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.models.random_intercept import fit_random_intercept
-from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.caseload import anonymous_labels
+from analytics.practice.therapists import therapist_funnel
 from analytics.proportions import percent
 from analytics.synth import generate_caseload
 from tests.harness import frame as _table

@@ -330,7 +330,7 @@ def test_calibration_figure_plots_the_table(data):
 
 def test_caterpillar_sorted_by_effect_with_labels(data):
     from analytics.charts.regression import caterpillar_figure
-    from analytics.practice.therapists import anonymous_labels
+    from analytics.caseload import anonymous_labels
 
     effects = fit_random_intercept(data.dropna(subset=["age"])).effects
     labels = anonymous_labels(effects["therapist_id"])
