@@ -80,6 +80,11 @@ def anonymous_labels(ids, salt: str = LABEL_SALT) -> dict:
     return {i: f"Therapist {letters(rank)}" for rank, i in enumerate(order)}
 
 
+def label_order(label: str) -> tuple[int, str]:
+    """Sort key listing labels as the letters run: A ... Z, AA, AB (never by a therapist's rate)."""
+    return len(str(label)), str(label)
+
+
 def _latest_date(sessions: pd.DataFrame | None, clients: pd.DataFrame | None) -> pd.Timestamp | None:
     candidates = []
     if sessions is not None and "date" in sessions and len(sessions):

@@ -30,7 +30,7 @@ from analytics.models.regression import fit_logistic
 from analytics.output import export
 from analytics.output.methods import methods_text
 from analytics.practice.outcomes import outcome_rates
-from analytics.practice.therapists import therapist_funnel
+from analytics.practice.therapists import private_effects, therapist_funnel
 from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
@@ -228,8 +228,8 @@ def _icc(episodes, recipe):
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
                       warnings=list(result.warnings), result=result)
-    section.figures["caterpillar"] = caterpillar_figure(result.effects,
-                                             labels=therapist_labels(episodes))
+    effects = private_effects(result.effects, therapist_funnel(episodes), recipe.suppress_below)
+    section.figures["caterpillar"] = caterpillar_figure(effects, labels=therapist_labels(episodes))
     return section
 
 
