@@ -81,8 +81,12 @@ INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
 NOT_PROPORTIONS = {"mean", "hr", "d", "odds_ratio", "coef", "value"}
 
 def column_label(name: str) -> str:
-    """The words for a column (a name the dictionary lacks reads with spaces, capitalised)."""
+    """The words for a column or a model term ("referral[court-mandated]" -> "Referral: court-mandated");
+    a name the dictionary lacks reads with spaces, capitalised."""
     name = str(name)
+    if name.endswith("]") and "[" in name:
+        column, level = name[:-1].split("[", 1)
+        return f"{column_label(column)}: {level_label(level)}"
     return COLUMN_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 

@@ -52,7 +52,10 @@ class EpisodeSettings:
     ongoing_window_days: int = 45
     time_scale: str = "sessions"
     srs_rupture_drop: float = 5.0
-    srs_rupture_cutoff: float | None = 36.0
+    # No cutoff rule by default: a fall below 36 fires on a one-point change for a client whose
+    # ratings hover around it, so it marks ordinary ups and downs (64% of the sample's clients
+    # rated twice) rather than ruptures; the drop rule alone flags 45%.
+    srs_rupture_cutoff: float | None = None
     wai_rupture_drop: float = 6.0
     wai_rupture_cutoff: float | None = None
     outcome_measure: str | None = None  # None: the first measure the sessions carry

@@ -12,7 +12,7 @@ from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.output import export
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.results import NO_COUNTS, Privacy
-from analytics.display import director_table
+from analytics.display import column_label, director_table
 from analytics.suppression import display_suppressed, number_text
 from ui import state
 
@@ -51,12 +51,13 @@ def figure(fig, table: pd.DataFrame | None, name: str, caption: str | None = Non
         st.caption(f"{problem} Use the camera icon on the chart to save it as SVG from your browser.")
 
 
-def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool = True) -> pd.DataFrame:
+def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool = True, wide=()) -> pd.DataFrame:
     """Show a table and offer it as CSV and Excel. The counts `privacy` names (and the values
     worked out from them) are suppressed below the privacy threshold, on screen and in the
     download alike. `plain` tables read as a director reads them (analytics/display.py: words for
     headers, percentages, dates, a dash for missing); a researcher's table (plain=False) keeps the
-    column names and numbers. Returns the table as shown."""
+    column names and numbers. Columns in `wide` (long sentences) get the room to be read whole.
+    Returns the table as shown."""
     suppress_below = state.suppress_below()
     masked = privacy.suppress(df, suppress_below) if privacy.counts else df
     if "suppressed" in masked and masked["suppressed"].any():
@@ -64,7 +65,8 @@ def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool
                    "cell where a total would give them away.")
     if plain:
         shown = director_table(masked)
-        st.dataframe(shown, hide_index=True)
+        config = {column_label(c): st.column_config.TextColumn(width="large") for c in wide}
+        st.dataframe(shown, hide_index=True, column_config=config, row_height=60 if wide else None)
     else:
         shown = display_suppressed(masked, suppress_below, [c for c in privacy.counts if c in df])
         floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
