@@ -5,8 +5,8 @@ import streamlit as st
 
 from analytics.caseload import label_order
 from analytics.charts import regression as charts
-from analytics.display import column_label
 from analytics.models.random_intercept import fit_random_intercept
+from analytics.practice.display import column_label
 from analytics.practice.therapists import private_effects, therapist_funnel
 from analytics.proportions import percent
 from analytics.survival.curves import covariate_columns

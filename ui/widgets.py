@@ -10,9 +10,9 @@ import streamlit as st
 
 from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.output import export
+from analytics.practice.display import column_label, director_table
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.results import NO_COUNTS, Privacy
-from analytics.display import column_label, director_table
 from analytics.suppression import display_suppressed, number_text
 from ui import state
 

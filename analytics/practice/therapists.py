@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from analytics.display import level_label
+from analytics.practice.display import level_label
 from analytics.proportions import wilson_interval
 from analytics.results import Privacy
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT

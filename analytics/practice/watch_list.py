@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from analytics.client_runs import ClientRuns, in_client_order
-from analytics.display import column_label
 from analytics.episodes import EpisodeSettings
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
+from analytics.practice.display import column_label
 from analytics.proportions import Z95
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures

@@ -1,6 +1,6 @@
 """The one dictionary of display labels a director reads: words for column names and coded levels,
 rates as percentages, dates as dates, a dash for a missing value, no scientific notation. Every
-director table (ui/widgets.py) and chart (analytics/charts/) takes its words from here, so a column
+director table (ui/widgets.py), director view and chart takes its words from here, so a column
 or an ending reads the same everywhere (the colour of each ending: analytics/charts/theme.py)."""
 
 from __future__ import annotations
