@@ -17,7 +17,7 @@ import pandas as pd
 from analytics.episodes import EpisodeSettings
 from analytics.ingest.mapping import Mapping
 from analytics.outcomes import Measure
-from analytics.schema import DEFINITIONS, TIME_SCALES
+from analytics.schema import DEFINITIONS, LANDMARK_MEASURES, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
 RECIPE_VERSION = 1
@@ -53,6 +53,8 @@ class Recipe:
     reference_levels: dict = field(default_factory=dict)
     cluster: str | None = "therapist_id"
     strata: tuple[str, ...] = ()
+    landmark_session: int = 3
+    landmark_measure: str | None = None
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
     suppress_below: int = DEFAULT_THRESHOLD
     mapping: dict | None = None
@@ -147,6 +149,9 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.episodes, EpisodeSettings):
         raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
+    _integer("landmark_session", r.landmark_session, 1)
+    if r.landmark_measure is not None:
+        _choice("landmark_measure", r.landmark_measure, LANDMARK_MEASURES)
     for key in ("km_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
 from analytics.models.design import levels_by_frequency
-from analytics.survival import cox, curves
+from analytics.survival import cox, curves, landmark
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -35,7 +35,8 @@ def choice(label, options, recipe_key, widget_key, names, default=None, where=st
 group = choice(
     "Compare groups by", [None] + curves.grouping_columns(episodes), state.KM_GROUP, "survival_group",
     lambda c: "No grouping (all clients)" if c is None else c.replace("_", " "),
-    help="Any client characteristic with a few values. Clients with no value for it are left out.",
+    help="Any characteristic known at intake with a few values. Clients with no value for it are left out. "
+         "Measures taken during therapy are compared at a landmark, below.",
 )
 st.session_state[state.KM_GROUP] = group
 
@@ -69,6 +70,25 @@ widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumula
                cif.takeaway + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
 widgets.figure(charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
                curves.overstatement_takeaway(cif, km, time_scale))
+
+st.header("Measures taken during therapy: a landmark comparison")
+st.markdown(landmark.EXPLANATION)
+left, right = st.columns(2)
+st.session_state.setdefault(state.LANDMARK_SESSION, landmark.DEFAULT_LANDMARK)
+k = left.number_input("Landmark: after session", min_value=1, max_value=30, step=1, key=state.LANDMARK_SESSION)
+measure = choice(
+    "Compare by", list(landmark.LANDMARK_GROUPS), state.LANDMARK_MEASURE, "survival_landmark_measure",
+    lambda m: landmark.LANDMARK_GROUPS[m][0], default="ruptures", where=right,
+)
+st.session_state[state.LANDMARK_MEASURE] = measure
+marked = widgets.result_or_reason("landmark", landmark.landmark_km, episodes, state.current_sessions(), int(k),
+                                  measure, state.episode_settings())
+if marked is not None:
+    for warning in marked.warnings:
+        st.caption(warning)
+    widgets.figure(charts.km_figure(marked.km, at_risk=True, time_label=f"Sessions attended after session {int(k)}"),
+                   marked.km.table, "landmark_kaplan_meier", marked.takeaway)
+    widgets.table(marked.km.medians, "landmark_medians", marked.privacy, plain=False)
 
 st.header("What goes with a higher dropout rate? (Cox model)")
 st.markdown(

@@ -49,13 +49,16 @@ COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
 CLUSTER = "cluster"
 STRATA = "strata"
+LANDMARK_SESSION = "landmark_session"
+LANDMARK_MEASURE = "landmark_measure"
 FIGURE = "figure"
 
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA, LANDMARK_SESSION,
+         LANDMARK_MEASURE)
 
 
 def keep_widget_values() -> None:
@@ -219,6 +222,8 @@ def current_recipe() -> Recipe:
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
         strata=_names(s.get(STRATA)),
+        landmark_session=int(s.get(LANDMARK_SESSION, Recipe.landmark_session)),
+        landmark_measure=s.get(LANDMARK_MEASURE),
         filters={
             "sites": chosen["sites"],
             "therapists": chosen["therapists"],
@@ -242,6 +247,8 @@ def apply_settings(recipe: Recipe) -> None:
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
     s[CLUSTER] = recipe.cluster
     s[STRATA] = list(recipe.strata)
+    s[LANDMARK_SESSION] = recipe.landmark_session
+    s[LANDMARK_MEASURE] = recipe.landmark_measure
     f = recipe.filter_kwargs()
     s[FILTER_SITES] = f["sites"]
     s[FILTER_THERAPISTS] = f["therapists"]

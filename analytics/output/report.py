@@ -36,6 +36,7 @@ from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+from analytics.survival.landmark import landmark_km
 
 HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
@@ -49,6 +50,7 @@ TITLES = {
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
     "outcomes": "Reliable change and recovery by ending",
+    "landmark": "Dropout after a landmark session, by measures up to it (landmark analysis)",
 }
 TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
 THERAPIST_COUNTS = ["clients", "known", "dropouts"]
@@ -84,15 +86,19 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
     return filter_episodes(derive_episodes(caseload, recipe.episodes), **recipe.filter_kwargs())
 
 
-def run_sections(episodes: pd.DataFrame, recipe: Recipe) -> list[Section]:
-    """Every analysis of the report, each isolated so one failure cannot stop the others."""
-    return [_guarded(step, episodes, recipe) for step in _STEPS]
+def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame | None = None) -> list[Section]:
+    """Every analysis of the report, each isolated so one failure cannot stop the others; the
+    landmark analysis when the recipe names its measure (it reads the appointments)."""
+    sections = [_guarded(step, episodes, recipe) for step in _STEPS]
+    if recipe.landmark_measure is not None:
+        sections.append(_guarded(_landmark, episodes, recipe, sessions))
+    return sections
 
 
 def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bundle:
     """All bundle files as {relative path: bytes}."""
     episodes = analysis_episodes(ingest_result, recipe)
-    sections = run_sections(episodes, recipe)
+    sections = run_sections(episodes, recipe, ingest_result.caseload.sessions)
     out_recipe = recipe.for_output(ingest_result.caseload.fingerprint)
     warnings = [f"Data: {p.as_text()}" for p in ingest_result.problems if p.severity != "error"]
     files: dict[str, bytes] = {}
@@ -248,13 +254,24 @@ def _outcomes(episodes, recipe):
     return section
 
 
+def _landmark(episodes, recipe, sessions):
+    result = landmark_km(episodes, sessions, recipe.landmark_session, recipe.landmark_measure, recipe.episodes)
+    section = Section("landmark", TITLES["landmark"], {"landmark_km": result.km.table,
+                                                      "landmark_medians": result.km.medians,
+                                                      "landmark_logrank": result.logrank.table},
+                      warnings=list(result.warnings), result=result)
+    section.figures["landmark_km"] = km_figure(result.km, at_risk=True,
+                                               time_label=f"Sessions attended after session {recipe.landmark_session}")
+    return section
+
+
 _STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc, _outcomes)
 
 
-def _guarded(step, episodes, recipe) -> Section:
+def _guarded(step, episodes, recipe, *more) -> Section:
     name = step.__name__.strip("_")
     try:
-        return step(episodes, recipe)
+        return step(episodes, recipe, *more)
     except Exception as exc:  # noqa: BLE001 - a model failure is reported, never fatal to the run
         return Section(name, TITLES[name], warnings=[f"This analysis could not be run: {_one_line(exc)}"])
 

@@ -1,7 +1,7 @@
 """Time to dropout: Kaplan-Meier, log-rank and cumulative incidence (`curves`), the clustered
 Efron Cox model (`cox`, numerics in `efron`, results in `cox_results`), its proportional-hazards
-test (`ph_test`), the time-varying alliance model (`time_varying`) and Harrell's C
-(`concordance`). Each equals R's `survival` package on R's own data sets."""
+test (`ph_test`), the time-varying alliance model (`time_varying`), Harrell's C
+(`concordance`) and the landmark analysis of measures taken during therapy (`landmark`). Each equals R's `survival` package on R's own data sets."""
 
 from analytics.survival.concordance import Concordance
 from analytics.survival.cox import adjusted_curves, fit_cox
@@ -15,5 +15,6 @@ from analytics.survival.curves import (
     logrank,
     overstatement_summary,
 )
+from analytics.survival.landmark import LandmarkResult, landmark_km
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
 from analytics.survival.time_varying import counting_process, fit_time_varying

@@ -227,10 +227,13 @@ def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
 
 def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
     """Episode columns that make sensible groups for curves: text, category or true/false columns
-    and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values.
-    Identifiers, dates and the outcome itself are left out (therapists are compared on the
-    Therapists page, with funnel plots, not as a bundle of curves)."""
-    return _columns(episodes, _NOT_GROUPS, lambda levels, numeric: 2 <= levels <= (6 if numeric else max_levels))
+    and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values,
+    known at intake. Identifiers, dates and the outcome itself are left out (therapists are compared
+    on the Therapists page, with funnel plots, not as a bundle of curves), and so are measures taken
+    during therapy (missed appointments, ruptures): a client who stays longer has more chances to
+    miss or rupture, so grouping by them credits the stayers with time they had to survive to be in
+    the group (immortal-time bias). They are compared at a landmark instead (survival/landmark.py)."""
+    return _columns(episodes, _NOT_COVARIATES, lambda levels, numeric: 2 <= levels <= (6 if numeric else max_levels))
 
 
 def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
