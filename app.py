@@ -16,11 +16,11 @@ PAGES = {
         st.Page("pages/alliance.py", title="Alliance and ruptures"),
         st.Page("pages/room_match.py", title="Room, match and habits"),
         st.Page("pages/watch_list.py", title="Watch list"),
+        st.Page("pages/therapists.py", title="Therapists"),
     ],
     "Research": [
         st.Page("pages/survival.py", title="Survival"),
         st.Page("pages/drivers.py", title="Drivers of dropout"),
-        st.Page("pages/therapists.py", title="Therapists"),
         st.Page("pages/export.py", title="Export and recipe"),
     ],
     "Data": [st.Page("pages/data.py", title="Data")],

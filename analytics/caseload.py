@@ -1,4 +1,5 @@
-"""The canonical caseload: the three tables every analysis starts from, and their fingerprint."""
+"""The canonical caseload: the three tables every analysis starts from, their fingerprint and the
+therapists' anonymous labels."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
+
+from analytics.schema import letters
+
+LABEL_SALT = "alliance-lens"
 
 
 def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
@@ -53,9 +58,31 @@ class Caseload:
             ids.append(self.sessions["client_id"])
         return int(pd.concat(ids).nunique())
 
+    @cached_property
+    def therapist_labels(self) -> dict:
+        """One anonymous label per therapist of the whole caseload, so a filter or a page showing
+        fewer therapists never relabels one (see anonymous_labels)."""
+        ids = [t["therapist_id"] for t in (self.therapists, self.clients, self.sessions)
+               if t is not None and "therapist_id" in t]
+        return anonymous_labels(pd.concat(ids).dropna().unique()) if ids else {}
+
     @property
     def n_sessions(self) -> int:
         return 0 if self.sessions is None else len(self.sessions)
+
+
+def anonymous_labels(ids, salt: str = LABEL_SALT) -> dict:
+    """Stable labels "Therapist A", "Therapist B", ... ("AA" after "Z"), assigned in the order of a
+    salted hash of each id: the same ids always get the same labels, and the order says nothing about
+    ids, caseload sizes or rates."""
+    unique = list(dict.fromkeys(i for i in ids if not pd.isna(i)))
+    order = sorted(unique, key=lambda i: hashlib.sha256(f"{salt}\x00{i}".encode()).hexdigest())
+    return {i: f"Therapist {letters(rank)}" for rank, i in enumerate(order)}
+
+
+def label_order(label: str) -> tuple[int, str]:
+    """Sort key listing labels as the letters run: A ... Z, AA, AB (never by a therapist's rate)."""
+    return len(str(label)), str(label)
 
 
 def _latest_date(sessions: pd.DataFrame | None, clients: pd.DataFrame | None) -> pd.Timestamp | None:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.caseload import Caseload
+from analytics.caseload import Caseload, anonymous_labels
 from analytics.client_runs import ClientRuns
 from analytics.outcomes import MEASURES, NHS_PAIR, Measure, change_columns, nhs_columns
 from analytics.ruptures import flag_ruptures
@@ -52,7 +52,10 @@ class EpisodeSettings:
     ongoing_window_days: int = 45
     time_scale: str = "sessions"
     srs_rupture_drop: float = 5.0
-    srs_rupture_cutoff: float | None = 36.0
+    # No cutoff rule by default: a fall below 36 fires on a one-point change for a client whose
+    # ratings hover around it, so it marks ordinary ups and downs (64% of the sample's clients
+    # rated twice) rather than ruptures; the drop rule alone flags 45%.
+    srs_rupture_cutoff: float | None = None
     wai_rupture_drop: float = 6.0
     wai_rupture_cutoff: float | None = None
     outcome_measure: str | None = None  # None: the first measure the sessions carry
@@ -127,7 +130,7 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     if clients is not None and {"duration", "event"} <= set(clients.columns):
         episodes = clients.copy()
         episodes["event"] = episodes["event"].astype(int)
-        return _add_therapist_columns(episodes, caseload.therapists)
+        return _add_therapist_columns(episodes, caseload)
     if settings.dropout_definition not in available_definitions(caseload, settings):
         raise ValueError(_unavailable_message(settings.dropout_definition))
     measure = outcome_measure(caseload.sessions, settings)
@@ -158,8 +161,19 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes["ending"] = _endings(episodes, caseload.export_date, settings, measure)
     episodes["event"] = _events(episodes, caseload.export_date, settings)
     episodes["duration"] = _durations(episodes, settings.time_scale)
-    episodes = _add_therapist_columns(episodes, caseload.therapists)
+    episodes = _add_therapist_columns(episodes, caseload)
     return episodes.sort_values("client_id", kind="stable").reset_index(drop=True)
+
+
+def therapist_labels(episodes: pd.DataFrame) -> dict:
+    """{therapist id: anonymous label} as the episodes carry it: the labels stay those of the whole
+    caseload however the episodes were filtered (labels of the ids present for a table without them)."""
+    if "therapist_id" not in episodes:
+        return {}
+    if "therapist_label" not in episodes:
+        return anonymous_labels(episodes["therapist_id"])
+    pairs = episodes[["therapist_id", "therapist_label"]].dropna().drop_duplicates("therapist_id")
+    return dict(zip(pairs["therapist_id"], pairs["therapist_label"]))
 
 
 def filter_episodes(
@@ -401,9 +415,14 @@ def _durations(episodes: pd.DataFrame, time_scale: str) -> np.ndarray:
     return days.fillna(0).to_numpy(dtype=float)
 
 
-def _add_therapist_columns(episodes: pd.DataFrame, therapists: pd.DataFrame | None) -> pd.DataFrame:
-    """Therapist attributes under the `therapist_` prefix, and the client-therapist match factors."""
-    if therapists is None or "therapist_id" not in episodes:
+def _add_therapist_columns(episodes: pd.DataFrame, caseload: Caseload) -> pd.DataFrame:
+    """The therapist's anonymous label (`therapist_label`, fixed from the whole caseload), therapist
+    attributes under the `therapist_` prefix, and the client-therapist match factors."""
+    if "therapist_id" not in episodes:
+        return episodes
+    episodes["therapist_label"] = episodes["therapist_id"].map(caseload.therapist_labels)
+    therapists = caseload.therapists
+    if therapists is None:
         return episodes
     attrs = therapists.set_index("therapist_id")
     attrs = attrs[~attrs.index.duplicated()]

@@ -17,7 +17,7 @@ import pandas as pd
 from analytics.episodes import EpisodeSettings
 from analytics.ingest.mapping import Mapping
 from analytics.outcomes import Measure
-from analytics.schema import DEFINITIONS, TIME_SCALES
+from analytics.schema import DEFINITIONS, LANDMARK_MEASURES, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
 RECIPE_VERSION = 1
@@ -56,6 +56,8 @@ class Recipe:
     splines: dict = field(default_factory=dict)
     cluster: str | None = "therapist_id"
     strata: tuple[str, ...] = ()
+    landmark_session: int = 3
+    landmark_measure: str | None = None
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
     suppress_below: int = DEFAULT_THRESHOLD
     mapping: dict | None = None
@@ -154,6 +156,9 @@ def _validate(r: Recipe) -> None:
     if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
         raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "
                           "horizon of the restricted mean), or null for the shortest group's last observed time.")
+    _integer("landmark_session", r.landmark_session, 1)
+    if r.landmark_measure is not None:
+        _choice("landmark_measure", r.landmark_measure, LANDMARK_MEASURES)
     for key in ("km_group", "table_one_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):

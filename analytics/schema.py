@@ -65,6 +65,8 @@ ENVIRONMENT_RATINGS = ("env_comfort", "env_privacy", "env_noise", "env_temperatu
 HABIT_MARKERS = ("expectations_explained", "background_discussed", "goals_agreed", "approach_adapted")
 MATCH_FACTORS = ("gender_match", "ethnicity_match", "religion_match", "language_match", "age_gap")
 ALLIANCE_MEASURES = ("srs", "wai")
+# Measures taken during therapy that a landmark analysis reads up to session k (analytics/survival/landmark.py).
+LANDMARK_MEASURES = ("missed", "ruptures", "srs_mean")
 
 TABLES = ("sessions", "clients", "therapists")
 

@@ -1,8 +1,11 @@
 """Small-cell suppression for counts a clinic director sees (CMS rule: no count from 1 to suppress_below-1).
 
-A masked cell can often be recovered from a total and the other cells, so where a column has a
-single masked cell the next smallest cell of that column is masked too (complementary suppression).
-Rates, intervals and anything else computed from a masked count are masked on the same row.
+A masked cell can often be recovered from a total and the other cells (complementary suppression):
+a reader who knows the column's total knows the sum of its masked cells, and that each is at least 1
+(zeros are shown). A masked cell is determined when it is masked alone, or when every masked cell
+must be 1 (their sum equals their number). While that is so, the smallest shown non-zero cell of
+the column is masked too. Rates, intervals and anything else computed from a masked count are
+masked on the same row.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ def suppress_small_cells(
     for column in count_columns:
         values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=float)
         mask = (values > 0) & (values < suppress_below)
-        if mask.sum() == 1 and len(values) > 1:
-            candidates = np.where(~mask & ~np.isnan(values), values, np.inf)
-            if np.isfinite(candidates).any():
-                mask[int(np.argmin(candidates))] = True
+        while mask.any() and _determined(values[mask]):
+            candidates = np.where(~mask & (values > 0), values, np.inf)
+            if not np.isfinite(candidates).any():
+                break
+            mask[int(np.argmin(candidates))] = True
         out[column] = out[column].astype(float)
         out.loc[mask, column] = np.nan
         for dependent in linked.get(column, []):
@@ -43,6 +47,12 @@ def suppress_small_cells(
             out.loc[mask, dependent] = np.nan
         out.loc[mask, "suppressed"] = True
     return out
+
+
+def _determined(masked: np.ndarray) -> bool:
+    """Whether a total and the shown cells give a masked cell away: one masked cell, or several
+    that must all be 1."""
+    return len(masked) == 1 or masked.sum() == len(masked)
 
 
 def display_suppressed(

@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.episodes import EpisodeSettings
 from analytics.practice import alliance
 from analytics.schema import SRS_CUTOFF
 from ui import state, widgets
@@ -41,17 +42,24 @@ if first is not None:
     widgets.table(first.table, "first_session_alliance", first.privacy)
 
 st.header("Ruptures")
-st.markdown("A **rupture** is a session whose score drops sharply from the previous rated session, or falls "
-            "below the cutoff. Set the rules your clinic uses:")
+st.markdown("A **rupture** is a session whose score drops sharply from the previous rated session (or, if you "
+            "choose, falls below a cutoff). Set the rules your clinic uses; the share of clients each rule flags is "
+            "shown beside it.")
 left, middle, right = st.columns(3)
-drop = left.number_input("Drop of at least (points)", min_value=1.0, max_value=40.0, value=5.0 if measure == "srs" else 6.0,
+default_rule = EpisodeSettings()
+drop = left.number_input("Drop of at least (points)", min_value=1.0, max_value=40.0,
+                         value=float(getattr(default_rule, f"{measure}_rupture_drop")),
                          step=1.0, key=f"rupture_drop_{measure}")
-use_cutoff = middle.checkbox("Also: a fall below a cutoff", value=cutoff_default is not None, key=f"rupture_use_cutoff_{measure}")
+use_cutoff = middle.checkbox("Also: a fall below a cutoff", value=getattr(default_rule, f"{measure}_rupture_cutoff") is not None,
+                             key=f"rupture_use_cutoff_{measure}",
+                             help="Off by default: a client whose ratings hover around the cutoff crosses it on a one-point change.")
 cutoff = middle.number_input("Cutoff", value=float(cutoff_default or 40.0), step=1.0, key=f"rupture_cutoff_{measure}",
                              disabled=not use_cutoff)
 within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, value=3, step=1, key="rupture_within")
 ruptures = state.cached("alliance_ruptures", alliance.ruptures_of, rated, measure, drop,
                         cutoff if use_cutoff else None, int(within), suppress_below)
+left.metric("Clients this rule flags", ruptures.flagged_share(suppress_below),
+             help="Of the clients rated at least twice: a rule that flags most clients marks ordinary ups and downs.")
 for warning in ruptures.warnings:
     st.caption(warning)
 st.markdown(f"**{ruptures.takeaway}**")
@@ -87,6 +95,6 @@ if risk is not None:
                        "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
         widgets.table(risk.table, "alliance_km_medians", risk.privacy)
     else:
-        widgets.table(risk.table, "alliance_time_varying_cox")
-        st.caption(f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 means a "
-                   "higher score goes with less dropout; 1 would mean no link.")
+        widgets.for_researchers(risk.table, "alliance_time_varying_cox",
+                                f"Hazard ratio per point of {measure.upper()} at the latest rated session: below 1 "
+                                "means a higher score goes with less dropout; 1 would mean no link.")

@@ -43,7 +43,7 @@ if covariates:
             st.warning(warning)
         st.markdown(baseline.takeaway + " Numbers: mean (SD) and median [IQR]; categories: n (%) of the clients "
                     "with a value; smd: standardized mean difference (above 0.1 is the usual sign of imbalance).")
-        widgets.table(baseline.display, "table_one")
+        widgets.table(baseline.display, "table_one", plain=False)
 
 if not models or not covariates:
     st.info("Choose at least one model and one characteristic.")
@@ -100,7 +100,7 @@ widgets.figure(
     "association. Odds ratios and hazard ratios measure different things (odds of ever dropping out vs. the rate "
     "of dropping out over time), so read agreement in direction rather than in size.",
 )
-widgets.table(comparison, "drivers_comparison")
+widgets.table(comparison, "drivers_comparison", plain=False)
 
 if LOGISTIC in fits and not fits[LOGISTIC].table.empty:
     fit = fits[LOGISTIC]
@@ -114,7 +114,7 @@ if LOGISTIC in fits and not fits[LOGISTIC].table.empty:
     widgets.figure(charts.calibration_figure(fit.calibration), fit.calibration, "logistic_calibration",
                    "Calibration: in each tenth of predicted risk, the share who actually dropped out (95% interval). "
                    "Points near the dashed line mean the predicted risks are right on average.")
-    widgets.table(fit.vif, "logistic_vif")
+    widgets.table(fit.vif, "logistic_vif", plain=False)
 if GEE in fits and not fits[GEE].table.empty:
     fit = fits[GEE]
     st.caption(f"GEE: {fit.n_clusters} therapists; working correlation between clients of one therapist "

@@ -41,7 +41,7 @@ def _hazards(result, name: str, caption: str) -> None:
     """A factor's adjusted hazard ratios: forest plot under its takeaway, then the table."""
     widgets.figure(forest_figure(result.hazard.rename(columns={"label": "term"})), None, f"{name}_hazard_ratios_chart",
                    f"**{result.takeaway}** {caption}")
-    widgets.table(result.hazard[HR_TABLE], f"{name}_hazard_ratios", room_match.HAZARD_PRIVACY)
+    widgets.for_researchers(result.hazard[HR_TABLE], f"{name}_hazard_ratios", privacy=room_match.HAZARD_PRIVACY)
 
 
 with room_tab:

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
 from analytics.models.design import is_categorical, levels_by_frequency
-from analytics.survival import cox, curves, fine_gray, rmst
+from analytics.survival import cox, curves, fine_gray, landmark, rmst
 from ui import state, widgets
 
 st.title("Time to dropout")
@@ -35,7 +35,8 @@ def choice(label, options, recipe_key, widget_key, names, default=None, where=st
 group = choice(
     "Compare groups by", [None] + curves.grouping_columns(episodes), state.KM_GROUP, "survival_group",
     lambda c: "No grouping (all clients)" if c is None else c.replace("_", " "),
-    help="Any client characteristic with a few values. Clients with no value for it are left out.",
+    help="Any characteristic known at intake with a few values. Clients with no value for it are left out. "
+         "Measures taken during therapy are compared at a landmark, below.",
 )
 st.session_state[state.KM_GROUP] = group
 
@@ -52,12 +53,12 @@ widgets.figure(
     "therapy ended without a dropout (completed or still ongoing); the numbers below the chart are the "
     "clients still in therapy at each point.",
 )
-widgets.table(km.medians, "median_time_to_dropout", curves.MEDIAN_PRIVACY)
+widgets.table(km.medians, "median_time_to_dropout", curves.MEDIAN_PRIVACY, plain=False)
 
 if lr is not None and len(lr.table):
     st.subheader("Do the groups differ?")
     st.markdown(lr.takeaway)
-    widgets.table(lr.table, "logrank")
+    widgets.table(lr.table, "logrank", plain=False)
 
 st.header("Dropout and completion together")
 st.markdown(
@@ -83,9 +84,28 @@ restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau
 for warning in restricted.warnings:
     st.warning(warning)
 st.markdown(restricted.takeaway)
-widgets.table(restricted.table, "restricted_mean")
+widgets.table(restricted.table, "restricted_mean", plain=False)
 if len(restricted.contrasts):
-    widgets.table(restricted.contrasts, "restricted_mean_contrasts")
+    widgets.table(restricted.contrasts, "restricted_mean_contrasts", plain=False)
+
+st.header("Measures taken during therapy: a landmark comparison")
+st.markdown(landmark.EXPLANATION)
+left, right = st.columns(2)
+st.session_state.setdefault(state.LANDMARK_SESSION, landmark.DEFAULT_LANDMARK)
+k = left.number_input("Landmark: after session", min_value=1, max_value=30, step=1, key=state.LANDMARK_SESSION)
+measure = choice(
+    "Compare by", list(landmark.LANDMARK_GROUPS), state.LANDMARK_MEASURE, "survival_landmark_measure",
+    lambda m: landmark.LANDMARK_GROUPS[m][0], default="ruptures", where=right,
+)
+st.session_state[state.LANDMARK_MEASURE] = measure
+marked = widgets.result_or_reason("landmark", landmark.landmark_km, episodes, state.current_sessions(), int(k),
+                                  measure, state.episode_settings())
+if marked is not None:
+    for warning in marked.warnings:
+        st.caption(warning)
+    widgets.figure(charts.km_figure(marked.km, at_risk=True, time_label=f"Sessions attended after session {int(k)}"),
+                   marked.km.table, "landmark_kaplan_meier", marked.takeaway)
+    widgets.table(marked.km.medians, "landmark_medians", marked.privacy, plain=False)
 
 st.header("What goes with a higher dropout rate? (Cox model)")
 st.markdown(
@@ -147,7 +167,7 @@ st.caption(f"{fit.n_used:,} clients, {fit.events:,} dropouts ({fit.events_per_pa
                                                      f" ({fit.n_clusters} groups)" if cluster else "") + ".")
 widgets.figure(cox_charts.forest_figure(fit.table), fit.table, "cox_hazard_ratios",
                fit.takeaway)
-widgets.table(fit.table, "cox_hazard_ratio_table")
+widgets.table(fit.table, "cox_hazard_ratio_table", plain=False)
 for name, effect in fit.partial_effects.items():
     widgets.figure(cox_charts.partial_effect_figure(effect, name.replace("_", " ")), effect, f"cox_spline_{name}",
                    f"The hazard ratio of dropout across {name.replace('_', ' ')}, against a client at its median "
@@ -167,7 +187,7 @@ for warning in subdistribution.warnings:
 if subdistribution.table["shr"].notna().any():
     widgets.figure(cox_charts.forest_figure(subdistribution.table, estimate="shr"), subdistribution.table,
                    "fine_gray_subdistribution_hazard_ratios", subdistribution.takeaway)
-    widgets.table(subdistribution.table, "fine_gray_table")
+    widgets.table(subdistribution.table, "fine_gray_table", plain=False)
 
 st.subheader("Does each effect stay the same over time?")
 with st.spinner("Testing proportional hazards..."):
@@ -175,7 +195,7 @@ with st.spinner("Testing proportional hazards..."):
 st.markdown("The Cox model assumes each hazard ratio is constant over time (proportional hazards). "
             "A small p value below says it changes; then stratify on that characteristic or read "
             "its hazard ratio as an average over follow-up.")
-widgets.table(ph.table, "ph_test")
+widgets.table(ph.table, "ph_test", plain=False)
 st.info(ph.takeaway)
 with st.expander("Scaled Schoenfeld residuals"):
     widgets.figure(cox_charts.ph_residual_figure(ph, time_label=time_label), ph.residuals, "ph_residuals",

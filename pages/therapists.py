@@ -3,10 +3,13 @@ shrunken rates and the share of the variation that lies between therapists."""
 
 import streamlit as st
 
+from analytics.caseload import label_order
 from analytics.charts import regression as charts
 from analytics.models.random_intercept import fit_random_intercept
-from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.practice.display import column_label
+from analytics.practice.therapists import private_effects, therapist_funnel
 from analytics.proportions import percent
+from analytics.survival.curves import covariate_columns
 from ui import state, widgets
 
 st.title("Therapists")
@@ -26,40 +29,40 @@ st.markdown(
 )
 
 funnel = state.cached("therapist_funnel", therapist_funnel, episodes)
-ids = funnel.table["therapist_id"].tolist()
-labels = {i: str(i) for i in ids} if state.show_ids() else anonymous_labels(ids)
+labels = state.therapist_labels()
 for warning in funnel.warnings:
     st.caption(warning)
 
-table = funnel.table
 st.header("Funnel plot")
 widgets.figure(
     charts.funnel_figure(funnel, labels, suppress_below), funnel.limits, "therapist_funnel",
     f"**{funnel.takeaway}** The solid line is the practice rate "
     f"({percent(funnel.practice_rate, 1)}); dashed and dotted lines are the 95% and 99.8% control limits. "
     "A point outside the 99.8% limits is worth a conversation about case mix before anything else: the limits "
-    "do not allow for the clients a therapist is given.",
+    "do not allow for the clients a therapist is given. " + funnel.hidden_note(suppress_below),
 )
 
-rank = {label: k for k, label in enumerate(labels.values())}  # A, B, ... (or ids in order)
-shown = table.assign(therapist=table["therapist_id"].map(labels)).sort_values("therapist", key=lambda s: s.map(rank))
-shown[["rate", "shrunk_rate", "ci_lower", "ci_upper"]] = shown[["rate", "shrunk_rate", "ci_lower", "ci_upper"]].round(3)
-columns = ["therapist", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
-           "outside_95", "outside_998"]
-st.subheader("Rates by therapist")
-st.markdown("Listed in the order of the labels (not by rate). `known`: clients with a known outcome; "
-            "`ci_lower`/`ci_upper`: 95% interval of the raw rate; `shrunk_rate`: the empirical-Bayes estimate.")
-widgets.table(shown[columns], "therapist_rates", funnel.privacy)
+st.subheader("Every therapist")
+st.markdown("Listed in the order of the labels (not by rate). The best estimate is each rate pulled towards the "
+            "practice rate, most for therapists with few clients; the 95% CI is the raw rate's interval. A therapist "
+            "whose counts are hidden still shows where it lies against the limits.")
+shown = funnel.table.assign(therapist=funnel.table["therapist_id"].map(labels))
+shown = shown.sort_values("therapist", key=lambda s: s.map(label_order))
+widgets.table(shown[["therapist", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper", "zone",
+                     "flag"]], "therapist_rates", funnel.privacy)
 
 st.header("How much of dropout lies between therapists?")
-chosen = [c for c in st.session_state.get(state.COVARIATES) or [] if c in episodes]
+with st.expander("Case mix: the client characteristics to adjust for"):
+    chosen, references = widgets.covariates_and_references(
+        episodes, covariate_columns(episodes), ["court_mandated", "srs_first", "prior_negative_therapy"],
+        "Characteristics (shared with the Drivers of dropout page)",
+    )
 adjust = st.toggle(
     "Adjust for case mix", key="therapists_adjust", disabled=not chosen,
-    help="Compare therapists as if they saw similar clients: the characteristics chosen on the Drivers of dropout "
-         "page (" + (", ".join(c.replace("_", " ") for c in chosen) or "none chosen yet") + ") enter the model.",
+    help="Compare therapists as if they saw similar clients: the characteristics chosen above enter the model.",
 )
 covariates = tuple(chosen) if adjust else ()
-references = {k: v for k, v in (st.session_state.get(state.REFERENCE_LEVELS) or {}).items() if k in covariates}
+references = {k: v for k, v in references.items() if k in covariates}
 with st.spinner("Fitting the random-intercept model..."):
     model = state.cached("random_intercept", fit_random_intercept, episodes, covariates, reference_levels=references)
 for warning in model.warnings:
@@ -75,14 +78,17 @@ st.markdown(
     f"adaptive Gauss-Hermite quadrature ({model.n_agq} points); {model.n_used:,} clients with a known outcome "
     f"of {model.n_clusters} therapists ({model.n_unknown_outcome:,} without one yet left out); "
     f"interval: {icc['method']}."
-    + (f" Adjusted for {', '.join(c.replace('_', ' ') for c in covariates)}." if covariates else "")
+    + (f" Adjusted for {', '.join(column_label(c).lower() for c in covariates)}." if covariates else "")
 )
-widgets.table(model.icc, "therapist_icc")
-effects = model.effects.assign(therapist=model.effects["therapist_id"].map(labels))
+widgets.for_researchers(model.icc, "therapist_icc")
+effects = private_effects(model.effects, funnel, suppress_below)
+effects = effects.assign(therapist=effects["therapist_id"].map(labels))
 widgets.figure(
-    charts.caterpillar_figure(model.effects, labels),
-    effects[["therapist", "effect", "ci_lower", "ci_upper"]], "therapist_effects",
-    "Each therapist's estimated odds of dropout relative to an average therapist, with 95% intervals, sorted "
-    "from lowest to highest. Estimates are shrunk towards the average, most for therapists with few clients; "
-    "an interval that crosses 1 is compatible with an average therapist.",
+    charts.caterpillar_figure(effects, labels),
+    effects.sort_values("therapist", key=lambda s: s.map(label_order))[["therapist", "effect", "ci_lower", "ci_upper"]],
+    "therapist_effects",
+    "Each therapist's estimated odds of dropout relative to an average therapist, with 95% intervals, in the order "
+    "of the labels. Estimates are shrunk towards the average, most for therapists with few clients; an interval "
+    "that crosses 1 is compatible with an average therapist. Therapists whose counts are hidden keep their row "
+    "without an estimate.",
 )

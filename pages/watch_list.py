@@ -1,12 +1,11 @@
 """Watch list: clients in therapy now, ranked by their estimated risk of dropping out, with the
-reasons in words, so a director knows whom to check in with first."""
+reasons in words and when each was last seen, so a director knows whom to check in with first."""
 
 import streamlit as st
 
+from analytics.caseload import label_order
 from analytics.charts import regression as regression_charts
 from analytics.practice import watch_list as wl
-from analytics.practice.therapists import anonymous_labels
-from analytics.proportions import percent
 from ui import state, widgets
 
 st.title("Watch list")
@@ -18,24 +17,30 @@ st.markdown(
     "Clients still in therapy, ranked by the estimated chance that their therapy ends in dropout. The estimate "
     "comes from the practice's own ended episodes, each seen part-way through (as today's clients are), using only "
     "what was known at that point: attendance and missed appointments so far, the latest alliance rating and recent "
-    "ruptures, and intake facts such as the referral. Clients are shown by id only."
+    "ruptures, and intake facts such as the referral. Clients are shown by id only. Days since last contact count "
+    "from the last attended session to the export date."
 )
-result = widgets.result_or_reason("watch_list", wl.watch_list, state.current_sessions(), episodes)
+result = widgets.result_or_reason("watch_list", wl.watch_list, state.current_sessions(), episodes,
+                                  export_date=caseload.export_date)
 if result is None:
     st.stop()
 for warning in result.warnings:
     st.caption(warning)
 
 table = result.table
-ids = sorted(table["therapist_id"].dropna().astype(str).unique())
-labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
+labels = state.therapist_labels()
+ids = sorted(table["therapist_id"].dropna().unique(), key=lambda i: label_order(labels[i]))
 chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
-                      format_func=lambda t: "All therapists" if t is None else labels[t])
+                      format_func=lambda t: "All therapists" if t is None else labels[t],
+                      help="One therapist's clients, to download and take to supervision.")
 if chosen is not None:
-    table = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes, therapist=chosen).table
+    table = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes, therapist=chosen,
+                         export_date=caseload.export_date).table
 st.markdown(f"**{result.takeaway}**")
-shown = table.assign(therapist=table["therapist_id"].astype(str).map(labels), risk=table["risk"].map(lambda r: percent(r)))
-widgets.table(shown[["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]], "watch_list")
+shown = table.assign(therapist=table["therapist_id"].map(labels))
+widgets.table(shown[["rank", "client_id", "therapist", "sessions_attended", "last_attended", "days_since_contact",
+                     "risk", "reasons"]],
+              "watch_list" if chosen is None else f"watch_list_{labels[chosen]}", wide=("reasons",))
 
 st.header("How accurate is the ranking?")
 accuracy = result.accuracy.iloc[0]
@@ -47,8 +52,12 @@ held_out.caption(f"A fixed 30% of ended episodes, not used to fit the model; {in
 calibration = wl.CALIBRATION_PRIVACY.suppress(result.calibration, suppress_below)
 widgets.figure(regression_charts.calibration_figure(calibration.drop(columns="suppressed")), None, "watch_list_calibration_chart",
                "Calibration: within each tenth of predicted risk, the share who actually dropped out (95% intervals). "
-               "Points near the diagonal mean the percentages can be read at face value.")
+               "Points near the diagonal mean the percentages can be read at face value. A tenth is hidden only when "
+               f"it holds fewer than {suppress_below} clients.")
 widgets.table(result.calibration, "watch_list_calibration", wl.CALIBRATION_PRIVACY)
-with st.expander("What the model weighs"):
-    st.markdown("Odds ratios per unit of each feature (above 1: more dropout), from the model fitted on all ended episodes.")
-    widgets.table(result.coefficients, "watch_list_model")
+st.header("What the model weighs")
+st.markdown("Odds ratios per unit of each feature (above 1: more dropout), from the model fitted on all ended episodes; "
+            "beside each, the odds ratio of the feature on its own.")
+for note in result.model_notes:
+    st.markdown(f"- {note}")
+widgets.for_researchers(result.coefficients, "watch_list_model")

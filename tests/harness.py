@@ -34,6 +34,11 @@ def open_page(page: str, caseload: Caseload | None = None, suppress_below: int |
     return at
 
 
+def number(cell: str) -> float:
+    """A director table's cell as a number: "1,234" -> 1234, "22.7%" -> 22.7."""
+    return float(str(cell).replace(",", "").rstrip("%"))
+
+
 def text(at: AppTest) -> str:
     """Everything the page says in prose: markdown, captions, infos and warnings."""
     return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]

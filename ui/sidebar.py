@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.episodes import EpisodeSettings, available_definitions, measures_present
-from analytics.practice.therapists import anonymous_labels
 from analytics.schema import DEFINITION_LABELS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 from ui import state
@@ -95,8 +94,8 @@ def _filters() -> None:
             st.multiselect("Site", sorted(episodes["site"].dropna().astype(str).unique()), key=state.FILTER_SITES)
         if "therapist_id" in episodes:
             ids = sorted(episodes["therapist_id"].dropna().astype(str).unique())
-            labels = {i: i for i in ids} if state.show_ids() else anonymous_labels(ids)
-            st.multiselect("Therapist", ids, format_func=labels.get, key=state.FILTER_THERAPISTS)
+            labels = state.therapist_labels()
+            st.multiselect("Therapist", sorted(ids, key=labels.get), format_func=labels.get, key=state.FILTER_THERAPISTS)
         if "intake_date" in episodes and episodes["intake_date"].notna().any():
             first, last = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
             st.session_state.setdefault(state.FILTER_INTAKE, (first, last))

@@ -22,6 +22,7 @@ from analytics.episodes import (
     filter_episodes,
     measures_present,
 )
+from analytics.episodes import therapist_labels as labels_in
 from analytics.recipe import EPISODE_KEYS, Recipe
 from analytics.suppression import DEFAULT_THRESHOLD
 
@@ -51,13 +52,16 @@ REFERENCE_LEVELS = "reference_levels"
 SPLINES = "splines"
 CLUSTER = "cluster"
 STRATA = "strata"
+LANDMARK_SESSION = "landmark_session"
+LANDMARK_MEASURE = "landmark_measure"
 FIGURE = "figure"
 
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER,
+         STRATA, LANDMARK_SESSION, LANDMARK_MEASURE)
 
 
 def keep_widget_values() -> None:
@@ -154,6 +158,17 @@ def show_ids() -> bool:
     return bool(st.session_state.get(SHOW_IDS, False))
 
 
+def therapist_labels() -> dict:
+    """How pages name therapists: the caseload's anonymous labels (the same on every page and under
+    every filter), or the ids themselves when "Show therapist ids" is ticked. Keyed by the id and by
+    its text (widgets hold ids as text)."""
+    episodes = all_episodes()
+    labels = labels_in(episodes)
+    if show_ids():
+        labels = {i: str(i) for i in labels}
+    return {**labels, **{str(i): label for i, label in labels.items()}}
+
+
 def episodes_or_problem() -> tuple[pd.DataFrame | None, str | None]:
     """Episodes of the whole caseload under the current settings (before the sidebar filters), or
     the plain reason they cannot be derived from this data."""
@@ -214,6 +229,8 @@ def current_recipe() -> Recipe:
         splines=dict(s.get(SPLINES) or {}),
         cluster=s.get(CLUSTER, "therapist_id"),
         strata=_names(s.get(STRATA)),
+        landmark_session=int(s.get(LANDMARK_SESSION, Recipe.landmark_session)),
+        landmark_measure=s.get(LANDMARK_MEASURE),
         filters={
             "sites": chosen["sites"],
             "therapists": chosen["therapists"],
@@ -240,6 +257,8 @@ def apply_settings(recipe: Recipe) -> None:
     s[SPLINES] = dict(recipe.splines)
     s[CLUSTER] = recipe.cluster
     s[STRATA] = list(recipe.strata)
+    s[LANDMARK_SESSION] = recipe.landmark_session
+    s[LANDMARK_MEASURE] = recipe.landmark_measure
     f = recipe.filter_kwargs()
     s[FILTER_SITES] = f["sites"]
     s[FILTER_THERAPISTS] = f["therapists"]

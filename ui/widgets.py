@@ -10,6 +10,7 @@ import streamlit as st
 
 from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.output import export
+from analytics.practice.display import column_label, director_table
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.results import NO_COUNTS, Privacy
 from analytics.suppression import display_suppressed, number_text
@@ -50,22 +51,38 @@ def figure(fig, table: pd.DataFrame | None, name: str, caption: str | None = Non
         st.caption(f"{problem} Use the camera icon on the chart to save it as SVG from your browser.")
 
 
-def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS) -> pd.DataFrame:
+def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool = True, wide=()) -> pd.DataFrame:
     """Show a table and offer it as CSV and Excel. The counts `privacy` names (and the values
     worked out from them) are suppressed below the privacy threshold, on screen and in the
-    download alike. Returns the table as shown."""
-    shown = df
-    if privacy.counts:
-        suppress_below = state.suppress_below()
-        masked = privacy.suppress(df, suppress_below)
-        if masked["suppressed"].any():
-            st.caption(f"Cells counting fewer than {suppress_below} clients are hidden to protect privacy (shown as <{suppress_below}).")
+    download alike. `plain` tables read as a director reads them (analytics/display.py: words for
+    headers, percentages, dates, a dash for missing); a researcher's table (plain=False) keeps the
+    column names and numbers. Columns in `wide` (long sentences) get the room to be read whole.
+    Returns the table as shown."""
+    suppress_below = state.suppress_below()
+    masked = privacy.suppress(df, suppress_below) if privacy.counts else df
+    if "suppressed" in masked and masked["suppressed"].any():
+        st.caption(f"Cells counting fewer than {suppress_below} clients are hidden to protect privacy, with one more "
+                   "cell where a total would give them away.")
+    if plain:
+        shown = director_table(masked)
+        config = {column_label(c): st.column_config.TextColumn(width="large") for c in wide}
+        st.dataframe(shown, hide_index=True, column_config=config, row_height=60 if wide else None)
+    else:
         shown = display_suppressed(masked, suppress_below, [c for c in privacy.counts if c in df])
-    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
-    # A Styler renders every cell in Python (seconds for a long list): only worth it for floats.
-    st.dataframe(shown.style.format(number_text, subset=floats) if floats else shown, hide_index=True)
+        floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
+        # A Styler renders every cell in Python (seconds for a long list): only worth it for floats.
+        st.dataframe(shown.style.format(number_text, subset=floats) if floats else shown, hide_index=True)
     _table_downloads(shown, _slug(name), st.columns(5)[:2])
     return shown
+
+
+def for_researchers(df: pd.DataFrame, name: str, note: str | None = None, privacy: Privacy = NO_COUNTS) -> None:
+    """A model's own table (coefficients, standard errors) on a director page: folded away in a
+    "For researchers" expander, with its column names and numbers as a statistician reads them."""
+    with st.expander("For researchers: the model table"):
+        if note:
+            st.markdown(note)
+        table(df, name, privacy, plain=False)
 
 
 def result_or_reason(name: str, fn, *args, **kwargs):

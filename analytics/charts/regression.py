@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics.caseload import label_order
 from analytics.charts.theme import PALETTE, apply_theme
 from analytics.models.regression import comparison_table
-from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
+from analytics.suppression import DEFAULT_THRESHOLD
 
 _BLACK = PALETTE[-1]
 _GREY = "#888888"
 _STATUS_COLOURS = {"inside": PALETTE[0], "outside 95%": PALETTE[1], "outside 99.8%": PALETTE[3]}
+_STATUS_NAMES = {"inside": "therapist within the limits", "outside 95%": "therapist outside the 95% limits",
+                 "outside 99.8%": "therapist outside the 99.8% limits"}
 _RATIO_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
 _SYMBOLS = ["square", "circle", "diamond", "triangle-up", "cross"]
 
@@ -23,8 +26,9 @@ def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFA
     """Each therapist's dropout rate against the number of clients with a known outcome, inside the
     95% and 99.8% control limits around the practice rate. Points are named by `labels` (id ->
     label; ids if None). A point's position gives its counts away (rate x clients = dropouts), so
-    therapists whose counts are suppressed below `suppress_below` are not drawn at all."""
-    masked = suppress_small_cells(funnel.table, ["dropouts", "known"], suppress_below)["suppressed"].to_numpy()
+    therapists whose counts are hidden (FunnelResult.hidden, the rule of the table and the interval
+    plot) are not drawn; FunnelResult.hidden_note says where they are."""
+    masked = funnel.hidden(suppress_below)
     table = funnel.table.loc[~masked].dropna(subset=["rate"])
     limits = funnel.limits
     fig = go.Figure()
@@ -39,32 +43,26 @@ def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFA
         x=limits["known"], y=limits["practice_rate"], mode="lines", name=f"practice rate {funnel.practice_rate:.1%}",
         line=dict(color=_BLACK, width=1.5), hoverinfo="skip",
     ))
-    status = np.where(table["outside_998"], "outside 99.8%", np.where(table["outside_95"], "outside 95%", "inside"))
     names = table["therapist_id"].map(labels) if labels else table["therapist_id"].astype(str)
     hover = (
         names + "<br>dropout rate " + (100 * table["rate"]).round(1).astype(str) + "%"
-        + " (shrunken " + (100 * table["shrunk_rate"]).round(1).astype(str) + "%)"
-        + "<br>" + _count_text(table["dropouts"], suppress_below) + " dropouts of "
-        + _count_text(table["known"], suppress_below) + " clients with a known outcome"
+        + " (best estimate " + (100 * table["shrunk_rate"]).round(1).astype(str) + "%)"
+        + "<br>" + table["dropouts"].astype(int).astype(str) + " dropouts of "
+        + table["known"].astype(int).astype(str) + " clients with a known outcome"
     )
+    status = np.where(table["outside_998"], "outside 99.8%", np.where(table["outside_95"], "outside 95%", "inside"))
     for group, colour in _STATUS_COLOURS.items():
         rows = status == group
         if not rows.any():
             continue
         fig.add_trace(go.Scatter(
-            x=table.loc[rows, "known"], y=table.loc[rows, "rate"], mode="markers", name=f"therapist, {group}",
+            x=table.loc[rows, "known"], y=table.loc[rows, "rate"], mode="markers", name=_STATUS_NAMES[group],
             marker=dict(color=colour, size=10, line=dict(color="white", width=1)),
             text=hover[rows], hovertemplate="%{text}<extra></extra>",
         ))
-    if masked.any():
-        fig.add_annotation(
-            text=f"{int(masked.sum())} therapist(s) with counts below {suppress_below} not drawn (privacy)",
-            xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom", showarrow=False,
-            font=dict(size=11, color=_GREY),
-        )
     fig.update_layout(
         xaxis_title="Clients with a known outcome (dropout or completion)", yaxis_title="Dropout rate",
-        yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.2), height=480,
+        yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.25, yanchor="top", x=0), height=480,
     )
     top = float(np.nanmax(np.r_[table["rate"].to_numpy(dtype=float), funnel.practice_rate * 2, 0.1]))
     fig.update_yaxes(range=[0, min(1.0, top * 1.15)])
@@ -73,24 +71,34 @@ def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFA
 
 
 def caterpillar_figure(effects: pd.DataFrame, labels: dict | None = None) -> go.Figure:
-    """Therapist effects from the random-intercept model with 95% intervals, sorted by effect, as
-    odds of dropping out relative to an average therapist (log scale, 1 = average)."""
-    rows = effects.sort_values("effect", kind="stable").reset_index(drop=True)
-    names = rows["therapist_id"].map(labels) if labels else rows["therapist_id"].astype(str)
-    ratio, lower, upper = (np.exp(rows[c].to_numpy(dtype=float)) for c in ("effect", "ci_lower", "ci_upper"))
+    """Therapist effects from the random-intercept model with 95% intervals, as odds of dropping out
+    relative to an average therapist (log scale, 1 = average), listed in the order of the labels
+    (never by estimate: no league table). A therapist without an estimate (hidden by the privacy
+    rule: practice.therapists.private_effects) keeps its row, marked "counts hidden"."""
+    names = effects["therapist_id"].map(labels) if labels else effects["therapist_id"].astype(str)
+    rows = effects.assign(name=names.to_numpy()).sort_values("name", key=lambda s: s.map(label_order), kind="stable")
+    concealed = rows["effect"].isna().to_numpy()
+    shown = rows.loc[~concealed]
+    ratio, lower, upper = (np.exp(shown[c].to_numpy(dtype=float)) for c in ("effect", "ci_lower", "ci_upper"))
     text = [f"{n}: {r:.2f} times the odds of an average therapist (95% CI {lo:.2f} to {hi:.2f})"
-            for n, r, lo, hi in zip(names, ratio, lower, upper)]
+            for n, r, lo, hi in zip(shown["name"], ratio, lower, upper)]
     fig = go.Figure(go.Scatter(
-        x=ratio, y=names, mode="markers", marker=dict(color=PALETTE[0], size=8),
+        x=ratio, y=shown["name"], mode="markers", marker=dict(color=PALETTE[0], size=8),
         error_x=dict(type="data", symmetric=False, array=upper - ratio, arrayminus=ratio - lower,
                      color=PALETTE[0], thickness=1.2, width=0),
         text=text, hovertemplate="%{text}<extra></extra>", name="therapist effect",
     ))
+    if concealed.any():
+        fig.add_trace(go.Scatter(
+            x=[1.0] * int(concealed.sum()), y=rows.loc[concealed, "name"], mode="text", text="counts hidden",
+            textfont=dict(color=_GREY, size=11), hoverinfo="skip", name="counts hidden",
+        ))
     fig.add_vline(x=1, line=dict(color=_BLACK, width=1, dash="dash"))
     _log_ticks(fig, np.r_[lower, upper, 1.0])
+    order = list(rows["name"])
     fig.update_xaxes(title="Odds of dropout relative to an average therapist (95% CI, log scale)")
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(names), title=None,
-                     tickmode="array", tickvals=list(names))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, title=None,
+                     tickmode="array", tickvals=order, autorange="reversed")
     fig.update_layout(showlegend=False, height=max(300, 80 + 22 * len(rows)))
     return apply_theme(fig)
 
@@ -160,10 +168,3 @@ def _log_ticks(fig: go.Figure, values: np.ndarray) -> None:
     ticks = [t for t in _RATIO_TICKS if low <= t <= high] or [1.0]
     fig.update_xaxes(type="log", range=[np.log10(low), np.log10(high)], tickvals=ticks,
                      ticktext=[f"{t:g}" for t in ticks], minor=dict(ticks="", showgrid=False))
-
-
-def _count_text(counts: pd.Series, suppress_below: int) -> pd.Series:
-    """Counts as text, "<threshold" for the ones from 1 to threshold - 1."""
-    values = counts.to_numpy(dtype=float)
-    hidden = (values > 0) & (values < (suppress_below or 0))
-    return pd.Series(np.where(hidden, f"<{suppress_below}", values.astype(int).astype(str)), index=counts.index)

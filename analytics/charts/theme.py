@@ -22,6 +22,13 @@ PALETTE = [
     "#000000",  # black
 ]
 
+# One colour per ending in every chart: dropout (and leaving unimproved) always vermillion, a planned
+# completion always green, leaving after improving orange, still in therapy blue.
+ENDING_COLOURS = {
+    "dropout": PALETTE[3], "left_unimproved": PALETTE[3], "left_improved": PALETTE[1], "completed": PALETTE[2],
+    "ongoing": PALETTE[0], "other": "#888888",
+}
+
 FONT_FAMILY = "Arial, Helvetica, sans-serif"
 PX_PER_PT = 96 / 72  # plotly lays out in CSS pixels (96 per inch); journals specify points
 

@@ -24,14 +24,14 @@ from plotly.offline import get_plotlyjs
 from analytics.charts.cox import forest_figure, partial_effect_figure, ph_residual_figure
 from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
-from analytics.episodes import derive_episodes, filter_episodes
+from analytics.episodes import derive_episodes, filter_episodes, therapist_labels
 from analytics.models.random_intercept import fit_random_intercept
 from analytics.models.table_one import table_one
 from analytics.models.regression import fit_logistic
 from analytics.output import export
 from analytics.output.methods import methods_text
 from analytics.practice.outcomes import outcome_rates
-from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.practice.therapists import private_effects, therapist_funnel
 from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
@@ -39,6 +39,7 @@ from analytics.survival.cox import fit_cox, ph_test
 from analytics.survival.curves import covariate_columns, cumulative_incidence, kaplan_meier, logrank
 from analytics.survival.fine_gray import fit_fine_gray
 from analytics.survival.rmst import restricted_mean
+from analytics.survival.landmark import landmark_km
 
 HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
@@ -55,6 +56,7 @@ TITLES = {
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
     "outcomes": "Reliable change and recovery by ending",
+    "landmark": "Dropout after a landmark session, by measures up to it (landmark analysis)",
 }
 TIME_LABELS = {"sessions": "Sessions attended", "days": "Days in therapy"}
 THERAPIST_COUNTS = ["clients", "known", "dropouts"]
@@ -90,15 +92,19 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
     return filter_episodes(derive_episodes(caseload, recipe.episodes), **recipe.filter_kwargs())
 
 
-def run_sections(episodes: pd.DataFrame, recipe: Recipe) -> list[Section]:
-    """Every analysis of the report, each isolated so one failure cannot stop the others."""
-    return [_guarded(step, episodes, recipe) for step in _STEPS]
+def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame | None = None) -> list[Section]:
+    """Every analysis of the report, each isolated so one failure cannot stop the others; the
+    landmark analysis when the recipe names its measure (it reads the appointments)."""
+    sections = [_guarded(step, episodes, recipe) for step in _STEPS]
+    if recipe.landmark_measure is not None:
+        sections.append(_guarded(_landmark, episodes, recipe, sessions))
+    return sections
 
 
 def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bundle:
     """All bundle files as {relative path: bytes}."""
     episodes = analysis_episodes(ingest_result, recipe)
-    sections = run_sections(episodes, recipe)
+    sections = run_sections(episodes, recipe, ingest_result.caseload.sessions)
     out_recipe = recipe.for_output(ingest_result.caseload.fingerprint)
     warnings = [f"Data: {p.as_text()}" for p in ingest_result.problems if p.severity != "error"]
     files: dict[str, bytes] = {}
@@ -260,7 +266,7 @@ def _therapists(episodes, recipe):
         section.warnings.append(f"Therapist counts below {recipe.suppress_below} are blank in therapists.csv "
                                 "(suppress_below in the recipe; 0 keeps every count).")
     section.figures["funnel"] = funnel_figure(result,
-                                        labels=_labels(result.table["therapist_id"]),
+                                        labels=therapist_labels(episodes),
                                         suppress_below=recipe.suppress_below)
     return section
 
@@ -269,8 +275,8 @@ def _icc(episodes, recipe):
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
                       warnings=list(result.warnings), result=result)
-    section.figures["caterpillar"] = caterpillar_figure(result.effects,
-                                             labels=_labels(result.effects["therapist_id"]))
+    effects = private_effects(result.effects, therapist_funnel(episodes), recipe.suppress_below)
+    section.figures["caterpillar"] = caterpillar_figure(effects, labels=therapist_labels(episodes))
     return section
 
 
@@ -289,19 +295,24 @@ def _outcomes(episodes, recipe):
     return section
 
 
-def _labels(ids) -> dict:
-    """Figures name therapists by anonymous label (a paper never needs the clinic's ids)."""
-
-    return anonymous_labels(ids)
+def _landmark(episodes, recipe, sessions):
+    result = landmark_km(episodes, sessions, recipe.landmark_session, recipe.landmark_measure, recipe.episodes)
+    section = Section("landmark", TITLES["landmark"], {"landmark_km": result.km.table,
+                                                      "landmark_medians": result.km.medians,
+                                                      "landmark_logrank": result.logrank.table},
+                      warnings=list(result.warnings), result=result)
+    section.figures["landmark_km"] = km_figure(result.km, at_risk=True,
+                                               time_label=f"Sessions attended after session {recipe.landmark_session}")
+    return section
 
 
 _STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
 
 
-def _guarded(step, episodes, recipe) -> Section:
+def _guarded(step, episodes, recipe, *more) -> Section:
     name = step.__name__.strip("_")
     try:
-        return step(episodes, recipe)
+        return step(episodes, recipe, *more)
     except Exception as exc:  # noqa: BLE001 - a model failure is reported, never fatal to the run
         return Section(name, TITLES[name], warnings=[f"This analysis could not be run: {_one_line(exc)}"])
 

@@ -27,4 +27,4 @@ from analytics.practice.room_match import (
     match_vs_dropout,
     room_vs_dropout,
 )
-from analytics.practice.therapists import anonymous_labels, therapist_funnel
+from analytics.practice.therapists import therapist_funnel

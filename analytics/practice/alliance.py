@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics.client_runs import ClientRuns, in_client_order
+from analytics.episodes import EpisodeSettings
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
@@ -76,6 +77,12 @@ class RuptureResult(Reported):
         ("clients_rated_twice", "clients_with_rupture", "ruptures"),
         {"clients_with_rupture": ("share", "ci_lower", "ci_upper", "per_100_transitions"),
          "ruptures": ("per_100_transitions",)})
+
+    def flagged_share(self, suppress_below: int) -> str:
+        """The share of clients rated at least twice that the rule flags, shown beside the rule (so a
+        rule that flags most clients is seen to); "hidden" when it rests on too few clients."""
+        row = self.privacy.suppress(self.table, suppress_below).iloc[0]
+        return "hidden" if pd.isna(row["share"]) else percent(row["share"])
 
 
 @dataclass
@@ -229,8 +236,8 @@ def _check_rules(min_drop: float | None, cutoff: float | None) -> None:
 def ruptures_of(
     rated: pd.DataFrame,
     measure: str = "srs",
-    min_drop: float | None = 5,
-    cutoff: float | None = SRS_CUTOFF,
+    min_drop: float | None = EpisodeSettings.srs_rupture_drop,
+    cutoff: float | None = EpisodeSettings.srs_rupture_cutoff,
     within: int = 3,
     suppress_below: int = 11,
 ) -> RuptureResult:

@@ -13,11 +13,15 @@ episodes, `known` the denominator).
   with a, b fitted by maximum likelihood to all therapists' counts. Small caseloads are pulled most
   towards the practice rate, which is what a rate from few clients deserves.
 - The raw rate's interval is Wilson's.
+
+Privacy: one rule for the funnel, the table and the interval plot (FunnelResult.privacy, the
+small-cell rule of analytics/suppression.py): a therapist whose counts are hidden is not drawn at
+its place, but it still appears, by its label and its zone (within, above or below the 95% limits),
+which says which way it differs without giving its rate away.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,12 +29,15 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from analytics.practice.display import level_label
 from analytics.proportions import wilson_interval
 from analytics.results import Privacy
-from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, letters
+from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 
 LEVELS = {"95": 0.95, "998": 0.998}
-DEFAULT_SALT = "alliance-lens"
+ZONES = ("above", "within", "below")
+FLAGS = {"above": "more dropout than expected for their caseload",
+         "below": "less dropout than expected for their caseload", "within": ""}
 LIMIT_POINTS = 300
 MAX_PRECISION = 1e7  # a + b at which the beta prior is taken as "no variation beyond chance"
 
@@ -59,11 +66,41 @@ class FunnelResult:
 
     @property
     def takeaway(self) -> str:
-        """How many therapists lie outside the limits, against how many would by chance alone."""
-        placed = int(self.table["rate"].notna().sum())
-        outside95, outside998 = int(self.table["outside_95"].sum()), int(self.table["outside_998"].sum())
-        return (f"{outside95} of {placed} therapists lie outside the 95% limits (about {0.05 * placed:.1f} would by "
-                f"chance alone) and {outside998} outside the 99.8% limits (about {0.002 * placed:.1f} by chance).")
+        """How many therapists lie above and below the limits (their zones are shown for every
+        therapist, hidden counts or not), against how many would by chance alone."""
+        placed = int(self.table["zone"].isin(ZONES).sum())
+        above, below = (int((self.table["zone"] == z).sum()) for z in ("above", "below"))
+        outside998 = int(self.table["outside_998"].sum())
+        return (f"Of {placed} therapists, {above} {_have(above)} {FLAGS['above']} and {below} {_have(below)} less "
+                f"(outside the 95% limits; about {0.05 * placed:.1f} would be by chance alone); {outside998} "
+                f"{'lies' if outside998 == 1 else 'lie'} outside the 99.8% limits (about {0.002 * placed:.1f} by chance).")
+
+    def hidden(self, suppress_below: int) -> np.ndarray:
+        """Per row of `table`: whether the therapist's counts are hidden (the one rule of `privacy`)."""
+        return self.privacy.suppress(self.table, suppress_below)["suppressed"].to_numpy()
+
+    def hidden_note(self, suppress_below: int) -> str:
+        """What the funnel leaves out, and where those therapists are: their zones, by count."""
+        hidden = self.hidden(suppress_below)
+        if not hidden.any():
+            return ""
+        zones = self.table.loc[hidden, "zone"].value_counts()
+        where = ", ".join(f"{int(zones[z])} {level_label(z)}" for z in ZONES if z in zones)
+        return (f"{int(hidden.sum())} therapists with counts below {suppress_below} are not drawn (their place would "
+                f"give their counts away); they are in the table below by zone: {where}.")
+
+
+def private_effects(effects: pd.DataFrame, funnel: FunnelResult, suppress_below: int) -> pd.DataFrame:
+    """The interval plot's table under the funnel's privacy rule: a therapist whose counts are hidden
+    keeps its row, without its estimate and interval (they would narrow down its counts)."""
+    hidden = funnel.table.loc[funnel.hidden(suppress_below), "therapist_id"]
+    out = effects.copy()
+    out.loc[out["therapist_id"].isin(hidden), ["effect", "ci_lower", "ci_upper"]] = np.nan
+    return out
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
 
 
 def therapist_funnel(episodes: pd.DataFrame, cluster: str = "therapist_id") -> FunnelResult:
@@ -96,15 +133,18 @@ def therapist_funnel(episodes: pd.DataFrame, cluster: str = "therapist_id") -> F
     a, b, why = beta_binomial_prior(k[n > 0], n[n > 0])
     notes += why
     table["shrunk_rate"] = np.where(n > 0, (k + a) / (n + a + b), np.nan)
+    rate = table["rate"].to_numpy()
     for name, level in LEVELS.items():
         lower, upper = funnel_limits(n, p0, level)
-        rate = table["rate"].to_numpy()
         table[f"outside_{name}"] = (n > 0) & ((rate < lower) | (rate > upper))
+        if name == "95":
+            table["zone"] = np.where(n == 0, None, np.where(rate > upper, "above", np.where(rate < lower, "below", "within")))
+    table["flag"] = table["zone"].map(FLAGS)
     empty = int((n == 0).sum())
     if empty:
         notes.append(f"{empty} therapists have no client with a known outcome yet and are not placed on the funnel.")
     columns = ["therapist_id", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
-               "outside_95", "outside_998"]
+               "outside_95", "outside_998", "zone", "flag"]
     return FunnelResult(table[columns], limit_curves(p0, int(n.max()) if len(n) else 0), p0, a, b, notes)
 
 
@@ -164,14 +204,3 @@ def beta_binomial_prior(k: np.ndarray, n: np.ndarray) -> tuple[float, float, lis
         notes.append("Dropout rates differ between therapists no more than chance would produce: every shrunken "
                      "rate equals the practice rate.")
     return mean * precision, (1 - mean) * precision, notes
-
-
-def anonymous_labels(ids, salt: str = DEFAULT_SALT) -> dict:
-    """Stable labels "Therapist A", "Therapist B", ... ("AA" after "Z"), assigned in the order of a
-    salted hash of each id: the same ids always get the same labels, and the order says nothing about
-    ids or rates."""
-    unique = list(dict.fromkeys(i for i in ids if not pd.isna(i)))
-    order = sorted(unique, key=lambda i: hashlib.sha256(f"{salt}\x00{i}".encode()).hexdigest())
-    return {i: f"Therapist {letters(rank)}" for rank, i in enumerate(order)}
-
-

@@ -14,7 +14,16 @@ Model: logistic regression with a small ridge penalty (stable under separation; 
 fitted by Newton steps. Accuracy is measured on a seeded 30% of closed episodes held out from the
 fit (AUC with a DeLong interval, calibration by tenths of predicted risk); the list itself uses the
 model refitted on every closed episode. Reasons are the features pushing a client's risk up most
-(coefficient times the client's difference from the average closed episode), in words.
+(coefficient times the client's difference from the average closed episode), each a sentence.
+
+A weight read alone can mislead: a rupture is a fall in the rating, so with the latest rating in the
+model a rupture's own weight compares clients with the *same* latest rating, one of whom came down to
+it (the one who was higher before). Every feature's odds ratio on its own is reported beside its
+adjusted one, and where the two point different ways a sentence says why (`model_notes`).
+
+Calibration is drawn for every tenth of predicted risk: its privacy rule counts the clients in a
+tenth, not the dropouts (a tenth is a group by predicted risk, not by a trait a person could be
+found by), so a tenth of at least the threshold's number of clients is shown whole.
 """
 
 from __future__ import annotations
@@ -26,31 +35,37 @@ import numpy as np
 import pandas as pd
 
 from analytics.client_runs import ClientRuns, in_client_order
+from analytics.episodes import EpisodeSettings
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
+from analytics.practice.display import column_label
 from analytics.proportions import Z95
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
-from analytics.schema import CLIENT_MISSES, EVENT_COMPLETED, EVENT_DROPOUT, SRS_CUTOFF
+from analytics.schema import CLIENT_MISSES, EVENT_COMPLETED, EVENT_DROPOUT
 
 INTAKE_FEATURES = ("referral", "prior_negative_therapy", "trauma_history")
 RIDGE = 1.0
 HOLDOUT = 0.3
 MIN_CLOSED = 40
+RUPTURES = EpisodeSettings()  # the default rupture rule
+_EPOCH = pd.Timestamp("1970-01-01")  # dates travel through ClientRuns.ffill as whole days since
 
 
-# The calibration table counts clients per decile; the observed share and its interval follow from them.
-CALIBRATION_PRIVACY = Privacy(("n", "dropouts"), {"dropouts": ("observed", "ci_lower", "ci_upper"),
-                                                  "n": ("observed", "ci_lower", "ci_upper")})
+# The calibration table counts clients per tenth of predicted risk; the dropouts, observed share and
+# its interval are shown wherever the tenth's clients are.
+CALIBRATION_PRIVACY = Privacy(("n",), {"n": ("dropouts", "observed", "ci_lower", "ci_upper")})
 
 
 @dataclass
 class WatchListResult(Reported):
-    table: pd.DataFrame  # rank, client_id, therapist_id, sessions_attended, risk, reasons
-    coefficients: pd.DataFrame  # term, coef, odds_ratio (per unit), mean
+    table: pd.DataFrame  # rank, client_id, therapist_id, therapist_label, sessions_attended, last_attended,
+    # days_since_contact, risk, reasons
+    coefficients: pd.DataFrame  # term, coef, odds_ratio (per unit, adjusted), odds_ratio_alone, mean
     accuracy: pd.DataFrame  # one row: auc, ci_lower, ci_upper, test_episodes, test_dropouts, train_episodes
     calibration: pd.DataFrame  # decile, n, dropouts, predicted, observed, ci_lower, ci_upper
     takeaway: str
+    model_notes: list[str]  # where a weight alone points the other way from the feature on its own, why
     privacy: ClassVar[Privacy] = NO_COUNTS  # one row per client; the calibration's counts: CALIBRATION_PRIVACY
 
 
@@ -71,8 +86,10 @@ def auc_delong(y, p) -> tuple[float, float, float]:
     return area, max(0.0, area - Z95 * se), min(1.0, area + Z95 * se)
 
 
-def appointment_features(sessions: pd.DataFrame, srs_drop: float = 5, srs_cutoff: float | None = SRS_CUTOFF) -> pd.DataFrame:
-    """One row per scheduled appointment: what was known about the client right after it."""
+def appointment_features(sessions: pd.DataFrame, srs_drop: float = RUPTURES.srs_rupture_drop,
+                         srs_cutoff: float | None = RUPTURES.srs_rupture_cutoff) -> pd.DataFrame:
+    """One row per scheduled appointment: what was known about the client right after it (ruptures
+    by the default rule of the episodes)."""
     s = in_client_order(sessions).reset_index(drop=True)
     runs = ClientRuns(s["client_id"])
     attended = (s["status"] == "attended").to_numpy()
@@ -83,6 +100,7 @@ def appointment_features(sessions: pd.DataFrame, srs_drop: float = 5, srs_cutoff
         "attended_so_far": runs.cumsum(attended),
         "misses_so_far": runs.cumsum(missed),
         "missed_last": missed.astype(float),
+        "last_attended": _EPOCH + pd.to_timedelta(runs.ffill((s["date"].where(attended) - _EPOCH).dt.days), unit="D"),
     })
     if "srs" in s and s["srs"].notna().any():
         rated = s.loc[attended & s["srs"].notna().to_numpy(), ["client_id", "srs"]]
@@ -118,7 +136,7 @@ def _snapshots(sessions: pd.DataFrame, episodes: pd.DataFrame, seed: int) -> pd.
     wanted = wanted.loc[wanted["appointment"] > 0]
     features = appointment_features(sessions.loc[sessions["client_id"].isin(wanted["client_id"])])
     snap = wanted.merge(features, on=["client_id", "appointment"], how="inner")
-    intake = [c for c in INTAKE_FEATURES + ("therapist_id", "sessions_attended") if c in episodes]
+    intake = [c for c in INTAKE_FEATURES + ("therapist_id", "therapist_label", "sessions_attended") if c in episodes]
     return snap.merge(episodes[["client_id"] + intake], on="client_id", how="left")
 
 
@@ -155,9 +173,12 @@ class _Scaled:
 
 
 def watch_list(
-    sessions: pd.DataFrame | None, episodes: pd.DataFrame, seed: int = 2026, therapist: str | None = None, reasons: int = 3
+    sessions: pd.DataFrame | None, episodes: pd.DataFrame, seed: int = 2026, therapist: str | None = None, reasons: int = 3,
+    export_date: pd.Timestamp | None = None,
 ) -> WatchListResult:
-    """Rank open episodes by predicted dropout risk (see the module docstring for the method)."""
+    """Rank open episodes by predicted dropout risk (see the module docstring for the method), with
+    each client's last attended date and the days from it to `export_date` (the latest appointment
+    date when not given)."""
     if sessions is None:
         raise ValueError("The watch list needs the appointment history (a sessions file): risk is read from "
                          "attendance, misses and alliance ratings so far.")
@@ -196,57 +217,97 @@ def watch_list(
     scale = _Scaled(X_closed)
     beta = _fit_ridge(scale(X_closed), y)
     coef = beta[1:] / scale.sd
-    coefficients = pd.DataFrame({"term": design.terms, "coef": coef, "odds_ratio": np.exp(coef), "mean": scale.mean})
+    alone = np.array([_fit_ridge(scale(X_closed)[:, [j]], y)[1] / scale.sd[j] for j in range(X.shape[1])])
+    coefficients = pd.DataFrame({"term": design.terms, "coef": coef, "odds_ratio": np.exp(coef),
+                                 "odds_ratio_alone": np.exp(alone), "mean": scale.mean})
 
     open_rows = snap.loc[~closed].reset_index(drop=True)
     X_open = X[~closed]
     risk = _predict(beta, scale(X_open))
     contributions = coef * (X_open - scale.mean)
     binary = np.isin(X_closed, (0.0, 1.0)).all(axis=0)
+    today = pd.Timestamp(export_date) if export_date is not None else sessions["date"].max()
     table = pd.DataFrame({
         "client_id": open_rows["client_id"],
         "therapist_id": open_rows["therapist_id"] if "therapist_id" in open_rows else np.nan,
+        "therapist_label": open_rows["therapist_label"] if "therapist_label" in open_rows else np.nan,
         "sessions_attended": open_rows["attended_so_far"],
+        "last_attended": open_rows["last_attended"],
+        "days_since_contact": (today - open_rows["last_attended"]).dt.days,
         "risk": risk,
         "reasons": _reasons(design.terms, X_open, contributions, coef, binary, reasons),
     }).sort_values("risk", ascending=False, kind="stable").reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     if therapist is not None:
         table = table.loc[table["therapist_id"] == therapist].reset_index(drop=True)
-    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy), warnings=warnings,
-                           n_used=len(open_rows), n_left_out=open_before - len(open_rows))
+    return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy),
+                           model_notes(coefficients), warnings=warnings, n_used=len(open_rows),
+                           n_left_out=open_before - len(open_rows))
 
 
 _MARKER_PHRASES = {
-    "missed_last": "missed the last appointment",
-    "recent_rupture": "an alliance rupture in the last two ratings",
-    "no_rating": "no alliance rating yet",
-    "prior_negative_therapy": "a previous negative experience of therapy",
-    "trauma_history": "a trauma history",
+    "missed_last": "Missed the last appointment.",
+    "recent_rupture": "Had an alliance rupture in the last two ratings.",
+    "no_rating": "Has no alliance rating yet.",
+    "prior_negative_therapy": "Had a negative experience of therapy before.",
+    "trauma_history": "Has a trauma history.",
 }
-# Numeric features with a worded reason for the direction that raises risk: (sign of coef, words).
+# Numeric features with a reason for the direction that raises risk: (sign of coef, sentence, plural).
 _NUMBER_PHRASES = {
-    "srs_last": (-1, "low alliance at the last rating (SRS {})"),
-    "attended_so_far": (-1, "only {} session(s) attended so far"),
-    "misses_so_far": (1, "{} missed appointment(s) so far"),
+    "srs_last": (-1, "The latest alliance rating was low (SRS {}).", None),
+    "attended_so_far": (-1, "Only {} session attended so far.", "Only {} sessions attended so far."),
+    "misses_so_far": (1, "{} missed appointment so far.", "{} missed appointments so far."),
 }
 
 
 def _phrases(term: str, values: np.ndarray, coef: float, binary: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Why a feature raises a client's risk, in words, and whether it can be a reason at all: a 0/1
-    feature only when present and risk-raising; a number only in its risk-raising direction."""
+    """Why a feature raises a client's risk, as a sentence, and whether it can be a reason at all: a
+    0/1 feature only when present and risk-raising; a number only in its risk-raising direction."""
     if binary:
-        words = _MARKER_PHRASES.get(term, f"referral: {term[9:-1]}" if term.startswith("referral[") else term.replace("_", " "))
+        words = _MARKER_PHRASES.get(term, f"{column_label(term)}." if "[" in term else f"{column_label(term)}: yes.")
         return np.full(len(values), words, dtype=object), (values == 1) & (coef > 0)
-    sign, template = _NUMBER_PHRASES.get(term, (np.sign(coef), ("higher " if coef > 0 else "lower ") + term.replace("_", " ") + " ({})"))
+    default = f"{'Higher' if coef > 0 else 'Lower'} {column_label(term).lower()} ({{}})."
+    sign, one, many = _NUMBER_PHRASES.get(term, (np.sign(coef), default, None))
     shown = pd.Series(values).round(1).map("{:g}".format).to_numpy(dtype=object)
-    head, _, tail = template.partition("{}")
-    words = head + shown + tail
+    words = np.array([(many if many and v != 1 else one).replace("{}", text) for v, text in zip(values, shown)],
+                     dtype=object)
     return words, np.full(len(values), np.sign(coef) == sign and coef != 0)
 
 
+def model_notes(coefficients: pd.DataFrame) -> list[str]:
+    """A sentence for each feature whose weight in the model reads against the direction it is known
+    to push the risk (a rupture, a missed appointment raise it; a higher rating, more sessions lower
+    it): which way the weight reads, and why that is not what it means."""
+    notes = []
+    for row in coefficients.itertuples():
+        expected = _RAISES_RISK.get(row.term)
+        if expected is None or np.sign(np.log(row.odds_ratio)) in (0, expected):
+            continue
+        reads = "less" if expected > 0 else "more"
+        why = _WHY_REVERSED.get(row.term, "it overlaps with the other features, which carry its link with dropout")
+        notes.append(f"{column_label(row.term)}: the model's odds ratio is {row.odds_ratio:.2f} (on its own "
+                     f"{row.odds_ratio_alone:.2f}), which reads as {reads} dropout. It does not mean {reads} risk: "
+                     f"{why}. It is never given as a reason on the list.")
+    return notes
+
+
+# The direction each feature is known to push the risk (+1 raises it): the published links the
+# watch list is built on (DESIGN.md: alliance, attendance, earlier negative therapy).
+_RAISES_RISK = {"attended_so_far": -1, "misses_so_far": 1, "missed_last": 1, "srs_last": -1, "recent_rupture": 1,
+                "no_rating": 1, "prior_negative_therapy": 1}
+_WHY_REVERSED = {
+    "recent_rupture": "a rupture is a sudden fall in the rating, and the rating it fell to is already in the model; "
+                      "of two clients with the same latest rating, the one who fell to it from higher often recovers, "
+                      "the one whose rating has been low all along does not, and only clients rated twice (who stayed "
+                      "past their first sessions) can have a rupture at all. The risk sits in the low rating itself, "
+                      "and a rupture is the moment to talk about it with the client",
+    "misses_so_far": "the most recent miss and the sessions attended, both in the model, carry most of what the count "
+                     "of misses says",
+}
+
+
 def _reasons(terms: list[str], X: np.ndarray, contributions: np.ndarray, coef: np.ndarray, binary: np.ndarray, top: int) -> np.ndarray:
-    """The up-to-`top` features raising each client's risk most, joined with "; "."""
+    """The up-to-`top` features raising each client's risk most, one sentence each."""
     if len(X) == 0:
         return np.array([], dtype=object)
     pairs = [_phrases(t, X[:, j], coef[j], binary[j]) for j, t in enumerate(terms)]
@@ -258,8 +319,8 @@ def _reasons(terms: list[str], X: np.ndarray, contributions: np.ndarray, coef: n
     chosen = np.where(strength[rows, order] > 0, phrases[rows, order], "")
     joined = chosen[:, 0].astype(object)
     for k in range(1, chosen.shape[1]):  # the strongest reasons come first, so blanks only trail
-        joined = joined + np.where(chosen[:, k] != "", "; " + chosen[:, k].astype(object), "")
-    return np.where(joined == "", "nothing stands out", joined)
+        joined = joined + np.where(chosen[:, k] != "", " " + chosen[:, k].astype(object), "")
+    return np.where(joined == "", "Nothing stands out.", joined)
 
 
 def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:

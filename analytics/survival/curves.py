@@ -41,7 +41,7 @@ ALPHA = 0.05  # the level at which a test's result is called more than chance
 Z95 = stats.norm.ppf(0.975)
 _TOL = np.sqrt(np.finfo(float).eps)
 _MANY_GROUPS = 12
-_NOT_GROUPS = {"client_id", "therapist_id", "event", "duration", "termination", "last_status"}
+_NOT_GROUPS = {"client_id", "therapist_id", "therapist_label", "event", "duration", "termination", "last_status"}
 # Follow-up summaries: known only at the end of an episode, so not baseline covariates.
 _NOT_COVARIATES = _NOT_GROUPS | {
     "sessions_scheduled", "sessions_attended", "missed", "srs_mean", "srs_last", "srs_min", "ruptures",
@@ -220,10 +220,13 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 def grouping_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:
     """Episode columns that make sensible groups for curves: text, category or true/false columns
-    and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values.
-    Identifiers, dates and the outcome itself are left out (therapists are compared on the
-    Therapists page, with funnel plots, not as a bundle of curves)."""
-    return _columns(episodes, _NOT_GROUPS, lambda levels, numeric: 2 <= levels <= (6 if numeric else max_levels))
+    and numbers with at most six values (markers, 1-5 ratings), each with 2 to `max_levels` values,
+    known at intake. Identifiers, dates and the outcome itself are left out (therapists are compared
+    on the Therapists page, with funnel plots, not as a bundle of curves), and so are measures taken
+    during therapy (missed appointments, ruptures): a client who stays longer has more chances to
+    miss or rupture, so grouping by them credits the stayers with time they had to survive to be in
+    the group (immortal-time bias). They are compared at a landmark instead (survival/landmark.py)."""
+    return _columns(episodes, _NOT_COVARIATES, lambda levels, numeric: 2 <= levels <= (6 if numeric else max_levels))
 
 
 def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) -> list[str]:

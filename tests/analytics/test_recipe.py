@@ -94,6 +94,9 @@ def test_package_versions_are_recorded():
         ({"figure": {"width": 85}}, "Recipe key 'figure.width' is unknown; allowed keys: width_mm, height_mm, font_size, dpi."),
         ({"mapping": "clients.csv"}, "Recipe key 'mapping' must be the column mapping object"),
         ({"recipe_version": 99}, "Recipe key 'recipe_version' is 99"),
+        ({"landmark_session": 0}, "Recipe key 'landmark_session' is 0; it must be a whole number of at least 1."),
+        ({"landmark_measure": "referral"},
+         "Recipe key 'landmark_measure' is 'referral'; allowed values: missed, ruptures, srs_mean."),
     ],
 )
 def test_invalid_keys_and_values_name_the_key(change, message):

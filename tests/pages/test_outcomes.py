@@ -9,7 +9,7 @@ from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.outcomes import NO_MEASURE_NOTE, leavers_improved, outcome_rates, pre_post_effects
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
-from tests.harness import frame, open_page, text
+from tests.harness import frame, number, open_page, text
 
 
 def _episodes(measure):
@@ -22,11 +22,11 @@ def test_outcomes_page_shows_the_analytics_results():
     settings, episodes = _episodes("phq9")
     rates = outcome_rates(episodes, settings)
     assert rates.takeaway in text(at)
-    shown = frame(at, "outcome")
-    assert shown["count"].astype(float).tolist() == rates.table["count"].astype(float).tolist()
+    shown = frame(at, "Outcome")
+    assert shown["Clients"].map(number).tolist() == rates.table["count"].astype(float).tolist()
     assert leavers_improved(episodes, settings, 0).takeaway in text(at)
     effects = pre_post_effects(episodes, settings)
-    assert frame(at, "d")["d"].astype(float).round(6).tolist() == effects.table["d"].round(6).tolist()
+    assert frame(at, "Effect size (d)")["Effect size (d)"].tolist() == [f"{d:,.3g}" for d in effects.table["d"]]
     assert at.sidebar.selectbox(key="outcome_measure").value == "phq9"
 
 
@@ -44,9 +44,10 @@ def test_overview_says_how_many_who_left_had_improved():
     settings, episodes = _episodes("phq9")
     assert "How many who left had improved?" in [h.value for h in at.header]
     assert leavers_improved(episodes, settings, 0).takeaway in text(at)
-    left = frame(at, "unpaired").set_index("ending").loc["left"]
+    left = frame(at, "Clients without two scores").set_index("Ending").loc["left"]
     expected = leavers_improved(episodes, settings, 0).table.set_index("ending").loc["left"]
-    assert int(left["improved"]) == expected["improved"] and int(left["unpaired"]) == expected["unpaired"]
+    assert number(left["Improved"]) == expected["improved"]
+    assert number(left["Clients without two scores"]) == expected["unpaired"]
 
 
 def test_without_an_outcome_measure_the_reason_is_given():

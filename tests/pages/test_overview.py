@@ -12,7 +12,7 @@ from analytics.practice.overview import (
 )
 from analytics.proportions import percent
 from analytics.survival.curves import cumulative_incidence
-from tests.harness import PRACTICE_SAMPLE, frame, open_page, text
+from tests.harness import PRACTICE_SAMPLE, frame, number, open_page, text
 
 SAMPLE = PRACTICE_SAMPLE
 
@@ -28,24 +28,27 @@ def test_overview_headline_and_definitions_on_sample():
     assert metrics["Median sessions attended"] == f"{h.median_sessions:g}"
     assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
     assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
-    shown = frame(at, "definition")
+    shown = frame(at, "Definition")
     expected = definition_sensitivity(SAMPLE, EpisodeSettings()).table
-    assert shown["definition"].tolist() == ["therapist_judged", "unilateral", "early", "unilateral_unimproved"]
-    assert shown["dropouts"].astype(float).tolist() == expected["dropouts"].astype(float).tolist()
+    assert shown["Definition"].tolist() == ["therapist-judged", "unilateral", "early",
+                                            "unilateral before reliable improvement"]
+    assert shown["Dropouts"].map(number).tolist() == expected["dropouts"].astype(float).tolist()
     assert "By referral, dropout ranges" in text(at)
     assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
-    agreement = frame(at, "definition_a").iloc[0]
-    share = (int(agreement["both_dropout"]) + int(agreement["both_not"])) / int(agreement["compared"])
+    agreement = frame(at, "First definition").iloc[0]
+    share = (number(agreement["Dropout under both"]) + number(agreement["Dropout under neither"])) / number(
+        agreement["Clients compared"])
     assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)
-    referral = frame(at, "referral").set_index("referral")
-    assert float(referral.loc["court-mandated", "rate"]) > float(referral.loc["self", "rate"])  # true effect 0.7
+    referral = frame(at, "Referral").set_index("Referral")
+    assert number(referral.loc["court-mandated", "Dropout rate"]) > number(referral.loc["self", "Dropout rate"])  # 0.7
 
 
 def test_overview_suppresses_small_counts():
     at = open_page("pages/overview.py", SAMPLE, suppress_below=11)
-    modality = frame(at, "modality").set_index("modality")
-    small = modality.loc[modality["dropouts"].astype(str) == "<11"]
-    assert len(small) and (small["rate"].astype(str) == "hidden").all()
+    modality = frame(at, "Modality").set_index("Modality")
+    small = modality.loc[modality["Dropouts"] == "hidden"]
+    assert len(small) and (small["Dropout rate"] == "hidden").all()
+    assert "None" not in modality.to_string() and "nan" not in modality.to_string()
 
 
 def test_overview_without_sessions_or_covariates():
@@ -63,10 +66,10 @@ def test_overview_without_sessions_or_covariates():
 def test_overview_sessions_only():
     sessions = SAMPLE.sessions.drop(columns=["srs", "wai"], errors="ignore")
     at = open_page("pages/overview.py", Caseload(sessions=sessions), dropout_definition="unilateral")
-    shown = frame(at, "definition")
-    assert shown["definition"].tolist() == ["unilateral", "early", "unilateral_unimproved"]
-    agreement = frame(at, "definition_a")
-    assert len(agreement) == 3 and agreement["definition_b"].iloc[0].startswith("Early")  # one row per pair
+    shown = frame(at, "Definition")
+    assert shown["Definition"].tolist() == ["unilateral", "early", "unilateral before reliable improvement"]
+    agreement = frame(at, "First definition")
+    assert len(agreement) == 3 and agreement["Second definition"].iloc[0].startswith("Early")  # one row per pair
     h = headline(derive_episodes(Caseload(sessions=sessions), EpisodeSettings("unilateral")))
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == percent(h.rate, 1)
 
@@ -78,5 +81,5 @@ def test_overview_hides_a_small_practice_rate():
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == "<11 dropouts"
     assert "Too few ended episodes" in text(at)
     assert "4 dropouts" not in text(at)
-    shown = frame(at, "figure").set_index("figure")
-    assert shown.loc[["dropouts", "dropout rate"], "value"].isna().all()
+    shown = frame(at, "Figure").set_index("Figure")
+    assert (shown.loc[["dropouts", "dropout rate"], "Value"] == "–").all()

@@ -45,4 +45,4 @@ def test_watch_list_on_bundled_sample(sample):
     caseload, episodes = sample
     at = open_page("pages/watch_list.py")
     expected = watch_list(caseload.sessions, episodes).table
-    assert frame(at, "reasons")["client_id"].head(20).tolist() == expected["client_id"].head(20).tolist()
+    assert frame(at, "Why")["Client"].head(20).tolist() == expected["client_id"].head(20).tolist()

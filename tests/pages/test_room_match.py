@@ -23,8 +23,8 @@ def test_room_match_page_on_sample():
     card = habits_scorecard(EPISODES, suppress_below=0).table
     goals = card.set_index("habit").loc["Agree on goals"]
     assert goals["reading"] in text(at)
-    shown_card = frame(at, "habit").set_index("habit")
-    assert float(shown_card.loc["Agree on goals", "prevalence"]) == pytest.approx(goals["prevalence"])
+    shown_card = frame(at, "Habit").set_index("Habit")
+    assert shown_card.loc["Agree on goals", "Share of clients"] == f"{100 * goals['prevalence']:.1f}%"
     assert "Case mix here: referral, diagnosis, age" in text(at)
 
 

@@ -150,3 +150,20 @@ def test_a_spline_bends_the_cox_model_and_draws_its_partial_effect():
     assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
     assert at.session_state[state.SPLINES] == {"srs_first": 3}
     assert "natural spline (3 degrees of freedom)" in _markdown(at)
+
+
+def test_groups_are_known_at_intake_and_measures_during_therapy_go_to_a_landmark():
+    from analytics.survival.landmark import EXPLANATION, landmark_km
+
+    at = _app(PRACTICE)
+    options = at.selectbox(key="survival_group").options
+    assert "missed" not in options and "ruptures" not in options and "srs mean" not in options
+    assert "referral" in options
+    assert EXPLANATION in _markdown(at)
+    expected = landmark_km(derive_episodes(PRACTICE), PRACTICE.sessions, 3, "ruptures")
+    assert expected.takeaway in _markdown(at)
+    at.number_input(key=state.LANDMARK_SESSION).set_value(5).run()
+    at.selectbox(key="survival_landmark_measure").set_value("missed").run()
+    assert not at.exception
+    assert landmark_km(derive_episodes(PRACTICE), PRACTICE.sessions, 5, "missed").takeaway in _markdown(at)
+    assert at.session_state[state.LANDMARK_SESSION] == 5 and at.session_state[state.LANDMARK_MEASURE] == "missed"

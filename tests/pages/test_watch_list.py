@@ -9,7 +9,6 @@ import numpy as np
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.watch_list import watch_list
-from analytics.proportions import percent
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
 from tests.harness import frame, open_page, text
 
@@ -19,12 +18,14 @@ EXPECTED = watch_list(SAMPLE.sessions, EPISODES)
 
 def test_watch_list_page_shows_ranking_and_accuracy():
     at = open_page("pages/watch_list.py", SAMPLE, suppress_below=0)
-    shown = frame(at, "reasons")
-    assert list(shown.columns) == ["rank", "client_id", "therapist", "sessions_attended", "risk", "reasons"]
-    assert shown["client_id"].tolist() == EXPECTED.table["client_id"].tolist()
-    assert shown["risk"].iloc[0] == percent(EXPECTED.table["risk"].iloc[0])
-    assert shown["reasons"].iloc[0] == EXPECTED.table["reasons"].iloc[0]
-    assert not shown["therapist"].str.startswith("T0").any()  # anonymous labels unless ids are asked for
+    shown = frame(at, "Why")
+    assert list(shown.columns) == ["Rank", "Client", "Therapist", "Sessions attended", "Last attended",
+                                   "Days since last contact", "Estimated dropout risk", "Why"]
+    assert shown["Client"].tolist() == EXPECTED.table["client_id"].tolist()
+    assert shown["Estimated dropout risk"].iloc[0] == f"{100 * EXPECTED.table['risk'].iloc[0]:.1f}%"
+    assert shown["Why"].iloc[0] == EXPECTED.table["reasons"].iloc[0]
+    assert shown["Last attended"].iloc[0] == EXPECTED.table["last_attended"].iloc[0].strftime("%Y-%m-%d")
+    assert shown["Therapist"].tolist() == EXPECTED.table["therapist_label"].tolist()  # the caseload's labels
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["AUC on held-out ended episodes"] == f"{EXPECTED.accuracy['auc'].iloc[0]:.2f}"
     assert EXPECTED.takeaway in text(at)
@@ -35,10 +36,12 @@ def test_watch_list_page_filters_by_therapist():
     therapist = EXPECTED.table["therapist_id"].iloc[0]
     at.selectbox(key="watch_list_therapist").set_value(therapist).run()
     assert not at.exception
-    shown = frame(at, "reasons")
+    shown = frame(at, "Why")
     mine = EXPECTED.table.loc[EXPECTED.table["therapist_id"] == therapist]
-    assert shown["client_id"].tolist() == mine["client_id"].tolist()
-    assert shown["rank"].tolist() == mine["rank"].tolist()
+    assert shown["Client"].tolist() == mine["client_id"].tolist()
+    assert shown["Rank"].tolist() == [str(r) for r in mine["rank"]]
+    slug = f"watch_list_{mine['therapist_label'].iloc[0].lower().replace(' ', '_')}"
+    assert any(f"dl_{slug}_csv" in b.proto.id for b in at.get("download_button"))
 
 
 def test_watch_list_page_without_sessions_says_what_is_needed():
@@ -46,15 +49,15 @@ def test_watch_list_page_without_sessions_says_what_is_needed():
     assert "needs the appointment history (a sessions file)" in text(at)
 
 
-def test_watch_list_calibration_hides_small_deciles():
+def test_watch_list_calibration_is_drawn_from_every_decile_and_hides_by_clients():
     at = open_page("pages/watch_list.py", SAMPLE, suppress_below=11)
-    shown = frame(at, "decile")
-    small = EXPECTED.calibration["dropouts"].between(1, 10)
-    assert small.any()
-    assert (shown.loc[small.to_numpy(), "dropouts"].astype(str) == "<11").all()
+    shown = frame(at, "Tenth of predicted risk")
+    assert EXPECTED.calibration["dropouts"].between(1, 10).any() and (EXPECTED.calibration["n"] >= 11).all()
+    assert shown["Dropouts"].tolist() == [str(d) for d in EXPECTED.calibration["dropouts"]]
     spec = json.loads(next(c for c in at.get("plotly_chart") if "perfect calibration" in c.proto.spec).proto.spec)
-    observed = _array(spec["data"][1]["y"])
-    assert np.isnan(observed[small.to_numpy()]).all() and not np.isnan(observed[~small.to_numpy()]).any()
+    np.testing.assert_allclose(_array(spec["data"][1]["y"]), EXPECTED.calibration["observed"])
+    hidden = open_page("pages/watch_list.py", SAMPLE, suppress_below=EXPECTED.calibration["n"].max() + 1)
+    assert (frame(hidden, "Tenth of predicted risk")["Observed dropout rate"] == "hidden").all()
 
 
 def _array(value):

@@ -328,15 +328,17 @@ def test_calibration_figure_plots_the_table(data):
     np.testing.assert_allclose(trace.y, cal["observed"])
 
 
-def test_caterpillar_sorted_by_effect_with_labels(data):
+def test_caterpillar_in_label_order_never_by_effect(data):
     from analytics.charts.regression import caterpillar_figure
-    from analytics.practice.therapists import anonymous_labels
+    from analytics.caseload import anonymous_labels
 
     effects = fit_random_intercept(data.dropna(subset=["age"])).effects
     labels = anonymous_labels(effects["therapist_id"])
     fig = caterpillar_figure(effects, labels)
-    ordered = effects.sort_values("effect")
-    assert list(fig.data[0].y) == [labels[i] for i in ordered["therapist_id"]]
+    ordered = effects.assign(label=effects["therapist_id"].map(labels)).sort_values(
+        "label", key=lambda s: s.str.len() * 1000 + s.rank(method="first"))
+    assert list(fig.data[0].y) == ordered["label"].tolist()
+    assert list(fig.data[0].y) != [labels[i] for i in effects.sort_values("effect")["therapist_id"]]
     np.testing.assert_allclose(fig.data[0].x, np.exp(ordered["effect"]))
 
 

@@ -1,12 +1,12 @@
-"""Funnel limits, shrunken rates and anonymous labels against hand-worked answers and simulation."""
+"""Funnel limits and shrunken rates against hand-worked answers and simulation."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
 
+from analytics.caseload import anonymous_labels
 from analytics.practice.therapists import (
-    anonymous_labels,
     beta_binomial_prior,
     funnel_limits,
     therapist_funnel,
@@ -57,6 +57,11 @@ def test_funnel_counts_rates_and_flags():
     assert lower998[0] < 5 / 60 < lower95[0]
     assert bool(table.loc["T2", "outside_95"]) and not bool(table.loc["T2", "outside_998"])
     assert not table.loc["T3", ["outside_95", "outside_998"]].any()
+    assert table["zone"].tolist() == ["above", "below", "within"]
+    assert table["flag"].tolist() == ["more dropout than expected for their caseload",
+                                      "less dropout than expected for their caseload", ""]
+    assert result.takeaway.startswith("Of 3 therapists, 1 has more dropout than expected for their caseload and "
+                                      "1 has less (outside the 95% limits")
     lo, hi = stats.binomtest(12, 20).proportion_ci(method="wilson")
     assert (table.loc["T1", "ci_lower"], table.loc["T1", "ci_upper"]) == pytest.approx((lo, hi), abs=1e-9)
 
@@ -120,19 +125,6 @@ def test_missing_therapist_and_empty_caseloads_are_reported():
     assert np.isnan(t2["rate"]) and not t2["outside_95"]
 
 
-def test_anonymous_labels_are_stable_and_follow_the_salted_hash():
-    ids = ["T1", "T2", "T3"]
-    labels = anonymous_labels(ids)
-    assert labels == {"T3": "Therapist A", "T2": "Therapist B", "T1": "Therapist C"}
-    assert anonymous_labels(list(reversed(ids))) == labels
-    many_ids = [f"T{i:03d}" for i in range(30)]
-    many = anonymous_labels(many_ids)
-    assert anonymous_labels(many_ids, salt="other") != many
-    assert sorted(many.values()) == sorted([f"Therapist {c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"] +
-                                           ["Therapist AA", "Therapist AB", "Therapist AC", "Therapist AD"])
-    assert [many[i] for i in many_ids[:3]] != ["Therapist A", "Therapist B", "Therapist C"]
-
-
 def _drawn(fig):
     points = [t for t in fig.data if t.mode == "markers"]
     return pd.DataFrame({"x": np.concatenate([t.x for t in points]), "y": np.concatenate([t.y for t in points]),
@@ -152,8 +144,9 @@ def test_funnel_figure_draws_the_table_and_leaves_out_points_that_give_small_cou
     assert sorted(merged["therapist_id"]) == ["T1", "T2", "T3", "T4"]
     assert "5 dropouts of 60 clients" in merged.loc[merged["therapist_id"] == "T2", "text"].iloc[0]
     assert all("T1" not in text and "T2" not in text for text in everyone["text"])
-    assert {t.name: len(t.x) for t in points} == {"therapist, inside": 2, "therapist, outside 95%": 1,
-                                                  "therapist, outside 99.8%": 1}
+    assert {t.name: len(t.x) for t in points} == {"therapist within the limits": 2,
+                                                  "therapist outside the 95% limits": 1,
+                                                  "therapist outside the 99.8% limits": 1}
 
     # T2 has 5 dropouts: its rate times its caseload would give them away, so it is not drawn;
     # being the only small cell, the next smallest count (T1's 12 dropouts) is withheld with it.
@@ -161,4 +154,27 @@ def test_funnel_figure_draws_the_table_and_leaves_out_points_that_give_small_cou
     private, _ = _drawn(private_fig)
     shown = private.merge(table, left_on="x", right_on="known")
     assert sorted(shown["therapist_id"]) == ["T3", "T4"]
-    assert "2 therapist(s) with counts below 11 not drawn" in private_fig.layout.annotations[0].text
+    assert not private_fig.layout.annotations
+    assert result.hidden(11).tolist() == [True, True, False, False]
+    assert result.hidden_note(11) == ("2 therapists with counts below 11 are not drawn (their place would give their "
+                                      "counts away); they are in the table below by zone: 1 above the limits, "
+                                      "1 below the limits.")
+    assert result.hidden_note(0) == ""
+
+
+def test_interval_plot_lists_therapists_by_label_and_hides_the_same_ones_as_the_funnel():
+    from analytics.charts.regression import caterpillar_figure
+    from analytics.practice.therapists import private_effects
+
+    result = therapist_funnel(_episodes({"T1": (12, 8, 5), "T2": (5, 55, 0), "T3": (23, 97, 3), "T4": (30, 100, 0)}))
+    effects = pd.DataFrame({"therapist_id": ["T1", "T2", "T3", "T4"], "effect": [0.9, -0.8, 0.1, -0.2],
+                            "ci_lower": [0.2, -1.5, -0.3, -0.6], "ci_upper": [1.6, -0.1, 0.5, 0.2]})
+    labels = {"T1": "Therapist C", "T2": "Therapist A", "T3": "Therapist AA", "T4": "Therapist B"}
+    private = private_effects(effects, result, 11)
+    assert private["effect"].isna().tolist() == [True, True, False, False]
+    fig = caterpillar_figure(private, labels)
+    assert list(fig.layout.yaxis.categoryarray) == ["Therapist A", "Therapist B", "Therapist C", "Therapist AA"]
+    estimate = fig.data[0]
+    assert list(estimate.y) == ["Therapist B", "Therapist AA"]
+    np.testing.assert_allclose(estimate.x, np.exp([-0.2, 0.1]))
+    assert list(fig.data[1].y) == ["Therapist A", "Therapist C"] and fig.data[1].text == "counts hidden"

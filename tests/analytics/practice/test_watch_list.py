@@ -10,6 +10,7 @@ from analytics.practice.watch_list import (
     _takeaway,
     appointment_features,
     auc_delong,
+    model_notes,
     watch_list,
 )
 from tests.practice_data import small_caseload
@@ -68,10 +69,46 @@ def test_watch_list_on_sample_recovers_true_effects(sample):
     open_ids = episodes.loc[(episodes["event"] == 0) & (episodes["termination"] == "ongoing"), "client_id"]
     assert set(table["client_id"]) <= set(open_ids)
     assert table["risk"].is_monotonic_decreasing and table["rank"].tolist() == list(range(1, len(table) + 1))
-    assert list(table.columns) == ["rank", "client_id", "therapist_id", "sessions_attended", "risk", "reasons"]
+    assert list(table.columns) == ["rank", "client_id", "therapist_id", "therapist_label", "sessions_attended",
+                                   "last_attended", "days_since_contact", "risk", "reasons"]
     court = table.merge(episodes[["client_id", "referral"]], on="client_id")
-    mentioned = court["reasons"].str.contains("court-mandated")
-    assert (court.loc[mentioned, "referral"] == "court-mandated").all()
+    mentioned = court["reasons"].str.contains("Referral: court-mandated.")
+    assert mentioned.any() and (court.loc[mentioned, "referral"] == "court-mandated").all()
+    assert table["reasons"].str.endswith(".").all()
+    labels = episodes.set_index("client_id")["therapist_label"]
+    assert table["therapist_label"].tolist() == labels.loc[table["client_id"]].tolist()
+
+
+def test_last_attended_and_days_since_contact_come_from_the_appointments(sample):
+    caseload, episodes = sample
+    result = watch_list(caseload.sessions, episodes, export_date=caseload.export_date)
+    sessions = caseload.sessions
+    attended = sessions.loc[sessions["status"] == "attended"].groupby("client_id")["date"].max()
+    table = result.table.set_index("client_id")
+    assert (table["last_attended"] == attended.loc[table.index]).all()
+    days = (caseload.export_date - attended.loc[table.index]).dt.days
+    assert table["days_since_contact"].tolist() == days.tolist()
+
+
+def test_a_weight_against_the_known_direction_is_explained_the_right_way_round(sample):
+    caseload, episodes = sample
+    coefficients = watch_list(caseload.sessions, episodes).coefficients.set_index("term")
+    # In the sample, risk acts through the current rating only (sample_data/README.md) and a rupture's
+    # drop fades (r_t = 0.4 r_(t-1)): with the latest rating held equal, a rupture goes with less dropout.
+    assert coefficients.loc["recent_rupture", "odds_ratio"] < 1
+    notes = " ".join(watch_list(caseload.sessions, episodes).model_notes)
+    assert "Rupture in the last two ratings: the model's odds ratio is" in notes
+    assert "It does not mean less risk: a rupture is a sudden fall in the rating" in notes
+    assert "Referral" not in notes  # no known direction, no note
+
+
+def test_model_notes_only_for_weights_against_their_known_direction():
+    coefficients = pd.DataFrame({"term": ["srs_last", "recent_rupture", "missed_last", "trauma_history"],
+                                 "odds_ratio": [0.9, 0.7, 1.5, 0.8], "odds_ratio_alone": [0.88, 1.3, 1.4, 0.9]})
+    notes = model_notes(coefficients)
+    assert len(notes) == 1
+    assert notes[0].startswith("Rupture in the last two ratings: the model's odds ratio is 0.70 (on its own 1.30), "
+                               "which reads as less dropout. It does not mean less risk:")
 
 
 def test_watch_list_is_deterministic_and_filters_by_therapist(sample):
