@@ -55,6 +55,7 @@ class Recipe:
     strata: tuple[str, ...] = ()
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
     suppress_below: int = DEFAULT_THRESHOLD
+    target_rate: float | None = None  # the practice's own dropout target (a proportion), drawn on the Overview
     mapping: dict | None = None
     figure: dict = field(default_factory=lambda: dict(FIGURE_DEFAULTS))
     data_fingerprint: str | None = None
@@ -147,6 +148,10 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.episodes, EpisodeSettings):
         raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
+    if r.target_rate is not None and (isinstance(r.target_rate, bool) or not isinstance(r.target_rate, (int, float))
+                                      or not 0 < r.target_rate < 1):
+        raise RecipeError(f"Recipe key 'target_rate' is {r.target_rate!r}; it must be a proportion between 0 and 1 "
+                          "(0.2 for 20%) or null.")
     for key in ("km_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
 from analytics.practice import outcomes as practice_outcomes
-from analytics.practice import overview
+from analytics.practice import overview, periods
 from analytics.proportions import percent
 from analytics.survival import curves
 from ui import state, widgets
@@ -82,6 +82,23 @@ if "intake_date" in episodes and episodes["intake_date"].notna().any():
     widgets.table(trend.table, "dropout_by_intake", trend.privacy)
 else:
     st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
+
+st.header("This month and quarter")
+st.number_input("Practice target for the dropout rate (%)", min_value=0.5, max_value=99.5, value=None, step=0.5,
+                key=state.TARGET_RATE, help="Drawn as a line on the 12-month rate; saved in the recipe.")
+try:
+    recent = state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
+except ValueError as exc:
+    st.info(str(exc))
+else:
+    st.markdown(f"**{recent.takeaway}**")
+    for warning in recent.warnings:
+        st.caption(warning)
+    widgets.table(recent.table, "dropout_by_period", recent.privacy)
+    st.caption(periods.PERIOD_NOTE)
+    widgets.figure(charts.rolling_figure(recent.rolling, suppress_below), None, "rolling_12_month_chart",
+                   "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
+    widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
 
 st.header("Dropout by group")
 groups = overview.breakdown_columns(episodes)

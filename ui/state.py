@@ -42,6 +42,7 @@ FILTER_SITES = "filter_sites"
 FILTER_THERAPISTS = "filter_therapists"
 FILTER_INTAKE = "filter_intake"
 SUPPRESS_BELOW = "suppress_below"
+TARGET_RATE = "target_rate"  # in percent in the widget, a proportion in the recipe
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
 COVARIATES = "covariates"
@@ -54,7 +55,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
+         SUPPRESS_BELOW, TARGET_RATE, SHOW_IDS, KM_GROUP, COVARIATES, REFERENCE_LEVELS, CLUSTER, STRATA)
 
 
 def keep_widget_values() -> None:
@@ -146,6 +147,12 @@ def suppress_below() -> int:
     return int(st.session_state.get(SUPPRESS_BELOW, DEFAULT_THRESHOLD))
 
 
+def target_rate() -> float | None:
+    """The practice's dropout target as a proportion (None until one is set)."""
+    percent = st.session_state.get(TARGET_RATE)
+    return None if percent is None else float(percent) / 100
+
+
 def show_ids() -> bool:
     return bool(st.session_state.get(SHOW_IDS, False))
 
@@ -214,6 +221,7 @@ def current_recipe() -> Recipe:
             "intake_to": None if chosen["intake_to"] is None else chosen["intake_to"].date().isoformat(),
         },
         suppress_below=suppress_below(),
+        target_rate=target_rate(),
         mapping=result.mapping.to_dict(),
         figure=dict(s.get(FIGURE) or {}),
     ).for_output(getattr(caseload(), "fingerprint", None))
@@ -238,6 +246,7 @@ def apply_settings(recipe: Recipe) -> None:
     else:
         s.pop(FILTER_INTAKE, None)
     s[SUPPRESS_BELOW] = recipe.suppress_below
+    s[TARGET_RATE] = None if recipe.target_rate is None else 100 * recipe.target_rate
     s[FIGURE] = dict(recipe.figure)
 
 
