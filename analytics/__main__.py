@@ -1,7 +1,10 @@
-"""Command line: run the whole analysis headless and write a report bundle.
+"""Command line: run the whole analysis headless and write a report bundle, or the one- or
+two-page summary for the team meeting.
 
     python -m analytics report --sessions sessions.csv --clients clients.csv \
         --therapists therapists.csv --config recipe.json --out report/
+    python -m analytics summary --sessions sessions.csv --clients clients.csv \
+        --config recipe.json --out summary.pdf --paper a4
 
 Every failure ends with exit status 1 (2 for a usage error) and one line on stderr saying
 which file or column is wrong and what to do; never a traceback.
@@ -14,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from analytics.output.summary import PAPERS
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
@@ -47,19 +51,67 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python -m analytics report --sessions sessions.csv --clients clients.csv "
         "--therapists therapists.csv --config recipe.json --out report/",
     )
-    for table in TABLES:
-        report.add_argument(f"--{table}", metavar="FILE", help=f"the {table} table (CSV or Excel)")
-    report.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
+    _data_arguments(report)
     report.add_argument("--out", metavar="DIR", required=True, help="folder to write the bundle into (created if needed)")
-    report.add_argument("--drop-identifiers", action="store_true",
-                        help="drop columns flagged as direct identifiers (names, e-mails, phone numbers, ...) "
-                        "instead of stopping")
     report.add_argument("--no-figures", action="store_true", help="skip the figure files (no Chromium needed)")
+    summary = commands.add_parser(
+        "summary",
+        help="write the one- or two-page summary for the team meeting (PDF)",
+        description=(
+            "Write the de-identified summary a director hands out at the team meeting: the dropout rate against "
+            "the published benchmark, the trend and this month and quarter, how the definition moves the rate, "
+            "what the practice can change, how many therapists may need support and how many clients to check in "
+            "with. The same document as the Overview page's button. Needs Chromium, as figure export does."
+        ),
+        epilog="Example: python -m analytics summary --sessions sessions.csv --clients clients.csv "
+        "--config recipe.json --out summary.pdf --paper letter",
+    )
+    _data_arguments(summary)
+    summary.add_argument("--out", metavar="FILE", required=True, help="the PDF file to write")
+    summary.add_argument("--paper", choices=sorted(PAPERS), default="a4", help="paper size (default a4)")
     return parser
+
+
+def _data_arguments(command) -> None:
+    """The options every command reads its data with: the three tables and the recipe."""
+    for table in TABLES:
+        command.add_argument(f"--{table}", metavar="FILE", help=f"the {table} table (CSV or Excel)")
+    command.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
+    command.add_argument("--drop-identifiers", action="store_true",
+                         help="drop columns flagged as direct identifiers (names, e-mails, phone numbers, ...) "
+                         "instead of stopping")
 
 
 def run_report(args) -> str:
     """Load, check, analyse and write; returns the summary line."""
+    result, recipe = _load(args)
+    from analytics.output.report import assemble, write_bundle
+
+    bundle = assemble(result, recipe, render_figures=not args.no_figures)
+    write_bundle(bundle, args.out)
+    return f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+
+
+def run_summary(args) -> str:
+    """Load, check, compose the meeting summary and print it to PDF; returns the line printed."""
+    result, recipe = _load(args)
+    from analytics.output.export import RendererUnavailable
+    from analytics.output.summary import meeting_summary, summary_pdf
+
+    try:
+        data = summary_pdf(meeting_summary(result.caseload, recipe), args.paper)
+    except RendererUnavailable as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"{out}: is a folder; give --out the name of the PDF file to write, e.g. {out / 'summary.pdf'}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return f"Wrote the meeting summary to {out} ({PAPERS[args.paper]} paper)."
+
+
+def _load(args):
+    """The checked import and the recipe; the import's first error, or an identifier, stops here."""
     sources = _sources(args)
     recipe = _recipe(args.config)
     from analytics.ingest.load import load_caseload
@@ -73,17 +125,13 @@ def run_report(args) -> str:
     errors = [p for p in result.problems if p.severity == "error"]
     if result.caseload is None:
         raise CliError(errors[0].as_text() if errors else "The data could not be loaded; check the files.")
-    from analytics.output.report import assemble, write_bundle
-
-    bundle = assemble(result, recipe, render_figures=not args.no_figures)
-    write_bundle(bundle, args.out)
-    return f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+    return result, recipe
 
 
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        print(run_report(args))
+        print(run_summary(args) if args.command == "summary" else run_report(args))
         return 0
     except SystemExit as exc:
         return int(exc.code or 0)

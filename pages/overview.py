@@ -1,10 +1,12 @@
 """Overview: the practice's dropout rate with its interval next to the published benchmark, how the
-definition moves it, and how it varies over time and between groups."""
+definition moves it, how it varies over time (this month and quarter, the rolling 12-month rate
+against the practice's target) and between groups, and the team-meeting summary as a PDF."""
 
 import streamlit as st
 
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.output import export, summary
 from analytics.practice import outcomes as practice_outcomes
 from analytics.practice import overview, periods
 from analytics.proportions import percent
@@ -124,3 +126,21 @@ widgets.figure(
     cif.table, "cumulative_incidence_of_dropout",
     f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
 )
+
+st.header("Summary for the team meeting")
+st.caption("One or two printed pages in plain words, with no therapist or client named and small counts hidden: "
+           "the same document as `python -m analytics summary`.")
+paper = st.radio("Paper", list(summary.PAPERS), format_func=summary.PAPERS.get, horizontal=True, key="summary_paper")
+problem = export.renderer_problem()
+if problem:
+    st.info(problem)
+elif st.button("Prepare the meeting summary", key="prepare_summary"):
+    with st.spinner("Writing the summary..."):
+        meeting = summary.meeting_summary(caseload, state.current_recipe(), episodes)
+    try:
+        pdf = summary.summary_pdf(meeting, paper)
+    except export.RendererUnavailable as exc:
+        st.error(str(exc))
+    else:
+        st.download_button("Download the meeting summary (PDF)", pdf, file_name=f"dropout_summary_{paper}.pdf",
+                           mime="application/pdf", key="download_summary", on_click="ignore")

@@ -146,10 +146,11 @@ def _takeaway(table: pd.DataFrame, rolling: pd.DataFrame, target: float | None, 
                      f"Too few episodes ended in {quarter['period']} to show its rate without revealing small numbers.")
     last = _shown(rolling.tail(1), suppress_below).iloc[0] if len(rolling) else None
     if last is not None and np.isfinite(last["rate"]):
-        text = f"Over the 12 months to {last['month']:%B %Y}, {percent(last['rate'], 1)} of ended episodes were dropouts"
+        text = (f"Over the 12 months to {last['month']:%B %Y}, {percent(last['rate'], 1)} (95% CI "
+                f"{percent(last['ci_lower'], 1)} to {percent(last['ci_upper'], 1)}) of ended episodes were dropouts")
         if target is not None:
             side = ("above" if last["ci_lower"] > target else "below" if last["ci_upper"] < target
                     else "not clearly different from")
-            text += f", {side} the practice's target of {percent(target, 1)} (95% CI {percent(last['ci_lower'], 1)} to {percent(last['ci_upper'], 1)})"
+            text += f", {side} the practice's target of {percent(target, 1)}"
         parts.append(text + ".")
     return " ".join(parts)

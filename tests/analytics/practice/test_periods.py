@@ -64,8 +64,8 @@ def test_rolling_rate_and_target():
     assert (last["known"], last["dropouts"]) == (260, 72) and last["target"] == 0.25
     assert rolling.index.min() == pd.Timestamp("2024-03-01")  # first month with 12 months of history
     result = period_comparison(e, target_rate=0.25)
-    assert "Over the 12 months to June 2024, 27.7% of ended episodes were dropouts, not clearly different from " \
-           "the practice's target of 25.0%" in result.takeaway
+    assert ("Over the 12 months to June 2024, 27.7% (95% CI 22.6% to 33.4%) of ended episodes were dropouts, "
+            "not clearly different from the practice's target of 25.0%.") in result.takeaway
 
 
 def test_open_episodes_make_the_period_provisional_and_no_history_is_refused():
