@@ -53,12 +53,13 @@ sensitivity = state.cached(
 )
 for warning in sensitivity.warnings:
     st.warning(warning)
-widgets.figure(charts.rate_figure(sensitivity.table, "label", suppress_below), None, "rate_by_definition_chart",
-               f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
+widgets.figure(state.cached("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
+               None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
 widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
 if len(sensitivity.agreement):
     st.subheader("Do the definitions pick the same clients?")
-    widgets.figure(charts.agreement_figure(sensitivity.agreement, suppress_below), None, "definition_agreement_chart",
+    widgets.figure(state.cached("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
+                                suppress_below), None, "definition_agreement_chart",
                    f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
     widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
 
@@ -78,7 +79,7 @@ if "intake_date" in episodes and episodes["intake_date"].notna().any():
     trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
     for warning in trend.warnings:
         st.caption(warning)
-    widgets.figure(charts.month_figure(trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
+    widgets.figure(state.cached("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
                    f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
                    "hollow points are provisional.")
     widgets.table(trend.table, "dropout_by_intake", trend.privacy)
@@ -98,7 +99,7 @@ else:
         st.caption(warning)
     widgets.table(recent.table, "dropout_by_period", recent.privacy)
     st.caption(periods.PERIOD_NOTE)
-    widgets.figure(charts.rolling_figure(recent.rolling, suppress_below), None, "rolling_12_month_chart",
+    widgets.figure(state.cached("chart_rolling_12_month", charts.rolling_figure, recent.rolling, suppress_below), None, "rolling_12_month_chart",
                    "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
     widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
 
@@ -112,7 +113,7 @@ for column in groups:
     by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
     for warning in by.warnings:
         st.caption(warning)
-    widgets.figure(charts.rate_figure(by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+    widgets.figure(state.cached("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
     widgets.table(by.table, f"dropout_by_{column}", by.privacy)
 
 st.header("When dropout happens")
@@ -122,7 +123,8 @@ for warning in cif.warnings:
 unit = "session" if settings.time_scale == "sessions" else "day"
 cif_text = overview.incidence_takeaway(cif.table, unit)
 widgets.figure(
-    survival_charts.cif_figure(cif, time_label="Sessions attended" if unit == "session" else "Days in therapy"),
+    state.cached("chart_cumulative_incidence", survival_charts.cif_figure, cif,
+                 time_label="Sessions attended" if unit == "session" else "Days in therapy"),
     cif.table, "cumulative_incidence_of_dropout",
     f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
 )
@@ -134,13 +136,9 @@ paper = st.radio("Paper", list(summary.PAPERS), format_func=summary.PAPERS.get, 
 problem = export.renderer_problem()
 if problem:
     st.info(problem)
-elif st.button("Prepare the meeting summary", key="prepare_summary"):
-    with st.spinner("Writing the summary..."):
-        meeting = summary.meeting_summary(caseload, state.current_recipe(), episodes)
-    try:
-        pdf = summary.summary_pdf(meeting, paper)
-    except export.RendererUnavailable as exc:
-        st.error(str(exc))
-    else:
-        st.download_button("Download the meeting summary (PDF)", pdf, file_name=f"dropout_summary_{paper}.pdf",
-                           mime="application/pdf", key="download_summary", on_click="ignore")
+else:
+    recipe = state.current_recipe()
+    st.download_button(
+        "Download the meeting summary (PDF)", key="download_summary", on_click="ignore", mime="application/pdf",
+        file_name=f"dropout_summary_{paper}.pdf",
+        data=lambda: summary.summary_pdf(summary.meeting_summary(caseload, recipe, episodes), paper))
