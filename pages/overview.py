@@ -2,6 +2,8 @@
 definition moves it, how it varies over time (this month and quarter, the rolling 12-month rate
 against the practice's target) and between groups, and the team-meeting summary as a PDF."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from analytics.charts import practice as charts
@@ -10,6 +12,7 @@ from analytics.output import export, summary
 from analytics.practice import outcomes as practice_outcomes
 from analytics.practice import overview, periods
 from analytics.proportions import percent
+from analytics.schema import DEFINITIONS
 from analytics.survival import curves
 from ui import state, widgets
 
@@ -45,7 +48,8 @@ st.info(
 widgets.table(h.table, "headline")
 
 st.header("How the definition changes the rate")
-outcomes = state.cached("practice_definition_outcomes", overview.definition_outcomes, caseload, settings)
+outcomes = state.cached_for_every_definition("practice_definition_outcomes", overview.definition_outcomes, caseload,
+                                              replace(settings, dropout_definition=DEFINITIONS[0]))
 sensitivity = state.cached(
     "practice_sensitivity",
     lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),

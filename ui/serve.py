@@ -2,11 +2,11 @@
 
     python -m ui.serve [streamlit run options]      # what `make run` runs
 
-Before the server listens it runs the app once, headless (Streamlit's AppTest, in this process),
-on the bundled sample with the default settings: the heavy libraries are imported, the sample is
-imported (`state._sample`, once per server) and the Overview's results and charts land in the
-server's shared cache for the sample (`state.cached`), so the first visitor's Overview is drawn
-from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
+Before the server listens it runs the app headless (Streamlit's AppTest, in this process) on the
+bundled sample, once under each dropout definition with the other settings at their defaults: the
+heavy libraries are imported, the sample is imported (`state._sample`, once per server) and the
+Overview's results and charts land in the server's shared cache for the sample (`state.cached`),
+so the first visitor's Overview, and a change of definition on it, are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
 """
 
 from __future__ import annotations
@@ -22,13 +22,20 @@ _LOG = logging.getLogger(__name__)
 
 
 def warm() -> float:
-    """Run the app's default page once on the sample; returns the seconds it took."""
+    """Run the app's default page on the sample under each definition; returns the seconds it took."""
     from streamlit.testing.v1 import AppTest
 
     from ui import sessions
 
+    from analytics.episodes import available_definitions
+    from ui import state
+
     start = time.perf_counter()
     run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S).run()
+    loaded = state._sample().caseload
+    for definition in available_definitions(loaded)[1:] if loaded is not None and not run.exception else []:
+        run.session_state[state.DEFINITION] = definition
+        run.run()
     if run.exception:
         _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
     # The headless run has no server, so the sweeper did not start; let the server start it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Callable
 
 import pandas as pd
@@ -24,6 +25,7 @@ from analytics.episodes import (
     measures_present,
 )
 from analytics.recipe import EPISODE_KEYS, Recipe
+from analytics.schema import DEFINITIONS
 from analytics.suppression import DEFAULT_THRESHOLD
 
 INGEST = "ingest"
@@ -260,10 +262,20 @@ def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
     On an upload the cache is this session's only. On the bundled sample (no one's data) it is the
     server's, shared by every session: a result computed for one visitor, and everything computed
     from it, is there for the next, and sessions asking at once wait for the one computing it."""
+    return _memo(name, episode_settings(), fn, args, kwargs)
+
+
+def cached_for_every_definition(name: str, fn: Callable, *args, **kwargs) -> Any:
+    """`cached` for a result that covers every dropout definition (the definition comparison):
+    choosing another definition in the sidebar finds it in the cache."""
+    return _memo(name, replace(episode_settings(), dropout_definition=DEFINITIONS[0]), fn, args, kwargs)
+
+
+def _memo(name: str, settings: EpisodeSettings, fn: Callable, args: tuple, kwargs: dict) -> Any:
     key = (
         name,
         getattr(caseload(), "fingerprint", None),
-        episode_settings(),
+        settings,
         tuple(_key(a) for a in args),
         tuple(sorted((k, _key(v)) for k, v in kwargs.items())),
     )

@@ -16,3 +16,13 @@ def test_warm_up_fills_the_shared_cache_for_the_first_visitor(monkeypatch):
     visitor = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not visitor.exception
     assert computed == [] and set(state._shared_store()) == set(warmed)
+
+
+def test_warm_up_covers_a_change_of_definition(monkeypatch):
+    serve.warm()
+    computed = []
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
+    visitor = AppTest.from_file(str(APP), default_timeout=120).run()
+    visitor.session_state[state.DEFINITION] = "unilateral"
+    visitor.run()
+    assert not visitor.exception and computed == []
