@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m streamlit run app.py
+	$(BIN)/python -m ui.serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,8 +1,11 @@
-"""Command line: run the whole analysis headless and write a report bundle, or write the
-suggested mapping of an export to edit. It takes the same choices as the Data page.
+"""Command line: run the whole analysis headless and write a report bundle, the one- or
+two-page summary for the team meeting, or the suggested mapping of an export to edit. It takes
+the same choices as the Data page.
 
     python -m analytics report --sessions sessions.csv --clients clients.csv \
         --therapists therapists.csv --config recipe.json --out report/
+    python -m analytics summary --sessions sessions.csv --clients clients.csv \
+        --config recipe.json --out summary.pdf --paper a4
     python -m analytics map --sessions appointments.csv --out mapping.json
 
 Every failure ends with exit status 1 (2 for a usage error) and one line on stderr saying
@@ -19,6 +22,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from analytics.output.summary import PAPERS
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
@@ -72,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_inputs(mapper)
     mapper.add_argument("--out", metavar="FILE", required=True, help="the mapping JSON file to write")
+    summary = commands.add_parser(
+        "summary",
+        help="write the one- or two-page summary for the team meeting (PDF)",
+        description=(
+            "Write the de-identified summary a director hands out at the team meeting: the dropout rate against "
+            "the published benchmark, the trend and this month and quarter, how the definition moves the rate, "
+            "what the practice can change, how many therapists may need support and how many clients to check in "
+            "with. The same document as the Overview page's button. Needs Chromium, as figure export does."
+        ),
+        epilog="Example: python -m analytics summary --sessions sessions.csv --clients clients.csv "
+        "--config recipe.json --out summary.pdf --paper letter",
+    )
+    _add_inputs(summary)
+    summary.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
+    summary.add_argument("--out", metavar="FILE", required=True, help="the PDF file to write")
+    summary.add_argument("--paper", choices=sorted(PAPERS), default="a4", help="paper size (default a4)")
     return parser
 
 
@@ -97,16 +117,23 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args) -> str:
     """Load, check, analyse and write; returns the summary line."""
-    recipe = _recipe(args.config)
-    result = _load(args, _mapping(args, recipe), refuse_identifiers=True)
-    _raise_errors(result, args)
-    recipe, chosen = _fitting_definition(recipe, result.caseload, args.config)
+    recipe, result, chosen = _checked(args)
     from analytics.output.report import assemble, write_bundle
 
     bundle = assemble(result, recipe, render_figures=not args.no_figures)
     write_bundle(bundle, args.out)
     return (f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
             + chosen)
+
+
+def _checked(args):
+    """The recipe (with a definition the data support), the checked import and the sentence saying
+    when the definition was changed; an identifier or the import's first error stops here."""
+    recipe = _recipe(args.config)
+    result = _load(args, _mapping(args, recipe), refuse_identifiers=True)
+    _raise_errors(result, args)
+    recipe, chosen = _fitting_definition(recipe, result.caseload, args.config)
+    return recipe, result, chosen
 
 
 def _fitting_definition(recipe: Recipe, caseload, config) -> tuple[Recipe, str]:
@@ -140,10 +167,29 @@ def run_map(args) -> str:
             f"then run: python -m analytics report {_input_flags(args)} --mapping {shlex.quote(args.out)} --out DIR")
 
 
+def run_summary(args) -> str:
+    """Load, check, compose the meeting summary and print it to PDF; returns the line printed."""
+    recipe, result, chosen = _checked(args)
+    from analytics.output.export import RendererUnavailable
+    from analytics.output.summary import meeting_summary, summary_pdf
+
+    try:
+        data = summary_pdf(meeting_summary(result.caseload, recipe), args.paper)
+    except RendererUnavailable as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"{out}: is a folder; give --out the name of the PDF file to write, e.g. {out / 'summary.pdf'}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return f"Wrote the meeting summary to {out} ({PAPERS[args.paper]} paper)." + chosen
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        print(run_map(args) if args.command == "map" else run_report(args))
+        commands = {"report": run_report, "summary": run_summary, "map": run_map}
+        print(commands[args.command](args))
         return 0
     except SystemExit as exc:
         return int(exc.code or 0)

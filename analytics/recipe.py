@@ -60,6 +60,7 @@ class Recipe:
     landmark_measure: str | None = None
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
     suppress_below: int = DEFAULT_THRESHOLD
+    target_rate: float | None = None  # the practice's own dropout target (a proportion), drawn on the Overview
     mapping: dict | None = None
     figure: dict = field(default_factory=lambda: dict(FIGURE_DEFAULTS))
     data_fingerprint: str | None = None
@@ -152,6 +153,10 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.episodes, EpisodeSettings):
         raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
+    if r.target_rate is not None and (isinstance(r.target_rate, bool) or not isinstance(r.target_rate, (int, float))
+                                      or not 0 < r.target_rate < 1):
+        raise RecipeError(f"Recipe key 'target_rate' is {r.target_rate!r}; it must be a proportion between 0 and 1 "
+                          "(0.2 for 20%) or null.")
     tau = r.rmst_tau
     if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
         raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "

@@ -1,13 +1,18 @@
 """Overview: the practice's dropout rate with its interval next to the published benchmark, how the
-definition moves it, and how it varies over time and between groups."""
+definition moves it, how it varies over time (this month and quarter, the rolling 12-month rate
+against the practice's target) and between groups, and the team-meeting summary as a PDF."""
+
+from dataclasses import replace
 
 import streamlit as st
 
 from analytics.charts import practice as charts
 from analytics.charts import survival as survival_charts
+from analytics.output import export, summary
 from analytics.practice import outcomes as practice_outcomes
-from analytics.practice import overview
+from analytics.practice import overview, periods
 from analytics.proportions import percent
+from analytics.schema import DEFINITIONS
 from analytics.survival import curves
 from ui import state, widgets
 
@@ -43,7 +48,8 @@ st.info(
 widgets.table(h.table, "headline")
 
 st.header("How the definition changes the rate")
-outcomes = state.cached("practice_definition_outcomes", overview.definition_outcomes, caseload, settings)
+outcomes = state.cached_for_every_definition("practice_definition_outcomes", overview.definition_outcomes, caseload,
+                                              replace(settings, dropout_definition=DEFINITIONS[0]))
 sensitivity = state.cached(
     "practice_sensitivity",
     lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),
@@ -51,12 +57,13 @@ sensitivity = state.cached(
 )
 for warning in sensitivity.warnings:
     st.warning(warning)
-widgets.figure(charts.rate_figure(sensitivity.table, "label", suppress_below), None, "rate_by_definition_chart",
-               f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
+widgets.figure(state.cached("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
+               None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
 widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
 if len(sensitivity.agreement):
     st.subheader("Do the definitions pick the same clients?")
-    widgets.figure(charts.agreement_figure(sensitivity.agreement, suppress_below), None, "definition_agreement_chart",
+    widgets.figure(state.cached("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
+                                suppress_below), None, "definition_agreement_chart",
                    f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
     widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
 
@@ -76,12 +83,29 @@ if "intake_date" in episodes and episodes["intake_date"].notna().any():
     trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
     for warning in trend.warnings:
         st.caption(warning)
-    widgets.figure(charts.month_figure(trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
+    widgets.figure(state.cached("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
                    f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
                    "hollow points are provisional.")
     widgets.table(trend.table, "dropout_by_intake", trend.privacy)
 else:
     st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
+
+st.header("This month and quarter")
+st.number_input("Practice target for the dropout rate (%)", min_value=0.5, max_value=99.5, value=None, step=0.5,
+                key=state.TARGET_RATE, help="Drawn as a line on the 12-month rate; saved in the recipe.")
+try:
+    recent = state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
+except ValueError as exc:
+    st.info(str(exc))
+else:
+    st.markdown(f"**{recent.takeaway}**")
+    for warning in recent.warnings:
+        st.caption(warning)
+    widgets.table(recent.table, "dropout_by_period", recent.privacy)
+    st.caption(periods.PERIOD_NOTE)
+    widgets.figure(state.cached("chart_rolling_12_month", charts.rolling_figure, recent.rolling, suppress_below), None, "rolling_12_month_chart",
+                   "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
+    widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
 
 st.header("Dropout by group")
 groups = overview.breakdown_columns(episodes)
@@ -93,7 +117,7 @@ for column in groups:
     by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
     for warning in by.warnings:
         st.caption(warning)
-    widgets.figure(charts.rate_figure(by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+    widgets.figure(state.cached("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
     widgets.table(by.table, f"dropout_by_{column}", by.privacy)
 
 st.header("When dropout happens")
@@ -103,7 +127,22 @@ for warning in cif.warnings:
 unit = "session" if settings.time_scale == "sessions" else "day"
 cif_text = overview.incidence_takeaway(cif.table, unit)
 widgets.figure(
-    survival_charts.cif_figure(cif, time_label="Sessions attended" if unit == "session" else "Days in therapy"),
+    state.cached("chart_cumulative_incidence", survival_charts.cif_figure, cif,
+                 time_label="Sessions attended" if unit == "session" else "Days in therapy"),
     cif.table, "cumulative_incidence_of_dropout",
     f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
 )
+
+st.header("Summary for the team meeting")
+st.caption("One or two printed pages in plain words, with no therapist or client named and small counts hidden: "
+           "the same document as `python -m analytics summary`.")
+paper = st.radio("Paper", list(summary.PAPERS), format_func=summary.PAPERS.get, horizontal=True, key="summary_paper")
+problem = export.renderer_problem()
+if problem:
+    st.info(problem)
+else:
+    recipe = state.current_recipe()
+    st.download_button(
+        "Download the meeting summary (PDF)", key="download_summary", on_click="ignore", mime="application/pdf",
+        file_name=f"dropout_summary_{paper}.pdf",
+        data=lambda: summary.summary_pdf(summary.meeting_summary(caseload, recipe, episodes), paper))

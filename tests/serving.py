@@ -1,6 +1,7 @@
-"""A real `streamlit run app.py`, for the real-browser test and the load benchmark: started on a
-free port, ready once /_stcore/health answers, always ended; and the memory of it and of every
-process below it (read from /proc: psutil is not a dependency)."""
+"""A real server started as `make run` starts it (`python -m ui.serve`: warmed up on the sample,
+then `streamlit run app.py`), for the real-browser test and the benchmarks: started on a free
+port, ready once /_stcore/health answers, always ended; and the memory of it and of every process
+below it (read from /proc: psutil is not a dependency)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def streamlit_server(log: Path, *options: str, env: dict[str, str] | None = None
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+            [sys.executable, "-m", "ui.serve", "--server.port", str(port), "--server.headless",
              "true", "--server.fileWatcherType", "none", *options],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     url = f"http://localhost:{port}"

@@ -7,7 +7,9 @@ Pages and the sidebar bind their widgets to the keys below, so a saved recipe ca
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Callable
 
 import pandas as pd
@@ -24,6 +26,7 @@ from analytics.episodes import (
 )
 from analytics.episodes import therapist_labels as labels_in
 from analytics.recipe import EPISODE_KEYS, Recipe
+from analytics.schema import DEFINITIONS
 from analytics.suppression import DEFAULT_THRESHOLD
 
 INGEST = "ingest"
@@ -32,6 +35,7 @@ DATASET = "dataset_name"
 CACHE = "_cache"
 IMPORTS = "import_count"
 CACHE_SIZE = 48
+SHARED_CACHE_SIZE = 400  # results on the bundled sample, for every session: a few settings' worth of every page
 
 # Widget keys shared by the sidebar, the pages and the recipe.
 DEFINITION = "dropout_definition"
@@ -43,6 +47,7 @@ FILTER_SITES = "filter_sites"
 FILTER_THERAPISTS = "filter_therapists"
 FILTER_INTAKE = "filter_intake"
 SUPPRESS_BELOW = "suppress_below"
+TARGET_RATE = "target_rate"  # in percent in the widget, a proportion in the recipe
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
 RMST_TAU = "rmst_tau"
@@ -60,7 +65,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER,
+         SUPPRESS_BELOW, TARGET_RATE, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER,
          STRATA, LANDMARK_SESSION, LANDMARK_MEASURE)
 
 
@@ -81,7 +86,7 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[IMPORTS] = import_count() + 1
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
-    st.session_state[CACHE] = OrderedDict()
+    st.session_state[CACHE] = _Store(CACHE_SIZE)
     for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
                 STRATA):
         st.session_state.pop(key, None)
@@ -152,6 +157,12 @@ def filters() -> dict:
 
 def suppress_below() -> int:
     return int(st.session_state.get(SUPPRESS_BELOW, DEFAULT_THRESHOLD))
+
+
+def target_rate() -> float | None:
+    """The practice's dropout target as a proportion (None until one is set)."""
+    percent = st.session_state.get(TARGET_RATE)
+    return None if percent is None else float(percent) / 100
 
 
 def show_ids() -> bool:
@@ -238,6 +249,7 @@ def current_recipe() -> Recipe:
             "intake_to": None if chosen["intake_to"] is None else chosen["intake_to"].date().isoformat(),
         },
         suppress_below=suppress_below(),
+        target_rate=target_rate(),
         mapping=result.mapping.to_dict(),
         figure=dict(s.get(FIGURE) or {}),
     ).for_output(getattr(caseload(), "fingerprint", None))
@@ -267,33 +279,87 @@ def apply_settings(recipe: Recipe) -> None:
     else:
         s.pop(FILTER_INTAKE, None)
     s[SUPPRESS_BELOW] = recipe.suppress_below
+    s[TARGET_RATE] = None if recipe.target_rate is None else 100 * recipe.target_rate
     s[FIGURE] = dict(recipe.figure)
 
 
 def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
-    """Memoize `fn(*args, **kwargs)` in this session only, keyed on the data fingerprint, the
-    episode settings and the arguments. Tables and caseloads are keyed by identity (the cache
-    entry holds its arguments, so an identity cannot be reused while the entry lives) — no
-    hashing of data."""
-    store: OrderedDict = st.session_state.setdefault(CACHE, OrderedDict())
-    held = (args, kwargs)
+    """Memoize `fn(*args, **kwargs)`, keyed on the data fingerprint, the episode settings and the
+    arguments. Tables and caseloads are keyed by identity (the cache entry holds its arguments, so
+    an identity cannot be reused while the entry lives) — no hashing of data.
+
+    On an upload the cache is this session's only. On the bundled sample (no one's data) it is the
+    server's, shared by every session: a result computed for one visitor, and everything computed
+    from it, is there for the next, and sessions asking at once wait for the one computing it."""
+    return _memo(name, episode_settings(), fn, args, kwargs)
+
+
+def cached_for_every_definition(name: str, fn: Callable, *args, **kwargs) -> Any:
+    """`cached` for a result that covers every dropout definition (the definition comparison):
+    choosing another definition in the sidebar finds it in the cache."""
+    return _memo(name, replace(episode_settings(), dropout_definition=DEFINITIONS[0]), fn, args, kwargs)
+
+
+def _memo(name: str, settings: EpisodeSettings, fn: Callable, args: tuple, kwargs: dict) -> Any:
     key = (
         name,
         getattr(caseload(), "fingerprint", None),
-        episode_settings(),
+        settings,
         tuple(_key(a) for a in args),
         tuple(sorted((k, _key(v)) for k, v in kwargs.items())),
     )
-    if key in store:
-        store.move_to_end(key)
-        return store[key][1]
+    shared = st.session_state.get(INGEST) is _sample()
+    store: _Store = _shared_store() if shared else st.session_state.setdefault(CACHE, _Store(CACHE_SIZE))
     # Streamlit shows a spinner only after half a second: quick steps stay silent.
+    return store.get(key, (args, kwargs), lambda: _calculating(name, fn, args, kwargs))
+
+
+def _calculating(name: str, fn: Callable, args, kwargs) -> Any:
     with st.spinner(f"Calculating: {name.replace('_', ' ')}", show_time=True):
-        result = fn(*args, **kwargs)
-    store[key] = (held, result)
-    while len(store) > CACHE_SIZE:
-        store.popitem(last=False)
-    return result
+        return fn(*args, **kwargs)
+
+
+class _Store:
+    """A least-recently-used memo of (arguments, result) by key, safe to share between sessions'
+    threads: one caller computes a missing entry while the others asking for it wait."""
+
+    def __init__(self, size: int):
+        self._entries: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+        self._pending: dict = {}
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self._entries))
+
+    def get(self, key, held, compute: Callable[[], Any]) -> Any:
+        while True:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key][1]
+                waiting = self._pending.get(key)
+                if waiting is None:
+                    self._pending[key] = threading.Event()
+                    break
+            waiting.wait()  # another session is computing it; if that failed, compute it here
+        try:
+            result = compute()
+            with self._lock:
+                self._entries[key] = (held, result)
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+            return result
+        finally:
+            with self._lock:
+                self._pending.pop(key).set()
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_store() -> _Store:
+    """The server's cache of results on the bundled sample (see `cached`)."""
+    return _Store(SHARED_CACHE_SIZE)
 
 
 def _names(value) -> tuple[str, ...]:
@@ -303,12 +369,22 @@ def _names(value) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _hashable(value) -> bool:
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return True  # keyed item by item below
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _by_identity(value) -> bool:
     return isinstance(value, (pd.DataFrame, pd.Series, Caseload))
 
 
 def _key(value):
-    if _by_identity(value):
+    if _by_identity(value) or not _hashable(value):  # tables, caseloads, results: by identity
         return ("id", id(value))
     if isinstance(value, (list, tuple)):
         return tuple(_key(v) for v in value)

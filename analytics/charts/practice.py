@@ -124,6 +124,31 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, p
     return apply_theme(fig)
 
 
+def rolling_figure(rolling: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
+    """The rolling 12-month dropout rate with its 95% band, and the practice's target as a line."""
+    shown = _visible(rolling, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=pd.concat([shown["month"], shown["month"][::-1]]), y=pd.concat([shown["ci_upper"], shown["ci_lower"][::-1]]),
+        fill="toself", fillcolor=_rgba(_COLOURS[0], 0.15), mode="lines", line=dict(width=0), hoverinfo="skip", name="95% CI",
+    ))
+    fig.add_trace(go.Scatter(
+        x=shown["month"], y=shown["rate"], mode="lines+markers", name="dropout rate, past 12 months",
+        line=dict(color=_COLOURS[0]), marker=dict(size=6),
+        customdata=np.column_stack([shown["dropouts"], shown["known"]]),
+        hovertemplate="12 months to %{x|%B %Y}: %{y:.1%}<br>%{customdata[0]:.0f} dropouts of %{customdata[1]:.0f} "
+                      "ended<extra></extra>",
+    ))
+    target = rolling["target"].dropna()
+    if len(target):
+        fig.add_hline(y=float(target.iloc[0]), line=dict(color=_BLACK, dash="dot", width=1.5),
+                      annotation_text=f"practice target {100 * float(target.iloc[0]):.1f}%", annotation_position="top left")
+    fig.update_layout(xaxis_title="Month (12 months up to its end)", yaxis_title="Dropout rate (ended episodes)",
+                      yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.3))
+    _hidden_note(fig, rolling, shown, suppress_below)
+    return apply_theme(fig)
+
+
 def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below: int = DEFAULT_THRESHOLD,
                       cutoff: float | None = None, group: str = "outcome", label: str | None = None,
                       names: dict | None = None) -> go.Figure:

@@ -1,6 +1,6 @@
 """Figures and tables as files: journal-sized PNG/SVG/PDF and spreadsheet-safe CSV/XLSX.
 
-Figures are rendered by kaleido in ONE headless Chromium, kept open between figures (opening a
+Figures (and the meeting summary's PDF, `html_pdf_bytes`) are rendered by kaleido in ONE headless Chromium, kept open between figures (opening a
 browser takes seconds; a figure in an open one takes a fraction of a second) and closed after
 `BROWSER_IDLE_S` without a figure, since it holds about 400 MB in ten processes; the next figure
 opens it again. The browser runs on its own event-loop thread; a lock serializes renders because
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import io
 import logging
 import os
@@ -215,19 +216,28 @@ class _Renderer:
 
     def render(self, fig: go.Figure, opts: dict) -> bytes:
         spec = fig.to_dict()
+        return self._with_browser(lambda browser: browser.calc_fig(spec, opts=opts))
+
+    def print_pdf(self, html: str) -> bytes:
+        """`html` printed to PDF by the open browser (paper size from the page's CSS @page rule),
+        in a tab of its own that is closed afterwards; nothing is written to disk."""
+        return self._with_browser(lambda browser: _print_pdf(browser, html))
+
+    def _with_browser(self, work) -> bytes:
+        """Run the coroutine `work(browser)` in the open browser (opened if needed)."""
         with self._lock:
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
             self._ensure_open()
             try:
-                return self._run(self._kaleido.calc_fig(spec, opts=opts))
+                return self._run(work(self._kaleido))
             except (ValueError, TypeError, AttributeError):
-                raise  # a bad figure, not a bad browser
+                raise  # a bad figure or page, not a bad browser
             except Exception:
                 # a crashed browser is reopened once; a second failure is reported
                 self._close()
                 self._ensure_open()
-                return self._run(self._kaleido.calc_fig(spec, opts=opts))
+                return self._run(work(self._kaleido))
             finally:
                 self._idle_timer = threading.Timer(self._idle_s, self.close)
                 self._idle_timer.daemon = True
@@ -278,6 +288,26 @@ class _Renderer:
             except Exception:  # noqa: BLE001 - closing a dead browser may fail; it is gone either way
                 pass
         self._kaleido = None
+
+
+async def _print_pdf(browser, html: str) -> bytes:
+    """Chrome DevTools: a blank tab, the page set as its document, Page.printToPDF."""
+    tab = await browser.create_tab("about:blank")
+    try:
+        frame = (await tab.send_command("Page.getFrameTree"))["result"]["frameTree"]["frame"]["id"]
+        await tab.send_command("Page.setDocumentContent", params={"frameId": frame, "html": html})
+        printed = await tab.send_command("Page.printToPDF", params={
+            "preferCSSPageSize": True, "printBackground": True, "displayHeaderFooter": False})
+        if "error" in printed:
+            raise RuntimeError(f"Chromium could not print the page: {printed['error'].get('message', printed['error'])}")
+        return base64.b64decode(printed["result"]["data"])
+    finally:
+        await browser.close_tab(tab.target_id)
+
+
+def html_pdf_bytes(html: str) -> bytes:
+    """A self-contained HTML page (no external files) as PDF, printed by the figure renderer's Chromium."""
+    return _RENDERER.print_pdf(html)
 
 
 _RENDERER = _Renderer()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from analytics.episodes import episode_measures
+from analytics.practice.overview import BENCHMARK, benchmark_comparison, headline, rate_text
+from analytics.proportions import percent
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, LEFT
 
 _DEFINITIONS = {
@@ -83,11 +85,20 @@ def _outcome(episodes, counts, recipe, export_date) -> str:
     text = _DEFINITIONS[settings.dropout_definition].format(
         window=settings.ongoing_window_days, early=settings.early_sessions, export=export_text,
         measure=settings.measures()[measure].label if measure else "", unscored=_unscored_leavers(episodes, measure))
-    n = max(counts["episodes"], 1)
-    text += (f" Time was {_TIME[recipe.episodes.time_scale]}. There were {counts['dropouts']:,} dropouts "
-             f"({100 * counts['dropouts'] / n:.1f}%), {counts['completed']:,} completions and "
-             f"{counts['censored']:,} ongoing or censored episodes.")
+    text += (f" Time was {_TIME[recipe.episodes.time_scale]}. There were {counts['dropouts']:,} dropouts, "
+             f"{counts['completed']:,} completions and {counts['censored']:,} ongoing or censored episodes. "
+             + _rate_sentence(episodes))
     return text
+
+
+def _rate_sentence(episodes: pd.DataFrame) -> str:
+    """The dropout rate with the dashboard's denominator (ended episodes) and wording."""
+    h = headline(episodes)
+    if not h.known:
+        return "No episode had ended, so no dropout rate was computed."
+    return (f"The dropout rate was {rate_text(h.rate, h.ci_lower, h.ci_upper)} of the {h.known:,} episodes that "
+            f"ended in dropout or completion (Wilson interval), {benchmark_comparison(h.ci_lower, h.ci_upper)} "
+            f"the published {percent(BENCHMARK['rate'], 1)} ({BENCHMARK['source']}).")
 
 
 def _unscored_leavers(episodes: pd.DataFrame, measure: str | None) -> int:

@@ -1,6 +1,6 @@
-"""The director's views: overview, outcomes, alliance and ruptures, room/match/habits, watch list
-and the therapist comparison, one module each. A new director view is a module here returning a result
-with its table, warnings, takeaway and privacy spec; its page in pages/ only draws it."""
+"""The director's views: overview, periods, outcomes, alliance and ruptures, room/match/habits,
+watch list and the therapist comparison, one module each. A new director view is a module here
+returning a result with its table, warnings, takeaway and privacy spec; its page in pages/ only draws it."""
 
 from analytics.practice.alliance import (
     alliance_risk,
@@ -22,6 +22,7 @@ from analytics.practice.overview import (
     dropout_by_intake_month,
     headline,
 )
+from analytics.practice.periods import period_comparison
 from analytics.practice.room_match import (
     habits_scorecard,
     match_vs_dropout,

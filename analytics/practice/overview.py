@@ -34,7 +34,8 @@ BENCHMARK_CAVEAT = (
     "The published figure pools studies that defined dropout in different ways, "
     "so it is a rough yardstick, not a target."
 )
-DENOMINATOR_NOTE = "Share of clients whose episode has a known outcome (dropped out or completed); ongoing clients are not counted."
+DENOMINATOR_NOTE = ("Share of ended episodes (dropped out or completed); ongoing, transferred and other "
+                    "episodes have no outcome and are not counted.")
 BREAKDOWN_COLUMNS = ("site", "modality", "referral", "telehealth")
 # Plain names for the levels of 0/1 groupings (after yes/no).
 LEVEL_NAMES = {"telehealth": {"yes": "telehealth", "no": "in person"}}
@@ -158,18 +159,27 @@ def headline(episodes: pd.DataFrame, sessions: pd.DataFrame | None = None) -> He
     )
 
 
+def benchmark_comparison(lower: float, upper: float) -> str:
+    """"higher than", "lower than" or "in line with" the published rate: in line only when the
+    practice's 95% interval contains it (an interval wholly above or below it is a real difference)."""
+    if lower > BENCHMARK["rate"]:
+        return "higher than"
+    if upper < BENCHMARK["rate"]:
+        return "lower than"
+    return "in line with"
+
+
+def rate_text(rate: float, lower: float, upper: float) -> str:
+    """The dropout rate as every output states it (dashboard, summary, methods): one decimal, its interval."""
+    return f"{percent(rate, 1)} (95% CI {percent(lower, 1)} to {percent(upper, 1)})"
+
+
 def _headline_takeaway(rate: float, lower: float, upper: float, known: int) -> str:
     if not known:
         return "No episode has ended yet, so the dropout rate is not known."
-    if lower > BENCHMARK["ci_upper"]:
-        compare = "higher than"
-    elif upper < BENCHMARK["ci_lower"]:
-        compare = "lower than"
-    else:
-        compare = "in line with"
     return (
-        f"About {percent(rate)} of clients whose therapy has ended dropped out "
-        f"(95% CI {percent(lower)} to {percent(upper)}), {compare} the published average of 19.7%."
+        f"{rate_text(rate, lower, upper)} of clients whose therapy has ended (dropped out or completed) "
+        f"dropped out: {benchmark_comparison(lower, upper)} the published average of {percent(BENCHMARK['rate'], 1)}."
     )
 
 

@@ -19,6 +19,7 @@ from analytics.episodes import derive_episodes, filter_episodes
 from analytics.ingest.load import load_caseload
 from analytics.output import export
 from analytics.output.methods import event_counts
+from analytics.practice.overview import headline
 from analytics.recipe import Recipe
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
 from tests.paths import ROOT
@@ -152,6 +153,10 @@ def test_recipe_methods_and_report(bundle, library):
     methods = (out / "methods.md").read_text()
     assert f"The analysis used {counts['episodes']:,} client episodes" in methods
     assert f"There were {counts['dropouts']:,} dropouts" in methods
+    ended = counts["dropouts"] + counts["completed"]
+    rate = f"{100 * counts['dropouts'] / ended:.1f}%"  # of ended episodes, as on the Overview
+    assert f"The dropout rate was {rate} (95% CI" in methods and f"of the {ended:,} episodes that ended" in methods
+    assert headline(episodes).takeaway.startswith(f"{rate} (95% CI")
     assert "[RECORD 7.1; TRIPOD 6a]" in methods
     icc = read(out / "tables" / "icc.csv").iloc[0]
     assert f"ICC = {icc['icc']:.3f} (95% CI {icc['ci_lower']:.3f} to {icc['ci_upper']:.3f})" in methods

@@ -23,6 +23,7 @@ FULL = {
     "strata": ["site"],
     "filters": {"sites": ["North"], "therapists": ["T01", "T02"], "intake_from": "2024-01-01", "intake_to": "2024-12-31"},
     "suppress_below": 5,
+    "target_rate": 0.18,
     "mapping": None,
     "figure": {"width_mm": 175.0, "height_mm": 90.0, "font_size": 7.0, "dpi": 600},
 }
@@ -82,6 +83,7 @@ def test_package_versions_are_recorded():
         ({"early_sessions": "4"}, "Recipe key 'early_sessions' is '4'"),
         ({"ongoing_window_days": -1}, "Recipe key 'ongoing_window_days' is -1"),
         ({"suppress_below": True}, "Recipe key 'suppress_below' is True"),
+        ({"target_rate": 20}, "Recipe key 'target_rate' is 20; it must be a proportion between 0 and 1 (0.2 for 20%)"),
         ({"covariates": "age"}, None),  # a single name is accepted as a list of one
         ({"covariates": [1, 2]}, "Recipe key 'covariates' must be a list of column names"),
         ({"km_group": 3}, "Recipe key 'km_group' must be a column name"),

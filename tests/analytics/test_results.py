@@ -9,7 +9,7 @@ import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.models import fit_gee, fit_logistic, fit_random_intercept, table_one
-from analytics.practice import alliance, outcomes, overview, room_match, therapists, watch_list
+from analytics.practice import alliance, outcomes, overview, periods, room_match, therapists, watch_list
 from analytics.results import Privacy, Result
 from analytics.survival import (
     cumulative_incidence,
@@ -46,6 +46,7 @@ RESULTS = {
     "dropout_by": lambda: overview.dropout_by(EPISODES, "site"),
     "dropout_by_intake_month": lambda: overview.dropout_by_intake_month(EPISODES),
     "definition_sensitivity": lambda: overview.definition_sensitivity(CASELOAD, EpisodeSettings()),
+    "period_comparison": lambda: periods.period_comparison(EPISODES, target_rate=0.2),
     "trajectories": lambda: alliance.trajectories_of(RATED),
     "first_session": lambda: alliance.first_session_alliance(EPISODES),
     "ruptures": lambda: alliance.ruptures_of(RATED),

@@ -10,6 +10,7 @@ from analytics.practice.overview import (
     headline,
     incidence_takeaway,
 )
+from analytics.practice.periods import period_comparison
 from analytics.proportions import percent
 from analytics.survival.curves import cumulative_incidence
 from tests.harness import PRACTICE_SAMPLE, frame, number, open_page, text
@@ -27,7 +28,7 @@ def test_overview_headline_and_definitions_on_sample():
     assert metrics["Dropout rate"] == percent(h.rate, 1)
     assert metrics["Median sessions attended"] == f"{h.median_sessions:g}"
     assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
-    assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "known outcome" in text(at)
+    assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "Share of ended episodes" in text(at)
     shown = frame(at, "Definition")
     expected = definition_sensitivity(SAMPLE, EpisodeSettings()).table
     assert shown["Definition"].tolist() == ["therapist-judged", "unilateral", "early",
@@ -60,6 +61,7 @@ def test_overview_without_sessions_or_covariates():
     body = text(at)
     assert "Sessions attended are unknown" in body
     assert "The trend needs intake dates" in body
+    assert "The period comparison needs the appointment history" in body
     assert "`site`, `modality`, `referral`, `telehealth`" in body
 
 
@@ -83,3 +85,18 @@ def test_overview_hides_a_small_practice_rate():
     assert "4 dropouts" not in text(at)
     shown = frame(at, "Figure").set_index("Figure")
     assert (shown.loc[["dropouts", "dropout rate"], "Value"] == "–").all()
+
+
+def test_overview_compares_periods_against_the_practice_target():
+    at = open_page("pages/overview.py", SAMPLE, suppress_below=11, target_rate=20.0)
+    episodes = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
+    expected = period_comparison(episodes, 11, 0.2)
+    assert expected.takeaway in text(at) and "the practice's target of 20.0%" in expected.takeaway
+    shown = frame(at, "role")
+    assert shown["period"].tolist() == expected.table["period"].tolist()
+
+
+def test_overview_offers_the_meeting_summary():
+    at = open_page("pages/overview.py", SAMPLE, suppress_below=11)
+    labels = [str(b.proto.label) for b in at.get("download_button")]
+    assert "Download the meeting summary (PDF)" in labels

@@ -55,6 +55,16 @@ def test_an_upload_stays_in_its_own_session():
     assert other_ingest.caseload.fingerprint != fingerprint
     assert not other_ingest.caseload.clients["client_id"].astype(str).str.startswith("UPLOAD").any()
     assert all(fingerprint not in str(key) for key in other.session_state[state.CACHE])
+    assert all(fingerprint not in str(key) for key in state._shared_store())  # the server's cache holds no upload
+
+
+def test_sessions_on_the_sample_share_its_results():
+    first, second = session(upload=False), session(upload=False)
+    assert not first.exception and not second.exception
+    assert first.session_state[state.INGEST] is second.session_state[state.INGEST]
+    sample = first.session_state[state.INGEST].caseload.fingerprint
+    assert any(sample in str(key) for key in state._shared_store())
+    assert not list(first.session_state[state.CACHE]) and not list(second.session_state[state.CACHE])
 
 
 def test_forget_drops_the_upload_and_its_cached_results():

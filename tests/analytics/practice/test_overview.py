@@ -39,7 +39,20 @@ def test_headline_counts_known_outcomes_only():
     assert h.median_sessions == 3.5
     bench = h.table.set_index("figure").loc["published benchmark"]
     assert (bench["value"], bench["ci_lower"], bench["ci_upper"]) == (0.197, 0.187, 0.207)
-    assert "50%" in h.takeaway and "in line with" in h.takeaway
+    assert h.takeaway == ("50.0% (95% CI 15.0% to 85.0%) of clients whose therapy has ended (dropped out or "
+                          "completed) dropped out: in line with the published average of 19.7%.")
+
+
+@pytest.mark.parametrize(("dropouts", "known", "compare"), [
+    (227, 1000, "higher than"),   # Wilson 20.2%-25.4%: above 19.7% (and overlapping the benchmark's own 18.7-20.7)
+    (170, 1000, "lower than"),    # Wilson 14.8%-19.4%: wholly below 19.7%
+    (20, 100, "in line with"),    # Wilson 13.3%-28.9%: contains 19.7%
+])
+def test_headline_compares_interval_with_the_published_rate(dropouts, known, compare):
+    episodes = pd.DataFrame({"client_id": range(known), "event": [1] * dropouts + [2] * (known - dropouts)})
+    h = headline(episodes)
+    assert f"dropped out: {compare} the published average of 19.7%" in h.takeaway
+    assert h.takeaway.startswith(f"{100 * dropouts / known:.1f}% (95% CI {100 * h.ci_lower:.1f}% to {100 * h.ci_upper:.1f}%)")
 
 
 def test_definition_sensitivity_rates_and_agreement():

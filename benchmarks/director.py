@@ -1,0 +1,273 @@
+"""Speed as a director feels it, in a real browser against a real server started as `make run` starts it.
+
+    .venv/bin/python -m benchmarks.director                      # all three on the sample
+    .venv/bin/python -m benchmarks.director --only first changes
+    .venv/bin/python -m benchmarks.director --only changes --clients 100000
+
+First page: a fresh server (`python -m ui.serve`, which warms up on the sample before it listens);
+the time from its health check answering to one visitor's Overview fully drawn (script idle, a
+chart drawn, no element stale, still so 300 ms later). Targets: under 2 s.
+
+Changes: on every director page (Overview, Outcomes, Alliance and ruptures, Room, match and habits,
+Watch list, Therapists), once the page is drawn, the dropout definition is changed in the sidebar
+(to unilateral, and back), then a site filter is added (and removed); each is timed from the click
+until the page is fully drawn again. With `--clients N` the session first imports a synthetic
+caseload of N clients on the Data page (about 12 appointments each). Targets: under 0.5 s on the
+sample, under 1 s at 100,000 clients. The first change to a setting on the sample computes its
+results (and shares them with every later session); changing back is served from the cache.
+
+Team: a fresh server, N sessions (8 by default) open the sample at once. Per session: the Overview
+script run as the browser saw it (the app's script state from running to idle) and the time until
+fully drawn. Target: every script run within 3 s.
+
+The browser and the server share the machine's cores. Results are printed as Markdown tables and
+written to benchmarks/results/director.json, with each server's log next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from benchmarks.load import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    STABLE_MS,
+    cpu_seconds,
+    exceptions,
+    import_outcome,
+    imported_js,
+    new_context,
+    new_page,
+    open_page,
+    start_import,
+    write_caseload,
+)
+from tests.serving import streamlit_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DIRECTOR_PAGES = ("Overview", "Outcomes", "Alliance and ruptures", "Room, match and habits", "Watch list", "Therapists")
+TARGETS = {"first_s": 2.0, "change_sample_s": 0.5, "change_large_s": 1.0, "team_run_s": 3.0}
+POLL_MS = 25
+
+# Every 10 ms the page notes the app's script state when it changes: [state, performance.now()].
+STATE_LOG = """
+window.__states = [];
+setInterval(() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  const state = app && app.getAttribute('data-test-script-state');
+  const last = window.__states[window.__states.length - 1];
+  if (state && (!last || last[0] !== state)) window.__states.push([state, performance.now()]);
+}, 10);
+"""
+SETTLED = """(args) => {
+  const [title, since] = args;
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning'
+      || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+  if (since !== null && !window.__states.some(([s, t]) => s === 'running' && t >= since)) return false;
+  if (document.querySelector("[data-stale='true'], [data-testid='stSpinner'], [data-testid='stSkeleton']")) return false;
+  const heading = [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === title);
+  const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
+  return heading && charts.every(c => c.querySelector('.main-svg'));
+}"""
+
+
+async def settled(page, title: str, since: float | None, timeout_s: float) -> float:
+    """perf_counter when the page titled `title` was first seen fully drawn (after a script run that
+    started at or after page time `since`, when given), and still so STABLE_MS later."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        await page.wait_for_function(SETTLED, arg=[title, since], polling=POLL_MS,
+                                     timeout=max(1.0, deadline - time.perf_counter()) * 1000)
+        seen = time.perf_counter()
+        await page.wait_for_timeout(STABLE_MS)
+        if await page.evaluate(SETTLED, [title, since]):
+            return seen
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{title} not drawn within {timeout_s:.0f} s")
+
+
+async def script_run_s(page) -> float | None:
+    """The first script run as the browser saw it: from 'running' to the next 'notRunning'."""
+    states = await page.evaluate("window.__states")
+    start = next((t for s, t in states if s == "running"), None)
+    end = next((t for s, t in states if s == "notRunning" and start is not None and t > start), None)
+    return None if end is None else (end - start) / 1000
+
+
+async def visit(browser, url: str, timeout_s: float):
+    context = await new_context(browser, timeout_s)
+    await context.add_init_script(STATE_LOG)
+    page = await new_page(context)
+    return context, page
+
+
+# --- first page ------------------------------------------------------------------------------------
+
+async def first_page(browser, timeout_s: float) -> dict:
+    with streamlit_server(RESULTS / "director_first.log") as (url, pid):
+        ready = time.perf_counter()
+        context, page = await visit(browser, url, timeout_s)
+        await page.goto(url)
+        done = await settled(page, "Overview", None, timeout_s)
+        result = {"drawn_s": done - ready, "script_run_s": await script_run_s(page),
+                  "server_cpu_s": cpu_seconds(pid), "exceptions": await exceptions(page)}
+        await context.close()
+    return result
+
+
+# --- changes on every director page ---------------------------------------------------------------
+
+async def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the sidebar's selectbox `label` (the click that starts the rerun is last)."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text=label).first
+    await box.click()
+    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=option).first.click()
+
+
+async def site_filter(page, site: str | None) -> None:
+    """Add `site` to the sidebar's site filter, or clear the filter (None)."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']", has_text="Site").first
+    if site is None:
+        await box.locator("[role='button'][aria-label*='Clear'], svg[title='Clear all']").first.click()
+        return
+    await box.click()
+    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=site).first.click()
+    await page.keyboard.press("Escape")
+
+
+async def timed(page, title: str, action, timeout_s: float) -> float:
+    since = await page.evaluate("performance.now()")
+    start = time.perf_counter()
+    await action()
+    return await settled(page, title, since, timeout_s) - start
+
+
+async def changes(browser, n_clients: int | None, timeout_s: float) -> dict:
+    label = "sample" if n_clients is None else f"{n_clients:,} clients"
+    with tempfile.TemporaryDirectory() as tmp, \
+            streamlit_server(RESULTS / f"director_changes_{n_clients or 'sample'}.log") as (url, _):
+        context, page = await visit(browser, url, timeout_s)
+        if n_clients is None:
+            await page.goto(url)
+            await settled(page, "Overview", None, timeout_s)
+        else:
+            files = write_caseload(n_clients, Path(tmp))
+            await start_import(page, url, files, timeout_s)
+            name = ", ".join(path.name for path in files.values())
+            await page.wait_for_function(f"() => {imported_js(name)}", polling=200, timeout=timeout_s * 1000)
+            failed = await import_outcome(page, name)
+            if failed:
+                raise RuntimeError(f"import of {label} failed: {failed}")
+        rows = []
+        for title in DIRECTOR_PAGES:
+            since = await page.evaluate("performance.now()")
+            start = time.perf_counter()
+            await open_page(page, title)
+            opened = await settled(page, title, since, timeout_s) - start
+            row = {"page": title, "open_s": opened}
+            row["definition_s"] = await timed(page, title, lambda: choose(page, "Dropout definition", "Unilateral"), timeout_s)
+            row["definition_back_s"] = await timed(page, title, lambda: choose(page, "Dropout definition", "Therapist"), timeout_s)
+            row["filter_s"] = await timed(page, title, lambda: site_filter(page, "Site A"), timeout_s)
+            row["filter_back_s"] = await timed(page, title, lambda: site_filter(page, None), timeout_s)
+            row["exceptions"] = await exceptions(page)
+            rows.append(row)
+        await context.close()
+    return {"data": label, "pages": rows}
+
+
+# --- a team at once --------------------------------------------------------------------------------
+
+async def team(browser, n: int, timeout_s: float) -> dict:
+    with streamlit_server(RESULTS / f"director_team_{n}.log") as (url, pid):
+        cpu_before = cpu_seconds(pid)
+        visits = [await visit(browser, url, timeout_s) for _ in range(n)]
+
+        async def one(page):
+            start = time.perf_counter()
+            await page.goto(url)
+            done = await settled(page, "Overview", None, timeout_s)
+            return {"drawn_s": done - start, "script_run_s": await script_run_s(page),
+                    "exceptions": await exceptions(page)}
+
+        sessions = await asyncio.gather(*(one(page) for _, page in visits))
+        cpu = cpu_seconds(pid) - cpu_before
+        for context, _ in visits:
+            await context.close()
+    runs = [s["script_run_s"] for s in sessions if s["script_run_s"] is not None]
+    return {"sessions": sessions, "server_cpu_s": cpu,
+            "max_script_run_s": max(runs) if runs else None, "median_drawn_s": statistics.median(s["drawn_s"] for s in sessions)}
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def report(results: dict) -> str:
+    out = []
+    if "first" in results:
+        f = results["first"]
+        out += ["## First page after start", "", "| Overview drawn after the server answered | script run | server CPU since start |",
+                "|---|---|---|", f"| {f['drawn_s']:.2f} s (target {TARGETS['first_s']:g} s) | {_s(f['script_run_s'])} | "
+                f"{f['server_cpu_s']:.1f} s |", ""]
+    for cell in results.get("changes", []):
+        target = TARGETS["change_sample_s"] if cell["data"] == "sample" else TARGETS["change_large_s"]
+        out += [f"## Changes on {cell['data']} (target {target:g} s)", "",
+                "| page | open | definition | definition back | site filter | filter removed |", "|---|---|---|---|---|---|"]
+        out += [f"| {r['page']} | {r['open_s']:.2f} s | {r['definition_s']:.2f} s | {r['definition_back_s']:.2f} s | "
+                f"{r['filter_s']:.2f} s | {r['filter_back_s']:.2f} s |" for r in cell["pages"]]
+        out.append("")
+    if "team" in results:
+        t = results["team"]
+        out += [f"## {len(t['sessions'])} sessions open the sample at once (target: every script run within "
+                f"{TARGETS['team_run_s']:g} s)", "", "| session | script run | drawn |", "|---|---|---|"]
+        out += [f"| {i + 1} | {_s(s['script_run_s'])} | {s['drawn_s']:.2f} s |" for i, s in enumerate(t["sessions"])]
+        out += ["", f"Longest script run {_s(t['max_script_run_s'])}, median drawn {t['median_drawn_s']:.2f} s, "
+                f"server CPU {t['server_cpu_s']:.1f} s.", ""]
+    return "\n".join(out)
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+async def main(args) -> dict:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            if "first" in args.only:
+                results["first"] = await first_page(browser, args.timeout)
+            if "changes" in args.only:
+                results["changes"] = [await changes(browser, n, args.timeout) for n in (args.clients or [None])]
+            if "team" in args.only:
+                results["team"] = await team(browser, args.sessions, args.timeout)
+        finally:
+            await browser.close()
+    return results
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=("first", "changes", "team"), default=["first", "changes", "team"])
+    parser.add_argument("--clients", type=int, nargs="*", help="run the changes on uploads of these sizes, not the sample")
+    parser.add_argument("--sessions", type=int, default=8, help="sessions opening the sample at once")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for any one page")
+    args = parser.parse_args(argv)
+    results = asyncio.run(main(args))
+    (RESULTS / "director.json").write_text(json.dumps(results, indent=2))
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,28 @@
+"""The server's warm-up leaves the sample's Overview in the shared cache, so a first visitor's run
+computes nothing; it holds no upload."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.paths import APP
+from ui import serve, state
+
+
+def test_warm_up_fills_the_shared_cache_for_the_first_visitor(monkeypatch):
+    serve.warm()
+    warmed = list(state._shared_store())
+    assert any(key[0] == "practice_headline" for key in warmed)
+    computed = []
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
+    visitor = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not visitor.exception
+    assert computed == [] and set(state._shared_store()) == set(warmed)
+
+
+def test_warm_up_covers_a_change_of_definition(monkeypatch):
+    serve.warm()
+    computed = []
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
+    visitor = AppTest.from_file(str(APP), default_timeout=120).run()
+    visitor.session_state[state.DEFINITION] = "unilateral"
+    visitor.run()
+    assert not visitor.exception and computed == []

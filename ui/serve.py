@@ -1,0 +1,56 @@
+"""Start the dashboard with the work no visitor should wait for already done.
+
+    python -m ui.serve [streamlit run options]      # what `make run` runs
+
+Before the server listens it runs the app headless (Streamlit's AppTest, in this process) on the
+bundled sample, once under each dropout definition with the other settings at their defaults: the
+heavy libraries are imported, the sample is imported (`state._sample`, once per server) and the
+Overview's results and charts land in the server's shared cache for the sample (`state.cached`),
+so the first visitor's Overview, and a change of definition on it, are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+WARM_TIMEOUT_S = 300
+_LOG = logging.getLogger(__name__)
+
+
+def warm() -> float:
+    """Run the app's default page on the sample under each definition; returns the seconds it took."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui import sessions
+
+    from analytics.episodes import available_definitions
+    from ui import state
+
+    start = time.perf_counter()
+    run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S).run()
+    loaded = state._sample().caseload
+    for definition in available_definitions(loaded)[1:] if loaded is not None and not run.exception else []:
+        run.session_state[state.DEFINITION] = definition
+        run.run()
+    if run.exception:
+        _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
+    # The headless run has no server, so the sweeper did not start; let the server start it.
+    sessions.start_sweeper.clear()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    seconds = warm()
+    print(f"Alliance Lens: warmed up on the sample in {seconds:.1f} s; starting the server.", flush=True)
+    from streamlit.web import cli
+
+    return cli.main(["run", str(APP), *args], prog_name="streamlit", standalone_mode=False) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
