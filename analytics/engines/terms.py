@@ -1,0 +1,125 @@
+"""Model terms inside an engine: the same treatment coding, complete cases and checks as
+analytics/models/design.py, with the rows left where they are.
+
+A category's levels and counts, each term's mean, range and 0/1-ness, and the centred
+cross-product matrix come back as aggregates; the kept terms are materialized once as a table of
+centred columns `_x0.._x{p-1}`, which every Newton step of a model then reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analytics.engines.engine import Engine
+from analytics.models.design import categorical_levels, is_categorical, left_out_warning, usable_terms
+
+
+def quoted(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def number(x: float) -> str:
+    """A float as an SQL literal both dialects read as the same double (scientific notation is a
+    DOUBLE in DuckDB and Spark; a plain decimal would be a DECIMAL)."""
+    return f"CAST({float(x):.17e} AS DOUBLE)"
+
+
+def text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def column(j: int) -> str:
+    return f"_x{j}"
+
+
+@dataclass
+class EngineDesign:
+    """The rows a model uses, inside the engine: `table` has the centred terms `_x0..` (original
+    value = column + `center`) and the model's own columns under the names the caller gave."""
+
+    table: str
+    terms: list[str]
+    center: np.ndarray
+    n_used: int
+    n_left_out: int
+    n_total: int
+    reference: dict[str, str] = field(default_factory=dict)
+    markers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def p(self) -> int:
+        return len(self.terms)
+
+
+def build_design(engine: Engine, table: str, covariates: list[str], reference_levels: dict[str, str] | None,
+                 keep: dict[str, str], valid: str = "TRUE") -> EngineDesign:
+    """Treatment-coded terms of `covariates` on the rows of `table` where every covariate and every
+    `keep` expression is known and `valid` holds; `keep` maps an output column to its SQL expression
+    (duration, event, cluster, stratum). Same terms, reference levels and warnings as
+    analytics.models.design.build_design."""
+    reference_levels = dict(reference_levels or {})
+    covariates = list(dict.fromkeys(covariates))
+    present = set(engine.columns(table))
+    missing = [c for c in covariates if c not in present]
+    if missing:
+        raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
+    complete = " AND ".join([f"{quoted(c)} IS NOT NULL" for c in covariates]
+                            + [f"({e}) IS NOT NULL" for e in keep.values()] + [f"({valid})"])
+    counts = engine.collect(f"SELECT COUNT(*) AS n, SUM(CASE WHEN {complete} THEN 1 ELSE 0 END) AS used FROM {table}")
+    n_total, n_used = int(counts.at[0, "n"]), int(counts.at[0, "used"] or 0)
+    warnings = [left_out_warning(n_total - n_used, n_total)] if n_used < n_total else []
+    kinds = engine.collect(f"SELECT {', '.join(quoted(c) for c in covariates)} FROM {table} LIMIT 0") if covariates else None
+    names, expressions, reference = [], [], {}
+    for name in covariates:
+        if not is_categorical(kinds[name]):
+            names.append(name)
+            expressions.append(f"CAST({quoted(name)} AS DOUBLE)")
+            continue
+        value = f"CAST({quoted(name)} AS VARCHAR)"
+        levels = engine.collect(f"SELECT {value} AS level, COUNT(*) AS n FROM {table} WHERE {complete} "
+                                "GROUP BY 1 ORDER BY n DESC, level")["level"].tolist()
+        ref, others, warning = categorical_levels(levels, name, reference_levels)
+        reference[name] = ref
+        if warning:
+            warnings.append(warning)
+        names += [f"{name}[{level}]" for level in others]
+        expressions += [f"CASE WHEN {value} = {text(level)} THEN 1.0 ELSE 0.0 END" for level in others]
+    raw = engine.view(f"SELECT {', '.join([f'{e} AS {quoted(k)}' for k, e in keep.items()] + [f'{e} AS {column(j)}' for j, e in enumerate(expressions)])} "
+                      f"FROM {table} WHERE {complete}")
+    center, kept, markers = _screen(engine, raw, names, warnings)
+    if covariates and not kept:
+        warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
+    terms = [names[j] for j in kept]
+    columns = [f"{quoted(k)}" for k in keep] + [f"{column(j)} - {number(center[j])} AS {column(i)}" for i, j in enumerate(kept)]
+    used = engine.materialize(f"SELECT {', '.join(columns)} FROM {raw}")
+    return EngineDesign(used, terms, center[kept], n_used, n_total - n_used, n_total, reference,
+                        [names[j] for j in markers if j in kept], warnings)
+
+
+def _screen(engine: Engine, raw: str, names: list[str], warnings: list[str]) -> tuple[np.ndarray, list[int], list[int]]:
+    """Each term's mean; which terms a model can use (not constant, not collinear: the rule of
+    analytics.models.design.usable_terms on the centred cross-products); which are 0/1 markers."""
+    p = len(names)
+    if p == 0:
+        return np.zeros(0), [], []
+    parts = []
+    for j in range(p):
+        x = column(j)
+        parts += [f"AVG({x}) AS m{j}", f"MIN({x}) AS lo{j}", f"MAX({x}) AS hi{j}",
+                  f"SUM(CASE WHEN ROUND({x}, 9) IN (0, 1) THEN 0 ELSE 1 END) AS other{j}"]
+    first = engine.collect(f"SELECT {', '.join(parts)} FROM {raw}").iloc[0]
+    center = np.array([float(first[f"m{j}"]) for j in range(p)])
+    constant = np.array([first[f"lo{j}"] == first[f"hi{j}"] for j in range(p)])
+    markers = [j for j in range(p) if int(first[f"other{j}"]) == 0]
+    centred = [f"({column(j)} - {number(center[j])})" for j in range(p)]
+    pairs = [(j, k) for j in range(p) for k in range(j, p)]
+    sums = engine.collect(f"SELECT {', '.join(f'SUM({centred[j]} * {centred[k]}) AS g{j}_{k}' for j, k in pairs)} FROM {raw}").iloc[0]
+    gram = np.zeros((p, p))
+    for j, k in pairs:
+        gram[j, k] = gram[k, j] = float(sums[f"g{j}_{k}"])
+    kept, _, why = usable_terms(names, constant, gram)
+    warnings += why
+    return center, kept, markers
