@@ -53,7 +53,7 @@ def fit_logistic(engine: Engine, episodes: str, covariates, reference_levels: di
     known = f"event IN ({EVENT_DROPOUT}, {EVENT_COMPLETED})"
     n_unknown = int(engine.scalar(f"SELECT COUNT(*) FROM {episodes} WHERE NOT COALESCE({known}, FALSE)") or 0)
     has_row = ROW in engine.collect(f"SELECT * FROM {episodes} LIMIT 0").columns
-    keep = {"_y": f"CASE WHEN event = {EVENT_DROPOUT} THEN 1.0 ELSE 0.0 END", "_o": ROW if has_row else "0"}
+    keep = {"_y": f"CASE WHEN event = {EVENT_DROPOUT} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END", "_o": ROW if has_row else "0"}
     design = build_design(engine, engine.view(f"SELECT * FROM {episodes} WHERE {known}"), covariates,
                           reference_levels, keep)
     p = design.p
@@ -115,7 +115,7 @@ def _irls(engine: Engine, table: str, p: int) -> tuple[np.ndarray, np.ndarray, b
     stop when the deviance changes by at most 1e-8, and take the variance from the last weighted
     least-squares step (the weights before the final update). Returns the coefficients, their
     variance, whether it converged and whether every fitted probability met its outcome (separation)."""
-    x = ["1.0"] + [column(j) for j in range(p)]
+    x = ["CAST(1 AS DOUBLE)"] + [column(j) for j in range(p)]
     start = "((_y + 0.5) / 2)"
     information, target, deviance, perfect = _step(engine, table, x, f"LN({start} / (1 - {start}))", start)
     for _ in range(MAX_ITERATIONS):

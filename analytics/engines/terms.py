@@ -86,7 +86,7 @@ def build_design(engine: Engine, table: str, covariates: list[str], reference_le
         if warning:
             warnings.append(warning)
         names += [f"{name}[{level}]" for level in others]
-        expressions += [f"CASE WHEN {value} = {text(level)} THEN 1.0 ELSE 0.0 END" for level in others]
+        expressions += [f"CASE WHEN {value} = {text(level)} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END" for level in others]
     raw = engine.view(f"SELECT {', '.join([f'{e} AS {quoted(k)}' for k, e in keep.items()] + [f'{e} AS {column(j)}' for j, e in enumerate(expressions)])} "
                       f"FROM {table} WHERE {complete}")
     center, kept, markers = _screen(engine, raw, names, warnings)

@@ -31,12 +31,18 @@ SYNTH_COVS = ["srs_first", "referral", "env_comfort", "env_privacy", "goals_agre
 NUMBERS = ["coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"]
 
 
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
-def engine(request):
-    engine = open_engine(request.param)
-    yield engine
-    if request.param == "duckdb":
+@pytest.fixture(scope="module")
+def engines():
+    """One DuckDB engine and, when first asked for, one Spark session (local mode) for the module."""
+    opened = {}
+    yield lambda name: opened.setdefault(name, open_engine(name)) if name not in opened else opened[name]
+    for engine in opened.values():
         engine.close()
+
+
+@pytest.fixture(params=["duckdb", "spark"])
+def engine(request, engines):
+    return engines(request.param)
 
 
 def _same_fit(mine, theirs):
@@ -50,8 +56,10 @@ def _same_fit(mine, theirs):
     assert mine.takeaway == theirs.takeaway
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_engine_fit_equals_r_and_the_in_memory_fit(engine, case):
+# Spark starts slowly: one case (clustered and stratified) covers its SQL; DuckDB runs them all.
+@pytest.mark.parametrize("name, case", [("duckdb", case) for case in CASES] + [("spark", "tied_strata")])
+def test_engine_fit_equals_r_and_the_in_memory_fit(engines, name, case):
+    engine = engines(name)
     file, covariates, options = CASES[case]
     data = pd.read_csv(REFERENCE / file)
     engine.register(f"cox_{case}", data)
