@@ -141,8 +141,8 @@ def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
         + ", ".join(q(m) for m in facts.alliance + facts.measures) + ("," if facts.alliance + facts.measures else "")
         + " ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY date, _row) AS k FROM sessions)",
         "summary AS (SELECT client_id, COUNT(*) AS sessions_scheduled, "
-        "SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS sessions_attended, "
-        f"SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS missed, "
+        "CAST(SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS BIGINT) AS sessions_attended, "
+        f"CAST(SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS BIGINT) AS missed, "
         "MIN(date) AS first_scheduled, MAX(date) AS last_scheduled, "
         "MIN(CASE WHEN attended THEN date END) AS first_session, MAX(CASE WHEN attended THEN date END) AS last_session, "
         "MAX(k) AS n FROM timeline GROUP BY client_id)",
@@ -266,7 +266,7 @@ def _alliance_ctes(measure: str, settings: EpisodeSettings) -> list[str]:
         f"LAG(CAST({q(measure)} AS DOUBLE)) OVER (PARTITION BY client_id ORDER BY k) AS previous "
         f"FROM timeline WHERE attended AND {q(measure)} IS NOT NULL)",
         f"{measure}_summary AS (SELECT client_id, MIN_BY(score, k) AS {first}, SUM(score) / COUNT(*) AS {mean}, "
-        f"MAX_BY(score, k) AS {last}, MIN(score) AS {low}, SUM({flag}) AS {rupture} "
+        f"MAX_BY(score, k) AS {last}, MIN(score) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture} "
         f"FROM {measure}_rated GROUP BY client_id)",
     ]
 
