@@ -2,6 +2,11 @@
 
     python -m analytics report --sessions sessions.csv --clients clients.csv \
         --therapists therapists.csv --config recipe.json --out report/
+    python -m analytics report --engine duckdb --sessions 'sessions/*.parquet' --out report/
+
+`--engine pandas` (the default) is the in-memory path; `duckdb` and `spark` run the mapping, the
+checks, the episodes and the counts behind the curves inside the engine (analytics/engines).
+Each stage shows on a progress bar (stderr).
 
 Every failure ends with exit status 1 (2 for a usage error) and one line on stderr saying
 which file or column is wrong and what to do; never a traceback.
@@ -10,10 +15,14 @@ which file or column is wrong and what to do; never a traceback.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from analytics.engines.engine import ENGINES
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
@@ -48,7 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--therapists therapists.csv --config recipe.json --out report/",
     )
     for table in TABLES:
-        report.add_argument(f"--{table}", metavar="FILE", help=f"the {table} table (CSV or Excel)")
+        report.add_argument(f"--{table}", metavar="FILE", help=f"the {table} table (CSV or Excel; with an engine: "
+                            "CSV or Parquet files or a glob such as 'sessions/*.parquet'; with spark also a table name)")
+    report.add_argument("--engine", choices=ENGINES, default="pandas",
+                        help="where the analysis runs: pandas (in memory, the default), duckdb (embedded, for inputs "
+                        "larger than memory) or spark (a Spark session; see --spark-master)")
+    report.add_argument("--memory-limit", metavar="SIZE", help="duckdb: the memory it may use, e.g. 8GB (it spills to "
+                        "disk beyond it)")
+    report.add_argument("--spark-master", metavar="URL", default="local[2]",
+                        help="spark: spark.master, e.g. local[2] (the default), spark://host:7077, or 'active' to use "
+                        "the session already running (Databricks)")
     report.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
     report.add_argument("--out", metavar="DIR", required=True, help="folder to write the bundle into (created if needed)")
     report.add_argument("--drop-identifiers", action="store_true",
@@ -62,9 +80,30 @@ def run_report(args) -> str:
     """Load, check, analyse and write; returns the summary line."""
     sources = _sources(args)
     recipe = _recipe(args.config)
+    mapping = _mapping(recipe, args.config)
+    stages = 3 if args.engine == "pandas" else 4
+    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False,
+              bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})") as bar:
+        def step(stage: str) -> None:
+            """A stage starts: the bar counts the ones before it as done."""
+            if bar.desc:
+                bar.update(1)
+            bar.set_description_str(stage)
+
+        if args.engine == "pandas":
+            bundle = _in_memory(args, sources, recipe, mapping, step)
+        else:
+            bundle = _in_engine(args, sources, recipe, mapping, step)
+    from analytics.output.report import write_bundle
+
+    write_bundle(bundle, args.out)
+    return f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+
+
+def _in_memory(args, sources, recipe, mapping, step):
     from analytics.ingest.load import load_caseload
 
-    mapping = _mapping(recipe, args.config)
+    step("Reading, mapping and checking the files")
     result = load_caseload(sources, mapping=mapping)
     if result.identifiers:
         if not args.drop_identifiers:
@@ -73,11 +112,33 @@ def run_report(args) -> str:
     errors = [p for p in result.problems if p.severity == "error"]
     if result.caseload is None:
         raise CliError(errors[0].as_text() if errors else "The data could not be loaded; check the files.")
-    from analytics.output.report import assemble, write_bundle
+    from analytics.output.report import assemble
 
+    step("Deriving episodes and running the analyses")
     bundle = assemble(result, recipe, render_figures=not args.no_figures)
-    write_bundle(bundle, args.out)
-    return f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
+    step("Writing tables and figures")
+    return bundle
+
+
+def _in_engine(args, sources, recipe, mapping, step):
+    from analytics.engines import open_engine
+    from analytics.engines.ingest import load_tables
+    from analytics.output.report import assemble_in_engine
+
+    if args.engine == "duckdb":
+        options = {"memory_limit": args.memory_limit}
+    else:
+        options = {"master": None if args.spark_master == "active" else args.spark_master}
+    step(f"Reading, mapping and checking the files in {args.engine}")
+    engine = open_engine(args.engine, **options)
+    try:
+        ingest = load_tables(engine, sources, mapping)
+        errors = [p for p in ingest.problems if p.blocking]
+        if errors or not ingest.ready:
+            raise CliError(errors[0].as_text() if errors else "The data could not be loaded; check the files.")
+        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step)
+    finally:
+        engine.close()
 
 
 def main(argv=None) -> int:
@@ -101,9 +162,17 @@ def _sources(args) -> dict[str, str]:
     if not sources.keys() & {"sessions", "clients"}:
         raise CliError("Give a sessions file (--sessions), a clients file (--clients) or both.")
     for table, path in sources.items():
-        if not os.path.isfile(path):
+        if args.engine == "pandas" and not os.path.isfile(path):
             raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
+        if args.engine != "pandas" and not glob.glob(path) and not (args.engine == "spark" and _table_name(path)):
+            raise CliError(f"{path}: no file matches; check the path or glob given to --{table}"
+                           + (" (or give a table name)." if args.engine == "spark" else "."))
     return sources
+
+
+def _table_name(text: str) -> bool:
+    """A Spark catalog name such as sessions or db.sessions (no path separator, no file suffix)."""
+    return "/" not in text and not text.lower().endswith((".csv", ".parquet", ".pq"))
 
 
 def _recipe(path) -> Recipe:

@@ -136,7 +136,7 @@ class DuckDBEngine(Engine):
             files = source_files(source)
             listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
             reader = (f"read_parquet({listed})" if file_format(files) == "parquet"
-                      else f"read_csv({listed}, header = true, union_by_name = true)")
+                      else f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)")
             self.view(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)
         self._tables.add(table)
 
@@ -205,7 +205,7 @@ class SparkEngine(Engine):
             files = source_files(source)
             reader = self.spark.read
             frame = (reader.parquet(*files) if file_format(files) == "parquet"
-                     else reader.option("header", True).option("inferSchema", True).csv(files))
+                     else reader.option("header", True).csv(files))
             frame = frame.withColumn(ROW, F.monotonically_increasing_id())
         frame.createOrReplaceTempView(table)
         self._tables.add(table)

@@ -35,7 +35,7 @@ from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
-from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+from analytics.survival.curves import Tally, cumulative_incidence, kaplan_meier, logrank
 
 HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
@@ -84,24 +84,46 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
     return filter_episodes(derive_episodes(caseload, recipe.episodes), **recipe.filter_kwargs())
 
 
-def run_sections(episodes: pd.DataFrame, recipe: Recipe) -> list[Section]:
-    """Every analysis of the report, each isolated so one failure cannot stop the others."""
-    return [_guarded(step, episodes, recipe) for step in _STEPS]
+def run_sections(episodes: pd.DataFrame, recipe: Recipe, counts: Tally | None = None) -> list[Section]:
+    """Every analysis of the report, each isolated so one failure cannot stop the others.
+    `counts` (the episodes counted by recipe.km_group, time and event, e.g. by an engine) feeds the
+    curves in place of the episodes."""
+    return [_guarded(step, episodes, recipe, counts) for step in _STEPS]
 
 
 def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bundle:
     """All bundle files as {relative path: bytes}."""
     episodes = analysis_episodes(ingest_result, recipe)
-    sections = run_sections(episodes, recipe)
-    out_recipe = recipe.for_output(ingest_result.caseload.fingerprint)
-    warnings = [f"Data: {p.as_text()}" for p in ingest_result.problems if p.severity != "error"]
+    caseload = ingest_result.caseload
+    return _bundle(episodes, run_sections(episodes, recipe), recipe, caseload.fingerprint, caseload.export_date,
+                   ingest_result.problems, render_figures)
+
+
+def assemble_in_engine(engine, ingest, recipe: Recipe, render_figures: bool = True, progress=None) -> Bundle:
+    """The same bundle from tables inside an engine (analytics/engines): the episodes are derived
+    and filtered there, the curves are computed from the counts the engine sends back."""
+    from analytics.engines.report import engine_episodes
+
+    step = progress or (lambda stage: None)
+    step("Deriving episodes in the engine")
+    data = engine_episodes(engine, ingest, recipe)
+    step("Running the analyses")
+    sections = run_sections(data.episodes, recipe, data.counts)
+    step("Writing tables and figures")
+    return _bundle(data.episodes, sections, recipe, data.fingerprint, data.export_date, ingest.problems,
+                   render_figures)
+
+
+def _bundle(episodes, sections, recipe, fingerprint, export_date, problems, render_figures) -> Bundle:
+    out_recipe = recipe.for_output(fingerprint)
+    warnings = [f"Data: {p.as_text()}" for p in problems if p.severity != "error"]
     files: dict[str, bytes] = {}
     for section in sections:
         for stem, table in section.tables.items():
             files[f"tables/{stem}.csv"] = export.table_csv_bytes(table)
     if render_figures:
         warnings += _render_figures(sections, out_recipe, files)
-    methods = methods_text(episodes, sections, out_recipe, ingest_result.caseload.export_date)
+    methods = methods_text(episodes, sections, out_recipe, export_date)
     files["methods.md"] = methods.encode("utf-8")
     files["recipe.json"] = out_recipe.to_json().encode("utf-8")
     files["report.html"] = report_html(sections, out_recipe, methods, warnings).encode("utf-8")
@@ -136,15 +158,16 @@ def bundle_zip(ingest_result, recipe: Recipe, render_figures: bool = True) -> by
 
 # --- the analyses ---------------------------------------------------------------------------
 
-def _episodes(episodes, recipe):
+def _episodes(episodes, recipe, counts=None):
     section = Section("episodes", TITLES["episodes"], tables={"episodes": episodes})
     if episodes.empty:
         section.warnings.append("No episodes remain after the recipe's filters; every analysis below is empty.")
     return section
 
 
-def _km(episodes, recipe):
-    km = kaplan_meier(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
+def _km(episodes, recipe, counts=None):
+    km = kaplan_meier(episodes if counts is None else counts, group=recipe.km_group,
+                      time_scale=recipe.episodes.time_scale)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
@@ -152,18 +175,19 @@ def _km(episodes, recipe):
     return section
 
 
-def _logrank(episodes, recipe):
+def _logrank(episodes, recipe, counts=None):
     section = Section("logrank", TITLES["logrank"])
     if recipe.km_group is None:
         section.warnings.append("No grouping column (km_group) in the recipe, so no groups were compared.")
         return section
-    result = logrank(episodes, recipe.km_group)
+    result = logrank(episodes if counts is None else counts, recipe.km_group)
     section.tables["logrank"], section.warnings, section.result = result.table, list(result.warnings), result
     return section
 
 
-def _cif(episodes, recipe):
-    cif = cumulative_incidence(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
+def _cif(episodes, recipe, counts=None):
+    cif = cumulative_incidence(episodes if counts is None else counts, group=recipe.km_group,
+                               time_scale=recipe.episodes.time_scale)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
     section.figures["cif"] = cif_figure(cif,
@@ -182,7 +206,7 @@ def _model(name: str, model: str, recipe, fit) -> Section:
     return section
 
 
-def _cox(episodes, recipe):
+def _cox(episodes, recipe, counts=None):
     section = _model("cox", "Cox model", recipe, lambda: fit_cox(
         episodes, list(recipe.covariates), recipe.reference_levels or None,
         strata=list(recipe.strata) or None, cluster=recipe.cluster))
@@ -198,7 +222,7 @@ def _cox(episodes, recipe):
     return section
 
 
-def _logistic(episodes, recipe):
+def _logistic(episodes, recipe, counts=None):
     section = _model("logistic", "logistic model", recipe,
                      lambda: fit_logistic(episodes, list(recipe.covariates), recipe.reference_levels or None))
     if section.result is None:
@@ -209,7 +233,7 @@ def _logistic(episodes, recipe):
     return section
 
 
-def _therapists(episodes, recipe):
+def _therapists(episodes, recipe, counts=None):
     result = therapist_funnel(episodes)
     table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
     table[THERAPIST_COUNTS] = table[THERAPIST_COUNTS].astype("Int64")  # masking made them float
@@ -224,7 +248,7 @@ def _therapists(episodes, recipe):
     return section
 
 
-def _icc(episodes, recipe):
+def _icc(episodes, recipe, counts=None):
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
                       warnings=list(result.warnings), result=result)
@@ -233,7 +257,7 @@ def _icc(episodes, recipe):
     return section
 
 
-def _outcomes(episodes, recipe):
+def _outcomes(episodes, recipe, counts=None):
     if "ending" not in episodes:
         return Section("outcomes", TITLES["outcomes"], warnings=[
             "The sessions carry no outcome measure (PHQ-9, GAD-7, ORS, OQ-45, CORE-10 or a registered one), "
@@ -257,10 +281,10 @@ def _labels(ids) -> dict:
 _STEPS = (_episodes, _km, _logrank, _cif, _cox, _logistic, _therapists, _icc, _outcomes)
 
 
-def _guarded(step, episodes, recipe) -> Section:
+def _guarded(step, episodes, recipe, counts=None) -> Section:
     name = step.__name__.strip("_")
     try:
-        return step(episodes, recipe)
+        return step(episodes, recipe, counts)
     except Exception as exc:  # noqa: BLE001 - a model failure is reported, never fatal to the run
         return Section(name, TITLES[name], warnings=[f"This analysis could not be run: {_one_line(exc)}"])
 

@@ -1,7 +1,9 @@
 """Time to dropout: Kaplan-Meier, log-rank tests and competing-risk cumulative incidence.
 
 Everything is computed from group-by counts at the distinct times (never per client), so a
-million episodes cost no more than a few thousand rows. The numbers agree with R's `survival`
+million episodes cost no more than a few thousand rows. Each function takes the episodes or their
+`Tally` (how many episodes share each group, duration and event), which an engine (DuckDB,
+Spark: analytics/engines/) sums where the episodes are and sends back instead of the episodes. The numbers agree with R's `survival`
 package (tests/reference/ holds the R script and its output):
 
 - `kaplan_meier` = `survfit(Surv(duration, event == 1) ~ g, conf.type = "log-log")`: dropout is
@@ -54,6 +56,40 @@ OVERSTATEMENT_COLUMNS = ["group", "time", "one_minus_km", "cif_dropout", "differ
 MEDIAN_PRIVACY = Privacy(("n", "events"))  # the medians table beside the curves
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many episodes share each (group value, duration, event): `table` has the columns
+    `group`, `time`, `event` and `n`; missing values are kept as rows of their own so the curves
+    report what they left out. `group` names the episode column it was counted by (None: all)."""
+
+    table: pd.DataFrame
+    group: str | None = None
+
+
+def tally(episodes: pd.DataFrame, group: str | None = None) -> Tally:
+    """The episodes counted by group value, duration and event (see `Tally`)."""
+    missing = [c for c in ("duration", "event") if c not in episodes]
+    if missing:
+        raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
+    if group is not None and group not in episodes:
+        raise ValueError(f"There is no column {group!r} to group by; choose one of the episode columns.")
+    frame = pd.DataFrame({
+        "group": episodes[group] if group is not None else pd.Series(ALL, index=episodes.index, dtype=object),
+        "time": pd.to_numeric(episodes["duration"], errors="coerce").astype(float),
+        "event": pd.to_numeric(episodes["event"], errors="coerce").astype(float),
+    })
+    table = frame.groupby(["group", "time", "event"], dropna=False, observed=True, sort=False).size()
+    return Tally(table.reset_index(name="n"), group)
+
+
+def _tallied(data: pd.DataFrame | Tally, group: str | None) -> Tally:
+    if isinstance(data, Tally):
+        if data.group != group:
+            raise ValueError(f"The tally is by {data.group!r}, not by {group!r}.")
+        return data
+    return tally(data, group)
+
+
 @dataclass
 class KMResult(Reported):
     """Kaplan-Meier step points per group and each group's median time to dropout."""
@@ -83,31 +119,32 @@ class CIFResult(Reported):
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
-def kaplan_meier(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> KMResult:
+def kaplan_meier(episodes: pd.DataFrame | Tally, group: str | None = None, time_scale: str = "sessions") -> KMResult:
     """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals.
 
     As in R, an interval is NA where survival is 1 or 0 (log(-log S) is undefined there), and the
     median's limits are the first times the interval's bounds fall to 0.5.
     """
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
     counts = _counts(frame)
     table = _km_table(counts)
     medians = _medians(table, frame, labels)
     no_events = medians.loc[(medians["n"] > 0) & (medians["events"] == 0), "group"].tolist()
     warnings += [f"Group {g!r} has no dropouts, so its curve stays at 1 and it has no median." for g in no_events]
-    result = KMResult(table=table, medians=medians, warnings=warnings, n_used=len(frame),
-                      n_left_out=len(episodes) - len(frame))
+    used = int(frame["n"].sum())
+    result = KMResult(table=table, medians=medians, warnings=warnings, n_used=used, n_left_out=total - used)
     return replace(result, takeaway=" ".join(km_sentences(result, group, time_scale)))
 
 
-def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
+def logrank(episodes: pd.DataFrame | Tally, group: str) -> LogrankResult:
     """Log-rank test (R `survdiff`, rho = 0): overall chi-square with k - 1 df, then each pair.
 
     The overall row comes first with p_adjusted = p; pairwise p values are Holm-adjusted.
     """
     if group is None:
         raise ValueError("A log-rank test compares groups: choose a grouping column.")
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
+    used = int(frame["n"].sum())
     present = [g for g in labels if (frame["group"] == g).any()]
     if len(present) < 2 or not (frame["event"] == EVENT_DROPOUT).any():
         warnings.append(
@@ -115,8 +152,8 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
             "so no test was run." if len(present) < 2 else
             "No one dropped out in the current selection, so there is nothing for a log-rank test to compare."
         )
-        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings=warnings, n_used=len(frame),
-                             n_left_out=len(episodes) - len(frame))
+        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings=warnings, n_used=used,
+                             n_left_out=total - used)
     rows = [("overall", *_survdiff(frame, present))]
     if len(present) > 2:
         for a, b in combinations(present, 2):
@@ -132,11 +169,11 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
     verdict = "differ by more than chance would easily explain" if overall["p"] < ALPHA else "could differ by chance alone"
     takeaway = (f"The curves {verdict} (log-rank test: chi-square {overall['statistic']:.2f} on {overall['df']} df, "
                 f"p = {overall['p']:.3g}). Pairwise p values are Holm-adjusted for the number of comparisons.")
-    return LogrankResult(table[LOGRANK_COLUMNS], takeaway, warnings=warnings, n_used=len(frame),
-                         n_left_out=len(episodes) - len(frame))
+    return LogrankResult(table[LOGRANK_COLUMNS], takeaway, warnings=warnings, n_used=used, n_left_out=total - used)
 
 
-def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> CIFResult:
+def cumulative_incidence(episodes: pd.DataFrame | Tally, group: str | None = None,
+                         time_scale: str = "sessions") -> CIFResult:
     """Aalen-Johansen cumulative incidence of dropout (event 1) and completion (event 2).
 
     Tied times are handled exactly: at each time, dropouts and completions both leave the
@@ -145,7 +182,8 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_
     clients sharing one have the same influence), and the 95% intervals are R's default for
     multi-state curves, log-transformed (p * exp(+-1.96 se / p), upper capped at 1, NA at p = 0).
     """
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
+    used = int(frame["n"].sum())
     counts = _counts(frame)
     parts = [_aalen_johansen(part) for _, part in counts.groupby("group", sort=False)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CIF_COLUMNS)
@@ -160,8 +198,7 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_
     )
     overstatement["difference"] = overstatement["one_minus_km"] - overstatement["cif_dropout"]
     return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings,
-                     takeaway=_incidence_sentence(table, time_scale), n_used=len(frame),
-                     n_left_out=len(episodes) - len(frame))
+                     takeaway=_incidence_sentence(table, time_scale), n_used=used, n_left_out=total - used)
 
 
 def _incidence_sentence(table: pd.DataFrame, time_scale: str) -> str:
@@ -291,28 +328,27 @@ def _label(value) -> str:
     return str(value)
 
 
-def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Duration, event and group label per episode, after dropping rows that cannot be used."""
-    missing = [c for c in ("duration", "event") if c not in episodes]
-    if missing:
-        raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
-    if group is not None and group not in episodes:
-        raise ValueError(f"There is no column {group!r} to group by; choose one of the episode columns.")
+def _prepare(episodes: pd.DataFrame | Tally, group: str | None) -> tuple[pd.DataFrame, list[str], list[str], int]:
+    """Counts by group label, time and event (`n`) after leaving out rows that cannot be used; the
+    labels in order, the warnings and the number of episodes before anything was left out."""
+    counted = _tallied(episodes, group).table
     warnings: list[str] = []
-    duration = pd.to_numeric(episodes["duration"], errors="coerce").to_numpy(dtype=float)
-    event = pd.to_numeric(episodes["event"], errors="coerce").to_numpy(dtype=float)
+    n = counted["n"].to_numpy(dtype=np.int64)
+    duration = counted["time"].to_numpy(dtype=float)
+    event = counted["event"].to_numpy(dtype=float)
     if group is None:
-        labels, names = pd.Series(ALL, index=episodes.index, dtype=object), [ALL]
+        labels, names = pd.Series(ALL, index=counted.index, dtype=object), [ALL]
     else:
-        labels, names = group_labels(episodes[group])
+        labels, names = group_labels(counted["group"])
     usable = ~np.isnan(duration) & (duration >= 0) & np.isin(event, (0, 1, 2))
     if (~usable).any():
-        warnings.append(f"Left out {_episodes(int((~usable).sum()))} without a usable duration or outcome.")
+        warnings.append(f"Left out {_episodes(int(n[~usable].sum()))} without a usable duration or outcome.")
     unlabelled = usable & labels.isna().to_numpy()
     if unlabelled.any():
-        warnings.append(f"Left out {_episodes(int(unlabelled.sum()))} with no value for {group!r}.")
-    keep = usable & ~unlabelled
-    frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int)})
+        warnings.append(f"Left out {_episodes(int(n[unlabelled].sum()))} with no value for {group!r}.")
+    keep = usable & ~unlabelled & (n > 0)
+    frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int),
+                          "n": n[keep]})
     present = set(frame["group"].unique())
     if frame.empty:
         warnings.append("There are no episodes to analyse in the current selection.")
@@ -323,7 +359,7 @@ def _prepare(episodes: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, l
         warnings.append(f"{group!r} has {len(names)} distinct values; curves are easier to read with a "
                         "grouping of a few levels (bands for a number).")
     frame["group"] = pd.Categorical(frame["group"], categories=names)
-    return frame, names, warnings
+    return frame, names, warnings, int(n.sum())
 
 
 def _episodes(n: int) -> str:
@@ -333,7 +369,7 @@ def _episodes(n: int) -> str:
 def _counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Per group and distinct time: number at risk, dropouts, completions, censored."""
     per_time = (
-        pd.crosstab([frame["group"], frame["time"]], frame["event"])
+        frame.groupby(["group", "time", "event"], observed=True)["n"].sum().unstack("event", fill_value=0)
         .reindex(columns=[0, 1, 2], fill_value=0)
         .reset_index()
         .rename(columns={0: "censored", 1: "dropout", 2: "completed"})
@@ -381,8 +417,8 @@ def _loglog_interval(survival: np.ndarray, se_log: np.ndarray) -> tuple[np.ndarr
 def _medians(table: pd.DataFrame, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Median and its limits by R's rule (print.survfit): the first time a curve is below 0.5,
     or the midpoint to the next drop when it sits exactly at 0.5."""
-    size = frame.groupby("group", observed=False).size().reindex(labels, fill_value=0)
-    dropped = frame.assign(d=frame["event"] == EVENT_DROPOUT).groupby("group", observed=False)["d"].sum()
+    size = frame.groupby("group", observed=False)["n"].sum().reindex(labels, fill_value=0)
+    dropped = frame.assign(d=frame["n"] * (frame["event"] == EVENT_DROPOUT)).groupby("group", observed=False)["d"].sum()
     events = dropped.reindex(labels, fill_value=0)
     rows = []
     for label in labels:
@@ -410,7 +446,8 @@ def _first_below_half(curve: np.ndarray, time: np.ndarray) -> float:
 
 def _survdiff(frame: pd.DataFrame, groups: list[str]) -> tuple[float, int, float]:
     """Chi-square, df and p of the log-rank test across `groups` (as R's survdiff)."""
-    table = pd.crosstab(frame["time"], [frame["group"], frame["event"] == EVENT_DROPOUT])
+    table = pd.crosstab(frame["time"], [frame["group"], frame["event"] == EVENT_DROPOUT], values=frame["n"],
+                        aggfunc="sum").fillna(0)
     table = table.reindex(columns=pd.MultiIndex.from_product([groups, [False, True]]), fill_value=0)
     leaving = table.T.groupby(level=0, sort=False).sum().T[groups].to_numpy(dtype=float)
     deaths = table.xs(True, axis=1, level=1)[groups].to_numpy(dtype=float)
