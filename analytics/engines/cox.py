@@ -1,8 +1,8 @@
 """The clustered Efron Cox fit with the rows inside an engine (DuckDB or Spark).
 
-Each Newton step is one aggregation: per stratum and distinct time, the sums of r = exp(x'b),
-r x and r x x' over the episodes ending then, and the same over the dropouts among them (with
-their count, their x and their x'b). Risk-set sums are suffix sums of that small table, and
+Each Newton step is one aggregation: per stratum, distinct time and dropout or not, the sums of
+r = exp(x'b), r x and r x x' over the episodes ending then (with the count, x and x'b): the
+dropouts' rows give the tied-event sums, both rows together the sums entering the risk sets. Risk-set sums are suffix sums of that small table, and
 Efron's correction for d tied dropouts needs, per time, only sums over k = 0..d-1 of
 1/D_k, (k/d)/D_k, 1/D_k^2, (k/d)/D_k^2, (k/d)^2/D_k^2 and log D_k, with D_k = R - (k/d) E:
 the mean vectors and the information expand in those. The robust (sandwich) variance needs
@@ -109,21 +109,25 @@ class EngineRows:
         return column(self.columns[k])
 
     def evaluate(self, beta: np.ndarray, information: bool = True) -> EngineTerms:
+        """One pass: sums of r, r x and r x x' by stratum, time and dropout (the dropouts' sums
+        are the rows with _d = 1; the risk set's, both rows), with the dropouts' count, x and x'b."""
         p = self.p
         eta, shift = self._linear(beta)
         pairs = [(j, k) for j in range(p) for k in range(j, p)]
-        sums = (["SUM(_r) AS r", "SUM(_d) AS d", "SUM(_d * _r) AS e", "SUM(_d * _eta) AS eta"]
+        weighted = ["r"] + [f"r{j}" for j in range(p)] + [f"r{j}_{k}" for j, k in pairs]
+        sums = (["SUM(_r) AS r", "COUNT(*) AS n", "SUM(_eta) AS eta"]
                 + [f"SUM(_r * {self._x(j)}) AS r{j}" for j in range(p)]
-                + [f"SUM(_d * _r * {self._x(j)}) AS e{j}" for j in range(p)]
-                + [f"SUM(_d * {self._x(j)}) AS x{j}" for j in range(p)]
-                + [f"SUM(_r * {self._x(j)} * {self._x(k)}) AS r{j}_{k}" for j, k in pairs]
-                + [f"SUM(_d * _r * {self._x(j)} * {self._x(k)}) AS e{j}_{k}" for j, k in pairs])
+                + [f"SUM({self._x(j)}) AS x{j}" for j in range(p)]
+                + [f"SUM(_r * {self._x(j)} * {self._x(k)}) AS r{j}_{k}" for j, k in pairs])
         frame = self.engine.collect(
-            f"SELECT _s, _t, {', '.join(sums)} FROM (SELECT *, EXP(_eta - {number(shift)}) AS _r FROM "
+            f"SELECT _s, _t, _d, {', '.join(sums)} FROM (SELECT *, EXP(_eta - {number(shift)}) AS _r FROM "
             f"(SELECT {self.stratum} AS _s, _t, _d, {eta} AS _eta"
-            f"{''.join(f', {self._x(j)}' for j in range(p))} FROM {self.table}) AS rows) AS risk GROUP BY _s, _t")
-        frame = frame.sort_values(["_s", "_t"], kind="stable").reset_index(drop=True)
-        return _efron_terms(frame, p, pairs, beta, shift)
+            f"{''.join(f', {self._x(j)}' for j in range(p))} FROM {self.table}) AS rows) AS risk GROUP BY _s, _t, _d")
+        risk = frame.groupby(["_s", "_t"], sort=True)[weighted].sum()
+        dead = frame.loc[frame["_d"] == 1].set_index(["_s", "_t"])
+        dead = dead[["n", "eta"] + [f"x{j}" for j in range(p)] + weighted].rename(
+            columns={"n": "d", **{c: "e" + c[1:] for c in weighted}})
+        return _efron_terms(risk.join(dead, how="left").fillna(0).reset_index(), p, pairs, beta, shift)
 
     def cluster_scores(self, terms: EngineTerms) -> np.ndarray:
         """Score residuals summed per cluster: the per-time quantities joined to the rows inside the
