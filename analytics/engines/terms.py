@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analytics.engines.engine import Engine
-from analytics.models.design import categorical_levels, is_categorical, left_out_warning, usable_terms
+from analytics.models.design import categorical_levels, left_out_warning, usable_terms
 
 
 def quoted(name: str) -> str:
@@ -71,10 +71,10 @@ def build_design(engine: Engine, table: str, covariates: list[str], reference_le
     counts = engine.collect(f"SELECT COUNT(*) AS n, SUM(CASE WHEN {complete} THEN 1 ELSE 0 END) AS used FROM {table}")
     n_total, n_used = int(counts.at[0, "n"]), int(counts.at[0, "used"] or 0)
     warnings = [left_out_warning(n_total - n_used, n_total)] if n_used < n_total else []
-    kinds = engine.collect(f"SELECT {', '.join(quoted(c) for c in covariates)} FROM {table} LIMIT 0") if covariates else None
+    numeric = _numeric(engine, table, covariates)
     names, expressions, reference = [], [], {}
     for name in covariates:
-        if not is_categorical(kinds[name]):
+        if numeric[name]:
             names.append(name)
             expressions.append(f"CAST({quoted(name)} AS DOUBLE)")
             continue
@@ -97,6 +97,23 @@ def build_design(engine: Engine, table: str, covariates: list[str], reference_le
     used = engine.materialize(f"SELECT {', '.join(columns)} FROM {raw}")
     return EngineDesign(used, terms, center[kept], n_used, n_total - n_used, n_total, reference,
                         [names[j] for j in markers if j in kept], warnings)
+
+
+NUMERIC_TYPES = {"tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+                 "ubigint", "uhugeint", "float", "real", "double", "long", "short", "byte"}
+
+
+def _numeric(engine: Engine, table: str, columns: list[str]) -> dict[str, bool]:
+    """Whether each column is a number in the engine (DuckDB's or Spark's type names): numbers,
+    including 0/1 markers, enter a model as themselves; text and booleans as categories, as
+    analytics.models.design.is_categorical decides in memory."""
+    if not columns:
+        return {}
+    types = engine.collect(f"SELECT {', '.join(f'TYPEOF({quoted(c)}) AS {quoted(c)}' for c in columns)} FROM {table} LIMIT 1")
+    if types.empty:  # no rows: nothing to fit, every column reads as a number
+        return dict.fromkeys(columns, True)
+    kind = {c: str(types.at[0, c]).lower() for c in columns}
+    return {c: kind[c] in NUMERIC_TYPES or kind[c].startswith("decimal") for c in columns}
 
 
 def _screen(engine: Engine, raw: str, names: list[str], warnings: list[str]) -> tuple[np.ndarray, list[int], list[int]]:
