@@ -7,6 +7,11 @@ the same choices as the Data page.
     python -m analytics summary --sessions sessions.csv --clients clients.csv \
         --config recipe.json --out summary.pdf --paper a4
     python -m analytics map --sessions appointments.csv --out mapping.json
+    python -m analytics report --engine duckdb --sessions 'sessions/*.parquet' --out report/
+
+`report --engine pandas` (the default) is the in-memory path; `duckdb` and `spark` run the
+mapping, the checks, the episodes and the counts behind the curves inside the engine
+(analytics/engines). On a terminal each stage of a report shows on a progress bar (stderr).
 
 Every failure ends with exit status 1 (2 for a usage error) and one line on stderr saying
 which file or column is wrong and what to do; never a traceback.
@@ -16,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import shlex
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from analytics.engines.engine import ENGINES
 from analytics.output.summary import PAPERS
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
@@ -60,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--therapists therapists.csv --config recipe.json --out report/",
     )
     _add_inputs(report)
+    report.add_argument("--engine", choices=ENGINES, default="pandas",
+                        help="where the analysis runs: pandas (in memory, the default), duckdb (embedded, for inputs "
+                        "larger than memory) or spark (a Spark session; see --spark-master). With an engine the "
+                        "inputs are CSV or Parquet files or globs such as 'sessions/*.parquet' (with spark also "
+                        "table names); --sheet, --hash-identifiers and --drop-identifiers work only in memory")
+    report.add_argument("--memory-limit", metavar="SIZE", help="duckdb: the memory it may use, e.g. 8GB (it spills to "
+                        "disk beyond it)")
+    report.add_argument("--spark-master", metavar="URL", default="local[2]",
+                        help="spark: spark.master, e.g. local[2] (the default), spark://host:7077, or 'active' to use "
+                        "the session already running (Databricks)")
     report.add_argument("--config", metavar="RECIPE", help="recipe.json with the analysis settings (defaults if omitted)")
     report.add_argument("--out", metavar="DIR", required=True, help="folder to write the bundle into (created if needed)")
     report.add_argument("--no-figures", action="store_true", help="skip the figure files (no Chromium needed)")
@@ -116,14 +135,68 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def run_report(args) -> str:
-    """Load, check, analyse and write; returns the summary line."""
-    recipe, result, chosen = _checked(args)
-    from analytics.output.report import assemble, write_bundle
+    """Load, check, analyse and write (in memory or inside an engine); returns the summary line."""
+    stages = 3 if args.engine == "pandas" else 4
+    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False, disable=None,  # a bar on a terminal only
+              bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})") as bar:
+        started = []
 
-    bundle = assemble(result, recipe, render_figures=not args.no_figures)
+        def step(stage: str) -> None:
+            """A stage starts: the bar counts the ones before it as done."""
+            if started:
+                bar.update(1)
+            started.append(stage)
+            bar.set_description_str(stage)
+
+        bundle, chosen = _in_memory(args, step) if args.engine == "pandas" else (_in_engine(args, step), "")
+    from analytics.output.report import write_bundle
+
     write_bundle(bundle, args.out)
     return (f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
             + chosen)
+
+
+def _in_memory(args, step):
+    step("Reading, mapping and checking the files")
+    recipe, result, chosen = _checked(args)
+    from analytics.output.report import assemble
+
+    step("Deriving episodes and running the analyses")
+    bundle = assemble(result, recipe, render_figures=not args.no_figures)
+    step("Writing tables and figures")
+    return bundle, chosen
+
+
+def _in_engine(args, step):
+    """The report with the tables inside DuckDB or Spark; the reading options that need the
+    in-memory import are refused, never ignored."""
+    from analytics.engines import open_engine
+    from analytics.engines.ingest import load_tables
+    from analytics.output.report import assemble_in_engine
+
+    memory_only = [flag for flag, given in (("--sheet", args.sheet), ("--hash-identifiers", args.hash_identifiers),
+                                            ("--drop-identifiers", args.drop_identifiers)) if given]
+    if memory_only:
+        raise CliError(f"{', '.join(memory_only)}: Excel sheets and the direct-identifier scan are read only in memory; "
+                       f"run without --engine, or with --engine {args.engine} give CSV or Parquet files without "
+                       "identifier columns.")
+    sources, recipe = _sources(args), _recipe(args.config)
+    mapping, export_date = _mapping(args, recipe), _export_date(args.export_date)
+    if args.engine == "duckdb":
+        options = {"memory_limit": args.memory_limit}
+    else:
+        options = {"master": None if args.spark_master == "active" else args.spark_master}
+    step(f"Reading, mapping and checking the files in {args.engine}")
+    engine = open_engine(args.engine, **options)
+    try:
+        ingest = load_tables(engine, sources, mapping, export_date)
+        errors = [p for p in ingest.problems if p.blocking]
+        if errors or not ingest.ready:
+            raise CliError(" Also: ".join(p.as_text() for p in errors) if errors
+                           else "The data could not be loaded; check the files.")
+        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step)
+    finally:
+        engine.close()
 
 
 def _checked(args):
@@ -254,11 +327,20 @@ def _sources(args) -> dict:
     sources = {t: getattr(args, t) for t in TABLES if getattr(args, t)}
     if not sources.keys() & {"sessions", "clients"}:
         raise CliError("Give a sessions file (--sessions), a clients file (--clients) or both.")
+    engine = getattr(args, "engine", "pandas")
     for table, paths in sources.items():
         for path in paths:
-            if not os.path.isfile(path):
+            if engine == "pandas" and not os.path.isfile(path):
                 raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
+            if engine != "pandas" and not glob.glob(path) and not (engine == "spark" and _table_name(path)):
+                raise CliError(f"{path}: no file matches; check the path or glob given to --{table}"
+                               + (" (or give a table name)." if engine == "spark" else "."))
     return {t: paths[0] if len(paths) == 1 else list(paths) for t, paths in sources.items()}
+
+
+def _table_name(text: str) -> bool:
+    """A Spark catalog name such as sessions or db.sessions (no path separator, no file suffix)."""
+    return "/" not in text and not text.lower().endswith((".csv", ".parquet", ".pq"))
 
 
 def _sheets(pairs: list[str], sources: dict) -> dict[str, str]:

@@ -539,8 +539,38 @@ def write_csvs(synthetic: SyntheticCaseload, out: str | Path) -> list[Path]:
     return paths
 
 
+def write_parquet_dataset(out: str | Path, n_clients: int, chunk_clients: int = 500_000, clients_per_therapist: int = 100,
+                          n_sites: int = 5, seed: int = 2026, progress=None) -> dict[str, str]:
+    """A network-sized caseload as Parquet datasets (`out`/sessions/part-0000.parquet, ... and the
+    same for clients and therapists; timestamps in microseconds, which Spark reads), drawn in chunks of `chunk_clients` so generation fits in
+    memory (1M clients take about 4 GiB at once; a chunk of 500k about 2). Each chunk is one
+    practice of the network: its own therapists, ids prefixed `P0000-`, seed `seed + chunk`.
+    Returns the glob of each table, as the engines read them; `progress(done_clients)` after each chunk."""
+    out = Path(out)
+    for table in ("sessions", "clients", "therapists"):
+        (out / table).mkdir(parents=True, exist_ok=True)
+    done = 0
+    for chunk in range((n_clients + chunk_clients - 1) // chunk_clients):
+        size = min(chunk_clients, n_clients - done)
+        synthetic = generate_caseload(size, max(1, size // clients_per_therapist), n_sites, seed + chunk)
+        prefix = f"P{chunk:04d}-"
+        for table in ("sessions", "clients", "therapists"):
+            frame = getattr(synthetic, table)
+            for column in ("client_id", "therapist_id"):
+                if column in frame:
+                    frame[column] = prefix + frame[column].astype(str)
+            frame.to_parquet(out / table / f"part-{chunk:04d}.parquet", index=False, coerce_timestamps="us")
+        done += size
+        del synthetic
+        if progress is not None:
+            progress(done)
+    return {table: str(out / table / "*.parquet") for table in ("sessions", "clients", "therapists")}
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m analytics.synth", description="Write a synthetic caseload as CSV files.")
+    parser = argparse.ArgumentParser(prog="python -m analytics.synth", description=(
+        "Write a synthetic caseload as CSV files, or with --parquet-chunk a network-sized one as Parquet datasets "
+        "generated chunk by chunk (one practice per chunk, 100 clients per therapist)."))
     parser.add_argument("--out", default="sample_data")
     parser.add_argument("--clients", type=int, default=1500)
     parser.add_argument("--therapists", type=int, default=30)
@@ -548,7 +578,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--export-date", default="2025-06-30")
     parser.add_argument("--start", default="2023-01-01")
+    parser.add_argument("--parquet-chunk", type=int, help="clients per chunk; writes Parquet datasets under --out")
     args = parser.parse_args(argv)
+    if args.parquet_chunk:
+        for path in write_parquet_dataset(args.out, args.clients, args.parquet_chunk, n_sites=args.sites,
+                                          seed=args.seed).values():
+            print(path)
+        return
     synthetic = generate_caseload(args.clients, args.therapists, args.sites, args.seed, args.export_date, args.start)
     for path in write_csvs(synthetic, args.out):
         print(path)

@@ -10,8 +10,8 @@ from tests.paths import ROOT
 
 # analytics/ from the bottom up: a module imports only from its own layer or the ones below it.
 # outcomes/ (the measure registry and change rules) imports nothing from analytics: the core builds on it.
-LAYERS = ["outcomes", "core", "ingest", "recipe", "models", "survival", "practice", "charts", "output", "__main__"]
-SUBPACKAGES = {"outcomes", "ingest", "models", "survival", "practice", "charts", "output"}
+LAYERS = ["outcomes", "core", "ingest", "recipe", "models", "survival", "engines", "practice", "charts", "output", "__main__"]
+SUBPACKAGES = {"outcomes", "ingest", "models", "survival", "engines", "practice", "charts", "output"}
 INTERFACE = ("streamlit", "ui", "pages")
 
 

@@ -67,13 +67,9 @@ def build_design(
     no_outcome = ~given[outcome].all(axis=1).to_numpy() if outcome else np.zeros(len(episodes), bool)
     if no_outcome.any():
         empty = [c for c in outcome if not given[c].all()]
-        warnings.append(f"{int(no_outcome.sum())} of {len(episodes)} episodes were left out because their "
-                        f"{' or '.join(empty)} is missing.")
+        warnings.append(missing_outcome_warning(int(no_outcome.sum()), len(episodes), empty))
     if (~complete & ~no_outcome).any():
-        warnings.append(
-            f"{int((~complete & ~no_outcome).sum())} of {len(episodes)} episodes were left out because a chosen "
-            "covariate is missing for them."
-        )
+        warnings.append(left_out_warning(int((~complete & ~no_outcome).sum()), len(episodes)))
     terms, blocks, reference, bases = [], [], {}, {}
     for name in covariates:
         column = data[name]
@@ -131,17 +127,30 @@ def _encode(column: pd.Series, name: str, reference_levels: dict) -> Terms:
     if not is_categorical(column):
         return Terms([name], column.to_numpy(dtype=float)[:, None])
     levels = column.astype(str)
-    counts = levels.value_counts()
-    ref = str(reference_levels.get(name, counts.index[0] if len(counts) else ""))
-    if len(counts) and ref not in counts.index:
+    ref, others, warning = categorical_levels(levels.value_counts().index.tolist(), name, reference_levels)
+    return Terms([f"{name}[{level}]" for level in others], _dummies(levels, others), ref, warning)
+
+
+def left_out_warning(n_left_out: int, n_total: int) -> str:
+    return f"{n_left_out} of {n_total} episodes were left out because a chosen covariate is missing for them."
+
+
+def missing_outcome_warning(n_left_out: int, n_total: int, columns: list[str]) -> str:
+    return f"{n_left_out} of {n_total} episodes were left out because their {' or '.join(columns)} is missing."
+
+
+def categorical_levels(levels: list[str], name: str, reference_levels: dict) -> tuple[str, list[str], str | None]:
+    """From a category's levels (most common first): the reference level, the levels that get a
+    term (sorted), and a warning when there is only one level."""
+    ref = str(reference_levels.get(name, levels[0] if levels else ""))
+    if levels and ref not in levels:
         raise ValueError(
             f"Reference level {ref!r} of {name!r} does not occur in the data; choose one of "
-            f"{', '.join(map(str, counts.index[:10]))}."
+            f"{', '.join(map(str, levels[:10]))}."
         )
     warning = (f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
-               if len(counts) < 2 else None)
-    others = sorted(level for level in counts.index if level != ref)
-    return Terms([f"{name}[{level}]" for level in others], _dummies(levels, others), ref, warning)
+               if len(levels) < 2 else None)
+    return ref, sorted(level for level in levels if level != ref), warning
 
 
 def _dummies(levels: pd.Series, others: list[str]) -> np.ndarray:
@@ -158,14 +167,21 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
         return X, [], []
     values = X.to_numpy(dtype=float)
     is_constant = np.nanmax(values, axis=0) == np.nanmin(values, axis=0)
-    constant = list(X.columns[is_constant])
-    warnings = [f"{c} has the same value for every episode used, so it was left out of the model." for c in constant]
-    X, values = X.loc[:, ~is_constant], values[:, ~is_constant]
     centred = values - values.mean(axis=0)
-    gram = centred.T @ centred
+    kept, dropped, warnings = usable_terms(list(X.columns), is_constant, centred.T @ centred)
+    return X.iloc[:, kept], dropped, warnings
+
+
+def usable_terms(names: list[str], is_constant: np.ndarray, gram: np.ndarray) -> tuple[list[int], list[str], list[str]]:
+    """Which terms a model can use, from per-term constancy and the centred cross-product matrix
+    (computed in memory or by an engine): the kept positions, the dropped names and why."""
+    constant = [n for n, c in zip(names, is_constant) if c]
+    warnings = [f"{c} has the same value for every episode used, so it was left out of the model." for c in constant]
     kept: list[int] = []
     collinear: list[str] = []
-    for j, name in enumerate(X.columns):
+    for j, name in enumerate(names):
+        if is_constant[j]:
+            continue
         if kept:
             b = gram[kept, j]
             residual = gram[j, j] - b @ np.linalg.solve(gram[np.ix_(kept, kept)], b)
@@ -180,7 +196,7 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
             f"{', '.join(collinear)} can be computed exactly from other covariates (collinear), so "
             f"{'it was' if len(collinear) == 1 else 'they were'} left out; drop or merge one of them."
         )
-    return X.iloc[:, kept], constant + collinear, warnings
+    return kept, constant + collinear, warnings
 
 
 def group_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:

@@ -19,6 +19,8 @@ from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 INTERCEPT = "(Intercept)"
 TABLE_COLUMNS = ["term", "or", "ci_lower", "ci_upper", "p"]
 MIN_EPV = 10
+NO_EVENT = "The episodes table has no `event` column; derive episodes before fitting a model."
+EXTREME = 1e-6  # a fitted probability this close to 0 or 1 signals separation
 
 
 @dataclass
@@ -53,7 +55,7 @@ class ModelData:
 def known_outcomes(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Episodes that ended in dropout or planned completion, and how many were left out."""
     if "event" not in episodes:
-        raise ValueError("The episodes table has no `event` column; derive episodes before fitting a model.")
+        raise ValueError(NO_EVENT)
     known = episodes["event"].isin((EVENT_DROPOUT, EVENT_COMPLETED)).to_numpy()
     return episodes.loc[known], int((~known).sum())
 
@@ -73,32 +75,39 @@ def prepare(
     extra = [cluster] if cluster else []
     design = build_design(data, covariates, reference_levels, extra_columns=extra, splines=splines)
     y = (data.loc[design.rows, "event"].to_numpy() == EVENT_DROPOUT).astype(float)
-    notes = []
     events = int(y.sum())
-    limiting = min(events, len(y) - events)
-    n_params = design.X.shape[1]
-    epv = limiting / n_params if n_params else float(limiting)
-    notes += design.warnings
-    if n_params and 0 < events < len(y) and epv < MIN_EPV:
-        notes.append(
-            f"Only {epv:.1f} outcomes per model term (fewer than {MIN_EPV}; counted on the rarer of dropout "
-            "and completion): estimates may be unstable. Use fewer covariates or merge rare levels."
-        )
-    notes += single_level_separation(design.X, y)
+    epv, few = events_per_parameter(events, len(y), design.X.shape[1])
+    notes = design.warnings + few + single_level_separation(design.X, y)
     groups = data.loc[design.rows, cluster].to_numpy() if cluster else None
     return ModelData(design, y, n_unknown, events, float(epv), notes, groups)
 
 
+def events_per_parameter(events: int, n: int, n_params: int) -> tuple[float, list[str]]:
+    """Outcomes per model term (counted on the rarer of dropout and completion) and a warning when few."""
+    limiting = min(events, n - events)
+    epv = limiting / n_params if n_params else float(limiting)
+    if n_params and 0 < events < n and epv < MIN_EPV:
+        return epv, [
+            f"Only {epv:.1f} outcomes per model term (fewer than {MIN_EPV}; counted on the rarer of dropout "
+            "and completion): estimates may be unstable. Use fewer covariates or merge rare levels."
+        ]
+    return epv, []
+
+
 def unusable(model: ModelData) -> str | None:
     """Why no model can be fitted to these rows, or None."""
-    n = len(model.y)
+    return unusable_counts(len(model.y), model.events, model.X.shape[1])
+
+
+def unusable_counts(n: int, events: int, n_terms: int) -> str | None:
+    """Why no model can be fitted to `n` rows with `events` dropouts and `n_terms` terms (with the intercept), or None."""
     if n == 0:
         return "No episode with a known outcome and complete covariates is left, so no model can be fitted."
-    if model.events in (0, n):
-        which = "dropout" if model.events == 0 else "planned completion"
+    if events in (0, n):
+        which = "dropout" if events == 0 else "planned completion"
         return f"No episode in the rows used ended in {which}, so there is nothing to compare; no model was fitted."
-    if n <= model.X.shape[1]:
-        return (f"Only {n} episodes for {model.X.shape[1]} model terms; choose fewer covariates.")
+    if n <= n_terms:
+        return (f"Only {n} episodes for {n_terms} model terms; choose fewer covariates.")
     return None
 
 
@@ -126,11 +135,14 @@ def single_level_separation(X: pd.DataFrame, y: np.ndarray) -> list[str]:
     values = X.to_numpy(dtype=float)
     binary = np.all((values == 0) | (values == 1), axis=0)
     ones = values[:, binary]
-    n_one = ones.sum(axis=0)
-    drop_one = (ones * y[:, None]).sum(axis=0)
-    names = np.asarray(X.columns)[binary]
+    return separation_sentences(np.asarray(X.columns)[binary], ones.sum(axis=0), (ones * y[:, None]).sum(axis=0),
+                                y.sum(), len(y))
+
+
+def separation_sentences(names, n_one, drop_one, events: int, n: int) -> list[str]:
+    """The separation sentences from each 0/1 term's count of ones and of dropouts among them."""
     found = []
-    for name, k1, n1, k0, n0 in zip(names, drop_one, n_one, y.sum() - drop_one, len(y) - n_one):
+    for name, k1, n1, k0, n0 in zip(names, drop_one, n_one, events - np.asarray(drop_one), n - np.asarray(n_one)):
         found += [(name, side, int(n), "dropped out" if k == n else "completed")
                   for k, n, side in ((k1, n1, "with"), (k0, n0, "without")) if n > 0 and k in (0, n)]
     fix = "Merge rare levels with similar ones, drop the covariate, or use a penalized (Firth) model."
@@ -145,11 +157,17 @@ def single_level_separation(X: pd.DataFrame, y: np.ndarray) -> list[str]:
 def separation_warnings(params, bse, fitted, caught) -> list[str]:
     """Quasi-separation seen in a fit: fitted probabilities of 0 or 1, or huge coefficients or SEs."""
     names = np.asarray(getattr(params, "index", [f"term {i + 1}" for i in range(len(params))]))
-    params, bse = np.asarray(params, dtype=float), np.asarray(bse, dtype=float)
     fitted = np.asarray(fitted, dtype=float)
-    extreme = np.mean((fitted < 1e-6) | (fitted > 1 - 1e-6)) if fitted.size else 0.0
+    extreme = np.sum((fitted < EXTREME) | (fitted > 1 - EXTREME)) if fitted.size else 0
+    return quasi_separation(names, params, bse, extreme, any("separation" in str(w.message).lower() for w in caught))
+
+
+def quasi_separation(names, params, bse, extreme: int, flagged: bool) -> list[str]:
+    """The quasi-separation sentence from the fit and the number of fitted probabilities within
+    EXTREME of 0 or 1."""
+    names = np.asarray(names)
+    params, bse = np.asarray(params, dtype=float), np.asarray(bse, dtype=float)
     huge = (np.abs(params) > 10) | ~np.isfinite(bse) | (bse > 50)
-    flagged = any("separation" in str(w.message).lower() for w in caught)
     if not (extreme > 0 or huge.any() or flagged):
         return []
     terms = list(names[huge])

@@ -103,10 +103,7 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
     vif = variance_inflation(model.design.X)
     high = vif.loc[vif["vif"] > MAX_VIF, "term"].tolist()
     if high:
-        notes.append(
-            f"{', '.join(high)} {'is' if len(high) == 1 else 'are'} strongly collinear with other covariates "
-            f"(variance inflation above {MAX_VIF}); their odds ratios are imprecise. Drop or combine one of the related covariates."
-        )
+        notes.append(collinear_warning(high))
     p = fit.fittedvalues.to_numpy() if hasattr(fit.fittedvalues, "to_numpy") else np.asarray(fit.fittedvalues)
     return LogisticResult(
         table=odds_ratio_table(X.columns, fit.params, fit.bse),
@@ -182,6 +179,11 @@ def fit_gee(
     )
 
 
+def collinear_warning(high: list[str]) -> str:
+    return (f"{', '.join(high)} {'is' if len(high) == 1 else 'are'} strongly collinear with other covariates "
+            f"(variance inflation above {MAX_VIF}); their odds ratios are imprecise. Drop or combine one of the related covariates.")
+
+
 def auc(y, p) -> float:
     """Area under the ROC curve as the Mann-Whitney probability that a dropout has a higher predicted
     risk than a completer (ties count one half), from mid-ranks."""
@@ -198,9 +200,20 @@ def calibration_table(y, p, groups: int = 10) -> pd.DataFrame:
     risk; fewer groups when predicted risks tie heavily."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
-    decile = pd.qcut(pd.Series(p).rank(method="first"), min(groups, len(p)), labels=False) + 1
-    frame = pd.DataFrame({"decile": decile.to_numpy(), "y": y, "p": p})
-    table = frame.groupby("decile").agg(n=("y", "size"), predicted=("p", "mean"), dropouts=("y", "sum")).reset_index()
+    rank = pd.Series(p).rank(method="first").to_numpy()
+    frame = pd.DataFrame({"decile": np.searchsorted(decile_edges(len(p), groups), rank) + 1, "y": y, "p": p})
+    return calibration_from_groups(
+        frame.groupby("decile").agg(n=("y", "size"), predicted=("p", "mean"), dropouts=("y", "sum")).reset_index())
+
+
+def decile_edges(n: int, groups: int = 10) -> np.ndarray:
+    """The upper rank bounds of `calibration_table`'s groups (pandas qcut on ranks 1..n)."""
+    return pd.qcut(np.arange(1, n + 1, dtype=float), min(groups, n), retbins=True)[1][1:]
+
+
+def calibration_from_groups(table: pd.DataFrame) -> pd.DataFrame:
+    """The calibration table from per-group counts (decile, n, predicted, dropouts), in memory or from an engine."""
+    table = table.copy()
     table["observed"] = table["dropouts"] / table["n"]
     table["ci_lower"], table["ci_upper"] = wilson_interval(table["dropouts"], table["n"])
     return table[CALIBRATION_COLUMNS]
@@ -213,12 +226,16 @@ def variance_inflation(X: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"term": [], "vif": []})
     if X.shape[1] == 1:
         return pd.DataFrame({"term": list(X.columns), "vif": [1.0]})
-    corr = np.corrcoef(X.to_numpy(dtype=float), rowvar=False)
+    return vif_table(list(X.columns), np.corrcoef(X.to_numpy(dtype=float), rowvar=False))
+
+
+def vif_table(terms: list[str], corr: np.ndarray) -> pd.DataFrame:
+    """VIFs as the diagonal of the inverse correlation matrix of the terms."""
     try:
         vif = np.diag(np.linalg.inv(corr))
     except np.linalg.LinAlgError:
-        vif = np.full(X.shape[1], np.inf)
-    return pd.DataFrame({"term": list(X.columns), "vif": vif})
+        vif = np.full(len(terms), np.inf)
+    return pd.DataFrame({"term": terms, "vif": vif})
 
 
 def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

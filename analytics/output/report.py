@@ -36,10 +36,10 @@ from analytics.recipe import Recipe
 from analytics.results import Result
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox, ph_test
-from analytics.survival.curves import covariate_columns, cumulative_incidence, kaplan_meier, logrank
+from analytics.survival.curves import Tally, covariate_columns, cumulative_incidence, kaplan_meier, logrank
 from analytics.survival.fine_gray import fit_fine_gray
-from analytics.survival.rmst import restricted_mean
 from analytics.survival.landmark import landmark_km
+from analytics.survival.rmst import restricted_mean
 
 HTML_TABLE_ROWS = 60
 MM_PER_PT = 25.4 / 72
@@ -92,10 +92,13 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
     return filter_episodes(derive_episodes(caseload, recipe.episodes), **recipe.filter_kwargs())
 
 
-def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame | None = None) -> list[Section]:
+def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame | None = None,
+                 counts: Tally | None = None) -> list[Section]:
     """Every analysis of the report, each isolated so one failure cannot stop the others; the
-    landmark analysis when the recipe names its measure (it reads the appointments)."""
-    sections = [_guarded(step, episodes, recipe) for step in _STEPS]
+    landmark analysis when the recipe names its measure (it reads the appointments, `sessions`).
+    `counts` (the episodes counted by recipe.km_group, time and event, e.g. by an engine) feeds the
+    curves in place of the episodes."""
+    sections = [_guarded(step, episodes, recipe, counts) for step in _STEPS]
     if recipe.landmark_measure is not None:
         sections.append(_guarded(_landmark, episodes, recipe, sessions))
     return sections
@@ -104,16 +107,37 @@ def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame 
 def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bundle:
     """All bundle files as {relative path: bytes}."""
     episodes = analysis_episodes(ingest_result, recipe)
-    sections = run_sections(episodes, recipe, ingest_result.caseload.sessions)
-    out_recipe = recipe.for_output(ingest_result.caseload.fingerprint)
-    warnings = [f"Data: {p.as_text()}" for p in ingest_result.problems if p.severity != "error"]
+    caseload = ingest_result.caseload
+    sections = run_sections(episodes, recipe, caseload.sessions)
+    return _bundle(episodes, sections, recipe, caseload.fingerprint, caseload.export_date, ingest_result.problems,
+                   render_figures)
+
+
+def assemble_in_engine(engine, ingest, recipe: Recipe, render_figures: bool = True, progress=None) -> Bundle:
+    """The same bundle from tables inside an engine (analytics/engines): the episodes are derived
+    and filtered there, the curves are computed from the counts the engine sends back."""
+    from analytics.engines.report import engine_episodes
+
+    step = progress or (lambda stage: None)
+    step("Deriving episodes in the engine")
+    data = engine_episodes(engine, ingest, recipe)
+    step("Running the analyses")
+    sections = run_sections(data.episodes, recipe, counts=data.counts)
+    step("Writing tables and figures")
+    return _bundle(data.episodes, sections, recipe, data.fingerprint, data.export_date, ingest.problems,
+                   render_figures)
+
+
+def _bundle(episodes, sections, recipe, fingerprint, export_date, problems, render_figures) -> Bundle:
+    out_recipe = recipe.for_output(fingerprint)
+    warnings = [f"Data: {p.as_text()}" for p in problems if p.severity != "error"]
     files: dict[str, bytes] = {}
     for section in sections:
         for stem, table in section.tables.items():
             files[f"tables/{stem}.csv"] = export.table_csv_bytes(table)
     if render_figures:
         warnings += _render_figures(sections, out_recipe, files)
-    methods = methods_text(episodes, sections, out_recipe, ingest_result.caseload.export_date)
+    methods = methods_text(episodes, sections, out_recipe, export_date)
     files["methods.md"] = methods.encode("utf-8")
     files["recipe.json"] = out_recipe.to_json().encode("utf-8")
     files["report.html"] = report_html(sections, out_recipe, methods, warnings).encode("utf-8")
@@ -148,14 +172,14 @@ def bundle_zip(ingest_result, recipe: Recipe, render_figures: bool = True) -> by
 
 # --- the analyses ---------------------------------------------------------------------------
 
-def _episodes(episodes, recipe):
+def _episodes(episodes, recipe, counts=None):
     section = Section("episodes", TITLES["episodes"], tables={"episodes": episodes})
     if episodes.empty:
         section.warnings.append("No episodes remain after the recipe's filters; every analysis below is empty.")
     return section
 
 
-def _table_one(episodes, recipe):
+def _table_one(episodes, recipe, counts=None):
     """By `table_one_group`, of the recipe's covariates (else every baseline characteristic)."""
     columns = list(recipe.covariates) or covariate_columns(episodes)
     result = table_one(episodes, columns, recipe.table_one_group, recipe.suppress_below)
@@ -165,8 +189,9 @@ def _table_one(episodes, recipe):
                    warnings=list(result.warnings), result=result)
 
 
-def _km(episodes, recipe):
-    km = kaplan_meier(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
+def _km(episodes, recipe, counts=None):
+    km = kaplan_meier(episodes if counts is None else counts, group=recipe.km_group,
+                      time_scale=recipe.episodes.time_scale)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
@@ -174,18 +199,19 @@ def _km(episodes, recipe):
     return section
 
 
-def _logrank(episodes, recipe):
+def _logrank(episodes, recipe, counts=None):
     section = Section("logrank", TITLES["logrank"])
     if recipe.km_group is None:
         section.warnings.append("No grouping column (km_group) in the recipe, so no groups were compared.")
         return section
-    result = logrank(episodes, recipe.km_group)
+    result = logrank(episodes if counts is None else counts, recipe.km_group)
     section.tables["logrank"], section.warnings, section.result = result.table, list(result.warnings), result
     return section
 
 
-def _cif(episodes, recipe):
-    cif = cumulative_incidence(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
+def _cif(episodes, recipe, counts=None):
+    cif = cumulative_incidence(episodes if counts is None else counts, group=recipe.km_group,
+                               time_scale=recipe.episodes.time_scale)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
     section.figures["cif"] = cif_figure(cif,
@@ -193,8 +219,8 @@ def _cif(episodes, recipe):
     return section
 
 
-def _rmst(episodes, recipe):
-    result = restricted_mean(episodes, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale)
+def _rmst(episodes, recipe, counts=None):
+    result = restricted_mean(episodes if counts is None else counts, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale)
     return Section("rmst", TITLES["rmst"], {"rmst": result.table, "rmst_contrasts": result.contrasts},
                    warnings=list(result.warnings), result=result)
 
@@ -210,7 +236,7 @@ def _model(name: str, model: str, recipe, fit) -> Section:
     return section
 
 
-def _cox(episodes, recipe):
+def _cox(episodes, recipe, counts=None):
     section = _model("cox", "Cox model", recipe, lambda: fit_cox(
         episodes, list(recipe.covariates), recipe.reference_levels or None,
         strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines))
@@ -227,7 +253,7 @@ def _cox(episodes, recipe):
     return section
 
 
-def _finegray(episodes, recipe):
+def _finegray(episodes, recipe, counts=None):
     section = _model("finegray", "Fine-Gray model", recipe, lambda: fit_fine_gray(
         episodes, list(recipe.covariates), recipe.reference_levels or None, cluster=recipe.cluster,
         splines=recipe.splines))
@@ -244,7 +270,7 @@ def _partial_effects(section: Section, model: str, result, estimate: str) -> Non
         section.figures[stem] = partial_effect_figure(effect, covariate, estimate)
 
 
-def _logistic(episodes, recipe):
+def _logistic(episodes, recipe, counts=None):
     section = _model("logistic", "logistic model", recipe, lambda: fit_logistic(
         episodes, list(recipe.covariates), recipe.reference_levels or None, splines=recipe.splines))
     if section.result is None:
@@ -256,7 +282,7 @@ def _logistic(episodes, recipe):
     return section
 
 
-def _therapists(episodes, recipe):
+def _therapists(episodes, recipe, counts=None):
     result = therapist_funnel(episodes)
     table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
     table[THERAPIST_COUNTS] = table[THERAPIST_COUNTS].astype("Int64")  # masking made them float
@@ -271,7 +297,7 @@ def _therapists(episodes, recipe):
     return section
 
 
-def _icc(episodes, recipe):
+def _icc(episodes, recipe, counts=None):
     result = fit_random_intercept(episodes, list(recipe.covariates), cluster=recipe.cluster or "therapist_id")
     section = Section("icc", TITLES["icc"], {"icc": result.icc, "therapist_effects": result.effects},
                       warnings=list(result.warnings), result=result)
@@ -280,7 +306,7 @@ def _icc(episodes, recipe):
     return section
 
 
-def _outcomes(episodes, recipe):
+def _outcomes(episodes, recipe, counts=None):
     if "ending" not in episodes:
         return Section("outcomes", TITLES["outcomes"], warnings=[
             "The sessions carry no outcome measure (PHQ-9, GAD-7, ORS, OQ-45, CORE-10 or a registered one), "
@@ -296,6 +322,10 @@ def _outcomes(episodes, recipe):
 
 
 def _landmark(episodes, recipe, sessions):
+    if sessions is None:
+        return Section("landmark", TITLES["landmark"], warnings=[
+            "The landmark analysis reads every appointment, which a report made inside an engine leaves there; "
+            "make the report in memory (without --engine) to include it."])
     result = landmark_km(episodes, sessions, recipe.landmark_session, recipe.landmark_measure, recipe.episodes)
     section = Section("landmark", TITLES["landmark"], {"landmark_km": result.km.table,
                                                       "landmark_medians": result.km.medians,

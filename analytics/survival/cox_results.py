@@ -23,15 +23,17 @@ MIN_EVENTS_PER_PARAMETER = 10
 
 @dataclass
 class ModelData:
-    """What later steps (PH test, adjusted curves) need from the fit: the sorted risk sets, the
-    coefficients and model-based variance, and how model terms map to covariates."""
+    """What later steps (PH test, adjusted curves, captions) need from the fit: the sorted risk
+    sets (None when the rows stayed in an engine), the coefficients and model-based variance, how
+    model terms map to covariates and which terms are 0/1 markers."""
 
-    risk_sets: efron.RiskSets
+    risk_sets: efron.RiskSets | None
     beta: np.ndarray
     naive_var: np.ndarray
     center: np.ndarray
     term_covariate: dict[str, str]
     stratum_labels: list
+    markers: list[str]
 
 
 @dataclass
@@ -68,7 +70,7 @@ class CoxResult:
     def concordance(self) -> float:
         """Harrell's C, computed when first asked for: the practice pages fit many models and show none."""
         m = self.model
-        if m is None:
+        if m is None or m.risk_sets is None:
             return float("nan")
         rs = m.risk_sets
         return harrell(rs.stop, rs.event, rs.X @ m.beta, rs.stratum, rs.start).value
@@ -89,16 +91,54 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
                stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
                strata_names: list[str] | None, start: np.ndarray | None = None, n_left_out: int | None = None,
                time_limit: float = 120.0) -> CoxResult:
-    """Fit on the rows of `design` and assemble the result; model trouble becomes warnings."""
-    warnings = list(design.warnings)
-    X = design.X.to_numpy(dtype=float)
-    terms = list(design.terms)
-    codes, labels = stratum if stratum is not None else (None, [])
-    rs = efron.risk_sets(X, stop, event, codes, start)
-    n, events = len(stop), int(np.sum(event))
-    n_left_out = design.n_left_out if n_left_out is None else n_left_out
+    """Fit on the rows of `design` (in memory) and assemble the result; model trouble becomes warnings."""
+    data = InMemoryRows(design.X.to_numpy(dtype=float), stop, event, stratum, cluster, start)
+    return fit_rows(data, list(design.terms), design.warnings, design.reference, covariates, cluster_name,
+                    strata_names, design.n_left_out if n_left_out is None else n_left_out, time_limit, design.splines)
 
-    at_zero = efron.efron(np.zeros(len(terms)), rs) if events and terms else None
+
+class InMemoryRows:
+    """The rows of a Cox model held in memory: the Efron terms come from `efron` over the rows.
+    analytics.engines.cox has the same methods with the sums computed inside an engine."""
+
+    def __init__(self, X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: tuple[np.ndarray, list] | None,
+                 cluster: np.ndarray | None, start: np.ndarray | None = None):
+        self.X, self.stop, self.event, self.stratum, self.cluster, self.start = X, stop, event, stratum, cluster, start
+        self.rs = efron.risk_sets(X, stop, event, stratum[0] if stratum is not None else None, start)
+        self.n, self.events = len(stop), int(np.sum(event))
+        self.cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
+        self.n_clusters = (int(self.cluster_codes.max()) + 1 if cluster is not None and len(self.cluster_codes)
+                           else None)
+
+    def evaluate(self, beta: np.ndarray, information: bool = True) -> efron.EfronTerms:
+        return efron.efron(beta, self.rs, information)
+
+    def keep(self, columns: list[int]) -> InMemoryRows:
+        return InMemoryRows(self.X[:, columns], self.stop, self.event, self.stratum, self.cluster, self.start)
+
+    def cluster_scores(self, terms: efron.EfronTerms) -> np.ndarray:
+        """Score residuals summed per cluster (clusters x terms), for the sandwich variance."""
+        return efron.cluster_sums(efron.score_residuals(terms, self.rs), self.cluster_codes[self.rs.perm])
+
+    def model(self, beta: np.ndarray, var: np.ndarray, term_covariate: dict[str, str]) -> ModelData:
+        X = self.X
+        center = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+        markers = [t for j, t in enumerate(term_covariate) if np.all(np.isin(np.round(X[:, j], 9), (0.0, 1.0)))]
+        labels = self.stratum[1] if self.stratum is not None else []
+        return ModelData(self.rs, beta, var, center, term_covariate, labels, markers)
+
+
+def fit_rows(data, terms: list[str], design_warnings: list[str], reference: dict[str, str], covariates: list[str],
+             cluster_name: str | None, strata_names: list[str] | None, n_left_out: int,
+             time_limit: float = 120.0, splines: dict | None = None) -> CoxResult:
+    """The Cox fit on rows held anywhere (`data`: InMemoryRows or an engine's rows), with R's
+    checks: inestimable terms left out, few events per term, non-convergence, few clusters,
+    separation. `splines` (covariate -> NaturalSpline) are the design's spline bases, whose terms
+    are among `terms`."""
+    warnings = list(design_warnings)
+    splines = dict(splines or {})
+    n, events = data.n, data.events
+    at_zero = data.evaluate(np.zeros(len(terms))) if events and terms else None
     if at_zero is not None:
         bad = efron.singular_columns(at_zero.information)
         if bad:
@@ -110,16 +150,14 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             )
             keep = [j for j in range(len(terms)) if j not in bad]
             terms = [terms[j] for j in keep]
-            X = X[:, keep]
-            rs = efron.risk_sets(X, stop, event, codes, start)
+            data = data.keep(keep)
             at_zero = None
     p = len(terms)
     epp = events / p if p else float("nan")
-    cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
-    n_clusters = int(cluster_codes.max()) + 1 if cluster is not None and len(cluster_codes) else None
+    clustered = cluster_name is not None and data.n_clusters is not None
     base = dict(n_used=n, n_left_out=n_left_out, events=events, events_per_parameter=epp,
-                covariates=list(covariates), reference=dict(design.reference), strata=strata_names,
-                cluster=cluster_name, n_clusters=n_clusters, splines=dict(design.splines))
+                covariates=list(covariates), reference=dict(reference), strata=strata_names,
+                cluster=cluster_name, n_clusters=data.n_clusters, splines=splines)
     if events == 0:
         warnings.append(f"There are no dropouts among the {n} episodes used, so the dropout hazard cannot be modelled.")
         table = pd.DataFrame({"term": terms}).reindex(columns=TABLE_COLUMNS)
@@ -130,7 +168,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             f"There are {events} dropouts for {p} model terms ({epp:.1f} per term; at least "
             f"{MIN_EVENTS_PER_PARAMETER} are advised), so the estimates may be unstable: use fewer covariates."
         )
-    fit = efron.newton(rs, time_limit=time_limit, start=at_zero)
+    fit = efron.newton(data.evaluate, p, time_limit=time_limit, start=at_zero)
     if fit.timed_out:
         warnings.append(
             f"The fit was stopped after {time_limit:.0f} seconds before it converged; the estimates are unreliable."
@@ -141,13 +179,13 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     se = np.sqrt(np.clip(np.diag(var), 0, None))
     robust = np.full(p, np.nan)
     used_var = var
-    if cluster is not None and p:
-        d = efron.cluster_sums(efron.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
+    if clustered and p:
+        d = data.cluster_scores(fit.terms) @ var
         used_var = d.T @ d
         robust = np.sqrt(np.diag(used_var))
-        if n_clusters < 20:
+        if data.n_clusters < 20:
             warnings.append(
-                f"There are only {n_clusters} {cluster_name} clusters; standard errors clustered on so few groups "
+                f"There are only {data.n_clusters} {cluster_name} clusters; standard errors clustered on so few groups "
                 "can be too small."
             )
     diverging = _diverging(fit, se)
@@ -157,7 +195,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             "infinity (separation: in some group everyone or no one dropped out), so it has no meaningful estimate; "
             "its interval and p-value are left blank. Merge sparse levels or leave the covariate out."
         )
-    used_se = robust if cluster is not None else se
+    used_se = robust if clustered else se
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
             "term": terms, "coef": fit.beta, "hr": np.exp(fit.beta), "se": se, "robust_se": robust,
@@ -165,10 +203,8 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             "p": 2 * stats.norm.sf(np.abs(fit.beta / used_se)),
         }, columns=TABLE_COLUMNS)
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
-    center = X.mean(axis=0) if len(X) else np.zeros(p)
-    model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference, design.splines),
-                      labels)
-    effects = spline_effects(design.splines, terms, fit.beta, used_var)
+    model = data.model(fit.beta, var, term_covariates(terms, covariates, reference, splines))
+    effects = spline_effects(splines, terms, fit.beta, used_var)
     return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null, converged=fit.converged,
                      iterations=fit.iterations, warnings=warnings, model=model, partial_effects=effects, **base)
 
@@ -266,6 +302,4 @@ def _label(name: str) -> str:
 
 def _is_marker(result: CoxResult, term: str) -> bool:
     """A numeric covariate that takes only the values 0 and 1 in the data used."""
-    j = list(result.table["term"]).index(term)
-    column = result.model.risk_sets.X[:, j] + result.model.center[j]
-    return bool(np.all(np.isin(np.round(column, 9), (0.0, 1.0))))
+    return term in result.model.markers

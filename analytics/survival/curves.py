@@ -1,7 +1,9 @@
 """Time to dropout: Kaplan-Meier, log-rank tests and competing-risk cumulative incidence.
 
 Everything is computed from group-by counts at the distinct times (never per client), so a
-million episodes cost no more than a few thousand rows. The numbers agree with R's `survival`
+million episodes cost no more than a few thousand rows. Each function takes the episodes or their
+`Tally` (how many episodes share each group, duration and event), which an engine (DuckDB,
+Spark: analytics/engines/) sums where the episodes are and sends back instead of the episodes. The numbers agree with R's `survival`
 package (tests/reference/ holds the R script and its output):
 
 - `kaplan_meier` = `survfit(Surv(duration, event == 1) ~ g, conf.type = "log-log")`: dropout is
@@ -60,6 +62,50 @@ OVERSTATEMENT_COLUMNS = ["group", "time", "one_minus_km", "cif_dropout", "differ
 MEDIAN_PRIVACY = Privacy(("n", "events"))  # the medians table beside the curves
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many episodes share each (group value, duration, event): `table` has the columns
+    `group`, `time`, `event` and `n`; missing values are kept as rows of their own so the curves
+    report what they left out. `group` names the episode column it was counted by (None: all)."""
+
+    table: pd.DataFrame
+    group: str | None = None
+
+
+def tally(episodes: pd.DataFrame, group: str | None = None) -> Tally:
+    """The episodes counted by group value, duration and event (see `Tally`)."""
+    frame = _episode_frame(episodes, group)
+    table = frame.groupby(["group", "time", "event"], dropna=False, observed=True, sort=False).size()
+    return Tally(table.reset_index(name="n"), group)
+
+
+def _episode_frame(episodes: pd.DataFrame, group: str | None, entry: str | None = None,
+                   weights: str | None = None) -> pd.DataFrame:
+    """Group value, duration and event per episode (and `entry` and `weight` when asked for)."""
+    missing = [c for c in ("duration", "event") if c not in episodes]
+    if missing:
+        raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
+    for role, name in (("group by", group), ("take entry times from", entry), ("take weights from", weights)):
+        if name is not None and name not in episodes:
+            raise ValueError(f"There is no column {name!r} to {role}; choose one of the episode columns.")
+    extra = {key: pd.to_numeric(episodes[name], errors="coerce").astype(float)
+             for key, name in (("entry", entry), ("weight", weights)) if name is not None}
+    return pd.DataFrame({
+        "group": episodes[group] if group is not None else pd.Series(ALL, index=episodes.index, dtype=object),
+        "time": pd.to_numeric(episodes["duration"], errors="coerce").astype(float),
+        "event": pd.to_numeric(episodes["event"], errors="coerce").astype(float),
+        **extra,
+    })
+
+
+def _tallied(data: pd.DataFrame | Tally, group: str | None) -> Tally:
+    if isinstance(data, Tally):
+        if data.group != group:
+            raise ValueError(f"The tally is by {data.group!r}, not by {group!r}.")
+        return data
+    return tally(data, group)
+
+
 @dataclass
 class KMResult(Reported):
     """Kaplan-Meier step points per group and each group's median time to dropout."""
@@ -89,33 +135,35 @@ class CIFResult(Reported):
     privacy: ClassVar[Privacy] = NO_COUNTS
 
 
-def kaplan_meier(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions",
+def kaplan_meier(episodes: pd.DataFrame | Tally, group: str | None = None, time_scale: str = "sessions",
                  entry: str | None = None, weights: str | None = None) -> KMResult:
     """Kaplan-Meier of time to dropout with log(-log) Greenwood 95% intervals; `entry` and
-    `weights` name columns for delayed entry and case weights (see the module docstring).
+    `weights` name columns for delayed entry and case weights (see the module docstring; they need
+    the episodes, not a `Tally`).
 
     As in R, an interval is NA where survival is 1 or 0 (log(-log S) is undefined there), and the
     median's limits are the first times the interval's bounds fall to 0.5.
     """
-    frame, labels, warnings = _prepare(episodes, group, entry, weights)
+    frame, labels, warnings, total = _prepare(episodes, group, entry, weights)
     counts = _counts(frame)
     table = _km_table(counts)
     medians = _medians(table, frame, labels)
     no_events = medians.loc[(medians["n"] > 0) & (medians["events"] == 0), "group"].tolist()
     warnings += [f"Group {g!r} has no dropouts, so its curve stays at 1 and it has no median." for g in no_events]
-    result = KMResult(table=table, medians=medians, warnings=warnings, n_used=len(frame),
-                      n_left_out=len(episodes) - len(frame))
+    used = int(frame["n"].sum())
+    result = KMResult(table=table, medians=medians, warnings=warnings, n_used=used, n_left_out=total - used)
     return replace(result, takeaway=" ".join(km_sentences(result, group, time_scale)))
 
 
-def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
+def logrank(episodes: pd.DataFrame | Tally, group: str) -> LogrankResult:
     """Log-rank test (R `survdiff`, rho = 0): overall chi-square with k - 1 df, then each pair.
 
     The overall row comes first with p_adjusted = p; pairwise p values are Holm-adjusted.
     """
     if group is None:
         raise ValueError("A log-rank test compares groups: choose a grouping column.")
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
+    used = int(frame["n"].sum())
     present = [g for g in labels if (frame["group"] == g).any()]
     if len(present) < 2 or not (frame["event"] == EVENT_DROPOUT).any():
         warnings.append(
@@ -123,8 +171,8 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
             "so no test was run." if len(present) < 2 else
             "No one dropped out in the current selection, so there is nothing for a log-rank test to compare."
         )
-        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings=warnings, n_used=len(frame),
-                             n_left_out=len(episodes) - len(frame))
+        return LogrankResult(pd.DataFrame(columns=LOGRANK_COLUMNS), warnings=warnings, n_used=used,
+                             n_left_out=total - used)
     rows = [("overall", *_survdiff(frame, present))]
     if len(present) > 2:
         for a, b in combinations(present, 2):
@@ -140,11 +188,11 @@ def logrank(episodes: pd.DataFrame, group: str) -> LogrankResult:
     verdict = "differ by more than chance would easily explain" if overall["p"] < ALPHA else "could differ by chance alone"
     takeaway = (f"The curves {verdict} (log-rank test: chi-square {overall['statistic']:.2f} on {overall['df']} df, "
                 f"p = {overall['p']:.3g}). Pairwise p values are Holm-adjusted for the number of comparisons.")
-    return LogrankResult(table[LOGRANK_COLUMNS], takeaway, warnings=warnings, n_used=len(frame),
-                         n_left_out=len(episodes) - len(frame))
+    return LogrankResult(table[LOGRANK_COLUMNS], takeaway, warnings=warnings, n_used=used, n_left_out=total - used)
 
 
-def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_scale: str = "sessions") -> CIFResult:
+def cumulative_incidence(episodes: pd.DataFrame | Tally, group: str | None = None,
+                         time_scale: str = "sessions") -> CIFResult:
     """Aalen-Johansen cumulative incidence of dropout (event 1) and completion (event 2).
 
     Tied times are handled exactly: at each time, dropouts and completions both leave the
@@ -153,7 +201,8 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_
     clients sharing one have the same influence), and the 95% intervals are R's default for
     multi-state curves, log-transformed (p * exp(+-1.96 se / p), upper capped at 1, NA at p = 0).
     """
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
+    used = int(frame["n"].sum())
     counts = _counts(frame)
     parts = [_aalen_johansen(part) for _, part in counts.groupby("group", sort=False)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CIF_COLUMNS)
@@ -168,8 +217,7 @@ def cumulative_incidence(episodes: pd.DataFrame, group: str | None = None, time_
     )
     overstatement["difference"] = overstatement["one_minus_km"] - overstatement["cif_dropout"]
     return CIFResult(table=table[CIF_COLUMNS], overstatement=overstatement[OVERSTATEMENT_COLUMNS], warnings=warnings,
-                     takeaway=_incidence_sentence(table, time_scale), n_used=len(frame),
-                     n_left_out=len(episodes) - len(frame))
+                     takeaway=_incidence_sentence(table, time_scale), n_used=used, n_left_out=total - used)
 
 
 def _incidence_sentence(table: pd.DataFrame, time_scale: str) -> str:
@@ -275,30 +323,33 @@ def km_sentences(km: KMResult, column: str | None = None, time_scale: str = "ses
     return out
 
 
-def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None,
-             weights: str | None = None) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Duration, event and group label per episode (and entry time and weight when asked for),
-    after dropping rows that cannot be used."""
-    missing = [c for c in ("duration", "event") if c not in episodes]
-    if missing:
-        raise ValueError(f"The episodes table has no {' or '.join(missing)} column; derive episodes first.")
-    for role, name in (("group by", group), ("take entry times from", entry), ("take weights from", weights)):
-        if name is not None and name not in episodes:
-            raise ValueError(f"There is no column {name!r} to {role}; choose one of the episode columns.")
-    check_event_coding(episodes["event"])
-    warnings: list[str] = []
-    duration = pd.to_numeric(episodes["duration"], errors="coerce").to_numpy(dtype=float)
-    event = pd.to_numeric(episodes["event"], errors="coerce").to_numpy(dtype=float)
-    if group is None:
-        labels, names = pd.Series(ALL, index=episodes.index, dtype=object), [ALL]
+def _prepare(episodes: pd.DataFrame | Tally, group: str | None, entry: str | None = None,
+             weights: str | None = None) -> tuple[pd.DataFrame, list[str], list[str], int]:
+    """Counts by group label, time and event (`n`) after leaving out rows that cannot be used; the
+    labels in order, the warnings and the number of episodes before anything was left out. With
+    delayed entry or case weights the rows stay one per episode (`n` = 1) with `entry`/`weight`."""
+    if entry is None and weights is None:
+        counted = _tallied(episodes, group).table
+    elif isinstance(episodes, Tally):
+        raise ValueError("Delayed entry and case weights need the episodes themselves: a tally (counts by group, "
+                         "duration and event) has no entry time or weight per episode.")
     else:
-        labels, names = group_labels(episodes[group])
+        counted = _episode_frame(episodes, group, entry, weights).assign(n=1)
+    check_event_coding(counted["event"])
+    warnings: list[str] = []
+    n = counted["n"].to_numpy(dtype=np.int64)
+    duration = counted["time"].to_numpy(dtype=float)
+    event = counted["event"].to_numpy(dtype=float)
+    if group is None:
+        labels, names = pd.Series(ALL, index=counted.index, dtype=object), [ALL]
+    else:
+        labels, names = group_labels(counted["group"])
     usable = ~np.isnan(duration) & (duration >= 0) & np.isin(event, (0, 1, 2))
     if (~usable).any():
-        warnings.append(f"Left out {_episodes(int((~usable).sum()))} without a usable duration or outcome.")
+        warnings.append(f"Left out {_episodes(int(n[~usable].sum()))} without a usable duration or outcome.")
     extra = {}
     if entry is not None:
-        start = pd.to_numeric(episodes[entry], errors="coerce").to_numpy(dtype=float)
+        start = counted["entry"].to_numpy(dtype=float)
         late = usable & ~(start < duration)
         if late.any():
             warnings.append(f"Left out {_episodes(int(late.sum()))} whose {entry} is missing or not before its duration "
@@ -309,7 +360,7 @@ def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None
     else:
         duration = timefix(duration)[0]
     if weights is not None:
-        weight = pd.to_numeric(episodes[weights], errors="coerce").to_numpy(dtype=float)
+        weight = counted["weight"].to_numpy(dtype=float)
         bad = usable & ~(weight >= 0)
         if bad.any():
             warnings.append(f"Left out {_episodes(int(bad.sum()))} with a missing or negative {weights}.")
@@ -317,10 +368,10 @@ def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None
         extra["weight"] = weight
     unlabelled = usable & labels.isna().to_numpy()
     if unlabelled.any():
-        warnings.append(f"Left out {_episodes(int(unlabelled.sum()))} with no value for {group!r}.")
-    keep = usable & ~unlabelled
+        warnings.append(f"Left out {_episodes(int(n[unlabelled].sum()))} with no value for {group!r}.")
+    keep = usable & ~unlabelled & (n > 0)
     frame = pd.DataFrame({"group": labels.to_numpy()[keep], "time": duration[keep], "event": event[keep].astype(int),
-                          **{k: v[keep] for k, v in extra.items()}})
+                          "n": n[keep], **{k: v[keep] for k, v in extra.items()}})
     present = set(frame["group"].unique())
     if frame.empty:
         warnings.append("There are no episodes to analyse in the current selection.")
@@ -331,7 +382,7 @@ def _prepare(episodes: pd.DataFrame, group: str | None, entry: str | None = None
         warnings.append(f"{group!r} has {len(names)} distinct values; curves are easier to read with a "
                         "grouping of a few levels (bands for a number).")
     frame["group"] = pd.Categorical(frame["group"], categories=names)
-    return frame, names, warnings
+    return frame, names, warnings, int(n.sum())
 
 
 def _episodes(n: int) -> str:
@@ -341,7 +392,7 @@ def _episodes(n: int) -> str:
 def _counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Per group and distinct time: number at risk, dropouts, completions, censored (weighted
     sums when the frame has a `weight` column; entrants after a time are not at risk at it)."""
-    weight = frame["weight"] if "weight" in frame else pd.Series(1, index=frame.index)
+    weight = frame["weight"] if "weight" in frame else frame["n"]
     per_time = (
         weight.groupby([frame["group"], frame["time"], frame["event"]], observed=True).sum()
         .unstack("event", fill_value=0)
@@ -361,7 +412,7 @@ def _counts(frame: pd.DataFrame) -> pd.DataFrame:
 def _entering_later(frame: pd.DataFrame, per_time: pd.DataFrame) -> np.ndarray:
     """Per row of `per_time`: the (weighted) clients of its group who enter at or after its time."""
     out = np.zeros(len(per_time))
-    weight = frame["weight"].to_numpy() if "weight" in frame else np.ones(len(frame))
+    weight = (frame["weight"] if "weight" in frame else frame["n"]).to_numpy(dtype=float)
     for label, rows in frame.groupby("group", observed=True).indices.items():
         order = np.argsort(frame["entry"].to_numpy()[rows], kind="stable")
         entries = frame["entry"].to_numpy()[rows][order]
@@ -415,8 +466,8 @@ def _loglog_interval(survival: np.ndarray, se_log: np.ndarray) -> tuple[np.ndarr
 def _medians(table: pd.DataFrame, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Median and its limits by R's rule (print.survfit): the first time a curve is below 0.5,
     or the midpoint to the next drop when it sits exactly at 0.5."""
-    size = frame.groupby("group", observed=False).size().reindex(labels, fill_value=0)
-    dropped = frame.assign(d=frame["event"] == EVENT_DROPOUT).groupby("group", observed=False)["d"].sum()
+    size = frame.groupby("group", observed=False)["n"].sum().reindex(labels, fill_value=0)
+    dropped = frame.assign(d=frame["n"] * (frame["event"] == EVENT_DROPOUT)).groupby("group", observed=False)["d"].sum()
     events = dropped.reindex(labels, fill_value=0)
     rows = []
     for label in labels:
@@ -444,7 +495,8 @@ def _first_below_half(curve: np.ndarray, time: np.ndarray) -> float:
 
 def _survdiff(frame: pd.DataFrame, groups: list[str]) -> tuple[float, int, float]:
     """Chi-square, df and p of the log-rank test across `groups` (as R's survdiff)."""
-    table = pd.crosstab(frame["time"], [frame["group"], frame["event"] == EVENT_DROPOUT])
+    table = pd.crosstab(frame["time"], [frame["group"], frame["event"] == EVENT_DROPOUT], values=frame["n"],
+                        aggfunc="sum").fillna(0)
     table = table.reindex(columns=pd.MultiIndex.from_product([groups, [False, True]]), fill_value=0)
     leaving = table.T.groupby(level=0, sort=False).sum().T[groups].to_numpy(dtype=float)
     deaths = table.xs(True, axis=1, level=1)[groups].to_numpy(dtype=float)

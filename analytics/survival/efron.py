@@ -11,6 +11,7 @@ numbers agree with `coxph(..., ties = "efron")`.
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,15 +227,15 @@ class NewtonResult:
     last_step: np.ndarray
 
 
-def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: float = 1e-9,
-           start: EfronTerms | None = None) -> NewtonResult:
+def newton(evaluate: Callable[[np.ndarray], EfronTerms], p: int, max_iter: int = 50, time_limit: float = 120.0,
+           tol: float = 1e-9, start: EfronTerms | None = None) -> NewtonResult:
     """Newton-Raphson from beta = 0 (`start`: the terms there, if already computed) with step
     halving when the likelihood falls, as R's coxph: converged when a full step changes the log
     likelihood by at most `tol` (relative; R's default eps), so the iterates are R's. Stops after
-    `max_iter` steps or `time_limit` seconds."""
-    p = rs.X.shape[1]
+    `max_iter` steps or `time_limit` seconds. `evaluate(beta)` gives the log likelihood, score and
+    information, from rows in memory (`efron`) or from an engine's sums (analytics.engines.cox)."""
     beta = np.zeros(p)
-    terms = start if start is not None else efron(beta, rs)
+    terms = start if start is not None else evaluate(beta)
     loglik_null = terms.loglik
     started = _time.monotonic()
     step = np.zeros(p)
@@ -244,12 +245,12 @@ def newton(rs: RiskSets, max_iter: int = 50, time_limit: float = 120.0, tol: flo
         iterations += 1
         step = _solve(terms.information, terms.score)
         candidate = beta + step
-        new = efron(candidate, rs)
+        new = evaluate(candidate)
         halvings = 0
         while (not np.isfinite(new.loglik) or new.loglik < terms.loglik - 1e-12 * abs(terms.loglik)) and halvings < 30:
             step = step / 2
             candidate = beta + step
-            new = efron(candidate, rs)
+            new = evaluate(candidate)
             halvings += 1
         change = abs(new.loglik - terms.loglik)
         beta, terms = candidate, new

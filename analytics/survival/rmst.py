@@ -40,7 +40,7 @@ class RMSTResult(Reported):
 def default_tau(episodes: pd.DataFrame, group: str | None = None) -> float:
     """The horizon used when none is chosen: the shortest of the groups' last observed times, so
     every group's curve is known up to it (survRM2's default, CRAN survRM2 NEWS 1.0-2)."""
-    frame, _, _ = _prepare(episodes, group)
+    frame = _prepare(episodes, group)[0]
     last = frame.groupby("group", observed=True)["time"].max()
     return float(last.min()) if len(last) else float("nan")
 
@@ -49,7 +49,7 @@ def restricted_mean(episodes: pd.DataFrame, tau: float | None = None, group: str
                     time_scale: str = "sessions") -> RMSTResult:
     """Restricted mean time to dropout up to `tau` (None: `default_tau`), per group and between
     each pair of groups (difference and ratio with 95% intervals)."""
-    frame, labels, warnings = _prepare(episodes, group)
+    frame, labels, warnings, total = _prepare(episodes, group)
     if tau is None:
         tau = default_tau(episodes, group)
     if not np.isfinite(tau) or tau <= 0:
@@ -70,8 +70,9 @@ def restricted_mean(episodes: pd.DataFrame, tau: float | None = None, group: str
     table["ci_lower"] = table["rmst"] - Z95 * table["se"]
     table["ci_upper"] = table["rmst"] + Z95 * table["se"]
     contrasts = _contrasts(table)
-    result = RMSTResult(table[RMST_COLUMNS], contrasts, float(tau), warnings=warnings, n_used=len(frame),
-                        n_left_out=len(episodes) - len(frame))
+    used = int(frame["n"].sum())
+    result = RMSTResult(table[RMST_COLUMNS], contrasts, float(tau), warnings=warnings, n_used=used,
+                        n_left_out=total - used)
     result.takeaway = rmst_sentence(result, group, time_scale)
     return result
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics.survival.cox import fit_cox
-from analytics.survival.curves import KM_COLUMNS, kaplan_meier
+from analytics.survival.curves import KM_COLUMNS, kaplan_meier, tally
 from analytics.survival.outcome_columns import timefix
 from tests.paths import REFERENCE
 
@@ -97,3 +97,13 @@ def test_an_entry_after_the_end_is_refused():
     data = COX.assign(entry=COX["duration"] + 1)
     with pytest.raises(ValueError, match="not before their duration"):
         fit_cox(data, ["age"], entry="entry")
+
+
+def test_a_tally_gives_the_same_merged_times_and_refuses_entry_and_weights():
+    """Counts from an engine (a Tally) go through the same timefix; entry times and weights need
+    one row per episode, so a tally with them is refused, not ignored."""
+    counted = tally(DAYS.assign(duration=DAYS["duration_noisy"]), "g")
+    _same_as_r(kaplan_meier(counted, "g").table, "entry_km_noisy")
+    for option in ({"entry": "entry"}, {"weights": "w"}):
+        with pytest.raises(ValueError, match="need the episodes themselves"):
+            kaplan_meier(counted, "g", **option)

@@ -1,0 +1,250 @@
+"""The engines that run the episode rules and the sums behind every model: DuckDB (embedded,
+out-of-core) and Spark (a cluster, or local mode on one machine).
+
+An engine holds named tables (files, globs, a Spark table or a pandas frame) and runs SQL on them.
+Every query is written once, in DuckDB's dialect, and sqlglot transpiles it for Spark, so the rules
+in `analytics/engines/rules.py` are one text for every engine. What comes back to Python is a
+pandas frame from `collect`: aggregates and small tables, or the episodes when a caller asks.
+
+    engine = open_engine("duckdb")
+    engine.register("sessions", "sessions/*.parquet")
+    episodes = engine.episodes(EpisodeSettings("unilateral"))   # a view name inside the engine
+    engine.collect(f"SELECT event, COUNT(*) AS n FROM {episodes} GROUP BY event")
+
+Contract for callers (the Cox and logistic fits in analytics/engines/cox.py and logistic.py):
+`episodes()` returns the name of a view with one row per client episode and the columns of
+`derive_episodes` (`client_id`, `duration`, `event`, covariates, `therapist_id`, ...); build SQL
+on that name and `collect` the aggregate.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+from abc import ABC, abstractmethod
+
+import pandas as pd
+import sqlglot
+
+ENGINES = ("pandas", "duckdb", "spark")
+ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
+
+
+def _quoted(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def source_files(source) -> list[str]:
+    """The files a path, glob or list of them names; a clear error when none exist."""
+    patterns = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    files = sorted(itertools.chain.from_iterable(glob.glob(str(p)) or [str(p)] for p in patterns))
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such file; check the path or glob (e.g. sessions/*.parquet).")
+    return files
+
+
+def file_format(files: list[str]) -> str:
+    kinds = {"parquet" if f.lower().endswith((".parquet", ".pq")) else "csv" for f in files}
+    if len(kinds) > 1:
+        raise ValueError(f"{files[0]}: one table's files must all be CSV or all Parquet.")
+    return kinds.pop()
+
+
+class Engine(ABC):
+    """Named tables and SQL on them; subclasses say how to read, run and collect."""
+
+    name = ""
+
+    def __init__(self):
+        self._views = itertools.count()
+
+    @abstractmethod
+    def register(self, table: str, source) -> None:
+        """Make `source` queryable as `table`: a path or glob of CSV or Parquet files (or a list of
+        them), a pandas frame, or (Spark) the name of a table in the session's catalog. A column
+        `_row` numbers the rows in file order."""
+
+    @abstractmethod
+    def run(self, query: str) -> None:
+        """Run a statement (DuckDB dialect) for its effect."""
+
+    @abstractmethod
+    def collect(self, query: str) -> pd.DataFrame:
+        """The result of a query (DuckDB dialect) or the rows of a view name, as pandas."""
+
+    def view(self, query: str, name: str | None = None) -> str:
+        """A temporary view over `query`; returns its name (given, or a fresh one)."""
+        name = name or f"_v{next(self._views)}"
+        self.run(f"CREATE OR REPLACE TEMP VIEW {_quoted(name)} AS {query}")
+        return name
+
+    def materialize(self, query: str, name: str | None = None) -> str:
+        """Like `view`, but computed once (a table or a cached view), for results read many times."""
+        return self.view(query, name)
+
+    def columns(self, table: str) -> list[str]:
+        return [c for c in self.collect(f"SELECT * FROM {_quoted(table)} LIMIT 0").columns if c != ROW]
+
+    def has(self, table: str) -> bool:
+        return table in self.tables()
+
+    @abstractmethod
+    def tables(self) -> set[str]:
+        """Names of the tables and views registered so far."""
+
+    def scalar(self, query: str):
+        frame = self.collect(query)
+        return frame.iat[0, 0] if len(frame) else None
+
+    def episodes(self, settings=None, export_date=None) -> str:
+        """The episodes under `settings` (an EpisodeSettings) as a view; see analytics/engines/rules.py."""
+        from analytics.engines.rules import episode_view
+
+        return episode_view(self, settings, export_date)
+
+    def close(self) -> None:
+        """Free the engine's resources."""
+
+
+class DuckDBEngine(Engine):
+    """Embedded DuckDB: larger-than-memory inputs spill to `temp_directory` under `memory_limit`."""
+
+    name = "duckdb"
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None):
+        import duckdb
+
+        super().__init__()
+        self.con = duckdb.connect()
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if temp_directory:
+            self.con.execute(f"SET temp_directory = '{temp_directory}'")
+        self.con.execute("SET preserve_insertion_order = true")
+        self._tables: set[str] = set()
+
+    def register(self, table: str, source) -> None:
+        if isinstance(source, pd.DataFrame):
+            frame = source.assign(**{ROW: range(len(source))})
+            self.con.register(f"_frame_{table}", frame)
+            self.view(f"SELECT * FROM {_quoted('_frame_' + table)}", table)
+        else:
+            files = source_files(source)
+            listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+            reader = (f"read_parquet({listed})" if file_format(files) == "parquet"
+                      else f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)")
+            self.view(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)
+        self._tables.add(table)
+
+    def run(self, query: str) -> None:
+        self.con.execute(query)
+
+    def view(self, query: str, name: str | None = None) -> str:
+        name = super().view(query, name)
+        self._tables.add(name)
+        return name
+
+    def materialize(self, query: str, name: str | None = None) -> str:
+        name = name or f"_v{next(self._views)}"
+        self.run(f"CREATE OR REPLACE TEMP TABLE {_quoted(name)} AS {query}")
+        self._tables.add(name)
+        return name
+
+    def collect(self, query: str) -> pd.DataFrame:
+        if query.strip().isidentifier() or query in self._tables:
+            query = f"SELECT * EXCLUDE ({ROW}) FROM {_quoted(query)}" if ROW in self._raw_columns(query) else \
+                f"SELECT * FROM {_quoted(query)}"
+        return self.con.execute(query).df()
+
+    def _raw_columns(self, table: str) -> list[str]:
+        return [d[0] for d in self.con.execute(f"SELECT * FROM {_quoted(table)} LIMIT 0").description]
+
+    def tables(self) -> set[str]:
+        return set(self._tables)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class SparkEngine(Engine):
+    """A Spark session: `master` is "local[2]" on one machine, a cluster URL (spark.master), or
+    None to use the active session (e.g. a Databricks notebook or Databricks Connect)."""
+
+    name = "spark"
+
+    def __init__(self, master: str | None = "local[2]", session=None, config: dict | None = None):
+        super().__init__()
+        if session is None:
+            from pyspark.sql import SparkSession
+
+            builder = SparkSession.builder.appName("alliance-lens")
+            if master:
+                builder = builder.master(master)
+            settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+                        "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
+                        **(config or {})}
+            for key, value in settings.items():
+                builder = builder.config(key, value)
+            session = builder.getOrCreate()
+            session.sparkContext.setLogLevel("ERROR")
+        self.spark = session
+        self._tables: set[str] = set()
+
+    def register(self, table: str, source) -> None:
+        from pyspark.sql import functions as F
+
+        if isinstance(source, pd.DataFrame):
+            frame = self.spark.createDataFrame(source.assign(**{ROW: range(len(source))}))
+        elif isinstance(source, str) and not glob.glob(source) and "/" not in source and "." not in os.path.basename(source):
+            frame = self.spark.table(source).withColumn(ROW, F.monotonically_increasing_id())
+        else:
+            files = source_files(source)
+            reader = self.spark.read
+            frame = (reader.parquet(*files) if file_format(files) == "parquet"
+                     else reader.option("header", True).csv(files))
+            frame = frame.withColumn(ROW, F.monotonically_increasing_id())
+        frame.createOrReplaceTempView(table)
+        self._tables.add(table)
+
+    def translate(self, query: str) -> str:
+        return sqlglot.transpile(query, read="duckdb", write="spark")[0]
+
+    def run(self, query: str) -> None:
+        self.spark.sql(self.translate(query))
+
+    def view(self, query: str, name: str | None = None) -> str:
+        name = name or f"_v{next(self._views)}"
+        self.spark.sql(self.translate(query)).createOrReplaceTempView(name)
+        self._tables.add(name)
+        return name
+
+    def materialize(self, query: str, name: str | None = None) -> str:
+        name = name or f"_v{next(self._views)}"
+        self.spark.sql(self.translate(query)).cache().createOrReplaceTempView(name)
+        self._tables.add(name)
+        return name
+
+    def collect(self, query: str) -> pd.DataFrame:
+        if query in self._tables:
+            frame = self.spark.table(query)
+            frame = frame.drop(ROW) if ROW in frame.columns else frame
+        else:
+            frame = self.spark.sql(self.translate(query))
+        return frame.toPandas()
+
+    def tables(self) -> set[str]:
+        return set(self._tables)
+
+
+def open_engine(name: str, **options) -> Engine:
+    """An engine by name: "duckdb" (options: memory_limit, threads, temp_directory) or "spark"
+    (options: master, session, config). "pandas" is the in-memory path and has no engine object."""
+    if name == "duckdb":
+        return DuckDBEngine(**options)
+    if name == "spark":
+        return SparkEngine(**options)
+    raise ValueError(f"Unknown engine {name!r}; use one of {', '.join(ENGINES)} (pandas runs without an engine).")

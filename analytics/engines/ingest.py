@@ -1,0 +1,293 @@
+"""Files to canonical tables inside an engine: the mapping (renames, value maps, date parsing) and
+the checks, as SQL; what comes back is counts of each problem with its first rows as examples.
+
+The conversions follow analytics/ingest/mapping.py and the checks analytics/ingest/validate.py:
+text files are read as text (as the in-memory reader does), an unusable appointment (no client,
+no readable date, an unknown status, a repeat, a date after the export) is left out, an unusable
+value becomes missing. Row numbers in problems are spreadsheet rows (the header is row 1).
+Not checked inside an engine: the direct-identifier scan and the links between the files
+(the in-memory import does both on files that fit in memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analytics.engines.rules import q
+from analytics.ingest.dictionary import REQUIRED, column_type
+from analytics.ingest.mapping import _NO, _YES, CANONICAL_COLUMNS, ISO, VALUE_SETS, Mapping, TableMapping, \
+    format_label, suggest_mapping, value_key
+from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
+from analytics.ingest.readers import NA_VALUES, source_name
+from analytics.ingest.validate import _count, _missing_required, _missing_sources, _scale_name
+from analytics.schema import SCALES, TABLES
+
+SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
+_ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
+_TIME_PART = r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+
+
+@dataclass
+class EngineIngest:
+    """What an import inside an engine produced: the mapping used, the problems, the tables that
+    became canonical views (named sessions, clients, therapists) and the export date."""
+
+    mapping: Mapping
+    problems: list[Problem] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    export_date: pd.Timestamp | None = None
+
+    @property
+    def ready(self) -> bool:
+        return not any(p.blocking for p in self.problems) and bool({"sessions", "clients"} & set(self.tables))
+
+
+def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_date=None) -> EngineIngest:
+    """Register each source (path, glob, list of files, Spark table name) as raw_<table>, map and
+    check it inside `engine`, and leave the canonical tables as views named after the table."""
+    files = {t: source_name(s if isinstance(s, str) else str(s)) for t, s in sources.items()}
+    for table, source in sources.items():
+        if table not in TABLES:
+            raise ValueError(f"'{table}' is not a table of the caseload; use one of: {', '.join(TABLES)}.")
+        engine.register(f"raw_{table}", source)
+    samples = {t: engine.collect(f"SELECT * FROM raw_{t} LIMIT {SAMPLE_ROWS}").drop(columns="_row")
+               for t in sources}
+    suggested = suggest_mapping({t: _as_text(f) for t, f in samples.items()})
+    used = suggested if mapping is None else mapping.with_tables(suggested)
+    limit = pd.Timestamp(export_date).normalize() if export_date is not None else None
+    result = EngineIngest(used, files=files)
+    for table in TABLES:
+        if table in sources:
+            problems = _Conversion(engine, table, used.table(table), files[table], limit).run()
+            result.problems += problems
+            if engine.has(table):
+                result.tables.append(table)
+    if not {"sessions", "clients"} & set(result.tables):
+        result.problems.append(Problem(", ".join(files.values()), None, [], "Neither a sessions table nor a clients "
+                                       "table could be built", "Load a sessions file, a clients file or both.", "error"))
+    return result
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _text(expression: str) -> str:
+    """A raw value as text, missing when it is one of the reader's missing-value words."""
+    na = ", ".join("'" + v.replace("'", "''") + "'" for v in NA_VALUES)
+    return f"(CASE WHEN CAST({expression} AS VARCHAR) IN ({na}) THEN NULL ELSE CAST({expression} AS VARCHAR) END)"
+
+
+def _key(text: str) -> str:
+    """value_key in SQL: lower case, runs of anything but letters and digits as one space, trimmed."""
+    return f"TRIM(REGEXP_REPLACE(LOWER({text}), '[^0-9a-z]+', ' ', 'g'))"
+
+
+def _number(text: str) -> str:
+    comma = f"CASE WHEN REGEXP_MATCHES(TRIM({text}), '^-?[0-9]+,[0-9]{{1,2}}$') THEN REPLACE(TRIM({text}), ',', '.') " \
+            f"ELSE TRIM({text}) END"
+    return f"TRY_CAST({comma} AS DOUBLE)"
+
+
+def _lookup(key: str, table: dict) -> str:
+    if not table:
+        return "CAST(NULL AS VARCHAR)"
+    cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN " +
+                     ("NULL" if v is None else f"'{v.replace(chr(39), chr(39) * 2)}'") for k, v in table.items())
+    return f"CASE {key} {cases} ELSE NULL END"
+
+
+class _Conversion:
+    """One table: the canonical view, and the problems found on the way (counted in the engine)."""
+
+    def __init__(self, engine, table: str, mapping: TableMapping, file: str, export_date):
+        self.engine, self.table, self.mapping, self.file = engine, table, mapping, file
+        self.limit = export_date if export_date is not None else pd.Timestamp.today().normalize()
+        self.limit_name = (f"the export date {self.limit:%Y-%m-%d}" if export_date is not None
+                           else f"today ({self.limit:%Y-%m-%d})")
+        self.rows = _ROW_WORD[table]
+        self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun)
+
+    def run(self) -> list[Problem]:
+        raw_columns = self.engine.columns(f"raw_{self.table}")
+        header = pd.DataFrame(columns=raw_columns)
+        problems = _missing_sources(self.table, header, self.mapping, self.file)
+        present = {c: s for c, s in self.mapping.columns.items()
+                   if s in raw_columns and c in CANONICAL_COLUMNS[self.table]}
+        names = {canonical: source for canonical, source in present.items()}
+        for column in raw_columns:
+            if column not in present.values():
+                names[f"{column}_source" if column in names else column] = column
+        missing = [c for c in REQUIRED[self.table] if c not in names]
+        if missing:
+            return problems + [_missing_required(self.table, c, header, self.file) for c in missing]
+        converted = {name: self.convert(name, q(source)) for name, source in names.items()}
+        converted.update(self.pass_through_numbers(converted))
+        select = ", ".join(f"{sql} AS {q(name)}" for name, sql in converted.items())
+        drop = " OR ".join(f"COALESCE({c[0]}, FALSE)" for c in self.checks if c[4]) or "FALSE"
+        typed = self.engine.view(f"SELECT {select}, _row, ({drop}) AS _drop FROM raw_{self.table}", f"typed_{self.table}")
+        problems += self.problems()
+        problems += self.duplicates(typed, list(converted))
+        columns = ", ".join(q(c) for c in converted)
+        self.engine.materialize(f"SELECT {columns}, _row FROM numbered_{self.table} WHERE _repeat = 1 ORDER BY _row",
+                                self.table)
+        n_kept = self.engine.scalar(f"SELECT COUNT(*) FROM {self.table}")
+        n_all = self.engine.scalar(f"SELECT COUNT(*) FROM raw_{self.table}")
+        if n_all and not n_kept:
+            problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used",
+                                    "Fix the problems listed for this file, or correct the mapping.", "error"))
+        return problems
+
+    def check(self, flag: str, column: str | None, message: str, fix: str, drop: bool = False,
+              example: str | None = None, noun: str | None = None, shown: int = 3) -> None:
+        """A problem to count: rows where `flag` holds; `message` has {n} (the count) and {examples}."""
+        self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown))
+
+    def convert(self, column: str, source: str) -> str:
+        kind = column_type(column) if column in CANONICAL_COLUMNS[self.table] else "pass"
+        text = _text(source)
+        given = f"(NULLIF(TRIM({text}), '') IS NOT NULL)"
+        if kind == "id":
+            value = f"NULLIF(TRIM({text}), '')"
+            if column == "client_id" or self.table == "therapists":
+                self.check(f"NOT {given}", column, "{n} without a " + column.replace("_", " ") + " left out",
+                           "Fill in the id in the file if these rows matter.", drop=True)
+            return value
+        if kind == "date":
+            return self.date(column, text, given)
+        if kind in VALUE_SETS:
+            return self.category(column, text, given)
+        if kind in ("score", "number", "event"):
+            return self.numbers(column, kind, text, given)
+        if kind == "flag":
+            return self.flags(column, text)
+        return source
+
+    def date(self, column: str, text: str, given: str) -> str:
+        fmt = self.mapping.date_formats.get(column, ISO)
+        bare = f"TRIM(REGEXP_REPLACE(TRIM({text}), '{_TIME_PART}', ''))"
+        parsed = (f"TRY_CAST({bare} AS DATE)" if fmt == ISO else f"CAST(TRY_STRPTIME({bare}, '{fmt}') AS DATE)")
+        sessions = self.table == "sessions"
+        outcome = "left out" if sessions else "set to missing"
+        self.check(f"({given} AND {parsed} IS NULL)", column,
+                   "{n} with a date that cannot be read as " + format_label(fmt) + " (e.g. {examples}); " + outcome,
+                   "Correct these dates in the file, or choose the column's date format in the mapping.",
+                   drop=sessions, example=text)
+        if sessions:
+            self.check(f"NOT {given}", column, "{n} without a date left out",
+                       "Fill in the appointment dates in the file if these rows matter.", drop=True)
+        future = f"{parsed} > DATE '{self.limit:%Y-%m-%d}'"
+        self.check(future, column, "{n} dated after " + self.limit_name + "; " + outcome,
+                   "Future appointments have not happened yet; export only past appointments or give the right export date.",
+                   drop=sessions)
+        return parsed if sessions else f"CASE WHEN {future} THEN NULL ELSE {parsed} END"
+
+    def category(self, column: str, text: str, given: str) -> str:
+        lookup = {value_key(v): v for v in VALUE_SETS[column]}
+        lookup.update({value_key(k): v for k, v in self.mapping.values.get(column, {}).items()})
+        mapped = _lookup(_key(text), lookup)
+        sessions = self.table == "sessions"
+        self.check(f"({given} AND {mapped} IS NULL)", column,
+                   "{n} with a " + column + " that is not recognised: {examples}; "
+                   + ("left out" if sessions else "set to missing"),
+                   f"In the mapping, give each of these values one of: {', '.join(VALUE_SETS[column])} "
+                   "(leave it empty to keep it out).", drop=sessions, example=text, shown=10)
+        if sessions:
+            self.check(f"NOT {given}", column, "{n} without a status left out",
+                       "Fill in the appointment status in the file if these rows matter.", drop=True)
+        return mapped
+
+    def numbers(self, column: str, kind: str, text: str, given: str) -> str:
+        number = _number(text)
+        self.check(f"({given} AND {number} IS NULL)", column,
+                   "{n} that are not numbers (e.g. {examples}); set to missing", "Correct these entries in the file.",
+                   example=text, noun="value")
+        if kind == "score":
+            low, high = SCALES[column]
+            outside = f"({number} < {low} OR {number} > {high})"
+            self.check(outside, column, "{n} outside the scale " + f"{low:g}-{high:g} (values {{examples}}); "
+                       "set to missing, the rest of each row is kept",
+                       "Check these entries in the source; a total off the scale is usually a typing or scoring error.",
+                       example=number, noun=f"{_scale_name(column)} score", shown=5)
+            return f"CASE WHEN {outside} THEN NULL ELSE {number} END"
+        if kind == "event":
+            self.check(f"(({number} IS NOT NULL AND {number} NOT IN (0, 1, 2)) OR NOT {given})", column,
+                       "{n} with an event that is not 0, 1 or 2; left out",
+                       "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", drop=True)
+        elif column == "duration":
+            self.check(f"{number} < 0", column, "{n} with a negative duration; left out",
+                       "Durations count sessions or days and cannot be negative.", drop=True)
+        return number
+
+    def flags(self, column: str, text: str) -> str:
+        """Yes/no answers as 1.0/0.0 when every value is one; the column as it is otherwise."""
+        key = _key(text)
+        yes = ", ".join(f"'{v}'" for v in _YES)
+        no = ", ".join(f"'{v}'" for v in _NO)
+        other = self.engine.scalar(f"SELECT COUNT(*) FROM raw_{self.table} WHERE {text} IS NOT NULL "
+                                   f"AND {key} NOT IN ({yes}, {no})")
+        if other:
+            return text
+        return f"CASE WHEN {key} IN ({yes}) THEN 1.0 WHEN {key} IN ({no}) THEN 0.0 END"
+
+    def pass_through_numbers(self, converted: dict[str, str]) -> dict[str, str]:
+        """Passed-through text columns written entirely as numbers become numbers."""
+        text = {name: sql for name, sql in converted.items()
+                if name not in CANONICAL_COLUMNS[self.table] and name != "_row"}
+        if not text:
+            return {}
+        counts = self.engine.collect("SELECT " + ", ".join(
+            f"COUNT({_text(sql)}) AS {q('given_' + name)}, COUNT({_number(_text(sql))}) AS {q('number_' + name)}"
+            for name, sql in text.items()) + f" FROM raw_{self.table}").iloc[0]
+        return {name: _number(_text(sql)) for name, sql in text.items()
+                if counts[f"given_{name}"] > 0 and counts[f"given_{name}"] == counts[f"number_{name}"]}
+
+    def problems(self) -> list[Problem]:
+        if not self.checks:
+            return []
+        sums = ", ".join(f"SUM(CASE WHEN COALESCE({flag}, FALSE) THEN 1 ELSE 0 END) AS c{i}"
+                         for i, (flag, *_rest) in enumerate(self.checks))
+        counts = self.engine.collect(f"SELECT {sums} FROM raw_{self.table}").iloc[0]
+        out = []
+        for i, (flag, column, message, fix, _drop, example, noun, shown) in enumerate(self.checks):
+            n = int(counts[f"c{i}"] or 0)
+            if not n:
+                continue
+            found = self.engine.collect(
+                f"SELECT _row FROM raw_{self.table} WHERE COALESCE({flag}, FALSE) ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
+            examples = ""
+            if example is not None:
+                values = self.engine.collect(
+                    f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM raw_{self.table} "
+                    f"WHERE COALESCE({flag}, FALSE)) GROUP BY v ORDER BY n DESC, v LIMIT 1000")["v"].dropna()
+                examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values], shown)
+            text = message.format(n=_count(n, noun), examples=examples)
+            rows = [int(r) + 1 for r in found["_row"]]
+            out.append(Problem(self.file, self.mapping.columns.get(column, column), rows, text, fix,
+                               more=max(0, n - len(rows))))
+        return out
+
+    def duplicates(self, typed: str, columns: list[str]) -> list[Problem]:
+        """Sessions: one appointment per client, therapist, date and status; clients and
+        therapists: one row per id (the first is kept)."""
+        if self.table == "sessions":
+            key = [c for c in ("client_id", "therapist_id", "date", "status") if c in columns]
+            noun, what, fix = ("appointment", "repeating an earlier row (same client, therapist, date and status); "
+                               "each is counted once", "Remove the repeated rows from the export if they are not real.")
+        else:
+            key = ["client_id" if self.table == "clients" else "therapist_id"]
+            noun, what, fix = ("row", f"repeating an earlier {key[0].replace('_', ' ')}; only the first row of each "
+                               "is used", "Keep one row per id in the file (one row per client episode).")
+        partition = ", ".join(q(c) for c in key)
+        numbered = self.engine.view(f"SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY _row) AS _repeat "
+                                    f"FROM {typed} WHERE NOT _drop", f"numbered_{self.table}")
+        n = int(self.engine.scalar(f"SELECT COUNT(*) FROM {numbered} WHERE _repeat > 1") or 0)
+        if not n:
+            return []
+        found = self.engine.collect(f"SELECT _row FROM {numbered} WHERE _repeat > 1 ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
+        rows = [int(r) + 1 for r in found["_row"]]
+        column = None if self.table == "sessions" else self.mapping.columns.get(key[0], key[0])
+        return [Problem(self.file, column, rows, f"{_count(n, noun)} {what}", fix, more=max(0, n - len(rows)))]

@@ -1,0 +1,367 @@
+"""The episode rules as SQL: one text, run by DuckDB as written and by Spark after sqlglot.
+
+The same rules as analytics/episodes.py (the in-memory path keeps its numpy code for the
+dashboard's speed); tests/analytics/engines/test_rules_property.py proves the two equal on
+generated caseloads under every definition and parameter. Reading order of the query:
+
+1. `timeline`: appointments numbered per client by date (file order on ties);
+2. `summary`: counts, first and last dates, the last appointment's status, the main therapist;
+3. alliance summaries and ruptures (`srs`, `wai`) and the change columns of each outcome measure;
+4. the join with the clients table, then `ending`, `event` and `duration`;
+5. therapist attributes (`therapist_` prefix) and the client-therapist match factors.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analytics.episodes import EpisodeSettings
+from analytics.outcomes.measures import NHS_PAIR, TOLERANCE, Measure
+from analytics.schema import (
+    CLIENT_MISSES,
+    EVENT_CENSORED,
+    EVENT_COMPLETED,
+    EVENT_DROPOUT,
+    THERAPIST_PREFIX,
+)
+
+SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled", "last_scheduled",
+           "first_session", "last_session", "last_status")
+_MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
+
+
+def q(name: str) -> str:
+    """A quoted identifier (pass-through columns may hold spaces or quotes)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    if value is None:
+        return "NULL"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def episode_view(engine, settings: EpisodeSettings | None = None, export_date=None) -> str:
+    """The episodes view in `engine`, built from its `sessions`, `clients` and `therapists` tables
+    (any may be missing, not both sessions and clients). Returns the view's name."""
+    settings = settings or EpisodeSettings()
+    facts = CaseloadFacts.read(engine, settings, export_date)
+    return engine.materialize(episodes_sql(facts, settings), "episodes")
+
+
+class CaseloadFacts:
+    """What the SQL needs to know before it is written: the columns of each table, the alliance and
+    outcome measures with scores, and the export date. Each is a small aggregate query."""
+
+    def __init__(self, columns: dict[str, list[str]], alliance: list[str], measures: list[str],
+                 export_date: pd.Timestamp | None):
+        self.columns, self.alliance, self.measures, self.export_date = columns, alliance, measures, export_date
+
+    @classmethod
+    def read(cls, engine, settings: EpisodeSettings, export_date=None) -> "CaseloadFacts":
+        columns = {t: engine.columns(t) for t in ("sessions", "clients", "therapists") if engine.has(t)}
+        sessions = columns.get("sessions", [])
+        alliance, measures = [], []
+        scored = [m for m in ("srs", "wai") if m in sessions] + [m for m in settings.measures() if m in sessions]
+        if scored:
+            counts = engine.collect("SELECT " + ", ".join(
+                [f"COUNT({q(m)}) AS {q('any_' + m)}" for m in ("srs", "wai") if m in sessions]
+                + [f"COUNT(CASE WHEN status = 'attended' THEN {q(m)} END) AS {q('attended_' + m)}"
+                   for m in settings.measures() if m in sessions]) + " FROM sessions").iloc[0]
+            alliance = [m for m in ("srs", "wai") if counts.get(f"any_{m}", 0) > 0]
+            measures = [m for m in settings.measures() if counts.get(f"attended_{m}", 0) > 0]
+        if export_date is None:
+            dates = []
+            if "date" in sessions:
+                dates.append(engine.scalar("SELECT MAX(date) FROM sessions"))
+            if "intake_date" in columns.get("clients", []):
+                dates.append(engine.scalar("SELECT MAX(intake_date) FROM clients"))
+            dates = [pd.Timestamp(d) for d in dates if d is not None and pd.notna(d)]
+            export_date = max(dates) if dates else None
+        return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date))
+
+    def outcome_measure(self, settings: EpisodeSettings) -> str | None:
+        """The measure that decides improvement (as analytics.episodes.outcome_measure)."""
+        if settings.outcome_measure is not None:
+            return settings.outcome_measure if settings.outcome_measure in self.measures else None
+        return self.measures[0] if self.measures else None
+
+
+def episodes_sql(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
+    """The SELECT that yields one row per client episode, columns as `derive_episodes` has them."""
+    clients = facts.columns.get("clients")
+    if clients is not None and {"duration", "event"} <= set(clients):
+        body = ("SELECT " + ", ".join(q(c) for c in clients if c != "event")
+                + ", CAST(event AS BIGINT) AS event FROM clients")
+        return _with_therapists(facts, body, _ordered(clients, []))
+    _check_available(facts, settings)
+    if "sessions" not in facts.columns:
+        return _with_therapists(facts, _clients_only(clients), _ordered(clients, ["sessions_attended"]))
+    return _from_sessions(facts, settings)
+
+
+def _check_available(facts: CaseloadFacts, settings: EpisodeSettings) -> None:
+    from analytics.episodes import _unavailable_message
+
+    definition = settings.dropout_definition
+    has_sessions = "sessions" in facts.columns
+    available = ("termination" in facts.columns.get("clients", [])) if definition == "therapist_judged" else \
+        has_sessions and (definition != "unilateral_unimproved" or bool(facts.measures))
+    if not available:
+        raise ValueError(_unavailable_message(definition))
+    if definition == "unilateral_unimproved" and facts.outcome_measure(settings) is None:
+        raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
+                         "choose a measure the sessions carry.")
+
+
+def _clients_only(clients: list[str]) -> str:
+    if "sessions_attended" in clients:
+        rest = ", ".join(q(c) for c in clients if c != "sessions_attended")
+        return f"SELECT {rest}, TRY_CAST(sessions_attended AS DOUBLE) AS sessions_attended, " \
+               f"TRY_CAST(sessions_attended AS DOUBLE) AS duration, " \
+               f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' " \
+               f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients"
+    return (f"SELECT *, CAST(NULL AS DOUBLE) AS sessions_attended, CAST(NULL AS DOUBLE) AS duration, "
+            f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' "
+            f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients")
+
+
+def _ordered(columns: list[str], extra: list[str]) -> list[str]:
+    return [c for c in columns if c != "_row"] + [c for c in extra if c not in columns] + \
+        [c for c in ("event", "duration") if c not in columns and c not in extra]
+
+
+def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
+    sessions = facts.columns["sessions"]
+    clients = facts.columns.get("clients")
+    therapist = "therapist_id" in sessions
+    ctes = [
+        "timeline AS (SELECT client_id, " + ("therapist_id, " if therapist else "")
+        + "date, status, status = 'attended' AS attended, "
+        + ", ".join(q(m) for m in facts.alliance + facts.measures) + ("," if facts.alliance + facts.measures else "")
+        + " ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY date, _row) AS k FROM sessions)",
+        "summary AS (SELECT client_id, COUNT(*) AS sessions_scheduled, "
+        "CAST(SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS BIGINT) AS sessions_attended, "
+        f"CAST(SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS BIGINT) AS missed, "
+        "MIN(date) AS first_scheduled, MAX(date) AS last_scheduled, "
+        "MIN(CASE WHEN attended THEN date END) AS first_session, MAX(CASE WHEN attended THEN date END) AS last_session, "
+        "MAX(k) AS n FROM timeline GROUP BY client_id)",
+        "last_row AS (SELECT t.client_id, t.status AS last_status FROM timeline t "
+        "JOIN summary s ON t.client_id = s.client_id AND t.k = s.n)",
+    ]
+    if therapist:
+        ctes += [
+            "pairs AS (SELECT client_id, therapist_id, SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS seen, MIN(k) AS first_k "
+            "FROM timeline WHERE therapist_id IS NOT NULL GROUP BY client_id, therapist_id)",
+            "main AS (SELECT client_id, therapist_id FROM (SELECT client_id, therapist_id, ROW_NUMBER() OVER "
+            "(PARTITION BY client_id ORDER BY seen DESC, first_k) AS pick FROM pairs) WHERE pick = 1)",
+        ]
+    joins = ["summary s", "LEFT JOIN last_row l ON s.client_id = l.client_id"]
+    if therapist:
+        joins.append("LEFT JOIN main m ON s.client_id = m.client_id")
+    session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY if c != "last_status"] + [
+        "l.last_status", ("m.therapist_id" if therapist else "CAST(NULL AS VARCHAR)") + " AS therapist_id"]
+    derived: list[str] = []
+    for measure in facts.alliance:
+        ctes += _alliance_ctes(measure, settings)
+        joins.append(f"LEFT JOIN {measure}_summary ON s.client_id = {measure}_summary.client_id")
+        names = _alliance_columns(measure)
+        session_columns += [f"{measure}_summary.{q(c)}" for c in names]
+        derived += names
+    measures = settings.measures()
+    for name in facts.measures:
+        ctes.append(f"{name}_scores AS (SELECT client_id, MIN_BY({q(name)}, k) AS first_score, "
+                    f"CASE WHEN COUNT(*) >= 2 THEN MAX_BY({q(name)}, k) END AS last_score FROM timeline "
+                    f"WHERE attended AND {q(name)} IS NOT NULL GROUP BY client_id)")
+        joins.append(f"LEFT JOIN {name}_scores ON s.client_id = {name}_scores.client_id")
+        columns = change_sql(measures[name], f"{name}_scores.first_score", f"{name}_scores.last_score")
+        session_columns += [f"{sql} AS {q(column)}" for column, sql in columns.items()]
+        derived += list(columns)
+    ctes.append("per_client AS (SELECT " + ", ".join(session_columns) + " FROM " + " ".join(joins) + ")")
+
+    # the outer join with the clients table, as pandas' merge(how="outer", suffixes=("_sessions", ""))
+    names = ["client_id"] + list(SUMMARY) + ["therapist_id"] + derived
+    if clients is None:
+        ctes.append("merged AS (SELECT * FROM per_client)")
+        order = names[:-len(derived) or None]
+    else:
+        own = [c for c in clients if c != "client_id"]
+        picked = ["COALESCE(p.client_id, c.client_id) AS client_id"]
+        for column in names[1:]:
+            if column == "therapist_id" and "therapist_id" in own:
+                continue
+            picked.append(f"p.{q(column)}" if column not in own else f"p.{q(column)} AS {q(column + '_sessions')}")
+        picked += [f"c.{q(c)}" if c != "therapist_id" else "COALESCE(c.therapist_id, p.therapist_id) AS therapist_id"
+                   for c in own]
+        ctes.append("merged AS (SELECT " + ", ".join(picked) + " FROM per_client p FULL OUTER JOIN clients c "
+                    "ON p.client_id = c.client_id)")
+        order = ["client_id"] + [c if c not in own else c + "_sessions" for c in names[1:len(names) - len(derived)]
+                                 if not (c == "therapist_id" and "therapist_id" in own)] + own
+    if "intake_date" not in order:
+        order.append("intake_date")
+    order += derived
+    if set(NHS_PAIR) <= set(facts.measures):
+        extra = nhs_sql(measures)
+        ctes.append("merged_nhs AS (SELECT *, " + ", ".join(f"{sql} AS {q(c)}" for c, sql in extra.items())
+                    + " FROM merged)")
+        order += list(extra)
+    else:
+        ctes.append("merged_nhs AS (SELECT * FROM merged)")
+
+    has_termination = "termination" in (clients or [])
+    has_intake = "intake_date" in (clients or [])
+    intake = "COALESCE(intake_date, first_scheduled)" if has_intake else "first_scheduled"
+    filled = {"sessions_scheduled": "COALESCE(sessions_scheduled, 0)", "sessions_attended": "COALESCE(sessions_attended, 0)",
+              "missed": "COALESCE(missed, 0)", "intake_date": intake,
+              **{c: f"COALESCE({q(c)}, 0)" for c in derived if c.endswith("ruptures")}}
+    ctes.append("filled AS (SELECT " + ", ".join(f"{filled[c]} AS {q(c)}" if c in filled else q(c) for c in order)
+                + " FROM merged_nhs)")
+    termination = "termination" if has_termination else "CAST(NULL AS VARCHAR)"
+    window = int(settings.ongoing_window_days)
+    recent = ("FALSE" if facts.export_date is None else
+              f"(date_diff('day', CAST(last_scheduled AS DATE), DATE '{facts.export_date:%Y-%m-%d}') <= {window})")
+    ctes.append(
+        f"flags AS (SELECT *, {termination} AS _termination, "
+        f"(last_scheduled IS NULL OR COALESCE({recent}, FALSE)) AS _still_open, "
+        f"(last_status IN {_MISSES} AND NOT COALESCE({recent}, FALSE) AND last_scheduled IS NOT NULL) AS _left "
+        "FROM filled)")
+    measure = facts.outcome_measure(settings)
+    ending = "NULL"
+    if measure is not None:
+        ending = ("CASE WHEN _termination = 'transferred' THEN 'other' WHEN _still_open THEN 'ongoing' "
+                  f"WHEN _left AND {q(measure + '_reliable_improvement')} = 1 THEN 'left_improved' "
+                  "WHEN _left THEN 'left_unimproved' WHEN _termination = 'other' THEN 'other' ELSE 'completed' END")
+        order.append("ending")
+    ctes.append(f"ended AS (SELECT *, {ending} AS ending FROM flags)")
+    event = event_sql(settings)
+    duration = ("CAST(sessions_attended AS DOUBLE)" if settings.time_scale == "sessions" else
+                "CAST(COALESCE(date_diff('day', CAST(first_session AS DATE), CAST(last_session AS DATE)), 0) AS DOUBLE)")
+    order += ["event", "duration"]
+    keep = ", ".join(q(c) for c in order)
+    body = ("WITH " + ",\n".join(ctes) + f"\nSELECT {keep} FROM (SELECT *, CAST({event} AS BIGINT) AS event, "
+            f"{duration} AS duration FROM ended)")
+    return _with_therapists(facts, body, order)
+
+
+def _alliance_columns(measure: str) -> list[str]:
+    rupture = "ruptures" if measure == "srs" else f"{measure}_ruptures"
+    return [f"{measure}_first", f"{measure}_mean", f"{measure}_last", f"{measure}_min", rupture]
+
+
+def _alliance_ctes(measure: str, settings: EpisodeSettings) -> list[str]:
+    """First, mean, last and lowest score over rated attended sessions, and the ruptures (a drop of
+    at least `drop` points from the previous rated session, or a fall from at or above the cutoff
+    to below it), as analytics/ruptures.py flags them."""
+    drop = getattr(settings, f"{measure}_rupture_drop")
+    cutoff = getattr(settings, f"{measure}_rupture_cutoff")
+    rules = []
+    if drop is not None:
+        rules.append(f"(previous - score) >= {literal(float(drop))}")
+    if cutoff is not None:
+        rules.append(f"(previous >= {literal(float(cutoff))} AND score < {literal(float(cutoff))})")
+    flag = "CASE WHEN " + " OR ".join(rules) + " THEN 1 ELSE 0 END" if rules else "0"
+    first, mean, last, low, rupture = _alliance_columns(measure)
+    return [
+        f"{measure}_rated AS (SELECT client_id, k, CAST({q(measure)} AS DOUBLE) AS score, "
+        f"LAG(CAST({q(measure)} AS DOUBLE)) OVER (PARTITION BY client_id ORDER BY k) AS previous "
+        f"FROM timeline WHERE attended AND {q(measure)} IS NOT NULL)",
+        f"{measure}_summary AS (SELECT client_id, MIN_BY(score, k) AS {first}, SUM(score) / COUNT(*) AS {mean}, "
+        f"MAX_BY(score, k) AS {last}, MIN(score) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture} "
+        f"FROM {measure}_rated GROUP BY client_id)",
+    ]
+
+
+def _caseness(measure: Measure, score: str) -> str:
+    at = f"{score} < {literal(float(measure.cutoff))}" if measure.higher_is_better else \
+        f"{score} >= {literal(float(measure.cutoff))}"
+    return f"(CASE WHEN {score} IS NULL THEN NULL WHEN {at} THEN 1.0 ELSE 0.0 END)"
+
+
+def change_sql(measure: Measure, first: str, last: str) -> dict[str, str]:
+    """The change columns of analytics/outcomes/change.py as SQL expressions, by column name."""
+    m = measure.name
+    change = f"({last} - {first})"
+    better = change if measure.higher_is_better else f"(-{change})"
+    threshold = literal(float(measure.reliable_change) - TOLERANCE)
+    improved = f"(CASE WHEN {change} IS NULL THEN NULL WHEN {better} >= {threshold} THEN 1.0 ELSE 0.0 END)"
+    worse = f"(CASE WHEN {change} IS NULL THEN NULL WHEN -{better} >= {threshold} THEN 1.0 ELSE 0.0 END)"
+    case_first, case_last = _caseness(measure, first), _caseness(measure, last)
+    recovered = (f"(CASE WHEN {change} IS NOT NULL AND {case_first} = 1 THEN "
+                 f"(CASE WHEN {case_last} = 0 THEN 1.0 ELSE 0.0 END) END)")
+    return {
+        f"{m}_first": f"CAST({first} AS DOUBLE)",
+        f"{m}_last": f"CAST({last} AS DOUBLE)",
+        f"{m}_change": f"CAST({change} AS DOUBLE)",
+        f"{m}_reliable_improvement": improved,
+        f"{m}_reliable_deterioration": worse,
+        f"{m}_caseness_first": case_first,
+        f"{m}_recovered": recovered,
+        f"{m}_reliable_recovery": f"({recovered} * {improved})",
+    }
+
+
+def nhs_sql(measures: dict[str, Measure]) -> dict[str, str]:
+    """The NHS Talking Therapies paired rules on the PHQ-9 and GAD-7 change columns (change.nhs_columns)."""
+    a, b = NHS_PAIR
+    paired = f"({q(a + '_change')} IS NOT NULL AND {q(b + '_change')} IS NOT NULL)"
+    improved = f"({q(a + '_reliable_improvement')} = 1 OR {q(b + '_reliable_improvement')} = 1)"
+    worse = f"({q(a + '_reliable_deterioration')} = 1 OR {q(b + '_reliable_deterioration')} = 1)"
+    case_first = f"({q(a + '_caseness_first')} = 1 OR {q(b + '_caseness_first')} = 1)"
+    case_last = (f"(COALESCE({_caseness(measures[a], q(a + '_last'))} = 1, FALSE) OR "
+                 f"COALESCE({_caseness(measures[b], q(b + '_last'))} = 1, FALSE))")
+    yes = "CASE WHEN {} THEN 1.0 ELSE 0.0 END"
+    nhs_improvement = f"(CASE WHEN {paired} THEN {yes.format(f'{improved} AND NOT {worse}')} END)"
+    recovery = f"(CASE WHEN {paired} AND {case_first} THEN {yes.format(f'NOT {case_last}')} END)"
+    return {
+        "nhs_reliable_improvement": nhs_improvement,
+        "nhs_reliable_deterioration": f"(CASE WHEN {paired} THEN {yes.format(f'{worse} AND NOT {improved}')} END)",
+        "nhs_recovery": recovery,
+        "nhs_reliable_recovery": f"({recovery} * {nhs_improvement})",
+    }
+
+
+def event_sql(settings: EpisodeSettings) -> str:
+    """`event` under the settings' definition (analytics.episodes._events)."""
+    definition = settings.dropout_definition
+    if definition == "therapist_judged":
+        return (f"CASE WHEN _termination = 'dropout' THEN {EVENT_DROPOUT} WHEN _termination = 'completed' "
+                f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END")
+    if definition == "unilateral_unimproved":
+        return (f"CASE WHEN ending = 'left_unimproved' THEN {EVENT_DROPOUT} "
+                f"WHEN ending IN ('completed', 'left_improved') THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END")
+    if definition == "unilateral":
+        return (f"CASE WHEN _termination = 'transferred' OR _still_open THEN {EVENT_CENSORED} "
+                f"WHEN _left THEN {EVENT_DROPOUT} WHEN _termination = 'other' THEN {EVENT_CENSORED} "
+                f"ELSE {EVENT_COMPLETED} END")
+    ongoing = "(CASE WHEN _termination IS NOT NULL THEN _termination = 'ongoing' ELSE _still_open END)"
+    return (f"CASE WHEN _termination = 'transferred' OR {ongoing} THEN {EVENT_CENSORED} "
+            f"WHEN sessions_attended < {int(settings.early_sessions)} THEN {EVENT_DROPOUT} "
+            f"WHEN _termination = 'other' THEN {EVENT_CENSORED} ELSE {EVENT_COMPLETED} END")
+
+
+def _with_therapists(facts: CaseloadFacts, body: str, order: list[str]) -> str:
+    """Therapist attributes under the `therapist_` prefix and the match factors
+    (analytics.episodes._add_therapist_columns)."""
+    therapists = facts.columns.get("therapists")
+    if therapists is None or "therapist_id" not in order:
+        return f"SELECT {', '.join(q(c) for c in order)} FROM ({body})"
+    attrs = [c for c in therapists if c != "therapist_id"]
+    picked = [f"e.{q(c)}" for c in order] + [f"t.{q(c)} AS {q(THERAPIST_PREFIX + c)}" for c in attrs]
+    if "site" in attrs and "site" not in order:
+        picked.append("t.site AS site")
+    norm = "LOWER(TRIM(CAST({} AS VARCHAR)))"
+    for factor in ("gender", "ethnicity", "religion"):
+        if factor in order and factor in attrs:
+            a, b = norm.format(f"e.{factor}"), norm.format(f"t.{factor}")
+            picked.append(f"CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL WHEN {a} = {b} THEN 1.0 ELSE 0.0 END "
+                          f"AS {factor}_match")
+    if "language" in order and "languages" in attrs:
+        spoken = "('|' || REGEXP_REPLACE(LOWER(TRIM(CAST(t.languages AS VARCHAR))), '\\s*[;,/|]\\s*', '|', 'g') || '|')"
+        client = norm.format("e.language")
+        picked.append(f"CASE WHEN {client} IS NULL OR t.languages IS NULL THEN NULL "
+                      f"WHEN STRPOS({spoken}, '|' || {client} || '|') > 0 THEN 1.0 ELSE 0.0 END AS language_match")
+    if "age" in order and "age" in attrs:
+        picked.append("ABS(TRY_CAST(e.age AS DOUBLE) - TRY_CAST(t.age AS DOUBLE)) AS age_gap")
+    first = ("(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY therapist_id ORDER BY _row) AS _pick "
+             "FROM therapists) WHERE _pick = 1)")
+    return (f"SELECT {', '.join(picked)} FROM ({body}) e LEFT JOIN {first} t ON e.therapist_id = t.therapist_id")

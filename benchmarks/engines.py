@@ -1,0 +1,232 @@
+"""Files to every survival figure per engine (pandas in memory, DuckDB, Spark local mode), stage by
+stage, with the peak memory of each run, on synthetic networks of 10k to 10M clients (about 12.4
+appointments each) written as Parquet datasets chunk by chunk (analytics.synth.write_parquet_dataset;
+beyond 1M clients the drawn practices repeat under new ids, see `dataset`).
+
+    .venv/bin/python -m benchmarks.engines                                  # 10k, 100k, 1M; every engine
+    .venv/bin/python -m benchmarks.engines --sizes 10000000 --engines duckdb
+    .venv/bin/python -m benchmarks.engines --data /tmp/networks             # where the datasets are kept
+
+Stages: read, map and validate; derive episodes (therapist-judged); Kaplan-Meier by site with the
+log-rank test; cumulative incidence (Aalen-Johansen); the Cox model with 8 covariates clustered by
+therapist; the three figures. Every run is its own process; its peak memory is the largest total
+resident memory of that process and its children (the Spark JVM is a child), sampled every 0.2 s.
+The Cox coefficients of each engine are compared with the first engine's (pandas when it runs).
+Results are printed as Markdown and written to benchmarks/results/engines.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+COVARIATES = [
+    "srs_first", "referral", "env_comfort", "env_privacy", "goals_agreed",
+    "expectations_explained", "prior_negative_therapy", "therapist_trainee",
+]
+STAGES = ["read, map and validate", "derive episodes", "KM by site + log-rank", "CIF (Aalen-Johansen)",
+          "Cox, clustered by therapist", "survival figures"]
+CHUNK = 500_000  # clients per generated chunk: one chunk takes about 2 GiB while it is drawn
+DISTINCT = 1_000_000  # clients drawn for real; a larger network repeats these practices (see `dataset`)
+
+
+def dataset(root: Path, clients: int) -> dict[str, str]:
+    """The network of `clients` under `root`, made once in a child process (its memory is in no
+    run's peak); one Parquet file per table up to 1M clients, so pandas can read it too. Beyond
+    DISTINCT clients the practices repeat: the first DISTINCT / CHUNK parts are drawn, part k is a
+    copy of drawn part k mod (DISTINCT / CHUNK) under its own id prefix (drawing 10M clients takes
+    tens of minutes of a shared 2-core machine; the engines do the same work on a copy as on a
+    fresh draw, and the fitted coefficients are those of the drawn network)."""
+    folder = root / f"network_{clients}"
+    done = folder / "done"
+    if done.exists():
+        return _globs(folder)
+    if clients <= DISTINCT:
+        _draw(folder, clients, clients)
+    else:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        kinds = DISTINCT // CHUNK
+        if not all((folder / "therapists" / f"part-{k:04d}.parquet").exists() for k in range(kinds)):
+            _draw(folder, DISTINCT, CHUNK)
+        for table in ("sessions", "clients", "therapists"):
+            (folder / table).mkdir(parents=True, exist_ok=True)
+            for part in range(kinds, clients // CHUNK):
+                frame = pq.read_table(folder / table / f"part-{part % kinds:04d}.parquet")
+                for name in ("client_id", "therapist_id"):
+                    if name in frame.column_names:
+                        renamed = pc.replace_substring_regex(frame[name], "^P[0-9]{4}-", f"P{part:04d}-")
+                        frame = frame.set_column(frame.column_names.index(name), name, renamed)
+                pq.write_table(frame, folder / table / f"part-{part:04d}.parquet")
+    done.write_text("")
+    return _globs(folder)
+
+
+def _draw(folder: Path, clients: int, chunk: int) -> None:
+    subprocess.run([sys.executable, "-m", "analytics.synth", "--out", str(folder), "--clients", str(clients),
+                    "--sites", "5", "--seed", "7", "--parquet-chunk", str(chunk)], check=True, stdout=subprocess.DEVNULL)
+
+
+def _globs(folder: Path) -> dict[str, str]:
+    return {table: str(folder / table / "*.parquet") for table in ("sessions", "clients", "therapists")}
+
+
+def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
+    """Every stage on one engine (called in a fresh process); timings, sizes and the Cox table."""
+    from analytics.charts.cox import forest_figure
+    from analytics.charts.survival import cif_figure, km_figure
+    from analytics.episodes import EpisodeSettings
+    from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+
+    settings = EpisodeSettings("therapist_judged")
+    times: dict[str, float] = {}
+
+    def timed(stage, fn, *args, **kwargs):
+        print(f"{engine_name}: {stage}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        times[stage] = time.perf_counter() - start
+        return out
+
+    if engine_name == "pandas":
+        import glob
+
+        from analytics.episodes import derive_episodes
+        from analytics.ingest.load import load_caseload
+        from analytics.survival.cox import fit_cox
+
+        files = {table: glob.glob(pattern)[0] for table, pattern in sources.items()}
+        caseload = timed(STAGES[0], load_caseload, files).caseload
+        episodes = timed(STAGES[1], derive_episodes, caseload, settings)
+        by_site = overall = episodes
+        cox = lambda: fit_cox(episodes, COVARIATES)
+        sizes = (caseload.n_clients, caseload.n_sessions)
+    else:
+        from analytics.engines import open_engine
+        from analytics.engines.counts import survival_tally
+        from analytics.engines.cox import fit_cox
+        from analytics.engines.ingest import load_tables
+        from analytics.engines.rules import CaseloadFacts, episodes_sql
+
+        options = ({"memory_limit": "5GB", "threads": 2, "temp_directory": scratch} if engine_name == "duckdb"
+                   else {"config": {"spark.driver.memory": "6g", "spark.local.dir": scratch}})
+        engine = open_engine(engine_name, **options)
+        ingest = timed(STAGES[0], load_tables, engine, sources)
+
+        def derive():
+            facts = CaseloadFacts.read(engine, settings, ingest.export_date)
+            return engine.materialize(episodes_sql(facts, settings), "episodes")
+
+        view = timed(STAGES[1], derive)
+        by_site = timed("count by site, time and event", survival_tally, engine, view, "site")
+        overall = timed("count by time and event", survival_tally, engine, view)
+        cox = lambda: fit_cox(engine, view, COVARIATES)
+        sizes = (int(engine.scalar("SELECT COUNT(*) FROM clients")), int(engine.scalar("SELECT COUNT(*) FROM sessions")))
+    km = timed(STAGES[2], lambda: (kaplan_meier(by_site, "site"), logrank(by_site, "site")))[0]
+    cif = timed(STAGES[3], cumulative_incidence, overall)
+    fit = timed(STAGES[4], cox)
+    timed(STAGES[5], lambda: (km_figure(km), cif_figure(cif), forest_figure(fit.table)))
+    for counted, stage in (("count by site, time and event", STAGES[2]), ("count by time and event", STAGES[3])):
+        times[stage] += times.pop(counted, 0.0)  # the engine's counting is part of the curve's stage
+    return {"engine": engine_name, "clients": sizes[0], "sessions": sizes[1], "times": times,
+            "total": sum(times[s] for s in STAGES), "events": fit.events,
+            "cox": dict(zip(fit.table["term"], fit.table["coef"])), "robust_se": dict(zip(fit.table["term"], fit.table["robust_se"]))}
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/statm") as f:
+                rss[int(entry)] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    return sum(rss.get(p, 0) for p in tree)
+
+
+def measured(command: list[str]) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `command`, sampling the resident memory of its process tree; the output and the peak."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    sampler.join()
+    return subprocess.CompletedProcess(command, process.returncode, out, err), peak[0]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--engines", nargs="+", default=["pandas", "duckdb", "spark"])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/alliance_networks"))
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    parser.add_argument("--sources", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run:
+        print(json.dumps(run(args.run, json.loads(args.sources), str(args.data / "scratch"))))
+        return 0
+    rows = []
+    for size in args.sizes:
+        sources = dataset(args.data, size)
+        for name in args.engines:
+            out, peak = measured([sys.executable, "-m", "benchmarks.engines", "--run", name, "--data", str(args.data),
+                                  "--sources", json.dumps(sources)])
+            if out.returncode != 0:
+                print(out.stderr[-3000:], file=sys.stderr)
+                return 1
+            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak}
+            rows.append(row)
+            print(f"{size:,} clients, {name}: {row['total']:.1f} s, peak {peak / 2**30:.2f} GiB", file=sys.stderr)
+    table = markdown(rows)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "engines.md").write_text(table + "\n")
+    (RESULTS / "engines.json").write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| clients / appointments | engine | " + " | ".join(STAGES) + " | files to every survival figure | peak memory | Cox coefficients vs first engine |"
+    lines = [head, "|" + "---|" * (len(STAGES) + 5)]
+    first: dict[int, dict] = {}
+    for r in rows:
+        base = first.setdefault(r["clients"], r)
+        if base is r:
+            same = "reference"
+        elif set(r["cox"]) != set(base["cox"]):
+            same = "different terms: " + ", ".join(sorted(set(r["cox"]) ^ set(base["cox"])))
+        else:
+            same = f"max rel. diff {max(abs(r['cox'][t] / base['cox'][t] - 1) for t in base['cox']):.1e}"
+        lines.append(f"| {r['clients']:,} / {r['sessions']:,} | {r['engine']} | "
+                     + " | ".join(f"{r['times'][s]:.2f} s" for s in STAGES)
+                     + f" | **{r['total']:.1f} s** | {r['peak_bytes'] / 2**30:.2f} GiB | {same} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
