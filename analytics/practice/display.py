@@ -60,6 +60,9 @@ COLUMN_LABELS = {
     "attended_so_far": "Sessions attended so far", "misses_so_far": "Missed appointments so far",
     "missed_last": "Missed the last appointment", "recent_rupture": "Rupture in the last two ratings",
     "no_rating": "No alliance rating yet",
+    # periods (analytics/practice/periods.py)
+    "kind": "Length", "role": "Compared as", "period": "Period", "month": "Month", "target": "Practice target",
+    "rise": "Rise beyond chance",
 }
 
 LEVEL_LABELS = {
@@ -67,7 +70,8 @@ LEVEL_LABELS = {
     "ongoing": "still in therapy", "other": "ended another way", "dropout": "dropped out",
     "therapist_judged": "therapist-judged", "unilateral": "unilateral", "early": "early",
     "unilateral_unimproved": "unilateral before reliable improvement", "within": "within the limits",
-    "above": "above the limits", "below": "below the limits",
+    "above": "above the limits", "below": "below the limits", "this": "this period", "previous": "the period before",
+    "last year": "the same period last year",
 }
 
 # Columns that hold proportions (0-1) and read as percentages; an interval (`ci_lower`, `ci_upper`)
@@ -75,8 +79,9 @@ LEVEL_LABELS = {
 PERCENT_COLUMNS = {
     "rate", "shrunk_rate", "share", "agreement", "agreement_ci_lower", "agreement_ci_upper", "prevalence",
     "prevalence_ci_lower", "prevalence_ci_upper", "rate_with", "rate_without", "below_cutoff_share", "risk",
-    "predicted", "observed", "practice_rate",
+    "predicted", "observed", "practice_rate", "target",
 }
+YES_NO_COLUMNS = {"rise"}  # flags a suppressed table turns into 0/1 numbers
 INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
 NOT_PROPORTIONS = {"mean", "hr", "d", "odds_ratio", "coef", "value"}
 
@@ -140,6 +145,8 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column in shown.columns:
         values = shown[column]
+        if column in YES_NO_COLUMNS:
+            values = values.map(lambda v: v if pd.isna(v) else bool(v))
         text = [number(v, column in percents) for v in values.to_numpy(dtype=object)]
         hidden = masked_rows & values.isna().to_numpy()
         out[column_label(column)] = np.where(hidden, HIDDEN, np.array(text, dtype=object))
