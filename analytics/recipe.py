@@ -21,6 +21,7 @@ from analytics.schema import DEFINITIONS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
 RECIPE_VERSION = 1
+MISSING_COVARIATES = ("complete_case", "multiple_imputation")
 FILTER_KEYS = ("sites", "therapists", "intake_from", "intake_to")
 FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
 FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4, 36), "dpi": (50, 2400)}
@@ -54,6 +55,8 @@ class Recipe:
     covariates: tuple[str, ...] = ()
     reference_levels: dict = field(default_factory=dict)
     splines: dict = field(default_factory=dict)
+    missing_covariates: str = "complete_case"
+    imputations: int = 20
     cluster: str | None = "therapist_id"
     strata: tuple[str, ...] = ()
     filters: dict = field(default_factory=lambda: dict.fromkeys(FILTER_KEYS))
@@ -150,6 +153,8 @@ def _validate(r: Recipe) -> None:
     if not isinstance(r.episodes, EpisodeSettings):
         raise RecipeError("A recipe's episode settings must be an EpisodeSettings.")
     _integer("suppress_below", r.suppress_below, 0)
+    _choice("missing_covariates", r.missing_covariates, MISSING_COVARIATES)
+    _integer("imputations", r.imputations, 2)
     tau = r.rmst_tau
     if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
         raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "

@@ -6,6 +6,7 @@ import streamlit as st
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
 from analytics.models.design import is_categorical, levels_by_frequency
+from analytics.models.imputation import pooled_fit
 from analytics.survival import cox, curves, fine_gray, rmst
 from ui import state, widgets
 
@@ -152,6 +153,24 @@ for name, effect in fit.partial_effects.items():
     widgets.figure(cox_charts.partial_effect_figure(effect, name.replace("_", " ")), effect, f"cox_spline_{name}",
                    f"The hazard ratio of dropout across {name.replace('_', ' ')}, against a client at its median "
                    f"({fit.splines[name].median:g}), with the other characteristics held constant.")
+
+if fit.n_left_out:
+    imputing = st.toggle(
+        f"Fill in missing characteristics instead of leaving {fit.n_left_out:,} clients out (multiple imputation)",
+        value=st.session_state.get(state.MISSING_COVARIATES) == "multiple_imputation", key="cox_imputation",
+        help="Chained equations with predictive mean matching, 20 imputed data sets, pooled by Rubin's rules. "
+             "Complete cases (above) stay the main analysis; this shows whether the answer depends on them.")
+    st.session_state[state.MISSING_COVARIATES] = "multiple_imputation" if imputing else "complete_case"
+    if imputing:
+        plain = {k: v for k, v in options.items() if k != "splines"}  # knots would differ between imputed sets
+        with st.spinner("Imputing and fitting 20 models..."):
+            pooled = state.cached("cox_imputed", lambda *_, **__: pooled_fit(
+                episodes, covariates, lambda d: cox.fit_cox(d, covariates, **plain), "Cox model", "hazard ratios"),
+                *model, **plain)
+        for warning in pooled.warnings:
+            st.warning(warning)
+        st.markdown(pooled.takeaway)
+        widgets.table(pooled.table, "cox_imputed")
 
 st.subheader("What goes with a larger share who end up dropping out? (Fine-Gray model)")
 st.markdown(

@@ -49,6 +49,7 @@ TABLE_ONE_GROUP = "table_one_group"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
 SPLINES = "splines"
+MISSING_COVARIATES = "missing_covariates"
 CLUSTER = "cluster"
 STRATA = "strata"
 FIGURE = "figure"
@@ -57,7 +58,8 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER, STRATA)
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES,
+         CLUSTER, STRATA)
 
 
 def keep_widget_values() -> None:
@@ -212,6 +214,7 @@ def current_recipe() -> Recipe:
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         splines=dict(s.get(SPLINES) or {}),
+        missing_covariates=s.get(MISSING_COVARIATES, "complete_case"),
         cluster=s.get(CLUSTER, "therapist_id"),
         strata=_names(s.get(STRATA)),
         filters={
@@ -238,6 +241,7 @@ def apply_settings(recipe: Recipe) -> None:
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
     s[SPLINES] = dict(recipe.splines)
+    s[MISSING_COVARIATES] = recipe.missing_covariates
     s[CLUSTER] = recipe.cluster
     s[STRATA] = list(recipe.strata)
     f = recipe.filter_kwargs()

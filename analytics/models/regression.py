@@ -61,7 +61,16 @@ class _OutcomeModelResult:
     markers: list[str] = field(default_factory=list)
     splines: dict = field(default_factory=dict)  # covariate -> NaturalSpline
     partial_effects: dict = field(default_factory=dict)  # covariate -> its effect across its range
+    covariance: np.ndarray | None = field(default=None, repr=False)
     privacy: ClassVar[Privacy] = NO_COUNTS
+
+    def coefficients(self) -> tuple[list[str], np.ndarray, np.ndarray, float]:
+        """Terms, log odds ratios, their covariance and the complete-data degrees of freedom
+        (rows minus terms, as glm's df.residual): what pooling needs."""
+        if self.covariance is None:
+            raise ValueError("This model was not fitted, so it cannot be pooled.")
+        terms = list(self.table["term"])
+        return terms, np.log(self.table["or"].to_numpy(dtype=float)), self.covariance, float(self.n_used - len(terms))
 
     @property
     def takeaway(self) -> str:
@@ -124,6 +133,7 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
         splines=dict(model.design.splines),
         partial_effects=spline_effects(model.design.splines, list(X.columns), np.asarray(fit.params),
                                        np.asarray(fit.cov_params())),
+        covariance=np.asarray(fit.cov_params()),
     )
 
 

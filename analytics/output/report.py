@@ -25,6 +25,7 @@ from analytics.charts.cox import forest_figure, partial_effect_figure, ph_residu
 from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
 from analytics.episodes import derive_episodes, filter_episodes
+from analytics.models.imputation import pooled_fit
 from analytics.models.random_intercept import fit_random_intercept
 from analytics.models.table_one import table_one
 from analytics.models.regression import fit_logistic
@@ -52,6 +53,7 @@ TITLES = {
     "cox": "Cox proportional hazards model (cause-specific: dropout rate among clients still in therapy)",
     "finegray": "Fine-Gray model (subdistribution: share of clients who end up dropping out)",
     "logistic": "Logistic regression (dropout vs completion)",
+    "imputed": "Cox and logistic models with multiple imputation of missing covariates (Rubin's rules)",
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
     "outcomes": "Reliable change and recovery by ending",
@@ -250,6 +252,23 @@ def _logistic(episodes, recipe):
     return section
 
 
+def _imputed(episodes, recipe):
+    """With `missing_covariates: multiple_imputation`, the Cox and logistic models again on imputed data."""
+    section = Section("imputed", TITLES["imputed"])
+    if recipe.missing_covariates != "multiple_imputation" or not recipe.covariates:
+        return section
+    covariates, levels = list(recipe.covariates), recipe.reference_levels or None
+    cox = pooled_fit(episodes, covariates, lambda d: fit_cox(d, covariates, levels, strata=list(recipe.strata) or None,
+                                                             cluster=recipe.cluster),
+                     "Cox model", "hazard ratios", recipe.imputations)
+    logistic = pooled_fit(episodes, covariates, lambda d: fit_logistic(d, covariates, levels), "Logistic model",
+                          "odds ratios", recipe.imputations)
+    section.tables = {"cox_imputed": cox.table, "logistic_imputed": logistic.table}
+    section.warnings = list(dict.fromkeys(cox.warnings + logistic.warnings))
+    section.result = cox
+    return section
+
+
 def _therapists(episodes, recipe):
     result = therapist_funnel(episodes)
     table = suppress_small_cells(result.table, THERAPIST_COUNTS, recipe.suppress_below, THERAPIST_LINKED)
@@ -295,7 +314,7 @@ def _labels(ids) -> dict:
     return anonymous_labels(ids)
 
 
-_STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
+_STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _imputed, _therapists, _icc, _outcomes)
 
 
 def _guarded(step, episodes, recipe) -> Section:

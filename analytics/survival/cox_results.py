@@ -32,6 +32,7 @@ class ModelData:
     center: np.ndarray
     term_covariate: dict[str, str]
     stratum_labels: list
+    variance: np.ndarray | None = None  # behind the table's intervals: robust when clustered
 
 
 @dataclass
@@ -63,6 +64,14 @@ class CoxResult:
     def takeaway(self) -> str:
         """The terms clearly associated with the dropout rate, in plain sentences."""
         return " ".join(hazard_ratio_sentences(self)) if self.model is not None else ""
+
+    def coefficients(self) -> tuple[list[str], np.ndarray, np.ndarray, float]:
+        """Terms, coefficients, their covariance (robust when clustered) and the complete-data
+        degrees of freedom mice uses for a Cox model (events minus terms): what pooling needs."""
+        if self.model is None:
+            raise ValueError("This model has no fit (no dropouts), so it cannot be pooled.")
+        terms = list(self.table["term"])
+        return terms, self.model.beta, self.model.variance, float(max(self.events - len(terms), 1))
 
     @cached_property
     def concordance(self) -> float:
@@ -167,7 +176,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
     center = X.mean(axis=0) if len(X) else np.zeros(p)
     model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference, design.splines),
-                      labels)
+                      labels, used_var)
     effects = spline_effects(design.splines, terms, fit.beta, used_var)
     return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null, converged=fit.converged,
                      iterations=fit.iterations, warnings=warnings, model=model, partial_effects=effects, **base)

@@ -150,3 +150,18 @@ def test_a_spline_bends_the_cox_model_and_draws_its_partial_effect():
     assert shown["hr"].tolist() == pytest.approx(fit.table["hr"].tolist(), rel=1e-9)
     assert at.session_state[state.SPLINES] == {"srs_first": 3}
     assert "natural spline (3 degrees of freedom)" in _markdown(at)
+
+
+def test_multiple_imputation_pools_the_cox_model_when_covariates_are_missing():
+    from analytics.models.imputation import pooled_fit
+
+    at = _app(PRACTICE)
+    at.multiselect(key=state.COVARIATES).set_value(["court_mandated", "env_privacy"]).run()
+    at.toggle(key="cox_imputation").set_value(True).run()
+    assert not at.exception, at.exception
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    covariates = ["court_mandated", "env_privacy"]
+    expected = pooled_fit(episodes, covariates, lambda d: fit_cox(d, covariates), "Cox model", "hazard ratios")
+    shown = _table(at, "fmi")
+    assert shown["ratio"].tolist() == pytest.approx(expected.table["ratio"].tolist(), rel=1e-9)
+    assert at.session_state[state.MISSING_COVARIATES] == "multiple_imputation"
