@@ -97,13 +97,13 @@ def term_covariates(terms: list[str], covariates: list[str], reference: dict[str
 def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: np.ndarray,
                stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
                strata_names: list[str] | None, start: np.ndarray | None = None, n_left_out: int | None = None,
-               time_limit: float = 120.0) -> CoxResult:
+               time_limit: float = 120.0, weight: np.ndarray | None = None) -> CoxResult:
     """Fit on the rows of `design` and assemble the result; model trouble becomes warnings."""
     warnings = list(design.warnings)
     X = design.X.to_numpy(dtype=float)
     terms = list(design.terms)
     codes, labels = stratum if stratum is not None else (None, [])
-    rs = efron.risk_sets(X, stop, event, codes, start)
+    rs = efron.risk_sets(X, stop, event, codes, start, weight)
     n, events = len(stop), int(np.sum(event))
     n_left_out = design.n_left_out if n_left_out is None else n_left_out
 
@@ -120,7 +120,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             keep = [j for j in range(len(terms)) if j not in bad]
             terms = [terms[j] for j in keep]
             X = X[:, keep]
-            rs = efron.risk_sets(X, stop, event, codes, start)
+            rs = efron.risk_sets(X, stop, event, codes, start, weight)
             at_zero = None
     p = len(terms)
     epp = events / p if p else float("nan")
@@ -151,7 +151,10 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     robust = np.full(p, np.nan)
     used_var = var
     if cluster is not None and p:
-        d = efron.cluster_sums(efron.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
+        resid = efron.score_residuals(fit.terms, rs)
+        if rs.weight is not None:
+            resid = resid * rs.weight[:, None]
+        d = efron.cluster_sums(resid, cluster_codes[rs.perm]) @ var
         used_var = d.T @ d
         robust = np.sqrt(np.diag(used_var))
         if n_clusters < 20:
