@@ -50,6 +50,8 @@ class Recipe:
 
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     km_group: str | None = None
+    entry: str | None = None
+    weights: str | None = None
     rmst_tau: float | None = None
     table_one_group: str | None = None
     covariates: tuple[str, ...] = ()
@@ -159,7 +161,7 @@ def _validate(r: Recipe) -> None:
     if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
         raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "
                           "horizon of the restricted mean), or null for the shortest group's last observed time.")
-    for key in ("km_group", "table_one_group", "cluster", "data_fingerprint"):
+    for key in ("km_group", "entry", "weights", "table_one_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):
             raise RecipeError(f"Recipe key {key!r} must be a column name (text) or null, not {value!r}.")

@@ -40,7 +40,19 @@ group = choice(
 )
 st.session_state[state.KM_GROUP] = group
 
-km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group, time_scale)
+with st.expander("Delayed entry and case weights (a researcher's own episode table)"):
+    st.markdown("A client first observed after the start of therapy is at risk only from that time on "
+                "(delayed entry); case weights let one row stand for several clients. Both apply to the curves, "
+                "the restricted mean and the Cox model (not to the cumulative incidence or the Fine-Gray model).")
+    left, right = st.columns(2)
+    numeric = curves.numeric_columns(episodes)
+    entry = choice("Entry time from", [None] + numeric, state.ENTRY, "survival_entry",
+                   lambda c: "none (observed from the start)" if c is None else c.replace("_", " "), where=left)
+    weights = choice("Case weights from", [None] + numeric, state.WEIGHTS, "survival_weights",
+                     lambda c: "none (every client counts once)" if c is None else c.replace("_", " "), where=right)
+    st.session_state[state.ENTRY], st.session_state[state.WEIGHTS] = entry, weights
+
+km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group, time_scale, entry, weights)
 lr = state.cached("logrank", curves.logrank, episodes, group) if group else None
 cif = state.cached("cumulative_incidence", curves.cumulative_incidence, episodes, group, time_scale)
 for warning in dict.fromkeys(km.warnings + (lr.warnings if lr else []) + cif.warnings):
@@ -80,7 +92,8 @@ st.markdown(
 tau = st.number_input(f"Horizon ({unit}s)", min_value=0.0, value=st.session_state.get(state.RMST_TAU), step=1.0,
                       key="rmst_tau_input", placeholder="shortest group's last observed time")
 st.session_state[state.RMST_TAU] = tau or None
-restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau or None, group, time_scale)
+restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau or None, group, time_scale, entry,
+                          weights)
 for warning in restricted.warnings:
     st.warning(warning)
 st.markdown(restricted.takeaway)
@@ -133,7 +146,8 @@ if not covariates:
 try:
     # A fit is not hashable, so what is computed from it is memoized under the model's own arguments.
     model = (episodes, tuple(covariates))
-    options = dict(reference_levels=references, strata=strata, cluster=cluster, splines=splines)
+    options = dict(reference_levels=references, strata=strata, cluster=cluster, splines=splines, entry=entry,
+                   weights=weights)
     with st.spinner("Fitting the Cox model..."):
         fit = state.cached("cox", cox.fit_cox, *model, **options)
 except ValueError as problem:
@@ -181,6 +195,9 @@ st.markdown(
 )
 subdistribution = state.cached("fine_gray", fine_gray.fit_fine_gray, *model, reference_levels=references,
                                cluster=cluster, splines=splines)
+if entry or weights:
+    st.caption("The Fine-Gray model (as R's crr) takes neither delayed entry nor case weights; it uses every "
+               "client from the start, once.")
 for warning in subdistribution.warnings:
     st.warning(warning)
 if subdistribution.table["shr"].notna().any():

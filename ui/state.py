@@ -45,6 +45,8 @@ SUPPRESS_BELOW = "suppress_below"
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
 RMST_TAU = "rmst_tau"
+ENTRY = "entry"
+WEIGHTS = "weights"
 TABLE_ONE_GROUP = "table_one_group"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
@@ -58,7 +60,7 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES,
+         SUPPRESS_BELOW, SHOW_IDS, KM_GROUP, RMST_TAU, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES,
          CLUSTER, STRATA)
 
 
@@ -80,7 +82,7 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = OrderedDict()
-    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
+    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
                 STRATA):
         st.session_state.pop(key, None)
     if result.caseload is not None:
@@ -210,6 +212,8 @@ def current_recipe() -> Recipe:
         episodes=episode_settings(),
         km_group=s.get(KM_GROUP),
         rmst_tau=s.get(RMST_TAU),
+        entry=s.get(ENTRY),
+        weights=s.get(WEIGHTS),
         table_one_group=s.get(TABLE_ONE_GROUP),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
@@ -237,6 +241,8 @@ def apply_settings(recipe: Recipe) -> None:
         s[key] = getattr(recipe.episodes, key)  # registered measures stay Measure objects
     s[KM_GROUP] = recipe.km_group
     s[RMST_TAU] = recipe.rmst_tau
+    s[ENTRY] = recipe.entry
+    s[WEIGHTS] = recipe.weights
     s[TABLE_ONE_GROUP] = recipe.table_one_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)

@@ -162,7 +162,8 @@ def _table_one(episodes, recipe):
 
 
 def _km(episodes, recipe):
-    km = kaplan_meier(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
+    km = kaplan_meier(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale, entry=recipe.entry,
+                      weights=recipe.weights)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
@@ -190,7 +191,8 @@ def _cif(episodes, recipe):
 
 
 def _rmst(episodes, recipe):
-    result = restricted_mean(episodes, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale)
+    result = restricted_mean(episodes, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale, recipe.entry,
+                             recipe.weights)
     return Section("rmst", TITLES["rmst"], {"rmst": result.table, "rmst_contrasts": result.contrasts},
                    warnings=list(result.warnings), result=result)
 
@@ -209,7 +211,8 @@ def _model(name: str, model: str, recipe, fit) -> Section:
 def _cox(episodes, recipe):
     section = _model("cox", "Cox model", recipe, lambda: fit_cox(
         episodes, list(recipe.covariates), recipe.reference_levels or None,
-        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines))
+        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines, entry=recipe.entry,
+        weights=recipe.weights))
     result = section.result
     if result is None:
         return section

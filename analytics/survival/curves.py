@@ -234,6 +234,12 @@ def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) ->
     return _columns(episodes, _NOT_COVARIATES, lambda levels, numeric: levels >= 2 and (numeric or levels <= max_levels))
 
 
+def numeric_columns(episodes: pd.DataFrame) -> list[str]:
+    """Numeric episode columns other than the outcome and identifiers: candidates for an entry
+    time or a case weight."""
+    return _columns(episodes, _NOT_GROUPS, lambda levels, numeric: numeric and levels >= 2)
+
+
 def _columns(episodes: pd.DataFrame, excluded, accept) -> list[str]:
     """Non-date columns outside `excluded` for which `accept(distinct values, is numeric)` holds."""
     out = []

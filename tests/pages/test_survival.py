@@ -165,3 +165,19 @@ def test_multiple_imputation_pools_the_cox_model_when_covariates_are_missing():
     shown = _table(at, "fmi")
     assert shown["ratio"].tolist() == pytest.approx(expected.table["ratio"].tolist(), rel=1e-9)
     assert at.session_state[state.MISSING_COVARIATES] == "multiple_imputation"
+
+
+def test_delayed_entry_and_weights_reach_the_curves():
+    days = pd.read_csv(REFERENCE / "entry_days.csv").drop(columns="duration_noisy")
+    caseload = Caseload(clients=days.assign(client_id=[f"c{i}" for i in range(len(days))]))
+    at = open_page("pages/survival.py", caseload, suppress_below=0, timeout=60,
+                   **{state.KM_GROUP: "g", state.ENTRY: "entry"})
+    assert not at.exception, at.exception
+    r_entry = pd.read_csv(REFERENCE / "entry_km_entry.csv")
+    assert _table(at, "median")["events"].tolist() == r_entry.groupby("group")["events"].sum().tolist()
+    at.selectbox(key="survival_entry").set_value("(none)").run()
+    at.selectbox(key="survival_weights").set_value("w").run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.WEIGHTS] == "w" and at.session_state[state.ENTRY] is None
+    expected = kaplan_meier(days, "g", weights="w")
+    assert expected.takeaway in _markdown(at)
