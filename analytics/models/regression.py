@@ -234,7 +234,8 @@ def variance_inflation(X: pd.DataFrame) -> pd.DataFrame:
 def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One tidy table of the models to compare, named by the dict's keys: odds ratios (tables with
     `or`, `ci_lower`, `ci_upper`) and hazard ratios (Cox tables with `hr`, `hr_ci_lower`,
-    `hr_ci_upper`); intercepts left out. Columns: model, measure, term, estimate, ci_lower, ci_upper, p."""
+    `hr_ci_upper`); intercepts and natural-spline terms (`x[ns1]`, ..., read from their partial
+    effect, not one by one) left out. Columns: model, measure, term, estimate, ci_lower, ci_upper, p."""
     parts = []
     for name, table in tables.items():
         if table is None or table.empty:
@@ -245,7 +246,7 @@ def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             measure, columns = "odds ratio", ["or", "ci_lower", "ci_upper"]
         else:
             raise ValueError(f"The {name} table has neither an `or` nor an `hr` column.")
-        rows = table.loc[table["term"] != INTERCEPT]
+        rows = table.loc[(table["term"] != INTERCEPT) & ~table["term"].str.contains(r"\[ns\d+\]$", regex=True)]
         parts.append(pd.DataFrame({
             "model": name, "measure": measure, "term": rows["term"].to_numpy(),
             "estimate": rows[columns[0]].to_numpy(dtype=float), "ci_lower": rows[columns[1]].to_numpy(dtype=float),
