@@ -39,7 +39,7 @@ if covariates:
             st.session_state[state.TABLE_ONE_GROUP] = None
         group = st.selectbox("Columns by", options, key=state.TABLE_ONE_GROUP,
                              format_func=lambda c: "no grouping (all clients)" if c is None else c.replace("_", " "))
-        baseline = state.cached("table_one", table_one, episodes, tuple(covariates), group, state.suppress_below())
+        baseline = state.cached("table_one", table_one.table_one, episodes, tuple(covariates), group, state.suppress_below())
         for warning in baseline.warnings:
             st.warning(warning)
         st.markdown(baseline.takeaway + " Numbers: mean (SD) and median [IQR]; categories: n (%) of the clients "

@@ -15,7 +15,7 @@ from analytics.models.design import Encodings, build_design, levels_by_frequency
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import CoxResult, fit_design, stratum_codes
-from analytics.survival.outcome_columns import check_event_coding, timefix
+from analytics.episodes import check_event_coding, timefix
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
 from analytics.survival.time_varying import counting_process, fit_time_varying
 

@@ -14,7 +14,7 @@ Time 0 is an ordinary time: an episode with duration 0 (no session attended) tha
 dropout is an event at time 0 and gives a row at time 0, as in R. The curves start at 1 just
 before the first time; the tables hold only the times R reports (every distinct time with an
 event or a censoring). Times that differ only by rounding noise are merged as R's `timefix` does
-(`outcome_columns.timefix`), and an event column coded as R codes a status (1/2) is refused.
+(`episodes.timefix`), and an event column coded as R codes a status (1/2) is refused.
 
 `kaplan_meier` also takes delayed entry (`entry`: the time a client came under observation; at risk
 on (entry, duration]) and case weights (`weights`): `survfit(Surv(entry, duration, event == 1) ~ g,
@@ -34,7 +34,7 @@ from scipy import stats
 from analytics.models.design import group_labels
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_DROPOUT
-from analytics.survival.outcome_columns import check_event_coding, timefix
+from analytics.episodes import check_event_coding, timefix
 
 ALL = "all"
 ALPHA = 0.05  # the level at which a test's result is called more than chance

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.survival.cox import fit_cox
 from analytics.survival.curves import KM_COLUMNS, kaplan_meier
-from analytics.survival.outcome_columns import timefix
+from analytics.episodes import timefix
 from tests.paths import REFERENCE
 
 DAYS = pd.read_csv(REFERENCE / "entry_days.csv")
