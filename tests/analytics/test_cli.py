@@ -291,7 +291,7 @@ def test_a_model_that_cannot_be_fitted_is_a_warning_not_a_failure(tmp_path):
     assert {"episodes", "km", "logrank", "cif", "therapists"} <= tables
     assert not tables & {"cox", "logistic", "icc"}
     page = (tmp_path / "o" / "report.html").read_text()
-    cox = page.split("<h2>Cox proportional hazards model</h2>")[1].split("<h2>")[0]
+    cox = page.split("<h2>Cox proportional hazards model")[1].split("<h2>")[0]
     assert "could not be run: These columns are not in the episodes table: no_such_column." in cox
     assert len(read(tmp_path / "o" / "tables" / "episodes.csv")) == (
         pd.read_csv(SAMPLE["clients"])["therapist_id"] == "T001").sum()
