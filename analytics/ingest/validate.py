@@ -34,6 +34,7 @@ from analytics.ingest.mapping import (
     given as present,
 )
 from analytics.ingest.problems import Problem, problem_at, quoted
+from analytics.episodes import r_status_coding
 from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
 
@@ -210,6 +211,11 @@ class _Checker:
             self.warn(wrong.to_numpy() | (~given), column,
                       f"{_count(int(wrong.sum() + (~given).sum()), self.rows)} with an event that is not 0, 1 or 2; left out",
                       "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", leave_out=True)
+            r_coded = r_status_coding(numbers.mask(wrong), self.source(column))
+            if r_coded:
+                message, fix = r_coded.split(" If 1 means censored, ")
+                self.problems.append(Problem(self.file, self.source(column), [], message.rstrip("."),
+                                             "If 1 means censored, " + fix, "error"))
         elif column == "duration":
             negative = (numbers < 0).to_numpy()
             self.warn(negative, column, f"{_count(negative.sum(), self.rows)} with a negative duration; left out",

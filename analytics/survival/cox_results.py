@@ -32,6 +32,7 @@ class ModelData:
     center: np.ndarray
     term_covariate: dict[str, str]
     stratum_labels: list
+    variance: np.ndarray | None = None  # behind the table's intervals: robust when clustered
 
 
 @dataclass
@@ -64,6 +65,14 @@ class CoxResult:
         """The terms clearly associated with the dropout rate, in plain sentences."""
         return " ".join(hazard_ratio_sentences(self)) if self.model is not None else ""
 
+    def coefficients(self) -> tuple[list[str], np.ndarray, np.ndarray, float]:
+        """Terms, coefficients, their covariance (robust when clustered) and the complete-data
+        degrees of freedom mice uses for a Cox model (events minus terms): what pooling needs."""
+        if self.model is None:
+            raise ValueError("This model has no fit (no dropouts), so it cannot be pooled.")
+        terms = list(self.table["term"])
+        return terms, self.model.beta, self.model.variance, float(max(self.events - len(terms), 1))
+
     @cached_property
     def concordance(self) -> float:
         """Harrell's C, computed when first asked for: the practice pages fit many models and show none."""
@@ -88,13 +97,13 @@ def term_covariates(terms: list[str], covariates: list[str], reference: dict[str
 def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: np.ndarray,
                stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
                strata_names: list[str] | None, start: np.ndarray | None = None, n_left_out: int | None = None,
-               time_limit: float = 120.0) -> CoxResult:
+               time_limit: float = 120.0, weight: np.ndarray | None = None) -> CoxResult:
     """Fit on the rows of `design` and assemble the result; model trouble becomes warnings."""
     warnings = list(design.warnings)
     X = design.X.to_numpy(dtype=float)
     terms = list(design.terms)
     codes, labels = stratum if stratum is not None else (None, [])
-    rs = efron.risk_sets(X, stop, event, codes, start)
+    rs = efron.risk_sets(X, stop, event, codes, start, weight)
     n, events = len(stop), int(np.sum(event))
     n_left_out = design.n_left_out if n_left_out is None else n_left_out
 
@@ -111,7 +120,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
             keep = [j for j in range(len(terms)) if j not in bad]
             terms = [terms[j] for j in keep]
             X = X[:, keep]
-            rs = efron.risk_sets(X, stop, event, codes, start)
+            rs = efron.risk_sets(X, stop, event, codes, start, weight)
             at_zero = None
     p = len(terms)
     epp = events / p if p else float("nan")
@@ -142,7 +151,10 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     robust = np.full(p, np.nan)
     used_var = var
     if cluster is not None and p:
-        d = efron.cluster_sums(efron.score_residuals(fit.terms, rs), cluster_codes[rs.perm]) @ var
+        resid = efron.score_residuals(fit.terms, rs)
+        if rs.weight is not None:
+            resid = resid * rs.weight[:, None]
+        d = efron.cluster_sums(resid, cluster_codes[rs.perm]) @ var
         used_var = d.T @ d
         robust = np.sqrt(np.diag(used_var))
         if n_clusters < 20:
@@ -167,7 +179,7 @@ def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: n
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
     center = X.mean(axis=0) if len(X) else np.zeros(p)
     model = ModelData(rs, fit.beta, var, center, term_covariates(terms, covariates, design.reference, design.splines),
-                      labels)
+                      labels, used_var)
     effects = spline_effects(design.splines, terms, fit.beta, used_var)
     return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null, converged=fit.converged,
                      iterations=fit.iterations, warnings=warnings, model=model, partial_effects=effects, **base)
