@@ -79,6 +79,8 @@ PERCENT_COLUMNS = {
 }
 INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
 NOT_PROPORTIONS = {"mean", "hr", "d", "odds_ratio", "coef", "value"}
+# Columns whose values are themselves column names or model terms (a factor, a model's term).
+NAMING_COLUMNS = {"factor", "term"}
 
 def column_label(name: str) -> str:
     """The words for a column or a model term ("referral[court-mandated]" -> "Referral: court-mandated");
@@ -140,6 +142,8 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column in shown.columns:
         values = shown[column]
+        if column in NAMING_COLUMNS:
+            values = values.map(lambda v: column_label(v) if isinstance(v, str) else v)
         text = [number(v, column in percents) for v in values.to_numpy(dtype=object)]
         hidden = masked_rows & values.isna().to_numpy()
         out[column_label(column)] = np.where(hidden, HIDDEN, np.array(text, dtype=object))
