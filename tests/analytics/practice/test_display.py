@@ -32,3 +32,12 @@ def test_a_director_table_has_words_percentages_and_hidden_cells():
     assert shown.iloc[1].tolist() == ["Room quiet", "hidden", "hidden", "hidden", "hidden"]
     means = director_table(pd.DataFrame({"mean": [31.25], "ci_lower": [30.5], "ci_upper": [32.0]}))
     assert means.iloc[0].tolist() == ["31.2", "30.5", "32"]  # an interval of a mean is not a percentage
+
+
+def test_rate_rows_of_a_mixed_table_read_as_percentages():
+    headline = pd.DataFrame({"figure": ["clients", "dropout rate", "median sessions attended"],
+                             "value": [1500.0, 0.227, 6.0], "ci_lower": [np.nan, 0.204, 5.0],
+                             "ci_upper": [np.nan, 0.251, 7.0], "note": ["episodes", "of ended", "ended"]})
+    shown = director_table(headline)
+    assert shown["Value"].tolist() == ["1,500", "22.7%", "6"]
+    assert shown["95% CI from"].tolist() == ["–", "20.4%", "5"]
