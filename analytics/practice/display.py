@@ -84,6 +84,11 @@ PERCENT_COLUMNS = {
 YES_NO_COLUMNS = {"rise"}  # flags a suppressed table turns into 0/1 numbers
 INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
 NOT_PROPORTIONS = {"mean", "hr", "d", "odds_ratio", "coef", "value"}
+# A table of mixed figures (the Overview's headline) names each row in `figure`: the rows that are
+# rates read as percentages in every number column.
+RATE_ROWS = ("rate", "benchmark")
+# Columns whose values are themselves column names or model terms (a factor, a model's term).
+NAMING_COLUMNS = {"factor", "term"}
 
 def column_label(name: str) -> str:
     """The words for a column or a model term ("referral[court-mandated]" -> "Referral: court-mandated");
@@ -142,12 +147,17 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
     masked_rows = table["suppressed"].to_numpy() if "suppressed" in table else np.zeros(len(table), dtype=bool)
     shown = table.drop(columns="suppressed", errors="ignore")
     percents = set(percent_columns(shown))
+    rate_rows = (shown["figure"].astype(str).str.contains("|".join(RATE_ROWS)).to_numpy() if "figure" in shown
+                 else np.zeros(len(shown), dtype=bool))
     out = {}
     for column in shown.columns:
         values = shown[column]
+        if column in NAMING_COLUMNS:
+            values = values.map(lambda v: column_label(v) if isinstance(v, str) else v)
         if column in YES_NO_COLUMNS:
             values = values.map(lambda v: v if pd.isna(v) else bool(v))
-        text = [number(v, column in percents) for v in values.to_numpy(dtype=object)]
+        numeric = pd.api.types.is_numeric_dtype(values)
+        text = [number(v, column in percents or (numeric and row)) for v, row in zip(values.to_numpy(dtype=object), rate_rows)]
         hidden = masked_rows & values.isna().to_numpy()
         out[column_label(column)] = np.where(hidden, HIDDEN, np.array(text, dtype=object))
     return pd.DataFrame(out, index=shown.index).reset_index(drop=True)
