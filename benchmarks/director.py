@@ -132,17 +132,21 @@ async def choose(page, label: str, option: str) -> None:
     """Pick `option` in the sidebar's selectbox `label` (the click that starts the rerun is last)."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text=label).first
     await box.click()
-    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=option).first.click()
+    await page.get_by_role("option").filter(has_text=option).first.click()
 
 
 async def site_filter(page, site: str | None) -> None:
     """Add `site` to the sidebar's site filter, or clear the filter (None)."""
+    expander = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']", has_text="Filter clients").first
+    if await expander.locator("details").get_attribute("open") is None:
+        await expander.locator("summary").click()
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']", has_text="Site").first
+    await box.locator("input").first.click()
     if site is None:
-        await box.locator("[role='button'][aria-label*='Clear'], svg[title='Clear all']").first.click()
-        return
-    await box.click()
-    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=site).first.click()
+        await page.keyboard.press("Backspace")  # removes the last chosen site
+    else:
+        await page.keyboard.type(site)
+        await page.keyboard.press("Enter")
     await page.keyboard.press("Escape")
 
 
@@ -171,6 +175,7 @@ async def changes(browser, n_clients: int | None, timeout_s: float) -> dict:
                 raise RuntimeError(f"import of {label} failed: {failed}")
         rows = []
         for title in DIRECTOR_PAGES:
+            print(f"changes on {label}: {title} ...", file=sys.stderr, flush=True)
             since = await page.evaluate("performance.now()")
             start = time.perf_counter()
             await open_page(page, title)
@@ -245,6 +250,7 @@ async def main(args) -> dict:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            print(f"director benchmark: {', '.join(args.only)} ...", file=sys.stderr, flush=True)
             if "first" in args.only:
                 results["first"] = await first_page(browser, args.timeout)
             if "changes" in args.only:
