@@ -34,8 +34,7 @@ def warm() -> float:
     run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S).run()
     loaded = state._sample().caseload
     for definition in available_definitions(loaded)[1:] if loaded is not None and not run.exception else []:
-        run.session_state[state.DEFINITION] = definition
-        run.run()
+        run.selectbox(key=state.DEFINITION).set_value(definition).run()
     if run.exception:
         _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
     # The headless run has no server, so the sweeper did not start; let the server start it.
