@@ -362,8 +362,7 @@ def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, by
 def _print_height(fig: go.Figure, height_mm: float, font_size: float) -> float:
     """The recipe's height, or more when the figure has more labelled rows (therapists, model
     terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure."""
-    rows = max((len(set(t.y)) for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str)),
-               default=0)
+    rows = len(set().union(*(t.y for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str))))
     panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("yaxis"))
     line_mm = font_size * MM_PER_PT * 1.8
     return max(height_mm, rows * line_mm + 25, panels * 8 * line_mm)

@@ -50,7 +50,7 @@ COLUMNS = {
     "logistic": ["term", "or", "ci_lower", "ci_upper", "p"],
     # the contract's columns plus `known` (clients with a known outcome, the funnel's x axis) and `suppressed`
     "therapists": ["therapist_id", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
-                   "outside_95", "outside_998", "suppressed"],
+                   "outside_95", "outside_998", "zone", "flag", "suppressed"],
     "icc": ["therapist_var", "icc", "ci_lower", "ci_upper", "method"],
     "therapist_effects": ["therapist_id", "effect", "ci_lower", "ci_upper"],
 }
