@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ui import auth, imports, sessions, sidebar, state
+from ui import auth, imports, sessions, sidebar, state, style
 
 st.set_page_config(page_title="Alliance Lens", layout="wide")
+style.apply()
 sessions.start_sweeper()
 auth.require_login()
 state.keep_widget_values()

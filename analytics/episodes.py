@@ -17,6 +17,11 @@ Wherever the sessions carry an outcome measure, every episode also gets the chan
 measure (analytics/outcomes/change.py) and an `ending`: completed, left_improved, left_unimproved,
 ongoing or other (transferred, or ended another way), read as the unilateral rule reads the
 appointments, with improvement on the outcome measure.
+
+Every survival analysis reads `duration` and `event` through the checks at the end of this module:
+times that differ only by floating-point noise merged as R's `timefix` does, and an event column
+coded as R codes a status (1 = censored, 2 = event) refused with the one-line fix (the importer
+refuses it too).
 """
 
 from __future__ import annotations
@@ -476,3 +481,52 @@ def _speaks(episodes: pd.DataFrame, languages: pd.Series) -> np.ndarray:
 def outcome_counts(episodes: pd.DataFrame) -> pd.DataFrame:
     """How many episodes ended each way (`outcome`, `clients`), most common first."""
     return episodes["event"].map(EVENT_LABELS).value_counts().rename_axis("outcome").reset_index(name="clients")
+
+
+# --- the time-to-event columns, as every survival analysis reads them -------------------------
+
+TIMEFIX_TOLERANCE = np.sqrt(np.finfo(float).eps)  # R's aeqSurv default
+
+
+def timefix(*columns: np.ndarray) -> list[np.ndarray]:
+    """Times (one column, or start and stop) with near-equal values merged as R's
+    `survival::aeqSurv` does (used by survfit and coxph by default): among the sorted distinct
+    finite times, a gap at most sqrt(eps), absolutely or relative to their mean absolute value,
+    ties a time to the one below it, and every time becomes the first of its run. Days computed
+    two ways (e.g. 30.000000000000004 and 30) then count as one time, as in R."""
+    arrays = [np.asarray(c, dtype=float) for c in columns]
+    values = np.unique(np.concatenate([a[np.isfinite(a)] for a in arrays]))
+    if len(values) < 2:
+        return arrays
+    gaps = np.diff(values)
+    tied = (gaps <= TIMEFIX_TOLERANCE) | (gaps / np.mean(np.abs(values)) <= TIMEFIX_TOLERANCE)
+    if not tied.any():
+        return arrays
+    cuts = values[np.concatenate([[True], ~tied])]
+    out = []
+    for a in arrays:
+        merged = a.copy()
+        finite = np.isfinite(a)
+        merged[finite] = cuts[np.searchsorted(cuts, a[finite], "right") - 1]
+        out.append(merged)
+    return out
+
+
+def r_status_coding(event: pd.Series, column: str = "event") -> str | None:
+    """Why an event column holding only 1 and 2 cannot be read here, with the one-line fix (R's
+    status coding: 1 = censored, 2 = event, which would silently read as 1 = dropout, 2 =
+    completion), or None for any other column."""
+    codes = set(pd.to_numeric(event, errors="coerce").dropna().unique())
+    if codes != {1, 2}:
+        return None
+    return (f"The {column} column holds only 1 and 2, as R codes a status (1 = censored, 2 = event); here 0 means "
+            f"ongoing or censored, 1 dropout and 2 completed. If 1 means censored, recode it first: "
+            f"episodes[{column!r}] = episodes[{column!r}] - 1. If every episode really ended in dropout (1) or "
+            "completion (2), leave at least the ongoing episodes in the table as 0.")
+
+
+def check_event_coding(event: pd.Series, column: str = "event") -> None:
+    """Refuse R's status coding (see `r_status_coding`) before any survival analysis reads it."""
+    message = r_status_coding(event, column)
+    if message:
+        raise ValueError(message)

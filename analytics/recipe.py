@@ -21,6 +21,7 @@ from analytics.schema import DEFINITIONS, LANDMARK_MEASURES, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
 
 RECIPE_VERSION = 1
+MISSING_COVARIATES = ("complete_case", "multiple_imputation")
 FILTER_KEYS = ("sites", "therapists", "intake_from", "intake_to")
 FIGURE_DEFAULTS = {"width_mm": 85.0, "height_mm": 70.0, "font_size": 8.0, "dpi": 300}
 FIGURE_LIMITS = {"width_mm": (10, 500), "height_mm": (10, 500), "font_size": (4, 36), "dpi": (50, 2400)}
@@ -49,11 +50,15 @@ class Recipe:
 
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     km_group: str | None = None
+    entry: str | None = None
+    weights: str | None = None
     rmst_tau: float | None = None
     table_one_group: str | None = None
     covariates: tuple[str, ...] = ()
     reference_levels: dict = field(default_factory=dict)
     splines: dict = field(default_factory=dict)
+    missing_covariates: str = "complete_case"
+    imputations: int = 20
     cluster: str | None = "therapist_id"
     strata: tuple[str, ...] = ()
     landmark_session: int = 3
@@ -157,6 +162,8 @@ def _validate(r: Recipe) -> None:
                                       or not 0 < r.target_rate < 1):
         raise RecipeError(f"Recipe key 'target_rate' is {r.target_rate!r}; it must be a proportion between 0 and 1 "
                           "(0.2 for 20%) or null.")
+    _choice("missing_covariates", r.missing_covariates, MISSING_COVARIATES)
+    _integer("imputations", r.imputations, 2)
     tau = r.rmst_tau
     if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0):
         raise RecipeError(f"Recipe key 'rmst_tau' is {tau!r}; use a positive number of sessions or days (the "
@@ -164,7 +171,7 @@ def _validate(r: Recipe) -> None:
     _integer("landmark_session", r.landmark_session, 1)
     if r.landmark_measure is not None:
         _choice("landmark_measure", r.landmark_measure, LANDMARK_MEASURES)
-    for key in ("km_group", "table_one_group", "cluster", "data_fingerprint"):
+    for key in ("km_group", "entry", "weights", "table_one_group", "cluster", "data_fingerprint"):
         value = getattr(r, key)
         if value is not None and not isinstance(value, str):
             raise RecipeError(f"Recipe key {key!r} must be a column name (text) or null, not {value!r}.")

@@ -1,8 +1,12 @@
 """Speed as a director feels it, in a real browser against a real server started as `make run` starts it.
 
-    .venv/bin/python -m benchmarks.director                      # all three on the sample
-    .venv/bin/python -m benchmarks.director --only first changes
+    .venv/bin/python -m benchmarks.director                      # everything on the sample
+    .venv/bin/python -m benchmarks.director --only server first changes
     .venv/bin/python -m benchmarks.director --only changes --clients 100000
+
+Server: the app's script runs in this process without a browser (Streamlit's AppTest): the
+warm-up, a visitor's Overview, the Overview under another definition and a second visitor, each
+in a fresh session. This is the server's share of every figure below, apart from the browser's drawing.
 
 First page: a fresh server (`python -m ui.serve`, which warms up on the sample before it listens);
 the time from its health check answering to one visitor's Overview fully drawn (script idle, a
@@ -132,17 +136,21 @@ async def choose(page, label: str, option: str) -> None:
     """Pick `option` in the sidebar's selectbox `label` (the click that starts the rerun is last)."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text=label).first
     await box.click()
-    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=option).first.click()
+    await page.get_by_role("option").filter(has_text=option).first.click()
 
 
 async def site_filter(page, site: str | None) -> None:
     """Add `site` to the sidebar's site filter, or clear the filter (None)."""
+    expander = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']", has_text="Filter clients").first
+    if await expander.locator("details").get_attribute("open") is None:
+        await expander.locator("summary").click()
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']", has_text="Site").first
+    await box.locator("input").first.click()
     if site is None:
-        await box.locator("[role='button'][aria-label*='Clear'], svg[title='Clear all']").first.click()
-        return
-    await box.click()
-    await page.locator("[data-testid='stSelectboxVirtualDropdown'] li", has_text=site).first.click()
+        await page.keyboard.press("Backspace")  # removes the last chosen site
+    else:
+        await page.keyboard.type(site)
+        await page.keyboard.press("Enter")
     await page.keyboard.press("Escape")
 
 
@@ -171,6 +179,7 @@ async def changes(browser, n_clients: int | None, timeout_s: float) -> dict:
                 raise RuntimeError(f"import of {label} failed: {failed}")
         rows = []
         for title in DIRECTOR_PAGES:
+            print(f"changes on {label}: {title} ...", file=sys.stderr, flush=True)
             since = await page.evaluate("performance.now()")
             start = time.perf_counter()
             await open_page(page, title)
@@ -209,10 +218,60 @@ async def team(browser, n: int, timeout_s: float) -> dict:
             "max_script_run_s": max(runs) if runs else None, "median_drawn_s": statistics.median(s["drawn_s"] for s in sessions)}
 
 
+# --- the server's own share, without a browser ----------------------------------------------------
+
+def server_runs() -> dict:
+    """Script runs of the app in this process (Streamlit's AppTest, no browser, no network): the
+    warm-up `python -m ui.serve` does, then the Overview for a visitor, under another definition
+    and for a second visitor. What the server spends, apart from drawing."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui import serve, state
+
+    computed: list[str] = []
+    calculating = state._calculating
+
+    def counting(name, *rest):
+        computed.append(name)
+        return calculating(name, *rest)
+
+    state._calculating = counting
+
+    def run(at) -> dict:
+        computed.clear()
+        start = time.perf_counter()
+        at.run()
+        if at.exception:
+            raise RuntimeError(at.exception[0].message)
+        return {"s": time.perf_counter() - start, "computed": list(computed)}
+
+    out = {"warm_up_s": serve.warm()}  # before counting: its computations fill the cache
+    # Each step is a fresh headless session whose first run has the setting (in AppTest only a
+    # session's first run goes through app.py): the server's work for a visitor who changed it.
+    # (A filter cannot be preset this way: a session's first run starts without filters.)
+    for name, settings in (("overview_s", {}), ("definition_s", {state.DEFINITION: "unilateral"}),
+                           ("second_visitor_s", {})):
+        visitor = AppTest.from_file(str(serve.APP), default_timeout=300)
+        for key, value in settings.items():
+            visitor.session_state[key] = value
+        out[name] = run(visitor)
+    state._calculating = calculating
+    return out
+
+
 # --- report ----------------------------------------------------------------------------------------
 
 def report(results: dict) -> str:
     out = []
+    if "server" in results:
+        r = results["server"]
+        out += ["## The server's script runs (in process, no browser)", "",
+                "| warm-up | first visitor's Overview | another definition | second visitor |",
+                "|---|---|---|---|",
+                f"| {r['warm_up_s']:.2f} s | " + " | ".join(
+                    f"{r[k]['s']:.2f} s ({len(r[k]['computed'])} computed)" for k in
+                    ("overview_s", "definition_s", "second_visitor_s"))
+                + " |", ""]
     if "first" in results:
         f = results["first"]
         out += ["## First page after start", "", "| Overview drawn after the server answered | script run | server CPU since start |",
@@ -245,6 +304,7 @@ async def main(args) -> dict:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            print(f"director benchmark: {', '.join(args.only)} ...", file=sys.stderr, flush=True)
             if "first" in args.only:
                 results["first"] = await first_page(browser, args.timeout)
             if "changes" in args.only:
@@ -258,12 +318,16 @@ async def main(args) -> dict:
 
 def cli(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=("first", "changes", "team"), default=["first", "changes", "team"])
+    parser.add_argument("--only", nargs="+", choices=("server", "first", "changes", "team"),
+                        default=["server", "first", "changes", "team"])
     parser.add_argument("--clients", type=int, nargs="*", help="run the changes on uploads of these sizes, not the sample")
     parser.add_argument("--sessions", type=int, default=8, help="sessions opening the sample at once")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for any one page")
     args = parser.parse_args(argv)
-    results = asyncio.run(main(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = {"server": server_runs()} if "server" in args.only else {}
+    if set(args.only) - {"server"}:
+        results.update(asyncio.run(main(args)))
     (RESULTS / "director.json").write_text(json.dumps(results, indent=2))
     print(report(results))
     return 0

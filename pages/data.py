@@ -24,7 +24,7 @@ from ui import imports, state, widgets
 UPLOAD_FORM = "data_upload"
 EXPORT_DATE = "data_export_date"
 NO_FILE = "data_no_file"
-UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "parquet"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "parquet", "json", "ndjson"]
 DROP, HASH = "Drop the column", "Keep as a salted hash"
 
 st.title("Data")
@@ -44,7 +44,7 @@ def _uploaded() -> None:
 
 def _uploads() -> None:
     st.markdown("Load an appointments export (**sessions**), a **clients** file, or both; a **therapists** file "
-                "adds therapist details. CSV (any delimiter), Excel or Parquet. Files stay in this browser "
+                "adds therapist details. CSV (any delimiter), Excel, Parquet or FHIR R4 (a Bundle .json or Bulk Data .ndjson). Files stay in this browser "
                 "session's memory and are never saved.")
     with st.form(UPLOAD_FORM, border=False):
         columns = st.columns(3)
@@ -139,9 +139,16 @@ if sources:
             },
             hide_index=True, key=f"data_columns_{table}_{version}",
         )
+        cancelled_by = ""
+        if table == "sessions":
+            options = [""] + list(raw.columns)
+            cancelled_by = st.selectbox(
+                "Column saying who cancelled (optional: a cancellation by the clinician is then a clinician cancellation)",
+                options, index=options.index(current.cancelled_by) if current.cancelled_by in options else 0,
+                format_func=lambda c: c or "none", key=f"data_cancelled_by_{version}")
         values = {}
         for column in (c for c in VALUE_SETS if c in current.values):
-            st.caption(f"What each {column} in the file means")
+            st.caption(f"What each {column.replace('_', ' ')} value in the file means (values not known yet come first)")
             values[column] = st.data_editor(
                 value_table(current, column),
                 column_config={
@@ -156,7 +163,7 @@ if sources:
             formats[column] = st.selectbox(f"Date format of {column}", choices, index=choices.index(fmt) if fmt in choices else 0,
                                            format_func=format_label, key=f"data_format_{table}_{column}_{version}")
         try:
-            edited[table] = table_mapping_from_tables(table, columns, values, formats)
+            edited[table] = table_mapping_from_tables(table, columns, values, formats, cancelled_by)
         except ValueError as error:
             mapping_error = str(error)
     if mapping_error:

@@ -3,6 +3,7 @@ by logistic regression, GEE and the Cox model side by side in one forest plot.""
 
 import streamlit as st
 
+from analytics.charts import cox as cox_charts
 from analytics.charts import regression as charts
 from analytics.models import regression, table_one
 from analytics.survival import cox
@@ -38,7 +39,7 @@ if covariates:
             st.session_state[state.TABLE_ONE_GROUP] = None
         group = st.selectbox("Columns by", options, key=state.TABLE_ONE_GROUP,
                              format_func=lambda c: "no grouping (all clients)" if c is None else c.replace("_", " "))
-        baseline = state.cached("table_one", table_one, episodes, tuple(covariates), group, state.suppress_below())
+        baseline = state.cached("table_one", table_one.table_one, episodes, tuple(covariates), group, state.suppress_below())
         for warning in baseline.warnings:
             st.warning(warning)
         st.markdown(baseline.takeaway + " Numbers: mean (SD) and median [IQR]; categories: n (%) of the clients "
@@ -50,11 +51,14 @@ if not models or not covariates:
     st.stop()
 
 cluster = "therapist_id" if "therapist_id" in episodes else None
+# the natural spline chosen on the Survival page (recipe key `splines`), for the covariates chosen here
+splines = {k: v for k, v in (st.session_state.get(state.SPLINES) or {}).items() if k in covariates}
 fits = {}
 try:
     with st.spinner("Fitting the models..."):
         if LOGISTIC in models:
-            fits[LOGISTIC] = state.cached("logistic", regression.fit_logistic, episodes, tuple(covariates), references)
+            fits[LOGISTIC] = state.cached("logistic", regression.fit_logistic, episodes, tuple(covariates), references,
+                                          splines)
         if GEE in models:
             if cluster is None:
                 st.info("GEE needs a therapist for each client; this dataset has none, so GEE is skipped.")
@@ -62,7 +66,7 @@ try:
                 fits[GEE] = state.cached("gee", regression.fit_gee, episodes, tuple(covariates), references)
         if COX in models:
             fits[COX] = state.cached("cox", cox.fit_cox, episodes, tuple(covariates), reference_levels=references,
-                                     strata=None, cluster=cluster)
+                                     strata=None, cluster=cluster, splines=splines)
 except ValueError as problem:
     st.error(str(problem))
     st.stop()
@@ -115,6 +119,11 @@ if LOGISTIC in fits and not fits[LOGISTIC].table.empty:
                    "Calibration: in each tenth of predicted risk, the share who actually dropped out (95% interval). "
                    "Points near the dashed line mean the predicted risks are right on average.")
     widgets.table(fit.vif, "logistic_vif", plain=False)
+    for name, effect in fit.partial_effects.items():
+        widgets.figure(cox_charts.partial_effect_figure(effect, name.replace("_", " "), estimate="or"), effect,
+                       f"logistic_spline_{name}",
+                       f"The odds ratio of dropping out across {name.replace('_', ' ')} (a natural spline), against a "
+                       f"client at its median ({fit.splines[name].median:g}), the other characteristics held constant.")
 if GEE in fits and not fits[GEE].table.empty:
     fit = fits[GEE]
     st.caption(f"GEE: {fit.n_clusters} therapists; working correlation between clients of one therapist "

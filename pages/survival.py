@@ -6,6 +6,7 @@ import streamlit as st
 from analytics.charts import cox as cox_charts
 from analytics.charts import survival as charts
 from analytics.models.design import is_categorical, levels_by_frequency
+from analytics.models.imputation import pooled_fit
 from analytics.survival import cox, curves, fine_gray, landmark, rmst
 from ui import state, widgets
 
@@ -40,7 +41,19 @@ group = choice(
 )
 st.session_state[state.KM_GROUP] = group
 
-km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group, time_scale)
+with st.expander("Delayed entry and case weights (a researcher's own episode table)"):
+    st.markdown("A client first observed after the start of therapy is at risk only from that time on "
+                "(delayed entry); case weights let one row stand for several clients. Both apply to the curves, "
+                "the restricted mean and the Cox model (not to the cumulative incidence or the Fine-Gray model).")
+    left, right = st.columns(2)
+    numeric = curves.numeric_columns(episodes)
+    entry = choice("Entry time from", [None] + numeric, state.ENTRY, "survival_entry",
+                   lambda c: "none (observed from the start)" if c is None else c.replace("_", " "), where=left)
+    weights = choice("Case weights from", [None] + numeric, state.WEIGHTS, "survival_weights",
+                     lambda c: "none (every client counts once)" if c is None else c.replace("_", " "), where=right)
+    st.session_state[state.ENTRY], st.session_state[state.WEIGHTS] = entry, weights
+
+km = state.cached("kaplan_meier", curves.kaplan_meier, episodes, group, time_scale, entry, weights)
 lr = state.cached("logrank", curves.logrank, episodes, group) if group else None
 cif = state.cached("cumulative_incidence", curves.cumulative_incidence, episodes, group, time_scale)
 for warning in dict.fromkeys(km.warnings + (lr.warnings if lr else []) + cif.warnings):
@@ -80,7 +93,8 @@ st.markdown(
 tau = st.number_input(f"Horizon ({unit}s)", min_value=0.0, value=st.session_state.get(state.RMST_TAU), step=1.0,
                       key="rmst_tau_input", placeholder="shortest group's last observed time")
 st.session_state[state.RMST_TAU] = tau or None
-restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau or None, group, time_scale)
+restricted = state.cached("restricted_mean", rmst.restricted_mean, episodes, tau or None, group, time_scale, entry,
+                          weights)
 for warning in restricted.warnings:
     st.warning(warning)
 st.markdown(restricted.takeaway)
@@ -152,7 +166,8 @@ if not covariates:
 try:
     # A fit is not hashable, so what is computed from it is memoized under the model's own arguments.
     model = (episodes, tuple(covariates))
-    options = dict(reference_levels=references, strata=strata, cluster=cluster, splines=splines)
+    options = dict(reference_levels=references, strata=strata, cluster=cluster, splines=splines, entry=entry,
+                   weights=weights)
     with st.spinner("Fitting the Cox model..."):
         fit = state.cached("cox", cox.fit_cox, *model, **options)
 except ValueError as problem:
@@ -173,6 +188,24 @@ for name, effect in fit.partial_effects.items():
                    f"The hazard ratio of dropout across {name.replace('_', ' ')}, against a client at its median "
                    f"({fit.splines[name].median:g}), with the other characteristics held constant.")
 
+if fit.n_left_out:
+    imputing = st.toggle(
+        f"Fill in missing characteristics instead of leaving {fit.n_left_out:,} clients out (multiple imputation)",
+        value=st.session_state.get(state.MISSING_COVARIATES) == "multiple_imputation", key="cox_imputation",
+        help="Chained equations with predictive mean matching, 20 imputed data sets, pooled by Rubin's rules. "
+             "Complete cases (above) stay the main analysis; this shows whether the answer depends on them.")
+    st.session_state[state.MISSING_COVARIATES] = "multiple_imputation" if imputing else "complete_case"
+    if imputing:
+        plain = {k: v for k, v in options.items() if k != "splines"}  # knots would differ between imputed sets
+        with st.spinner("Imputing and fitting 20 models..."):
+            pooled = state.cached("cox_imputed", lambda *_, **__: pooled_fit(
+                episodes, covariates, lambda d: cox.fit_cox(d, covariates, **plain), "Cox model", "hazard ratios"),
+                *model, **plain)
+        for warning in pooled.warnings:
+            st.warning(warning)
+        st.markdown(pooled.takeaway)
+        widgets.table(pooled.table, "cox_imputed")
+
 st.subheader("What goes with a larger share who end up dropping out? (Fine-Gray model)")
 st.markdown(
     "The Cox model above compares dropout rates among clients still in therapy (cause-specific). The "
@@ -182,6 +215,9 @@ st.markdown(
 )
 subdistribution = state.cached("fine_gray", fine_gray.fit_fine_gray, *model, reference_levels=references,
                                cluster=cluster, splines=splines)
+if entry or weights:
+    st.caption("The Fine-Gray model (as R's crr) takes neither delayed entry nor case weights; it uses every "
+               "client from the start, once.")
 for warning in subdistribution.warnings:
     st.warning(warning)
 if subdistribution.table["shr"].notna().any():

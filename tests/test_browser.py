@@ -381,3 +381,107 @@ def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tm
     assert after <= before + grown / 3, (
         f"memory not given back: {before / 2**20:.0f} MiB before, {loaded / 2**20:.0f} with the upload, "
         f"{after / 2**20:.0f} after the tab closed")
+
+
+# --- what a director reads, on the bundled sample (a fresh tab) -----------------------------------
+
+RAW_NAME = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")  # a column name as code writes it: env_comfort, ci_lower
+MISSING_WORD = re.compile(r"\b(None|nan|NaN|NaT)\b")
+
+
+def director_pages() -> list[str]:
+    """The titles of the pages under Practice in app.py: the director's pages."""
+    text = (ROOT / "app.py").read_text()
+    practice = text[text.index('"Practice"'):text.index('"Research"')]
+    return re.findall(r'title="([^"]+)"', practice)
+
+
+def _shown_text(page) -> str:
+    """The page's visible text, table cells included, without the icon names Material icons are drawn from."""
+    text = page.locator("[data-testid='stMain']").inner_text()
+    for icon in set(page.locator("[data-testid='stIconMaterial']").all_inner_texts()):
+        text = text.replace(icon, "")
+    return text
+
+
+def _labels_in_download(page, key: str, folder: Path, column: str) -> "dict":
+    import pandas as pd
+
+    button = page.locator(f".st-key-{key} button").first
+    with page.expect_download(timeout=RUN_TIMEOUT_MS) as info:
+        button.click()
+    path = folder / f"{key}_{time.monotonic_ns()}.csv"
+    info.value.save_as(path)
+    table = pd.read_csv(path, dtype=str)
+    return dict(zip(table[column], table["Therapist"]))
+
+
+@pytest.fixture(scope="module")
+def sample_tab(chromium, server, tmp_path_factory):
+    context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    yield page, tmp_path_factory.mktemp("director")
+    context.close()
+
+
+def test_director_pages_show_no_none_nan_or_raw_column_name(sample_tab):
+    page, _ = sample_tab
+    found = {}
+    for title in director_pages():
+        open_page(page, title)
+        no_exception(page, title)
+        text = _shown_text(page)
+        bad = sorted(set(RAW_NAME.findall(text)) | set(MISSING_WORD.findall(text)))
+        if bad:
+            found[title] = bad[:10]
+    assert found == {}, f"raw names or missing values shown: {found}"
+
+
+def test_a_therapist_keeps_its_label_across_pages_and_a_filter(sample_tab):
+    from analytics.episodes import derive_episodes
+    from analytics.ingest import load_sample
+
+    page, folder = sample_tab
+    caseload = load_sample().caseload
+    labels = caseload.therapist_labels
+    episodes = derive_episodes(caseload)
+    therapist_of = dict(zip(episodes["client_id"], episodes["therapist_id"]))
+
+    open_page(page, "Watch list")
+    watch = _labels_in_download(page, "dl_watch_list_csv", folder, "Client")
+    assert watch and all(label == labels[therapist_of[client]] for client, label in watch.items())
+    open_page(page, "Therapists")
+    clients = _labels_in_download(page, "dl_therapist_rates_csv", folder, "Therapist")
+    assert set(clients) == set(labels.values())
+
+    site = sorted(episodes["site"].dropna().unique())[0]
+    page.locator("[data-testid='stSidebar'] [data-testid='stExpander']", has_text="Filter clients").first.click()
+    page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']", has_text="Site").first.click()
+    page.get_by_role("option", name=site).first.click()
+    settle(page)
+    no_exception(page, "site filter")
+    open_page(page, "Watch list")
+    filtered = _labels_in_download(page, "dl_watch_list_csv", folder, "Client")
+    assert filtered and len(filtered) < len(watch)
+    assert all(label == labels[therapist_of[client]] for client, label in filtered.items())
+
+
+def test_a_printed_page_leaves_out_the_sidebar_and_buttons_and_fits_its_charts(sample_tab):
+    page, _ = sample_tab
+    open_page(page, "Watch list")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 794, "height": 2400})  # A4 at 96 px per inch
+    try:
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        page.wait_for_timeout(300)
+        assert not page.locator("[data-testid='stSidebar']").is_visible()
+        assert not page.locator("[data-testid='stDownloadButton']").first.is_visible()
+        edges = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .svg-container')]
+                                   .map(c => c.getBoundingClientRect().right)""")
+        assert edges and max(edges) <= 794, f"charts reach past the paper: {edges}"
+    finally:
+        page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1400, "height": 2400})

@@ -46,11 +46,17 @@ def request_upload(sources: dict, export_date=None) -> None:
 
 def request_reload(mapping: Mapping | None = None, recipe: Recipe | None = None, **options) -> None:
     """Import the session's sources again with a new mapping and/or changed options (sheets,
-    drop_columns, hash_columns, export_date); every option not named keeps its last value."""
+    drop_columns, hash_columns, export_date); every option not named keeps its last value. A table
+    now read from another sheet gets a suggested mapping, not the one made for the old sheet."""
     result: IngestResult = state.ingest_result()
     kept = dict(result.options)
     kept.update(options)
-    st.session_state[PENDING] = ImportRequest(st.session_state[state.SOURCES], mapping or result.mapping, kept, recipe)
+    mapping = mapping or result.mapping
+    moved = [t for t, sheet in (options.get("sheets") or {}).items()
+             if sheet != ((result.options.get("sheets") or {}).get(t) or (result.sheet_names.get(t) or [None])[0])]
+    if moved:  # another sheet has other columns: its mapping is suggested afresh
+        mapping = Mapping({t: m for t, m in mapping.tables.items() if t not in moved})
+    st.session_state[PENDING] = ImportRequest(st.session_state[state.SOURCES], mapping, kept, recipe)
 
 
 def run_pending() -> None:

@@ -31,13 +31,17 @@ def warm() -> float:
     from ui import state
 
     start = time.perf_counter()
-    run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S).run()
     loaded = state._sample().caseload
-    for definition in available_definitions(loaded)[1:] if loaded is not None and not run.exception else []:
-        run.session_state[state.DEFINITION] = definition
+    # One fresh headless session per definition: in AppTest only a session's first run goes
+    # through app.py's navigation (later runs would run the page alone, without the sidebar).
+    for definition in available_definitions(loaded) if loaded is not None else [None]:
+        run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S)
+        if definition is not None:
+            run.session_state[state.DEFINITION] = definition
         run.run()
-    if run.exception:
-        _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
+        if run.exception:
+            _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
+            break
     # The headless run has no server, so the sweeper did not start; let the server start it.
     sessions.start_sweeper.clear()
     return time.perf_counter() - start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.caseload import label_order
 from analytics.episodes import EpisodeSettings, available_definitions, measures_present
 from analytics.schema import DEFINITION_LABELS, TIME_SCALES
 from analytics.suppression import DEFAULT_THRESHOLD
@@ -95,7 +96,8 @@ def _filters() -> None:
         if "therapist_id" in episodes:
             ids = sorted(episodes["therapist_id"].dropna().astype(str).unique())
             labels = state.therapist_labels()
-            st.multiselect("Therapist", sorted(ids, key=labels.get), format_func=labels.get, key=state.FILTER_THERAPISTS)
+            st.multiselect("Therapist", sorted(ids, key=lambda i: label_order(labels[i])), format_func=labels.get,
+                           key=state.FILTER_THERAPISTS)
         if "intake_date" in episodes and episodes["intake_date"].notna().any():
             first, last = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
             st.session_state.setdefault(state.FILTER_INTAKE, (first, last))

@@ -51,10 +51,13 @@ TARGET_RATE = "target_rate"  # in percent in the widget, a proportion in the rec
 SHOW_IDS = "show_ids"
 KM_GROUP = "km_group"
 RMST_TAU = "rmst_tau"
+ENTRY = "entry"
+WEIGHTS = "weights"
 TABLE_ONE_GROUP = "table_one_group"
 COVARIATES = "covariates"
 REFERENCE_LEVELS = "reference_levels"
 SPLINES = "splines"
+MISSING_COVARIATES = "missing_covariates"
 CLUSTER = "cluster"
 STRATA = "strata"
 LANDMARK_SESSION = "landmark_session"
@@ -65,8 +68,8 @@ SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
-         SUPPRESS_BELOW, TARGET_RATE, SHOW_IDS, KM_GROUP, RMST_TAU, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES, CLUSTER,
-         STRATA, LANDMARK_SESSION, LANDMARK_MEASURE)
+         SUPPRESS_BELOW, TARGET_RATE, SHOW_IDS, KM_GROUP, RMST_TAU, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES,
+         REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES, CLUSTER, STRATA, LANDMARK_SESSION, LANDMARK_MEASURE)
 
 
 def keep_widget_values() -> None:
@@ -87,7 +90,7 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = _Store(CACHE_SIZE)
-    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
+    for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
                 STRATA):
         st.session_state.pop(key, None)
     if result.caseload is not None:
@@ -234,10 +237,13 @@ def current_recipe() -> Recipe:
         episodes=episode_settings(),
         km_group=s.get(KM_GROUP),
         rmst_tau=s.get(RMST_TAU),
+        entry=s.get(ENTRY),
+        weights=s.get(WEIGHTS),
         table_one_group=s.get(TABLE_ONE_GROUP),
         covariates=_names(s.get(COVARIATES)),
         reference_levels=dict(s.get(REFERENCE_LEVELS) or {}),
         splines=dict(s.get(SPLINES) or {}),
+        missing_covariates=s.get(MISSING_COVARIATES, "complete_case"),
         cluster=s.get(CLUSTER, "therapist_id"),
         strata=_names(s.get(STRATA)),
         landmark_session=int(s.get(LANDMARK_SESSION, Recipe.landmark_session)),
@@ -263,10 +269,13 @@ def apply_settings(recipe: Recipe) -> None:
         s[key] = getattr(recipe.episodes, key)  # registered measures stay Measure objects
     s[KM_GROUP] = recipe.km_group
     s[RMST_TAU] = recipe.rmst_tau
+    s[ENTRY] = recipe.entry
+    s[WEIGHTS] = recipe.weights
     s[TABLE_ONE_GROUP] = recipe.table_one_group
     s[COVARIATES] = list(recipe.covariates)
     s[REFERENCE_LEVELS] = dict(recipe.reference_levels)
     s[SPLINES] = dict(recipe.splines)
+    s[MISSING_COVARIATES] = recipe.missing_covariates
     s[CLUSTER] = recipe.cluster
     s[STRATA] = list(recipe.strata)
     s[LANDMARK_SESSION] = recipe.landmark_session

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from analytics.charts.theme import PALETTE, apply_theme
+from analytics.charts.theme import PALETTE, apply_theme, wrapped
 
 _NAMES = {"hr": "Hazard ratio", "shr": "Subdistribution hazard ratio", "or": "Odds ratio"}
 _LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
@@ -29,11 +29,12 @@ def forest_figure(table: pd.DataFrame, estimate: str = "hr", title: str | None =
         raise ValueError(f"The table needs a 'term' and a {estimate!r} column.")
     lower, upper = _interval_columns(table, estimate)
     rows = table.dropna(subset=[estimate, lower, upper]).reset_index(drop=True)
+    terms = wrapped(rows["term"])
     label = _NAMES.get(estimate, estimate)
     text = [f"{e:.2f} ({lo:.2f} to {hi:.2f})" for e, lo, hi in zip(rows[estimate], rows[lower], rows[upper])]
     fig = go.Figure()
     fig.add_trace(go.Scatter(
-        x=rows[estimate], y=rows["term"], mode="markers", name=label,
+        x=rows[estimate], y=terms, mode="markers", name=label,
         marker=dict(color=PALETTE[0], size=9, symbol="square"),
         error_x=dict(type="data", symmetric=False, array=rows[upper] - rows[estimate],
                      arrayminus=rows[estimate] - rows[lower], color=PALETTE[0], thickness=1.5, width=0),
@@ -46,7 +47,7 @@ def forest_figure(table: pd.DataFrame, estimate: str = "hr", title: str | None =
     # there), so they survive any theme's margins on export.
     span = np.log10(high) - np.log10(low)
     fig.add_trace(go.Scatter(
-        x=[high * 1.05] * len(rows), y=rows["term"], mode="text", text=text, textposition="middle right",
+        x=[high * 1.05] * len(rows), y=terms, mode="text", text=text, textposition="middle right",
         showlegend=False, hoverinfo="skip", name="values",
     ))
     fig.add_vline(x=1, line=dict(color=PALETTE[-1], width=1, dash="dash"))
@@ -54,7 +55,7 @@ def forest_figure(table: pd.DataFrame, estimate: str = "hr", title: str | None =
     fig.update_xaxes(type="log", title=f"{label} (95% CI, log scale)",
                      range=[np.log10(low), np.log10(high) + max(0.8 * span, 0.5)],
                      tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], minor=dict(showgrid=False, ticks=""))
-    fig.update_yaxes(autorange="reversed", title=None, categoryorder="array", categoryarray=list(rows["term"]))
+    fig.update_yaxes(autorange="reversed", title=None, categoryorder="array", categoryarray=terms)
     fig.update_layout(showlegend=False, title=title, height=max(260, 60 + 34 * len(rows)))
     fig = apply_theme(fig)
     return fig

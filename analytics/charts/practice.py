@@ -12,7 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import PALETTE, apply_theme, reference_line
+from analytics.charts.theme import PALETTE, apply_theme, reference_line, series_colour, wrapped
+from analytics.practice.display import column_label
 from analytics.practice.outcomes import GROUP_LABELS
 from analytics.practice.overview import BENCHMARK
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
@@ -28,12 +29,15 @@ def _visible(table: pd.DataFrame, counts: list[str], linked: dict, suppress_belo
     return masked.loc[~masked["suppressed"]].drop(columns="suppressed")
 
 
-def _hidden_note(fig: go.Figure, table: pd.DataFrame, shown: pd.DataFrame, suppress_below: int) -> None:
+def _hidden_note(fig: go.Figure, table: pd.DataFrame, shown: pd.DataFrame, suppress_below: int,
+                 above: int = 0) -> None:
+    """A line above the plot (clear of the axis, its ticks and the legend; `above` pixels higher
+    still, over panel titles) saying what privacy hides."""
     hidden = len(table) - len(shown)
     if hidden:
         fig.add_annotation(text=f"{hidden} group(s) with counts under {suppress_below} not shown (privacy)",
-                           xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
-                           font=dict(size=11, color="#555555"))
+                           xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", yshift=above, showarrow=False,
+                           xanchor="left", font=dict(size=11, color="#555555"))
 
 
 def _benchmark(fig: go.Figure, orientation: str = "v") -> None:
@@ -52,7 +56,7 @@ def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_
                 title: str | None = None, benchmark: bool = True) -> go.Figure:
     """Dropout rate per group as points with 95% Wilson intervals (horizontal), benchmark band."""
     shown = _visible(table, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
-    labels = shown[column].astype(str)
+    labels = wrapped(shown[column].astype(str))
     fig = go.Figure(go.Scatter(
         x=shown["rate"], y=labels, mode="markers", marker=dict(color=_COLOURS[0], size=10),
         error_x=dict(type="data", symmetric=False, array=shown["ci_upper"] - shown["rate"],
@@ -64,7 +68,8 @@ def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_
     ))
     if benchmark:
         _benchmark(fig, "h")
-    fig.update_layout(title=title, xaxis_title="Dropout rate (ended episodes)", yaxis_title=None,
+    fig.update_layout(title=title, xaxis_title="Dropout rate (ended episodes)",
+                      yaxis_title=None if column == "label" else column_label(column),
                       xaxis_tickformat=".0%", showlegend=False, height=max(260, 60 + 40 * len(shown)))
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(autorange="reversed", type="category")
@@ -79,7 +84,8 @@ def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRE
              ("only_a", "first only"), ("only_b", "second only")]
     counts = [p for p, _ in parts]
     masked = suppress_small_cells(agreement, counts, suppress_below)
-    pair = masked["definition_a"] + "<br>vs " + masked["definition_b"]
+    pair = ["<br>".join(wrapped([a])) + "<br>vs " + "<br>".join(wrapped([b]))
+            for a, b in zip(masked["definition_a"], masked["definition_b"])]
     fig = go.Figure()
     for i, (name, label) in enumerate(parts):
         values = masked[name]
@@ -160,7 +166,7 @@ def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below:
     for i, value in enumerate(shown[group].unique()):
         part = shown.loc[shown[group] == value]
         outcome = (names or {}).get(value, value)
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = series_colour(value, i)
         band = part.dropna(subset=["ci_lower"])
         fig.add_trace(go.Scatter(
             x=np.r_[band["session_number"], band["session_number"][::-1]],
@@ -214,7 +220,7 @@ def distribution_figure(distribution: pd.DataFrame, measure: str = "srs", suppre
     for i, outcome in enumerate(distribution["outcome"].unique()):
         part = shown.loc[shown["outcome"] == outcome]
         band = part["score_from"].map("{:g}".format).astype(str) + "-" + part["score_to"].map("{:g}".format).astype(str)
-        fig.add_trace(go.Bar(x=band, y=part["share"], name=outcome, marker_color=_COLOURS[i % len(_COLOURS)],
+        fig.add_trace(go.Bar(x=band, y=part["share"], name=outcome, marker_color=series_colour(outcome, i),
                              customdata=part["clients"],
                              hovertemplate="%{x}: %{y:.0%} (%{customdata:.0f} clients)<extra>" + outcome + "</extra>"))
     fig.update_layout(barmode="group", xaxis_title=f"First-session {measure.upper()}", yaxis_title="Share of group",
@@ -249,11 +255,14 @@ def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESH
     shown = _visible(rates, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
     shown = shown.loc[shown["level"].astype(str) != "unknown"]
     factors = list(rates["factor"].unique())
-    titles = [(names or {}).get(f, f.replace("env_", "room ").replace("_", " ")) for f in factors]
-    fig = make_subplots(rows=1, cols=max(1, len(factors)), shared_yaxes=True, subplot_titles=titles,
-                        horizontal_spacing=0.03)
+    titles = [(names or {}).get(f, column_label(f)) for f in factors]
+    columns = min(3, max(1, len(factors)))  # at most three panels a row: each stays readable on a phone
+    rows = -(-max(1, len(factors)) // columns)
+    fig = make_subplots(rows=rows, cols=columns, shared_yaxes=True, subplot_titles=wrapped(titles, 12),
+                        horizontal_spacing=0.04, vertical_spacing=0.18)
     for i, factor in enumerate(factors):
         part = shown.loc[shown["factor"] == factor]
+        at = dict(row=i // columns + 1, col=i % columns + 1)
         fig.add_trace(go.Scatter(
             x=part["level"].astype(str), y=part["rate"], mode="markers", name=titles[i],
             marker=dict(color=_COLOURS[0], size=8),
@@ -261,14 +270,16 @@ def level_rates_figure(rates: pd.DataFrame, suppress_below: int = DEFAULT_THRESH
                          arrayminus=part["rate"] - part["ci_lower"], thickness=1),
             customdata=np.column_stack([part["dropouts"], part["known"]]),
             hovertemplate="%{x}: %{y:.1%}, %{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + titles[i] + "</extra>",
-        ), row=1, col=i + 1)
+        ), **at)
         reference_line(fig, "y", BENCHMARK["rate"], dict(color=_BLACK, dash="dash", width=1), panel=i + 1)
-        fig.update_xaxes(type="category", categoryorder="category ascending", row=1, col=i + 1)
+        fig.update_xaxes(type="category", categoryorder="category ascending", **at)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-    fig.update_yaxes(title_text="Dropout rate (ended episodes)", row=1, col=1)
-    fig.update_layout(showlegend=False, height=340)
-    _hidden_note(fig, rates, shown, suppress_below)
-    return apply_theme(fig)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text="Dropout rate", row=row, col=1)
+    fig.update_layout(showlegend=False, height=80 + 280 * rows)
+    fig.update_annotations(font_size=13)  # the panel titles
+    _hidden_note(fig, rates, shown, suppress_below, above=40)
+    return apply_theme(fig).update_layout(margin_t=90)  # room for the panel titles and the privacy note
 
 
 def scorecard_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:

@@ -7,6 +7,8 @@ chart sets explicitly (a hidden axis line, a category order) survives either the
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -22,12 +24,22 @@ PALETTE = [
     "#000000",  # black
 ]
 
-# One colour per ending in every chart: dropout (and leaving unimproved) always vermillion, a planned
-# completion always green, leaving after improving orange, still in therapy blue.
+# One colour per ending in every chart, under any of the names a result gives it: dropout (and
+# leaving unilaterally) always vermillion, a planned completion always green, leaving after improving
+# orange, still in therapy blue, another ending grey.
+_DROPOUT, _COMPLETED, _IMPROVED, _ONGOING, _OTHER = PALETTE[3], PALETTE[2], PALETTE[1], PALETTE[0], "#888888"
 ENDING_COLOURS = {
-    "dropout": PALETTE[3], "left_unimproved": PALETTE[3], "left_improved": PALETTE[1], "completed": PALETTE[2],
-    "ongoing": PALETTE[0], "other": "#888888",
+    "dropout": _DROPOUT, "dropped out": _DROPOUT, "left": _DROPOUT, "left_unimproved": _DROPOUT,
+    "left (ended unilaterally)": _DROPOUT, "completed": _COMPLETED, "left_improved": _IMPROVED,
+    "ongoing": _ONGOING, "still in therapy": _ONGOING, "ongoing or other ending": _ONGOING,
+    "other": _OTHER, "transferred or other ending": _OTHER,
 }
+
+
+def series_colour(value, index: int) -> str:
+    """An ending's own colour (ENDING_COLOURS), else the palette's colour at `index` (black kept
+    for reference lines)."""
+    return ENDING_COLOURS.get(str(value), PALETTE[index % (len(PALETTE) - 1)])
 
 FONT_FAMILY = "Arial, Helvetica, sans-serif"
 PX_PER_PT = 96 / 72  # plotly lays out in CSS pixels (96 per inch); journals specify points
@@ -59,10 +71,16 @@ PUBLICATION = _template(
 )
 
 
+def wrapped(labels, width: int = 18) -> list[str]:
+    """Category labels broken into lines of about `width` characters, so a long label on a y axis
+    does not squeeze the plot to a sliver on a narrow (phone, 420 px) screen."""
+    return ["<br>".join(textwrap.wrap(str(label), width)) or str(label) for label in labels]
+
+
 def reference_line(fig: go.Figure, axis: str, value: float, line: dict, panel: int = 1) -> go.Figure:
     """A line across a panel at `value` on its `axis` ("x": vertical, "y": horizontal): the shape
     add_vline/add_hline make, without their search of the subplot grid (10x slower per line).
-    `panel` counts the panels of a one-row or one-column make_subplots grid."""
+    `panel` counts the panels of a make_subplots grid row by row (its axes are numbered that way)."""
     suffix = "" if panel == 1 else str(panel)
     other = "y" if axis == "x" else "x"
     fig.add_shape(type="line", line=line, **{f"{axis}0": value, f"{axis}1": value, f"{axis}ref": f"{axis}{suffix}",
@@ -71,9 +89,12 @@ def reference_line(fig: go.Figure, axis: str, value: float, line: dict, panel: i
 
 
 def apply_theme(fig: go.Figure) -> go.Figure:
-    """Clean interactive look: white background, light horizontal grid, palette colours."""
+    """Clean interactive look: white background, light horizontal grid, palette colours. The legend
+    sits below everything (at the bottom of the figure, which grows to hold it), so on a narrow
+    screen it takes no width from the plot and never covers an axis title."""
     fig.update_layout(template=INTERACTIVE, margin=dict(l=60, r=20, t=50, b=50),
-                      legend=dict(bgcolor="rgba(255,255,255,0.6)"))
+                      legend=dict(bgcolor="rgba(255,255,255,0.6)", orientation="h", yref="container", y=0,
+                                  yanchor="bottom", x=0, xanchor="left"))
     return fig
 
 

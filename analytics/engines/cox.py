@@ -31,12 +31,13 @@ _tables = itertools.count()
 def fit_cox(engine: Engine, episodes: str, covariates: list[str] | tuple[str, ...],
             reference_levels: dict[str, str] | None = None, strata: str | list[str] | None = None,
             cluster: str | None = "therapist_id", duration: str = "duration", event: str = "event",
-            time_limit: float = 120.0, entry: str | None = None, splines: dict[str, int] | None = None) -> CoxResult:
+            time_limit: float = 120.0, entry: str | None = None, splines: dict[str, int] | None = None,
+            weights: str | None = None) -> CoxResult:
     """`analytics.survival.fit_cox` on the episodes table or view `episodes` of `engine`: the same
     complete cases, terms, warnings and numbers; only sums come back from the engine. The result
     has no risk sets (they stay in the engine), so concordance and adjusted curves are not given;
-    `entry` and `splines` are refused (fitted only in memory)."""
-    refuse_in_memory_only("Cox model", entry=entry, splines=splines)
+    `entry`, `splines` and `weights` are refused (fitted only in memory)."""
+    refuse_in_memory_only("Cox model", entry=entry, splines=splines, weights=weights)
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     missing = [c for c in [duration, event] + ([cluster] if cluster else []) + strata if c not in engine.columns(episodes)]
@@ -152,9 +153,10 @@ class EngineRows:
             f"AS rows) AS u JOIN {quoted(name)} AS k ON u._s = k._s AND u._t = k._t GROUP BY _c")
         return frame[[f"u{j}" for j in range(p)]].to_numpy(dtype=float)
 
-    def model(self, beta: np.ndarray, var: np.ndarray, term_covariate: dict[str, str]) -> ModelData:
+    def model(self, beta: np.ndarray, var: np.ndarray, term_covariate: dict[str, str],
+              variance: np.ndarray) -> ModelData:
         markers = [t for t in term_covariate if t in self.markers]
-        return ModelData(None, beta, var, self.center, term_covariate, [], markers)
+        return ModelData(None, beta, var, self.center, term_covariate, [], markers, variance)
 
 
 def _suffix_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

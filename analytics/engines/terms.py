@@ -55,9 +55,10 @@ class EngineDesign:
 
 
 def refuse_in_memory_only(model: str, **asked) -> None:
-    """Model features fitted only in memory (natural splines, delayed entry), refused by name so
-    an engine fit never quietly leaves them out."""
-    named = {"splines": "natural splines (splines)", "entry": "delayed entry (entry)"}
+    """Model features fitted only in memory (natural splines, delayed entry, case weights), refused
+    by name so an engine fit never quietly leaves them out."""
+    named = {"splines": "natural splines (splines)", "entry": "delayed entry (entry)",
+             "weights": "case weights (weights)"}
     given = [named[k] for k, v in asked.items() if v]
     if given:
         raise ValueError(f"The {model} inside an engine has no {' or '.join(given)}; fit it in memory on the "

@@ -19,6 +19,7 @@ from analytics.caseload import Caseload, fingerprint_frames
 from analytics.ingest import privacy
 from analytics.ingest.mapping import (
     Mapping,
+    complete_values,
     detect_date_format,
     format_label,
     suggest_mapping,
@@ -109,7 +110,7 @@ def load_caseload(
 
     step("Matching columns and values to the canonical tables")
     suggested = suggest_mapping(raw)
-    used = suggested if mapping is None else mapping.with_tables(suggested)
+    used = suggested if mapping is None else complete_values(mapping.with_tables(suggested), raw)
     if mapping is None:
         problems += _ambiguous_dates(raw, used, files)
 

@@ -28,9 +28,9 @@ from analytics.schema import (
 )
 
 CANONICAL_COLUMNS = {"sessions": SESSION_COLUMNS, "clients": CLIENT_COLUMNS, "therapists": THERAPIST_COLUMNS}
-# Status meanings whose appointments are left out and counted: booked but not yet held, and
-# appointments entered in error (FHIR `entered-in-error`).
-NOT_HELD = ("not_yet_held", "entered_in_error")
+# Status meanings whose appointments are left out and counted: booked but not yet held,
+# appointments entered in error (FHIR `entered-in-error`), and any a user leaves out on purpose.
+NOT_HELD = ("not_yet_held", "entered_in_error", "left_out")
 # Who cancelled, read from a second column beside the status (TheraNest's "Canceled By", FHIR's
 # cancelationReason): a client or late cancellation by the clinician is a clinician cancellation.
 CANCELLED_BY = ("client", "clinician")
@@ -361,6 +361,25 @@ def suggest_table(table: str, frame: pd.DataFrame) -> TableMapping:
             values[canonical] = _suggest_values(frame[source], source, canonical)
     formats = {c: detect_date_format(frame[columns[c]])[0] or ISO for c in DATE_COLUMNS if c in columns}
     return TableMapping(columns, values, formats, cancelled_by)
+
+
+def complete_values(mapping: Mapping, frames: dict[str, pd.DataFrame]) -> Mapping:
+    """`mapping` with a meaning for every distinct status, ending and cancelled-by value of these
+    files: values it does not cover get the suggested one (None when unknown), so a saved or
+    edited mapping applied to next month's export lists its new values instead of losing them."""
+    tables = {}
+    for name, table in mapping.tables.items():
+        frame = frames.get(name)
+        sources = {c: table.columns.get(c) for c in ("status", "termination")} | {"cancelled_by": table.cancelled_by}
+        values = {c: dict(v) for c, v in table.values.items()}
+        for canonical, source in sources.items():
+            if frame is not None and source and source in frame.columns:
+                given = {value_key(k) for k in values.get(canonical, {})}
+                found = _suggest_values(frame[source], source, canonical)
+                values[canonical] = {**values.get(canonical, {}),
+                                     **{v: m for v, m in found.items() if value_key(v) not in given}}
+        tables[name] = TableMapping(dict(table.columns), values, dict(table.date_formats), table.cancelled_by)
+    return Mapping(tables)
 
 
 def _suggest_values(series: pd.Series, source: str, canonical: str) -> dict[str, str | None]:

@@ -34,6 +34,7 @@ from analytics.ingest.mapping import (
     given as present,
 )
 from analytics.ingest.problems import Problem, problem_at, quoted
+from analytics.episodes import r_status_coding
 from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
 
@@ -159,9 +160,9 @@ class _Checker:
                 self.frame, unknown, self.file, self.source(column), f"{what}. The import stops {why}",
                 f"Give each of these values one of: {allowed}. {MAP_HOW}", "error"))
         else:
+            on_purpose = " (left_out leaves them out on purpose)" if sessions else ""
             self.warn(unknown, column, f"{what}; " + ("left out" if sessions else "set to missing"),
-                      f"In the mapping, give each of these values one of: {allowed} (leave it empty to keep it out).",
-                      leave_out=sessions)
+                      f"In the mapping, give each of these values one of: {allowed}{on_purpose}.", leave_out=sessions)
         if sessions:
             self.warn(~given, column, f"{_count((~given).sum(), self.rows)} without a status left out",
                       "Fill in the appointment status in the file if these rows matter.", leave_out=True)
@@ -184,10 +185,10 @@ class _Checker:
     def not_held(self, status):
         """Appointments not yet held (booked, pending, ...) and entered in error: left out and counted."""
         for value, what in (("not_yet_held", "not yet held (booked or pending)"),
-                            ("entered_in_error", "entered in error")):
+                            ("entered_in_error", "entered in error"), ("left_out", "left out as the mapping says")):
             rows = (status == value).to_numpy()
-            self.warn(rows, "status", f"{_count(rows.sum(), self.rows)} {what}; left out",
-                      "Nothing to do: these did not happen as appointments.", leave_out=True)
+            self.warn(rows, "status", f"{_count(rows.sum(), self.rows)} {what}" + ("" if value == "left_out" else "; left out"),
+                      "Nothing to do: these were not held appointments.", leave_out=True)
 
     def numbers(self, column, kind, raw, given):
         numbers = to_numbers(raw)
@@ -210,6 +211,11 @@ class _Checker:
             self.warn(wrong.to_numpy() | (~given), column,
                       f"{_count(int(wrong.sum() + (~given).sum()), self.rows)} with an event that is not 0, 1 or 2; left out",
                       "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", leave_out=True)
+            r_coded = r_status_coding(numbers.mask(wrong), self.source(column))
+            if r_coded:
+                message, fix = r_coded.split(" If 1 means censored, ")
+                self.problems.append(Problem(self.file, self.source(column), [], message.rstrip("."),
+                                             "If 1 means censored, " + fix, "error"))
         elif column == "duration":
             negative = (numbers < 0).to_numpy()
             self.warn(negative, column, f"{_count(negative.sum(), self.rows)} with a negative duration; left out",

@@ -16,4 +16,4 @@ from analytics.models.regression import (
     fit_logistic,
     odds_ratio_sentences,
 )
-from analytics.models.table_one import TableOneResult, table_one
+from analytics.models.table_one import TableOneResult

@@ -61,7 +61,16 @@ class _OutcomeModelResult:
     markers: list[str] = field(default_factory=list)
     splines: dict = field(default_factory=dict)  # covariate -> NaturalSpline
     partial_effects: dict = field(default_factory=dict)  # covariate -> its effect across its range
+    covariance: np.ndarray | None = field(default=None, repr=False)
     privacy: ClassVar[Privacy] = NO_COUNTS
+
+    def coefficients(self) -> tuple[list[str], np.ndarray, np.ndarray, float]:
+        """Terms, log odds ratios, their covariance and the complete-data degrees of freedom
+        (rows minus terms, as glm's df.residual): what pooling needs."""
+        if self.covariance is None:
+            raise ValueError("This model was not fitted, so it cannot be pooled.")
+        terms = list(self.table["term"])
+        return terms, np.log(self.table["or"].to_numpy(dtype=float)), self.covariance, float(self.n_used - len(terms))
 
     @property
     def takeaway(self) -> str:
@@ -121,6 +130,7 @@ def fit_logistic(episodes: pd.DataFrame, covariates, reference_levels: dict[str,
         splines=dict(model.design.splines),
         partial_effects=spline_effects(model.design.splines, list(X.columns), np.asarray(fit.params),
                                        np.asarray(fit.cov_params())),
+        covariance=np.asarray(fit.cov_params()),
     )
 
 
@@ -241,7 +251,8 @@ def vif_table(terms: list[str], corr: np.ndarray) -> pd.DataFrame:
 def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One tidy table of the models to compare, named by the dict's keys: odds ratios (tables with
     `or`, `ci_lower`, `ci_upper`) and hazard ratios (Cox tables with `hr`, `hr_ci_lower`,
-    `hr_ci_upper`); intercepts left out. Columns: model, measure, term, estimate, ci_lower, ci_upper, p."""
+    `hr_ci_upper`); intercepts and natural-spline terms (`x[ns1]`, ..., read from their partial
+    effect, not one by one) left out. Columns: model, measure, term, estimate, ci_lower, ci_upper, p."""
     parts = []
     for name, table in tables.items():
         if table is None or table.empty:
@@ -252,7 +263,7 @@ def comparison_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             measure, columns = "odds ratio", ["or", "ci_lower", "ci_upper"]
         else:
             raise ValueError(f"The {name} table has neither an `or` nor an `hr` column.")
-        rows = table.loc[table["term"] != INTERCEPT]
+        rows = table.loc[(table["term"] != INTERCEPT) & ~table["term"].str.contains(r"\[ns\d+\]$", regex=True)]
         parts.append(pd.DataFrame({
             "model": name, "measure": measure, "term": rows["term"].to_numpy(),
             "estimate": rows[columns[0]].to_numpy(dtype=float), "ci_lower": rows[columns[1]].to_numpy(dtype=float),

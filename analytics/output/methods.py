@@ -178,6 +178,11 @@ def _analysis(results: dict, tables: dict, recipe) -> list[str]:
                    + (f", adjusted for {_listed(recipe.covariates)}" if recipe.covariates else "") + _icc(tables) + ".")
     out.append("Covariates were analysed as complete cases; the number of episodes dropped is reported for each "
                "model, and fewer than 10 events per parameter is flagged.")
+    if "imputed" in results:
+        out.append(f"As a sensitivity analysis, missing numeric covariates were imputed {recipe.imputations} times by "
+                   "chained equations with predictive mean matching (statsmodels MICEData; the imputation model "
+                   "included the dropout indicator and the Nelson-Aalen cumulative hazard), and the Cox and logistic "
+                   "models were pooled by Rubin's rules with Barnard-Rubin degrees of freedom.")
     return out
 
 

@@ -25,6 +25,7 @@ from analytics.charts.cox import forest_figure, partial_effect_figure, ph_residu
 from analytics.charts.regression import caterpillar_figure, funnel_figure
 from analytics.charts.survival import cif_figure, km_figure
 from analytics.episodes import derive_episodes, filter_episodes, therapist_labels
+from analytics.models.imputation import pooled_fit
 from analytics.models.random_intercept import fit_random_intercept
 from analytics.models.table_one import table_one
 from analytics.models.regression import fit_logistic
@@ -53,6 +54,7 @@ TITLES = {
     "cox": "Cox proportional hazards model (cause-specific: dropout rate among clients still in therapy)",
     "finegray": "Fine-Gray model (subdistribution: share of clients who end up dropping out)",
     "logistic": "Logistic regression (dropout vs completion)",
+    "imputed": "Cox and logistic models with multiple imputation of missing covariates (Rubin's rules)",
     "therapists": "Therapists compared with the practice (funnel plot)",
     "icc": "Share of dropout variance between therapists (random-intercept logistic)",
     "outcomes": "Reliable change and recovery by ending",
@@ -189,9 +191,15 @@ def _table_one(episodes, recipe, counts=None):
                    warnings=list(result.warnings), result=result)
 
 
+def _curve_data(episodes, recipe, counts):
+    """The counts an engine sent back, unless the recipe's delayed entry or case weights need one
+    row per episode: then the episodes (which an engine report has collected too) serve."""
+    return counts if counts is not None and recipe.entry is None and recipe.weights is None else episodes
+
+
 def _km(episodes, recipe, counts=None):
-    km = kaplan_meier(episodes if counts is None else counts, group=recipe.km_group,
-                      time_scale=recipe.episodes.time_scale)
+    km = kaplan_meier(_curve_data(episodes, recipe, counts), group=recipe.km_group,
+                      time_scale=recipe.episodes.time_scale, entry=recipe.entry, weights=recipe.weights)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
     section.figures["km"] = km_figure(km, at_risk=True,
@@ -220,7 +228,8 @@ def _cif(episodes, recipe, counts=None):
 
 
 def _rmst(episodes, recipe, counts=None):
-    result = restricted_mean(episodes if counts is None else counts, recipe.rmst_tau, recipe.km_group, recipe.episodes.time_scale)
+    result = restricted_mean(_curve_data(episodes, recipe, counts), recipe.rmst_tau, recipe.km_group,
+                             recipe.episodes.time_scale, recipe.entry, recipe.weights)
     return Section("rmst", TITLES["rmst"], {"rmst": result.table, "rmst_contrasts": result.contrasts},
                    warnings=list(result.warnings), result=result)
 
@@ -239,7 +248,8 @@ def _model(name: str, model: str, recipe, fit) -> Section:
 def _cox(episodes, recipe, counts=None):
     section = _model("cox", "Cox model", recipe, lambda: fit_cox(
         episodes, list(recipe.covariates), recipe.reference_levels or None,
-        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines))
+        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines, entry=recipe.entry,
+        weights=recipe.weights))
     result = section.result
     if result is None:
         return section
@@ -279,6 +289,23 @@ def _logistic(episodes, recipe, counts=None):
     _partial_effects(section, "logistic", result, "or")
     terms = result.table.loc[result.table["term"] != "(Intercept)"]  # a forest plot shows associations only
     section.figures["logistic_forest"] = forest_figure(terms, estimate="or")
+    return section
+
+
+def _imputed(episodes, recipe, counts=None):
+    """With `missing_covariates: multiple_imputation`, the Cox and logistic models again on imputed data."""
+    section = Section("imputed", TITLES["imputed"])
+    if recipe.missing_covariates != "multiple_imputation" or not recipe.covariates:
+        return section
+    covariates, levels = list(recipe.covariates), recipe.reference_levels or None
+    cox = pooled_fit(episodes, covariates, lambda d: fit_cox(d, covariates, levels, strata=list(recipe.strata) or None,
+                                                             cluster=recipe.cluster),
+                     "Cox model", "hazard ratios", recipe.imputations)
+    logistic = pooled_fit(episodes, covariates, lambda d: fit_logistic(d, covariates, levels), "Logistic model",
+                          "odds ratios", recipe.imputations)
+    section.tables = {"cox_imputed": cox.table, "logistic_imputed": logistic.table}
+    section.warnings = list(dict.fromkeys(cox.warnings + logistic.warnings))
+    section.result = cox
     return section
 
 
@@ -336,7 +363,7 @@ def _landmark(episodes, recipe, sessions):
     return section
 
 
-_STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _therapists, _icc, _outcomes)
+_STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _imputed, _therapists, _icc, _outcomes)
 
 
 def _guarded(step, episodes, recipe, *more) -> Section:
@@ -370,8 +397,7 @@ def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, by
 def _print_height(fig: go.Figure, height_mm: float, font_size: float) -> float:
     """The recipe's height, or more when the figure has more labelled rows (therapists, model
     terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure."""
-    rows = max((len(set(t.y)) for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str)),
-               default=0)
+    rows = len(set().union(*(t.y for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str))))
     panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("yaxis"))
     line_mm = font_size * MM_PER_PT * 1.8
     return max(height_mm, rows * line_mm + 25, panels * 8 * line_mm)

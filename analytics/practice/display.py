@@ -60,6 +60,9 @@ COLUMN_LABELS = {
     "attended_so_far": "Sessions attended so far", "misses_so_far": "Missed appointments so far",
     "missed_last": "Missed the last appointment", "recent_rupture": "Rupture in the last two ratings",
     "no_rating": "No alliance rating yet",
+    # periods (analytics/practice/periods.py)
+    "kind": "Length", "role": "Compared as", "period": "Period", "month": "Month", "target": "Practice target",
+    "rise": "Rise beyond chance",
 }
 
 LEVEL_LABELS = {
@@ -67,7 +70,8 @@ LEVEL_LABELS = {
     "ongoing": "still in therapy", "other": "ended another way", "dropout": "dropped out",
     "therapist_judged": "therapist-judged", "unilateral": "unilateral", "early": "early",
     "unilateral_unimproved": "unilateral before reliable improvement", "within": "within the limits",
-    "above": "above the limits", "below": "below the limits",
+    "above": "above the limits", "below": "below the limits", "this": "this period", "previous": "the period before",
+    "last year": "the same period last year",
 }
 
 # Columns that hold proportions (0-1) and read as percentages; an interval (`ci_lower`, `ci_upper`)
@@ -75,10 +79,16 @@ LEVEL_LABELS = {
 PERCENT_COLUMNS = {
     "rate", "shrunk_rate", "share", "agreement", "agreement_ci_lower", "agreement_ci_upper", "prevalence",
     "prevalence_ci_lower", "prevalence_ci_upper", "rate_with", "rate_without", "below_cutoff_share", "risk",
-    "predicted", "observed", "practice_rate",
+    "predicted", "observed", "practice_rate", "target",
 }
+YES_NO_COLUMNS = {"rise"}  # flags a suppressed table turns into 0/1 numbers
 INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
 NOT_PROPORTIONS = {"mean", "hr", "d", "odds_ratio", "coef", "value"}
+# A table of mixed figures (the Overview's headline) names each row in `figure`: the rows that are
+# rates read as percentages in every number column.
+RATE_ROWS = ("rate", "benchmark")
+# Columns whose values are themselves column names or model terms (a factor, a model's term).
+NAMING_COLUMNS = {"factor", "term"}
 
 def column_label(name: str) -> str:
     """The words for a column or a model term ("referral[court-mandated]" -> "Referral: court-mandated");
@@ -137,10 +147,17 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
     masked_rows = table["suppressed"].to_numpy() if "suppressed" in table else np.zeros(len(table), dtype=bool)
     shown = table.drop(columns="suppressed", errors="ignore")
     percents = set(percent_columns(shown))
+    rate_rows = (shown["figure"].astype(str).str.contains("|".join(RATE_ROWS)).to_numpy() if "figure" in shown
+                 else np.zeros(len(shown), dtype=bool))
     out = {}
     for column in shown.columns:
         values = shown[column]
-        text = [number(v, column in percents) for v in values.to_numpy(dtype=object)]
+        if column in NAMING_COLUMNS:
+            values = values.map(lambda v: column_label(v) if isinstance(v, str) else v)
+        if column in YES_NO_COLUMNS:
+            values = values.map(lambda v: v if pd.isna(v) else bool(v))
+        numeric = pd.api.types.is_numeric_dtype(values)
+        text = [number(v, column in percents or (numeric and row)) for v, row in zip(values.to_numpy(dtype=object), rate_rows)]
         hidden = masked_rows & values.isna().to_numpy()
         out[column_label(column)] = np.where(hidden, HIDDEN, np.array(text, dtype=object))
     return pd.DataFrame(out, index=shown.index).reset_index(drop=True)

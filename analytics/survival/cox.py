@@ -15,7 +15,7 @@ from analytics.models.design import Encodings, build_design, levels_by_frequency
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import CoxResult, fit_design, stratum_codes
-from analytics.survival.outcome_columns import check_event_coding, timefix
+from analytics.episodes import check_event_coding, timefix
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
 from analytics.survival.time_varying import counting_process, fit_time_varying
 
@@ -37,17 +37,19 @@ def fit_cox(
     encodings: Encodings | None = None,
     entry: str | None = None,
     splines: dict[str, int] | None = None,
+    weights: str | None = None,
 ) -> CoxResult:
     """Cause-specific Cox model of dropout on complete cases of the covariates (and of duration,
     event, cluster and strata). `strata` gives each stratum its own baseline hazard; `cluster=None`
     gives model-based standard errors only; `encodings`: see analytics.models.design.Encodings;
     `entry` names a column of delayed-entry times (at risk on (entry, duration], as R's
     `Surv(entry, duration, event == 1)`); `splines` maps numeric covariates to the degrees of
-    freedom of a natural spline (R's `ns()`; `partial_effects` then holds each one's curve).
-    Near-equal times are merged as R's `timefix`."""
+    freedom of a natural spline (R's `ns()`; `partial_effects` then holds each one's curve);
+    `weights` names a column of case weights (R's `coxph(..., weights = )`; the PH test and the
+    concordance do not use them). Near-equal times are merged as R's `timefix`."""
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
-    extra = [duration, event] + ([entry] if entry else []) + ([cluster] if cluster else []) + strata
+    extra = [duration, event] + [c for c in (entry, weights, cluster) if c] + strata
     if event in episodes:
         check_event_coding(episodes[event], event)
     invalid = []
@@ -71,10 +73,16 @@ def fit_cox(
         stop, start = timefix(stop, start)
     else:
         stop = timefix(stop)[0]
+    weight = None
+    if weights:
+        weight = pd.to_numeric(rows[weights], errors="coerce").to_numpy(dtype=float)
+        if not np.all(weight >= 0):
+            raise ValueError(f"{int(np.sum(~(weight >= 0)))} episodes have a negative or non-numeric {weights}; "
+                             "case weights must be numbers of at least 0.")
     dropout = (pd.to_numeric(rows[event], errors="coerce") == EVENT_DROPOUT).to_numpy()
     groups = rows[cluster].to_numpy() if cluster else None
     return fit_design(design, covariates, stop, dropout, stratum_codes(rows, strata), groups, cluster,
-                      strata or None, start=start, time_limit=time_limit)
+                      strata or None, start=start, time_limit=time_limit, weight=weight)
 
 
 def curve_values(episodes: pd.DataFrame, covariate: str, categorical: bool) -> list:

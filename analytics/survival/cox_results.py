@@ -34,6 +34,7 @@ class ModelData:
     term_covariate: dict[str, str]
     stratum_labels: list
     markers: list[str]
+    variance: np.ndarray | None = None  # behind the table's intervals: robust when clustered
 
 
 @dataclass
@@ -66,6 +67,14 @@ class CoxResult:
         """The terms clearly associated with the dropout rate, in plain sentences."""
         return " ".join(hazard_ratio_sentences(self)) if self.model is not None else ""
 
+    def coefficients(self) -> tuple[list[str], np.ndarray, np.ndarray, float]:
+        """Terms, coefficients, their covariance (robust when clustered) and the complete-data
+        degrees of freedom mice uses for a Cox model (events minus terms): what pooling needs."""
+        if self.model is None:
+            raise ValueError("This model has no fit (no dropouts), so it cannot be pooled.")
+        terms = list(self.table["term"])
+        return terms, self.model.beta, self.model.variance, float(max(self.events - len(terms), 1))
+
     @cached_property
     def concordance(self) -> float:
         """Harrell's C, computed when first asked for: the practice pages fit many models and show none."""
@@ -90,21 +99,23 @@ def term_covariates(terms: list[str], covariates: list[str], reference: dict[str
 def fit_design(design: Design, covariates: list[str], stop: np.ndarray, event: np.ndarray,
                stratum: tuple[np.ndarray, list] | None, cluster: np.ndarray | None, cluster_name: str | None,
                strata_names: list[str] | None, start: np.ndarray | None = None, n_left_out: int | None = None,
-               time_limit: float = 120.0) -> CoxResult:
+               time_limit: float = 120.0, weight: np.ndarray | None = None) -> CoxResult:
     """Fit on the rows of `design` (in memory) and assemble the result; model trouble becomes warnings."""
-    data = InMemoryRows(design.X.to_numpy(dtype=float), stop, event, stratum, cluster, start)
+    data = InMemoryRows(design.X.to_numpy(dtype=float), stop, event, stratum, cluster, start, weight)
     return fit_rows(data, list(design.terms), design.warnings, design.reference, covariates, cluster_name,
                     strata_names, design.n_left_out if n_left_out is None else n_left_out, time_limit, design.splines)
 
 
 class InMemoryRows:
-    """The rows of a Cox model held in memory: the Efron terms come from `efron` over the rows.
-    analytics.engines.cox has the same methods with the sums computed inside an engine."""
+    """The rows of a Cox model held in memory (with case weights when given): the Efron terms come
+    from `efron` over the rows. analytics.engines.cox has the same methods with the sums computed
+    inside an engine."""
 
     def __init__(self, X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: tuple[np.ndarray, list] | None,
-                 cluster: np.ndarray | None, start: np.ndarray | None = None):
+                 cluster: np.ndarray | None, start: np.ndarray | None = None, weight: np.ndarray | None = None):
         self.X, self.stop, self.event, self.stratum, self.cluster, self.start = X, stop, event, stratum, cluster, start
-        self.rs = efron.risk_sets(X, stop, event, stratum[0] if stratum is not None else None, start)
+        self.weight = weight
+        self.rs = efron.risk_sets(X, stop, event, stratum[0] if stratum is not None else None, start, weight)
         self.n, self.events = len(stop), int(np.sum(event))
         self.cluster_codes = pd.factorize(cluster)[0] if cluster is not None else None
         self.n_clusters = (int(self.cluster_codes.max()) + 1 if cluster is not None and len(self.cluster_codes)
@@ -114,18 +125,23 @@ class InMemoryRows:
         return efron.efron(beta, self.rs, information)
 
     def keep(self, columns: list[int]) -> InMemoryRows:
-        return InMemoryRows(self.X[:, columns], self.stop, self.event, self.stratum, self.cluster, self.start)
+        return InMemoryRows(self.X[:, columns], self.stop, self.event, self.stratum, self.cluster, self.start,
+                            self.weight)
 
     def cluster_scores(self, terms: efron.EfronTerms) -> np.ndarray:
-        """Score residuals summed per cluster (clusters x terms), for the sandwich variance."""
-        return efron.cluster_sums(efron.score_residuals(terms, self.rs), self.cluster_codes[self.rs.perm])
+        """(Weighted) score residuals summed per cluster (clusters x terms), for the sandwich variance."""
+        resid = efron.score_residuals(terms, self.rs)
+        if self.rs.weight is not None:
+            resid = resid * self.rs.weight[:, None]
+        return efron.cluster_sums(resid, self.cluster_codes[self.rs.perm])
 
-    def model(self, beta: np.ndarray, var: np.ndarray, term_covariate: dict[str, str]) -> ModelData:
+    def model(self, beta: np.ndarray, var: np.ndarray, term_covariate: dict[str, str],
+              variance: np.ndarray) -> ModelData:
         X = self.X
         center = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
         markers = [t for j, t in enumerate(term_covariate) if np.all(np.isin(np.round(X[:, j], 9), (0.0, 1.0)))]
         labels = self.stratum[1] if self.stratum is not None else []
-        return ModelData(self.rs, beta, var, center, term_covariate, labels, markers)
+        return ModelData(self.rs, beta, var, center, term_covariate, labels, markers, variance)
 
 
 def fit_rows(data, terms: list[str], design_warnings: list[str], reference: dict[str, str], covariates: list[str],
@@ -203,7 +219,7 @@ def fit_rows(data, terms: list[str], design_warnings: list[str], reference: dict
             "p": 2 * stats.norm.sf(np.abs(fit.beta / used_se)),
         }, columns=TABLE_COLUMNS)
     table.loc[diverging, ["hr_ci_lower", "hr_ci_upper", "p"]] = np.nan
-    model = data.model(fit.beta, var, term_covariates(terms, covariates, reference, splines))
+    model = data.model(fit.beta, var, term_covariates(terms, covariates, reference, splines), used_var)
     effects = spline_effects(splines, terms, fit.beta, used_var)
     return CoxResult(table, loglik=fit.terms.loglik, loglik_null=fit.loglik_null, converged=fit.converged,
                      iterations=fit.iterations, warnings=warnings, model=model, partial_effects=effects, **base)

@@ -16,7 +16,7 @@ Time 0 is an ordinary time: an episode with duration 0 (no session attended) tha
 dropout is an event at time 0 and gives a row at time 0, as in R. The curves start at 1 just
 before the first time; the tables hold only the times R reports (every distinct time with an
 event or a censoring). Times that differ only by rounding noise are merged as R's `timefix` does
-(`outcome_columns.timefix`), and an event column coded as R codes a status (1/2) is refused.
+(`episodes.timefix`), and an event column coded as R codes a status (1/2) is refused.
 
 `kaplan_meier` also takes delayed entry (`entry`: the time a client came under observation; at risk
 on (entry, duration]) and case weights (`weights`): `survfit(Surv(entry, duration, event == 1) ~ g,
@@ -36,7 +36,7 @@ from scipy import stats
 from analytics.models.design import group_labels
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_DROPOUT
-from analytics.survival.outcome_columns import check_event_coding, timefix
+from analytics.episodes import check_event_coding, timefix
 
 ALL = "all"
 ALPHA = 0.05  # the level at which a test's result is called more than chance
@@ -283,6 +283,12 @@ def covariate_columns(episodes: pd.DataFrame, max_levels: int = _MANY_GROUPS) ->
     appointments) are left out: they depend on how long the client stayed, so they would predict
     dropout backwards. Numbers with any spread qualify; text columns with 2 to `max_levels` values."""
     return _columns(episodes, _NOT_COVARIATES, lambda levels, numeric: levels >= 2 and (numeric or levels <= max_levels))
+
+
+def numeric_columns(episodes: pd.DataFrame) -> list[str]:
+    """Numeric episode columns other than the outcome and identifiers: candidates for an entry
+    time or a case weight."""
+    return _columns(episodes, _NOT_GROUPS, lambda levels, numeric: numeric and levels >= 2)
 
 
 def _columns(episodes: pd.DataFrame, excluded, accept) -> list[str]:

@@ -42,6 +42,7 @@ class RiskSets:
     stop_window: tuple  # segment bounds and per-group lookups for rows with stop >= t
     start_window: tuple | None  # the same for rows with start >= t (counting-process data)
     order_start: np.ndarray | None
+    weight: np.ndarray | None = None  # case weights (None: every row counts once)
 
 
 def _sort_order(keys: np.ndarray) -> np.ndarray:
@@ -69,7 +70,7 @@ def _window(sorted_keys: np.ndarray, group_key: np.ndarray, group_end: np.ndarra
 
 
 def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.ndarray | None = None,
-              start: np.ndarray | None = None) -> RiskSets:
+              start: np.ndarray | None = None, weight: np.ndarray | None = None) -> RiskSets:
     n = len(stop)
     stop = np.asarray(stop, dtype=float)
     start = np.full(n, -np.inf) if start is None else np.asarray(start, dtype=float)
@@ -111,6 +112,7 @@ def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.nd
         row_to=np.searchsorted(group_key, key_stop, "right"),
         stop_window=_window(key_stop, group_key, group_end),
         start_window=start_window, order_start=order_start,
+        weight=None if weight is None else np.asarray(weight, dtype=float)[perm],
     )
 
 
@@ -157,35 +159,48 @@ class EfronTerms:
     means: np.ndarray  # per death, p
     w: np.ndarray  # per group: sum_k 1/denom_k
     v: np.ndarray  # per group: sum_k f_k/denom_k
+    hazard: np.ndarray  # per death: its share of the hazard step, 1/denom (weights: mean death weight/denom)
 
 
 def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerms:
-    """Log partial likelihood, score and information at `beta` (Efron's approximation for ties)."""
+    """Log partial likelihood, score and information at `beta` (Efron's approximation for ties).
+    With case weights, as R's coxfit6/agfit4: rows enter the risk sums with weight * risk, and each
+    of a time's d Efron terms counts with the mean weight of its deaths."""
     X = rs.X
     eta = X @ beta
     shift = eta.max() if len(eta) else 0.0
     r = np.exp(eta - shift)
     g = rs.death_group
     f = rs.efron_k
-    rX = r[:, None] * X
-    R = _window_sums(r, rs)
-    A = _window_sums(rX, rs)
     dead = rs.death_rows
-    E = _group_sum(r[dead], rs)
+    rw = r if rs.weight is None else r * rs.weight
+    rX = rw[:, None] * X
+    R = _window_sums(rw, rs)
+    A = _window_sums(rX, rs)
+    E = _group_sum(rw[dead], rs)
     A2 = _group_sum(rX[dead], rs)
     denom = R[g] - f * E[g]
     means = (A[g] - f[:, None] * A2[g]) / denom[:, None]
-    loglik = float(np.sum(eta[dead] - shift) - np.sum(np.log(denom)))
-    score = X[dead].sum(axis=0) - means.sum(axis=0)
-    w = _group_sum(1.0 / denom, rs)
-    v = _group_sum(f / denom, rs)
+    if rs.weight is None:
+        loglik = float(np.sum(eta[dead] - shift) - np.sum(np.log(denom)))
+        score = X[dead].sum(axis=0) - means.sum(axis=0)
+        hazard = 1.0 / denom
+    else:
+        died = rs.weight[dead]
+        mean_weight = (_group_sum(died, rs) / rs.deaths)[g]
+        loglik = float(np.sum(died * (eta[dead] - shift)) - np.sum(mean_weight * np.log(denom)))
+        score = (died[:, None] * X[dead]).sum(axis=0) - (mean_weight[:, None] * means).sum(axis=0)
+        hazard = mean_weight / denom
+    w = _group_sum(hazard, rs)
+    v = _group_sum(f * hazard, rs)
     info = None
     if information:
-        q = r * per_row(w, rs)
-        q[dead] -= r[dead] * v[rs.death_group]
+        q = rw * per_row(w, rs)
+        q[dead] -= rw[dead] * v[rs.death_group]
         half = X * np.sqrt(np.clip(q, 0, None))[:, None]  # q >= 0: the product is a symmetric rank-k update
-        info = half.T @ half - means.T @ means
-    return EfronTerms(loglik, score, info, r, shift, denom, means, w, v)
+        weighted_means = means if rs.weight is None else means * np.sqrt(hazard * denom)[:, None]
+        info = half.T @ half - weighted_means.T @ weighted_means
+    return EfronTerms(loglik, score, info, r, shift, denom, means, w, v, hazard)
 
 
 def baseline_hazard(beta: np.ndarray, rs: RiskSets) -> np.ndarray:
@@ -195,9 +210,10 @@ def baseline_hazard(beta: np.ndarray, rs: RiskSets) -> np.ndarray:
 
 
 def score_residuals(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
-    """Efron score residuals per row (R's residuals(fit, "score")), for the sandwich variance."""
+    """Efron score residuals per row (R's residuals(fit, "score")), for the sandwich variance
+    (with case weights, multiply by the weight before summing, as R's dfbeta residuals)."""
     X, r = rs.X, terms.r
-    inv = 1.0 / terms.denom
+    inv = terms.hazard
     m1 = _group_sum(terms.means * inv[:, None], rs)
     mv = _group_sum(terms.means * (rs.efron_k * inv)[:, None], rs)
     mbar = _group_sum(terms.means, rs) / rs.deaths[:, None]

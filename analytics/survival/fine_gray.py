@@ -31,7 +31,7 @@ from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT
 from analytics.survival import efron
 from analytics.survival.cox_results import MIN_EVENTS_PER_PARAMETER, Z95
-from analytics.survival.outcome_columns import check_event_coding, timefix
+from analytics.episodes import check_event_coding, timefix
 
 TABLE_COLUMNS = ["term", "coef", "shr", "se", "shr_ci_lower", "shr_ci_upper", "p"]
 QUESTION = ("Subdistribution hazard ratios (Fine-Gray): what goes with a higher share of clients who end up "

@@ -46,10 +46,11 @@ def default_tau(episodes: pd.DataFrame, group: str | None = None) -> float:
 
 
 def restricted_mean(episodes: pd.DataFrame, tau: float | None = None, group: str | None = None,
-                    time_scale: str = "sessions") -> RMSTResult:
+                    time_scale: str = "sessions", entry: str | None = None, weights: str | None = None) -> RMSTResult:
     """Restricted mean time to dropout up to `tau` (None: `default_tau`), per group and between
-    each pair of groups (difference and ratio with 95% intervals)."""
-    frame, labels, warnings, total = _prepare(episodes, group)
+    each pair of groups (difference and ratio with 95% intervals), under the Kaplan-Meier curve
+    (with delayed entry and case weights when given, as `kaplan_meier`)."""
+    frame, labels, warnings, total = _prepare(episodes, group, entry, weights)
     if tau is None:
         tau = default_tau(episodes, group)
     if not np.isfinite(tau) or tau <= 0:

@@ -41,13 +41,16 @@ COLUMNS = {
     "cif_overstatement": ["group", "time", "one_minus_km", "cif_dropout", "difference"],
     "cox": ["term", "coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"],
     "ph_test": ["term", "statistic", "df", "p"],
+    "table_one": ["variable", "level", "group", "n", "percent", "mean", "sd", "median", "q1", "q3", "missing",
+                  "suppressed"],
+    "table_one_smd": ["variable", "smd"],
     "rmst": ["group", "tau", "rmst", "se", "ci_lower", "ci_upper"],
     "rmst_contrasts": ["comparison", "measure", "estimate", "ci_lower", "ci_upper", "p"],
     "finegray": ["term", "coef", "shr", "se", "shr_ci_lower", "shr_ci_upper", "p"],
     "logistic": ["term", "or", "ci_lower", "ci_upper", "p"],
     # the contract's columns plus `known` (clients with a known outcome, the funnel's x axis) and `suppressed`
     "therapists": ["therapist_id", "clients", "known", "dropouts", "rate", "shrunk_rate", "ci_lower", "ci_upper",
-                   "outside_95", "outside_998", "suppressed"],
+                   "outside_95", "outside_998", "zone", "flag", "suppressed"],
     "icc": ["therapist_var", "icc", "ci_lower", "ci_upper", "method"],
     "therapist_effects": ["therapist_id", "effect", "ci_lower", "ci_upper"],
 }
@@ -293,7 +296,7 @@ def test_a_model_that_cannot_be_fitted_is_a_warning_not_a_failure(tmp_path):
     assert {"episodes", "km", "logrank", "cif", "therapists"} <= tables
     assert not tables & {"cox", "logistic", "icc"}
     page = (tmp_path / "o" / "report.html").read_text()
-    cox = page.split("<h2>Cox proportional hazards model</h2>")[1].split("<h2>")[0]
+    cox = page.split("<h2>Cox proportional hazards model")[1].split("<h2>")[0]
     assert "could not be run: These columns are not in the episodes table: no_such_column." in cox
     assert len(read(tmp_path / "o" / "tables" / "episodes.csv")) == (
         pd.read_csv(SAMPLE["clients"])["therapist_id"] == "T001").sum()

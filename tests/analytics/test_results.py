@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
-from analytics.models import fit_gee, fit_logistic, fit_random_intercept, table_one
+from analytics.models import fit_gee, fit_logistic, fit_random_intercept
+from analytics.models.table_one import table_one
 from analytics.practice import alliance, outcomes, overview, periods, room_match, therapists, watch_list
 from analytics.results import Privacy, Result
 from analytics.survival import (

@@ -96,3 +96,14 @@ def test_table_one_by_a_chosen_group_is_the_librarys():
     assert shown.astype(str).values.tolist() == expected.display.astype(str).values.tolist()
     assert expected.takeaway in " ".join(m.value for m in at.markdown)
     assert at.session_state[state.TABLE_ONE_GROUP] == "site"
+
+
+def test_a_spline_from_the_recipe_bends_the_logistic_model_and_leaves_the_forest():
+    at = open_page("pages/drivers.py", PRACTICE, suppress_below=0, **{
+        state.COVARIATES: COVARIATES, state.REFERENCE_LEVELS: LEVELS, state.SPLINES: {"srs_first": 3},
+        "drivers_models": ["Logistic regression", "Cox model"]})
+    assert not at.exception, at.exception
+    fit = fit_logistic(EPISODES, COVARIATES, LEVELS, splines={"srs_first": 3})
+    assert f"({fit.splines['srs_first'].median:g})" in " ".join(m.value for m in at.markdown)
+    shown = _table(at, "model")
+    assert not shown["term"].str.contains("ns").any() and "referral[court-mandated]" in set(shown["term"])

@@ -92,7 +92,7 @@ def test_overview_compares_periods_against_the_practice_target():
     episodes = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
     expected = period_comparison(episodes, 11, 0.2)
     assert expected.takeaway in text(at) and "the practice's target of 20.0%" in expected.takeaway
-    shown = frame(at, "Role")
+    shown = frame(at, "Compared as")
     assert shown["Period"].tolist() == expected.table["period"].tolist()
 
 

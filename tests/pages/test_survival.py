@@ -167,3 +167,32 @@ def test_groups_are_known_at_intake_and_measures_during_therapy_go_to_a_landmark
     assert not at.exception
     assert landmark_km(derive_episodes(PRACTICE), PRACTICE.sessions, 5, "missed").takeaway in _markdown(at)
     assert at.session_state[state.LANDMARK_SESSION] == 5 and at.session_state[state.LANDMARK_MEASURE] == "missed"
+def test_multiple_imputation_pools_the_cox_model_when_covariates_are_missing():
+    from analytics.models.imputation import pooled_fit
+
+    at = _app(PRACTICE)
+    at.multiselect(key=state.COVARIATES).set_value(["court_mandated", "env_privacy"]).run()
+    at.toggle(key="cox_imputation").set_value(True).run()
+    assert not at.exception, at.exception
+    episodes = derive_episodes(PRACTICE, EpisodeSettings())
+    covariates = ["court_mandated", "env_privacy"]
+    expected = pooled_fit(episodes, covariates, lambda d: fit_cox(d, covariates), "Cox model", "hazard ratios")
+    shown = _table(at, "fmi")
+    assert shown["ratio"].tolist() == pytest.approx(expected.table["ratio"].tolist(), rel=1e-9)
+    assert at.session_state[state.MISSING_COVARIATES] == "multiple_imputation"
+
+
+def test_delayed_entry_and_weights_reach_the_curves():
+    days = pd.read_csv(REFERENCE / "entry_days.csv").drop(columns="duration_noisy")
+    caseload = Caseload(clients=days.assign(client_id=[f"c{i}" for i in range(len(days))]))
+    at = open_page("pages/survival.py", caseload, suppress_below=0, timeout=60,
+                   **{state.KM_GROUP: "g", state.ENTRY: "entry"})
+    assert not at.exception, at.exception
+    r_entry = pd.read_csv(REFERENCE / "entry_km_entry.csv")
+    assert _table(at, "median")["events"].tolist() == r_entry.groupby("group")["events"].sum().tolist()
+    at.selectbox(key="survival_entry").set_value("(none)").run()
+    at.selectbox(key="survival_weights").set_value("w").run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.WEIGHTS] == "w" and at.session_state[state.ENTRY] is None
+    expected = kaplan_meier(days, "g", weights="w")
+    assert expected.takeaway in _markdown(at)

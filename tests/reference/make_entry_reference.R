@@ -7,8 +7,9 @@
 #   entry_km_weights.csv (weights = w, robust = FALSE), entry_km_noisy.csv (noisy durations,
 #   merged by R's timefix);
 # - entry_cox.csv: cox_tied.csv with an entry time, the noisy duration and two strata columns whose
-#   values contain ", " (so a joined label would merge strata), and entry_cox.json: coxph fits
-#   with delayed entry, on the noisy durations, and stratified by both columns;
+#   values contain ", " (so a joined label would merge strata) and case weights, and entry_cox.json:
+#   coxph fits with delayed entry, on the noisy durations, stratified by both columns, with case
+#   weights, and with weights, delayed entry and clustering together;
 # - lung_status.csv: R's lung data (time, status 1 = censored / 2 = dead, age, sex), to check that
 #   R's status coding is refused.
 # The tests never call R.
@@ -38,6 +39,7 @@ x$entry[x$entry >= x$duration] <- x$duration[x$entry >= x$duration] - 0.5
 x$duration_noisy <- ifelse(seq_len(nrow(x)) %% 2 == 0, x$duration / 3 * 3, x$duration * (1 + 1e-12))
 x$s1 <- ifelse(x$court_mandated == 1, "p, q", "p")
 x$s2 <- ifelse(x$court_mandated == 1, "r", "q, r")
+x$w <- round(runif(nrow(x), 0.2, 3), 2)
 write.csv(x, "entry_cox.csv", row.names = FALSE)
 x$referral <- relevel(factor(x$referral), "self")
 fits <- list(
@@ -45,10 +47,16 @@ fits <- list(
                 cluster = therapist_id),
   noisy = coxph(Surv(duration_noisy, event == 1) ~ age + court_mandated + referral, data = x, ties = "efron"),
   # strata()'s default separator ", " would itself merge ("p, q", "r") with ("p", "q, r"): sep = "|"
-  strata = coxph(Surv(duration, event == 1) ~ age + referral + strata(s1, s2, sep = "|"), data = x, ties = "efron")
+  strata = coxph(Surv(duration, event == 1) ~ age + referral + strata(s1, s2, sep = "|"), data = x, ties = "efron"),
+  weights = coxph(Surv(duration, event == 1) ~ age + court_mandated + referral, data = x, ties = "efron",
+                  weights = w),
+  weights_cluster = coxph(Surv(entry, duration, event == 1) ~ age + court_mandated + referral, data = x,
+                          ties = "efron", weights = w, cluster = therapist_id)
 )
-out <- lapply(fits, function(f) list(coef = as.list(coef(f)), se = as.list(sqrt(diag(f$var))), n = f$n,
-                                     nevent = f$nevent, loglik = f$loglik))
+# with non-whole weights coxph reports a robust variance by default; naive_se is the model-based one
+out <- lapply(fits, function(f) list(coef = as.list(coef(f)), se = as.list(sqrt(diag(f$var))),
+                                     naive_se = if (is.null(f$naive.var)) NULL else sqrt(diag(f$naive.var)),
+                                     n = f$n, nevent = f$nevent, loglik = f$loglik))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "entry_cox.json")
 
 write.csv(data.frame(duration = lung$time, event = lung$status, age = lung$age, sex = lung$sex),

@@ -23,6 +23,6 @@ def test_warm_up_covers_a_change_of_definition(monkeypatch):
     computed = []
     monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
     visitor = AppTest.from_file(str(APP), default_timeout=120).run()
-    visitor.session_state[state.DEFINITION] = "unilateral"
-    visitor.run()
+    visitor.selectbox(key=state.DEFINITION).set_value("unilateral").run()
     assert not visitor.exception and computed == []
+    assert "Unilateral" in visitor.caption[0].value  # the run was under the new definition

@@ -59,3 +59,34 @@ def test_charts_build_from_sample_tables():
     referral = dropout_by(episodes, "referral")
     fig = charts.rate_figure(referral.table, "referral", suppress_below=11)
     assert np.allclose(fig.data[0].x, referral.table.set_index("referral").loc[list(fig.data[0].y), "rate"])
+
+
+def test_one_colour_per_ending_across_charts():
+    from analytics.charts.theme import ENDING_COLOURS, PALETTE
+    from analytics.practice.alliance import alliance_trajectories
+    from analytics.practice.outcomes import GROUP_LABELS, outcome_trajectories
+
+    caseload, episodes = _sample()
+    alliance = charts.trajectory_figure(alliance_trajectories(caseload.sessions, episodes, "srs").table, suppress_below=0)
+    outcome = charts.trajectory_figure(outcome_trajectories(caseload.sessions, episodes, EpisodeSettings()).table,
+                                       suppress_below=0, group="ending", names=GROUP_LABELS)
+    colours = {t.name: t.line.color for fig in (alliance, outcome) for t in fig.data if t.name}
+    vermillion, green = PALETTE[3], PALETTE[2]
+    assert colours["dropped out"] == colours["left (ended unilaterally)"] == vermillion == ENDING_COLOURS["dropout"]
+    assert colours["completed"] == green
+
+
+def test_legends_sit_below_the_figure_and_privacy_notes_above_the_plot():
+    caseload, episodes = _sample()
+    trend = dropout_by_intake_month(episodes)
+    fig = charts.month_figure(trend.table, suppress_below=50)
+    legend = fig.layout.legend
+    assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom")
+    notes = [a for a in fig.layout.annotations if "not shown (privacy)" in a.text]
+    assert notes and all(a.y >= 1 and a.yanchor == "bottom" for a in notes)
+
+
+def test_a_rate_chart_names_its_variable():
+    _, episodes = _sample()
+    fig = charts.rate_figure(dropout_by(episodes, "telehealth").table, "telehealth", suppress_below=0)
+    assert fig.layout.yaxis.title.text == "Telehealth"

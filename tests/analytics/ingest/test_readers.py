@@ -203,3 +203,13 @@ def test_names_equal_after_trimming_stay_distinct():
     doubled = pd.DataFrame([[1, 2]], columns=["a", "a"])
     frame, _ = read_table(doubled)
     assert list(frame.columns) == ["a", "a.1"]
+
+
+def test_totals_and_blank_separator_rows_are_left_out_and_named():
+    text = ("Client,Date,Status,Fee\nC1,2024-01-02,Show,90\nC2,2024-01-03,Show,90\nSubtotal,,,180\n,,,\n"
+            "C1,2024-02-02,Show,90\nTotal for February,,,90\nGrand total,,,270\n")
+    frame, problems = read_table(("visits.csv", text.encode()))
+    assert frame["Client"].tolist() == ["C1", "C2", "C1"]
+    messages = {p.message: p.rows for p in problems}
+    assert messages["3 row(s) are totals or subtotals, not data; left out"] == [4, 7, 8]
+    assert messages["1 blank separator row(s) between the data were left out"] == [5]

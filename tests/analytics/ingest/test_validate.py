@@ -9,7 +9,7 @@ from analytics.ingest.load import load_caseload
 from analytics.ingest.mapping import Mapping, TableMapping
 from analytics.ingest.problems import Problem, problems_table
 from analytics.ingest.validate import check_links, conform
-from tests.paths import FIXTURES
+from tests.paths import FIXTURES, REFERENCE
 
 EXPORT_DATE = "2024-06-30"
 
@@ -185,3 +185,16 @@ def test_problems_table_lists_errors_first():
     table = problems_table([Problem("a.csv", None, [], "w", "f"), Problem("b.csv", "c", [2, 3], "e", "f", "error")])
     assert table["severity"].tolist() == ["error", "warning"]
     assert table.loc[0, "rows"] == "rows 2, 3"
+
+
+def test_r_status_coding_blocks_the_import_with_the_one_line_fix(tmp_path):
+    lung = pd.read_csv(REFERENCE / "lung_status.csv").assign(client_id=lambda d: [f"c{i}" for i in range(len(d))])
+    path = tmp_path / "lung.csv"
+    lung.to_csv(path, index=False)
+    result = load_caseload({"clients": str(path)})
+    problem = next(p for p in result.problems if p.column == "event" and p.severity == "error")
+    assert "as R codes a status (1 = censored, 2 = event)" in problem.message
+    assert "episodes['event'] = episodes['event'] - 1" in problem.fix
+    fixed = tmp_path / "fixed.csv"
+    lung.assign(event=lung["event"] - 1).to_csv(fixed, index=False)
+    assert not [p for p in load_caseload({"clients": str(fixed)}).problems if p.severity == "error"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -21,15 +20,6 @@ import pytest
 
 from analytics.charts.theme import PALETTE, apply_publication_theme, apply_theme
 from analytics.output import export
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    problem = export.renderer_problem()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must be able to render figures: {problem}")
-        pytest.skip(problem)
 
 
 @pytest.fixture

@@ -84,3 +84,16 @@ def test_a_spline_in_the_recipe_writes_partial_effects_for_cox_and_logistic():
     assert "natural cubic splines" in bundle.files["methods.md"].decode()
     with pytest.raises(RecipeError, match="splines"):
         Recipe.from_dict({"splines": {"age": 0}})
+
+
+def test_multiple_imputation_in_the_recipe_adds_pooled_models():
+    recipe = Recipe.from_dict({**RECIPE, "missing_covariates": "multiple_imputation", "imputations": 3})
+    bundle = assemble(load_sample(), recipe, render_figures=False)
+    for stem in ("cox_imputed", "logistic_imputed"):
+        table = _table(bundle, stem)
+        assert list(table.columns) == ["term", "coef", "ratio", "se", "ci_lower", "ci_upper", "p", "df", "fmi"]
+        assert (table["fmi"] > 0).any()  # env_privacy is missing for 171 episodes
+    assert "Rubin's rules" in bundle.files["methods.md"].decode()
+    assert "tables/cox_imputed.csv" not in assemble(load_sample(), Recipe.from_dict(RECIPE), render_figures=False).files
+    with pytest.raises(RecipeError, match="missing_covariates"):
+        Recipe.from_dict({"missing_covariates": "impute"})

@@ -15,7 +15,6 @@ import pytest
 
 from analytics.episodes import derive_episodes
 from analytics.ingest.load import load_sample
-from analytics.output import export
 from analytics.output.summary import meeting_summary, summary_pdf
 from analytics.practice.therapists import therapist_funnel
 from analytics.recipe import Recipe
@@ -35,15 +34,6 @@ def sample():
 def summary(sample):
     caseload, episodes = sample
     return meeting_summary(caseload, Recipe(target_rate=0.2), episodes)
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    problem = export.renderer_problem()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must be able to print the summary: {problem}")
-        pytest.skip(problem)
 
 
 def test_summary_states_the_rate_against_the_benchmark(summary, sample):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from analytics.survival.cox import fit_cox
+from analytics.episodes import timefix
 from analytics.survival.curves import KM_COLUMNS, kaplan_meier, tally
-from analytics.survival.outcome_columns import timefix
 from tests.paths import REFERENCE
 
 DAYS = pd.read_csv(REFERENCE / "entry_days.csv")
@@ -58,6 +58,8 @@ def test_timefix_merges_runs_to_their_first_time_and_keeps_real_gaps():
     ("entry", dict(entry="entry"), "robust_se"),
     ("noisy", dict(duration="duration_noisy", cluster=None), "se"),
     ("strata", dict(strata=["s1", "s2"], cluster=None), "se"),
+    ("weights", dict(weights="w", cluster="client_id"), "robust_se"),
+    ("weights_cluster", dict(weights="w", entry="entry"), "robust_se"),
 ])
 def test_cox_with_entry_noisy_times_and_two_strata_equals_r(case, kwargs, se):
     covariates = ["age", "referral"] if case == "strata" else COVS
@@ -66,6 +68,8 @@ def test_cox_with_entry_noisy_times_and_two_strata_equals_r(case, kwargs, se):
     terms = fit.table["term"].tolist()
     np.testing.assert_allclose(fit.table["coef"], [ref["coef"][R_TERMS.get(t, t)] for t in terms], rtol=1e-6)
     np.testing.assert_allclose(fit.table[se], ref["se"], rtol=1e-6)
+    if isinstance(ref.get("naive_se"), list):  # non-whole weights: R's var is robust by default, naive.var the model-based one
+        np.testing.assert_allclose(fit.table["se"], ref["naive_se"], rtol=1e-6)
     np.testing.assert_allclose([fit.loglik_null, fit.loglik], ref["loglik"], rtol=1e-9)
     assert (fit.n_used, fit.events) == (ref["n"], ref["nevent"])
 
@@ -97,6 +101,17 @@ def test_an_entry_after_the_end_is_refused():
     data = COX.assign(entry=COX["duration"] + 1)
     with pytest.raises(ValueError, match="not before their duration"):
         fit_cox(data, ["age"], entry="entry")
+
+
+def test_unit_weights_change_nothing_and_negative_weights_are_refused():
+    # (whole-number weights are not copies under Efron's ties, in R too: copies of a death tie with it)
+    data = COX.assign(one=1.0, minus=-1.0)
+    plain = fit_cox(data, ["age", "court_mandated"])
+    weighted = fit_cox(data, ["age", "court_mandated"], weights="one")
+    np.testing.assert_allclose(weighted.table[["coef", "se", "robust_se"]], plain.table[["coef", "se", "robust_se"]],
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="case weights"):
+        fit_cox(data, ["age"], weights="minus", cluster=None)
 
 
 def test_a_tally_gives_the_same_merged_times_and_refuses_entry_and_weights():

@@ -1,0 +1,43 @@
+"""The display dictionary: what a director reads for a column, a level and a value."""
+
+import numpy as np
+import pandas as pd
+
+from analytics.practice.display import column_label, director_table, level_label, number
+
+
+def test_values_read_as_a_director_reads_them():
+    assert number(0.227, percent=True) == "22.7%"
+    assert number(6.94e-18) == "<0.001"
+    assert number(1234.0) == "1,234" and number(np.int64(12)) == "12"
+    assert number(3.14159) == "3.14" and number(123456.7) == "123,457"
+    assert number(pd.Timestamp("2023-01-01")) == "2023-01-01"
+    assert number(None) == number(np.nan) == number(pd.NaT) == "–"
+    assert number(True) == "yes" and number("left_improved") == "left after improving"
+
+
+def test_columns_levels_and_model_terms_in_words():
+    assert column_label("ci_lower") == "95% CI from" and column_label("env_comfort") == "Room comfort"
+    assert column_label("referral[court-mandated]") == "Referral: court-mandated"
+    assert column_label("some_new_column") == "Some new column"
+    assert level_label("both_not") == "both not" and level_label("within") == "within the limits"
+
+
+def test_a_director_table_has_words_percentages_and_hidden_cells():
+    table = pd.DataFrame({"factor": ["env_comfort", "env_noise"], "clients": [40.0, np.nan], "rate": [0.2, np.nan],
+                          "ci_lower": [0.1, np.nan], "ci_upper": [0.3, np.nan], "suppressed": [False, True]})
+    shown = director_table(table)
+    assert list(shown.columns) == ["Factor", "Clients", "Dropout rate", "95% CI from", "95% CI to"]
+    assert shown.iloc[0].tolist() == ["Room comfort", "40", "20.0%", "10.0%", "30.0%"]
+    assert shown.iloc[1].tolist() == ["Room quiet", "hidden", "hidden", "hidden", "hidden"]
+    means = director_table(pd.DataFrame({"mean": [31.25], "ci_lower": [30.5], "ci_upper": [32.0]}))
+    assert means.iloc[0].tolist() == ["31.2", "30.5", "32"]  # an interval of a mean is not a percentage
+
+
+def test_rate_rows_of_a_mixed_table_read_as_percentages():
+    headline = pd.DataFrame({"figure": ["clients", "dropout rate", "median sessions attended"],
+                             "value": [1500.0, 0.227, 6.0], "ci_lower": [np.nan, 0.204, 5.0],
+                             "ci_upper": [np.nan, 0.251, 7.0], "note": ["episodes", "of ended", "ended"]})
+    shown = director_table(headline)
+    assert shown["Value"].tolist() == ["1,500", "22.7%", "6"]
+    assert shown["95% CI from"].tolist() == ["–", "20.4%", "5"]
