@@ -28,6 +28,15 @@ import pandas as pd
 import sqlglot
 
 ENGINES = ("pandas", "duckdb", "spark")
+# A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
+# own progress), few shuffle partitions for one machine, and no planning-time evaluation of tables
+# registered from pandas (ConvertToLocalRelation would run whole queries in the driver).
+SPARK_LOCAL = {
+    "spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.optimizer.excludedRules": "org.apache.spark.sql.catalyst.optimizer.ConvertToLocalRelation",
+}
 ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
 
 
@@ -178,15 +187,14 @@ class SparkEngine(Engine):
 
     def __init__(self, master: str | None = "local[2]", session=None, config: dict | None = None):
         super().__init__()
+        self._own = session is None and master is not None  # a session started here is stopped here
         if session is None:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.appName("alliance-lens")
             if master:
                 builder = builder.master(master)
-            settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
-                        "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
-                        **(config or {})}
+            settings = {**SPARK_LOCAL, **(config or {})}
             for key, value in settings.items():
                 builder = builder.config(key, value)
             session = builder.getOrCreate()
@@ -211,7 +219,11 @@ class SparkEngine(Engine):
         self._tables.add(table)
 
     def translate(self, query: str) -> str:
-        return sqlglot.transpile(query, read="duckdb", write="spark")[0]
+        """DuckDB's dialect to Spark's. A literal such as 1.0 is a double in DuckDB but a decimal in
+        Spark, so it is cast. TRY_STRPTIME has no twin sqlglot knows: it goes over as STRPTIME (to
+        Spark's TO_TIMESTAMP, formats converted) and comes back as TRY_TO_TIMESTAMP."""
+        tree = sqlglot.parse_one(query.replace("TRY_STRPTIME(", "STRPTIME("), read="duckdb").transform(_double)
+        return tree.sql(dialect="spark").replace("TO_TIMESTAMP(", "TRY_TO_TIMESTAMP(")
 
     def run(self, query: str) -> None:
         self.spark.sql(self.translate(query))
@@ -224,6 +236,8 @@ class SparkEngine(Engine):
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
+        if name in self._tables:
+            self.spark.catalog.uncacheTable(name)
         self.spark.sql(self.translate(query)).cache().createOrReplaceTempView(name)
         self._tables.add(name)
         return name
@@ -238,6 +252,18 @@ class SparkEngine(Engine):
 
     def tables(self) -> set[str]:
         return set(self._tables)
+
+    def close(self) -> None:
+        for name in self._tables:
+            self.spark.catalog.dropTempView(name)
+        if self._own:
+            self.spark.stop()
+
+
+def _double(node):
+    if isinstance(node, sqlglot.exp.Literal) and not node.is_string and "." in node.this:
+        return sqlglot.exp.cast(node.copy(), "DOUBLE")
+    return node
 
 
 def open_engine(name: str, **options) -> Engine:

@@ -4,6 +4,8 @@ in another order than numpy, so only the last bits may differ)."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -31,3 +33,9 @@ def assert_same_episodes(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
             left = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in a.tolist()]
             right = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in b.tolist()]
             assert left == right, column
+
+
+def assert_same_table(ours: bytes, theirs: bytes) -> None:
+    """Two CSV files of a report bundle hold the same table (floats to 1e-12 relative)."""
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(ours)), pd.read_csv(io.BytesIO(theirs)),
+                                  check_exact=False, rtol=1e-12)
