@@ -82,12 +82,15 @@ def run_report(args) -> str:
     recipe = _recipe(args.config)
     mapping = _mapping(recipe, args.config)
     stages = 3 if args.engine == "pandas" else 4
-    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False,
+    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False, disable=None,  # None: off unless a terminal
               bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})") as bar:
+        started = []
+
         def step(stage: str) -> None:
             """A stage starts: the bar counts the ones before it as done."""
-            if bar.desc:
+            if started:
                 bar.update(1)
+            started.append(stage)
             bar.set_description_str(stage)
 
         if args.engine == "pandas":
