@@ -146,7 +146,7 @@ class DuckDBEngine(Engine):
             listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
             reader = (f"read_parquet({listed})" if file_format(files) == "parquet"
                       else f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)")
-            self.view(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)
+            self.materialize(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)  # parsed once
         self._tables.add(table)
 
     def run(self, query: str) -> None:
