@@ -115,15 +115,13 @@ def _check_available(facts: CaseloadFacts, settings: EpisodeSettings) -> None:
 
 
 def _clients_only(clients: list[str]) -> str:
-    if "sessions_attended" in clients:
-        rest = ", ".join(q(c) for c in clients if c != "sessions_attended")
-        return f"SELECT {rest}, TRY_CAST(sessions_attended AS DOUBLE) AS sessions_attended, " \
-               f"TRY_CAST(sessions_attended AS DOUBLE) AS duration, " \
-               f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' " \
-               f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients"
-    return (f"SELECT *, CAST(NULL AS DOUBLE) AS sessions_attended, CAST(NULL AS DOUBLE) AS duration, "
-            f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' "
-            f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients")
+    """A clients file on its own (analytics.episodes._clients_without_history): time in therapy is
+    its `sessions_attended` count when it has one; the therapist's judgement gives the event."""
+    attended = "TRY_CAST(sessions_attended AS DOUBLE)" if "sessions_attended" in clients else "CAST(NULL AS DOUBLE)"
+    own = ", ".join(q(c) for c in clients if c != "sessions_attended")
+    event = event_sql(EpisodeSettings("therapist_judged"))
+    return (f"SELECT {own}, {attended} AS sessions_attended, {attended} AS duration, CAST({event} AS BIGINT) AS event "
+            "FROM (SELECT *, termination AS _termination FROM clients)")
 
 
 def _ordered(columns: list[str], extra: list[str]) -> list[str]:

@@ -48,6 +48,18 @@ def test_a_definition_the_tables_cannot_support_says_what_to_load():
         engine.episodes(EpisodeSettings("therapist_judged"))
 
 
+def test_a_clients_file_without_appointments_gives_the_therapists_judgement():
+    from analytics.caseload import Caseload
+
+    caseload = load_sample().caseload
+    clients = caseload.clients.assign(sessions_attended=[float(i % 9) for i in range(len(caseload.clients))])
+    engine = open_engine("duckdb")
+    engine.register("clients", clients)
+    expected = derive_episodes(Caseload(clients=clients))
+    assert_same_episodes(collected(engine, engine.episodes()), expected)
+    assert expected["duration"].tolist()[:3] == [0.0, 1.0, 2.0]
+
+
 def test_a_researchers_own_episode_table_is_taken_as_it_is():
     caseload = load_sample().caseload
     own = derive_episodes(caseload)[["client_id", "therapist_id", "site", "duration", "event"]]
