@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from analytics.engines.engine import ENGINES
+from analytics.engines.engine import ENGINES, is_remote, is_table_name
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
@@ -167,15 +167,11 @@ def _sources(args) -> dict[str, str]:
     for table, path in sources.items():
         if args.engine == "pandas" and not os.path.isfile(path):
             raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
-        if args.engine != "pandas" and not glob.glob(path) and not (args.engine == "spark" and _table_name(path)):
+        spark_only = args.engine == "spark" and (is_table_name(path) or is_remote(path))
+        if args.engine != "pandas" and not glob.glob(path) and not spark_only:
             raise CliError(f"{path}: no file matches; check the path or glob given to --{table}"
                            + (" (or give a table name)." if args.engine == "spark" else "."))
     return sources
-
-
-def _table_name(text: str) -> bool:
-    """A Spark catalog name such as sessions or db.sessions (no path separator, no file suffix)."""
-    return "/" not in text and not text.lower().endswith((".csv", ".parquet", ".pq"))
 
 
 def _recipe(path) -> Recipe:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+import re
 from abc import ABC, abstractmethod
 
 import pandas as pd
@@ -40,8 +41,22 @@ SPARK_LOCAL = {
 ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
 
 
-def _quoted(name: str) -> str:
+def q(name: str) -> str:
+    """A quoted identifier (pass-through columns may hold spaces or quotes)."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def is_table_name(text) -> bool:
+    """A Spark catalog name such as sessions or research.sessions: no file matches it, no path
+    separator, no file suffix."""
+    text = str(text)
+    return (not glob.glob(text) and "/" not in text and os.sep not in text
+            and not text.lower().endswith((".csv", ".parquet", ".pq")))
+
+
+def is_remote(text) -> bool:
+    """A path only the cluster can read: a URL such as hdfs://..., s3a://... or dbfs:/..."""
+    return isinstance(text, str) and re.match(r"^[a-z][a-z0-9+.-]+:/", text) is not None
 
 
 def source_files(source) -> list[str]:
@@ -86,7 +101,7 @@ class Engine(ABC):
     def view(self, query: str, name: str | None = None) -> str:
         """A temporary view over `query`; returns its name (given, or a fresh one)."""
         name = name or f"_v{next(self._views)}"
-        self.run(f"CREATE OR REPLACE TEMP VIEW {_quoted(name)} AS {query}")
+        self.run(f"CREATE OR REPLACE TEMP VIEW {q(name)} AS {query}")
         return name
 
     def materialize(self, query: str, name: str | None = None) -> str:
@@ -94,7 +109,7 @@ class Engine(ABC):
         return self.view(query, name)
 
     def columns(self, table: str) -> list[str]:
-        return [c for c in self.collect(f"SELECT * FROM {_quoted(table)} LIMIT 0").columns if c != ROW]
+        return [c for c in self.collect(f"SELECT * FROM {q(table)} LIMIT 0").columns if c != ROW]
 
     def has(self, table: str) -> bool:
         return table in self.tables()
@@ -140,7 +155,7 @@ class DuckDBEngine(Engine):
         if isinstance(source, pd.DataFrame):
             frame = source.assign(**{ROW: range(len(source))})
             self.con.register(f"_frame_{table}", frame)
-            self.view(f"SELECT * FROM {_quoted('_frame_' + table)}", table)
+            self.view(f"SELECT * FROM {q('_frame_' + table)}", table)
         else:
             files = source_files(source)
             listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
@@ -159,18 +174,15 @@ class DuckDBEngine(Engine):
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
-        self.run(f"CREATE OR REPLACE TEMP TABLE {_quoted(name)} AS {query}")
+        self.run(f"CREATE OR REPLACE TEMP TABLE {q(name)} AS {query}")
         self._tables.add(name)
         return name
 
     def collect(self, query: str) -> pd.DataFrame:
-        if query.strip().isidentifier() or query in self._tables:
-            query = f"SELECT * EXCLUDE ({ROW}) FROM {_quoted(query)}" if ROW in self._raw_columns(query) else \
-                f"SELECT * FROM {_quoted(query)}"
-        return self.con.execute(query).df()
-
-    def _raw_columns(self, table: str) -> list[str]:
-        return [d[0] for d in self.con.execute(f"SELECT * FROM {_quoted(table)} LIMIT 0").description]
+        if query not in self._tables:
+            return self.con.execute(query).df()
+        frame = self.con.execute(f"SELECT * FROM {q(query)}").df()
+        return frame.drop(columns=ROW) if ROW in frame.columns else frame
 
     def tables(self) -> set[str]:
         return set(self._tables)
@@ -207,13 +219,14 @@ class SparkEngine(Engine):
 
         if isinstance(source, pd.DataFrame):
             frame = self.spark.createDataFrame(source.assign(**{ROW: range(len(source))}))
-        elif isinstance(source, str) and not glob.glob(source) and "/" not in source and "." not in os.path.basename(source):
+        elif isinstance(source, str) and is_table_name(source):
             frame = self.spark.table(source).withColumn(ROW, F.monotonically_increasing_id())
         else:
-            files = source_files(source)
+            remote = is_remote(source)  # read by the cluster: a folder of Parquet files unless it ends in .csv
+            files = [source] if remote else source_files(source)
             reader = self.spark.read
-            frame = (reader.parquet(*files) if file_format(files) == "parquet"
-                     else reader.option("header", True).csv(files))
+            parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
+            frame = reader.parquet(*files) if parquet else reader.option("header", True).csv(files)
             frame = frame.withColumn(ROW, F.monotonically_increasing_id())
         frame.createOrReplaceTempView(table)
         self._tables.add(table)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.engines.engine import q
 from analytics.episodes import EpisodeSettings
 from analytics.outcomes.measures import NHS_PAIR, TOLERANCE, Measure
 from analytics.schema import (
@@ -28,11 +29,6 @@ from analytics.schema import (
 SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled", "last_scheduled",
            "first_session", "last_session", "last_status")
 _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
-
-
-def q(name: str) -> str:
-    """A quoted identifier (pass-through columns may hold spaces or quotes)."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def literal(value) -> str:
