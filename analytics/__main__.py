@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from analytics.engines.engine import ENGINES
+from analytics.engines.engine import ENGINES, is_remote, is_table_name
 from analytics.output.summary import PAPERS
 from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
@@ -137,7 +137,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 def run_report(args) -> str:
     """Load, check, analyse and write (in memory or inside an engine); returns the summary line."""
     stages = 3 if args.engine == "pandas" else 4
-    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False, disable=None,  # a bar on a terminal only
+    with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False, disable=None,  # None: off unless a terminal
               bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})") as bar:
         started = []
 
@@ -332,16 +332,11 @@ def _sources(args) -> dict:
         for path in paths:
             if engine == "pandas" and not os.path.isfile(path):
                 raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
-            if engine != "pandas" and not glob.glob(path) and not (engine == "spark" and _table_name(path)):
+            spark_only = engine == "spark" and (is_table_name(path) or is_remote(path))
+            if engine != "pandas" and not glob.glob(path) and not spark_only:
                 raise CliError(f"{path}: no file matches; check the path or glob given to --{table}"
                                + (" (or give a table name)." if engine == "spark" else "."))
     return {t: paths[0] if len(paths) == 1 else list(paths) for t, paths in sources.items()}
-
-
-def _table_name(text: str) -> bool:
-    """A Spark catalog name such as sessions or db.sessions (no path separator, no file suffix)."""
-    return "/" not in text and not text.lower().endswith((".csv", ".parquet", ".pq"))
-
 
 def _sheets(pairs: list[str], sources: dict) -> dict[str, str]:
     sheets = {}

@@ -321,7 +321,7 @@ def _add_alliance_summaries(
         cutoff = getattr(settings, f"{measure}_rupture_cutoff")
         frame["rupture"] = flag_ruptures(frame, measure, drop, cutoff).to_numpy()
         starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
-        ends = np.r_[starts[1:], len(client)]
+        ends = np.r_[starts[1:], len(client)] if len(client) else starts  # scores only at missed sessions: none
         values = frame[measure].to_numpy()
         rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
         summary = pd.DataFrame(

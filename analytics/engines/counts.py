@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.engines.rules import q
+from analytics.engines.engine import q
 from analytics.survival.curves import ALL, Tally
 
 

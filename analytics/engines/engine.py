@@ -22,17 +22,41 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+import re
 from abc import ABC, abstractmethod
 
 import pandas as pd
 import sqlglot
 
 ENGINES = ("pandas", "duckdb", "spark")
+# A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
+# own progress), few shuffle partitions for one machine, and no planning-time evaluation of tables
+# registered from pandas (ConvertToLocalRelation would run whole queries in the driver).
+SPARK_LOCAL = {
+    "spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.optimizer.excludedRules": "org.apache.spark.sql.catalyst.optimizer.ConvertToLocalRelation",
+}
 ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
 
 
-def _quoted(name: str) -> str:
+def q(name: str) -> str:
+    """A quoted identifier (pass-through columns may hold spaces or quotes)."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def is_table_name(text) -> bool:
+    """A Spark catalog name such as sessions or research.sessions: no file matches it, no path
+    separator, no file suffix."""
+    text = str(text)
+    return (not glob.glob(text) and "/" not in text and os.sep not in text
+            and not text.lower().endswith((".csv", ".parquet", ".pq")))
+
+
+def is_remote(text) -> bool:
+    """A path only the cluster can read: a URL such as hdfs://..., s3a://... or dbfs:/..."""
+    return isinstance(text, str) and re.match(r"^[a-z][a-z0-9+.-]+:/", text) is not None
 
 
 def source_files(source) -> list[str]:
@@ -77,7 +101,7 @@ class Engine(ABC):
     def view(self, query: str, name: str | None = None) -> str:
         """A temporary view over `query`; returns its name (given, or a fresh one)."""
         name = name or f"_v{next(self._views)}"
-        self.run(f"CREATE OR REPLACE TEMP VIEW {_quoted(name)} AS {query}")
+        self.run(f"CREATE OR REPLACE TEMP VIEW {q(name)} AS {query}")
         return name
 
     def materialize(self, query: str, name: str | None = None) -> str:
@@ -85,7 +109,7 @@ class Engine(ABC):
         return self.view(query, name)
 
     def columns(self, table: str) -> list[str]:
-        return [c for c in self.collect(f"SELECT * FROM {_quoted(table)} LIMIT 0").columns if c != ROW]
+        return [c for c in self.collect(f"SELECT * FROM {q(table)} LIMIT 0").columns if c != ROW]
 
     def has(self, table: str) -> bool:
         return table in self.tables()
@@ -131,13 +155,13 @@ class DuckDBEngine(Engine):
         if isinstance(source, pd.DataFrame):
             frame = source.assign(**{ROW: range(len(source))})
             self.con.register(f"_frame_{table}", frame)
-            self.view(f"SELECT * FROM {_quoted('_frame_' + table)}", table)
+            self.view(f"SELECT * FROM {q('_frame_' + table)}", table)
         else:
             files = source_files(source)
             listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
             reader = (f"read_parquet({listed})" if file_format(files) == "parquet"
                       else f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)")
-            self.view(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)
+            self.materialize(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)  # parsed once
         self._tables.add(table)
 
     def run(self, query: str) -> None:
@@ -150,18 +174,15 @@ class DuckDBEngine(Engine):
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
-        self.run(f"CREATE OR REPLACE TEMP TABLE {_quoted(name)} AS {query}")
+        self.run(f"CREATE OR REPLACE TEMP TABLE {q(name)} AS {query}")
         self._tables.add(name)
         return name
 
     def collect(self, query: str) -> pd.DataFrame:
-        if query.strip().isidentifier() or query in self._tables:
-            query = f"SELECT * EXCLUDE ({ROW}) FROM {_quoted(query)}" if ROW in self._raw_columns(query) else \
-                f"SELECT * FROM {_quoted(query)}"
-        return self.con.execute(query).df()
-
-    def _raw_columns(self, table: str) -> list[str]:
-        return [d[0] for d in self.con.execute(f"SELECT * FROM {_quoted(table)} LIMIT 0").description]
+        if query not in self._tables:
+            return self.con.execute(query).df()
+        frame = self.con.execute(f"SELECT * FROM {q(query)}").df()
+        return frame.drop(columns=ROW) if ROW in frame.columns else frame
 
     def tables(self) -> set[str]:
         return set(self._tables)
@@ -178,15 +199,14 @@ class SparkEngine(Engine):
 
     def __init__(self, master: str | None = "local[2]", session=None, config: dict | None = None):
         super().__init__()
+        self._own = session is None and master is not None  # a session started here is stopped here
         if session is None:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.appName("alliance-lens")
             if master:
                 builder = builder.master(master)
-            settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
-                        "spark.sql.shuffle.partitions": "4", "spark.sql.execution.arrow.pyspark.enabled": "true",
-                        **(config or {})}
+            settings = {**SPARK_LOCAL, **(config or {})}
             for key, value in settings.items():
                 builder = builder.config(key, value)
             session = builder.getOrCreate()
@@ -199,19 +219,24 @@ class SparkEngine(Engine):
 
         if isinstance(source, pd.DataFrame):
             frame = self.spark.createDataFrame(source.assign(**{ROW: range(len(source))}))
-        elif isinstance(source, str) and not glob.glob(source) and "/" not in source and "." not in os.path.basename(source):
+        elif isinstance(source, str) and is_table_name(source):
             frame = self.spark.table(source).withColumn(ROW, F.monotonically_increasing_id())
         else:
-            files = source_files(source)
+            remote = is_remote(source)  # read by the cluster: a folder of Parquet files unless it ends in .csv
+            files = [source] if remote else source_files(source)
             reader = self.spark.read
-            frame = (reader.parquet(*files) if file_format(files) == "parquet"
-                     else reader.option("header", True).csv(files))
+            parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
+            frame = reader.parquet(*files) if parquet else reader.option("header", True).csv(files)
             frame = frame.withColumn(ROW, F.monotonically_increasing_id())
         frame.createOrReplaceTempView(table)
         self._tables.add(table)
 
     def translate(self, query: str) -> str:
-        return sqlglot.transpile(query, read="duckdb", write="spark")[0]
+        """DuckDB's dialect to Spark's. A literal such as 1.0 is a double in DuckDB but a decimal in
+        Spark, so it is cast. TRY_STRPTIME has no twin sqlglot knows: it goes over as STRPTIME (to
+        Spark's TO_TIMESTAMP, formats converted) and comes back as TRY_TO_TIMESTAMP."""
+        tree = sqlglot.parse_one(query.replace("TRY_STRPTIME(", "STRPTIME("), read="duckdb").transform(_double)
+        return tree.sql(dialect="spark").replace("TO_TIMESTAMP(", "TRY_TO_TIMESTAMP(")
 
     def run(self, query: str) -> None:
         self.spark.sql(self.translate(query))
@@ -224,6 +249,8 @@ class SparkEngine(Engine):
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
+        if name in self._tables:
+            self.spark.catalog.uncacheTable(name)
         self.spark.sql(self.translate(query)).cache().createOrReplaceTempView(name)
         self._tables.add(name)
         return name
@@ -238,6 +265,18 @@ class SparkEngine(Engine):
 
     def tables(self) -> set[str]:
         return set(self._tables)
+
+    def close(self) -> None:
+        for name in self._tables:
+            self.spark.catalog.dropTempView(name)
+        if self._own:
+            self.spark.stop()
+
+
+def _double(node):
+    if isinstance(node, sqlglot.exp.Literal) and not node.is_string and "." in node.this:
+        return sqlglot.exp.cast(node.copy(), "DOUBLE")
+    return node
 
 
 def open_engine(name: str, **options) -> Engine:

@@ -15,15 +15,26 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.rules import q
+from analytics.engines.engine import q
 from analytics.ingest.dictionary import REQUIRED, column_type
-from analytics.ingest.mapping import _NO, _YES, CANONICAL_COLUMNS, ISO, VALUE_SETS, Mapping, TableMapping, \
-    format_label, suggest_mapping, value_key
+from analytics.ingest.mapping import (
+    CANONICAL_COLUMNS,
+    ISO,
+    VALUE_SETS,
+    Mapping,
+    TableMapping,
+    format_label,
+    map_values,
+    suggest_mapping,
+    to_flags,
+    value_key,
+)
 from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
 from analytics.ingest.readers import NA_VALUES, source_name
 from analytics.ingest.validate import _count, _missing_required, _missing_sources, _scale_name
 from analytics.schema import SCALES, TABLES
 
+MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
 _ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
 _TIME_PART = r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -92,11 +103,14 @@ def _number(text: str) -> str:
     return f"TRY_CAST({comma} AS DOUBLE)"
 
 
+def _literal(value) -> str:
+    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
 def _lookup(key: str, table: dict) -> str:
     if not table:
         return "CAST(NULL AS VARCHAR)"
-    cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN " +
-                     ("NULL" if v is None else f"'{v.replace(chr(39), chr(39) * 2)}'") for k, v in table.items())
+    cases = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in table.items())
     return f"CASE {key} {cases} ELSE NULL END"
 
 
@@ -169,7 +183,8 @@ class _Conversion:
     def date(self, column: str, text: str, given: str) -> str:
         fmt = self.mapping.date_formats.get(column, ISO)
         bare = f"TRIM(REGEXP_REPLACE(TRIM({text}), '{_TIME_PART}', ''))"
-        parsed = (f"TRY_CAST({bare} AS DATE)" if fmt == ISO else f"CAST(TRY_STRPTIME({bare}, '{fmt}') AS DATE)")
+        parsed = (f"COALESCE(TRY_CAST(TRIM({text}) AS DATE), TRY_CAST({bare} AS DATE))" if fmt == ISO else
+                  f"CAST(COALESCE(TRY_STRPTIME(TRIM({text}), '{fmt}'), TRY_STRPTIME({bare}, '{fmt}')) AS DATE)")
         sessions = self.table == "sessions"
         outcome = "left out" if sessions else "set to missing"
         self.check(f"({given} AND {parsed} IS NULL)", column,
@@ -185,10 +200,22 @@ class _Conversion:
                    drop=sessions)
         return parsed if sessions else f"CASE WHEN {future} THEN NULL ELSE {parsed} END"
 
+    def distinct(self, text: str) -> pd.Series | None:
+        """The distinct values of a column (None when there are more than MAX_DISTINCT): mapped in
+        Python by the in-memory rules, then looked up per row, instead of normalised per row."""
+        values = self.engine.collect(f"SELECT DISTINCT {text} AS v FROM raw_{self.table} "
+                                     f"WHERE {text} IS NOT NULL LIMIT {MAX_DISTINCT + 1}")["v"]
+        return None if len(values) > MAX_DISTINCT else values.astype(object).reset_index(drop=True)
+
     def category(self, column: str, text: str, given: str) -> str:
-        lookup = {value_key(v): v for v in VALUE_SETS[column]}
-        lookup.update({value_key(k): v for k, v in self.mapping.values.get(column, {}).items()})
-        mapped = _lookup(_key(text), lookup)
+        values = self.distinct(text)
+        if values is None:
+            lookup = {value_key(v): v for v in VALUE_SETS[column]}
+            lookup.update({value_key(k): v for k, v in self.mapping.values.get(column, {}).items()})
+            mapped = _lookup(_key(text), lookup)
+        else:
+            means = map_values(values, self.mapping.values.get(column, {}), VALUE_SETS[column])
+            mapped = _lookup(text, dict(zip(values, means.astype(object).where(means.notna(), None))))
         sessions = self.table == "sessions"
         self.check(f"({given} AND {mapped} IS NULL)", column,
                    "{n} with a " + column + " that is not recognised: {examples}; "
@@ -223,15 +250,13 @@ class _Conversion:
         return number
 
     def flags(self, column: str, text: str) -> str:
-        """Yes/no answers as 1.0/0.0 when every value is one; the column as it is otherwise."""
-        key = _key(text)
-        yes = ", ".join(f"'{v}'" for v in _YES)
-        no = ", ".join(f"'{v}'" for v in _NO)
-        other = self.engine.scalar(f"SELECT COUNT(*) FROM raw_{self.table} WHERE {text} IS NOT NULL "
-                                   f"AND {key} NOT IN ({yes}, {no})")
-        if other:
+        """Yes/no answers as 1.0/0.0 when every value is one (to_flags); the column as it is otherwise."""
+        values = self.distinct(text)
+        flags = None if values is None else to_flags(values)
+        if flags is None:
             return text
-        return f"CASE WHEN {key} IN ({yes}) THEN 1.0 WHEN {key} IN ({no}) THEN 0.0 END"
+        cases = " ".join(f"WHEN {_literal(v)} THEN {f:.1f}" for v, f in zip(values, flags))
+        return f"CASE {text} {cases} END" if cases else "CAST(NULL AS DOUBLE)"
 
     def pass_through_numbers(self, converted: dict[str, str]) -> dict[str, str]:
         """Passed-through text columns written entirely as numbers become numbers."""

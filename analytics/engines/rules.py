@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.engines.engine import q
 from analytics.episodes import EpisodeSettings
 from analytics.outcomes.measures import NHS_PAIR, TOLERANCE, Measure
 from analytics.schema import (
@@ -28,11 +29,6 @@ from analytics.schema import (
 SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled", "last_scheduled",
            "first_session", "last_session", "last_status")
 _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
-
-
-def q(name: str) -> str:
-    """A quoted identifier (pass-through columns may hold spaces or quotes)."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def literal(value) -> str:
@@ -115,15 +111,13 @@ def _check_available(facts: CaseloadFacts, settings: EpisodeSettings) -> None:
 
 
 def _clients_only(clients: list[str]) -> str:
-    if "sessions_attended" in clients:
-        rest = ", ".join(q(c) for c in clients if c != "sessions_attended")
-        return f"SELECT {rest}, TRY_CAST(sessions_attended AS DOUBLE) AS sessions_attended, " \
-               f"TRY_CAST(sessions_attended AS DOUBLE) AS duration, " \
-               f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' " \
-               f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients"
-    return (f"SELECT *, CAST(NULL AS DOUBLE) AS sessions_attended, CAST(NULL AS DOUBLE) AS duration, "
-            f"CAST(CASE WHEN termination = 'dropout' THEN {EVENT_DROPOUT} WHEN termination = 'completed' "
-            f"THEN {EVENT_COMPLETED} ELSE {EVENT_CENSORED} END AS BIGINT) AS event FROM clients")
+    """A clients file on its own (analytics.episodes._clients_without_history): time in therapy is
+    its `sessions_attended` count when it has one; the therapist's judgement gives the event."""
+    attended = "TRY_CAST(sessions_attended AS DOUBLE)" if "sessions_attended" in clients else "CAST(NULL AS DOUBLE)"
+    own = ", ".join(q(c) for c in clients if c != "sessions_attended")
+    event = event_sql(EpisodeSettings("therapist_judged"))
+    return (f"SELECT {own}, {attended} AS sessions_attended, {attended} AS duration, CAST({event} AS BIGINT) AS event "
+            "FROM (SELECT *, termination AS _termination FROM clients)")
 
 
 def _ordered(columns: list[str], extra: list[str]) -> list[str]:

@@ -1,0 +1,50 @@
+"""`python -m analytics report --engine duckdb` writes the same tables as the in-memory path, from
+CSV files and from a Parquet glob, and says in one line when a glob matches nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.analytics.engines.compare import assert_same_table
+from tests.analytics.test_cli import RECIPE, SAMPLE, one_line_error, run_cli, sample_args
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engines")
+    config = root / "recipe.json"
+    config.write_text(json.dumps({**RECIPE, "dropout_definition": "unilateral_unimproved"}))
+    parquet = root / "parts"
+    parquet.mkdir()
+    sessions = pd.read_csv(SAMPLE["sessions"], dtype=str)
+    for part, rows in enumerate(range(0, len(sessions), 5000)):
+        sessions.iloc[rows:rows + 5000].to_parquet(parquet / f"sessions_{part}.parquet", index=False)
+    runs = {
+        "pandas": sample_args(),
+        "duckdb": ["--engine", "duckdb", *sample_args()],
+        "duckdb_parquet": ["--engine", "duckdb", *sample_args(sessions=parquet / "sessions_*.parquet")],
+    }
+    out = {}
+    for name, args in runs.items():
+        done = run_cli("report", *args, "--config", config, "--out", root / name, "--no-figures")
+        assert done.returncode == 0, done.stderr
+        out[name] = root / name
+    return out
+
+
+@pytest.mark.parametrize("run", ["duckdb", "duckdb_parquet"])
+def test_engine_tables_equal_the_in_memory_tables(bundles, run):
+    expected = sorted(p.name for p in (bundles["pandas"] / "tables").glob("*.csv"))
+    assert sorted(p.name for p in (bundles[run] / "tables").glob("*.csv")) == expected
+    assert {"km.csv", "logrank.csv", "cif.csv", "cox.csv", "episodes.csv"} <= set(expected)
+    for name in expected:
+        assert_same_table((bundles[run] / "tables" / name).read_bytes(), (bundles["pandas"] / "tables" / name).read_bytes())
+
+
+def test_a_glob_that_matches_nothing_is_one_line(tmp_path):
+    line = one_line_error(run_cli("report", "--engine", "duckdb", "--sessions", tmp_path / "none_*.parquet",
+                                  "--out", tmp_path / "o"))
+    assert "none_*.parquet" in line and "--sessions" in line

@@ -1,0 +1,49 @@
+"""The mapping and the checks inside an engine give the in-memory import's tables and problems: on
+the sample files (nothing to fix) and on a practice-system export with an unreadable date, an
+unknown status, a score off its scale and a repeated appointment."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.engines import open_engine
+from analytics.engines.ingest import load_tables
+from analytics.ingest.load import load_caseload
+from tests.analytics.engines.compare import assert_same_episodes
+from tests.paths import ROOT
+
+SAMPLE = {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")}
+EHR = {"sessions": str(ROOT / "tests/fixtures/ingest/ehr_appointments.csv"),
+       "clients": str(ROOT / "tests/fixtures/ingest/ehr_clients.csv")}
+
+
+@pytest.mark.parametrize("sources", [SAMPLE, EHR], ids=["sample", "ehr export"])
+def test_engine_tables_and_problems_equal_the_in_memory_import(sources):
+    expected = load_caseload(sources)
+    engine = open_engine("duckdb")
+    found = load_tables(engine, sources)
+    for table in sources:
+        ours = engine.collect(table)
+        assert_same_episodes(ours, getattr(expected.caseload, table))
+    # the in-memory import also checks the links between files (a client seen by two therapists)
+    linked = [p for p in expected.problems if "more than one therapist" in p.message]
+    assert [p.as_text() for p in found.problems] == [p.as_text() for p in expected.problems if p not in linked]
+    assert found.ready and found.export_date is None
+
+
+def test_the_ehr_export_problems_name_file_column_rows_and_fix():
+    found = load_tables(open_engine("duckdb"), EHR)
+    texts = [p.as_text() for p in found.problems]
+    assert texts[0].startswith("ehr_appointments.csv, column 'Date of Service', row 14: 1 appointment with a date "
+                               "that cannot be read as MM/DD/YYYY (e.g. '02/30/2024'); left out.")
+    assert any("'Rescheduled'; left out" in t for t in texts)
+    assert any(t.startswith("ehr_appointments.csv, row 4: 1 appointment repeating an earlier row") for t in texts)
+
+
+def test_a_file_without_a_required_column_is_an_error_naming_the_columns(tmp_path):
+    path = tmp_path / "sessions.csv"
+    path.write_text("who,when\nA,2024-01-01\n")
+    found = load_tables(open_engine("duckdb"), {"sessions": str(path)})
+    assert not found.ready
+    assert found.problems[0].blocking
+    assert "needs a client_id column" in found.problems[0].message
