@@ -56,12 +56,14 @@ def run(engine_name: str, source: str, scratch: str) -> dict:
     """Fit both models once (in a fresh process) and time them."""
     times = {}
     if engine_name == "pandas":
+        import glob
+
         import pandas as pd
 
         from analytics.models.regression import fit_logistic
         from analytics.survival.cox import fit_cox
 
-        episodes = pd.read_parquet(Path(source).parent)
+        episodes = pd.concat([pd.read_parquet(f) for f in sorted(glob.glob(source))], ignore_index=True)
         cox = lambda: fit_cox(episodes, COVARIATES)
         logistic = lambda: fit_logistic(episodes, COVARIATES)
     else:
