@@ -302,22 +302,6 @@ def test_a_model_that_cannot_be_fitted_is_a_warning_not_a_failure(tmp_path):
         pd.read_csv(SAMPLE["clients"])["therapist_id"] == "T001").sum()
 
 
-def test_engine_report_equals_the_in_memory_bundle(bundle, tmp_path):
-    """--engine duckdb: the same curves, RMST and Cox tables as the in-memory run; the landmark
-    analysis, which reads every appointment, is named as left out rather than dropped silently."""
-    memory, _ = bundle
-    config = tmp_path / "recipe.json"
-    config.write_text(json.dumps({**RECIPE, "landmark_measure": "missed"}))
-    out = tmp_path / "engine"
-    done = run_cli("report", *sample_args(), "--engine", "duckdb", "--config", config, "--out", out,
-                   "--no-figures")
-    assert done.returncode == 0, done.stderr
-    for stem in ("km", "logrank", "cif", "rmst", "cox"):
-        pd.testing.assert_frame_equal(read(out / "tables" / f"{stem}.csv"), read(memory / "tables" / f"{stem}.csv"),
-                                      check_dtype=False, rtol=1e-9)
-    assert "a report made inside an engine leaves there" in (out / "report.html").read_text()
-
-
 def test_engine_refuses_the_options_read_only_in_memory(tmp_path):
     line = one_line_error(run_cli("report", *sample_args(), "--engine", "duckdb", "--sheet", "sessions=Appointments",
                                   "--drop-identifiers", "--out", tmp_path / "o"))

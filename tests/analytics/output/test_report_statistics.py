@@ -97,3 +97,24 @@ def test_multiple_imputation_in_the_recipe_adds_pooled_models():
     assert "tables/cox_imputed.csv" not in assemble(load_sample(), Recipe.from_dict(RECIPE), render_figures=False).files
     with pytest.raises(RecipeError, match="missing_covariates"):
         Recipe.from_dict({"missing_covariates": "impute"})
+
+
+def test_engine_counts_feed_the_curves_unless_entry_or_weights_need_the_episodes():
+    """An engine report passes its counts (a Tally): the curves equal those of the episodes; with
+    case weights in the recipe the Kaplan-Meier and RMST are computed from the episodes, weighted."""
+    from analytics.episodes import derive_episodes
+    from analytics.output.report import run_sections
+    from analytics.survival.curves import kaplan_meier, tally
+    from analytics.survival.rmst import restricted_mean
+
+    episodes = derive_episodes(load_sample().caseload)
+    episodes["w"] = np.where(episodes.index % 2, 3.0, 1.0)
+    counts = tally(episodes, "court_mandated")
+    for recipe, weights in ((Recipe(km_group="court_mandated", rmst_tau=20), None),
+                            (Recipe(km_group="court_mandated", rmst_tau=20, weights="w"), "w")):
+        sections = {s.name: s for s in run_sections(episodes, recipe, counts=counts)}
+        pd.testing.assert_frame_equal(sections["km"].tables["km"],
+                                      kaplan_meier(episodes, "court_mandated", weights=weights).table)
+        pd.testing.assert_frame_equal(sections["rmst"].tables["rmst"],
+                                      restricted_mean(episodes, 20, "court_mandated", weights=weights).table)
+    assert not sections["km"].tables["km"].equals(kaplan_meier(episodes, "court_mandated").table)

@@ -76,3 +76,14 @@ def test_the_report_bundle_carries_the_landmark_when_the_recipe_names_it():
     assert section.name == "landmark" and not any("could not be run" in w for w in section.warnings)
     expected = landmark_km(episodes, CASELOAD.sessions, 3, "srs_mean")
     pd.testing.assert_frame_equal(section.tables["landmark_logrank"], expected.logrank.table)
+
+
+def test_a_report_made_inside_an_engine_names_the_landmark_as_not_run():
+    """An engine report has no appointments in memory: the section says so instead of blaming the files."""
+    from analytics.output.report import run_sections
+    from analytics.recipe import Recipe
+
+    section = run_sections(derive_episodes(CASELOAD), Recipe(landmark_measure="missed"))[-1]
+    assert section.name == "landmark" and not section.tables
+    assert section.warnings == ["The landmark analysis reads every appointment, which a report made inside an engine "
+                                "leaves there; make the report in memory (without --engine) to include it."]
