@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.caseload import anonymous_labels
 from analytics.engines.engine import q
 from analytics.episodes import EpisodeSettings
 from analytics.outcomes.measures import NHS_PAIR, TOLERANCE, Measure
@@ -28,6 +29,7 @@ from analytics.schema import (
 
 SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled", "last_scheduled",
            "first_session", "last_session", "last_status")
+LABELS = "therapist_labels"  # the table of anonymous therapist labels CaseloadFacts.read registers
 _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
 
 
@@ -47,11 +49,13 @@ def episode_view(engine, settings: EpisodeSettings | None = None, export_date=No
 
 class CaseloadFacts:
     """What the SQL needs to know before it is written: the columns of each table, the alliance and
-    outcome measures with scores, and the export date. Each is a small aggregate query."""
+    outcome measures with scores, the export date and whether therapists have labels. Each is a
+    small aggregate query."""
 
     def __init__(self, columns: dict[str, list[str]], alliance: list[str], measures: list[str],
-                 export_date: pd.Timestamp | None):
+                 export_date: pd.Timestamp | None, labelled: bool = False):
         self.columns, self.alliance, self.measures, self.export_date = columns, alliance, measures, export_date
+        self.labelled = labelled
 
     @classmethod
     def read(cls, engine, settings: EpisodeSettings, export_date=None) -> "CaseloadFacts":
@@ -74,7 +78,8 @@ class CaseloadFacts:
                 dates.append(engine.scalar("SELECT MAX(intake_date) FROM clients"))
             dates = [pd.Timestamp(d) for d in dates if d is not None and pd.notna(d)]
             export_date = max(dates) if dates else None
-        return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date))
+        return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date),
+                   _register_labels(engine, columns))
 
     def outcome_measure(self, settings: EpisodeSettings) -> str | None:
         """The measure that decides improvement (as analytics.episodes.outcome_measure)."""
@@ -333,14 +338,33 @@ def event_sql(settings: EpisodeSettings) -> str:
             f"WHEN _termination = 'other' THEN {EVENT_CENSORED} ELSE {EVENT_COMPLETED} END")
 
 
+def _register_labels(engine, columns: dict[str, list[str]]) -> bool:
+    """Register LABELS: each therapist id of the whole caseload with its anonymous label
+    (analytics.caseload.anonymous_labels, as Caseload.therapist_labels), so filters never relabel."""
+    tables = [t for t in ("therapists", "clients", "sessions") if "therapist_id" in columns.get(t, [])]
+    if not tables:
+        return False
+    ids = engine.collect(" UNION ".join(f"SELECT DISTINCT CAST(therapist_id AS VARCHAR) AS therapist_id FROM {t}"
+                                        for t in tables))["therapist_id"].dropna()
+    labels = anonymous_labels(ids)
+    if not labels:
+        return False
+    engine.register(LABELS, pd.DataFrame({"therapist_id": list(labels), "therapist_label": list(labels.values())}))
+    return True
+
+
 def _with_therapists(facts: CaseloadFacts, body: str, order: list[str]) -> str:
-    """Therapist attributes under the `therapist_` prefix and the match factors
-    (analytics.episodes._add_therapist_columns)."""
-    therapists = facts.columns.get("therapists")
-    if therapists is None or "therapist_id" not in order:
+    """The therapist's anonymous label, therapist attributes under the `therapist_` prefix and the
+    match factors (analytics.episodes._add_therapist_columns)."""
+    if "therapist_id" not in order:
         return f"SELECT {', '.join(q(c) for c in order)} FROM ({body})"
+    label = "l.therapist_label" if facts.labelled else "CAST(NULL AS VARCHAR) AS therapist_label"
+    joins = (f" LEFT JOIN {LABELS} l ON CAST(e.therapist_id AS VARCHAR) = l.therapist_id" if facts.labelled else "")
+    therapists = facts.columns.get("therapists")
+    if therapists is None:
+        return f"SELECT {', '.join([f'e.{q(c)}' for c in order] + [label])} FROM ({body}) e{joins}"
     attrs = [c for c in therapists if c != "therapist_id"]
-    picked = [f"e.{q(c)}" for c in order] + [f"t.{q(c)} AS {q(THERAPIST_PREFIX + c)}" for c in attrs]
+    picked = [f"e.{q(c)}" for c in order] + [label] + [f"t.{q(c)} AS {q(THERAPIST_PREFIX + c)}" for c in attrs]
     if "site" in attrs and "site" not in order:
         picked.append("t.site AS site")
     norm = "LOWER(TRIM(CAST({} AS VARCHAR)))"
@@ -358,4 +382,5 @@ def _with_therapists(facts: CaseloadFacts, body: str, order: list[str]) -> str:
         picked.append("ABS(TRY_CAST(e.age AS DOUBLE) - TRY_CAST(t.age AS DOUBLE)) AS age_gap")
     first = ("(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY therapist_id ORDER BY _row) AS _pick "
              "FROM therapists) WHERE _pick = 1)")
-    return (f"SELECT {', '.join(picked)} FROM ({body}) e LEFT JOIN {first} t ON e.therapist_id = t.therapist_id")
+    return (f"SELECT {', '.join(picked)} FROM ({body}) e LEFT JOIN {first} t ON e.therapist_id = t.therapist_id"
+            + joins)
