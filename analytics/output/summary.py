@@ -159,10 +159,9 @@ def _changeable(episodes: pd.DataFrame, suppress_below: int) -> list[str]:
 
 def _support(episodes: pd.DataFrame, cluster: str) -> list[str]:
     funnel = therapists.therapist_funnel(episodes, cluster)
-    table = funnel.table
-    placed = int(table["rate"].notna().sum())
-    above = int((table["outside_95"] & (table["rate"] > funnel.practice_rate)).sum())
-    below = int((table["outside_95"] & (table["rate"] < funnel.practice_rate)).sum())
+    zone = funnel.table["zone"]  # the Therapists page's zones: every therapist has one, hidden counts or not
+    placed = int(zone.isin(therapists.ZONES).sum())
+    above, below = (int((zone == z).sum()) for z in ("above", "below"))
     return [f"{above} of {placed} therapists had more dropout than expected for their caseload (above the 95% "
             f"limits of the funnel plot; about {0.025 * placed:.1f} would be by chance alone), and {below} had less. "
             "No one is named here: the Therapists page is for a supportive one-to-one conversation, not a ranking."]
