@@ -123,7 +123,7 @@ class _Conversion:
         self.limit_name = (f"the export date {self.limit:%Y-%m-%d}" if export_date is not None
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
-        self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun)
+        self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
 
     def run(self) -> list[Problem]:
         raw_columns = self.engine.columns(f"raw_{self.table}")
@@ -156,9 +156,10 @@ class _Conversion:
         return problems
 
     def check(self, flag: str, column: str | None, message: str, fix: str, drop: bool = False,
-              example: str | None = None, noun: str | None = None, shown: int = 3) -> None:
-        """A problem to count: rows where `flag` holds; `message` has {n} (the count) and {examples}."""
-        self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown))
+              example: str | None = None, noun: str | None = None, shown: int = 3, counted: bool = False) -> None:
+        """A problem to count: rows where `flag` holds; `message` has {n} (the count) and {examples}
+        (with `counted`, each example followed by how many rows hold it)."""
+        self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted))
 
     def convert(self, column: str, source: str) -> str:
         kind = column_type(column) if column in CANONICAL_COLUMNS[self.table] else "pass"
@@ -220,8 +221,9 @@ class _Conversion:
         self.check(f"({given} AND {mapped} IS NULL)", column,
                    "{n} with a " + column + " that is not recognised: {examples}; "
                    + ("left out" if sessions else "set to missing"),
-                   f"In the mapping, give each of these values one of: {', '.join(VALUE_SETS[column])} "
-                   "(leave it empty to keep it out).", drop=sessions, example=text, shown=10)
+                   f"In the mapping, give each of these values one of: {', '.join(VALUE_SETS[column])}"
+                   + (" (left_out leaves them out on purpose)." if sessions else "."),
+                   drop=sessions, example=text, shown=50, counted=True)
         if sessions:
             self.check(f"NOT {given}", column, "{n} without a status left out",
                        "Fill in the appointment status in the file if these rows matter.", drop=True)
@@ -277,7 +279,7 @@ class _Conversion:
                          for i, (flag, *_rest) in enumerate(self.checks))
         counts = self.engine.collect(f"SELECT {sums} FROM raw_{self.table}").iloc[0]
         out = []
-        for i, (flag, column, message, fix, _drop, example, noun, shown) in enumerate(self.checks):
+        for i, (flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
             n = int(counts[f"c{i}"] or 0)
             if not n:
                 continue
@@ -287,8 +289,9 @@ class _Conversion:
             if example is not None:
                 values = self.engine.collect(
                     f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM raw_{self.table} "
-                    f"WHERE COALESCE({flag}, FALSE)) GROUP BY v ORDER BY n DESC, v LIMIT 1000")["v"].dropna()
-                examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values], shown)
+                    f"WHERE COALESCE({flag}, FALSE)) GROUP BY v ORDER BY n DESC, v LIMIT 1000").dropna(subset=["v"])
+                examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values["v"]], shown,
+                                  values["n"].to_numpy() if counted else None)
             text = message.format(n=_count(n, noun), examples=examples)
             rows = [int(r) + 1 for r in found["_row"]]
             out.append(Problem(self.file, self.mapping.columns.get(column, column), rows, text, fix,
