@@ -204,7 +204,7 @@ if fit.n_left_out:
         for warning in pooled.warnings:
             st.warning(warning)
         st.markdown(pooled.takeaway)
-        widgets.table(pooled.table, "cox_imputed")
+        widgets.table(pooled.table, "cox_imputed", plain=False)
 
 st.subheader("What goes with a larger share who end up dropping out? (Fine-Gray model)")
 st.markdown(
