@@ -172,8 +172,8 @@ def _km(episodes, recipe):
                       weights=recipe.weights)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
-    section.figures["km"] = km_figure(km, at_risk=True,
-                                    time_label=TIME_LABELS[recipe.episodes.time_scale])
+    section.figures["km"] = km_figure(km, at_risk=True, time_label=TIME_LABELS[recipe.episodes.time_scale],
+                                      group_by=recipe.km_group)
     return section
 
 
@@ -191,8 +191,8 @@ def _cif(episodes, recipe):
     cif = cumulative_incidence(episodes, group=recipe.km_group, time_scale=recipe.episodes.time_scale)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
-    section.figures["cif"] = cif_figure(cif,
-                                     time_label=TIME_LABELS[recipe.episodes.time_scale])
+    section.figures["cif"] = cif_figure(cif, time_label=TIME_LABELS[recipe.episodes.time_scale],
+                                        group_by=recipe.km_group)
     return section
 
 

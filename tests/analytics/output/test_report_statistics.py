@@ -97,3 +97,9 @@ def test_multiple_imputation_in_the_recipe_adds_pooled_models():
     assert "tables/cox_imputed.csv" not in assemble(load_sample(), Recipe.from_dict(RECIPE), render_figures=False).files
     with pytest.raises(RecipeError, match="missing_covariates"):
         Recipe.from_dict({"missing_covariates": "impute"})
+
+
+def test_report_survival_legends_name_the_grouping(bundle):
+    figures = {name: figure for s in bundle.sections for name, figure in s.figures.items()}
+    assert figures["km"].layout.legend.title.text == "Court-mandated referral"
+    assert figures["cif"].layout.legend.title.text == "Court-mandated referral"
