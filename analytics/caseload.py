@@ -31,6 +31,10 @@ class Caseload:
     """Canonical sessions, clients and therapists tables (any may be None, not both sessions and clients).
 
     `export_date` is the date the export was taken; the latest date in the data unless given.
+    `booked` holds the appointments booked but not yet held that the export carried (client_id,
+    therapist_id, date; None when it had none): never sessions, so no episode or statistic uses
+    them, nor the fingerprint (a cache keyed on it passes `booked` itself); the watch list reads each
+    client's next booked appointment from them.
     """
 
     sessions: pd.DataFrame | None = None
@@ -38,6 +42,7 @@ class Caseload:
     therapists: pd.DataFrame | None = None
     export_date: pd.Timestamp | None = None
     fingerprint: str = field(default="")
+    booked: pd.DataFrame | None = None
 
     def __post_init__(self):
         if self.sessions is None and self.clients is None:

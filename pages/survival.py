@@ -61,7 +61,7 @@ for warning in dict.fromkeys(km.warnings + (lr.warnings if lr else []) + cif.war
 
 st.header("Staying in therapy")
 widgets.figure(
-    charts.km_figure(km, at_risk=True, time_label=time_label), km.table, "kaplan_meier",
+    charts.km_figure(km, at_risk=True, time_label=time_label, group_by=group), km.table, "kaplan_meier",
     km.takeaway + " The shaded band is the 95% confidence interval; + marks clients whose "
     "therapy ended without a dropout (completed or still ongoing); the numbers below the chart are the "
     "clients still in therapy at each point.",
@@ -79,9 +79,9 @@ st.markdown(
     "endings (Aalen-Johansen); one minus the Kaplan-Meier curve treats completers as if they might "
     "still drop out, and so overstates dropout."
 )
-widgets.figure(charts.cif_figure(cif, time_label=time_label), cif.table, "cumulative_incidence",
+widgets.figure(charts.cif_figure(cif, time_label=time_label, group_by=group), cif.table, "cumulative_incidence",
                cif.takeaway + " Solid lines: dropout; dashed lines: planned completion; bands: 95% intervals.")
-widgets.figure(charts.overstatement_figure(cif, time_label=time_label), cif.overstatement, "km_overstatement",
+widgets.figure(charts.overstatement_figure(cif, time_label=time_label, group_by=group), cif.overstatement, "km_overstatement",
                curves.overstatement_takeaway(cif, km, time_scale))
 
 st.header("How long do clients stay? (restricted mean)")

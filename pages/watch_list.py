@@ -18,10 +18,10 @@ st.markdown(
     "comes from the practice's own ended episodes, each seen part-way through (as today's clients are), using only "
     "what was known at that point: attendance and missed appointments so far, the latest alliance rating and recent "
     "ruptures, and intake facts such as the referral. Clients are shown by id only. Days since last contact count "
-    "from the last attended session to the export date."
+    "from the last attended session to the export date; the next booked appointment is the first one booked after it."
 )
 result = widgets.result_or_reason("watch_list", wl.watch_list, state.current_sessions(), episodes,
-                                  export_date=caseload.export_date)
+                                  export_date=caseload.export_date, booked=caseload.booked)
 if result is None:
     st.stop()
 for warning in result.warnings:
@@ -35,11 +35,14 @@ chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
                       help="One therapist's clients, to download and take to supervision.")
 if chosen is not None:
     table = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes, therapist=chosen,
-                         export_date=caseload.export_date).table
+                         export_date=caseload.export_date, booked=caseload.booked).table
 st.markdown(f"**{result.takeaway}**")
+if result.booked_note:
+    st.caption(result.booked_note)
 shown = table.assign(therapist=table["therapist_id"].map(labels))
-widgets.table(shown[["rank", "client_id", "therapist", "sessions_attended", "last_attended", "days_since_contact",
-                     "risk", "reasons"]],
+columns = ["rank", "client_id", "therapist", "sessions_attended", "last_attended", "days_since_contact",
+           *([] if result.booked_note else ["next_appointment"]), "risk", "reasons"]
+widgets.table(shown[columns],
               "watch_list" if chosen is None else f"watch_list_{labels[chosen]}", wide=("reasons",))
 
 st.header("How accurate is the ranking?")

@@ -42,6 +42,7 @@ class Layout:
     salt: str | None = None
     truth: dict = field(default_factory=dict)
     ids: dict = field(default_factory=dict)  # truth client id -> the id the import gives it
+    booked: list = field(default_factory=list)  # truth client ids with an appointment booked on LATER
 
 
 def truth_episodes(with_clients: bool) -> dict[str, dict]:
@@ -93,7 +94,7 @@ def _simplepractice(folder: Path) -> Layout:
     hashed = dict(zip(names, hash_identifier(pd.Series(list(names.values())), SALT)))
     return Layout("SimplePractice", {"sessions": path}, _export_flags() + ["--hash-identifiers", "--salt-file", salt_file],
                   {"export_date": EXPORT_DATE, "hash_columns": {"sessions": ["Client", "Clinician"]}}, SALT,
-                  truth_episodes(False), hashed)
+                  truth_episodes(False), hashed, list(booked["client_id"]))
 
 
 def _theranest(folder: Path) -> Layout:
@@ -106,7 +107,8 @@ def _theranest(folder: Path) -> Layout:
     upcoming = frame.tail(3).assign(Date=f"{LATER:%Y-%m-%d}", Status="Upcoming")
     path = folder / "theranest_appointments.csv"
     pd.concat([frame, upcoming]).to_csv(path, index=False)
-    return Layout("TheraNest", {"sessions": path}, _export_flags(), {"export_date": EXPORT_DATE}, truth=truth_episodes(False))
+    return Layout("TheraNest", {"sessions": path}, _export_flags(), {"export_date": EXPORT_DATE}, truth=truth_episodes(False),
+                  booked=list(s["client_id"].tail(3)))
 
 
 def _nhs(folder: Path) -> Layout:
@@ -128,7 +130,7 @@ def _nhs(folder: Path) -> Layout:
     future.to_csv(sessions, index=False, header=False, mode="a")
     referrals.to_csv(clients, index=False)
     return Layout("NHS Talking Therapies", {"sessions": sessions, "clients": clients}, _export_flags(),
-                  {"export_date": EXPORT_DATE}, truth=truth_episodes(True))
+                  {"export_date": EXPORT_DATE}, truth=truth_episodes(True), booked=list(s["client_id"].tail(2)))
 
 
 def _fhir_appointments() -> list[dict]:
@@ -152,6 +154,11 @@ def _fhir_appointments() -> list[dict]:
     return out + [booked, error]
 
 
+def _fhir_booked() -> list:
+    """The client of the one Appointment booked after the export (a copy of the first one)."""
+    return [_sessions()["client_id"].iloc[0]]
+
+
 def _phq9_observations() -> list[dict]:
     s = _sessions()
     s = s[s["phq9"].notna()]
@@ -166,7 +173,7 @@ def _fhir_ndjson(folder: Path) -> Layout:
     appointments.write_text("\n".join(json.dumps(a) for a in _fhir_appointments()) + "\n")
     observations.write_text("\n".join(json.dumps(o) for o in _phq9_observations()) + "\n")
     return Layout("FHIR NDJSON", {"sessions": [appointments, observations]}, _export_flags(), {"export_date": EXPORT_DATE},
-                  truth=truth_episodes(False))
+                  truth=truth_episodes(False), booked=_fhir_booked())
 
 
 def _fhir_csv(folder: Path) -> Layout:
@@ -180,7 +187,7 @@ def _fhir_csv(folder: Path) -> Layout:
     path = folder / "fhir_appointments.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return Layout("FHIR flattened CSV", {"sessions": path}, _export_flags(), {"export_date": EXPORT_DATE},
-                  truth=truth_episodes(False))
+                  truth=truth_episodes(False), booked=_fhir_booked())
 
 
 def _workbook(folder: Path) -> Layout:

@@ -2,6 +2,8 @@
 
 `km_figure` puts the number at risk in a second row that shares the x axis, so the exported
 image carries it; every curve starts at 1 (or 0 for incidence) just before the first time.
+With groups, `group_by` (the grouping column) titles the legend in words (column_label), so
+"court-mandated" reads as a referral.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import PALETTE, apply_theme
+from analytics.practice.display import column_label
 from analytics.survival.curves import CIFResult, KMResult
 
 _COLOURS = PALETTE[:-1]  # black is kept for reference lines
 _NICE_STEPS = np.array([1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000])
 
 
-def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> go.Figure:
+def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time", group_by: str | None = None) -> go.Figure:
     """Kaplan-Meier step curves with 95% bands, censor marks (+), median lines and, below the
     plot, the number still at risk at each tick."""
     table = km.table
@@ -66,10 +69,10 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time") -> g
     fig.update_xaxes(title_text=time_label, tickvals=ticks, showticklabels=True, row=1, col=1)
     fig.update_yaxes(title_text="Not dropped out", range=[0, 1.02], row=1, col=1)
     fig.update_layout(hovermode="closest", showlegend=len(groups) > 1)
-    return _legend_inside(apply_theme(fig), "bottom", fig.layout.yaxis.domain[0])
+    return _legend_inside(apply_theme(fig), "bottom", group_by, fig.layout.yaxis.domain[0])
 
 
-def cif_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
+def cif_figure(cif: CIFResult, time_label: str = "Time", group_by: str | None = None) -> go.Figure:
     """Cumulative incidence of dropout (solid) and of planned completion (dashed), 95% bands.
     With several groups the legend names the groups (one entry each) and line style the ending."""
     table = cif.table
@@ -93,10 +96,10 @@ def cif_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
                 trace.name = trace.name[: -len(": dropout")]
     fig.update_xaxes(title_text=time_label, rangemode="tozero")
     fig.update_yaxes(title_text="Cumulative proportion", range=[0, _top(table, ["cif_dropout_upper", "cif_completed_upper"])])
-    return _legend_inside(apply_theme(fig), "top")
+    return _legend_inside(apply_theme(fig), "top", group_by if len(groups) > 1 else None)
 
 
-def overstatement_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
+def overstatement_figure(cif: CIFResult, time_label: str = "Time", group_by: str | None = None) -> go.Figure:
     """1 - Kaplan-Meier (dashed) against the cumulative incidence of dropout (solid): the shaded
     gap is how much ignoring completion as a competing ending overstates dropout."""
     table = cif.overstatement
@@ -119,7 +122,7 @@ def overstatement_figure(cif: CIFResult, time_label: str = "Time") -> go.Figure:
         ))
     fig.update_xaxes(title_text=time_label, rangemode="tozero")
     fig.update_yaxes(title_text="Proportion dropped out", range=[0, _top(table, ["one_minus_km"])])
-    return _legend_inside(apply_theme(fig), "top")
+    return _legend_inside(apply_theme(fig), "top", group_by if len(groups) > 1 else None)
 
 
 def _top(table: pd.DataFrame, columns: list[str]) -> float:
@@ -174,11 +177,13 @@ def _ticks(end: float) -> np.ndarray:
     return np.arange(0, end + 1e-9, step, dtype=float)
 
 
-def _legend_inside(fig: go.Figure, corner: str, floor: float = 0.0) -> go.Figure:
+def _legend_inside(fig: go.Figure, corner: str, group_by: str | None = None, floor: float = 0.0) -> go.Figure:
     """Legend inside the plot's empty corner (bottom left under falling survival curves, top left
-    over rising incidence curves), so the plot keeps the figure's full size in print."""
+    over rising incidence curves), so the plot keeps the figure's full size in print; titled with
+    the grouping column's words."""
     fig.update_layout(legend=dict(x=0.01, xanchor="left", y=floor + 0.02 if corner == "bottom" else 0.99,
-                                  yanchor=corner, traceorder="normal", title_text="",
+                                  yanchor=corner, traceorder="normal",
+                                  title_text=column_label(group_by) if group_by else "",
                                   bgcolor="rgba(255,255,255,0.7)"))
     return fig
 

@@ -27,7 +27,7 @@ from analytics.ingest.mapping import (
 from analytics.ingest.problems import Problem, has_errors
 from analytics.ingest.fhir import EXPECTED, read_fhir
 from analytics.ingest.readers import blob_of, is_json, list_sheets, read_table, source_name
-from analytics.ingest.validate import check_links, conform
+from analytics.ingest.validate import check_links, conform_with_booked
 from analytics.schema import TABLES
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -122,12 +122,13 @@ def load_caseload(
         problems += found
 
     limit = pd.Timestamp(export_date) if export_date is not None else None
-    tables = {}
+    tables, booked = {}, None
     for table in TABLES:
         if table in raw:
             step(f"Checking {files[table]}")
-            frame, found = conform(table, raw[table], used.table(table), files[table], limit)
+            frame, found, left_booked = conform_with_booked(table, raw[table], used.table(table), files[table], limit)
             problems += found
+            booked = left_booked if table == "sessions" else booked
             if frame is not None and len(frame):
                 tables[table] = frame
     problems += check_links(tables, files, {t: used.table(t).columns for t in tables})
@@ -138,10 +139,11 @@ def load_caseload(
     caseload = None
     if not has_errors(problems):
         canonical = {t: tables[t].reset_index(drop=True) if t in tables else None for t in TABLES}
+        booked = None if booked is None else _plain(booked)
         fingerprint = fingerprint_frames(*canonical.values())
         plain = {t: None if f is None else _plain(f) for t, f in canonical.items()}
         caseload = Caseload(plain["sessions"], plain["clients"], plain["therapists"], export_date=limit,
-                            fingerprint=fingerprint)
+                            fingerprint=fingerprint, booked=booked)
     identifiers = [f for table in findings for f in findings[table]]
     options = {"sheets": sheets, "drop_columns": drop_columns, "hash_columns": hash_columns, "export_date": export_date}
     return IngestResult(caseload, used, problems, raw, identifiers, files, options,

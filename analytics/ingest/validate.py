@@ -50,25 +50,34 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
             export_date: pd.Timestamp | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
     """The canonical table (canonical dtypes, unusable rows left out) and its problems;
     None when a required column is missing or the file has no rows."""
+    frame, problems, _ = conform_with_booked(table, raw, mapping, file, export_date)
+    return frame, problems
+
+
+def conform_with_booked(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
+                        export_date: pd.Timestamp | None = None):
+    """`conform`, and for sessions also the booked appointments it left out (see `_Checker.booked`):
+    client_id, therapist_id, date; None for other tables or when there are none."""
     problems = _missing_sources(table, raw, mapping, file)
     frame = apply_mapping(raw, mapping, table)
     missing = [c for c in REQUIRED[table] if c not in frame.columns]
     if missing:
         problems += [_missing_required(table, column, raw, file) for column in missing]
-        return None, problems
+        return None, problems, None
     if len(frame) == 0:
-        return None, problems
+        return None, problems, None
     checker = _Checker(table, frame, mapping, file, export_date)
     for column in [c for c in CANONICAL_COLUMNS[table] if c in frame.columns]:
         checker.convert(column)
     checker.pass_through_numbers()
+    booked = checker.booked()
     checker.duplicates()
     if checker.drop.all():
         causes = ", ".join(dict.fromkeys(checker.dropped_by))
         checker.problems.append(Problem(
             file, None, [], f"None of the {len(frame):,} rows of this file can be used (because of: {causes})",
             "Fix the problems listed for this file, or correct the mapping.", "error"))
-    return checker.frame.loc[~checker.drop], problems + checker.problems
+    return checker.frame.loc[~checker.drop], problems + checker.problems, booked
 
 
 class _Checker:
@@ -189,6 +198,20 @@ class _Checker:
             rows = (status == value).to_numpy()
             self.warn(rows, "status", f"{_count(rows.sum(), self.rows)} {what}" + ("" if value == "left_out" else "; left out"),
                       "Nothing to do: these were not held appointments.", leave_out=True)
+
+    def booked(self) -> pd.DataFrame | None:
+        """Appointments booked but not yet held, kept apart for the watch list's next appointment: a
+        status meaning not yet held (FHIR booked, pending, ...), or an attended status dated after the
+        export date (SimplePractice writes a booked appointment as "Show"). Only rows with a client id
+        and a readable date; each client, therapist and date once."""
+        columns = [c for c in ("client_id", "therapist_id", "date") if c in self.frame.columns]
+        if self.table != "sessions" or "status" not in self.frame.columns or "date" not in columns:
+            return None
+        status, date = self.frame["status"], self.frame["date"]
+        rows = (status == "not_yet_held") | ((status == "attended") & (date > self.limit))
+        rows &= date.notna() & present(self.frame["client_id"])
+        booked = self.frame.loc[rows.to_numpy(), columns].drop_duplicates().reset_index(drop=True)
+        return booked if len(booked) else None
 
     def numbers(self, column, kind, raw, given):
         numbers = to_numbers(raw)

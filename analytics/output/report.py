@@ -202,8 +202,8 @@ def _km(episodes, recipe, counts=None):
                       time_scale=recipe.episodes.time_scale, entry=recipe.entry, weights=recipe.weights)
     section = Section("km", TITLES["km"], {"km": km.table, "km_medians": km.medians},
                       warnings=list(km.warnings), result=km)
-    section.figures["km"] = km_figure(km, at_risk=True,
-                                    time_label=TIME_LABELS[recipe.episodes.time_scale])
+    section.figures["km"] = km_figure(km, at_risk=True, time_label=TIME_LABELS[recipe.episodes.time_scale],
+                                      group_by=recipe.km_group)
     return section
 
 
@@ -222,8 +222,8 @@ def _cif(episodes, recipe, counts=None):
                                time_scale=recipe.episodes.time_scale)
     section = Section("cif", TITLES["cif"],
                       {"cif": cif.table, "cif_overstatement": cif.overstatement}, warnings=list(cif.warnings), result=cif)
-    section.figures["cif"] = cif_figure(cif,
-                                     time_label=TIME_LABELS[recipe.episodes.time_scale])
+    section.figures["cif"] = cif_figure(cif, time_label=TIME_LABELS[recipe.episodes.time_scale],
+                                        group_by=recipe.km_group)
     return section
 
 

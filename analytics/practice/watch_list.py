@@ -60,12 +60,13 @@ CALIBRATION_PRIVACY = Privacy(("n",), {"n": ("dropouts", "observed", "ci_lower",
 @dataclass
 class WatchListResult(Reported):
     table: pd.DataFrame  # rank, client_id, therapist_id, therapist_label, sessions_attended, last_attended,
-    # days_since_contact, risk, reasons
+    # days_since_contact, next_appointment, risk, reasons
     coefficients: pd.DataFrame  # term, coef, odds_ratio (per unit, adjusted), odds_ratio_alone, mean
     accuracy: pd.DataFrame  # one row: auc, ci_lower, ci_upper, test_episodes, test_dropouts, train_episodes
     calibration: pd.DataFrame  # decile, n, dropouts, predicted, observed, ci_lower, ci_upper
     takeaway: str
     model_notes: list[str]  # where a weight alone points the other way from the feature on its own, why
+    booked_note: str  # "" when the export holds booked appointments after its date; else says it holds none
     privacy: ClassVar[Privacy] = NO_COUNTS  # one row per client; the calibration's counts: CALIBRATION_PRIVACY
 
 
@@ -174,11 +175,11 @@ class _Scaled:
 
 def watch_list(
     sessions: pd.DataFrame | None, episodes: pd.DataFrame, seed: int = 2026, therapist: str | None = None, reasons: int = 3,
-    export_date: pd.Timestamp | None = None,
+    export_date: pd.Timestamp | None = None, booked: pd.DataFrame | None = None,
 ) -> WatchListResult:
     """Rank open episodes by predicted dropout risk (see the module docstring for the method), with
-    each client's last attended date and the days from it to `export_date` (the latest appointment
-    date when not given)."""
+    each client's last attended date, the days from it to `export_date` (the latest appointment
+    date when not given) and the first appointment booked after it (`booked`: the caseload's)."""
     if sessions is None:
         raise ValueError("The watch list needs the appointment history (a sessions file): risk is read from "
                          "attendance, misses and alliance ratings so far.")
@@ -227,6 +228,7 @@ def watch_list(
     contributions = coef * (X_open - scale.mean)
     binary = np.isin(X_closed, (0.0, 1.0)).all(axis=0)
     today = pd.Timestamp(export_date) if export_date is not None else sessions["date"].max()
+    upcoming = next_appointments(booked, today)
     table = pd.DataFrame({
         "client_id": open_rows["client_id"],
         "therapist_id": open_rows["therapist_id"] if "therapist_id" in open_rows else np.nan,
@@ -234,6 +236,7 @@ def watch_list(
         "sessions_attended": open_rows["attended_so_far"],
         "last_attended": open_rows["last_attended"],
         "days_since_contact": (today - open_rows["last_attended"]).dt.days,
+        "next_appointment": open_rows["client_id"].map(upcoming),
         "risk": risk,
         "reasons": _reasons(design.terms, X_open, contributions, coef, binary, reasons),
     }).sort_values("risk", ascending=False, kind="stable").reset_index(drop=True)
@@ -241,8 +244,23 @@ def watch_list(
     if therapist is not None:
         table = table.loc[table["therapist_id"] == therapist].reset_index(drop=True)
     return WatchListResult(table, coefficients, accuracy, calibration, _takeaway(table, accuracy),
-                           model_notes(coefficients), warnings=warnings, n_used=len(open_rows),
+                           model_notes(coefficients), _booked_note(upcoming, today), warnings=warnings, n_used=len(open_rows),
                            n_left_out=open_before - len(open_rows))
+
+
+def next_appointments(booked: pd.DataFrame | None, after: pd.Timestamp) -> pd.Series:
+    """Each client's first appointment booked after `after` (client_id -> date); empty when none."""
+    if booked is None or booked.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    future = booked.loc[booked["date"] > after]
+    return future.groupby("client_id")["date"].min()
+
+
+def _booked_note(upcoming: pd.Series, after: pd.Timestamp) -> str:
+    if len(upcoming):
+        return ""
+    return (f"The export holds no appointments booked after {after:%d %B %Y}, so the next booked appointment "
+            "is not shown. Export future appointments too to see it.")
 
 
 _MARKER_PHRASES = {

@@ -4,6 +4,7 @@ The first caseload is the R reference dataset as a researcher's episode table (d
 given), so the medians and log-rank values on the page are also R's; the second is the synthetic
 practice caseload derived from appointments."""
 
+import json
 
 import pandas as pd
 import pytest
@@ -81,6 +82,8 @@ def test_changing_the_grouping_redraws():
     assert not at.exception
     assert _table(at, "median")["group"].tolist() == ["no", "yes"]
     assert "Fewer than half of the clients with court mandated yes dropped out" in _markdown(at)
+    legends = [json.loads(c.proto.spec)["layout"]["legend"].get("title", {}).get("text") for c in at.get("plotly_chart")]
+    assert legends[:3] == ["Court-mandated referral"] * 3  # Kaplan-Meier, cumulative incidence, overstatement
     at.selectbox(key="survival_group").set_value("(none)").run()
     assert _table(at, "median")["group"].tolist() == ["all"]
     assert at.session_state[state.KM_GROUP] is None

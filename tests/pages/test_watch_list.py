@@ -3,8 +3,10 @@ data the model cannot learn from."""
 
 import base64
 import json
+from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
@@ -29,6 +31,21 @@ def test_watch_list_page_shows_ranking_and_accuracy():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["AUC on held-out ended episodes"] == f"{EXPECTED.accuracy['auc'].iloc[0]:.2f}"
     assert EXPECTED.takeaway in text(at)
+
+
+def test_watch_list_page_shows_the_next_booked_appointment_when_the_export_has_them():
+    none = f"The export holds no appointments booked after {SAMPLE.export_date:%d %B %Y}"
+    assert none in text(open_page("pages/watch_list.py", SAMPLE, suppress_below=0))
+    first, second = EXPECTED.table["client_id"].iloc[:2]
+    later = SAMPLE.export_date + pd.Timedelta(days=7)
+    booked = pd.DataFrame({"client_id": [first, first], "therapist_id": "t",
+                           "date": [later, later + pd.Timedelta(days=7)]})
+    at = open_page("pages/watch_list.py", replace(SAMPLE, booked=booked), suppress_below=0)
+    shown = frame(at, "Why").set_index("Client")
+    assert list(shown.columns[4:6]) == ["Days since last contact", "Next booked appointment"]
+    assert shown.loc[first, "Next booked appointment"] == f"{later:%Y-%m-%d}"
+    assert shown.loc[second, "Next booked appointment"] == "–"
+    assert none not in text(at)
 
 
 def test_watch_list_page_filters_by_therapist():

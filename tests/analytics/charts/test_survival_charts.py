@@ -68,3 +68,15 @@ def test_cif_and_overstatement_curves():
     naive = _trace(over, "1 - Kaplan-Meier")
     assert list(naive.y) == [0.0] + cif.overstatement["one_minus_km"].tolist()
     assert naive.fill == "tonexty"
+
+
+def test_legends_name_the_grouping_variable_in_words():
+    grouped = DATA.rename(columns={"g": "referral"})
+    km_fig = km_figure(kaplan_meier(grouped, "referral"), group_by="referral")
+    assert km_fig.layout.legend.title.text == "Referral"
+    cif = cumulative_incidence(grouped, "referral")
+    assert cif_figure(cif, group_by="referral").layout.legend.title.text == "Referral"
+    assert overstatement_figure(cif, group_by="referral").layout.legend.title.text == "Referral"
+    # one group: the legend names the endings, not groups, so it has no title
+    assert not cif_figure(cumulative_incidence(DATA), group_by="referral").layout.legend.title.text
+    assert not km_figure(kaplan_meier(DATA, "g")).layout.legend.title.text

@@ -8,7 +8,7 @@ import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.ingest.load import load_caseload
-from tests.layouts import TRUTH, episodes_by_client, write_layouts
+from tests.layouts import LATER, TRUTH, episodes_by_client, write_layouts
 
 # Layouts with one code for a cancellation by the client, late or not (NHS code 2, FHIR cancelled + pat).
 ONE_CANCELLATION = ("NHS Talking Therapies", "FHIR NDJSON", "FHIR flattened CSV")
@@ -45,6 +45,18 @@ def test_each_layout_keeps_every_held_appointment_and_its_status(layouts, loaded
     if name in ONE_CANCELLATION:
         expected["status"] = expected["status"].replace({"late_cancel": "cancelled"})
     assert got.astype(str).equals(expected.astype(str))
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_each_layout_keeps_its_booked_appointments_apart(layouts, loaded, name):
+    """Appointments booked after the export (FHIR booked, NHS code 0, TheraNest Upcoming, SimplePractice
+    Show dated later) are the caseload's booked table, never its sessions."""
+    caseload = loaded[name].caseload
+    back = {v: k for k, v in layouts[name].ids.items()}
+    booked = caseload.booked if caseload.booked is not None else caseload.sessions.iloc[:0]
+    got = set(zip(booked["client_id"].map(lambda c: back.get(c, c)), booked["date"]))
+    assert got == {(c, LATER) for c in layouts[name].booked}
+    assert (caseload.sessions["date"] <= TRUTH.export_date).all()
 
 
 def test_status_comes_from_the_cancelled_by_column(loaded):

@@ -118,3 +118,9 @@ def test_engine_counts_feed_the_curves_unless_entry_or_weights_need_the_episodes
         pd.testing.assert_frame_equal(sections["rmst"].tables["rmst"],
                                       restricted_mean(episodes, 20, "court_mandated", weights=weights).table)
     assert not sections["km"].tables["km"].equals(kaplan_meier(episodes, "court_mandated").table)
+
+
+def test_report_survival_legends_name_the_grouping(bundle):
+    figures = {name: figure for s in bundle.sections for name, figure in s.figures.items()}
+    assert figures["km"].layout.legend.title.text == "Court-mandated referral"
+    assert figures["cif"].layout.legend.title.text == "Court-mandated referral"

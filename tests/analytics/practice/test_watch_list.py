@@ -70,7 +70,7 @@ def test_watch_list_on_sample_recovers_true_effects(sample):
     assert set(table["client_id"]) <= set(open_ids)
     assert table["risk"].is_monotonic_decreasing and table["rank"].tolist() == list(range(1, len(table) + 1))
     assert list(table.columns) == ["rank", "client_id", "therapist_id", "therapist_label", "sessions_attended",
-                                   "last_attended", "days_since_contact", "risk", "reasons"]
+                                   "last_attended", "days_since_contact", "next_appointment", "risk", "reasons"]
     court = table.merge(episodes[["client_id", "referral"]], on="client_id")
     mentioned = court["reasons"].str.contains("Referral: court-mandated.")
     assert mentioned.any() and (court.loc[mentioned, "referral"] == "court-mandated").all()
@@ -88,6 +88,31 @@ def test_last_attended_and_days_since_contact_come_from_the_appointments(sample)
     assert (table["last_attended"] == attended.loc[table.index]).all()
     days = (caseload.export_date - attended.loc[table.index]).dt.days
     assert table["days_since_contact"].tolist() == days.tolist()
+
+
+def test_next_appointment_is_the_first_booked_after_the_export_date(sample):
+    caseload, episodes = sample
+    export = caseload.export_date
+    day = pd.Timedelta(days=1)
+    first, second, third = watch_list(caseload.sessions, episodes, export_date=export).table["client_id"].iloc[:3]
+    booked = pd.DataFrame({"client_id": [first, first, second, third, "not-a-client"],
+                           "therapist_id": "t", "date": [export + 9 * day, export + 2 * day, export, export - day,
+                                                         export + day]})
+    result = watch_list(caseload.sessions, episodes, export_date=export, booked=booked)
+    upcoming = result.table.set_index("client_id")["next_appointment"]
+    assert upcoming.loc[first] == export + 2 * day
+    assert upcoming.drop(first).isna().all()  # booked on or before the export date is no next appointment
+    assert result.booked_note == ""
+
+
+def test_an_export_without_booked_appointments_says_so(sample):
+    caseload, episodes = sample
+    for booked in (None, pd.DataFrame({"client_id": ["x"], "therapist_id": ["t"], "date": [caseload.export_date]})):
+        result = watch_list(caseload.sessions, episodes, export_date=caseload.export_date, booked=booked)
+        assert result.table["next_appointment"].isna().all()
+        assert result.booked_note == (f"The export holds no appointments booked after "
+                                      f"{caseload.export_date:%d %B %Y}, so the next booked appointment is not shown. "
+                                      "Export future appointments too to see it.")
 
 
 def test_a_weight_against_the_known_direction_is_explained_the_right_way_round(sample):
