@@ -82,3 +82,19 @@ def _array(value):
     if isinstance(value, dict):
         return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
     return np.array(value, dtype=float)
+
+
+def test_a_site_filter_keeps_every_therapists_label():
+    from analytics.ingest import load_sample
+    from ui import state
+
+    labels = load_sample().caseload.therapist_labels
+    at = open_page("pages/watch_list.py")
+    every = frame(at, "Why")
+    at.session_state[state.FILTER_SITES] = ["Site A"]
+    at.run()
+    filtered = frame(at, "Why")
+    assert 0 < len(filtered) < len(every)
+    shown = dict(zip(every["Client"], every["Therapist"]))
+    assert all(shown[c] == t for c, t in zip(filtered["Client"], filtered["Therapist"]))
+    assert set(filtered["Therapist"]) <= set(labels.values())
