@@ -190,10 +190,8 @@ def _in_engine(args, step):
     engine = open_engine(args.engine, **options)
     try:
         ingest = load_tables(engine, sources, mapping, export_date)
-        errors = [p for p in ingest.problems if p.blocking]
-        if errors or not ingest.ready:
-            raise CliError(" Also: ".join(p.as_text() for p in errors) if errors
-                           else "The data could not be loaded; check the files.")
+        if not ingest.ready:
+            _raise_problems(ingest.problems, args)
         return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step)
     finally:
         engine.close()
@@ -295,9 +293,13 @@ def _load(args, mapping, refuse_identifiers: bool):
 
 def _raise_errors(result, args) -> None:
     """Every blocking problem in one line; a stop on unknown values says how to write and pass a mapping."""
-    errors = [p for p in result.problems if p.severity == "error"]
-    if result.caseload is not None:
-        return
+    if result.caseload is None:
+        _raise_problems(result.problems, args)
+
+
+def _raise_problems(problems, args) -> None:
+    """The import's blocking problems as one line (the in-memory and the engine import)."""
+    errors = [p for p in problems if p.severity == "error"]
     if not errors:
         raise CliError("The data could not be loaded; check the files.")
     text = " Also: ".join(p.as_text() for p in errors)
