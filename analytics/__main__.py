@@ -148,7 +148,7 @@ def run_report(args) -> str:
             started.append(stage)
             bar.set_description_str(stage)
 
-        bundle, chosen = _in_memory(args, step) if args.engine == "pandas" else (_in_engine(args, step), "")
+        bundle, chosen = (_in_memory if args.engine == "pandas" else _in_engine)(args, step)
     from analytics.output.report import write_bundle
 
     write_bundle(bundle, args.out)
@@ -172,6 +172,7 @@ def _in_engine(args, step):
     in-memory import are refused, never ignored."""
     from analytics.engines import open_engine
     from analytics.engines.ingest import load_tables
+    from analytics.engines.rules import CaseloadFacts
     from analytics.output.report import assemble_in_engine
 
     memory_only = [flag for flag, given in (("--sheet", args.sheet), ("--hash-identifiers", args.hash_identifiers),
@@ -192,7 +193,9 @@ def _in_engine(args, step):
         ingest = load_tables(engine, sources, mapping, export_date)
         if not ingest.ready:
             _raise_problems(ingest.problems, args)
-        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step)
+        facts = CaseloadFacts.read(engine, recipe.episodes, ingest.export_date)
+        recipe, chosen = _fitting_definition(recipe, facts.definitions(), args.config)
+        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step), chosen
     finally:
         engine.close()
 
@@ -200,22 +203,22 @@ def _in_engine(args, step):
 def _checked(args):
     """The recipe (with a definition the data support), the checked import and the sentence saying
     when the definition was changed; an identifier or the import's first error stops here."""
+    from analytics.episodes import available_definitions
+
     recipe = _recipe(args.config)
     result = _load(args, _mapping(args, recipe), refuse_identifiers=True)
     _raise_errors(result, args)
-    recipe, chosen = _fitting_definition(recipe, result.caseload, args.config)
+    recipe, chosen = _fitting_definition(recipe, available_definitions(result.caseload, recipe.episodes), args.config)
     return recipe, result, chosen
 
 
-def _fitting_definition(recipe: Recipe, caseload, config) -> tuple[Recipe, str]:
-    """The recipe with the first dropout definition the data support when no recipe named one (as
-    the app does after an import), and the sentence saying so; a definition the recipe names is kept."""
+def _fitting_definition(recipe: Recipe, options: list[str], config) -> tuple[Recipe, str]:
+    """The recipe with the first dropout definition the data support (`options`) when no recipe
+    named one (as the app does after an import), and the sentence saying so; a definition the
+    recipe names is kept."""
     from dataclasses import replace
 
-    from analytics.episodes import available_definitions
-
     named = config is not None and "dropout_definition" in json.loads(Path(config).read_text(encoding="utf-8"))
-    options = available_definitions(caseload, recipe.episodes)
     default = recipe.episodes.dropout_definition
     if named or not options or default in options:
         return recipe, ""

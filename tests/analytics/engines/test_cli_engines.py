@@ -68,3 +68,16 @@ def test_unknown_values_stop_the_engine_import_as_they_stop_the_in_memory_one(tm
              for engine in ("pandas", "duckdb")}
     assert "The import stops rather than" in lines["duckdb"]
     assert lines["duckdb"] == lines["pandas"]
+
+
+def test_without_a_named_definition_the_engine_picks_the_first_the_data_support(tmp_path):
+    """Appointments only (no endings, so the default therapist_judged cannot be derived): both
+    paths use 'unilateral', say so, and write the same episodes."""
+    done = {engine: run_cli("report", "--engine", engine, *sample_args(clients=None, therapists=None),
+                            "--out", tmp_path / engine, "--no-figures") for engine in ("pandas", "duckdb")}
+    for run in done.values():
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip().endswith("The data cannot support the 'therapist_judged' dropout definition, so "
+                                           "'unilateral' was used (name one with dropout_definition in --config).")
+    assert_same_table((tmp_path / "duckdb" / "tables" / "episodes.csv").read_bytes(),
+                      (tmp_path / "pandas" / "tables" / "episodes.csv").read_bytes())
