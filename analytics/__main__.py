@@ -148,7 +148,7 @@ def run_report(args) -> str:
             started.append(stage)
             bar.set_description_str(stage)
 
-        bundle, chosen = _in_memory(args, step) if args.engine == "pandas" else (_in_engine(args, step), "")
+        bundle, chosen = (_in_memory if args.engine == "pandas" else _in_engine)(args, step)
     from analytics.output.report import write_bundle
 
     write_bundle(bundle, args.out)
@@ -172,6 +172,7 @@ def _in_engine(args, step):
     in-memory import are refused, never ignored."""
     from analytics.engines import open_engine
     from analytics.engines.ingest import load_tables
+    from analytics.engines.rules import CaseloadFacts
     from analytics.output.report import assemble_in_engine
 
     memory_only = [flag for flag, given in (("--sheet", args.sheet), ("--hash-identifiers", args.hash_identifiers),
@@ -190,11 +191,11 @@ def _in_engine(args, step):
     engine = open_engine(args.engine, **options)
     try:
         ingest = load_tables(engine, sources, mapping, export_date)
-        errors = [p for p in ingest.problems if p.blocking]
-        if errors or not ingest.ready:
-            raise CliError(" Also: ".join(p.as_text() for p in errors) if errors
-                           else "The data could not be loaded; check the files.")
-        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step)
+        if not ingest.ready:
+            _raise_problems(ingest.problems, args)
+        facts = CaseloadFacts.read(engine, recipe.episodes, ingest.export_date)
+        recipe, chosen = _fitting_definition(recipe, facts.definitions(), args.config)
+        return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step), chosen
     finally:
         engine.close()
 
@@ -202,22 +203,22 @@ def _in_engine(args, step):
 def _checked(args):
     """The recipe (with a definition the data support), the checked import and the sentence saying
     when the definition was changed; an identifier or the import's first error stops here."""
+    from analytics.episodes import available_definitions
+
     recipe = _recipe(args.config)
     result = _load(args, _mapping(args, recipe), refuse_identifiers=True)
     _raise_errors(result, args)
-    recipe, chosen = _fitting_definition(recipe, result.caseload, args.config)
+    recipe, chosen = _fitting_definition(recipe, available_definitions(result.caseload, recipe.episodes), args.config)
     return recipe, result, chosen
 
 
-def _fitting_definition(recipe: Recipe, caseload, config) -> tuple[Recipe, str]:
-    """The recipe with the first dropout definition the data support when no recipe named one (as
-    the app does after an import), and the sentence saying so; a definition the recipe names is kept."""
+def _fitting_definition(recipe: Recipe, options: list[str], config) -> tuple[Recipe, str]:
+    """The recipe with the first dropout definition the data support (`options`) when no recipe
+    named one (as the app does after an import), and the sentence saying so; a definition the
+    recipe names is kept."""
     from dataclasses import replace
 
-    from analytics.episodes import available_definitions
-
     named = config is not None and "dropout_definition" in json.loads(Path(config).read_text(encoding="utf-8"))
-    options = available_definitions(caseload, recipe.episodes)
     default = recipe.episodes.dropout_definition
     if named or not options or default in options:
         return recipe, ""
@@ -295,9 +296,13 @@ def _load(args, mapping, refuse_identifiers: bool):
 
 def _raise_errors(result, args) -> None:
     """Every blocking problem in one line; a stop on unknown values says how to write and pass a mapping."""
-    errors = [p for p in result.problems if p.severity == "error"]
-    if result.caseload is not None:
-        return
+    if result.caseload is None:
+        _raise_problems(result.problems, args)
+
+
+def _raise_problems(problems, args) -> None:
+    """The import's blocking problems as one line (the in-memory and the engine import)."""
+    errors = [p for p in problems if p.severity == "error"]
     if not errors:
         raise CliError("The data could not be loaded; check the files.")
     text = " Also: ".join(p.as_text() for p in errors)

@@ -92,14 +92,15 @@ class EpisodeSettings:
 def available_definitions(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
     """The definitions this caseload can support: the therapist's judgement needs `termination`,
     the others need the appointment history, and unilateral_unimproved an outcome measure in it."""
-    out = []
-    if caseload.clients is not None and "termination" in caseload.clients:
-        out.append("therapist_judged")
-    if caseload.sessions is not None:
-        out += ["unilateral", "early"]
-        if measures_present(caseload.sessions, settings):
-            out.append("unilateral_unimproved")
-    return out
+    return supported_definitions(caseload.clients is not None and "termination" in caseload.clients,
+                                 caseload.sessions is not None, bool(measures_present(caseload.sessions, settings)))
+
+
+def supported_definitions(termination: bool, sessions: bool, measured: bool) -> list[str]:
+    """The definitions supported by a caseload with a `termination` column, appointments
+    (`sessions`) and an outcome measure scored at an attended session (`measured`), wherever it is held."""
+    return (["therapist_judged"] if termination else []) + (
+        ["unilateral", "early"] + (["unilateral_unimproved"] if measured else []) if sessions else [])
 
 
 def measures_present(sessions: pd.DataFrame | None, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:

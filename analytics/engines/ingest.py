@@ -31,7 +31,7 @@ from analytics.ingest.mapping import (
 )
 from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
 from analytics.ingest.readers import NA_VALUES, source_name
-from analytics.ingest.validate import _count, _missing_required, _missing_sources, _scale_name
+from analytics.ingest.validate import _count, _missing_required, _missing_sources, _scale_name, unknown_values
 from analytics.schema import SCALES, TABLES
 
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
@@ -158,7 +158,8 @@ class _Conversion:
     def check(self, flag: str, column: str | None, message: str, fix: str, drop: bool = False,
               example: str | None = None, noun: str | None = None, shown: int = 3, counted: bool = False) -> None:
         """A problem to count: rows where `flag` holds; `message` has {n} (the count) and {examples}
-        (with `counted`, each example followed by how many rows hold it)."""
+        (with `counted`, each example followed by how many rows hold it), or is a function of the
+        count, the table's rows and the examples giving message, fix and severity."""
         self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted))
 
     def convert(self, column: str, source: str) -> str:
@@ -219,10 +220,7 @@ class _Conversion:
             mapped = _lookup(text, dict(zip(values, means.astype(object).where(means.notna(), None))))
         sessions = self.table == "sessions"
         self.check(f"({given} AND {mapped} IS NULL)", column,
-                   "{n} with a " + column + " that is not recognised: {examples}; "
-                   + ("left out" if sessions else "set to missing"),
-                   f"In the mapping, give each of these values one of: {', '.join(VALUE_SETS[column])}"
-                   + (" (left_out leaves them out on purpose)." if sessions else "."),
+                   lambda n, n_rows, examples: unknown_values(self.table, column, n, n_rows, examples), None,
                    drop=sessions, example=text, shown=50, counted=True)
         if sessions:
             self.check(f"NOT {given}", column, "{n} without a status left out",
@@ -277,7 +275,7 @@ class _Conversion:
             return []
         sums = ", ".join(f"SUM(CASE WHEN COALESCE({flag}, FALSE) THEN 1 ELSE 0 END) AS c{i}"
                          for i, (flag, *_rest) in enumerate(self.checks))
-        counts = self.engine.collect(f"SELECT {sums} FROM raw_{self.table}").iloc[0]
+        counts = self.engine.collect(f"SELECT COUNT(*) AS n_rows, {sums} FROM raw_{self.table}").iloc[0]
         out = []
         for i, (flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
             n = int(counts[f"c{i}"] or 0)
@@ -292,9 +290,12 @@ class _Conversion:
                     f"WHERE COALESCE({flag}, FALSE)) GROUP BY v ORDER BY n DESC, v LIMIT 1000").dropna(subset=["v"])
                 examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values["v"]], shown,
                                   values["n"].to_numpy() if counted else None)
-            text = message.format(n=_count(n, noun), examples=examples)
+            if callable(message):
+                text, fix, severity = message(n, int(counts["n_rows"]), examples)
+            else:
+                text, severity = message.format(n=_count(n, noun), examples=examples), "warning"
             rows = [int(r) + 1 for r in found["_row"]]
-            out.append(Problem(self.file, self.mapping.columns.get(column, column), rows, text, fix,
+            out.append(Problem(self.file, self.mapping.columns.get(column, column), rows, text, fix, severity,
                                more=max(0, n - len(rows))))
         return out
 

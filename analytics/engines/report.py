@@ -1,5 +1,6 @@
 """The report's inputs from an engine: the recipe's episodes (derived and filtered inside it), the
-counts behind the curves, and what the bundle states about the data (fingerprint, export date)."""
+counts behind the curves, the Cox and logistic fits inside it, and what the bundle states about
+the data (fingerprint, export date)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,24 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analytics.engines import cox, logistic
 from analytics.engines.counts import filtered_view, survival_tally
 from analytics.engines.rules import CaseloadFacts, episodes_sql
+from analytics.engines.terms import in_memory_only
+from analytics.models import regression
+from analytics.survival import cox as memory_cox
 from analytics.survival.curves import Tally
 
 
 @dataclass
 class EngineEpisodes:
     """`episodes` in client order, as analytics.output.report.analysis_episodes gives them; `counts`
-    by the recipe's km_group, time and event, summed inside the engine."""
+    by the recipe's km_group, time and event, summed inside the engine; `fits` the Cox and logistic
+    fits on the episodes inside the engine (analytics.output.report.run_sections)."""
 
     episodes: pd.DataFrame
     counts: Tally
+    fits: dict
     fingerprint: str
     export_date: pd.Timestamp | None
 
@@ -35,7 +42,25 @@ def engine_episodes(engine, ingest, recipe) -> EngineEpisodes:
     kept = filtered_view(engine, view, **recipe.filter_kwargs())
     counts = survival_tally(engine, kept, recipe.km_group)
     episodes = engine.collect(kept).sort_values("client_id", kind="stable").reset_index(drop=True)
-    return EngineEpisodes(_canonical_types(episodes), counts, fingerprint(ingest.files, engine), facts.export_date)
+    fits = {"cox": _in_engine(engine, kept, cox.fit_cox, memory_cox.fit_cox, "Cox model"),
+            "logistic": _in_engine(engine, kept, logistic.fit_logistic, regression.fit_logistic, "logistic model")}
+    return EngineEpisodes(_canonical_types(episodes), counts, fits, fingerprint(ingest.files, engine),
+                          facts.export_date)
+
+
+def _in_engine(engine, view: str, engine_fit, memory_fit, model: str):
+    """A fit with the in-memory fit's arguments that runs on `view` inside `engine` (only sums come
+    back); what the engine refuses (natural splines, delayed entry, case weights) is fitted in
+    memory on the collected episodes, and the model's warnings say so."""
+    def fit(episodes, *args, **kwargs):
+        given = in_memory_only(**{k: kwargs.get(k) for k in ("splines", "entry", "weights")})
+        if not given:
+            return engine_fit(engine, view, *args, **kwargs)
+        result = memory_fit(episodes, *args, **kwargs)
+        result.warnings = [f"The {model} was fitted in memory on the collected episodes: inside an engine it has "
+                           f"no {' or '.join(given)}.", *result.warnings]
+        return result
+    return fit
 
 
 def _canonical_types(episodes: pd.DataFrame) -> pd.DataFrame:

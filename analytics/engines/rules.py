@@ -17,7 +17,7 @@ import pandas as pd
 
 from analytics.caseload import anonymous_labels
 from analytics.engines.engine import q
-from analytics.episodes import EpisodeSettings
+from analytics.episodes import EpisodeSettings, supported_definitions
 from analytics.outcomes.measures import NHS_PAIR, TOLERANCE, Measure
 from analytics.schema import (
     CLIENT_MISSES,
@@ -80,6 +80,11 @@ class CaseloadFacts:
             export_date = max(dates) if dates else None
         return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date),
                    _register_labels(engine, columns))
+
+    def definitions(self) -> list[str]:
+        """The dropout definitions these tables support (as analytics.episodes.available_definitions)."""
+        return supported_definitions("termination" in self.columns.get("clients", []), "sessions" in self.columns,
+                                     bool(self.measures))
 
     def outcome_measure(self, settings: EpisodeSettings) -> str | None:
         """The measure that decides improvement (as analytics.episodes.outcome_measure)."""

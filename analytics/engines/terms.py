@@ -54,12 +54,18 @@ class EngineDesign:
         return len(self.terms)
 
 
-def refuse_in_memory_only(model: str, **asked) -> None:
-    """Model features fitted only in memory (natural splines, delayed entry, case weights), refused
-    by name so an engine fit never quietly leaves them out."""
+def in_memory_only(**asked) -> list[str]:
+    """The model features among `asked` that are fitted only in memory (natural splines, delayed
+    entry, case weights), named for a message."""
     named = {"splines": "natural splines (splines)", "entry": "delayed entry (entry)",
              "weights": "case weights (weights)"}
-    given = [named[k] for k, v in asked.items() if v]
+    return [named[k] for k, v in asked.items() if v]
+
+
+def refuse_in_memory_only(model: str, **asked) -> None:
+    """Model features fitted only in memory, refused by name so an engine fit never quietly leaves
+    them out."""
+    given = in_memory_only(**asked)
     if given:
         raise ValueError(f"The {model} inside an engine has no {' or '.join(given)}; fit it in memory on the "
                          f"collected episodes (engine.collect) or leave {'them' if len(given) > 1 else 'it'} out.")

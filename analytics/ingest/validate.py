@@ -152,26 +152,18 @@ class _Checker:
     def categories(self, column, raw, given):
         mapped = map_values(raw, self.mapping.values.get(column, {}), VALUE_SETS[column])
         unknown = given & mapped.isna().to_numpy()
-        unknown_values = _counts(raw[unknown])
+        listed = _counts(raw[unknown])
         sessions = self.table == "sessions"
         if column == "status":
             mapped, by_unknown, by_words = self.cancelled_by(mapped)
-            unknown_values = ", ".join(t for t in (unknown_values, by_words) if t)
+            listed = ", ".join(t for t in (listed, by_words) if t)
             unknown = unknown | by_unknown
             self.not_held(mapped)
-        allowed = ", ".join(VALUE_SETS[column])
-        stop = unknown.sum() > UNKNOWN_SHARE * len(raw) if sessions else unknown.any()
-        what = f"{_count(unknown.sum(), self.rows)} with a {column} that is not recognised: {unknown_values}"
-        if stop:
-            why = (f"rather than leave out more than {UNKNOWN_SHARE:.0%} of the appointments" if sessions
-                   else "rather than read these clients' endings as unknown")
-            self.problems.append(problem_at(
-                self.frame, unknown, self.file, self.source(column), f"{what}. The import stops {why}",
-                f"Give each of these values one of: {allowed}. {MAP_HOW}", "error"))
+        message, fix, severity = unknown_values(self.table, column, int(unknown.sum()), len(raw), listed)
+        if severity == "error":
+            self.problems.append(problem_at(self.frame, unknown, self.file, self.source(column), message, fix, severity))
         else:
-            on_purpose = " (left_out leaves them out on purpose)" if sessions else ""
-            self.warn(unknown, column, f"{what}; " + ("left out" if sessions else "set to missing"),
-                      f"In the mapping, give each of these values one of: {allowed}{on_purpose}.", leave_out=sessions)
+            self.warn(unknown, column, message, fix, leave_out=sessions)
         if sessions:
             self.warn(~given, column, f"{_count((~given).sum(), self.rows)} without a status left out",
                       "Fill in the appointment status in the file if these rows matter.", leave_out=True)
@@ -373,6 +365,22 @@ def _missing_required(table: str, column: str, raw: pd.DataFrame, file: str) -> 
         f"In the mapping, choose which column holds {column}, or add a column named '{column}' to the file.",
         "error",
     )
+
+
+def unknown_values(table: str, column: str, n: int, n_rows: int, values: str) -> tuple[str, str, str]:
+    """Message, fix and severity for `n` of a table's `n_rows` rows whose `column` holds a value the
+    mapping does not know (`values`: each with how many rows hold it). More than UNKNOWN_SHARE of
+    the appointments, or any client ending, stops the import: guessing would bias the dropout rate."""
+    sessions = table == "sessions"
+    allowed = ", ".join(VALUE_SETS[column])
+    what = f"{_count(n, _ROW_WORD[table])} with a {column} that is not recognised: {values}"
+    if (n > UNKNOWN_SHARE * n_rows) if sessions else n > 0:
+        why = (f"rather than leave out more than {UNKNOWN_SHARE:.0%} of the appointments" if sessions
+               else "rather than read these clients' endings as unknown")
+        return f"{what}. The import stops {why}", f"Give each of these values one of: {allowed}. {MAP_HOW}", "error"
+    on_purpose = " (left_out leaves them out on purpose)" if sessions else ""
+    return (f"{what}; " + ("left out" if sessions else "set to missing"),
+            f"In the mapping, give each of these values one of: {allowed}{on_purpose}.", "warning")
 
 
 def _counts(values: pd.Series) -> str:

@@ -95,12 +95,16 @@ def analysis_episodes(ingest_result, recipe: Recipe) -> pd.DataFrame:
 
 
 def run_sections(episodes: pd.DataFrame, recipe: Recipe, sessions: pd.DataFrame | None = None,
-                 counts: Tally | None = None) -> list[Section]:
+                 counts: Tally | None = None, fits: dict | None = None) -> list[Section]:
     """Every analysis of the report, each isolated so one failure cannot stop the others; the
     landmark analysis when the recipe names its measure (it reads the appointments, `sessions`).
     `counts` (the episodes counted by recipe.km_group, time and event, e.g. by an engine) feeds the
-    curves in place of the episodes."""
-    sections = [_guarded(step, episodes, recipe, counts) for step in _STEPS]
+    curves in place of the episodes; `fits` ({"cox": ..., "logistic": ...}, e.g. inside an engine,
+    with the in-memory fits' arguments) fit those models in place of the in-memory fits."""
+    fits = fits or {}
+    sections = [_guarded(step, episodes, recipe, counts, **({"fit": fits[step.__name__.strip("_")]}
+                                                            if step.__name__.strip("_") in fits else {}))
+                for step in _STEPS]
     if recipe.landmark_measure is not None:
         sections.append(_guarded(_landmark, episodes, recipe, sessions))
     return sections
@@ -117,14 +121,15 @@ def assemble(ingest_result, recipe: Recipe, render_figures: bool = True) -> Bund
 
 def assemble_in_engine(engine, ingest, recipe: Recipe, render_figures: bool = True, progress=None) -> Bundle:
     """The same bundle from tables inside an engine (analytics/engines): the episodes are derived
-    and filtered there, the curves are computed from the counts the engine sends back."""
+    and filtered there, the curves are computed from the counts the engine sends back, the Cox and
+    logistic models are fitted from the engine's sums."""
     from analytics.engines.report import engine_episodes
 
     step = progress or (lambda stage: None)
     step("Deriving episodes in the engine")
     data = engine_episodes(engine, ingest, recipe)
     step("Running the analyses")
-    sections = run_sections(data.episodes, recipe, counts=data.counts)
+    sections = run_sections(data.episodes, recipe, counts=data.counts, fits=data.fits)
     step("Writing tables and figures")
     return _bundle(data.episodes, sections, recipe, data.fingerprint, data.export_date, ingest.problems,
                    render_figures)
@@ -245,22 +250,27 @@ def _model(name: str, model: str, recipe, fit) -> Section:
     return section
 
 
-def _cox(episodes, recipe, counts=None):
-    section = _model("cox", "Cox model", recipe, lambda: fit_cox(
-        episodes, list(recipe.covariates), recipe.reference_levels or None,
-        strata=list(recipe.strata) or None, cluster=recipe.cluster, splines=recipe.splines, entry=recipe.entry,
-        weights=recipe.weights))
+def _cox(episodes, recipe, counts=None, fit=fit_cox):
+    """The Cox model and its test of proportional hazards. The test reads the risk sets row by row;
+    a fit inside an engine keeps them there, so the test refits in memory."""
+    section = _model("cox", "Cox model", recipe, lambda: _cox_fit(fit, episodes, recipe))
     result = section.result
     if result is None:
         return section
     section.figures["cox_forest"] = forest_figure(result.table, estimate="hr")
     _partial_effects(section, "cox", result, "hr")
-    ph = ph_test(result)
+    rows_here = result.model is None or result.model.risk_sets is not None
+    ph = ph_test(result if rows_here else _cox_fit(fit_cox, episodes, recipe))
     section.tables["ph_test"] = ph.table
     section.figures["ph_residuals"] = ph_residual_figure(ph,
                                               time_label=TIME_LABELS[recipe.episodes.time_scale])
     section.warnings.append(ph.takeaway)
     return section
+
+
+def _cox_fit(fit, episodes, recipe):
+    return fit(episodes, list(recipe.covariates), recipe.reference_levels or None, strata=list(recipe.strata) or None,
+               cluster=recipe.cluster, splines=recipe.splines, entry=recipe.entry, weights=recipe.weights)
 
 
 def _finegray(episodes, recipe, counts=None):
@@ -280,8 +290,8 @@ def _partial_effects(section: Section, model: str, result, estimate: str) -> Non
         section.figures[stem] = partial_effect_figure(effect, covariate, estimate)
 
 
-def _logistic(episodes, recipe, counts=None):
-    section = _model("logistic", "logistic model", recipe, lambda: fit_logistic(
+def _logistic(episodes, recipe, counts=None, fit=fit_logistic):
+    section = _model("logistic", "logistic model", recipe, lambda: fit(
         episodes, list(recipe.covariates), recipe.reference_levels or None, splines=recipe.splines))
     if section.result is None:
         return section
@@ -366,10 +376,10 @@ def _landmark(episodes, recipe, sessions):
 _STEPS = (_episodes, _table_one, _km, _logrank, _cif, _rmst, _cox, _finegray, _logistic, _imputed, _therapists, _icc, _outcomes)
 
 
-def _guarded(step, episodes, recipe, *more) -> Section:
+def _guarded(step, episodes, recipe, *more, **options) -> Section:
     name = step.__name__.strip("_")
     try:
-        return step(episodes, recipe, *more)
+        return step(episodes, recipe, *more, **options)
     except Exception as exc:  # noqa: BLE001 - a model failure is reported, never fatal to the run
         return Section(name, TITLES[name], warnings=[f"This analysis could not be run: {_one_line(exc)}"])
 

@@ -48,3 +48,36 @@ def test_a_glob_that_matches_nothing_is_one_line(tmp_path):
     line = one_line_error(run_cli("report", "--engine", "duckdb", "--sessions", tmp_path / "none_*.parquet",
                                   "--out", tmp_path / "o"))
     assert "none_*.parquet" in line and "--sessions" in line
+
+
+@pytest.mark.parametrize("table", ["sessions", "clients"])
+def test_unknown_values_stop_the_engine_import_as_they_stop_the_in_memory_one(tmp_path, table):
+    """Two of ten appointments (20%, more than 5%) with an unknown status, or one client ending
+    unknown, stop both imports with the same one-line message."""
+    sessions = tmp_path / "sessions.csv"
+    statuses = ["attended"] * 8 + ["Rescheduled", "Rescheduled"] if table == "sessions" else ["attended"] * 10
+    sessions.write_text("client_id,therapist_id,date,status\n" + "".join(
+        f"C{i % 3},T1,2024-01-{i + 1:02d},{status}\n" for i, status in enumerate(statuses)))
+    files = {"sessions": sessions}
+    if table == "clients":
+        files["clients"] = tmp_path / "clients.csv"
+        files["clients"].write_text("client_id,therapist_id,intake_date,termination\n"
+                                    "C0,T1,2024-01-01,completed\nC1,T1,2024-01-02,Zebra\nC2,T1,2024-01-03,dropout\n")
+    args = [x for t, p in files.items() for x in (f"--{t}", p)]
+    lines = {engine: one_line_error(run_cli("report", "--engine", engine, *args, "--out", tmp_path / engine))
+             for engine in ("pandas", "duckdb")}
+    assert "The import stops rather than" in lines["duckdb"]
+    assert lines["duckdb"] == lines["pandas"]
+
+
+def test_without_a_named_definition_the_engine_picks_the_first_the_data_support(tmp_path):
+    """Appointments only (no endings, so the default therapist_judged cannot be derived): both
+    paths use 'unilateral', say so, and write the same episodes."""
+    done = {engine: run_cli("report", "--engine", engine, *sample_args(clients=None, therapists=None),
+                            "--out", tmp_path / engine, "--no-figures") for engine in ("pandas", "duckdb")}
+    for run in done.values():
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip().endswith("The data cannot support the 'therapist_judged' dropout definition, so "
+                                           "'unilateral' was used (name one with dropout_definition in --config).")
+    assert_same_table((tmp_path / "duckdb" / "tables" / "episodes.csv").read_bytes(),
+                      (tmp_path / "pandas" / "tables" / "episodes.csv").read_bytes())
