@@ -27,7 +27,7 @@ from analytics.ingest.mapping import (
 from analytics.ingest.problems import Problem, has_errors
 from analytics.ingest.fhir import EXPECTED, read_fhir
 from analytics.ingest.readers import blob_of, is_json, list_sheets, read_table, source_name
-from analytics.ingest.validate import check_links, conform_with_booked
+from analytics.ingest.validate import check_links, conform
 from analytics.schema import TABLES
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -126,7 +126,7 @@ def load_caseload(
     for table in TABLES:
         if table in raw:
             step(f"Checking {files[table]}")
-            frame, found, left_booked = conform_with_booked(table, raw[table], used.table(table), files[table], limit)
+            frame, found, left_booked = conform(table, raw[table], used.table(table), files[table], limit)
             problems += found
             booked = left_booked if table == "sessions" else booked
             if frame is not None and len(frame):

@@ -47,17 +47,10 @@ _ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "
 
 
 def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
-            export_date: pd.Timestamp | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """The canonical table (canonical dtypes, unusable rows left out) and its problems;
-    None when a required column is missing or the file has no rows."""
-    frame, problems, _ = conform_with_booked(table, raw, mapping, file, export_date)
-    return frame, problems
-
-
-def conform_with_booked(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
-                        export_date: pd.Timestamp | None = None):
-    """`conform`, and for sessions also the booked appointments it left out (see `_Checker.booked`):
-    client_id, therapist_id, date; None for other tables or when there are none."""
+            export_date: pd.Timestamp | None = None):
+    """The canonical table (canonical dtypes, unusable rows left out; None when a required column is
+    missing or the file has no rows), its problems, and for sessions the booked appointments it left
+    out (see `_Checker.booked`): client_id, therapist_id, date; None for other tables or when there are none."""
     problems = _missing_sources(table, raw, mapping, file)
     frame = apply_mapping(raw, mapping, table)
     missing = [c for c in REQUIRED[table] if c not in frame.columns]

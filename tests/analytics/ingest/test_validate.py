@@ -175,7 +175,7 @@ def test_conform_and_check_links_directly():
     raw = pd.DataFrame({"Patient": ["P1", "P1"], "DOS": ["2024-01-01", "2024-01-01"], "Att": ["Show", "Show"]}, index=[2, 3])
     mapping = TableMapping({"client_id": "Patient", "date": "DOS", "status": "Att"}, {"status": {"Show": "attended"}},
                            {"date": "%Y-%m-%d"})
-    frame, problems = conform("sessions", raw, mapping, "x.csv", pd.Timestamp("2024-02-01"))
+    frame, problems, _ = conform("sessions", raw, mapping, "x.csv", pd.Timestamp("2024-02-01"))
     assert frame.index.tolist() == [2] and frame["status"].tolist() == ["attended"]
     assert problems[0].rows == [3]
     assert check_links({"sessions": frame}, {"sessions": "x.csv"}) == []
