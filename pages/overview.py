@@ -1,6 +1,9 @@
-"""Overview: the practice's dropout rate with its interval next to the published benchmark, how the
-definition moves it, how it varies over time (this month and quarter, the rolling 12-month rate
-against the practice's target) and between groups, and the team-meeting summary as a PDF."""
+"""Overview: the practice's dropout rate with its interval next to the published benchmark, then one
+section at a time (this month and quarter against the practice's target, the trend, groups, how the
+definition moves the rate, who left improved, when dropout happens), and the team-meeting summary.
+
+Only the open section is computed and drawn: a director's first page and every change of definition
+or filter redraw one section's chart, not all of them (docs/scale.md, "Speed as a director feels it")."""
 
 from dataclasses import replace
 
@@ -40,6 +43,11 @@ else:
 median.metric("Median sessions attended", "unknown" if h.median_sessions != h.median_sessions else f"{h.median_sessions:g}")
 if h.median_ci_lower == h.median_ci_lower:
     median.caption(f"95% CI {h.median_ci_lower:g} to {h.median_ci_upper:g}; clients whose episode has ended")
+if not h.hidden:
+    widgets.figure(state.cached("chart_practice_rate", lambda shown, threshold: charts.rate_figure(shown.rate_row(), "label", threshold),
+                                h, suppress_below),
+                   None, "practice_rate_chart", "The practice's dropout rate (point) with its 95% interval (bar); the dashed line is "
+                   "the published average, the grey band its 95% interval.")
 st.info(
     f"Published benchmark: {percent(overview.BENCHMARK['rate'], 1)} (95% CI {percent(overview.BENCHMARK['ci_lower'], 1)} "
     f"to {percent(overview.BENCHMARK['ci_upper'], 1)}), {overview.BENCHMARK['source']}. {overview.BENCHMARK_CAVEAT} "
@@ -47,57 +55,15 @@ st.info(
 )
 widgets.table(h.table, "headline")
 
-st.header("How the definition changes the rate")
-outcomes = state.cached_for_every_definition("practice_definition_outcomes", overview.definition_outcomes, caseload,
-                                              replace(settings, dropout_definition=DEFINITIONS[0]))
-sensitivity = state.cached(
-    "practice_sensitivity",
-    lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),
-    caseload, settings, episodes, suppress_below, outcomes,
-)
-for warning in sensitivity.warnings:
-    st.warning(warning)
-widgets.figure(state.cached("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
-               None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
-widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
-if len(sensitivity.agreement):
-    st.subheader("Do the definitions pick the same clients?")
-    widgets.figure(state.cached("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
-                                suppress_below), None, "definition_agreement_chart",
-                   f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
-    widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
 
-st.header("How many who left had improved?")
-if "ending" in episodes:
-    leavers = state.cached("practice_leavers_improved", practice_outcomes.leavers_improved, episodes, settings,
-                           suppress_below)
-    st.markdown(f"**{leavers.takeaway}** {practice_outcomes.LEAVERS_NOTE}")
-    for warning in leavers.warnings:
-        st.caption(warning)
-    widgets.table(leavers.table, "leavers_improved", leavers.privacy)
-else:
-    st.info(practice_outcomes.NO_MEASURE_NOTE)
-
-st.header("Dropout over time")
-if "intake_date" in episodes and episodes["intake_date"].notna().any():
-    trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
-    for warning in trend.warnings:
-        st.caption(warning)
-    widgets.figure(state.cached("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
-                   f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
-                   "hollow points are provisional.")
-    widgets.table(trend.table, "dropout_by_intake", trend.privacy)
-else:
-    st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
-
-st.header("This month and quarter")
-st.number_input("Practice target for the dropout rate (%)", min_value=0.5, max_value=99.5, value=None, step=0.5,
-                key=state.TARGET_RATE, help="Drawn as a line on the 12-month rate; saved in the recipe.")
-try:
-    recent = state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
-except ValueError as exc:
-    st.info(str(exc))
-else:
+def this_month_and_quarter() -> None:
+    st.number_input("Practice target for the dropout rate (%)", min_value=0.5, max_value=99.5, value=None, step=0.5,
+                    key=state.TARGET_RATE, help="Drawn as a line on the 12-month rate; saved in the recipe.")
+    try:
+        recent = state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
+    except ValueError as exc:
+        st.info(str(exc))
+        return
     st.markdown(f"**{recent.takeaway}**")
     for warning in recent.warnings:
         st.caption(warning)
@@ -107,31 +73,95 @@ else:
                    "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
     widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
 
-st.header("Dropout by group")
-groups = overview.breakdown_columns(episodes)
-absent = [c for c in overview.BREAKDOWN_COLUMNS if c not in groups]
-if absent:
-    st.caption("Not shown (no column with at least two values): " + ", ".join(f"`{c}`" for c in absent) + ".")
-for column in groups:
-    st.subheader(f"By {column.replace('_', ' ')}")
-    by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
-    for warning in by.warnings:
-        st.caption(warning)
-    widgets.figure(state.cached("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
-    widgets.table(by.table, f"dropout_by_{column}", by.privacy)
 
-st.header("When dropout happens")
-cif = state.cached("practice_cif", curves.cumulative_incidence, episodes)
-for warning in cif.warnings:
-    st.caption(warning)
-unit = "session" if settings.time_scale == "sessions" else "day"
-cif_text = overview.incidence_takeaway(cif.table, unit)
-widgets.figure(
-    state.cached("chart_cumulative_incidence", survival_charts.cif_figure, cif,
-                 time_label="Sessions attended" if unit == "session" else "Days in therapy"),
-    cif.table, "cumulative_incidence_of_dropout",
-    f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
-)
+def over_time() -> None:
+    if "intake_date" not in episodes or not episodes["intake_date"].notna().any():
+        st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
+        return
+    trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
+    for warning in trend.warnings:
+        st.caption(warning)
+    widgets.figure(state.cached("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
+                   f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
+                   "hollow points are provisional.")
+    widgets.table(trend.table, "dropout_by_intake", trend.privacy)
+
+
+def by_group() -> None:
+    groups = overview.breakdown_columns(episodes)
+    absent = [c for c in overview.BREAKDOWN_COLUMNS if c not in groups]
+    if absent:
+        st.caption("Not shown (no column with at least two values): " + ", ".join(f"`{c}`" for c in absent) + ".")
+    for column in groups:
+        st.subheader(f"By {column.replace('_', ' ')}")
+        by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
+        for warning in by.warnings:
+            st.caption(warning)
+        widgets.figure(state.cached("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+        widgets.table(by.table, f"dropout_by_{column}", by.privacy)
+
+
+def by_definition() -> None:
+    outcomes = state.cached_for_every_definition("practice_definition_outcomes", overview.definition_outcomes, caseload,
+                                                  replace(settings, dropout_definition=DEFINITIONS[0]))
+    sensitivity = state.cached(
+        "practice_sensitivity",
+        lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),
+        caseload, settings, episodes, suppress_below, outcomes,
+    )
+    for warning in sensitivity.warnings:
+        st.warning(warning)
+    widgets.figure(state.cached("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
+                   None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
+    widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
+    if len(sensitivity.agreement):
+        st.subheader("Do the definitions pick the same clients?")
+        widgets.figure(state.cached("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
+                                    suppress_below), None, "definition_agreement_chart",
+                       f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
+        widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
+
+
+def leavers_improved() -> None:
+    if "ending" not in episodes:
+        st.info(practice_outcomes.NO_MEASURE_NOTE)
+        return
+    leavers = state.cached("practice_leavers_improved", practice_outcomes.leavers_improved, episodes, settings,
+                           suppress_below)
+    st.markdown(f"**{leavers.takeaway}** {practice_outcomes.LEAVERS_NOTE}")
+    for warning in leavers.warnings:
+        st.caption(warning)
+    widgets.table(leavers.table, "leavers_improved", leavers.privacy)
+
+
+def when_dropout_happens() -> None:
+    cif = state.cached("practice_cif", curves.cumulative_incidence, episodes)
+    for warning in cif.warnings:
+        st.caption(warning)
+    unit = "session" if settings.time_scale == "sessions" else "day"
+    cif_text = overview.incidence_takeaway(cif.table, unit)
+    widgets.figure(
+        state.cached("chart_cumulative_incidence", survival_charts.cif_figure, cif,
+                     time_label="Sessions attended" if unit == "session" else "Days in therapy"),
+        cif.table, "cumulative_incidence_of_dropout",
+        f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
+    )
+
+
+# One section at a time: only the open tab is computed and drawn, so the first page and every
+# change of definition or filter draw one section's charts, not all of them.
+SECTIONS = {
+    "This month and quarter": this_month_and_quarter,
+    "Over time": over_time,
+    "By group": by_group,
+    "How the definition changes the rate": by_definition,
+    "Who left improved": leavers_improved,
+    "When dropout happens": when_dropout_happens,
+}
+for tab, draw in zip(st.tabs(list(SECTIONS), key=state.OVERVIEW_SECTION, on_change="rerun"), SECTIONS.values()):
+    if tab.open:
+        with tab:
+            draw()
 
 st.header("Summary for the team meeting")
 st.caption("One or two printed pages in plain words, with no therapist or client named and small counts hidden: "

@@ -39,7 +39,9 @@ room_tab, match_tab, habits_tab = st.tabs(SECTIONS, key="room_match_section", on
 
 def _hazards(result, name: str, caption: str) -> None:
     """A factor's adjusted hazard ratios: forest plot under its takeaway, then the table."""
-    widgets.figure(forest_figure(result.hazard.rename(columns={"label": "term"})), None, f"{name}_hazard_ratios_chart",
+    chart = state.cached(f"chart_{name}_hazard_ratios", lambda hazard: forest_figure(hazard.rename(columns={"label": "term"})),
+                         result.hazard)
+    widgets.figure(chart, None, f"{name}_hazard_ratios_chart",
                    f"**{result.takeaway}** {caption}")
     widgets.for_researchers(result.hazard[HR_TABLE], f"{name}_hazard_ratios", privacy=room_match.HAZARD_PRIVACY)
 
@@ -47,7 +49,7 @@ def _hazards(result, name: str, caption: str) -> None:
 with room_tab:
     room = widgets.result_or_reason("room_vs_dropout", room_match.room_vs_dropout, episodes) if room_tab.open else None
     if room is not None:
-        widgets.figure(charts.level_rates_figure(room.table, suppress_below), None, "room_rates_chart",
+        widgets.figure(state.cached("chart_room_rates", charts.level_rates_figure, room.table, suppress_below), None, "room_rates_chart",
                        "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
                        "the dashed line is the published average (19.7%).")
         widgets.table(room.table, "room_rates", room.privacy)
@@ -70,7 +72,8 @@ with habits_tab:
         card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, suppress_below)
         st.markdown(f"**{card.takeaway}**")
         if card.table["found"].any():
-            widgets.figure(charts.scorecard_figure(card.table, suppress_below), None, "habits_scorecard_chart",
+            widgets.figure(state.cached("chart_habits_scorecard", charts.scorecard_figure, card.table, suppress_below), None,
+                           "habits_scorecard_chart",
                            "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
         st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
         widgets.table(card.table, "habits_scorecard", card.privacy)

@@ -3,10 +3,11 @@
     python -m ui.serve [streamlit run options]      # what `make run` runs
 
 Before the server listens it runs the app headless (Streamlit's AppTest, in this process) on the
-bundled sample, once under each dropout definition with the other settings at their defaults: the
-heavy libraries are imported, the sample is imported (`state._sample`, once per server) and the
-Overview's results and charts land in the server's shared cache for the sample (`state.cached`),
-so the first visitor's Overview, and a change of definition on it, are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
+bundled sample: the Overview under each dropout definition, and each of its sections under the
+default one, with the other settings at their defaults. The heavy libraries are imported, the
+sample is imported (`state._sample`, once per server) and the Overview's results and charts land in
+the server's shared cache for the sample (`state.cached`), so the first visitor's Overview, a change
+of definition on it and a click on another of its sections are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ _LOG = logging.getLogger(__name__)
 
 
 def warm() -> float:
-    """Run the app's default page on the sample under each definition; returns the seconds it took."""
-    from streamlit.testing.v1 import AppTest
-
+    """Run the app's default page on the sample under each definition and open each of its sections;
+    returns the seconds it took."""
     from ui import sessions
 
     from analytics.episodes import available_definitions
@@ -32,19 +32,34 @@ def warm() -> float:
 
     start = time.perf_counter()
     loaded = state._sample().caseload
-    # One fresh headless session per definition: in AppTest only a session's first run goes
-    # through app.py's navigation (later runs would run the page alone, without the sidebar).
-    for definition in available_definitions(loaded) if loaded is not None else [None]:
-        run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S)
-        if definition is not None:
-            run.session_state[state.DEFINITION] = definition
-        run.run()
-        if run.exception:
-            _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
-            break
+    # One fresh headless session per run: in AppTest only a session's first run goes through
+    # app.py's navigation (later runs would run the page alone, without the sidebar).
+    definitions = available_definitions(loaded) if loaded is not None else [None]
+    first = _run({} if definitions[0] is None else {state.DEFINITION: definitions[0]})
+    if first is not None:
+        # The Overview's other sections under the default definition, its first under the others.
+        runs = [{state.OVERVIEW_SECTION: tab.label} for tab in first.tabs[1:]]
+        runs += [{state.DEFINITION: definition} for definition in definitions[1:]]
+        for values in runs:
+            if _run(values) is None:
+                break
     # The headless run has no server, so the sweeper did not start; let the server start it.
     sessions.start_sweeper.clear()
     return time.perf_counter() - start
+
+
+def _run(values: dict):
+    """One headless visit of the default page with `values` set in its session; None when it failed."""
+    from streamlit.testing.v1 import AppTest
+
+    run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S)
+    for key, value in values.items():
+        run.session_state[key] = value
+    run.run()
+    if run.exception:
+        _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
+        return None
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,7 @@ STRATA = "strata"
 LANDMARK_SESSION = "landmark_session"
 LANDMARK_MEASURE = "landmark_measure"
 FIGURE = "figure"
+OVERVIEW_SECTION = "overview_section"  # the Overview's open tab
 
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 

@@ -15,6 +15,9 @@ from analytics.proportions import percent
 from analytics.survival.curves import cumulative_incidence
 from tests.harness import PRACTICE_SAMPLE, frame, number, open_page, text
 
+SECTIONS = ("This month and quarter", "Over time", "By group", "How the definition changes the rate",
+            "Who left improved", "When dropout happens")
+
 SAMPLE = PRACTICE_SAMPLE
 
 
@@ -29,23 +32,33 @@ def test_overview_headline_and_definitions_on_sample():
     assert metrics["Median sessions attended"] == f"{h.median_sessions:g}"
     assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
     assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "Share of ended episodes" in text(at)
+    assert [tab.label for tab in at.tabs] == list(SECTIONS)
+    assert "The practice's dropout rate (point) with its 95% interval" in text(at)  # its chart, above the sections
+    assert period_comparison(episodes, 11).takeaway in text(at)  # the first section is open
+
+    at = open_page("pages/overview.py", SAMPLE, overview_section="How the definition changes the rate")
     shown = frame(at, "Definition")
     expected = definition_sensitivity(SAMPLE, EpisodeSettings()).table
     assert shown["Definition"].tolist() == ["therapist-judged", "unilateral", "early",
                                             "unilateral before reliable improvement"]
     assert shown["Dropouts"].map(number).tolist() == expected["dropouts"].astype(float).tolist()
-    assert "By referral, dropout ranges" in text(at)
-    assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
     agreement = frame(at, "First definition").iloc[0]
     share = (number(agreement["Dropout under both"]) + number(agreement["Dropout under neither"])) / number(
         agreement["Clients compared"])
     assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)
+    assert not any("Referral" in d.value.columns for d in at.dataframe)  # only the open section is drawn
+
+    at = open_page("pages/overview.py", SAMPLE, overview_section="By group")
+    assert "By referral, dropout ranges" in text(at)
     referral = frame(at, "Referral").set_index("Referral")
     assert number(referral.loc["court-mandated", "Dropout rate"]) > number(referral.loc["self", "Dropout rate"])  # 0.7
 
+    at = open_page("pages/overview.py", SAMPLE, overview_section="When dropout happens")
+    assert incidence_takeaway(cumulative_incidence(episodes).table) in text(at)
+
 
 def test_overview_suppresses_small_counts():
-    at = open_page("pages/overview.py", SAMPLE, suppress_below=11)
+    at = open_page("pages/overview.py", SAMPLE, suppress_below=11, overview_section="By group")
     modality = frame(at, "Modality").set_index("Modality")
     small = modality.loc[modality["Dropouts"] == "hidden"]
     assert len(small) and (small["Dropout rate"] == "hidden").all()
@@ -55,19 +68,21 @@ def test_overview_suppresses_small_counts():
 def test_overview_without_sessions_or_covariates():
     episodes = pd.DataFrame({"client_id": [f"c{i}" for i in range(60)], "duration": [float(i % 12 + 1) for i in range(60)],
                              "event": [1 if i % 4 == 0 else 2 if i % 4 == 1 else 0 for i in range(60)]})
-    at = open_page("pages/overview.py", Caseload(clients=episodes), suppress_below=0)
+    caseload = Caseload(clients=episodes)
+    at = open_page("pages/overview.py", caseload, suppress_below=0)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Clients"] == "60" and metrics["Dropout rate"] == "50.0%"  # 15 dropouts of 30 ended
-    body = text(at)
-    assert "Sessions attended are unknown" in body
-    assert "The trend needs intake dates" in body
-    assert "The period comparison needs the appointment history" in body
-    assert "`site`, `modality`, `referral`, `telehealth`" in body
+    assert "Sessions attended are unknown" in text(at)
+    assert "The period comparison needs the appointment history" in text(at)
+    assert "The trend needs intake dates" in text(open_page("pages/overview.py", caseload, overview_section="Over time"))
+    by_group = text(open_page("pages/overview.py", caseload, overview_section="By group"))
+    assert "`site`, `modality`, `referral`, `telehealth`" in by_group
 
 
 def test_overview_sessions_only():
     sessions = SAMPLE.sessions.drop(columns=["srs", "wai"], errors="ignore")
-    at = open_page("pages/overview.py", Caseload(sessions=sessions), dropout_definition="unilateral")
+    at = open_page("pages/overview.py", Caseload(sessions=sessions), dropout_definition="unilateral",
+                   overview_section="How the definition changes the rate")
     shown = frame(at, "Definition")
     assert shown["Definition"].tolist() == ["unilateral", "early", "unilateral before reliable improvement"]
     agreement = frame(at, "First definition")
@@ -83,7 +98,8 @@ def test_overview_hides_a_small_practice_rate():
     assert {m.label: m.value for m in at.metric}["Dropout rate"] == "<11 dropouts"
     assert "Too few ended episodes" in text(at)
     assert "4 dropouts" not in text(at)
-    shown = frame(at, "Figure").set_index("Figure")
+    assert "The practice's dropout rate (point)" not in text(at)  # no chart of a hidden rate
+    shown = frame(at, "Figure").set_index("Figure")  # the headline table, above the sections
     assert (shown.loc[["dropouts", "dropout rate"], "Value"] == "–").all()
 
 

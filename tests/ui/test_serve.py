@@ -1,5 +1,5 @@
 """The server's warm-up leaves the sample's Overview in the shared cache, so a first visitor's run
-computes nothing; it holds no upload."""
+computes nothing, whichever section of it they open; it holds no upload."""
 
 from streamlit.testing.v1 import AppTest
 
@@ -26,3 +26,18 @@ def test_warm_up_covers_a_change_of_definition(monkeypatch):
     visitor.selectbox(key=state.DEFINITION).set_value("unilateral").run()
     assert not visitor.exception and computed == []
     assert "Unilateral" in visitor.caption[0].value  # the run was under the new definition
+
+
+def test_warm_up_covers_every_section_of_the_overview(monkeypatch):
+    serve.warm()
+    computed = []
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
+    labels = [tab.label for tab in AppTest.from_file(str(APP), default_timeout=120).run().tabs]
+    assert len(labels) == 6
+    for label in labels[1:]:
+        visitor = AppTest.from_file(str(APP), default_timeout=120)
+        visitor.session_state[state.OVERVIEW_SECTION] = label
+        visitor.run()
+        assert not visitor.exception
+        assert visitor.dataframe or visitor.info, label  # the section was drawn
+    assert computed == []
