@@ -95,7 +95,7 @@ if risk is not None:
     st.caption(f"Method: {risk.method}.")
     if risk.km is not None:
         widgets.figure(state.cached("chart_alliance_km", survival_charts.km_figure, risk.km, at_risk=False,
-                                    time_label="Sessions attended"), None,
+                                    time_label="Sessions attended", group_by="alliance_level"), None,
                        "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
         widgets.table(risk.table, "alliance_km_medians", risk.privacy)
     else:

@@ -117,7 +117,8 @@ marked = widgets.result_or_reason("landmark", landmark.landmark_km, episodes, st
 if marked is not None:
     for warning in marked.warnings:
         st.caption(warning)
-    widgets.figure(charts.km_figure(marked.km, at_risk=True, time_label=f"Sessions attended after session {int(k)}"),
+    widgets.figure(charts.km_figure(marked.km, at_risk=True, time_label=f"Sessions attended after session {int(k)}",
+                                    group_by=measure),
                    marked.km.table, "landmark_kaplan_meier", marked.takeaway)
     widgets.table(marked.km.medians, "landmark_medians", marked.privacy, plain=False)
 

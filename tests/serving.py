@@ -24,16 +24,18 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def streamlit_server(log: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+def streamlit_server(log: Path, *options: str, env: dict[str, str] | None = None,
+                     script: Path | None = None) -> Iterator[tuple[str, int]]:
     """Run the app with `options` (extra `--server.x value` pairs) and `env` added to the
-    environment; yields (url, pid). The server's output goes to `log`."""
+    environment; yields (url, pid). The server's output goes to `log`. With `script`, that
+    Streamlit script runs instead (`streamlit run`, no warm-up)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ui.serve", "--server.port", str(port), "--server.headless",
+            [sys.executable, "-m", *(("streamlit", "run", str(script)) if script else ("ui.serve",)), "--server.port", str(port), "--server.headless",
              "true", "--server.fileWatcherType", "none", *options],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     url = f"http://localhost:{port}"

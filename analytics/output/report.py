@@ -368,7 +368,7 @@ def _landmark(episodes, recipe, sessions):
                                                       "landmark_medians": result.km.medians,
                                                       "landmark_logrank": result.logrank.table},
                       warnings=list(result.warnings), result=result)
-    section.figures["landmark_km"] = km_figure(result.km, at_risk=True,
+    section.figures["landmark_km"] = km_figure(result.km, at_risk=True, group_by=recipe.landmark_measure,
                                                time_label=f"Sessions attended after session {recipe.landmark_session}")
     return section
 

@@ -57,6 +57,7 @@ COLUMN_LABELS = {
     "env_seating": "Seating", "gender_match": "Same gender", "ethnicity_match": "Same ethnicity",
     "religion_match": "Same religion", "language_match": "Shared language", "age_gap": "Age gap (years)",
     "srs_first": "First alliance rating (SRS)", "srs_last": "Latest alliance rating (SRS)", "missed": "Missed appointments",
+    "srs_mean": "Mean alliance rating (SRS)", "alliance_level": "First-session alliance",
     "attended_so_far": "Sessions attended so far", "misses_so_far": "Missed appointments so far",
     "missed_last": "Missed the last appointment", "recent_rupture": "Rupture in the last two ratings",
     "no_rating": "No alliance rating yet",

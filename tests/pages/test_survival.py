@@ -170,6 +170,10 @@ def test_groups_are_known_at_intake_and_measures_during_therapy_go_to_a_landmark
     assert not at.exception
     assert landmark_km(derive_episodes(PRACTICE), PRACTICE.sessions, 5, "missed").takeaway in _markdown(at)
     assert at.session_state[state.LANDMARK_SESSION] == 5 and at.session_state[state.LANDMARK_MEASURE] == "missed"
+    landmark = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                    if "after session 5" in c.proto.spec)
+    assert landmark["layout"]["legend"]["title"]["text"] == "Missed appointments"  # the legend names the measure
+
 def test_multiple_imputation_pools_the_cox_model_when_covariates_are_missing():
     from analytics.models.imputation import pooled_fit
 

@@ -80,3 +80,9 @@ def test_legends_name_the_grouping_variable_in_words():
     # one group: the legend names the endings, not groups, so it has no title
     assert not cif_figure(cumulative_incidence(DATA), group_by="referral").layout.legend.title.text
     assert not km_figure(kaplan_meier(DATA, "g")).layout.legend.title.text
+
+
+def test_a_grouped_curve_names_its_grouping_in_the_legend_title():
+    km = kaplan_meier(DATA.assign(alliance_level=DATA["g"]), "alliance_level")
+    assert km_figure(km, group_by="alliance_level").layout.legend.title.text == "First-session alliance"
+    assert km_figure(km).layout.legend.title.text == ""
