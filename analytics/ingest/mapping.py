@@ -513,7 +513,7 @@ def apply_mapping(frame: pd.DataFrame, mapping: TableMapping, table: str) -> pd.
             continue
         name = f"{column}_source" if column in out else column
         out[name] = frame[column]
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # columns are replaced, never written into
 
 
 def _factorized(series: pd.Series):
