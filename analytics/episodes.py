@@ -158,6 +158,7 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["first_scheduled"]
         else:
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
+        timeline.match(episodes["client_id"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
         episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings)
     else:
@@ -245,6 +246,23 @@ class _Timeline:
         self.status_codes = status
         self.attended = status == SESSION_STATUSES.index("attended")
         self.therapists = sessions["therapist_id"].to_numpy()[self.order] if "therapist_id" in sessions else None
+        self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
+
+    def match(self, client_ids: pd.Series) -> None:
+        """Find each episode's block of appointments: the one hashing of the client ids every
+        `join` then reuses (joins keep the episodes' rows in their order)."""
+        self.episode_blocks = pd.Index(self.client_ids).get_indexer(client_ids)
+
+    def join(self, episodes: pd.DataFrame, summary: pd.DataFrame, blocks: np.ndarray) -> pd.DataFrame:
+        """`episodes.merge(summary, left_on="client_id", right_index=True, how="left")` for a summary
+        with one row per client block in `blocks` (indexed by those clients' ids), matched by block
+        number after `match`, so a million client ids are not hashed again for every join."""
+        if set(summary.columns) & set(episodes.columns):  # the merge's suffixes decide the names
+            return episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+        row = np.full(len(self.starts) + 1, -1, dtype=np.int64)  # row[-1]: where a client without sessions lands
+        row[blocks] = np.arange(len(blocks))
+        columns = summary.reset_index(drop=True).reindex(row[self.episode_blocks])  # -1: missing, as merge leaves it
+        return pd.concat([episodes, columns.set_axis(episodes.index)], axis=1, copy=False)
 
 
     def total(self, flags: np.ndarray) -> np.ndarray:
@@ -335,7 +353,7 @@ def _add_alliance_summaries(
             },
             index=timeline.client_ids[client[starts]],
         )
-        episodes = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+        episodes = timeline.join(episodes, summary, client[starts])
         episodes[rupture_name] = episodes[rupture_name].fillna(0).astype(int)
     return episodes
 
@@ -355,7 +373,7 @@ def _add_outcome_columns(
         ends = np.r_[starts[1:], len(client)]
         last = np.where(ends - starts >= 2, scores[rows][ends - 1] if len(ends) else [], np.nan)
         columns = change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]])
-        episodes = episodes.merge(columns, left_on="client_id", right_index=True, how="left")
+        episodes = timeline.join(episodes, columns, client[starts])
     if set(NHS_PAIR) <= set(present):
         episodes = pd.concat([episodes, nhs_columns(episodes)], axis=1)
     return episodes
