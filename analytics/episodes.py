@@ -92,8 +92,13 @@ class EpisodeSettings:
 def available_definitions(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
     """The definitions this caseload can support: the therapist's judgement needs `termination`,
     the others need the appointment history, and unilateral_unimproved an outcome measure in it."""
+    return _definitions(caseload, measures_present(caseload.sessions, settings))
+
+
+def _definitions(caseload: Caseload, present: list[str]) -> list[str]:
+    """available_definitions given the measures present (found once per derivation)."""
     return supported_definitions(caseload.clients is not None and "termination" in caseload.clients,
-                                 caseload.sessions is not None, bool(measures_present(caseload.sessions, settings)))
+                                 caseload.sessions is not None, bool(present))
 
 
 def supported_definitions(termination: bool, sessions: bool, measured: bool) -> list[str]:
@@ -109,7 +114,7 @@ def measures_present(sessions: pd.DataFrame | None, settings: EpisodeSettings = 
         return []
     attended = (sessions["status"] == "attended").to_numpy()
     return [name for name in settings.measures() if name in sessions
-            and pd.to_numeric(sessions[name], errors="coerce")[attended].notna().any()]
+            and (attended & pd.to_numeric(sessions[name], errors="coerce").notna().to_numpy()).any()]
 
 
 def episode_measures(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
@@ -120,7 +125,11 @@ def episode_measures(episodes: pd.DataFrame, settings: EpisodeSettings = Episode
 def outcome_measure(sessions: pd.DataFrame | None, settings: EpisodeSettings = EpisodeSettings()) -> str | None:
     """The measure that decides improvement: the chosen one when the sessions carry it, else the
     first measure present (None when there is none)."""
-    present = measures_present(sessions, settings)
+    return _chosen_measure(measures_present(sessions, settings), settings)
+
+
+def _chosen_measure(present: list[str], settings: EpisodeSettings) -> str | None:
+    """outcome_measure given the measures present (found once per derivation)."""
     if settings.outcome_measure is not None:
         return settings.outcome_measure if settings.outcome_measure in present else None
     return present[0] if present else None
@@ -137,9 +146,10 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes = clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload)
-    if settings.dropout_definition not in available_definitions(caseload, settings):
+    present = measures_present(caseload.sessions, settings)
+    if settings.dropout_definition not in _definitions(caseload, present):
         raise ValueError(_unavailable_message(settings.dropout_definition))
-    measure = outcome_measure(caseload.sessions, settings)
+    measure = _chosen_measure(present, settings)
     if settings.dropout_definition == "unilateral_unimproved" and measure is None:
         raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
                          "choose a measure the sessions carry.")
@@ -160,7 +170,7 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
         timeline.match(episodes["client_id"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
-        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings)
+        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
     else:
         episodes = _clients_without_history(clients, settings)
 
@@ -359,11 +369,10 @@ def _add_alliance_summaries(
 
 
 def _add_outcome_columns(
-    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings
+    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings, present: list[str]
 ) -> pd.DataFrame:
-    """The change columns of every measure present (first and last scored attended session), and
+    """The change columns of every measure `present` (first and last scored attended session), and
     the NHS Talking Therapies paired columns where PHQ-9 and GAD-7 are both present."""
-    present = measures_present(sessions, settings)
     measures = settings.measures()
     for name in present:
         scores = pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float)[timeline.order]
