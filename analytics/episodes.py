@@ -179,7 +179,10 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     episodes["event"] = _events(episodes, caseload.export_date, settings)
     episodes["duration"] = _durations(episodes, settings.time_scale)
     episodes = _add_therapist_columns(episodes, caseload)
-    return episodes.sort_values("client_id", kind="stable").reset_index(drop=True)
+    if not episodes["client_id"].is_monotonic_increasing:  # the merge with the clients file sorted them already
+        episodes = episodes.sort_values("client_id", kind="stable")
+    episodes.index = pd.RangeIndex(len(episodes))
+    return episodes
 
 
 def therapist_labels(episodes: pd.DataFrame) -> dict:
@@ -266,13 +269,16 @@ class _Timeline:
     def join(self, episodes: pd.DataFrame, summary: pd.DataFrame, blocks: np.ndarray) -> pd.DataFrame:
         """`episodes.merge(summary, left_on="client_id", right_index=True, how="left")` for a summary
         with one row per client block in `blocks` (indexed by those clients' ids), matched by block
-        number after `match`, so a million client ids are not hashed again for every join."""
+        number after `match`, so a million client ids are not hashed again for every join. The
+        columns are added to `episodes` itself (the derivation's own table), which is returned."""
         if set(summary.columns) & set(episodes.columns):  # the merge's suffixes decide the names
             return episodes.merge(summary, left_on="client_id", right_index=True, how="left")
         row = np.full(len(self.starts) + 1, -1, dtype=np.int64)  # row[-1]: where a client without sessions lands
         row[blocks] = np.arange(len(blocks))
         columns = summary.reset_index(drop=True).reindex(row[self.episode_blocks])  # -1: missing, as merge leaves it
-        return pd.concat([episodes, columns.set_axis(episodes.index)], axis=1, copy=False)
+        for column in columns.columns:  # added one by one: a concat would copy the whole table every join
+            episodes[column] = columns[column].to_numpy()
+        return episodes
 
 
     def total(self, flags: np.ndarray) -> np.ndarray:

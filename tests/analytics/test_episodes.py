@@ -171,9 +171,9 @@ def test_join_by_client_block_gives_the_merge():
     summary = pd.DataFrame({"n": [3, 2, 1], "mean": [1.5, 2.5, 3.5], "word": ["x", "y", None]},
                            index=timeline.client_ids[blocks])
     expected = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
-    pd.testing.assert_frame_equal(timeline.join(episodes, summary, blocks), expected)
-    joined = timeline.join(episodes, summary, blocks)
+    joined = timeline.join(episodes.copy(), summary, blocks)
+    pd.testing.assert_frame_equal(joined, expected)
     assert joined["n"].fillna(-1).tolist() == [1, -1, 3, 2, -1, -1] and joined["word"].tolist()[:4] == [None, np.nan, "x", "y"]
     clash = summary.rename(columns={"n": "age"})
-    pd.testing.assert_frame_equal(timeline.join(episodes, clash, blocks),
+    pd.testing.assert_frame_equal(timeline.join(episodes.copy(), clash, blocks),
                                   episodes.merge(clash, left_on="client_id", right_index=True, how="left"))
