@@ -92,8 +92,13 @@ class EpisodeSettings:
 def available_definitions(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
     """The definitions this caseload can support: the therapist's judgement needs `termination`,
     the others need the appointment history, and unilateral_unimproved an outcome measure in it."""
+    return _definitions(caseload, measures_present(caseload.sessions, settings))
+
+
+def _definitions(caseload: Caseload, present: list[str]) -> list[str]:
+    """available_definitions given the measures present (found once per derivation)."""
     return supported_definitions(caseload.clients is not None and "termination" in caseload.clients,
-                                 caseload.sessions is not None, bool(measures_present(caseload.sessions, settings)))
+                                 caseload.sessions is not None, bool(present))
 
 
 def supported_definitions(termination: bool, sessions: bool, measured: bool) -> list[str]:
@@ -109,7 +114,7 @@ def measures_present(sessions: pd.DataFrame | None, settings: EpisodeSettings = 
         return []
     attended = (sessions["status"] == "attended").to_numpy()
     return [name for name in settings.measures() if name in sessions
-            and pd.to_numeric(sessions[name], errors="coerce")[attended].notna().any()]
+            and (attended & pd.to_numeric(sessions[name], errors="coerce").notna().to_numpy()).any()]
 
 
 def episode_measures(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings()) -> list[str]:
@@ -120,7 +125,11 @@ def episode_measures(episodes: pd.DataFrame, settings: EpisodeSettings = Episode
 def outcome_measure(sessions: pd.DataFrame | None, settings: EpisodeSettings = EpisodeSettings()) -> str | None:
     """The measure that decides improvement: the chosen one when the sessions carry it, else the
     first measure present (None when there is none)."""
-    present = measures_present(sessions, settings)
+    return _chosen_measure(measures_present(sessions, settings), settings)
+
+
+def _chosen_measure(present: list[str], settings: EpisodeSettings) -> str | None:
+    """outcome_measure given the measures present (found once per derivation)."""
     if settings.outcome_measure is not None:
         return settings.outcome_measure if settings.outcome_measure in present else None
     return present[0] if present else None
@@ -137,9 +146,10 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes = clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload)
-    if settings.dropout_definition not in available_definitions(caseload, settings):
+    present = measures_present(caseload.sessions, settings)
+    if settings.dropout_definition not in _definitions(caseload, present):
         raise ValueError(_unavailable_message(settings.dropout_definition))
-    measure = outcome_measure(caseload.sessions, settings)
+    measure = _chosen_measure(present, settings)
     if settings.dropout_definition == "unilateral_unimproved" and measure is None:
         raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
                          "choose a measure the sessions carry.")
@@ -158,8 +168,9 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["first_scheduled"]
         else:
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
+        timeline.match(episodes["client_id"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
-        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings)
+        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
     else:
         episodes = _clients_without_history(clients, settings)
 
@@ -168,7 +179,10 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     episodes["event"] = _events(episodes, caseload.export_date, settings)
     episodes["duration"] = _durations(episodes, settings.time_scale)
     episodes = _add_therapist_columns(episodes, caseload)
-    return episodes.sort_values("client_id", kind="stable").reset_index(drop=True)
+    if not episodes["client_id"].is_monotonic_increasing:  # the merge with the clients file sorted them already
+        episodes = episodes.sort_values("client_id", kind="stable")
+    episodes.index = pd.RangeIndex(len(episodes))
+    return episodes
 
 
 def therapist_labels(episodes: pd.DataFrame) -> dict:
@@ -245,6 +259,26 @@ class _Timeline:
         self.status_codes = status
         self.attended = status == SESSION_STATUSES.index("attended")
         self.therapists = sessions["therapist_id"].to_numpy()[self.order] if "therapist_id" in sessions else None
+        self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
+
+    def match(self, client_ids: pd.Series) -> None:
+        """Find each episode's block of appointments: the one hashing of the client ids every
+        `join` then reuses (joins keep the episodes' rows in their order)."""
+        self.episode_blocks = pd.Index(self.client_ids).get_indexer(client_ids)
+
+    def join(self, episodes: pd.DataFrame, summary: pd.DataFrame, blocks: np.ndarray) -> pd.DataFrame:
+        """`episodes.merge(summary, left_on="client_id", right_index=True, how="left")` for a summary
+        with one row per client block in `blocks` (indexed by those clients' ids), matched by block
+        number after `match`, so a million client ids are not hashed again for every join. The
+        columns are added to `episodes` itself (the derivation's own table), which is returned."""
+        if set(summary.columns) & set(episodes.columns):  # the merge's suffixes decide the names
+            return episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+        row = np.full(len(self.starts) + 1, -1, dtype=np.int64)  # row[-1]: where a client without sessions lands
+        row[blocks] = np.arange(len(blocks))
+        columns = summary.reset_index(drop=True).reindex(row[self.episode_blocks])  # -1: missing, as merge leaves it
+        for column in columns.columns:  # added one by one: a concat would copy the whole table every join
+            episodes[column] = columns[column].to_numpy()
+        return episodes
 
 
     def total(self, flags: np.ndarray) -> np.ndarray:
@@ -335,17 +369,16 @@ def _add_alliance_summaries(
             },
             index=timeline.client_ids[client[starts]],
         )
-        episodes = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+        episodes = timeline.join(episodes, summary, client[starts])
         episodes[rupture_name] = episodes[rupture_name].fillna(0).astype(int)
     return episodes
 
 
 def _add_outcome_columns(
-    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings
+    episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings, present: list[str]
 ) -> pd.DataFrame:
-    """The change columns of every measure present (first and last scored attended session), and
+    """The change columns of every measure `present` (first and last scored attended session), and
     the NHS Talking Therapies paired columns where PHQ-9 and GAD-7 are both present."""
-    present = measures_present(sessions, settings)
     measures = settings.measures()
     for name in present:
         scores = pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float)[timeline.order]
@@ -355,7 +388,7 @@ def _add_outcome_columns(
         ends = np.r_[starts[1:], len(client)]
         last = np.where(ends - starts >= 2, scores[rows][ends - 1] if len(ends) else [], np.nan)
         columns = change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]])
-        episodes = episodes.merge(columns, left_on="client_id", right_index=True, how="left")
+        episodes = timeline.join(episodes, columns, client[starts])
     if set(NHS_PAIR) <= set(present):
         episodes = pd.concat([episodes, nhs_columns(episodes)], axis=1)
     return episodes

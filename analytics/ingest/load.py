@@ -138,9 +138,9 @@ def load_caseload(
     step("Building the caseload")
     caseload = None
     if not has_errors(problems):
-        canonical = {t: tables[t].reset_index(drop=True) if t in tables else None for t in TABLES}
+        canonical = {t: tables.get(t) for t in TABLES}
         booked = None if booked is None else _plain(booked)
-        fingerprint = fingerprint_frames(*canonical.values())
+        fingerprint = fingerprint_frames(*canonical.values())  # of the values: the row numbers do not enter
         plain = {t: None if f is None else _plain(f) for t, f in canonical.items()}
         caseload = Caseload(plain["sessions"], plain["clients"], plain["therapists"], export_date=limit,
                             fingerprint=fingerprint, booked=booked)
@@ -223,11 +223,12 @@ def _stepper(progress: Callable[[float, str], None] | None, stages: int) -> Call
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical text columns (how the importer holds text) as plain object columns of str,
-    the canonical dtype every analysis expects."""
+    the canonical dtype every analysis expects; rows numbered 0, 1, ... (the spreadsheet row
+    numbers have served the problems). Each column is built once and not copied again."""
     return pd.DataFrame({
-        column: np.asarray(series, dtype=object) if isinstance(series.dtype, pd.CategoricalDtype) else series
+        column: np.asarray(series, dtype=object) if isinstance(series.dtype, pd.CategoricalDtype) else series.array
         for column, series in frame.items()
-    }, index=frame.index)
+    }, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 def load_sample() -> IngestResult:

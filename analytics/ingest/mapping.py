@@ -513,7 +513,7 @@ def apply_mapping(frame: pd.DataFrame, mapping: TableMapping, table: str) -> pd.
             continue
         name = f"{column}_source" if column in out else column
         out[name] = frame[column]
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # columns are replaced, never written into
 
 
 def _factorized(series: pd.Series):
@@ -572,6 +572,9 @@ def to_ids(series: pd.Series) -> pd.Series:
     text[~is_text] = uniques[~is_text].astype(str).str.strip()
     text[whole[whole].index] = numbers[whole].astype(np.int64).astype(str)
     text = text.mask(text.eq("") | uniques.isna())
+    if text.equals(uniques):  # ids already trimmed text: the distinct values stay distinct, nothing to re-factorize
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object), validate=False),
+                         index=series.index)
     return _categorical(codes, text.to_numpy(dtype=object), series.index)
 
 

@@ -28,6 +28,7 @@ from analytics.schema import letters
 MAX_COLUMNS = 2000
 HEAD_BYTES = 1 << 20
 SNIFF_CHARS = 1 << 16
+ARROW_BLOCK_BYTES = 16 << 20
 DELIMITERS = (",", ";", "\t", "|")
 NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -244,6 +245,12 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
 
 
 def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
+    frame = _parse_csv_arrow(blob, delimiter, start) if encoding == "utf-8-sig" else None
+    return (frame, []) if frame is not None else _parse_csv_pandas(blob, delimiter, encoding, start)
+
+
+def _parse_csv_pandas(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The file read by pandas, falling back to cp1252 and reporting (then skipping) ragged lines."""
     options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES,
                    skip_blank_lines=False, encoding=encoding, skiprows=start)
     problems = []
@@ -267,6 +274,51 @@ def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[
         except (ValueError, OSError, MemoryError) as error:
             return None, [_unreadable(blob.name, f"{type(error).__name__}: {str(error)[:200]}")]
     return None, problems + [_unreadable(blob.name, "its text could not be parsed")]
+
+
+def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | None:
+    """The frame pandas' reader gives, parsed by pyarrow (multi-threaded, each column dictionary-
+    encoded as it is read), or None whenever pyarrow cannot reproduce that reading exactly: a
+    ragged line, text that is not UTF-8, a quote in the title rows (pyarrow skips lines, pandas
+    skips rows: they differ when a quoted title spans lines). The pandas reader then reads the file
+    and reports what it found, with its line numbers."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    if start and '"' in "".join(blob.head().decode("utf-8", "replace").splitlines()[:start]):
+        return None
+    try:
+        with blob.open() as handle:
+            names = list(pd.read_csv(handle, sep=delimiter, nrows=0, skiprows=start, encoding="utf-8-sig").columns)
+        text = pa.dictionary(pa.int32(), pa.string())
+        table = pa_csv.read_csv(
+            str(blob.path) if blob.path is not None else pa.BufferReader(blob.data),  # not through Python's I/O
+            read_options=pa_csv.ReadOptions(skip_rows=start + 1, column_names=names, block_size=ARROW_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(column_types={n: text for n in names}, null_values=NA_VALUES,
+                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
+        )
+    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
+        return None
+    return pd.DataFrame({name: _sorted_categorical(column) for name, column in zip(names, table.columns)}, copy=False)
+
+
+def _sorted_categorical(column) -> pd.Categorical:
+    """A dictionary-encoded pyarrow column as the categorical pandas' reader makes of a file it
+    reads in one piece: the distinct values sorted, a missing value coded -1. (Reading a large
+    file chunk by chunk, pandas appends each chunk's new values instead: an order of no meaning.)
+    Only the distinct values are sorted; the rows are recoded by one take."""
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    order = pc.array_sort_indices(array.dictionary).to_numpy()
+    n = len(order)
+    rank = np.full(n + 1, -1, dtype=np.int8 if n < 127 else np.int16 if n < 32767 else np.int32)  # pandas' code sizes
+    rank[order] = np.arange(n)  # rank[-1], the last entry, is where a missing value's -1 lands
+    indices = array.indices.fill_null(-1) if array.null_count else array.indices
+    codes = rank[indices.to_numpy()]
+    categories = pd.Index(array.dictionary.take(order).to_numpy(zero_copy_only=False), dtype=object)
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
 def _title_skipped(name: str, start: int) -> Problem:

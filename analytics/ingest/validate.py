@@ -70,7 +70,7 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
         checker.problems.append(Problem(
             file, None, [], f"None of the {len(frame):,} rows of this file can be used (because of: {causes})",
             "Fix the problems listed for this file, or correct the mapping.", "error"))
-    return checker.frame.loc[~checker.drop], problems + checker.problems, booked
+    return checker.frame.loc[~checker.drop] if checker.drop.any() else checker.frame, problems + checker.problems, booked
 
 
 class _Checker:

@@ -156,3 +156,24 @@ def test_clients_file_alone_uses_sessions_attended_when_given():
     assert e["event"].tolist() == [1, 2, 0] and e["duration"].tolist() == [2.0, 9.0, 5.0]
     no_counts = derive_episodes(Caseload(clients=clients.drop(columns="sessions_attended")), EpisodeSettings())
     assert no_counts["event"].tolist() == [1, 2, 0] and no_counts["duration"].isna().all()
+
+
+def test_join_by_client_block_gives_the_merge():
+    """Per-client summaries join the episodes by block number (no hashing of ids per join); the
+    result must be the left merge on client_id: clients without sessions get missing values, an
+    integer column with a gap becomes float, text keeps its objects."""
+    from analytics.episodes import _Timeline
+
+    timeline = _Timeline(_sessions())
+    episodes = pd.DataFrame({"client_id": ["e", "z", "a", "c", "b", "d"], "age": [30, 41, 25, 60, 33, 19]})
+    timeline.match(episodes["client_id"])
+    blocks = np.array([0, 2, 4])  # a, c and e: a summary that covers some clients only
+    summary = pd.DataFrame({"n": [3, 2, 1], "mean": [1.5, 2.5, 3.5], "word": ["x", "y", None]},
+                           index=timeline.client_ids[blocks])
+    expected = episodes.merge(summary, left_on="client_id", right_index=True, how="left")
+    joined = timeline.join(episodes.copy(), summary, blocks)
+    pd.testing.assert_frame_equal(joined, expected)
+    assert joined["n"].fillna(-1).tolist() == [1, -1, 3, 2, -1, -1] and joined["word"].tolist()[:4] == [None, np.nan, "x", "y"]
+    clash = summary.rename(columns={"n": "age"})
+    pd.testing.assert_frame_equal(timeline.join(episodes.copy(), clash, blocks),
+                                  episodes.merge(clash, left_on="client_id", right_index=True, how="left"))

@@ -213,3 +213,59 @@ def test_totals_and_blank_separator_rows_are_left_out_and_named():
     messages = {p.message: p.rows for p in problems}
     assert messages["3 row(s) are totals or subtotals, not data; left out"] == [4, 7, 8]
     assert messages["1 blank separator row(s) between the data were left out"] == [5]
+
+
+# The pyarrow reader must give the frame and problems the pandas reader gives; where it cannot
+# (a ragged line, text that is not UTF-8, a quoted title) it steps aside and pandas reads the file.
+TRICKY = {
+    "na_words": ("a,b,c\nNA,x,1\nN/A,,2\nnull,NULL,3\n#N/A,nan,4\n NA,NaN,5\nn/a,\"NA\",6\n", True),
+    "quoted_delimiters": ('a,b\n"x, y",2\n"he said ""hi""",3\n"two\nlines",4\n" padded ",5\n', True),
+    "title_row": ("Appointment Report\nGenerated 06/30/2024, all clinicians\n\nClient ID,Status\nC1,Show\nC2,No Show\n", True),
+    "sorted_like_pandas": ("id,site\n007,Zürich\n10,zebra\n7,Zebra\n1.0,Århus\n,中文\nb,a\n", True),
+    "duplicate_and_blank_headers": ("srs,srs, srs ,,d\n1,2,3,,x\n4,5,6,,y\n", True),
+    "crlf_bom_semicolon": ("\ufeffclient_id;status\r\nC1;Show\r\nC2;\r\n", True),
+    "all_missing_column": ("a,b\n1,\n2,NA\n", True),
+    "headers_only": ("client_id,status\n", True),
+    "no_final_newline": ("a,b\n1,2\n3,4", True),
+    "totals_and_separators": ("Client,Fee\nC1,90\nSubtotal,90\n,\nC2,90\nGrand total,180\n", True),
+    "blank_rows": ("a,b\n1,2\n\n3,4\n\n\n", True),
+    "quoted_title": ('"Visits,\nMarch"\nClient,Status,Fee\nC1,Show,90\n', False),
+    "unnamed_column_with_values": ("a,,b\n1,x,2\n3,,4\n", True),
+    "whitespace_row": ("a,b\n1,2\n   \n3,4\n", False),
+    "bad_lines": ("a,b\n1,2\n3,4,5\n6,7\n", False),
+    "short_row": ("a,b,c\n1,2,3\n4,5\n", False),
+}
+
+
+def _pandas_only(monkeypatch, source):
+    from analytics.ingest import readers
+
+    monkeypatch.setattr(readers, "_parse_csv_arrow", lambda *args: None)
+    frame, problems = readers.read_table(source)
+    monkeypatch.undo()
+    return frame, problems
+
+
+@pytest.mark.parametrize("case", sorted(TRICKY))
+def test_arrow_reader_gives_the_pandas_frame(case, monkeypatch):
+    from analytics.ingest import readers
+
+    text, by_arrow = TRICKY[case]
+    source = ("export.csv", text.encode("utf-8"))
+    expected, expected_problems = _pandas_only(monkeypatch, source)
+    blob = readers.blob_of(source)
+    encoding, head = readers._decode_head(blob.head())
+    delimiter, _, start = readers._sniff(head, ".csv")
+    assert (readers._parse_csv_arrow(blob, delimiter, start) is not None) == by_arrow
+    frame, problems = readers.read_table(source)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert problems == expected_problems
+
+
+def test_arrow_reader_steps_aside_for_text_that_is_not_utf8_past_the_first_megabyte(monkeypatch):
+    rows = "".join(f"C{i},Site {i % 7}\n" for i in range(100_000))
+    data = ("client_id,site\n" + rows).encode() + "C0,Montréal\n".encode("cp1252")
+    expected, _ = _pandas_only(monkeypatch, ("clients.csv", data))
+    frame, problems = read_table(("clients.csv", data))
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["site"].iloc[-1] == "Montréal" and problems == []
