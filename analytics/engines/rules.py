@@ -36,7 +36,7 @@ _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
 # and main-therapist picks are MIN/MAX_BY this key in one aggregation, never a numbering of every row.
 PAIR_PLACE = "{'d': date, 'r': _row}"
 # DuckDB numbers rows 1, 2, ... so for dates without a time of day one whole number holds both (days
-# times 2^40 plus the row: exact for 2^40 rows and dates to the year 25,000), compared faster than a
+# times 2^40 plus the row: exact for 2^40 rows and dates to about the year 24,900), compared faster than a
 # pair; Spark's row ids are not counts (the partition sits in the high bits).
 WHOLE_PLACE = "date_diff('day', DATE '1970-01-01', date) * 1099511627776 + _row"
 
