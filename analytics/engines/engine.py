@@ -96,7 +96,8 @@ class Engine(ABC):
 
     @abstractmethod
     def collect(self, query: str) -> pd.DataFrame:
-        """The result of a query (DuckDB dialect) or the rows of a view name, as pandas."""
+        """The result of a query (DuckDB dialect) or the rows of a view name, as pandas; a table
+        with `_row` comes in file order (tables are not kept sorted: no engine query needs it)."""
 
     def view(self, query: str, name: str | None = None) -> str:
         """A temporary view over `query`; returns its name (given, or a fresh one)."""
@@ -110,6 +111,14 @@ class Engine(ABC):
 
     def columns(self, table: str) -> list[str]:
         return [c for c in self.collect(f"SELECT * FROM {q(table)} LIMIT 0").columns if c != ROW]
+
+    def types(self, table: str, columns: list[str]) -> dict[str, str]:
+        """Each column's type as the engine names it, in lower case (DuckDB's `double`, `timestamp`,
+        Spark's `double`, `timestamp`, `string`); empty when the table has no rows."""
+        if not columns:
+            return {}
+        first = self.collect(f"SELECT {', '.join(f'TYPEOF({q(c)}) AS {q(c)}' for c in columns)} FROM {table} LIMIT 1")
+        return {} if first.empty else {c: str(first.at[0, c]).lower() for c in columns}
 
     def has(self, table: str) -> bool:
         return table in self.tables()
@@ -159,10 +168,23 @@ class DuckDBEngine(Engine):
         else:
             files = source_files(source)
             listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-            reader = (f"read_parquet({listed})" if file_format(files) == "parquet"
-                      else f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)")
-            self.materialize(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)  # parsed once
+            if file_format(files) == "parquet":
+                self.view(f"SELECT * EXCLUDE (file_row_number), {self._parquet_rows(files, listed)} AS {ROW} "
+                          f"FROM read_parquet({listed}, file_row_number = true)", table)
+            else:
+                reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
+                self.materialize(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)  # parsed once
         self._tables.add(table)
+
+    def _parquet_rows(self, files: list[str], listed: str) -> str:
+        """The row's place among all the files (1, 2, ... in file order, as a numbering of the rows
+        read would give) from each file's own row number and the row counts in the files' footers:
+        Parquet files are read where they are, typed, without a copy or a window over every row."""
+        counts = dict(self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listed})").fetchall())
+        starts = list(itertools.accumulate((counts[f] for f in files[:-1]), initial=0))
+        if len(files) == 1:
+            return "file_row_number + 1"
+        return f"file_row_number + 1 + [{', '.join(map(str, starts))}][CAST(file_index AS BIGINT) + 1]"
 
     def run(self, query: str) -> None:
         self.con.execute(query)
@@ -181,7 +203,8 @@ class DuckDBEngine(Engine):
     def collect(self, query: str) -> pd.DataFrame:
         if query not in self._tables:
             return self.con.execute(query).df()
-        frame = self.con.execute(f"SELECT * FROM {q(query)}").df()
+        ordered = f" ORDER BY {ROW}" if ROW in self.con.execute(f"SELECT * FROM {q(query)} LIMIT 0").df().columns else ""
+        frame = self.con.execute(f"SELECT * FROM {q(query)}{ordered}").df()
         return frame.drop(columns=ROW) if ROW in frame.columns else frame
 
     def tables(self) -> set[str]:
@@ -258,7 +281,7 @@ class SparkEngine(Engine):
     def collect(self, query: str) -> pd.DataFrame:
         if query in self._tables:
             frame = self.spark.table(query)
-            frame = frame.drop(ROW) if ROW in frame.columns else frame
+            frame = frame.orderBy(ROW).drop(ROW) if ROW in frame.columns else frame
         else:
             frame = self.spark.sql(self.translate(query))
         return frame.toPandas()

@@ -37,6 +37,10 @@ from analytics.schema import SCALES, TABLES
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
 _ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
+# stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
+DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz"}
+WHOLE_NUMBERS = {"tinyint", "smallint", "integer", "int", "bigint", "utinyint", "usmallint", "uinteger", "ubigint"}
+NUMBER_TYPES = WHOLE_NUMBERS | {"double"}
 _TIME_PART = r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 
 
@@ -124,6 +128,7 @@ class _Conversion:
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
         self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
+        self.parts: dict[str, str] = {}  # per-row values several columns and checks read: sql -> name
 
     def run(self) -> list[Problem]:
         raw_columns = self.engine.columns(f"raw_{self.table}")
@@ -138,18 +143,23 @@ class _Conversion:
         missing = [c for c in REQUIRED[self.table] if c not in names]
         if missing:
             return problems + [_missing_required(self.table, c, header, self.file) for c in missing]
-        converted = {name: self.convert(name, q(source)) for name, source in names.items()}
-        converted.update(self.pass_through_numbers(converted))
+        self.stored = self.engine.types(f"raw_{self.table}", raw_columns)
+        converted = {name: self.convert(name, source) for name, source in names.items()}
+        converted.update(self.pass_through_numbers(names))
+        parts = "".join(f", {sql} AS {name}" for sql, name in self.parts.items())
         select = ", ".join(f"{sql} AS {q(name)}" for name, sql in converted.items())
-        drop = " OR ".join(f"COALESCE({c[0]}, FALSE)" for c in self.checks if c[4]) or "FALSE"
-        typed = self.engine.view(f"SELECT {select}, _row, ({drop}) AS _drop FROM raw_{self.table}", f"typed_{self.table}")
-        problems += self.problems()
-        problems += self.duplicates(typed, list(converted))
+        flags = "".join(f", COALESCE({c[0]}, FALSE) AS _check_{i}" for i, c in enumerate(self.checks))
+        drop = " OR ".join(f"_check_{i}" for i, c in enumerate(self.checks) if c[4]) or "FALSE"
+        typed = self.engine.materialize(f"SELECT *, ({drop}) AS _drop FROM (SELECT {select}, _row{flags} "
+                                        f"FROM (SELECT *{parts} FROM raw_{self.table}))", f"typed_{self.table}")
+        problems += self.problems(typed)
+        repeats, repeated = self.duplicates(typed, list(converted))
+        problems += repeats
         columns = ", ".join(q(c) for c in converted)
-        self.engine.materialize(f"SELECT {columns}, _row FROM numbered_{self.table} WHERE _repeat = 1 ORDER BY _row",
-                                self.table)
+        others = f" AND NOT EXISTS (SELECT 1 FROM {repeated} r WHERE r._row = t._row)" if repeated else ""
+        self.engine.view(f"SELECT {columns}, _row FROM {typed} t WHERE NOT _drop{others}", self.table)
         n_kept = self.engine.scalar(f"SELECT COUNT(*) FROM {self.table}")
-        n_all = self.engine.scalar(f"SELECT COUNT(*) FROM raw_{self.table}")
+        n_all = self.engine.scalar(f"SELECT COUNT(*) FROM {typed}")
         if n_all and not n_kept:
             problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used",
                                     "Fix the problems listed for this file, or correct the mapping.", "error"))
@@ -162,31 +172,40 @@ class _Conversion:
         count, the table's rows and the examples giving message, fix and severity."""
         self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted))
 
+    def part(self, sql: str) -> str:
+        """The name of `sql` computed once per row before the columns and checks that read it
+        (an engine computes an expression as often as it is written)."""
+        return self.parts.setdefault(sql, f"_part_{len(self.parts)}")
+
     def convert(self, column: str, source: str) -> str:
+        """The column's value in SQL over the raw columns and the parts; adds its checks."""
         kind = column_type(column) if column in CANONICAL_COLUMNS[self.table] else "pass"
-        text = _text(source)
+        text = _text(q(source))
         given = f"(NULLIF(TRIM({text}), '') IS NOT NULL)"
         if kind == "id":
-            value = f"NULLIF(TRIM({text}), '')"
+            value = self.part(f"NULLIF(TRIM({text}), '')")
             if column == "client_id" or self.table == "therapists":
-                self.check(f"NOT {given}", column, "{n} without a " + column.replace("_", " ") + " left out",
+                self.check(f"{value} IS NULL", column, "{n} without a " + column.replace("_", " ") + " left out",
                            "Fill in the id in the file if these rows matter.", drop=True)
             return value
         if kind == "date":
-            return self.date(column, text, given)
+            return self.date(column, source, text, given)
         if kind in VALUE_SETS:
-            return self.category(column, text, given)
+            return self.category(column, source, text, given)
         if kind in ("score", "number", "event"):
-            return self.numbers(column, kind, text, given)
+            return self.numbers(column, kind, source, text, given)
         if kind == "flag":
-            return self.flags(column, text)
-        return source
+            return self.flags(column, source, text)
+        return q(source)
 
-    def date(self, column: str, text: str, given: str) -> str:
+    def date(self, column: str, source: str, text: str, given: str) -> str:
         fmt = self.mapping.date_formats.get(column, ISO)
         bare = f"TRIM(REGEXP_REPLACE(TRIM({text}), '{_TIME_PART}', ''))"
         parsed = (f"COALESCE(TRY_CAST(TRIM({text}) AS DATE), TRY_CAST({bare} AS DATE))" if fmt == ISO else
                   f"CAST(COALESCE(TRY_STRPTIME(TRIM({text}), '{fmt}'), TRY_STRPTIME({bare}, '{fmt}')) AS DATE)")
+        if fmt == ISO and self.stored.get(source) in DATE_TYPES:  # the date of a stored date or time, as its text reads
+            parsed, given = f"CAST({q(source)} AS DATE)", f"({q(source)} IS NOT NULL)"
+        parsed, given = self.part(parsed), self.part(given)
         sessions = self.table == "sessions"
         outcome = "left out" if sessions else "set to missing"
         self.check(f"({given} AND {parsed} IS NULL)", column,
@@ -202,15 +221,19 @@ class _Conversion:
                    drop=sessions)
         return parsed if sessions else f"CASE WHEN {future} THEN NULL ELSE {parsed} END"
 
-    def distinct(self, text: str) -> pd.Series | None:
-        """The distinct values of a column (None when there are more than MAX_DISTINCT): mapped in
-        Python by the in-memory rules, then looked up per row, instead of normalised per row."""
-        values = self.engine.collect(f"SELECT DISTINCT {text} AS v FROM raw_{self.table} "
+    def distinct(self, source: str, text: str) -> pd.Series | None:
+        """The distinct values of a column as text (None when there are more than MAX_DISTINCT):
+        mapped in Python by the in-memory rules, then looked up per row, instead of normalised per
+        row. Only the distinct stored values are turned into text (a double's -0.0 and 0.0 are one
+        stored value but two texts, so doubles are turned into text row by row)."""
+        stored = f"raw_{self.table}" if self.stored.get(source) in ("double", "float", "real") else \
+            f"(SELECT DISTINCT {q(source)} FROM raw_{self.table})"
+        values = self.engine.collect(f"SELECT DISTINCT {text} AS v FROM {stored} "
                                      f"WHERE {text} IS NOT NULL LIMIT {MAX_DISTINCT + 1}")["v"]
         return None if len(values) > MAX_DISTINCT else values.astype(object).reset_index(drop=True)
 
-    def category(self, column: str, text: str, given: str) -> str:
-        values = self.distinct(text)
+    def category(self, column: str, source: str, text: str, given: str) -> str:
+        values = self.distinct(source, text)
         if values is None:
             lookup = {value_key(v): v for v in VALUE_SETS[column]}
             lookup.update({value_key(k): v for k, v in self.mapping.values.get(column, {}).items()})
@@ -218,6 +241,7 @@ class _Conversion:
         else:
             means = map_values(values, self.mapping.values.get(column, {}), VALUE_SETS[column])
             mapped = _lookup(text, dict(zip(values, means.astype(object).where(means.notna(), None))))
+        mapped, given = self.part(mapped), self.part(given)
         sessions = self.table == "sessions"
         self.check(f"({given} AND {mapped} IS NULL)", column,
                    lambda n, n_rows, examples: unknown_values(self.table, column, n, n_rows, examples), None,
@@ -227,8 +251,10 @@ class _Conversion:
                        "Fill in the appointment status in the file if these rows matter.", drop=True)
         return mapped
 
-    def numbers(self, column: str, kind: str, text: str, given: str) -> str:
-        number = _number(text)
+    def numbers(self, column: str, kind: str, source: str, text: str, given: str) -> str:
+        example, given = self.number(source, text, given)
+        number = self.part(example)
+        given = self.part(given) if given else f"({number} IS NOT NULL)"
         self.check(f"({given} AND {number} IS NULL)", column,
                    "{n} that are not numbers (e.g. {examples}); set to missing", "Correct these entries in the file.",
                    example=text, noun="value")
@@ -238,7 +264,7 @@ class _Conversion:
             self.check(outside, column, "{n} outside the scale " + f"{low:g}-{high:g} (values {{examples}}); "
                        "set to missing, the rest of each row is kept",
                        "Check these entries in the source; a total off the scale is usually a typing or scoring error.",
-                       example=number, noun=f"{_scale_name(column)} score", shown=5)
+                       example=example, noun=f"{_scale_name(column)} score", shown=5)
             return f"CASE WHEN {outside} THEN NULL ELSE {number} END"
         if kind == "event":
             self.check(f"(({number} IS NOT NULL AND {number} NOT IN (0, 1, 2)) OR NOT {given})", column,
@@ -249,45 +275,62 @@ class _Conversion:
                        "Durations count sessions or days and cannot be negative.", drop=True)
         return number
 
-    def flags(self, column: str, text: str) -> str:
+    def number(self, source: str, text: str, given: str) -> tuple[str, str | None]:
+        """A column as a number, and whether a value is given (None: wherever the number is): its
+        text read as a number (_number), or a stored double (NaN missing, as its text 'nan' is) or
+        whole number as it is, which is the number its text reads as without printing and parsing
+        every value."""
+        stored, column = self.stored.get(source), q(source)
+        if stored == "double":
+            return f"(CASE WHEN ISNAN({column}) THEN NULL ELSE {column} END)", None
+        if stored in WHOLE_NUMBERS:
+            return f"CAST({column} AS DOUBLE)", None
+        return _number(text), given
+
+    def flags(self, column: str, source: str, text: str) -> str:
         """Yes/no answers as 1.0/0.0 when every value is one (to_flags); the column as it is otherwise."""
-        values = self.distinct(text)
+        values = self.distinct(source, text)
         flags = None if values is None else to_flags(values)
         if flags is None:
             return text
         cases = " ".join(f"WHEN {_literal(v)} THEN {f:.1f}" for v, f in zip(values, flags))
         return f"CASE {text} {cases} END" if cases else "CAST(NULL AS DOUBLE)"
 
-    def pass_through_numbers(self, converted: dict[str, str]) -> dict[str, str]:
-        """Passed-through text columns written entirely as numbers become numbers."""
-        text = {name: sql for name, sql in converted.items()
-                if name not in CANONICAL_COLUMNS[self.table] and name != "_row"}
-        if not text:
+    def pass_through_numbers(self, names: dict[str, str]) -> dict[str, str]:
+        """Passed-through text columns written entirely as numbers become numbers (a stored number
+        is one wherever it is given)."""
+        passed = {}
+        for name, source in names.items():
+            if name not in CANONICAL_COLUMNS[self.table]:
+                number, _given = self.number(source, _text(q(source)), "")
+                passed[name] = (number if self.stored.get(source) in NUMBER_TYPES else _text(q(source)), number)
+        if not passed:
             return {}
         counts = self.engine.collect("SELECT " + ", ".join(
-            f"COUNT({_text(sql)}) AS {q('given_' + name)}, COUNT({_number(_text(sql))}) AS {q('number_' + name)}"
-            for name, sql in text.items()) + f" FROM raw_{self.table}").iloc[0]
-        return {name: _number(_text(sql)) for name, sql in text.items()
+            f"COUNT({text}) AS {q('given_' + name)}, COUNT({number}) AS {q('number_' + name)}"
+            for name, (text, number) in passed.items()) + f" FROM raw_{self.table}").iloc[0]
+        return {name: number for name, (_text_value, number) in passed.items()
                 if counts[f"given_{name}"] > 0 and counts[f"given_{name}"] == counts[f"number_{name}"]}
 
-    def problems(self) -> list[Problem]:
+    def problems(self, typed: str) -> list[Problem]:
+        """Each check counted from its column in the typed table; the values it found are read
+        again from the raw rows only for a check that found some."""
         if not self.checks:
             return []
-        sums = ", ".join(f"SUM(CASE WHEN COALESCE({flag}, FALSE) THEN 1 ELSE 0 END) AS c{i}"
-                         for i, (flag, *_rest) in enumerate(self.checks))
-        counts = self.engine.collect(f"SELECT COUNT(*) AS n_rows, {sums} FROM raw_{self.table}").iloc[0]
+        sums = ", ".join(f"SUM(CASE WHEN _check_{i} THEN 1 ELSE 0 END) AS c{i}" for i in range(len(self.checks)))
+        counts = self.engine.collect(f"SELECT COUNT(*) AS n_rows, {sums} FROM {typed}").iloc[0]
         out = []
-        for i, (flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
+        for i, (_flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
             n = int(counts[f"c{i}"] or 0)
             if not n:
                 continue
-            found = self.engine.collect(
-                f"SELECT _row FROM raw_{self.table} WHERE COALESCE({flag}, FALSE) ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
+            found = self.engine.collect(f"SELECT _row FROM {typed} WHERE _check_{i} ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
             examples = ""
             if example is not None:
                 values = self.engine.collect(
-                    f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM raw_{self.table} "
-                    f"WHERE COALESCE({flag}, FALSE)) GROUP BY v ORDER BY n DESC, v LIMIT 1000").dropna(subset=["v"])
+                    f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM raw_{self.table} WHERE _row IN "
+                    f"(SELECT _row FROM {typed} WHERE _check_{i})) GROUP BY v ORDER BY n DESC, v LIMIT 1000"
+                ).dropna(subset=["v"])
                 examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values["v"]], shown,
                                   values["n"].to_numpy() if counted else None)
             if callable(message):
@@ -299,9 +342,12 @@ class _Conversion:
                                more=max(0, n - len(rows))))
         return out
 
-    def duplicates(self, typed: str, columns: list[str]) -> list[Problem]:
+    def duplicates(self, typed: str, columns: list[str]) -> tuple[list[Problem], str | None]:
         """Sessions: one appointment per client, therapist, date and status; clients and
-        therapists: one row per id (the first is kept)."""
+        therapists: one row per id (the first is kept). The problem, and the table of the repeated
+        rows' numbers (None when there are none). Rows are grouped by a hash of their key, which is
+        cheaper than grouping by the key; only rows whose hash is shared are grouped by the key
+        itself (equal hashes of different keys are no repeats)."""
         if self.table == "sessions":
             key = [c for c in ("client_id", "therapist_id", "date", "status") if c in columns]
             noun, what, fix = ("appointment", "repeating an earlier row (same client, therapist, date and status); "
@@ -310,13 +356,21 @@ class _Conversion:
             key = ["client_id" if self.table == "clients" else "therapist_id"]
             noun, what, fix = ("row", f"repeating an earlier {key[0].replace('_', ' ')}; only the first row of each "
                                "is used", "Keep one row per id in the file (one row per client episode).")
-        partition = ", ".join(q(c) for c in key)
-        numbered = self.engine.view(f"SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY _row) AS _repeat "
-                                    f"FROM {typed} WHERE NOT _drop", f"numbered_{self.table}")
-        n = int(self.engine.scalar(f"SELECT COUNT(*) FROM {numbered} WHERE _repeat > 1") or 0)
+        keys = ", ".join(q(c) for c in key)
+        shared = self.engine.materialize(f"SELECT _hash FROM (SELECT HASH({keys}) AS _hash FROM {typed} WHERE NOT _drop) "
+                                         f"GROUP BY _hash HAVING COUNT(*) > 1", f"shared_hashes_{self.table}")
+        if not self.engine.scalar(f"SELECT COUNT(*) FROM {shared}"):
+            return [], None
+        same = " AND ".join(f"c.{q(c)} IS NOT DISTINCT FROM g.{q(c)}" for c in key)
+        repeated = self.engine.materialize(
+            f"WITH candidates AS (SELECT {keys}, _row FROM {typed} WHERE NOT _drop AND HASH({keys}) IN "
+            f"(SELECT _hash FROM {shared})), first_rows AS (SELECT {keys}, MIN(_row) AS _first FROM candidates "
+            f"GROUP BY {keys}) SELECT c._row FROM candidates c JOIN first_rows g ON {same} WHERE c._row > g._first",
+            f"repeated_{self.table}")
+        n = int(self.engine.scalar(f"SELECT COUNT(*) FROM {repeated}"))
         if not n:
-            return []
-        found = self.engine.collect(f"SELECT _row FROM {numbered} WHERE _repeat > 1 ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
+            return [], None
+        found = self.engine.collect(f"SELECT _row FROM {repeated} ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
         rows = [int(r) + 1 for r in found["_row"]]
         column = None if self.table == "sessions" else self.mapping.columns.get(key[0], key[0])
-        return [Problem(self.file, column, rows, f"{_count(n, noun)} {what}", fix, more=max(0, n - len(rows)))]
+        return [Problem(self.file, column, rows, f"{_count(n, noun)} {what}", fix, more=max(0, n - len(rows)))], repeated

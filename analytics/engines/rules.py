@@ -4,8 +4,9 @@ The same rules as analytics/episodes.py (the in-memory path keeps its numpy code
 dashboard's speed); tests/analytics/engines/test_rules_property.py proves the two equal on
 generated caseloads under every definition and parameter. Reading order of the query:
 
-1. `timeline`: appointments numbered per client by date (file order on ties);
-2. `summary`: counts, first and last dates, the last appointment's status, the main therapist;
+1. `timeline`: each appointment with its place `k` among its client's (by date, file order on ties);
+2. `summary`: counts, first and last dates, the last appointment's status, each outcome measure's
+   first and last score (one aggregation per client); the main therapist;
 3. alliance summaries and ruptures (`srs`, `wai`) and the change columns of each outcome measure;
 4. the join with the clients table, then `ending`, `event` and `duration`;
 5. therapist attributes (`therapist_` prefix) and the client-therapist match factors.
@@ -31,6 +32,13 @@ SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled
            "first_session", "last_session", "last_status")
 LABELS = "therapist_labels"  # the table of anonymous therapist labels CaseloadFacts.read registers
 _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
+# An appointment's place in its client's timeline: by date, the file's order on ties. The first, last
+# and main-therapist picks are MIN/MAX_BY this key in one aggregation, never a numbering of every row.
+PAIR_PLACE = "{'d': date, 'r': _row}"
+# DuckDB numbers rows 1, 2, ... so for dates without a time of day one whole number holds both (days
+# times 2^40 plus the row: exact for 2^40 rows and dates to about the year 24,900), compared faster than a
+# pair; Spark's row ids are not counts (the partition sits in the high bits).
+WHOLE_PLACE = "date_diff('day', DATE '1970-01-01', date) * 1099511627776 + _row"
 
 
 def literal(value) -> str:
@@ -53,9 +61,9 @@ class CaseloadFacts:
     small aggregate query."""
 
     def __init__(self, columns: dict[str, list[str]], alliance: list[str], measures: list[str],
-                 export_date: pd.Timestamp | None, labelled: bool = False):
+                 export_date: pd.Timestamp | None, labelled: bool = False, place: str = PAIR_PLACE):
         self.columns, self.alliance, self.measures, self.export_date = columns, alliance, measures, export_date
-        self.labelled = labelled
+        self.labelled, self.place = labelled, place
 
     @classmethod
     def read(cls, engine, settings: EpisodeSettings, export_date=None) -> "CaseloadFacts":
@@ -79,7 +87,7 @@ class CaseloadFacts:
             dates = [pd.Timestamp(d) for d in dates if d is not None and pd.notna(d)]
             export_date = max(dates) if dates else None
         return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date),
-                   _register_labels(engine, columns))
+                   _register_labels(engine, columns), _place(engine, sessions))
 
     def definitions(self) -> list[str]:
         """The dropout definitions these tables support (as analytics.episodes.available_definitions)."""
@@ -91,6 +99,11 @@ class CaseloadFacts:
         if settings.outcome_measure is not None:
             return settings.outcome_measure if settings.outcome_measure in self.measures else None
         return self.measures[0] if self.measures else None
+
+
+def _place(engine, sessions: list[str]) -> str:
+    whole = engine.name == "duckdb" and "date" in sessions and engine.types("sessions", ["date"]).get("date") == "date"
+    return WHOLE_PLACE if whole else PAIR_PLACE
 
 
 def episodes_sql(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
@@ -139,46 +152,45 @@ def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
     sessions = facts.columns["sessions"]
     clients = facts.columns.get("clients")
     therapist = "therapist_id" in sessions
+    measures = settings.measures()
+    scores = []  # each measure's first and last score at attended sessions, in the one pass of `summary`
+    for name in facts.measures:
+        rated = f"CASE WHEN attended AND {q(name)} IS NOT NULL THEN k END"
+        scores.append(f"MIN_BY({q(name)}, {rated}) AS {q(name + '_first_score')}, CASE WHEN COUNT({rated}) >= 2 "
+                      f"THEN MAX_BY({q(name)}, {rated}) END AS {q(name + '_last_score')}")
+    # a subquery, not a CTE: DuckDB would store a CTE read by several queries, a copy of every appointment
+    timeline = ("(SELECT client_id, " + ("therapist_id, " if therapist else "") + "date, _row, status, "
+                "status = 'attended' AS attended, " + "".join(f"{q(m)}, " for m in facts.alliance + facts.measures)
+                + f"{facts.place} AS k FROM sessions) timeline")
     ctes = [
-        "timeline AS (SELECT client_id, " + ("therapist_id, " if therapist else "")
-        + "date, status, status = 'attended' AS attended, "
-        + ", ".join(q(m) for m in facts.alliance + facts.measures) + ("," if facts.alliance + facts.measures else "")
-        + " ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY date, _row) AS k FROM sessions)",
         "summary AS (SELECT client_id, COUNT(*) AS sessions_scheduled, "
         "CAST(SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS BIGINT) AS sessions_attended, "
         f"CAST(SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS BIGINT) AS missed, "
         "MIN(date) AS first_scheduled, MAX(date) AS last_scheduled, "
         "MIN(CASE WHEN attended THEN date END) AS first_session, MAX(CASE WHEN attended THEN date END) AS last_session, "
-        "MAX(k) AS n FROM timeline GROUP BY client_id)",
-        "last_row AS (SELECT t.client_id, t.status AS last_status FROM timeline t "
-        "JOIN summary s ON t.client_id = s.client_id AND t.k = s.n)",
+        + "".join(f"{sql}, " for sql in scores) + f"MAX_BY(status, k) AS last_status FROM {timeline} GROUP BY client_id)",
     ]
     if therapist:
         ctes += [
             "pairs AS (SELECT client_id, therapist_id, SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS seen, MIN(k) AS first_k "
-            "FROM timeline WHERE therapist_id IS NOT NULL GROUP BY client_id, therapist_id)",
+            f"FROM {timeline} WHERE therapist_id IS NOT NULL GROUP BY client_id, therapist_id)",
             "main AS (SELECT client_id, therapist_id FROM (SELECT client_id, therapist_id, ROW_NUMBER() OVER "
             "(PARTITION BY client_id ORDER BY seen DESC, first_k) AS pick FROM pairs) WHERE pick = 1)",
         ]
-    joins = ["summary s", "LEFT JOIN last_row l ON s.client_id = l.client_id"]
+    joins = ["summary s"]
     if therapist:
         joins.append("LEFT JOIN main m ON s.client_id = m.client_id")
-    session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY if c != "last_status"] + [
-        "l.last_status", ("m.therapist_id" if therapist else "CAST(NULL AS VARCHAR)") + " AS therapist_id"]
+    session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY] + [
+        ("m.therapist_id" if therapist else "CAST(NULL AS VARCHAR)") + " AS therapist_id"]
     derived: list[str] = []
     for measure in facts.alliance:
-        ctes += _alliance_ctes(measure, settings)
+        ctes += _alliance_ctes(measure, settings, timeline)
         joins.append(f"LEFT JOIN {measure}_summary ON s.client_id = {measure}_summary.client_id")
         names = _alliance_columns(measure)
         session_columns += [f"{measure}_summary.{q(c)}" for c in names]
         derived += names
-    measures = settings.measures()
     for name in facts.measures:
-        ctes.append(f"{name}_scores AS (SELECT client_id, MIN_BY({q(name)}, k) AS first_score, "
-                    f"CASE WHEN COUNT(*) >= 2 THEN MAX_BY({q(name)}, k) END AS last_score FROM timeline "
-                    f"WHERE attended AND {q(name)} IS NOT NULL GROUP BY client_id)")
-        joins.append(f"LEFT JOIN {name}_scores ON s.client_id = {name}_scores.client_id")
-        columns = change_sql(measures[name], f"{name}_scores.first_score", f"{name}_scores.last_score")
+        columns = change_sql(measures[name], f"s.{q(name + '_first_score')}", f"s.{q(name + '_last_score')}")
         session_columns += [f"{sql} AS {q(column)}" for column, sql in columns.items()]
         derived += list(columns)
     ctes.append("per_client AS (SELECT " + ", ".join(session_columns) + " FROM " + " ".join(joins) + ")")
@@ -252,7 +264,7 @@ def _alliance_columns(measure: str) -> list[str]:
     return [f"{measure}_first", f"{measure}_mean", f"{measure}_last", f"{measure}_min", rupture]
 
 
-def _alliance_ctes(measure: str, settings: EpisodeSettings) -> list[str]:
+def _alliance_ctes(measure: str, settings: EpisodeSettings, timeline: str) -> list[str]:
     """First, mean, last and lowest score over rated attended sessions, and the ruptures (a drop of
     at least `drop` points from the previous rated session, or a fall from at or above the cutoff
     to below it), as analytics/ruptures.py flags them."""
@@ -267,8 +279,8 @@ def _alliance_ctes(measure: str, settings: EpisodeSettings) -> list[str]:
     first, mean, last, low, rupture = _alliance_columns(measure)
     return [
         f"{measure}_rated AS (SELECT client_id, k, CAST({q(measure)} AS DOUBLE) AS score, "
-        f"LAG(CAST({q(measure)} AS DOUBLE)) OVER (PARTITION BY client_id ORDER BY k) AS previous "
-        f"FROM timeline WHERE attended AND {q(measure)} IS NOT NULL)",
+        f"LAG(CAST({q(measure)} AS DOUBLE)) OVER (PARTITION BY client_id ORDER BY date, _row) AS previous "
+        f"FROM {timeline} WHERE attended AND {q(measure)} IS NOT NULL)",
         f"{measure}_summary AS (SELECT client_id, MIN_BY(score, k) AS {first}, SUM(score) / COUNT(*) AS {mean}, "
         f"MAX_BY(score, k) AS {last}, MIN(score) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture} "
         f"FROM {measure}_rated GROUP BY client_id)",

@@ -136,10 +136,9 @@ def _numeric(engine: Engine, table: str, columns: list[str]) -> dict[str, bool]:
     analytics.models.design.is_categorical decides in memory."""
     if not columns:
         return {}
-    types = engine.collect(f"SELECT {', '.join(f'TYPEOF({quoted(c)}) AS {quoted(c)}' for c in columns)} FROM {table} LIMIT 1")
-    if types.empty:  # no rows: nothing to fit, every column reads as a number
+    kind = engine.types(table, columns)
+    if not kind:  # no rows: nothing to fit, every column reads as a number
         return dict.fromkeys(columns, True)
-    kind = {c: str(types.at[0, c]).lower() for c in columns}
     return {c: kind[c] in NUMERIC_TYPES or kind[c].startswith("decimal") for c in columns}
 
 

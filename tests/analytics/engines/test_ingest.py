@@ -4,11 +4,14 @@ unknown status, a score off its scale and a repeated appointment."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from analytics.engines import open_engine
 from analytics.engines.ingest import load_tables
 from analytics.ingest.load import load_caseload
+from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes
 from tests.paths import ROOT
 
@@ -47,3 +50,30 @@ def test_a_file_without_a_required_column_is_an_error_naming_the_columns(tmp_pat
     assert not found.ready
     assert found.problems[0].blocking
     assert "needs a client_id column" in found.problems[0].message
+
+
+def test_a_parquet_dataset_read_where_it_is_gives_the_in_memory_import_of_one_file(tmp_path):
+    """Typed columns (dates, scores, 0/1 markers) read as stored, row numbers counted across the
+    files of a dataset: a repeated appointment, a missing client id, a score off its scale and
+    a NaN score give the problems, rows and kept rows of the in-memory import of the same rows as
+    one file."""
+    sessions = generate_caseload(n_clients=60, n_therapists=4, n_sites=2, seed=5).sessions.copy()
+    sessions["date"] = pd.to_datetime(sessions["date"])
+    sessions.loc[7, "client_id"] = None
+    sessions.loc[11, "srs"] = 55.0
+    sessions.loc[12, "srs"] = np.nan
+    sessions = pd.concat([sessions, sessions.iloc[[20]], sessions.iloc[[3]]], ignore_index=True)
+    whole = tmp_path / "sessions.parquet"
+    sessions.to_parquet(whole, index=False)
+    (tmp_path / "parts").mkdir()
+    half = len(sessions) // 2 + 1
+    sessions.iloc[:half].to_parquet(tmp_path / "parts" / "part-0.parquet", index=False)
+    sessions.iloc[half:].to_parquet(tmp_path / "parts" / "part-1.parquet", index=False)
+
+    expected = load_caseload({"sessions": str(whole)})
+    engine = open_engine("duckdb")
+    found = load_tables(engine, {"sessions": str(tmp_path / "parts" / "*.parquet")})
+    assert [p.as_text().replace("*.parquet", "sessions.parquet") for p in found.problems] == \
+        [p.as_text() for p in expected.problems]
+    assert [p.rows for p in found.problems] == [[9], [13], [len(sessions), len(sessions) + 1]]  # row 1 is the header
+    assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
