@@ -164,34 +164,41 @@ async def choose(page, label: str, option: str):
     """Open the sidebar's selectbox `label`; returns the click on `option` that makes the change."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text=label).first
     await box.click()
-    return lambda: page.get_by_role("option").filter(has_text=option).first.click()
+    return lambda: page.get_by_role("option").filter(has_text=option).first.click(timeout=5000)
 
 
 async def site_filter(page, site: str | None):
     """Open the sidebar's site filter; returns the click on `site` in its list that adds it, or the
     key press that clears the last chosen site (Backspace) when `site` is None."""
     expander = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']", has_text="Filter clients").first
-    if await expander.locator("details").get_attribute("open") is None:
-        await expander.locator("summary").click()
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']", has_text="Site").first
-    if site is None:
+
+    async def open_list() -> None:
+        if await expander.locator("details").get_attribute("open") is None:
+            await expander.locator("summary").click()
+            await page.wait_for_timeout(300)  # the expander opens with an animation
         await box.locator("input").first.click()
+
+    if site is None:
+        await open_list()
 
         async def clear():
             await page.keyboard.press("Backspace")
             await page.keyboard.press("Escape")
         return clear
     option = page.get_by_role("option", name=site, exact=True).first
-    for _ in range(3):  # a click while the expander is still opening can leave the list closed
-        await box.locator("input").first.click()
+    for _ in range(5):  # a click while the expander is still opening, or a rerun redrawing it, leaves the list closed
+        await open_list()
         try:
             await option.wait_for(timeout=3000)
             break
         except PlaywrightTimeout:
             await page.keyboard.press("Escape")
+    else:
+        raise RuntimeError(f"the site filter did not list {site}")
 
     async def add():
-        await option.click()
+        await option.click(timeout=5000)
         await page.keyboard.press("Escape")
     return add
 
@@ -199,11 +206,17 @@ async def site_filter(page, site: str | None):
 async def timed(page, title: str, prepare, timeout_s: float) -> float:
     """Seconds from the click or key press that makes a change (what `prepare` returns, after it
     opened the list the change is chosen from) until the page is fully drawn again."""
-    commit = await prepare()
-    since = await page.evaluate("performance.now()")
-    start = time.perf_counter()
-    await commit()
-    return await settled(page, title, since, timeout_s) - start
+    for attempt in range(3):
+        commit = await prepare()
+        since = await page.evaluate("performance.now()")
+        start = time.perf_counter()
+        try:
+            await commit()
+        except PlaywrightTimeout:  # the list closed before the click: nothing changed, choose again
+            await page.keyboard.press("Escape")
+            continue
+        return await settled(page, title, since, timeout_s) - start
+    raise RuntimeError(f"{title}: the change could not be made")
 
 
 async def changes(browser, n_clients: int | None, timeout_s: float) -> dict:
