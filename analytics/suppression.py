@@ -40,12 +40,11 @@ def suppress_small_cells(
             if not np.isfinite(candidates).any():
                 break
             mask[int(np.argmin(candidates))] = True
-        out[column] = out[column].astype(float)
-        out.loc[mask, column] = np.nan
+        # Series.mask, not .loc: a director page masks a dozen tables on every run.
+        out[column] = out[column].astype(float).mask(mask)
         for dependent in linked.get(column, []):
-            out[dependent] = out[dependent].astype(float)
-            out.loc[mask, dependent] = np.nan
-        out.loc[mask, "suppressed"] = True
+            out[dependent] = out[dependent].astype(float).mask(mask)
+        out["suppressed"] = out["suppressed"].to_numpy() | mask
     return out
 
 
