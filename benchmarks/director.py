@@ -121,8 +121,11 @@ async def visit(browser, url: str, timeout_s: float):
 
 # --- first page ------------------------------------------------------------------------------------
 
-async def first_page(browser, timeout_s: float) -> dict:
-    with streamlit_server(RESULTS / "director_first.log") as (url, pid):
+async def first_page(browser, timeout_s: float, script: Path | None = None) -> dict:
+    """A fresh server, and one visitor's first page until fully drawn; with `script`, that bare
+    Streamlit script is served instead of the app (see `floor`)."""
+    log = RESULTS / ("director_floor.log" if script else "director_first.log")
+    with streamlit_server(log, script=script) as (url, pid):
         ready = time.perf_counter()
         context, page = await visit(browser, url, timeout_s)
         await page.goto(url)
@@ -148,14 +151,7 @@ async def floor(browser, timeout_s: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "floor.py"
         script.write_text(FLOOR_APP)
-        with streamlit_server(RESULTS / "director_floor.log", script=script) as (url, pid):
-            ready = time.perf_counter()
-            context, page = await visit(browser, url, timeout_s)
-            await page.goto(url)
-            done = await settled(page, "Overview", None, timeout_s)
-            result = {"drawn_s": done - ready, "script_run_s": await script_run_s(page)}
-            await context.close()
-    return result
+        return await first_page(browser, timeout_s, script)
 
 
 # --- changes on every director page ---------------------------------------------------------------
