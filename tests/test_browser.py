@@ -472,17 +472,21 @@ def test_a_therapist_keeps_its_label_across_pages_and_a_filter(chromium, server,
 
     site = sorted(episodes["site"].dropna().unique())[0]
     filters = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']", has_text="Filter clients").first
-    if filters.locator("details").get_attribute("open") is None:
-        filters.locator("summary").click()
+    box = filters.locator("[data-testid='stMultiSelect']", has_text="Site").first
     option = page.get_by_role("option", name=site, exact=True).first
-    for _ in range(3):  # a click while the expander is still opening can leave the list closed
-        filters.locator("[data-testid='stMultiSelect']", has_text="Site").first.locator("input").first.click()
+    for _ in range(5):  # a click while the expander opens, or while a rerun redraws it, leaves the list closed
+        if filters.locator("details").get_attribute("open") is None:
+            filters.locator("summary").click()
+            page.wait_for_timeout(300)  # the expander opens with an animation
         try:
-            option.wait_for(timeout=3000)
+            box.locator("input").first.click(timeout=5000)
+            option.click(timeout=3000)
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    option.click()
+            settle(page)
+    else:
+        raise AssertionError(f"the site filter did not offer {site}")
     page.keyboard.press("Escape")
     page.wait_for_timeout(500)  # the choice starts a rerun
     settle(page)
