@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import auth, imports, sessions, sidebar, state, style
+from ui import auth, imports, navigation, sessions, sidebar, state, style
 
 st.set_page_config(page_title="Alliance Lens", layout="wide")
 style.apply()
@@ -10,22 +10,8 @@ sessions.start_sweeper()
 auth.require_login()
 state.keep_widget_values()
 
-PAGES = {
-    "Practice": [
-        st.Page("pages/overview.py", title="Overview", default=True),
-        st.Page("pages/outcomes.py", title="Outcomes"),
-        st.Page("pages/alliance.py", title="Alliance and ruptures"),
-        st.Page("pages/room_match.py", title="Room, match and habits"),
-        st.Page("pages/watch_list.py", title="Watch list"),
-        st.Page("pages/therapists.py", title="Therapists"),
-    ],
-    "Research": [
-        st.Page("pages/survival.py", title="Survival"),
-        st.Page("pages/drivers.py", title="Drivers of dropout"),
-        st.Page("pages/export.py", title="Export and recipe"),
-    ],
-    "Data": [st.Page("pages/data.py", title="Data")],
-}
+PAGES = {section: [st.Page(file, title=title, default=file == navigation.DEFAULT) for file, title in pages]
+         for section, pages in navigation.SECTIONS.items()}
 
 page = st.navigation(PAGES)
 imports.run_pending()  # before the sidebar: an import changes settings its widgets show

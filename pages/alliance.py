@@ -27,7 +27,7 @@ cutoff_default = SRS_CUTOFF if measure == "srs" else None
 st.header("Alliance over the course of therapy")
 rated = state.cached("alliance_rated", alliance.rated_sessions, sessions, episodes, measure)
 trajectories = state.cached("alliance_trajectories", alliance.trajectories_of, rated, measure)
-widgets.figure(state.cached("chart_alliance_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
+widgets.figure(state.cached_shown("chart_alliance_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
                             cutoff_default), None,
                "alliance_trajectories_chart",
                f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "
@@ -38,7 +38,7 @@ first = widgets.result_or_reason("alliance_first", alliance.first_session_allian
                                  suppress_below)
 if first is not None:
     st.subheader("The first rated session")
-    widgets.figure(state.cached("chart_first_alliance", charts.distribution_figure, first.distribution, measure, suppress_below),
+    widgets.figure(state.cached_shown("chart_first_alliance", charts.distribution_figure, first.distribution, measure, suppress_below),
                    None, "first_alliance_chart",
                    f"**{first.takeaway}** Bars are the share of each group whose first score fell in that band.")
     widgets.table(first.table, "first_session_alliance", first.privacy)
@@ -70,7 +70,7 @@ widgets.table(ruptures.per_client_counts, "ruptures_per_client", alliance.PER_CL
 st.subheader(f"Repair within {int(within)} sessions")
 widgets.table(ruptures.repair, "rupture_repair", alliance.REPAIR_PRIVACY)
 st.subheader(f"Dropout within {int(within)} sessions")
-widgets.figure(state.cached("chart_rupture_dropout", charts.comparison_figure, ruptures.comparison, "group", suppress_below),
+widgets.figure(state.cached_shown("chart_rupture_dropout", charts.comparison_figure, ruptures.comparison, "group", suppress_below),
                None, "rupture_dropout_chart",
                f"Clients after their first rupture against clients who had had no rupture by the same session number "
                f"(dropout within {int(within)} attended sessions; 95% intervals).")
@@ -94,7 +94,7 @@ if risk is not None:
     st.markdown(f"**{risk.takeaway}**")
     st.caption(f"Method: {risk.method}.")
     if risk.km is not None:
-        widgets.figure(state.cached("chart_alliance_km", survival_charts.km_figure, risk.km, at_risk=False,
+        widgets.figure(state.cached_shown("chart_alliance_km", survival_charts.km_figure, risk.km, at_risk=False,
                                     time_label="Sessions attended", group_by="alliance_level"), None,
                        "alliance_km_chart", "Share of clients not yet dropped out, by first-session alliance.")
         widgets.table(risk.table, "alliance_km_medians", risk.privacy)

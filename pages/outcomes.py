@@ -22,7 +22,7 @@ label = settings.measures()[measure].label
 st.caption(outcomes.ENDINGS_NOTE)
 
 st.header("Reliable change and recovery by ending")
-widgets.figure(state.cached("chart_outcome_rates", charts.outcome_rates_figure, rates.table, measure, suppress_below),
+widgets.figure(state.cached_shown("chart_outcome_rates", charts.outcome_rates_figure, rates.table, measure, suppress_below),
                None, "outcome_rates_chart",
                f"**{rates.takeaway}** Points are shares of the clients with a first and a last score, bars their 95% "
                "intervals; recovery counts only clients who began in the clinical range.")
@@ -42,7 +42,7 @@ widgets.table(effects.table, "pre_post_effects", effects.privacy)
 
 st.header(f"{label} over the course of therapy")
 trajectories = state.cached("outcomes_trajectories", outcomes.outcome_trajectories, sessions, episodes, settings)
-widgets.figure(state.cached("chart_outcome_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
+widgets.figure(state.cached_shown("chart_outcome_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
                             settings.measures()[measure].cutoff, group="ending", label=label, names=outcomes.GROUP_LABELS),
                None, "outcome_trajectories_chart",
                f"**{trajectories.takeaway}** Lines are mean scores at each attended session, bands their 95% intervals; "

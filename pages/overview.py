@@ -1,9 +1,11 @@
 """Overview: the practice's dropout rate with its interval next to the published benchmark, then one
-section at a time (this month and quarter against the practice's target, the trend, groups, how the
-definition moves the rate, who left improved, when dropout happens), and the team-meeting summary.
+section at a time (this month and quarter, the 12-month rate against the practice's target and the
+trend by intake, groups, how the definition moves the rate, who left improved, when dropout
+happens), and the team-meeting summary.
 
-Only the open section is computed and drawn: a director's first page and every change of definition
-or filter redraw one section's chart, not all of them (docs/scale.md, "Speed as a director feels it")."""
+Only the open section is computed and drawn, and the first view holds words, numbers and tables
+but no chart: a chart's script alone takes the browser the whole first-page budget, and every change of
+definition or filter redraws one section (docs/scale.md, "Speed as a director feels it")."""
 
 from dataclasses import replace
 
@@ -43,11 +45,6 @@ else:
 median.metric("Median sessions attended", "unknown" if h.median_sessions != h.median_sessions else f"{h.median_sessions:g}")
 if h.median_ci_lower == h.median_ci_lower:
     median.caption(f"95% CI {h.median_ci_lower:g} to {h.median_ci_upper:g}; clients whose episode has ended")
-if not h.hidden:
-    widgets.figure(state.cached("chart_practice_rate", lambda shown, threshold: charts.rate_figure(shown.rate_row(), "label", threshold),
-                                h, suppress_below),
-                   None, "practice_rate_chart", "The practice's dropout rate (point) with its 95% interval (bar); the dashed line is "
-                   "the published average, the grey band its 95% interval.")
 st.info(
     f"Published benchmark: {percent(overview.BENCHMARK['rate'], 1)} (95% CI {percent(overview.BENCHMARK['ci_lower'], 1)} "
     f"to {percent(overview.BENCHMARK['ci_upper'], 1)}), {overview.BENCHMARK['source']}. {overview.BENCHMARK_CAVEAT} "
@@ -56,32 +53,50 @@ st.info(
 widgets.table(h.table, "headline")
 
 
-def this_month_and_quarter() -> None:
+def target_rate_input() -> None:
     st.number_input("Practice target for the dropout rate (%)", min_value=0.5, max_value=99.5, value=None, step=0.5,
-                    key=state.TARGET_RATE, help="Drawn as a line on the 12-month rate; saved in the recipe.")
+                    key=state.TARGET_RATE, help="Named in the 12-month rate's sentence and drawn as a line on its chart "
+                    "(Over time); saved in the recipe.")
+
+
+def recent_periods() -> periods.PeriodResult | None:
+    """The period comparison and 12-month rate, or None after saying why this data has none."""
     try:
-        recent = state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
+        return state.cached("practice_periods", periods.period_comparison, episodes, suppress_below, state.target_rate())
     except ValueError as exc:
         st.info(str(exc))
+        return None
+
+
+def this_month_and_quarter() -> None:
+    target_rate_input()
+    recent = recent_periods()
+    if recent is None:
         return
     st.markdown(f"**{recent.takeaway}**")
     for warning in recent.warnings:
         st.caption(warning)
     widgets.table(recent.table, "dropout_by_period", recent.privacy)
     st.caption(periods.PERIOD_NOTE)
-    widgets.figure(state.cached("chart_rolling_12_month", charts.rolling_figure, recent.rolling, suppress_below), None, "rolling_12_month_chart",
-                   "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
-    widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
 
 
 def over_time() -> None:
+    st.subheader("The 12-month rate")
+    target_rate_input()
+    recent = recent_periods()
+    if recent is not None:
+        widgets.figure(state.cached_shown("chart_rolling_12_month", charts.rolling_figure, recent.rolling, suppress_below), None,
+                       "rolling_12_month_chart",
+                       "Each point is the share of dropouts among the episodes that ended in the 12 months up to that month.")
+        widgets.table(recent.rolling, "rolling_12_month", periods.PeriodResult.privacy)
+    st.subheader("By month of intake")
     if "intake_date" not in episodes or not episodes["intake_date"].notna().any():
         st.info("The trend needs intake dates: map an intake date column or load the appointment history.")
         return
     trend = state.cached("practice_trend", overview.dropout_by_intake_month, episodes, suppress_below)
     for warning in trend.warnings:
         st.caption(warning)
-    widgets.figure(state.cached("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
+    widgets.figure(state.cached_shown("chart_dropout_by_intake", charts.month_figure, trend.table, suppress_below, trend.column), None, "dropout_by_intake_chart",
                    f"**{trend.takeaway}** Each point is the clients who started in that {trend.column}; "
                    "hollow points are provisional.")
     widgets.table(trend.table, "dropout_by_intake", trend.privacy)
@@ -97,7 +112,7 @@ def by_group() -> None:
         by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
         for warning in by.warnings:
             st.caption(warning)
-        widgets.figure(state.cached("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
+        widgets.figure(state.cached_shown("chart_dropout_by", charts.rate_figure, by.table, column, suppress_below), None, f"dropout_by_{column}_chart", f"**{by.takeaway}**")
         widgets.table(by.table, f"dropout_by_{column}", by.privacy)
 
 
@@ -111,12 +126,12 @@ def by_definition() -> None:
     )
     for warning in sensitivity.warnings:
         st.warning(warning)
-    widgets.figure(state.cached("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
+    widgets.figure(state.cached_shown("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
                    None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
     widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
     if len(sensitivity.agreement):
         st.subheader("Do the definitions pick the same clients?")
-        widgets.figure(state.cached("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
+        widgets.figure(state.cached_shown("chart_definition_agreement", charts.agreement_figure, sensitivity.agreement,
                                     suppress_below), None, "definition_agreement_chart",
                        f"**{sensitivity.agreement_takeaway}** Clients are compared where both definitions know the outcome.")
         widgets.table(sensitivity.agreement, "definition_agreement", overview.AGREEMENT_PRIVACY)
@@ -141,15 +156,15 @@ def when_dropout_happens() -> None:
     unit = "session" if settings.time_scale == "sessions" else "day"
     cif_text = overview.incidence_takeaway(cif.table, unit)
     widgets.figure(
-        state.cached("chart_cumulative_incidence", survival_charts.cif_figure, cif,
+        state.cached_shown("chart_cumulative_incidence", survival_charts.cif_figure, cif,
                      time_label="Sessions attended" if unit == "session" else "Days in therapy"),
         cif.table, "cumulative_incidence_of_dropout",
         f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
     )
 
 
-# One section at a time: only the open tab is computed and drawn, so the first page and every
-# change of definition or filter draw one section's charts, not all of them.
+# One section at a time: only the open tab is computed and drawn, so every change of definition or
+# filter draws one section's charts, not all of them.
 SECTIONS = {
     "This month and quarter": this_month_and_quarter,
     "Over time": over_time,

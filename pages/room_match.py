@@ -49,7 +49,7 @@ def _hazards(result, name: str, caption: str) -> None:
 with room_tab:
     room = widgets.result_or_reason("room_vs_dropout", room_match.room_vs_dropout, episodes) if room_tab.open else None
     if room is not None:
-        widgets.figure(state.cached("chart_room_rates", charts.level_rates_figure, room.table, suppress_below), None, "room_rates_chart",
+        widgets.figure(state.cached_shown("chart_room_rates", charts.level_rates_figure, room.table, suppress_below), None, "room_rates_chart",
                        "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
                        "the dashed line is the published average (19.7%).")
         widgets.table(room.table, "room_rates", room.privacy)
@@ -72,7 +72,7 @@ with habits_tab:
         card = state.cached("habits_scorecard", room_match.habits_scorecard, episodes, None, suppress_below)
         st.markdown(f"**{card.takeaway}**")
         if card.table["found"].any():
-            widgets.figure(state.cached("chart_habits_scorecard", charts.scorecard_figure, card.table, suppress_below), None,
+            widgets.figure(state.cached_shown("chart_habits_scorecard", charts.scorecard_figure, card.table, suppress_below), None,
                            "habits_scorecard_chart",
                            "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
         st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))

@@ -35,7 +35,7 @@ for warning in funnel.warnings:
 
 st.header("Funnel plot")
 widgets.figure(
-    state.cached("chart_therapist_funnel", charts.funnel_figure, funnel, labels, suppress_below), funnel.limits, "therapist_funnel",
+    state.cached_shown("chart_therapist_funnel", charts.funnel_figure, funnel, labels, suppress_below), funnel.limits, "therapist_funnel",
     f"**{funnel.takeaway}** The solid line is the practice rate "
     f"({percent(funnel.practice_rate, 1)}); dashed and dotted lines are the 95% and 99.8% control limits. "
     "A point outside the 99.8% limits is worth a conversation about case mix before anything else: the limits "
@@ -84,7 +84,7 @@ widgets.for_researchers(model.icc, "therapist_icc")
 private = state.cached("therapist_private_effects", private_effects, model.effects, funnel, suppress_below)
 effects = private.assign(therapist=private["therapist_id"].map(labels))
 widgets.figure(
-    state.cached("chart_therapist_effects", charts.caterpillar_figure, private, labels),
+    state.cached_shown("chart_therapist_effects", charts.caterpillar_figure, private, labels),
     effects.sort_values("therapist", key=lambda s: s.map(label_order))[["therapist", "effect", "ci_lower", "ci_upper"]],
     "therapist_effects",
     "Each therapist's estimated odds of dropout relative to an average therapist, with 95% intervals, in the order "

@@ -52,7 +52,7 @@ auc.metric("AUC on held-out ended episodes", f"{accuracy['auc']:.2f}")
 auc.caption(f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong). 0.5 is a coin toss, 1 a perfect ranking.")
 held_out.metric("Held-out episodes", f"{int(accuracy['test_episodes']):,}")
 held_out.caption(f"A fixed 30% of ended episodes, not used to fit the model; {int(accuracy['train_episodes']):,} were used to fit it.")
-chart = state.cached("chart_watch_list_calibration", lambda calibration, threshold: regression_charts.calibration_figure(
+chart = state.cached_shown("chart_watch_list_calibration", lambda calibration, threshold: regression_charts.calibration_figure(
     wl.CALIBRATION_PRIVACY.suppress(calibration, threshold).drop(columns="suppressed")), result.calibration, suppress_below)
 widgets.figure(chart, None, "watch_list_calibration_chart",
                "Calibration: within each tenth of predicted risk, the share who actually dropped out (95% intervals). "

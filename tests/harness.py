@@ -4,6 +4,10 @@ caseload given as a real import result, and read what the page shows."""
 
 from __future__ import annotations
 
+import base64
+import re
+
+import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
@@ -46,5 +50,21 @@ def text(at: AppTest) -> str:
 
 
 def frame(at: AppTest, column: str) -> pd.DataFrame:
-    """The first table on the page that has `column`."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    """The first table on the page that has `column`, as written (a static table's cells and
+    headers are sent with their Markdown marks escaped)."""
+    return next(t for t in tables(at) if column in t.columns)
+
+
+def tables(at: AppTest) -> list[pd.DataFrame]:
+    """Every table on the page, static or grid, in the order drawn."""
+    def literal(value):
+        return re.sub(r"\\(.)", r"\1", value) if isinstance(value, str) else value
+    shown = [e for e in at.main if e.type in ("table", "dataframe")]
+    return [e.value.map(literal).rename(columns=literal) if e.type == "table" else e.value for e in shown]
+
+
+def chart_array(value) -> np.ndarray:
+    """An array from a chart's plotly JSON: a plain list, or a typed array sent as base64 `bdata`."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
+    return np.array(value, dtype=float)

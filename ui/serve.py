@@ -3,11 +3,12 @@
     python -m ui.serve [streamlit run options]      # what `make run` runs
 
 Before the server listens it runs the app headless (Streamlit's AppTest, in this process) on the
-bundled sample: the Overview under each dropout definition, and each of its sections under the
-default one, with the other settings at their defaults. The heavy libraries are imported, the
-sample is imported (`state._sample`, once per server) and the Overview's results and charts land in
-the server's shared cache for the sample (`state.cached`), so the first visitor's Overview, a change
-of definition on it and a click on another of its sections are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
+bundled sample: every director's page under each dropout definition, and each of the Overview's
+sections under the default one, with the other settings at their defaults. The heavy libraries are
+imported, the sample is imported (`state._sample`, once per server) and the pages' results and
+charts land in the server's shared cache for the sample (`state.cached`), so the first visitor's
+Overview, a change of definition on any director's page and a click on another Overview section
+are drawn from memory. Nothing of anyone's upload is involved: uploads stay in their own session.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ _LOG = logging.getLogger(__name__)
 
 
 def warm() -> float:
-    """Run the app's default page on the sample under each definition and open each of its sections;
-    returns the seconds it took."""
+    """Open every director's page on the sample under each definition, and each of the Overview's
+    sections under the default one; returns the seconds it took."""
     from ui import sessions
 
     from analytics.episodes import available_definitions
-    from ui import state
+    from ui import navigation, state
 
     start = time.perf_counter()
     loaded = state._sample().caseload
@@ -37,25 +38,29 @@ def warm() -> float:
     definitions = available_definitions(loaded) if loaded is not None else [None]
     first = _run({} if definitions[0] is None else {state.DEFINITION: definitions[0]})
     if first is not None:
-        # The Overview's other sections under the default definition, its first under the others.
-        runs = [{state.OVERVIEW_SECTION: tab.label} for tab in first.tabs[1:]]
-        runs += [{state.DEFINITION: definition} for definition in definitions[1:]]
-        for values in runs:
-            if _run(values) is None:
+        runs = [({state.OVERVIEW_SECTION: tab.label}, None) for tab in first.tabs[1:]]
+        runs += [({} if definition is None else {state.DEFINITION: definition}, None if page == navigation.DEFAULT else page)
+                 for definition in definitions for page, _ in navigation.DIRECTOR_PAGES
+                 if (definition, page) != (definitions[0], navigation.DEFAULT)]
+        for values, page in runs:
+            if _run(values, page) is None:
                 break
     # The headless run has no server, so the sweeper did not start; let the server start it.
     sessions.start_sweeper.clear()
     return time.perf_counter() - start
 
 
-def _run(values: dict):
-    """One headless visit of the default page with `values` set in its session; None when it failed."""
+def _run(values: dict, page: str | None = None):
+    """One headless visit with `values` set in its session, of the default page and then of
+    `page` when given (another page than the default); None when it failed."""
     from streamlit.testing.v1 import AppTest
 
     run = AppTest.from_file(str(APP), default_timeout=WARM_TIMEOUT_S)
     for key, value in values.items():
         run.session_state[key] = value
     run.run()
+    if page is not None and not run.exception:
+        run.switch_page(page).run()
     if run.exception:
         _LOG.warning("Warm-up run failed (the first visitor will do the work): %s", run.exception[0].message)
         return None

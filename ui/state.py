@@ -36,6 +36,11 @@ CACHE = "_cache"
 IMPORTS = "import_count"
 CACHE_SIZE = 48
 SHARED_CACHE_SIZE = 400  # results on the bundled sample, for every session: a few settings' worth of every page
+# What a page draws (tables as shown, charts) has a store of its own, so the tables and charts of
+# a page's every run never push an analysis result out of the results' store.
+SHOWN = "_shown"
+SHOWN_SIZE = 96
+SHARED_SHOWN_SIZE = 400
 
 # Widget keys shared by the sidebar, the pages and the recipe.
 DEFINITION = "dropout_definition"
@@ -91,6 +96,7 @@ def set_ingest(result, name: str, sources: dict | None = None) -> None:
     st.session_state[DATASET] = name
     st.session_state[SOURCES] = sources
     st.session_state[CACHE] = _Store(CACHE_SIZE)
+    st.session_state[SHOWN] = _Store(SHOWN_SIZE)
     for key in (FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE, KM_GROUP, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES, REFERENCE_LEVELS, SPLINES,
                 STRATA):
         st.session_state.pop(key, None)
@@ -109,7 +115,7 @@ def import_count() -> int:
 
 def forget() -> None:
     """Drop the uploaded data and everything computed from it; the sample data comes back."""
-    for key in (INGEST, SOURCES, DATASET, CACHE, SALT):
+    for key in (INGEST, SOURCES, DATASET, CACHE, SHOWN, SALT):
         st.session_state.pop(key, None)
 
 
@@ -310,18 +316,29 @@ def cached_for_every_definition(name: str, fn: Callable, *args, **kwargs) -> Any
     return _memo(name, replace(episode_settings(), dropout_definition=DEFINITIONS[0]), fn, args, kwargs)
 
 
+def cached_shown(name: str, fn: Callable, *args, **kwargs) -> Any:
+    """`cached` for what a page draws (a table as shown, a chart), in its own store (see SHOWN) and
+    without the "Calculating" spinner: drawing is quick."""
+    shared = st.session_state.get(INGEST) is _sample()
+    store = _shared_shown_store() if shared else st.session_state.setdefault(SHOWN, _Store(SHOWN_SIZE))
+    return store.get(_memo_key(name, episode_settings(), args, kwargs), (args, kwargs), lambda: fn(*args, **kwargs))
+
+
 def _memo(name: str, settings: EpisodeSettings, fn: Callable, args: tuple, kwargs: dict) -> Any:
-    key = (
+    shared = st.session_state.get(INGEST) is _sample()
+    store: _Store = _shared_store() if shared else st.session_state.setdefault(CACHE, _Store(CACHE_SIZE))
+    # Streamlit shows a spinner only after half a second: quick steps stay silent.
+    return store.get(_memo_key(name, settings, args, kwargs), (args, kwargs), lambda: _calculating(name, fn, args, kwargs))
+
+
+def _memo_key(name: str, settings: EpisodeSettings, args: tuple, kwargs: dict) -> tuple:
+    return (
         name,
         getattr(caseload(), "fingerprint", None),
         settings,
         tuple(_key(a) for a in args),
         tuple(sorted((k, _key(v)) for k, v in kwargs.items())),
     )
-    shared = st.session_state.get(INGEST) is _sample()
-    store: _Store = _shared_store() if shared else st.session_state.setdefault(CACHE, _Store(CACHE_SIZE))
-    # Streamlit shows a spinner only after half a second: quick steps stay silent.
-    return store.get(key, (args, kwargs), lambda: _calculating(name, fn, args, kwargs))
 
 
 def _calculating(name: str, fn: Callable, args, kwargs) -> Any:
@@ -370,6 +387,12 @@ class _Store:
 def _shared_store() -> _Store:
     """The server's cache of results on the bundled sample (see `cached`)."""
     return _Store(SHARED_CACHE_SIZE)
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_shown_store() -> _Store:
+    """The server's store of what pages draw on the bundled sample (see SHOWN)."""
+    return _Store(SHARED_SHOWN_SIZE)
 
 
 def _names(value) -> tuple[str, ...]:

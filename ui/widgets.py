@@ -17,6 +17,14 @@ from analytics.suppression import display_suppressed, number_text
 from ui import state
 
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+# A director table up to this long is drawn as a static table: it reads (and prints) as a document
+# and costs the browser a fraction of the interactive grid, whose script a first page would
+# otherwise load and compile (docs/scale.md). A longer one scrolls in the grid, which draws only
+# the rows in view.
+STATIC_ROWS = 40
+# Markdown that a static table's cells would otherwise render: marks anywhere, and a list mark at
+# the start of a cell.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~])|^([-+]|\d+[.)])(?=\s)")
 
 
 def figure_settings() -> dict:
@@ -59,16 +67,16 @@ def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool
     column names and numbers. Columns in `wide` (long sentences) get the room to be read whole.
     Returns the table as shown."""
     suppress_below = state.suppress_below()
-    masked = privacy.suppress(df, suppress_below) if privacy.counts else df
-    if "suppressed" in masked and masked["suppressed"].any():
+    shown, hidden = state.cached_shown("table_as_shown", _as_shown, df, privacy, suppress_below, plain)
+    if hidden:
         st.caption(f"Cells counting fewer than {suppress_below} clients are hidden to protect privacy, with one more "
                    "cell where a total would give them away.")
-    if plain:
-        shown = director_table(masked)
+    if plain and len(shown) <= STATIC_ROWS:
+        st.table(state.cached_shown("table_literal", _literal, shown), hide_index=True)
+    elif plain:
         config = {column_label(c): st.column_config.TextColumn(width="large") for c in wide}
         st.dataframe(shown, hide_index=True, column_config=config, row_height=60 if wide else None)
     else:
-        shown = display_suppressed(masked, suppress_below, [c for c in privacy.counts if c in df])
         floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
         # A Styler renders every cell in Python (seconds for a long list): only worth it for floats.
         st.dataframe(shown.style.format(number_text, subset=floats) if floats else shown, hide_index=True)
@@ -76,10 +84,30 @@ def table(df: pd.DataFrame, name: str, privacy: Privacy = NO_COUNTS, plain: bool
     return shown
 
 
+def _as_shown(df: pd.DataFrame, privacy: Privacy, suppress_below: int, plain: bool) -> tuple[pd.DataFrame, bool]:
+    """The table as its reader sees it (see `table`), and whether any cell of it is hidden; cached
+    with the result it comes from, so a rerun does not format it again."""
+    masked = privacy.suppress(df, suppress_below) if privacy.counts else df
+    hidden = "suppressed" in masked and bool(masked["suppressed"].any())
+    if plain:
+        return director_table(masked), hidden
+    return display_suppressed(masked, suppress_below, [c for c in privacy.counts if c in df]), hidden
+
+
+def _literal(shown: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell and header escaped, so a static table shows it as written."""
+    def escape(value):
+        return _MARKDOWN.sub(lambda m: "\\" + m.group(0), value) if isinstance(value, str) else value
+    return shown.map(escape).rename(columns=escape)
+
+
 def for_researchers(df: pd.DataFrame, name: str, note: str | None = None, privacy: Privacy = NO_COUNTS) -> None:
     """A model's own table (coefficients, standard errors) on a director page: folded away in a
-    "For researchers" expander, with its column names and numbers as a statistician reads them."""
-    with st.expander("For researchers: the model table"):
+    "For researchers" expander, with its column names and numbers as a statistician reads them.
+    Drawn only while open, so a director's every change does not redraw a grid nobody reads."""
+    with st.expander("For researchers: the model table", key=f"for_researchers_{name}", on_change="rerun") as folded:
+        if not folded.open:
+            return
         if note:
             st.markdown(note)
         table(df, name, privacy, plain=False)

@@ -73,13 +73,6 @@ class Headline:
     def n_left_out(self) -> int:
         return self.clients - self.known
 
-    def rate_row(self) -> pd.DataFrame:
-        """The practice's rate as a one-row rate table (label, counts, rate and interval), as
-        rate_figure draws it against the benchmark band."""
-        return pd.DataFrame({"label": ["This practice"], "clients": [self.clients], "known": [self.known],
-                             "dropouts": [self.dropouts], "rate": [self.rate], "ci_lower": [self.ci_lower],
-                             "ci_upper": [self.ci_upper]})
-
     def for_display(self, suppress_below: int) -> Headline:
         """The headline a director may see: when the ended episodes or the dropouts are fewer than
         `suppress_below`, the rate, its interval and both counts are withheld, and the takeaway says why."""

@@ -5,7 +5,7 @@ from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.alliance import first_session_alliance, rupture_outcomes
 from analytics.proportions import percent
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
-from tests.harness import frame, number, open_page, text
+from tests.harness import frame, number, open_page, tables, text
 
 EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 
@@ -35,7 +35,7 @@ def test_alliance_page_without_ratings_names_the_column():
     sessions = SAMPLE.sessions.drop(columns=["srs", "wai"])
     at = open_page("pages/alliance.py", Caseload(sessions=sessions, clients=SAMPLE.clients))
     assert "needs a `srs` column in the sessions file" in text(at)
-    assert not at.dataframe
+    assert not tables(at)
 
 
 def test_alliance_page_wai_only():

@@ -4,22 +4,21 @@ the sidebar reports the dataset that was loaded (counts checked against the file
 from __future__ import annotations
 
 import datetime
-import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.paths import APP, FIXTURES
-from ui import imports
+from ui import imports, navigation
 from ui.imports import ImportRequest
 
-PAGES = re.findall(r'st\.Page\("(pages/[a-z_]+\.py)"', APP.read_text())
+PAGES = [file for pages in navigation.SECTIONS.values() for file, _ in pages]
 UPLOAD = {imports.PENDING: ImportRequest({"sessions": str(FIXTURES / "ehr_appointments.csv"),
                                           "clients": str(FIXTURES / "ehr_clients.csv")},
                                          options={"export_date": datetime.date(2024, 6, 30)})}
 
 
-def test_app_registers_every_page_file():
+def test_the_menu_lists_every_page_file():
     assert sorted(PAGES) == sorted(str(p.relative_to(APP.parent)) for p in (APP.parent / "pages").glob("*.py"))
 
 

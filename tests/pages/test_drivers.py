@@ -1,10 +1,8 @@
 """The Drivers page shows the analytics' own numbers: the comparison table, the summary sentences,
 the AUC and the warnings."""
 
-import base64
 import json
 
-import numpy as np
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
@@ -16,8 +14,8 @@ from analytics.models.regression import (
 )
 from analytics.survival.cox import fit_cox
 from analytics.synth import generate_caseload
+from tests.harness import chart_array, open_page
 from tests.harness import frame as _table
-from tests.harness import open_page
 from ui import state
 
 PRACTICE = generate_caseload(n_clients=800, n_therapists=15, seed=5).caseload()
@@ -30,13 +28,6 @@ def _app(models=None, covariates=COVARIATES):
     chosen = {"drivers_models": models} if models else {}
     return open_page("pages/drivers.py", PRACTICE, suppress_below=0, **{state.COVARIATES: covariates,
                                                                    state.REFERENCE_LEVELS: LEVELS}, **chosen)
-
-
-def _array(value):
-    """A plotly array from a chart's JSON (plain list or base64-encoded typed array)."""
-    if isinstance(value, dict):
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value)
 
 
 def _markdown(at):
@@ -70,7 +61,7 @@ def test_logistic_shows_auc_and_calibration():
     assert vif["vif"].tolist() == pytest.approx(fit.vif["vif"].tolist())
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     calibration = next(t for c in charts for t in c["data"] if t.get("name") == "tenths of predicted risk")
-    assert list(_array(calibration["y"])) == pytest.approx(fit.calibration["observed"].tolist())
+    assert list(chart_array(calibration["y"])) == pytest.approx(fit.calibration["observed"].tolist())
     shown = _table(at, "estimate")
     assert set(shown["model"]) == {"Logistic regression"}
 

@@ -9,7 +9,7 @@ from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.outcomes import NO_MEASURE_NOTE, leavers_improved, outcome_rates, pre_post_effects
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
-from tests.harness import frame, number, open_page, text
+from tests.harness import frame, number, open_page, tables, text
 
 
 def _episodes(measure):
@@ -54,7 +54,7 @@ def test_without_an_outcome_measure_the_reason_is_given():
     sessions = SAMPLE.sessions.drop(columns=["phq9", "gad7", "ors", "oq45", "core10"])
     caseload = Caseload(sessions=sessions, clients=SAMPLE.clients)
     at = open_page("pages/outcomes.py", caseload)
-    assert NO_MEASURE_NOTE in text(at) and not at.dataframe
+    assert NO_MEASURE_NOTE in text(at) and not tables(at)
     at = open_page("pages/overview.py", caseload, overview_section="Who left improved")
     assert NO_MEASURE_NOTE in text(at)
 

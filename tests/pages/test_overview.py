@@ -1,7 +1,9 @@
 """The Overview page shows the analytics' numbers, on the sample and on data lacking optional columns."""
 
+import json
 
 import pandas as pd
+import pytest
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
@@ -13,7 +15,7 @@ from analytics.practice.overview import (
 from analytics.practice.periods import period_comparison
 from analytics.proportions import percent
 from analytics.survival.curves import cumulative_incidence
-from tests.harness import PRACTICE_SAMPLE, frame, number, open_page, text
+from tests.harness import PRACTICE_SAMPLE, chart_array, frame, number, open_page, tables, text
 
 SECTIONS = ("This month and quarter", "Over time", "By group", "How the definition changes the rate",
             "Who left improved", "When dropout happens")
@@ -33,8 +35,15 @@ def test_overview_headline_and_definitions_on_sample():
     assert f"95% CI {percent(h.ci_lower, 1)} to {percent(h.ci_upper, 1)}" in text(at)
     assert "19.7% (95% CI 18.7% to 20.7%)" in text(at) and "Share of ended episodes" in text(at)
     assert [tab.label for tab in at.tabs] == list(SECTIONS)
-    assert "The practice's dropout rate (point) with its 95% interval" in text(at)  # its chart, above the sections
-    assert period_comparison(episodes, 11).takeaway in text(at)  # the first section is open
+    recent = period_comparison(episodes, 11)
+    assert recent.takeaway in text(at)  # the first section is open
+    assert not at.get("plotly_chart")  # the first view is words, numbers and tables (docs/scale.md)
+
+    at = open_page("pages/overview.py", SAMPLE, overview_section="Over time")
+    rolling = json.loads(at.get("plotly_chart")[0].proto.spec)
+    rates = next(trace["y"] for trace in rolling["data"] if trace["name"] == "dropout rate, past 12 months")
+    assert list(chart_array(rates)) == pytest.approx(recent.rolling["rate"].tolist())
+    assert len(frame(at, "Month")) == len(recent.rolling)
 
     at = open_page("pages/overview.py", SAMPLE, overview_section="How the definition changes the rate")
     shown = frame(at, "Definition")
@@ -46,7 +55,7 @@ def test_overview_headline_and_definitions_on_sample():
     share = (number(agreement["Dropout under both"]) + number(agreement["Dropout under neither"])) / number(
         agreement["Clients compared"])
     assert f"{percent(share)} of the clients with a known outcome under both the therapist-judged" in text(at)
-    assert not any("Referral" in d.value.columns for d in at.dataframe)  # only the open section is drawn
+    assert not any("Referral" in d.columns for d in tables(at))  # only the open section is drawn
 
     at = open_page("pages/overview.py", SAMPLE, overview_section="By group")
     assert "By referral, dropout ranges" in text(at)

@@ -7,13 +7,15 @@ from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.room_match import habits_scorecard, room_vs_dropout
 from analytics.schema import ENVIRONMENT_RATINGS, HABIT_MARKERS
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
-from tests.harness import frame, open_page, text
+from tests.harness import frame, open_page, tables, text
 
 EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 
 
 def test_room_match_page_on_sample():
     at = open_page("pages/room_match.py", SAMPLE, suppress_below=0)
+    assert not any("hr" in t.columns for t in tables(at))  # the model table is drawn only while its expander is open
+    at = open_page("pages/room_match.py", SAMPLE, suppress_below=0, for_researchers_room_hazard_ratios=True)
     room = room_vs_dropout(EPISODES).hazard
     shown = frame(at, "hr")
     assert shown["factor"].tolist()[:5] == list(ENVIRONMENT_RATINGS)

@@ -22,7 +22,8 @@ EPISODES = derive_episodes(PRACTICE, EpisodeSettings())
 
 
 def _app(suppress=0, show_ids=False):
-    return open_page("pages/therapists.py", PRACTICE, suppress_below=suppress, **{state.SHOW_IDS: show_ids})
+    return open_page("pages/therapists.py", PRACTICE, suppress_below=suppress, **{state.SHOW_IDS: show_ids},
+                     for_researchers_therapist_icc=True)  # the model table is drawn only while its expander is open
 
 
 def _label_order(labels):
@@ -87,7 +88,7 @@ def test_every_therapist_appears_with_its_zone_when_its_counts_are_hidden():
 
 
 def test_case_mix_is_chosen_and_adjusted_on_this_page_alone():
-    at = open_page("pages/therapists.py", PRACTICE, suppress_below=0)
+    at = open_page("pages/therapists.py", PRACTICE, suppress_below=0, for_researchers_therapist_icc=True)
     assert not at.toggle(key="therapists_adjust").disabled, "the default case mix needs no other page"
     at.multiselect(key=state.COVARIATES).set_value(["referral", "srs_first"]).run()
     at.selectbox(key="reference_referral").set_value("self").run()

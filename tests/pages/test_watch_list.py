@@ -1,7 +1,6 @@
 """The Watch list page: the analytics' ranking and accuracy on the sample, the therapist filter, and
 data the model cannot learn from."""
 
-import base64
 import json
 from dataclasses import replace
 
@@ -12,7 +11,7 @@ from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.watch_list import watch_list
 from tests.harness import PRACTICE_SAMPLE as SAMPLE
-from tests.harness import frame, open_page, text
+from tests.harness import chart_array, frame, open_page, text
 
 EPISODES = derive_episodes(SAMPLE, EpisodeSettings("therapist_judged"))
 EXPECTED = watch_list(SAMPLE.sessions, EPISODES)
@@ -72,16 +71,9 @@ def test_watch_list_calibration_is_drawn_from_every_decile_and_hides_by_clients(
     assert EXPECTED.calibration["dropouts"].between(1, 10).any() and (EXPECTED.calibration["n"] >= 11).all()
     assert shown["Dropouts"].tolist() == [str(d) for d in EXPECTED.calibration["dropouts"]]
     spec = json.loads(next(c for c in at.get("plotly_chart") if "perfect calibration" in c.proto.spec).proto.spec)
-    np.testing.assert_allclose(_array(spec["data"][1]["y"]), EXPECTED.calibration["observed"])
+    np.testing.assert_allclose(chart_array(spec["data"][1]["y"]), EXPECTED.calibration["observed"])
     hidden = open_page("pages/watch_list.py", SAMPLE, suppress_below=EXPECTED.calibration["n"].max() + 1)
     assert (frame(hidden, "Tenth of predicted risk")["Observed dropout rate"] == "hidden").all()
-
-
-def _array(value):
-    """A plotly JSON array, plain or typed (base64 `bdata`)."""
-    if isinstance(value, dict):
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
-    return np.array(value, dtype=float)
 
 
 def test_a_site_filter_keeps_every_therapists_label():

@@ -55,7 +55,8 @@ def test_an_upload_stays_in_its_own_session():
     assert other_ingest.caseload.fingerprint != fingerprint
     assert not other_ingest.caseload.clients["client_id"].astype(str).str.startswith("UPLOAD").any()
     assert all(fingerprint not in str(key) for key in other.session_state[state.CACHE])
-    assert all(fingerprint not in str(key) for key in state._shared_store())  # the server's cache holds no upload
+    for store in (state._shared_store(), state._shared_shown_store()):  # the server's caches hold no upload
+        assert all(fingerprint not in str(key) for key in store)
 
 
 def test_sessions_on_the_sample_share_its_results():
@@ -77,6 +78,7 @@ def test_forget_drops_the_upload_and_its_cached_results():
     assert shown(mine)[0] == state.SAMPLE_NAME and not shown(mine)[1].startswith("UPLOAD")
     assert mine.session_state[state.SOURCES] is None
     assert all(fingerprint not in str(key) for key in mine.session_state[state.CACHE])
+    assert all(fingerprint not in str(key) for key in mine.session_state.get(state.SHOWN, []))
 
 
 def test_app_code_keeps_no_process_wide_data_cache():

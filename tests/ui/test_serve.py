@@ -1,10 +1,15 @@
-"""The server's warm-up leaves the sample's Overview in the shared cache, so a first visitor's run
-computes nothing, whichever section of it they open; it holds no upload."""
+"""The server's warm-up leaves the sample's director pages in the shared cache, so a first
+visitor's run computes nothing, whichever section of the Overview they open and whichever
+director's page and definition they choose; it holds no upload."""
 
-from streamlit.testing.v1 import AppTest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest, app_test
 
+from analytics.episodes import available_definitions
+
+from tests.harness import tables
 from tests.paths import APP
-from ui import serve, state
+from ui import navigation, serve, state
 
 
 def test_warm_up_fills_the_shared_cache_for_the_first_visitor(monkeypatch):
@@ -39,5 +44,20 @@ def test_warm_up_covers_every_section_of_the_overview(monkeypatch):
         visitor.session_state[state.OVERVIEW_SECTION] = label
         visitor.run()
         assert not visitor.exception
-        assert visitor.dataframe or visitor.info, label  # the section was drawn
+        assert tables(visitor) or visitor.info, label  # the section was drawn
     assert computed == []
+
+
+def test_warm_up_covers_every_directors_page_under_every_definition(monkeypatch):
+    with monkeypatch.context() as server:  # warm up as `python -m ui.serve` does: AppTest's own page routing
+        server.setattr(app_test, "PagesManager", PagesManager)
+        serve.warm()
+    computed = []
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name))
+    for definition in available_definitions(state._sample().caseload):
+        for page, title in navigation.DIRECTOR_PAGES:
+            visitor = AppTest.from_file(str(APP), default_timeout=120)
+            visitor.session_state[state.DEFINITION] = definition
+            visitor.run().switch_page(page).run()
+            assert not visitor.exception and visitor.title[0].value == title
+            assert computed == [], (definition, title)
