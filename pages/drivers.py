@@ -27,7 +27,7 @@ st.markdown(
 )
 
 models = st.multiselect("Models", [LOGISTIC, GEE, COX], default=[GEE, COX], key="drivers_models")
-candidates = covariate_columns(episodes)
+candidates = state.cached("covariate_columns", covariate_columns, episodes)
 covariates, references = widgets.covariates_and_references(
     episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the models"
 )

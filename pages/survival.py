@@ -128,7 +128,7 @@ st.markdown(
     "A hazard ratio above 1 means dropping out at a higher rate, below 1 at a lower rate. Only "
     "characteristics known at the start of therapy are offered."
 )
-candidates = curves.covariate_columns(episodes)
+candidates = state.cached("covariate_columns", curves.covariate_columns, episodes)
 covariates, references = widgets.covariates_and_references(
     episodes, candidates, ["court_mandated", "srs_first", "prior_negative_therapy"], "Characteristics in the model"
 )

@@ -54,7 +54,7 @@ widgets.table(shown[["therapist", "clients", "known", "dropouts", "rate", "shrun
 st.header("How much of dropout lies between therapists?")
 with st.expander("Case mix: the client characteristics to adjust for"):
     chosen, references = widgets.covariates_and_references(
-        episodes, covariate_columns(episodes), ["court_mandated", "srs_first", "prior_negative_therapy"],
+        episodes, state.cached("covariate_columns", covariate_columns, episodes), ["court_mandated", "srs_first", "prior_negative_therapy"],
         "Characteristics (shared with the Drivers of dropout page)",
     )
 adjust = st.toggle(

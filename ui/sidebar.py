@@ -35,7 +35,8 @@ def render() -> None:
 
 
 def _definition(loaded) -> None:
-    options = available_definitions(loaded, state.episode_settings())
+    options = state.cached_for_every_definition("available_definitions", available_definitions, loaded,
+                                                state.episode_settings())
     if not options:
         return
     if st.session_state.get(state.DEFINITION) not in options:
@@ -72,7 +73,7 @@ def _definition(loaded) -> None:
 def _outcome_measure(loaded) -> None:
     """The measure improvement is judged on (the `ending` column, the unilateral_unimproved definition)."""
     settings = state.episode_settings()
-    present = measures_present(loaded.sessions, settings)
+    present = state.cached_for_every_definition("measures_present", measures_present, loaded.sessions, settings)
     if not present:
         return
     if st.session_state.get(state.OUTCOME_MEASURE) not in present:
@@ -90,15 +91,26 @@ def _filters() -> None:
     if problem:
         st.warning(problem)
         return
+    sites, ids, intake = state.cached("filter_choices", _filter_choices, episodes)
     with st.expander("Filter clients"):
-        if "site" in episodes:
-            st.multiselect("Site", sorted(episodes["site"].dropna().astype(str).unique()), key=state.FILTER_SITES)
-        if "therapist_id" in episodes:
-            ids = sorted(episodes["therapist_id"].dropna().astype(str).unique())
+        if sites is not None:
+            st.multiselect("Site", sites, key=state.FILTER_SITES)
+        if ids is not None:
             labels = state.therapist_labels()
             st.multiselect("Therapist", sorted(ids, key=lambda i: label_order(labels[i])), format_func=labels.get,
                            key=state.FILTER_THERAPISTS)
-        if "intake_date" in episodes and episodes["intake_date"].notna().any():
-            first, last = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
+        if intake is not None:
+            first, last = intake
             st.session_state.setdefault(state.FILTER_INTAKE, (first, last))
             st.date_input("Intake between", min_value=first, max_value=last, key=state.FILTER_INTAKE)
+
+
+def _filter_choices(episodes) -> tuple[list[str] | None, list[str] | None, tuple | None]:
+    """What the filters offer: the sites, the therapist ids and the first and last intake date
+    (None where the episodes have no such column); found once per episodes table, not every run."""
+    sites = sorted(episodes["site"].dropna().astype(str).unique()) if "site" in episodes else None
+    ids = sorted(episodes["therapist_id"].dropna().astype(str).unique()) if "therapist_id" in episodes else None
+    intake = None
+    if "intake_date" in episodes and episodes["intake_date"].notna().any():
+        intake = episodes["intake_date"].min().date(), episodes["intake_date"].max().date()
+    return sites, ids, intake

@@ -20,6 +20,10 @@ _STATUS_NAMES = {"inside": "therapist within the limits", "outside 95%": "therap
                  "outside 99.8%": "therapist outside the 99.8% limits"}
 _RATIO_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
 _SYMBOLS = ["square", "circle", "diamond", "triangle-up", "cross"]
+# Up to this many therapists the interval plot names each on its axis; a network's hundreds are
+# drawn as a band in a chart of bounded height, each named on hover (a row of labels 22 px each
+# would make a chart tens of thousands of pixels tall that no browser draws quickly).
+LABELLED_ROWS = 60
 
 
 def funnel_figure(funnel, labels: dict | None = None, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
@@ -74,7 +78,8 @@ def caterpillar_figure(effects: pd.DataFrame, labels: dict | None = None) -> go.
     """Therapist effects from the random-intercept model with 95% intervals, as odds of dropping out
     relative to an average therapist (log scale, 1 = average), listed in the order of the labels
     (never by estimate: no league table). A therapist without an estimate (hidden by the privacy
-    rule: practice.therapists.private_effects) keeps its row, marked "counts hidden"."""
+    rule: practice.therapists.private_effects) keeps its row, marked "counts hidden". Beyond
+    LABELLED_ROWS therapists the rows are a band named on hover."""
     names = effects["therapist_id"].map(labels) if labels else effects["therapist_id"].astype(str)
     rows = effects.assign(name=names.to_numpy()).sort_values("name", key=lambda s: s.map(label_order), kind="stable")
     concealed = rows["effect"].isna().to_numpy()
@@ -88,18 +93,23 @@ def caterpillar_figure(effects: pd.DataFrame, labels: dict | None = None) -> go.
                      color=PALETTE[0], thickness=1.2, width=0),
         text=text, hovertemplate="%{text}<extra></extra>", name="therapist effect",
     ))
+    labelled = len(rows) <= LABELLED_ROWS
     if concealed.any():
+        hidden = rows.loc[concealed, "name"]
         fig.add_trace(go.Scatter(
-            x=[1.0] * int(concealed.sum()), y=rows.loc[concealed, "name"], mode="text", text="counts hidden",
-            textfont=dict(color=_GREY, size=11), hoverinfo="skip", name="counts hidden",
+            x=[1.0] * len(hidden), y=hidden, mode="text" if labelled else "markers", text="counts hidden",
+            textfont=dict(color=_GREY, size=11), marker=dict(color=_GREY, size=4, symbol="line-ns-open"),
+            hoverinfo="skip" if labelled else "text", hovertext=[f"{n}: counts hidden" for n in hidden],
+            name="counts hidden",
         ))
     fig.add_vline(x=1, line=dict(color=_BLACK, width=1, dash="dash"))
     _log_ticks(fig, np.r_[lower, upper, 1.0])
     order = list(rows["name"])
     fig.update_xaxes(title="Odds of dropout relative to an average therapist (95% CI, log scale)")
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, title=None,
-                     tickmode="array", tickvals=order, autorange="reversed")
-    fig.update_layout(showlegend=False, height=max(300, 80 + 22 * len(rows)))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, title=None, autorange="reversed",
+                     **(dict(tickmode="array", tickvals=order) if labelled else dict(showticklabels=False)))
+    fig.update_layout(showlegend=False,
+                      height=max(300, 80 + 22 * len(rows)) if labelled else min(1000, 80 + 4 * len(rows)))
     return apply_theme(fig)
 
 

@@ -342,6 +342,26 @@ def test_caterpillar_in_label_order_never_by_effect(data):
     np.testing.assert_allclose(fig.data[0].x, np.exp(ordered["effect"]))
 
 
+def test_caterpillar_of_a_network_is_a_band_named_on_hover():
+    from analytics.caseload import anonymous_labels
+    from analytics.charts.regression import LABELLED_ROWS, caterpillar_figure
+
+    n = 1000  # therapists in a research network (the 100,000-client benchmark caseload)
+    effect = np.linspace(-1, 1, n)
+    effects = pd.DataFrame({"therapist_id": [f"T{i}" for i in range(n)], "effect": effect,
+                            "ci_lower": effect - 0.5, "ci_upper": effect + 0.5})
+    effects.loc[::10, ["effect", "ci_lower", "ci_upper"]] = np.nan  # one in ten hidden by the privacy rule
+    labels = anonymous_labels(effects["therapist_id"])
+    fig = caterpillar_figure(effects, labels)
+    shown, hidden = fig.data
+    assert len(shown.y) == 900 and len(hidden.y) == 100 and set(shown.y) | set(hidden.y) == set(labels.values())
+    assert hidden.mode == "markers" and hidden.hovertext[0] == f"{hidden.y[0]}: counts hidden"
+    assert fig.layout.yaxis.showticklabels is False and fig.layout.height == 1000
+    small = caterpillar_figure(effects.head(LABELLED_ROWS), labels)
+    assert small.layout.yaxis.showticklabels is None and list(small.layout.yaxis.tickvals) == list(small.layout.yaxis.categoryarray)
+    assert small.data[1].mode == "text" and small.layout.height == 80 + 22 * LABELLED_ROWS
+
+
 def test_many_separated_levels_give_one_sentence():
     frame = _simulated(n=300)
     frame["code"] = [f"k{i}" for i in range(300)]  # one episode per level: every level separates
