@@ -9,20 +9,23 @@ warm-up, a visitor's Overview, the Overview under another definition and a secon
 in a fresh session. This is the server's share of every figure below, apart from the browser's drawing.
 
 First page: a fresh server (`python -m ui.serve`, which warms up on the sample before it listens);
-the time from its health check answering to one visitor's Overview fully drawn (script idle, a
-chart drawn, no element stale, still so 300 ms later). Targets: under 2 s. Beside it the floor:
-the same measure on a bare Streamlit app holding one small plotly chart.
+the time from its health check answering to one visitor's Overview fully drawn (script idle, every
+chart drawn, no element stale, still so 300 ms later). Targets: under 2 s. Beside it the floors:
+the same measure on bare Streamlit apps holding one plotly chart, a metric, a static table or an
+interactive table.
 
 Changes: on every director page (Overview, Outcomes, Alliance and ruptures, Room, match and habits,
 Watch list, Therapists), once the page is drawn, the dropout definition is changed in the sidebar
 (to unilateral, and back), then a site filter is added (and removed); each is timed from the click
 or key press that makes the change (choosing the option, pressing Enter; opening the list before it
-is the user's own time) until the page is fully drawn again. Opening the page is timed too, unless
-it is open already (the first page, or the Overview an import lands on). With `--clients N` the
-session first imports a synthetic caseload of N clients on the Data page (about 12 appointments
-each). Targets: under 0.5 s on the sample, under 1 s at 100,000 clients. On the sample a change of
-definition is drawn from what the server's warm-up computed; adding a site filter computes its
-results (and shares them with every later session), removing it is served from the cache.
+is the user's own time) until the page is fully drawn again. Opening the page is timed too,
+unless it is open already (the Overview, the sample's first page; an import leaves the Data page
+open). With `--clients N` the session first imports a synthetic caseload of N clients on the Data
+page (about 12 appointments each). Targets: under 0.5 s on the sample, under 1 s at 100,000
+clients. On the sample a change of definition is drawn from what the server's warm-up computed;
+adding a site filter computes its results (and shares them with every later session), removing it
+is served from the cache. Beside them the floor of a change: a bare app whose one chart follows a
+sidebar selectbox.
 
 Team: a fresh server, N sessions (8 by default) open the sample at once. Per session: the Overview
 script run as the browser saw it (the app's script state from running to idle) and the time until
@@ -69,7 +72,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {"first_s": 2.0, "change_sample_s": 0.5, "change_large_s": 1.0, "team_run_s": 3.0}
 POLL_MS = 25
 
-# Every 10 ms the page notes the app's script state when it changes: [state, performance.now()].
+# The page notes the app's script state when it changes, [state, performance.now()], every 10 ms;
+# the time of the last message from the server; and, once changes are timed, of the last change to
+# the page. A cached rerun can be over before a poll sees 'running' (React may draw 'running' and
+# 'notRunning' in one pass): a message after the click is the evidence of the rerun then.
 STATE_LOG = """
 window.__states = [];
 setInterval(() => {
@@ -78,13 +84,27 @@ setInterval(() => {
   const last = window.__states[window.__states.length - 1];
   if (state && (!last || last[0] !== state)) window.__states.push([state, performance.now()]);
 }, 10);
+window.__lastMessage = 0;
+window.__lastMutation = 0;
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => { window.__lastMessage = performance.now(); });
+  }
+};
+// Started by the first timed change, not at load: on a first page it would itself cost time.
+window.__watchMutations = () => window.__mutations || (window.__mutations = new MutationObserver(
+  () => { window.__lastMutation = performance.now(); })).observe(document,
+  {subtree: true, childList: true, attributes: true, characterData: true});
 """
 SETTLED = """(args) => {
   const [title, since] = args;
   const app = document.querySelector("[data-testid='stApp']");
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning'
       || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
-  if (since !== null && !window.__states.some(([s, t]) => s === 'running' && t >= since)) return false;
+  if (since !== null && window.__lastMessage < since
+      && !window.__states.some(([s, t]) => s === 'running' && t >= since)) return false;
   if (document.querySelector("[data-stale='true'], [data-testid='stSpinner'], [data-testid='stSkeleton']")) return false;
   const heading = [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === title);
   const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
@@ -93,16 +113,20 @@ SETTLED = """(args) => {
 
 
 async def settled(page, title: str, since: float | None, timeout_s: float) -> float:
-    """perf_counter when the page titled `title` was first seen fully drawn (after a script run that
-    started at or after page time `since`, when given), and still so STABLE_MS later."""
+    """perf_counter when the page titled `title` was fully drawn (after a script run that started
+    at or after page time `since`, when given), and still so STABLE_MS later. After a change the
+    page may still have been drawing what the server sent when first seen so: then it was fully
+    drawn at its last change within those STABLE_MS."""
     deadline = time.perf_counter() + timeout_s
     while True:
         await page.wait_for_function(SETTLED, arg=[title, since], polling=POLL_MS,
                                      timeout=max(1.0, deadline - time.perf_counter()) * 1000)
-        seen = time.perf_counter()
+        seen, seen_page = time.perf_counter(), await page.evaluate("performance.now()")
         await page.wait_for_timeout(STABLE_MS)
         if await page.evaluate(SETTLED, [title, since]):
-            return seen
+            if since is None:
+                return seen
+            return seen + max(0.0, (await page.evaluate("window.__lastMutation") - seen_page) / 1000)
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{title} not drawn within {timeout_s:.0f} s")
 
@@ -126,7 +150,7 @@ async def visit(browser, url: str, timeout_s: float):
 
 async def first_page(browser, timeout_s: float, script: Path | None = None) -> dict:
     """A fresh server, and one visitor's first page until fully drawn; with `script`, that bare
-    Streamlit script is served instead of the app (see `floor`)."""
+    Streamlit script is served instead of the app (see `floors`)."""
     log = RESULTS / ("director_floor.log" if script else "director_first.log")
     with streamlit_server(log, script=script) as (url, pid):
         ready = time.perf_counter()
@@ -139,22 +163,48 @@ async def first_page(browser, timeout_s: float, script: Path | None = None) -> d
     return result
 
 
-FLOOR_APP = """import plotly.graph_objects as go
-import streamlit as st
-
+# Bare Streamlit apps, the floors of the first page: what Streamlit and the browser take whatever
+# the app does. Each element kind is a script the browser loads and compiles on a first visit (the
+# plotly chart's is 4.7 MB).
+_BARE = 'import streamlit as st\n\nst.title("Overview")\n'
+_PLOTLY = "import plotly.graph_objects as go\n"
+FLOORS = {
+    "one small plotly chart": _PLOTLY + _BARE + "st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))\n",
+    "a metric, no chart": _BARE + 'st.metric("Dropout rate", "22.7%")\n',
+    "a static table": _BARE + 'st.table({"x": [1, 2, 3], "y": [1, 3, 2]})\n',
+    "an interactive table (grid)": _BARE + 'st.dataframe({"x": [1, 2, 3], "y": [1, 3, 2]})\n',
+}
+# The floor of a change: a bare app whose one chart follows a sidebar selectbox.
+CHANGE_FLOOR = _PLOTLY + _BARE.replace('st.title("Overview")\n', """definition = st.sidebar.selectbox("Dropout definition", ["Therapist-judged", "Unilateral"])
 st.title("Overview")
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
-"""
+st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3 if definition == "Unilateral" else 2, 2])))
+""")
 
 
-async def floor(browser, timeout_s: float) -> dict:
-    """The same measure as `first_page` on a bare Streamlit app holding one small plotly chart:
-    what Streamlit and the browser take whatever the app does (the chart component is a 4.7 MB
-    script the browser loads and compiles on a first visit)."""
+async def floors(browser, timeout_s: float) -> dict:
+    """The same measure as `first_page` on each bare app of FLOORS."""
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, app in FLOORS.items():
+            script = Path(folder) / "floor.py"
+            script.write_text(app)
+            out[name] = await first_page(browser, timeout_s, script)
+    return out
+
+
+async def change_floor(browser, timeout_s: float) -> dict:
+    """The changes' measure on CHANGE_FLOOR: the definition changed and changed back."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "floor.py"
-        script.write_text(FLOOR_APP)
-        return await first_page(browser, timeout_s, script)
+        script.write_text(CHANGE_FLOOR)
+        with streamlit_server(RESULTS / "director_floor.log", script=script) as (url, _):
+            context, page = await visit(browser, url, timeout_s)
+            await page.goto(url)
+            await settled(page, "Overview", None, timeout_s)
+            result = {"definition_s": await timed(page, "Overview", lambda: choose(page, "Dropout definition", "Unilateral"), timeout_s),
+                      "definition_back_s": await timed(page, "Overview", lambda: choose(page, "Dropout definition", "Therapist"), timeout_s)}
+            await context.close()
+    return result
 
 
 # --- changes on every director page ---------------------------------------------------------------
@@ -207,6 +257,7 @@ async def timed(page, title: str, prepare, timeout_s: float) -> float:
     opened the list the change is chosen from) until the page is fully drawn again."""
     for attempt in range(3):
         commit = await prepare()
+        await page.evaluate("window.__watchMutations()")
         since = await page.evaluate("performance.now()")
         start = time.perf_counter()
         try:
@@ -237,7 +288,7 @@ async def changes(browser, n_clients: int | None, timeout_s: float) -> dict:
         rows = []
         for _, title in navigation.DIRECTOR_PAGES:
             print(f"changes on {label}: {title} ...", file=sys.stderr, flush=True)
-            if await page.evaluate(f"() => {title_js(title)}"):  # an import lands on the Overview: nothing to open
+            if await page.evaluate(f"() => {title_js(title)}"):  # the sample's first page: nothing to open
                 opened = None
             else:  # the title tells the page apart (a run that is over before the page's state poll may go unseen)
                 start = time.perf_counter()
@@ -336,11 +387,15 @@ def report(results: dict) -> str:
         out += ["## First page after start", "", "| Overview drawn after the server answered | script run | server CPU since start |",
                 "|---|---|---|", f"| {f['drawn_s']:.2f} s (target {TARGETS['first_s']:g} s) | {_s(f['script_run_s'])} | "
                 f"{f['server_cpu_s']:.1f} s |", ""]
-    if "floor" in results:
-        f = results["floor"]
-        out += ["## The floor: a bare Streamlit app with one small plotly chart", "",
-                "| drawn after the server answered | script run |", "|---|---|",
-                f"| {f['drawn_s']:.2f} s | {_s(f['script_run_s'])} |", ""]
+    if "floors" in results:
+        out += ["## The floors: bare Streamlit apps, same measure", "", "| the app holds | drawn after the server answered |",
+                "|---|---|"]
+        out += [f"| {name} | {f['drawn_s']:.2f} s |" for name, f in results["floors"].items()]
+        out.append("")
+    if "change_floor" in results:
+        f = results["change_floor"]
+        out += ["## The floor of a change: a bare app whose one chart follows the sidebar", "",
+                "| definition | definition back |", "|---|---|", f"| {f['definition_s']:.2f} s | {f['definition_back_s']:.2f} s |", ""]
     for cell in results.get("changes", []):
         target = TARGETS["change_sample_s"] if cell["data"] == "sample" else TARGETS["change_large_s"]
         out += [f"## Changes on {cell['data']} (target {target:g} s)", "",
@@ -371,9 +426,11 @@ async def main(args) -> dict:
             print(f"director benchmark: {', '.join(args.only)} ...", file=sys.stderr, flush=True)
             if "first" in args.only:
                 results["first"] = await first_page(browser, args.timeout)
-                results["floor"] = await floor(browser, args.timeout)
+                results["floors"] = await floors(browser, args.timeout)
             if "changes" in args.only:
                 results["changes"] = [await changes(browser, n, args.timeout) for n in (args.clients or [None])]
+                if not args.clients:
+                    results["change_floor"] = await change_floor(browser, args.timeout)
             if "team" in args.only:
                 results["team"] = await team(browser, args.sessions, args.timeout)
         finally:
