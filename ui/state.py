@@ -319,16 +319,21 @@ def cached_for_every_definition(name: str, fn: Callable, *args, **kwargs) -> Any
 def cached_shown(name: str, fn: Callable, *args, **kwargs) -> Any:
     """`cached` for what a page draws (a table as shown, a chart), in its own store (see SHOWN) and
     without the "Calculating" spinner: drawing is quick."""
-    shared = st.session_state.get(INGEST) is _sample()
-    store = _shared_shown_store() if shared else st.session_state.setdefault(SHOWN, _Store(SHOWN_SIZE))
+    store = _store(_shared_shown_store, SHOWN, SHOWN_SIZE)
     return store.get(_memo_key(name, episode_settings(), args, kwargs), (args, kwargs), lambda: fn(*args, **kwargs))
 
 
 def _memo(name: str, settings: EpisodeSettings, fn: Callable, args: tuple, kwargs: dict) -> Any:
-    shared = st.session_state.get(INGEST) is _sample()
-    store: _Store = _shared_store() if shared else st.session_state.setdefault(CACHE, _Store(CACHE_SIZE))
+    store = _store(_shared_store, CACHE, CACHE_SIZE)
     # Streamlit shows a spinner only after half a second: quick steps stay silent.
     return store.get(_memo_key(name, settings, args, kwargs), (args, kwargs), lambda: _calculating(name, fn, args, kwargs))
+
+
+def _store(shared: Callable[[], _Store], key: str, size: int) -> _Store:
+    """The server's store `shared` on the bundled sample, else this session's own under `key`."""
+    if st.session_state.get(INGEST) is _sample():
+        return shared()
+    return st.session_state.setdefault(key, _Store(size))
 
 
 def _memo_key(name: str, settings: EpisodeSettings, args: tuple, kwargs: dict) -> tuple:
