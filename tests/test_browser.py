@@ -295,6 +295,17 @@ def _sidebar_dataset(page) -> str:
     return page.locator("[data-testid='stSidebar'] [data-testid='stMarkdown']").first.inner_text()
 
 
+def _imported(page, name: str) -> None:
+    """Wait until the import of `name` is over: the sidebar names it, or the page shows why not (the
+    import runs in a worker, so the script can be idle before it ends)."""
+    page.wait_for_function(
+        """(name) => (document.querySelector("[data-testid='stSidebar'] [data-testid='stMarkdown']")?.innerText || '')
+                     .startsWith(name) || !!document.querySelector("[data-testid='stException']")
+                   || [...document.querySelectorAll("[data-testid='stAlert']")].some(
+                        a => /could not be imported|No file was chosen/.test(a.innerText))""",
+        arg=name, timeout=RUN_TIMEOUT_MS)
+
+
 @pytest.mark.parametrize("definition", DEFINITIONS)
 @pytest.mark.parametrize("files", FILE_SETS)
 def test_an_import_under_any_definition_draws_every_definition_without_error(chromium, server, files, definition):
@@ -313,11 +324,13 @@ def test_an_import_under_any_definition_draws_every_definition_without_error(chr
         for table in FILE_SETS[files]:
             uploader = uploaders.filter(has_text=table.capitalize()).first
             uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(SAMPLE_DIR / f"{table}.csv"))
+        name = ", ".join(f"{t}.csv" for t in FILE_SETS[files])
         page.locator("button", has_text="Import these files").first.click()
+        _imported(page, name)
         settle(page)
         no_exception(page, f"import of {files} under {definition}")
-        name = ", ".join(f"{t}.csv" for t in FILE_SETS[files])
-        assert _sidebar_dataset(page).startswith(name), _sidebar_dataset(page)
+        alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
+        assert _sidebar_dataset(page).startswith(name), (_sidebar_dataset(page), alerts)
         received = page.locator("[data-testid='stTable']").first.inner_text()
         for table in FILE_SETS[files]:
             assert f"{table}.csv" in received, received
@@ -368,6 +381,7 @@ def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tm
     page.locator("[data-testid='stFileUploader']").filter(has_text="Sessions").first.locator(
         "[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
     page.locator("button", has_text="Import these files").first.click()
+    _imported(page, "sessions.csv")
     settle(page)
     no_exception(page, "big import")
     assert _sidebar_dataset(page).startswith("sessions.csv")
