@@ -57,14 +57,13 @@ from benchmarks.load import (
     cpu_seconds,
     exceptions,
     import_outcome,
-    imported_js,
     new_context,
     new_page,
     open_page,
     start_import,
     write_caseload,
 )
-from tests.serving import streamlit_server
+from tests.serving import imported_js, streamlit_server
 from ui import navigation
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from tests.serving import ServerFailed, process_tree, rss_bytes, streamlit_server
+from tests.serving import EXCEPTION, ServerFailed, imported_js, process_tree, rss_bytes, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -64,7 +64,6 @@ WARM_RELEASE_S = 50  # a closed session is kept 30 s (disconnectedSessionTTL), t
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning'][data-test-connection-state='CONNECTED']"
 HEADLINE = "[data-testid='stMetric']"
-EXCEPTION = "[data-testid='stException']"
 
 
 def title_js(title: str) -> str:
@@ -74,16 +73,6 @@ def title_js(title: str) -> str:
 # The Overview's first view is its headline and first section, with no chart (docs/scale.md).
 OVERVIEW_DRAWN = f"{title_js('Overview')} && !!document.querySelector({json.dumps(HEADLINE)})"
 DATA_DRAWN = title_js("Data")
-
-
-def imported_js(name: str) -> str:
-    """The import of `name` is over: the sidebar shows it as the dataset, or the import failed,
-    or the form arrived without files."""
-    sidebar = "document.querySelector(\"[data-testid='stSidebar'] [data-testid='stMarkdown']\")"
-    alerts = "[...document.querySelectorAll(\"[data-testid='stAlert']\")]"
-    return (f"({sidebar}?.innerText || '').startsWith({json.dumps(name)})"
-            f" || {alerts}.some(a => /could not be imported|No file was chosen/.test(a.innerText))"
-            f" || !!document.querySelector({json.dumps(EXCEPTION)})")
 
 
 # --- the server and its process tree ---------------------------------------------------------------

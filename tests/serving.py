@@ -5,6 +5,7 @@ below it (read from /proc: psutil is not a dependency)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 90
+EXCEPTION = "[data-testid='stException']"
 
 
 class ServerFailed(RuntimeError):
@@ -59,6 +61,16 @@ def streamlit_server(log: Path, *options: str, env: dict[str, str] | None = None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def imported_js(name: str) -> str:
+    """The import of `name` is over: the sidebar shows it as the dataset, or the import failed,
+    or the form arrived without files."""
+    sidebar = "document.querySelector(\"[data-testid='stSidebar'] [data-testid='stMarkdown']\")"
+    alerts = "[...document.querySelectorAll(\"[data-testid='stAlert']\")]"
+    return (f"({sidebar}?.innerText || '').startsWith({json.dumps(name)})"
+            f" || {alerts}.some(a => /could not be imported|No file was chosen/.test(a.innerText))"
+            f" || !!document.querySelector({json.dumps(EXCEPTION)})")
 
 
 def process_tree(pid: int) -> list[int]:

@@ -20,7 +20,7 @@ import pytest
 
 from analytics.schema import DEFINITION_LABELS, DEFINITIONS
 from tests.corpus.cases import base_tables, csv_bytes
-from tests.serving import ServerFailed, rss_bytes, streamlit_server
+from tests.serving import ServerFailed, imported_js, rss_bytes, streamlit_server
 from ui import navigation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,12 +298,7 @@ def _sidebar_dataset(page) -> str:
 def _imported(page, name: str) -> None:
     """Wait until the import of `name` is over: the sidebar names it, or the page shows why not (the
     import runs in a worker, so the script can be idle before it ends)."""
-    page.wait_for_function(
-        """(name) => (document.querySelector("[data-testid='stSidebar'] [data-testid='stMarkdown']")?.innerText || '')
-                     .startsWith(name) || !!document.querySelector("[data-testid='stException']")
-                   || [...document.querySelectorAll("[data-testid='stAlert']")].some(
-                        a => /could not be imported|No file was chosen/.test(a.innerText))""",
-        arg=name, timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(f"() => {imported_js(name)}", timeout=RUN_TIMEOUT_MS)
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS)
