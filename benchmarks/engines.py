@@ -114,7 +114,7 @@ def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
         from analytics.engines.counts import survival_tally
         from analytics.engines.cox import fit_cox
         from analytics.engines.ingest import load_tables
-        from analytics.engines.rules import CaseloadFacts, episodes_sql
+        from analytics.engines.rules import CaseloadFacts, stored_episodes
 
         options = ({"memory_limit": "5GB", "threads": 2, "temp_directory": scratch} if engine_name == "duckdb"
                    else {"config": {"spark.driver.memory": "6g", "spark.local.dir": scratch}})
@@ -123,7 +123,7 @@ def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
 
         def derive():
             facts = CaseloadFacts.read(engine, settings, ingest.export_date)
-            return engine.materialize(episodes_sql(facts, settings), "episodes")
+            return stored_episodes(engine, facts, settings)
 
         view = timed(STAGES[1], derive)
         by_site = timed("count by site, time and event", survival_tally, engine, view, "site")

@@ -109,6 +109,17 @@ class Engine(ABC):
         """Like `view`, but computed once (a table or a cached view), for results read many times."""
         return self.view(query, name)
 
+    def converts_once(self, raw: str) -> bool:
+        """Whether an import stores the converted rows of the table `raw` (materialize) rather than
+        converting them at each read (a view). Spark's cache is columnar and compressed, and each
+        query is a job with a fixed cost, so it converts once."""
+        return True
+
+    def stage(self, query: str, name: str) -> str:
+        """A step's result that one later query reads: a view (the later query computes it, and a
+        cached copy would cost Spark a pass for nothing)."""
+        return self.view(query, name)
+
     def columns(self, table: str) -> list[str]:
         return [c for c in self.collect(f"SELECT * FROM {q(table)} LIMIT 0").columns if c != ROW]
 
@@ -159,6 +170,7 @@ class DuckDBEngine(Engine):
             self.con.execute(f"SET temp_directory = '{temp_directory}'")
         self.con.execute("SET preserve_insertion_order = true")
         self._tables: set[str] = set()
+        self._stored: set[str] = set()
 
     def register(self, table: str, source) -> None:
         if isinstance(source, pd.DataFrame):
@@ -192,13 +204,28 @@ class DuckDBEngine(Engine):
     def view(self, query: str, name: str | None = None) -> str:
         name = super().view(query, name)
         self._tables.add(name)
+        self._stored.discard(name)
         return name
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
         self.run(f"CREATE OR REPLACE TEMP TABLE {q(name)} AS {query}")
         self._tables.add(name)
+        self._stored.add(name)
         return name
+
+    def stage(self, query: str, name: str) -> str:
+        """Stored: the query that built it no longer holds its memory when the later query runs
+        (one query grouping 124 million appointments while holding the tables it joins spilled to
+        disk)."""
+        return self.materialize(query, name)
+
+    def converts_once(self, raw: str) -> bool:
+        """Only when `raw` is stored itself (CSV, read in as text once): DuckDB's tables in memory are
+        not compressed (about 165 bytes a converted appointment), so storing 124 million converted
+        appointments of a Parquet dataset spilled to disk, while converting them at each read of
+        the files costs less."""
+        return raw in self._stored
 
     def collect(self, query: str) -> pd.DataFrame:
         if query not in self._tables:

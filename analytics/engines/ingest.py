@@ -96,6 +96,14 @@ def _text(expression: str) -> str:
     return f"(CASE WHEN CAST({expression} AS VARCHAR) IN ({na}) THEN NULL ELSE CAST({expression} AS VARCHAR) END)"
 
 
+def _trimmed(text: str) -> str:
+    """NULLIF(TRIM(text), ''), trimming only text that starts or ends with a character TRIM could
+    strip (a space, ASCII or Unicode): a printable ASCII character at both ends keeps the text as
+    it is, and trimming every id (a new string per row) was the dearest step of reading a file."""
+    plain = f"UNICODE({text}) BETWEEN 33 AND 126 AND UNICODE(RIGHT({text}, 1)) BETWEEN 33 AND 126"
+    return f"(CASE WHEN {plain} THEN {text} ELSE NULLIF(TRIM({text}), '') END)"
+
+
 def _key(text: str) -> str:
     """value_key in SQL: lower case, runs of anything but letters and digits as one space, trimmed."""
     return f"TRIM(REGEXP_REPLACE(LOWER({text}), '[^0-9a-z]+', ' ', 'g'))"
@@ -150,16 +158,27 @@ class _Conversion:
         select = ", ".join(f"{sql} AS {q(name)}" for name, sql in converted.items())
         flags = "".join(f", COALESCE({c[0]}, FALSE) AS _check_{i}" for i, c in enumerate(self.checks))
         drop = " OR ".join(f"_check_{i}" for i, c in enumerate(self.checks) if c[4]) or "FALSE"
-        typed = self.engine.materialize(f"SELECT *, ({drop}) AS _drop FROM (SELECT {select}, _row{flags} "
-                                        f"FROM (SELECT *{parts} FROM raw_{self.table}))", f"typed_{self.table}")
-        problems += self.problems(typed)
-        repeats, repeated = self.duplicates(typed, list(converted))
+        once = self.engine.converts_once(f"raw_{self.table}")
+        stored = [] if once else self.canonical_candidates(names, converted)
+        as_stored = "".join(f", {q(names[name])} AS _stored_{i}" for i, name in enumerate(stored))
+        typed = (self.engine.materialize if once else self.engine.view)(
+            f"SELECT *, ({drop}) AS _drop FROM (SELECT {select}, _row{flags}{as_stored} "
+            f"FROM (SELECT *{parts} FROM raw_{self.table}))", f"typed_{self.table}")
+        counts = self.counts(typed, stored)
+        problems += self.problems(typed, counts)
+        n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"] or 0)
+        left_out = ""
+        if n_dropped:  # only the numbers of the rows left out are stored, never a copy of the rows
+            dropped = self.engine.materialize(f"SELECT _row FROM {typed} WHERE _drop", f"dropped_{self.table}")
+            left_out = f" WHERE NOT EXISTS (SELECT 1 FROM {dropped} d WHERE d._row = t._row)"
+        canonical = {name: f"_stored_{i}" for i, name in enumerate(stored) if not counts[f"changed_{i}"]}
+        columns = ", ".join(f"{canonical[c]} AS {q(c)}" if c in canonical else q(c) for c in converted)
+        kept = f"(SELECT {columns}, _row FROM {typed} t{left_out})"
+        repeats, repeated, n_repeated = self.duplicates(kept, list(converted))
         problems += repeats
-        columns = ", ".join(q(c) for c in converted)
-        others = f" AND NOT EXISTS (SELECT 1 FROM {repeated} r WHERE r._row = t._row)" if repeated else ""
-        self.engine.view(f"SELECT {columns}, _row FROM {typed} t WHERE NOT _drop{others}", self.table)
-        n_kept = self.engine.scalar(f"SELECT COUNT(*) FROM {self.table}")
-        n_all = self.engine.scalar(f"SELECT COUNT(*) FROM {typed}")
+        others = f" WHERE NOT EXISTS (SELECT 1 FROM {repeated} r WHERE r._row = k._row)" if repeated else ""
+        self.engine.view(f"SELECT * FROM {kept} k{others}", self.table)
+        n_kept = n_all - n_dropped - n_repeated
         if n_all and not n_kept:
             problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used",
                                     "Fix the problems listed for this file, or correct the mapping.", "error"))
@@ -181,9 +200,9 @@ class _Conversion:
         """The column's value in SQL over the raw columns and the parts; adds its checks."""
         kind = column_type(column) if column in CANONICAL_COLUMNS[self.table] else "pass"
         text = _text(q(source))
-        given = f"(NULLIF(TRIM({text}), '') IS NOT NULL)"
+        given = f"({_trimmed(text)} IS NOT NULL)"
         if kind == "id":
-            value = self.part(f"NULLIF(TRIM({text}), '')")
+            value = self.part(_trimmed(text))
             if column == "client_id" or self.table == "therapists":
                 self.check(f"{value} IS NULL", column, "{n} without a " + column.replace("_", " ") + " left out",
                            "Fill in the id in the file if these rows matter.", drop=True)
@@ -240,7 +259,9 @@ class _Conversion:
             mapped = _lookup(_key(text), lookup)
         else:
             means = map_values(values, self.mapping.values.get(column, {}), VALUE_SETS[column])
-            mapped = _lookup(text, dict(zip(values, means.astype(object).where(means.notna(), None))))
+            # the distinct values hold no missing-value word, so the stored text is looked up as it is
+            mapped = _lookup(f"CAST({q(source)} AS VARCHAR)",
+                             dict(zip(values, means.astype(object).where(means.notna(), None))))
         mapped, given = self.part(mapped), self.part(given)
         sessions = self.table == "sessions"
         self.check(f"({given} AND {mapped} IS NULL)", column,
@@ -294,7 +315,7 @@ class _Conversion:
         if flags is None:
             return text
         cases = " ".join(f"WHEN {_literal(v)} THEN {f:.1f}" for v, f in zip(values, flags))
-        return f"CASE {text} {cases} END" if cases else "CAST(NULL AS DOUBLE)"
+        return f"CASE CAST({q(source)} AS VARCHAR) {cases} END" if cases else "CAST(NULL AS DOUBLE)"
 
     def pass_through_numbers(self, names: dict[str, str]) -> dict[str, str]:
         """Passed-through text columns written entirely as numbers become numbers (a stored number
@@ -312,13 +333,29 @@ class _Conversion:
         return {name: number for name, (_text_value, number) in passed.items()
                 if counts[f"given_{name}"] > 0 and counts[f"given_{name}"] == counts[f"number_{name}"]}
 
-    def problems(self, typed: str) -> list[Problem]:
-        """Each check counted from its column in the typed table; the values it found are read
-        again from the raw rows only for a check that found some."""
-        if not self.checks:
-            return []
-        sums = ", ".join(f"SUM(CASE WHEN _check_{i} THEN 1 ELSE 0 END) AS c{i}" for i in range(len(self.checks)))
-        counts = self.engine.collect(f"SELECT COUNT(*) AS n_rows, {sums} FROM {typed}").iloc[0]
+    def canonical_candidates(self, names: dict[str, str], converted: dict[str, str]) -> list[str]:
+        """Columns whose stored values may already be what the conversion makes of them (text ids
+        and categories stored as text, scores stored as doubles): where every row's converted value
+        equals its stored value, the canonical table reads the stored column and no query converts
+        it again (an export's ids are seldom padded or written 'NA', so this is the usual case)."""
+        kinds = {"varchar": ("id", *VALUE_SETS), "double": ("score", "number")}
+        return [name for name, sql in converted.items() if name in CANONICAL_COLUMNS[self.table]
+                and sql != q(names[name]) and column_type(name) in kinds.get(self.stored.get(names[name]), ())]
+
+    def counts(self, typed: str, stored: list[str]) -> pd.Series:
+        """One pass over the typed rows: the rows (n_rows), those left out (n_drop), the rows each
+        check found (c0, c1, ...) and, per candidate of `canonical_candidates`, the rows whose
+        converted value differs from the stored one (changed_0, ...)."""
+        sums = "".join(f", SUM(CASE WHEN _check_{i} THEN 1 ELSE 0 END) AS c{i}" for i in range(len(self.checks)))
+        sums += "".join(f", SUM(CASE WHEN {q(name)} IS NOT DISTINCT FROM _stored_{i} THEN 0 ELSE 1 END) AS changed_{i}"
+                        for i, name in enumerate(stored))
+        counts = self.engine.collect(f"SELECT COUNT(*) AS n_rows, SUM(CASE WHEN _drop THEN 1 ELSE 0 END) AS n_drop"
+                                     f"{sums} FROM {typed}").iloc[0]
+        return counts.fillna(0)
+
+    def problems(self, typed: str, counts: pd.Series) -> list[Problem]:
+        """Each check's problem from its count (`counts`); the rows and values a check found are
+        read again only for a check that found some."""
         out = []
         for i, (_flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
             n = int(counts[f"c{i}"] or 0)
@@ -342,12 +379,12 @@ class _Conversion:
                                more=max(0, n - len(rows))))
         return out
 
-    def duplicates(self, typed: str, columns: list[str]) -> tuple[list[Problem], str | None]:
+    def duplicates(self, kept: str, columns: list[str]) -> tuple[list[Problem], str | None, int]:
         """Sessions: one appointment per client, therapist, date and status; clients and
-        therapists: one row per id (the first is kept). The problem, and the table of the repeated
-        rows' numbers (None when there are none). Rows are grouped by a hash of their key, which is
-        cheaper than grouping by the key; only rows whose hash is shared are grouped by the key
-        itself (equal hashes of different keys are no repeats)."""
+        therapists: one row per id (the first is kept), among the `kept` rows. The problem, the
+        table of the repeated rows' numbers (None when there are none) and their number. Rows are
+        grouped by a hash of their key, which is cheaper than grouping by the key; only rows whose
+        hash is shared are grouped by the key itself (equal hashes of different keys are no repeats)."""
         if self.table == "sessions":
             key = [c for c in ("client_id", "therapist_id", "date", "status") if c in columns]
             noun, what, fix = ("appointment", "repeating an earlier row (same client, therapist, date and status); "
@@ -357,20 +394,20 @@ class _Conversion:
             noun, what, fix = ("row", f"repeating an earlier {key[0].replace('_', ' ')}; only the first row of each "
                                "is used", "Keep one row per id in the file (one row per client episode).")
         keys = ", ".join(q(c) for c in key)
-        shared = self.engine.materialize(f"SELECT _hash FROM (SELECT HASH({keys}) AS _hash FROM {typed} WHERE NOT _drop) "
+        shared = self.engine.materialize(f"SELECT _hash FROM (SELECT HASH({keys}) AS _hash FROM {kept}) "
                                          f"GROUP BY _hash HAVING COUNT(*) > 1", f"shared_hashes_{self.table}")
         if not self.engine.scalar(f"SELECT COUNT(*) FROM {shared}"):
-            return [], None
+            return [], None, 0
         same = " AND ".join(f"c.{q(c)} IS NOT DISTINCT FROM g.{q(c)}" for c in key)
         repeated = self.engine.materialize(
-            f"WITH candidates AS (SELECT {keys}, _row FROM {typed} WHERE NOT _drop AND HASH({keys}) IN "
+            f"WITH candidates AS (SELECT {keys}, _row FROM {kept} WHERE HASH({keys}) IN "
             f"(SELECT _hash FROM {shared})), first_rows AS (SELECT {keys}, MIN(_row) AS _first FROM candidates "
             f"GROUP BY {keys}) SELECT c._row FROM candidates c JOIN first_rows g ON {same} WHERE c._row > g._first",
             f"repeated_{self.table}")
         n = int(self.engine.scalar(f"SELECT COUNT(*) FROM {repeated}"))
         if not n:
-            return [], None
+            return [], None, 0
         found = self.engine.collect(f"SELECT _row FROM {repeated} ORDER BY _row LIMIT {MAX_LISTED_ROWS}")
         rows = [int(r) + 1 for r in found["_row"]]
         column = None if self.table == "sessions" else self.mapping.columns.get(key[0], key[0])
-        return [Problem(self.file, column, rows, f"{_count(n, noun)} {what}", fix, more=max(0, n - len(rows)))], repeated
+        return [Problem(self.file, column, rows, f"{_count(n, noun)} {what}", fix, more=max(0, n - len(rows)))], repeated, n

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analytics.engines import cox, logistic
 from analytics.engines.counts import filtered_view, survival_tally
-from analytics.engines.rules import CaseloadFacts, episodes_sql
+from analytics.engines.rules import CaseloadFacts, stored_episodes
 from analytics.engines.terms import in_memory_only
 from analytics.models import regression
 from analytics.survival import cox as memory_cox
@@ -38,7 +38,7 @@ def engine_episodes(engine, ingest, recipe) -> EngineEpisodes:
         errors = [p.as_text() for p in ingest.problems if p.blocking]
         raise ValueError(errors[0] if errors else "The data could not be loaded.")
     facts = CaseloadFacts.read(engine, recipe.episodes, ingest.export_date)
-    view = engine.materialize(episodes_sql(facts, recipe.episodes), "episodes")
+    view = stored_episodes(engine, facts, recipe.episodes)
     kept = filtered_view(engine, view, **recipe.filter_kwargs())
     counts = survival_tally(engine, kept, recipe.km_group)
     episodes = engine.collect(kept).sort_values("client_id", kind="stable").reset_index(drop=True)

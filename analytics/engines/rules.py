@@ -2,14 +2,17 @@
 
 The same rules as analytics/episodes.py (the in-memory path keeps its numpy code for the
 dashboard's speed); tests/analytics/engines/test_rules_property.py proves the two equal on
-generated caseloads under every definition and parameter. Reading order of the query:
+generated caseloads under every definition and parameter. Reading order of the queries:
 
 1. `timeline`: each appointment with its place `k` among its client's (by date, file order on ties);
-2. `summary`: counts, first and last dates, the last appointment's status, each outcome measure's
-   first and last score (one aggregation per client); the main therapist;
-3. alliance summaries and ruptures (`srs`, `wai`) and the change columns of each outcome measure;
-4. the join with the clients table, then `ending`, `event` and `duration`;
-5. therapist attributes (`therapist_` prefix) and the client-therapist match factors.
+2. `episode_summary` (a table): counts, first and last dates, the last appointment's status, each
+   outcome measure's first and last score and the main therapist, from one aggregation of the
+   appointments by client and therapist;
+3. `episode_alliance` (a table): alliance summaries and ruptures (`srs`, `wai`), one window over
+   the rated sessions;
+4. the episodes: the change columns of each outcome measure, the join with the clients table,
+   then `ending`, `event` and `duration`; therapist attributes (`therapist_` prefix) and the
+   client-therapist match factors.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from analytics.schema import (
 
 SUMMARY = ("sessions_scheduled", "sessions_attended", "missed", "first_scheduled", "last_scheduled",
            "first_session", "last_session", "last_status")
+SUMMARY_TABLE, ALLIANCE_TABLE = "episode_summary", "episode_alliance"  # the per-client tables of `episode_stages`
 LABELS = "therapist_labels"  # the table of anonymous therapist labels CaseloadFacts.read registers
 _MISSES = "(" + ", ".join(f"'{m}'" for m in CLIENT_MISSES) + ")"
 # An appointment's place in its client's timeline: by date, the file's order on ties. The first, last
@@ -39,6 +43,8 @@ PAIR_PLACE = "{'d': date, 'r': _row}"
 # times 2^40 plus the row: exact for 2^40 rows and dates to about the year 24,900), compared faster than a
 # pair; Spark's row ids are not counts (the partition sits in the high bits).
 WHOLE_PLACE = "date_diff('day', DATE '1970-01-01', date) * 1099511627776 + _row"
+# The client's main therapist: most attended sessions, the earliest first appointment on ties.
+MAIN_THERAPIST = "MIN_BY(therapist_id, CASE WHEN therapist_id IS NOT NULL THEN {'s': -seen, 'k': first_k} END)"
 
 
 def literal(value) -> str:
@@ -51,8 +57,7 @@ def episode_view(engine, settings: EpisodeSettings | None = None, export_date=No
     """The episodes view in `engine`, built from its `sessions`, `clients` and `therapists` tables
     (any may be missing, not both sessions and clients). Returns the view's name."""
     settings = settings or EpisodeSettings()
-    facts = CaseloadFacts.read(engine, settings, export_date)
-    return engine.materialize(episodes_sql(facts, settings), "episodes")
+    return stored_episodes(engine, CaseloadFacts.read(engine, settings, export_date), settings)
 
 
 class CaseloadFacts:
@@ -106,17 +111,27 @@ def _place(engine, sessions: list[str]) -> str:
     return WHOLE_PLACE if whole else PAIR_PLACE
 
 
-def episodes_sql(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
-    """The SELECT that yields one row per client episode, columns as `derive_episodes` has them."""
+def episode_stages(facts: CaseloadFacts, settings: EpisodeSettings) -> tuple[dict[str, str], str]:
+    """The per-client tables the episodes are joined from (name: SELECT over the appointments) and
+    the SELECT that yields one row per client episode from them, columns as `derive_episodes` has them."""
     clients = facts.columns.get("clients")
     if clients is not None and {"duration", "event"} <= set(clients):
         body = ("SELECT " + ", ".join(q(c) for c in clients if c != "event")
                 + ", CAST(event AS BIGINT) AS event FROM clients")
-        return _with_therapists(facts, body, _ordered(clients, []))
+        return {}, _with_therapists(facts, body, _ordered(clients, []))
     _check_available(facts, settings)
     if "sessions" not in facts.columns:
-        return _with_therapists(facts, _clients_only(clients), _ordered(clients, ["sessions_attended"]))
+        return {}, _with_therapists(facts, _clients_only(clients), _ordered(clients, ["sessions_attended"]))
     return _from_sessions(facts, settings)
+
+
+def stored_episodes(engine, facts: CaseloadFacts, settings: EpisodeSettings, name: str = "episodes") -> str:
+    """The episodes stored in `engine` as `name`, each per-client table a stage of its own before
+    them (`Engine.stage`)."""
+    stages, body = episode_stages(facts, settings)
+    for stage, sql in stages.items():
+        engine.stage(sql, stage)
+    return engine.materialize(body, name)
 
 
 def _check_available(facts: CaseloadFacts, settings: EpisodeSettings) -> None:
@@ -148,46 +163,50 @@ def _ordered(columns: list[str], extra: list[str]) -> list[str]:
         [c for c in ("event", "duration") if c not in columns and c not in extra]
 
 
-def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
+def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> tuple[dict[str, str], str]:
     sessions = facts.columns["sessions"]
     clients = facts.columns.get("clients")
     therapist = "therapist_id" in sessions
     measures = settings.measures()
-    scores = []  # each measure's first and last score at attended sessions, in the one pass of `summary`
-    for name in facts.measures:
-        rated = f"CASE WHEN attended AND {q(name)} IS NOT NULL THEN k END"
-        scores.append(f"MIN_BY({q(name)}, {rated}) AS {q(name + '_first_score')}, CASE WHEN COUNT({rated}) >= 2 "
-                      f"THEN MAX_BY({q(name)}, {rated}) END AS {q(name + '_last_score')}")
     # a subquery, not a CTE: DuckDB would store a CTE read by several queries, a copy of every appointment
     timeline = ("(SELECT client_id, " + ("therapist_id, " if therapist else "") + "date, _row, status, "
                 "status = 'attended' AS attended, " + "".join(f"{q(m)}, " for m in facts.alliance + facts.measures)
                 + f"{facts.place} AS k FROM sessions) timeline")
-    ctes = [
-        "summary AS (SELECT client_id, COUNT(*) AS sessions_scheduled, "
-        "CAST(SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS BIGINT) AS sessions_attended, "
-        f"CAST(SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS BIGINT) AS missed, "
-        "MIN(date) AS first_scheduled, MAX(date) AS last_scheduled, "
-        "MIN(CASE WHEN attended THEN date END) AS first_session, MAX(CASE WHEN attended THEN date END) AS last_session, "
-        + "".join(f"{sql}, " for sql in scores) + f"MAX_BY(status, k) AS last_status FROM {timeline} GROUP BY client_id)",
-    ]
-    if therapist:
-        ctes += [
-            "pairs AS (SELECT client_id, therapist_id, SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS seen, MIN(k) AS first_k "
-            f"FROM {timeline} WHERE therapist_id IS NOT NULL GROUP BY client_id, therapist_id)",
-            "main AS (SELECT client_id, therapist_id FROM (SELECT client_id, therapist_id, ROW_NUMBER() OVER "
-            "(PARTITION BY client_id ORDER BY seen DESC, first_k) AS pick FROM pairs) WHERE pick = 1)",
-        ]
-    joins = ["summary s"]
-    if therapist:
-        joins.append("LEFT JOIN main m ON s.client_id = m.client_id")
-    session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY] + [
-        ("m.therapist_id" if therapist else "CAST(NULL AS VARCHAR)") + " AS therapist_id"]
+    # One pass over the appointments, grouped by client and therapist: every per-client number is a
+    # combination of these groups' (counts, extremes, first and last by place), so the client's
+    # summary and its main therapist come from this small table, never from a second pass.
+    partial, combined = [], []
+    for name in facts.measures:
+        rated = f"CASE WHEN attended AND {q(name)} IS NOT NULL THEN k END"
+        first_k, first, last_k, last, n = (q(f"{name}_{part}") for part in ("first_k", "first", "last_k", "last", "rated"))
+        partial.append(f"MIN({rated}) AS {first_k}, MIN_BY({q(name)}, {rated}) AS {first}, MAX({rated}) AS {last_k}, "
+                       f"MAX_BY({q(name)}, {rated}) AS {last}, COUNT({rated}) AS {n}")
+        combined.append(f"MIN_BY({first}, {first_k}) AS {q(name + '_first_score')}, CASE WHEN SUM({n}) >= 2 "
+                        f"THEN MAX_BY({last}, {last_k}) END AS {q(name + '_last_score')}")
+    groups = "client_id, therapist_id" if therapist else "client_id"
+    stages = {SUMMARY_TABLE: (
+        f"SELECT client_id, CAST(SUM(scheduled) AS BIGINT) AS sessions_scheduled, "
+        "CAST(SUM(seen) AS BIGINT) AS sessions_attended, CAST(SUM(missed) AS BIGINT) AS missed, "
+        "MIN(first_scheduled) AS first_scheduled, MAX(last_scheduled) AS last_scheduled, "
+        "MIN(first_session) AS first_session, MAX(last_session) AS last_session, "
+        + "".join(f"{sql}, " for sql in combined) + "MAX_BY(last_status, last_k) AS last_status, "
+        + (MAIN_THERAPIST if therapist else "CAST(NULL AS VARCHAR)") + " AS therapist_id FROM "
+        f"(SELECT {groups}, COUNT(*) AS scheduled, SUM(CASE WHEN attended THEN 1 ELSE 0 END) AS seen, "
+        f"SUM(CASE WHEN status IN {_MISSES} THEN 1 ELSE 0 END) AS missed, MIN(date) AS first_scheduled, "
+        "MAX(date) AS last_scheduled, MIN(CASE WHEN attended THEN date END) AS first_session, "
+        "MAX(CASE WHEN attended THEN date END) AS last_session, MIN(k) AS first_k, MAX(k) AS last_k, "
+        + "".join(f"{sql}, " for sql in partial) + f"MAX_BY(status, k) AS last_status FROM {timeline} "
+        f"GROUP BY {groups}) pairs GROUP BY client_id")}
+    ctes: list[str] = []
+    joins = [f"{SUMMARY_TABLE} s"]
+    session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY] + ["s.therapist_id AS therapist_id"]
     derived: list[str] = []
+    if facts.alliance:
+        stages[ALLIANCE_TABLE] = _alliance_sql(facts.alliance, settings, timeline)
+        joins.append(f"LEFT JOIN {ALLIANCE_TABLE} a ON s.client_id = a.client_id")
     for measure in facts.alliance:
-        ctes += _alliance_ctes(measure, settings, timeline)
-        joins.append(f"LEFT JOIN {measure}_summary ON s.client_id = {measure}_summary.client_id")
         names = _alliance_columns(measure)
-        session_columns += [f"{measure}_summary.{q(c)}" for c in names]
+        session_columns += [f"a.{q(c)}" for c in names]
         derived += names
     for name in facts.measures:
         columns = change_sql(measures[name], f"s.{q(name + '_first_score')}", f"s.{q(name + '_last_score')}")
@@ -256,7 +275,7 @@ def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> str:
     keep = ", ".join(q(c) for c in order)
     body = ("WITH " + ",\n".join(ctes) + f"\nSELECT {keep} FROM (SELECT *, CAST({event} AS BIGINT) AS event, "
             f"{duration} AS duration FROM ended)")
-    return _with_therapists(facts, body, order)
+    return stages, _with_therapists(facts, body, order)
 
 
 def _alliance_columns(measure: str) -> list[str]:
@@ -264,27 +283,32 @@ def _alliance_columns(measure: str) -> list[str]:
     return [f"{measure}_first", f"{measure}_mean", f"{measure}_last", f"{measure}_min", rupture]
 
 
-def _alliance_ctes(measure: str, settings: EpisodeSettings, timeline: str) -> list[str]:
+def _alliance_sql(measures: list[str], settings: EpisodeSettings, timeline: str) -> str:
     """First, mean, last and lowest score over rated attended sessions, and the ruptures (a drop of
     at least `drop` points from the previous rated session, or a fall from at or above the cutoff
-    to below it), as analytics/ruptures.py flags them."""
-    drop = getattr(settings, f"{measure}_rupture_drop")
-    cutoff = getattr(settings, f"{measure}_rupture_cutoff")
-    rules = []
-    if drop is not None:
-        rules.append(f"(previous - score) >= {literal(float(drop))}")
-    if cutoff is not None:
-        rules.append(f"(previous >= {literal(float(cutoff))} AND score < {literal(float(cutoff))})")
-    flag = "CASE WHEN " + " OR ".join(rules) + " THEN 1 ELSE 0 END" if rules else "0"
-    first, mean, last, low, rupture = _alliance_columns(measure)
-    return [
-        f"{measure}_rated AS (SELECT client_id, k, CAST({q(measure)} AS DOUBLE) AS score, "
-        f"LAG(CAST({q(measure)} AS DOUBLE)) OVER (PARTITION BY client_id ORDER BY date, _row) AS previous "
-        f"FROM {timeline} WHERE attended AND {q(measure)} IS NOT NULL)",
-        f"{measure}_summary AS (SELECT client_id, MIN_BY(score, k) AS {first}, SUM(score) / COUNT(*) AS {mean}, "
-        f"MAX_BY(score, k) AS {last}, MIN(score) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture} "
-        f"FROM {measure}_rated GROUP BY client_id)",
-    ]
+    to below it), as analytics/ruptures.py flags them. One window over the sessions rated on any
+    of the measures orders them all: a measure's previous score skips the sessions it has none for."""
+    rated = " OR ".join(f"{q(m)} IS NOT NULL" for m in measures)
+    window = "OVER (PARTITION BY client_id ORDER BY k)"
+    scores = "".join(f", CAST({q(m)} AS DOUBLE) AS {q(m)}, LAG(CAST({q(m)} AS DOUBLE) IGNORE NULLS) {window} AS "
+                     f"{q(m + '_previous')}" for m in measures)
+    summaries = []
+    for measure in measures:
+        drop = getattr(settings, f"{measure}_rupture_drop")
+        cutoff = getattr(settings, f"{measure}_rupture_cutoff")
+        score, previous = q(measure), q(measure + "_previous")
+        rules = []
+        if drop is not None:
+            rules.append(f"({previous} - {score}) >= {literal(float(drop))}")
+        if cutoff is not None:
+            rules.append(f"({previous} >= {literal(float(cutoff))} AND {score} < {literal(float(cutoff))})")
+        flag = "CASE WHEN " + " OR ".join(rules) + " THEN 1 ELSE 0 END" if rules else "0"
+        at = f"CASE WHEN {score} IS NOT NULL THEN k END"
+        first, mean, last, low, rupture = _alliance_columns(measure)
+        summaries.append(f"MIN_BY({score}, {at}) AS {first}, SUM({score}) / COUNT({score}) AS {mean}, "
+                         f"MAX_BY({score}, {at}) AS {last}, MIN({score}) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture}")
+    return (f"SELECT client_id, {', '.join(summaries)} FROM (SELECT client_id, k{scores} FROM {timeline} "
+            f"WHERE attended AND ({rated})) rated GROUP BY client_id")
 
 
 def _caseness(measure: Measure, score: str) -> str:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.engines import open_engine
-from analytics.engines.ingest import load_tables
+from analytics.engines.ingest import _trimmed, load_tables
 from analytics.ingest.load import load_caseload
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes
@@ -77,3 +79,33 @@ def test_a_parquet_dataset_read_where_it_is_gives_the_in_memory_import_of_one_fi
         [p.as_text() for p in expected.problems]
     assert [p.rows for p in found.problems] == [[9], [13], [len(sessions), len(sessions) + 1]]  # row 1 is the header
     assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "Z", "7", "-", " ", "\t", "\u00a0", "\u3000", "\u2009", "é"]),
+               max_size=6))
+def test_an_id_is_trimmed_only_when_trimming_changes_it(text):
+    """_trimmed skips TRIM for text with a printable ASCII character at both ends; it gives exactly
+    NULLIF(TRIM(text), '') on any text, with spaces of every kind at either end."""
+    engine = open_engine("duckdb")
+    engine.register("ids", pd.DataFrame({"v": [text]}))
+    fast, full = engine.collect(f"SELECT {_trimmed('v')} AS fast, NULLIF(TRIM(v), '') AS full FROM ids").iloc[0]
+    assert fast == full or (fast is None and full is None)
+
+
+def test_padded_ids_in_a_parquet_dataset_are_trimmed_as_in_memory(tmp_path):
+    """A dataset whose stored ids need converting (padded) is converted at each read; one whose ids
+    are already canonical is read as stored: both give the in-memory import's tables."""
+    sessions = generate_caseload(n_clients=30, n_therapists=3, n_sites=1, seed=2).sessions.copy()
+    sessions["date"] = pd.to_datetime(sessions["date"])
+    sessions.to_parquet(tmp_path / "clean.parquet", index=False)
+    sessions.loc[4, "client_id"] = f"  {sessions.loc[4, 'client_id']} "
+    sessions.loc[9, "therapist_id"] = f"{sessions.loc[9, 'therapist_id']}\u00a0"
+    sessions.to_parquet(tmp_path / "padded.parquet", index=False)
+    for name in ("clean", "padded"):
+        engine = open_engine("duckdb")
+        load_tables(engine, {"sessions": str(tmp_path / f"{name}.parquet")})
+        assert not engine.converts_once("raw_sessions")
+        expected = load_caseload({"sessions": str(tmp_path / f"{name}.parquet")}).caseload.sessions
+        assert_same_episodes(engine.collect("sessions"), expected)
+        assert engine.collect("sessions")["client_id"].nunique() == 30

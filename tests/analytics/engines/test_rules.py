@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.engines import open_engine
-from analytics.engines.rules import CaseloadFacts, episodes_sql
+from analytics.engines.rules import CaseloadFacts, episode_stages
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.ingest import load_sample
 from analytics.schema import DEFINITIONS
@@ -43,7 +43,7 @@ def test_a_definition_the_tables_cannot_support_says_what_to_load():
     engine = open_engine("duckdb")
     engine.register("sessions", caseload.sessions.drop(columns=["phq9", "gad7", "ors"]))
     with pytest.raises(ValueError, match="needs the appointment history with an outcome measure"):
-        episodes_sql(CaseloadFacts.read(engine, EpisodeSettings()), EpisodeSettings("unilateral_unimproved"))
+        episode_stages(CaseloadFacts.read(engine, EpisodeSettings()), EpisodeSettings("unilateral_unimproved"))
     with pytest.raises(ValueError, match="needs a `termination` column"):
         engine.episodes(EpisodeSettings("therapist_judged"))
 
