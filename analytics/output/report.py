@@ -390,7 +390,10 @@ def _one_line(exc: Exception) -> str:
 
 
 def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, bytes]) -> list[str]:
+    """Each figure in every format into `files`; a figure the browser cannot print is named in a
+    warning and the others are still made (the tables and report.html never depend on them)."""
     size = recipe.figure_kwargs()
+    warnings = []
     for section in sections:
         for stem, fig in section.figures.items():
             if fig is None:
@@ -401,13 +404,20 @@ def _render_figures(sections: list[Section], recipe: Recipe, files: dict[str, by
                     files[f"figures/{stem}.{fmt}"] = export.figure_bytes(fig, fmt, **fitted)
                 except export.RendererUnavailable as exc:
                     return [f"Figure files were not made: {exc} The interactive figures are in report.html."]
-    return []
+                except Exception as exc:  # noqa: BLE001 - one figure's failure never loses the bundle
+                    warnings.append(f"figures/{stem}.{fmt} was not made ({_one_line(exc)}); the figure is in "
+                                    "report.html.")
+    return warnings
 
 
 def _print_height(fig: go.Figure, height_mm: float, font_size: float) -> float:
     """The recipe's height, or more when the figure has more labelled rows (therapists, model
-    terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure."""
-    rows = len(set().union(*(t.y for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str))))
+    terms) or stacked panels than fit at the font size: rows never overlap in a bundle figure.
+    Rows on an axis without tick labels (a band of a network's therapists, named on hover) are
+    not labelled and need no height of their own."""
+    labelled = [t for t in fig.data if t.y is not None and len(t.y) and isinstance(t.y[0], str)
+                and fig.layout[f"yaxis{(t.yaxis or 'y')[1:]}"].showticklabels is not False]
+    rows = len(set().union(*(t.y for t in labelled)))
     panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("yaxis"))
     line_mm = font_size * MM_PER_PT * 1.8
     return max(height_mm, rows * line_mm + 25, panels * 8 * line_mm)
