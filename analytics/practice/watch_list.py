@@ -101,7 +101,7 @@ def appointment_features(sessions: pd.DataFrame, srs_drop: float = RUPTURES.srs_
         "attended_so_far": runs.cumsum(attended),
         "misses_so_far": runs.cumsum(missed),
         "missed_last": missed.astype(float),
-        "last_attended": _EPOCH + pd.to_timedelta(runs.ffill((s["date"].where(attended) - _EPOCH).dt.days), unit="D"),
+        "last_attended": _days_to_dates(runs.ffill((s["date"].where(attended) - _EPOCH).dt.days.to_numpy(dtype=float))),
     })
     if "srs" in s and s["srs"].notna().any():
         rated = s.loc[attended & s["srs"].notna().to_numpy(), ["client_id", "srs"]]
@@ -116,6 +116,15 @@ def appointment_features(sessions: pd.DataFrame, srs_drop: float = RUPTURES.srs_
             out["recent_rupture"] = (runs.ffill(last_rupture) >= runs.ffill(number) - 1).astype(float)
         out["no_rating"] = out["srs_last"].isna().astype(float)
     return out
+
+
+def _days_to_dates(days: np.ndarray) -> np.ndarray:
+    """Whole days since _EPOCH (NaN: none) as dates, in numpy: pandas' to_timedelta of a float
+    array was a quarter of the watch list's time at 100,000 clients."""
+    dates = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = ~np.isnan(days)
+    dates[known] = np.datetime64(_EPOCH, "D") + days[known].astype(np.int64).astype("timedelta64[D]")
+    return dates
 
 
 def _open_mask(episodes: pd.DataFrame) -> np.ndarray:
