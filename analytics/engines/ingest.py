@@ -168,7 +168,9 @@ class _Conversion:
         problems += self.problems(typed, counts)
         n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"] or 0)
         left_out = ""
-        if n_dropped:  # only the numbers of the rows left out are stored, never a copy of the rows
+        if n_dropped and once:  # the stored rows carry their flag
+            left_out = " WHERE NOT _drop"
+        elif n_dropped:  # only the numbers of the rows left out are stored, never a copy of the rows
             dropped = self.engine.materialize(f"SELECT _row FROM {typed} WHERE _drop", f"dropped_{self.table}")
             left_out = f" WHERE NOT EXISTS (SELECT 1 FROM {dropped} d WHERE d._row = t._row)"
         canonical = {name: f"_stored_{i}" for i, name in enumerate(stored) if not counts[f"changed_{i}"]}
