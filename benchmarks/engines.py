@@ -6,6 +6,7 @@ beyond 1M clients the drawn practices repeat under new ids, see `dataset`).
     .venv/bin/python -m benchmarks.engines                                  # 10k, 100k, 1M; every engine
     .venv/bin/python -m benchmarks.engines --sizes 10000000 --engines duckdb
     .venv/bin/python -m benchmarks.engines --data /tmp/networks             # where the datasets are kept
+    .venv/bin/python -m benchmarks.engines --sizes 1000000 --engines pandas duckdb --format csv
 
 Stages: read, map and validate; derive episodes (therapist-judged); Kaplan-Meier by site with the
 log-rank test; cumulative incidence (Aalen-Johansen); the Cox model with 8 covariates clustered by
@@ -77,6 +78,24 @@ def _draw(folder: Path, clients: int, chunk: int) -> None:
 
 def _globs(folder: Path) -> dict[str, str]:
     return {table: str(folder / table / "*.parquet") for table in ("sessions", "clients", "therapists")}
+
+
+def as_csv(parquet: dict[str, str], folder: Path) -> dict[str, str]:
+    """The same network as one CSV file per table, written once (dates as days, as a practice
+    system exports them)."""
+    import duckdb
+
+    files = {table: folder / f"{table}.csv" for table in parquet}
+    if not (folder / "done").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        for table, pattern in parquet.items():
+            types = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{pattern}')").fetchall()
+            days = [name for name, kind, *_ in types if kind.startswith("TIMESTAMP")]
+            replace = f" REPLACE ({', '.join(f'CAST({d} AS DATE) AS {d}' for d in days)})" if days else ""
+            con.execute(f"COPY (SELECT *{replace} FROM read_parquet('{pattern}')) TO '{files[table]}' (HEADER)")
+        (folder / "done").write_text("")
+    return {table: str(path) for table, path in files.items()}
 
 
 def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
@@ -184,6 +203,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--engines", nargs="+", default=["pandas", "duckdb", "spark"])
     parser.add_argument("--data", type=Path, default=Path("/tmp/alliance_networks"))
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet",
+                        help="the files the engines read (csv: one file per table, up to 1M clients)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--sources", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -193,13 +214,15 @@ def main(argv=None) -> int:
     rows = []
     for size in args.sizes:
         sources = dataset(args.data, size)
+        if args.format == "csv":
+            sources = as_csv(sources, args.data / f"network_{size}_csv")
         for name in args.engines:
             out, peak = measured([sys.executable, "-m", "benchmarks.engines", "--run", name, "--data", str(args.data),
                                   "--sources", json.dumps(sources)])
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return 1
-            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak}
+            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak, "format": args.format}
             rows.append(row)
             print(f"{size:,} clients, {name}: {row['total']:.1f} s, peak {peak / 2**30:.2f} GiB", file=sys.stderr)
     table = markdown(rows)
@@ -222,7 +245,8 @@ def markdown(rows: list[dict]) -> str:
             same = "different terms: " + ", ".join(sorted(set(r["cox"]) ^ set(base["cox"])))
         else:
             same = f"max rel. diff {max(abs(r['cox'][t] / base['cox'][t] - 1) for t in base['cox']):.1e}"
-        lines.append(f"| {r['clients']:,} / {r['sessions']:,} | {r['engine']} | "
+        engine = r["engine"] + (" from CSV" if r.get("format") == "csv" else "")
+        lines.append(f"| {r['clients']:,} / {r['sessions']:,} | {engine} | "
                      + " | ".join(f"{r['times'][s]:.2f} s" for s in STAGES)
                      + f" | **{r['total']:.1f} s** | {r['peak_bytes'] / 2**30:.2f} GiB | {same} |")
     return "\n".join(lines)

@@ -171,6 +171,7 @@ class DuckDBEngine(Engine):
         self.con.execute("SET preserve_insertion_order = true")
         self._tables: set[str] = set()
         self._stored: set[str] = set()
+        self._parsed: set[str] = set()  # read from text files into a stored table
 
     def register(self, table: str, source) -> None:
         if isinstance(source, pd.DataFrame):
@@ -185,7 +186,9 @@ class DuckDBEngine(Engine):
                           f"FROM read_parquet({listed}, file_row_number = true)", table)
             else:
                 reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
-                self.materialize(f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}", table)  # parsed once
+                parsed = self.materialize(f"SELECT * FROM {reader}", f"{table}_parsed")  # parsed once
+                self.view(f"SELECT *, rowid + 1 AS {ROW} FROM {q(parsed)}", table)  # rows stored in file order
+                self._parsed.add(table)
         self._tables.add(table)
 
     def _parquet_rows(self, files: list[str], listed: str) -> str:
@@ -221,11 +224,11 @@ class DuckDBEngine(Engine):
         return self.materialize(query, name)
 
     def converts_once(self, raw: str) -> bool:
-        """Only when `raw` is stored itself (CSV, read in as text once): DuckDB's tables in memory are
+        """Only when `raw` is stored (CSV, parsed into a table of text once): DuckDB's tables in memory are
         not compressed (about 165 bytes a converted appointment), so storing 124 million converted
         appointments of a Parquet dataset spilled to disk, while converting them at each read of
         the files costs less."""
-        return raw in self._stored
+        return raw in self._stored or raw in self._parsed
 
     def collect(self, query: str) -> pd.DataFrame:
         if query not in self._tables:

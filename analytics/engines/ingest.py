@@ -91,9 +91,12 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _text(expression: str) -> str:
-    """A raw value as text, missing when it is one of the reader's missing-value words."""
-    na = ", ".join("'" + v.replace("'", "''") + "'" for v in NA_VALUES)
-    return f"(CASE WHEN CAST({expression} AS VARCHAR) IN ({na}) THEN NULL ELSE CAST({expression} AS VARCHAR) END)"
+    """A raw value as text, missing when it is one of the reader's missing-value words. The words
+    are compared one by one: DuckDB plans `IN (nine words)` as a join per column, which made
+    converting a text file's appointments cost two and a half times as much."""
+    text = f"CAST({expression} AS VARCHAR)"
+    na = " OR ".join(f"{text} = {_literal(v)}" for v in NA_VALUES)
+    return f"(CASE WHEN {na} THEN NULL ELSE {text} END)"
 
 
 def _trimmed(text: str) -> str:
@@ -110,9 +113,12 @@ def _key(text: str) -> str:
 
 
 def _number(text: str) -> str:
-    comma = f"CASE WHEN REGEXP_MATCHES(TRIM({text}), '^-?[0-9]+,[0-9]{{1,2}}$') THEN REPLACE(TRIM({text}), ',', '.') " \
-            f"ELSE TRIM({text}) END"
-    return f"TRY_CAST({comma} AS DOUBLE)"
+    """The text as a number, a decimal comma read as a point ("4,5"). A text with a comma is never
+    a number as it is, so the pattern is matched only where the plain reading fails (matching it
+    on every value was the dearest part of converting a text file's scores)."""
+    comma = f"CASE WHEN REGEXP_MATCHES(TRIM({text}), '^-?[0-9]+,[0-9]{{1,2}}$') " \
+            f"THEN TRY_CAST(REPLACE(TRIM({text}), ',', '.') AS DOUBLE) END"
+    return f"COALESCE(TRY_CAST(TRIM({text}) AS DOUBLE), {comma})"
 
 
 def _literal(value) -> str:
@@ -136,6 +142,7 @@ class _Conversion:
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
         self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
+        self.texts: dict[str, str] = {}  # each raw column's text, computed once per row: sql -> name
         self.parts: dict[str, str] = {}  # per-row values several columns and checks read: sql -> name
 
     def run(self) -> list[Problem]:
@@ -163,7 +170,7 @@ class _Conversion:
         as_stored = "".join(f", {q(names[name])} AS _stored_{i}" for i, name in enumerate(stored))
         typed = (self.engine.materialize if once else self.engine.view)(
             f"SELECT *, ({drop}) AS _drop FROM (SELECT {select}, _row{flags}{as_stored} "
-            f"FROM (SELECT *{parts} FROM raw_{self.table}))", f"typed_{self.table}")
+            f"FROM (SELECT *{parts} FROM {self.source()}))", f"typed_{self.table}")
         counts = self.counts(typed, stored)
         problems += self.problems(typed, counts)
         n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"] or 0)
@@ -193,6 +200,18 @@ class _Conversion:
         count, the table's rows and the examples giving message, fix and severity."""
         self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted))
 
+    def text(self, source: str) -> str:
+        """The name of the raw column `source` as text (_text), computed once per row in the level
+        below the parts: every conversion and check reads it, and an engine computes an expression
+        as often as it is written (written out in each, it made converting a text file's
+        appointments cost three times as much)."""
+        return self.texts.setdefault(_text(q(source)), f"_text_{len(self.texts)}")
+
+    def source(self) -> str:
+        """The raw rows with their columns' texts (`text`)."""
+        texts = "".join(f", {sql} AS {name}" for sql, name in self.texts.items())
+        return f"(SELECT *{texts} FROM raw_{self.table})"
+
     def part(self, sql: str) -> str:
         """The name of `sql` computed once per row before the columns and checks that read it
         (an engine computes an expression as often as it is written)."""
@@ -201,7 +220,7 @@ class _Conversion:
     def convert(self, column: str, source: str) -> str:
         """The column's value in SQL over the raw columns and the parts; adds its checks."""
         kind = column_type(column) if column in CANONICAL_COLUMNS[self.table] else "pass"
-        text = _text(q(source))
+        text = self.text(source)
         given = f"({_trimmed(text)} IS NOT NULL)"
         if kind == "id":
             value = self.part(_trimmed(text))
@@ -242,11 +261,12 @@ class _Conversion:
                    drop=sessions)
         return parsed if sessions else f"CASE WHEN {future} THEN NULL ELSE {parsed} END"
 
-    def distinct(self, source: str, text: str) -> pd.Series | None:
+    def distinct(self, source: str) -> pd.Series | None:
         """The distinct values of a column as text (None when there are more than MAX_DISTINCT):
         mapped in Python by the in-memory rules, then looked up per row, instead of normalised per
         row. Only the distinct stored values are turned into text (a double's -0.0 and 0.0 are one
         stored value but two texts, so doubles are turned into text row by row)."""
+        text = _text(q(source))
         stored = f"raw_{self.table}" if self.stored.get(source) in ("double", "float", "real") else \
             f"(SELECT DISTINCT {q(source)} FROM raw_{self.table})"
         values = self.engine.collect(f"SELECT DISTINCT {text} AS v FROM {stored} "
@@ -254,7 +274,7 @@ class _Conversion:
         return None if len(values) > MAX_DISTINCT else values.astype(object).reset_index(drop=True)
 
     def category(self, column: str, source: str, text: str, given: str) -> str:
-        values = self.distinct(source, text)
+        values = self.distinct(source)
         if values is None:
             lookup = {value_key(v): v for v in VALUE_SETS[column]}
             lookup.update({value_key(k): v for k, v in self.mapping.values.get(column, {}).items()})
@@ -312,7 +332,7 @@ class _Conversion:
 
     def flags(self, column: str, source: str, text: str) -> str:
         """Yes/no answers as 1.0/0.0 when every value is one (to_flags); the column as it is otherwise."""
-        values = self.distinct(source, text)
+        values = self.distinct(source)
         flags = None if values is None else to_flags(values)
         if flags is None:
             return text
@@ -367,7 +387,7 @@ class _Conversion:
             examples = ""
             if example is not None:
                 values = self.engine.collect(
-                    f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM raw_{self.table} WHERE _row IN "
+                    f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM {self.source()} WHERE _row IN "
                     f"(SELECT _row FROM {typed} WHERE _check_{i})) GROUP BY v ORDER BY n DESC, v LIMIT 1000"
                 ).dropna(subset=["v"])
                 examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values["v"]], shown,
