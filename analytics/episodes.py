@@ -248,7 +248,7 @@ class _Timeline:
     def __init__(self, sessions: pd.DataFrame):
         codes, self.ids = pd.factorize(sessions["client_id"])
         dates = sessions["date"].to_numpy("datetime64[ns]")
-        self.order = np.lexsort((dates, codes))
+        self.order = _client_date_order(codes, dates)
         codes = codes[self.order]
         self.runs = ClientRuns(codes)
         self.starts = self.runs.first
@@ -294,6 +294,16 @@ class _Timeline:
         return out
 
 
+def _client_date_order(codes: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """np.lexsort((dates, codes)) as one stable sort of a single whole-number key (the client's
+    code, then the rank of the date among the distinct dates): a tenth of the time on an export
+    already in client and date order, where lexsort still compares both keys of every row."""
+    ranks, distinct = pd.factorize(dates, sort=True)
+    ranks = np.where(ranks < 0, len(distinct), ranks)  # NaT (-1) after every date, where numpy sorts it
+    key = codes.astype(np.int64) * (len(distinct) + 1) + ranks
+    return np.argsort(key, kind="stable")
+
+
 def _session_summary(sessions: pd.DataFrame, timeline: _Timeline) -> pd.DataFrame:
     """Per client: appointment counts, first/last dates and the status of the last appointment."""
     t = timeline
@@ -331,7 +341,10 @@ def _main_therapist(timeline: _Timeline) -> np.ndarray:
     codes, names = pd.factorize(timeline.therapists)
     rows = np.flatnonzero(codes >= 0)
     block = timeline.runs.run[rows]
-    pair, first_row, inverse = np.unique(block * len(names) + codes[rows], return_index=True, return_inverse=True)
+    # each (client block, therapist) pair numbered by hashing, in order of appearance: the rows are
+    # in block order, so a pair's number rises with its first row (sorting the pairs took twice as long)
+    inverse, pair = pd.factorize(block * len(names) + codes[rows])
+    first_row = np.flatnonzero(np.r_[True, inverse[1:] > np.maximum.accumulate(inverse)[:-1]]) if len(rows) else rows
     attended = np.bincount(inverse, weights=timeline.attended[rows], minlength=len(pair))
     pair_block = pair // max(len(names), 1)
     best = np.lexsort((first_row, -attended, pair_block))
@@ -390,7 +403,8 @@ def _add_outcome_columns(
         columns = change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]])
         episodes = timeline.join(episodes, columns, client[starts])
     if set(NHS_PAIR) <= set(present):
-        episodes = pd.concat([episodes, nhs_columns(episodes)], axis=1)
+        for column, values in nhs_columns(episodes).items():  # added, not concatenated: a copy of the whole table
+            episodes[column] = values.to_numpy()
     return episodes
 
 

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.caseload import Caseload
 from analytics.episodes import (
@@ -177,3 +179,33 @@ def test_join_by_client_block_gives_the_merge():
     clash = summary.rename(columns={"n": "age"})
     pd.testing.assert_frame_equal(timeline.join(episodes.copy(), clash, blocks),
                                   episodes.merge(clash, left_on="client_id", right_index=True, how="left"))
+
+
+_rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["t1", "t2", "t3", None]),
+                           st.integers(0, 5), st.sampled_from(["attended", "no_show"])), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rows)
+def test_appointment_order_and_main_therapist_equal_their_plain_definitions(rows):
+    """The timeline's order is np.lexsort by client and date (missing dates last); each client's
+    main therapist is the one with most attended appointments, ties to the one whose first
+    appointment comes first in that order, None without a therapist."""
+    from analytics.episodes import _main_therapist, _Timeline
+
+    sessions = pd.DataFrame(rows, columns=["client_id", "therapist_id", "day", "status"])
+    sessions["date"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(sessions["day"], unit="D")
+    sessions.loc[sessions["day"] == 5, "date"] = pd.NaT
+    timeline = _Timeline(sessions)
+    codes, _ids = pd.factorize(sessions["client_id"])
+    assert timeline.order.tolist() == np.lexsort((sessions["date"].to_numpy("datetime64[ns]"), codes)).tolist()
+    expected = []
+    for client in timeline.client_ids:
+        seen = [sessions.loc[i] for i in timeline.order if sessions.loc[i, "client_id"] == client]
+        counts: dict = {}
+        for row in seen:
+            if row["therapist_id"] is not None:
+                counts.setdefault(row["therapist_id"], 0)
+                counts[row["therapist_id"]] += row["status"] == "attended"
+        expected.append(max(counts, key=lambda t: (counts[t], -list(counts).index(t))) if counts else None)
+    assert list(_main_therapist(timeline)) == expected
