@@ -146,6 +146,20 @@ def test_filters(caseload):
     assert sorted(kept["client_id"]) == ["b", "c"]
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("chosen", [{}, {"therapists": ["t2"]}])
+def test_filtered_episodes_are_a_table_of_their_own(caseload, chosen):
+    """Numbered 0, 1, ... and written to without a SettingWithCopyWarning or a change to the
+    episodes they were filtered from (the dashboard's cached table)."""
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+    before = e.copy()
+    kept = filter_episodes(e, **chosen)
+    assert list(kept.index) == list(range(len(kept)))
+    kept["sessions_attended"] = -1
+    kept.loc[0, "client_id"] = "changed"
+    pd.testing.assert_frame_equal(e, before)
+
+
 def test_settings_reject_unknown_definition():
     with pytest.raises(ValueError, match="Unknown dropout definition"):
         EpisodeSettings("vanished")
