@@ -25,7 +25,8 @@ measure = st.radio("Alliance measure", measures, horizontal=True, key="alliance_
 cutoff_default = SRS_CUTOFF if measure == "srs" else None
 
 st.header("Alliance over the course of therapy")
-rated = state.cached("alliance_rated", alliance.rated_sessions, sessions, episodes, measure)
+rows = state.cached_for_every_definition("alliance_rated_rows", alliance.rated_rows, sessions, measure)
+rated = state.cached("alliance_rated", alliance.rated_sessions, sessions, episodes, measure, rows)
 trajectories = state.cached("alliance_trajectories", alliance.trajectories_of, rated, measure)
 widgets.figure(state.cached_shown("chart_alliance_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
                             cutoff_default), None,

@@ -20,8 +20,11 @@ st.markdown(
     "ruptures, and intake facts such as the referral. Clients are shown by id only. Days since last contact count "
     "from the last attended session to the export date; the next booked appointment is the first one booked after it."
 )
-result = widgets.result_or_reason("watch_list", wl.watch_list, state.current_sessions(), episodes,
-                                  export_date=caseload.export_date, booked=caseload.booked)
+sessions = state.current_sessions()
+features = None if sessions is None else state.cached_for_every_definition(
+    "appointment_features", wl.appointment_features, sessions)  # the same under every definition
+result = widgets.result_or_reason("watch_list", wl.watch_list, sessions, episodes,
+                                  export_date=caseload.export_date, booked=caseload.booked, features=features)
 if result is None:
     st.stop()
 for warning in result.warnings:
@@ -34,8 +37,8 @@ chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
                       format_func=lambda t: "All therapists" if t is None else labels[t],
                       help="One therapist's clients, to download and take to supervision.")
 if chosen is not None:
-    table = state.cached("watch_list", wl.watch_list, state.current_sessions(), episodes, therapist=chosen,
-                         export_date=caseload.export_date, booked=caseload.booked).table
+    table = state.cached("watch_list", wl.watch_list, sessions, episodes, therapist=chosen,
+                         export_date=caseload.export_date, booked=caseload.booked, features=features).table
 st.markdown(f"**{result.takeaway}**")
 if result.booked_note:
     st.caption(result.booked_note)

@@ -223,12 +223,20 @@ def current_episodes() -> pd.DataFrame:
 
 
 def current_sessions() -> pd.DataFrame | None:
-    """The appointments of the clients the sidebar's filters keep (None without a sessions file)."""
+    """The appointments of the clients the sidebar's filters keep (None without a sessions file):
+    one table per choice of filters, the same under every definition (a filter keeps the same
+    clients whoever is counted as a dropout), so what is computed from it alone stays cached when
+    the definition changes."""
     sessions = require_caseload().sessions
     if sessions is None:
         return None
     ordered = cached("sessions_in_client_order", in_client_order, sessions)  # sorted once per dataset
-    return cached("filtered_sessions", _sessions_of, ordered, current_episodes())
+    episodes = current_episodes()
+
+    def kept(ordered: pd.DataFrame, **_chosen) -> pd.DataFrame:  # keyed on the filters, not the episodes
+        return _sessions_of(ordered, episodes)
+
+    return cached_for_every_definition("filtered_sessions", kept, ordered, **filters())
 
 
 def _sessions_of(sessions: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:

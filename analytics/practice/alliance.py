@@ -121,16 +121,30 @@ def has_measure(sessions: pd.DataFrame | None, measure: str) -> bool:
     return sessions is not None and measure in sessions and sessions[measure].notna().any()
 
 
-def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Attended, rated sessions of the episodes' clients with session_number (n-th attended
-    appointment), rated_number (n-th rated one) and the client's outcome."""
+def rated_rows(sessions: pd.DataFrame, measure: str, clients: pd.Series | None = None) -> pd.DataFrame:
+    """Attended, rated sessions (of `clients` when given) in client order with session_number (n-th
+    attended appointment) and rated_number (n-th rated one): rated_sessions without the outcome,
+    the same under every definition (the dashboard keeps it when the definition changes)."""
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
     attended = sessions.loc[sessions["status"] == "attended", ["client_id", "date", measure]]
-    attended = in_client_order(attended.loc[attended["client_id"].isin(episodes["client_id"])])
+    if clients is not None:
+        attended = attended.loc[attended["client_id"].isin(clients)]
+    attended = in_client_order(attended)
     attended = attended.assign(session_number=ClientRuns(attended["client_id"]).number())
     rated = attended.loc[attended[measure].notna()].copy()
     rated["rated_number"] = ClientRuns(rated["client_id"]).number()
+    return rated
+
+
+def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
+                   rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Attended, rated sessions of the episodes' clients with session_number (n-th attended
+    appointment), rated_number (n-th rated one) and the client's outcome. `rows`: rated_rows of
+    the appointments of exactly these clients, when already computed."""
+    if rows is None:
+        rows = rated_rows(sessions, measure, episodes["client_id"])
+    rated = rows.copy()
     info = episodes.set_index("client_id")[["event", "sessions_attended"]].reindex(rated["client_id"])
     rated["event"] = info["event"].to_numpy()
     rated["sessions_attended"] = info["sessions_attended"].to_numpy()

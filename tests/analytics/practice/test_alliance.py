@@ -128,3 +128,23 @@ def test_takeaways_quote_no_small_counts(caseload, episodes):
     assert "started below" not in first_session_alliance(episodes, suppress_below=11).takeaway
     assert "50% of later dropouts started below 36, against 0% of completers" in first_session_alliance(
         episodes, suppress_below=0).takeaway
+
+
+@pytest.mark.parametrize("definition", ["therapist_judged", "unilateral", "early"])
+def test_rated_rows_given_ahead_give_the_same_rated_sessions(caseload, definition):
+    """The dashboard keeps rated_rows across definitions and adds each definition's outcome: the
+    same table as rated_sessions computing everything, with the hand-worked numbering (c5's four
+    ratings at attended sessions 1-4), and a filter's clients only."""
+    import pandas as pd
+
+    from analytics.episodes import filter_episodes
+    from analytics.practice.alliance import rated_rows, rated_sessions
+
+    episodes = derive_episodes(caseload, EpisodeSettings(definition))
+    for kept in (episodes, filter_episodes(episodes, therapists=["t2"])):
+        sessions = caseload.sessions.loc[caseload.sessions["client_id"].isin(kept["client_id"])]
+        whole = rated_sessions(caseload.sessions, kept, "srs")
+        pd.testing.assert_frame_equal(rated_sessions(sessions, kept, "srs", rated_rows(sessions, "srs")), whole)
+        assert set(whole["client_id"]) <= set(kept["client_id"])
+    c5 = rated_sessions(caseload.sessions, episodes, "srs").query("client_id == 'c5'")
+    assert c5["rated_number"].tolist() == [1, 2, 3, 4] and c5["srs"].tolist() == [37, 36, 30, 29]

@@ -163,3 +163,22 @@ def test_takeaway_warns_when_the_ranking_is_chance():
                                       "on ended episodes it had not seen): do not rely on it.")
     good = pd.DataFrame([{"auc": 0.82, "ci_lower": 0.77, "ci_upper": 0.87}])
     assert "ranking is good" in _takeaway(table, good)
+
+
+@pytest.mark.parametrize("definition", ["unilateral", "therapist_judged", "early"])
+def test_features_of_every_client_given_ahead_give_the_same_watch_list(definition):
+    """The dashboard computes appointment_features once for every definition and passes them in:
+    every table, sentence and count equals the watch list that computes them itself."""
+    from analytics.ingest.load import load_caseload
+    from tests.paths import ROOT
+
+    caseload = load_caseload({t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")}).caseload
+    episodes = derive_episodes(caseload, EpisodeSettings(definition))
+    alone = watch_list(caseload.sessions, episodes, export_date=caseload.export_date)
+    given = watch_list(caseload.sessions, episodes, export_date=caseload.export_date,
+                       features=appointment_features(caseload.sessions))
+    for part in ("table", "coefficients", "accuracy", "calibration"):
+        pd.testing.assert_frame_equal(getattr(given, part), getattr(alone, part))
+    assert (given.takeaway, given.warnings, given.n_used, given.n_left_out) == \
+        (alone.takeaway, alone.warnings, alone.n_used, alone.n_left_out)
+    assert len(alone.table) > 10

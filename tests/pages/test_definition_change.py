@@ -1,0 +1,50 @@
+"""A change of definition keeps what does not depend on it: the appointments of the filtered
+clients are the same table, the watch list's per-appointment features and the Alliance page's
+numbered rated sessions are computed once."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from analytics.practice import watch_list as wl
+from tests.paths import APP, ROOT
+from ui import imports, state
+from ui.imports import ImportRequest
+
+
+def test_a_change_of_definition_reuses_the_filtered_appointments_and_the_watch_list_features(monkeypatch):
+    calls = []
+    features = wl.appointment_features
+    monkeypatch.setattr(wl, "appointment_features", lambda sessions: calls.append(len(sessions)) or features(sessions))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[imports.PENDING] = ImportRequest(  # an upload: this session's own cache, not the server's
+        {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/watch_list.py").run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.DEFINITION] == "therapist_judged"
+    for definition in ("unilateral", "early", "therapist_judged"):
+        at.session_state[state.DEFINITION] = definition
+        at.run()
+        assert not at.exception, at.exception
+    assert calls == [18_473]  # every appointment of the sample, once for every definition
+    kept = [key for key in at.session_state[state.CACHE]._entries if key[0] == "filtered_sessions"]
+    assert len(kept) == 1
+
+
+def test_a_change_of_definition_on_the_alliance_page_numbers_the_rated_sessions_once(monkeypatch):
+    from analytics.practice import alliance
+
+    calls = []
+    rows = alliance.rated_rows
+    monkeypatch.setattr(alliance, "rated_rows", lambda sessions, measure: calls.append(measure) or rows(sessions, measure))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[imports.PENDING] = ImportRequest(
+        {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/alliance.py").run()
+    for definition in ("unilateral", "early"):
+        at.session_state[state.DEFINITION] = definition
+        at.run()
+        assert not at.exception, at.exception
+    assert calls == ["srs"]
