@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.charts import practice as charts
 from analytics.practice import outcomes
+from analytics.practice.alliance import rated_rows
 from ui import state, widgets
 
 st.title("Outcomes")
@@ -41,7 +42,9 @@ st.markdown(f"**{effects.takeaway}** {outcomes.EFFECT_NOTE}")
 widgets.table(effects.table, "pre_post_effects", effects.privacy)
 
 st.header(f"{label} over the course of therapy")
-trajectories = state.cached("outcomes_trajectories", outcomes.outcome_trajectories, sessions, episodes, settings)
+rows = state.cached_for_every_definition("outcome_rated_rows", rated_rows, sessions, measure)  # as on Alliance
+trajectories = state.cached("outcomes_trajectories", outcomes.outcome_trajectories, sessions, episodes, settings,
+                            rows=rows)
 widgets.figure(state.cached_shown("chart_outcome_trajectories", charts.trajectory_figure, trajectories.table, measure, suppress_below,
                             settings.measures()[measure].cutoff, group="ending", label=label, names=outcomes.GROUP_LABELS),
                None, "outcome_trajectories_chart",

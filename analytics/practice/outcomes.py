@@ -214,10 +214,11 @@ def _effects_takeaway(table: pd.DataFrame, measure: str) -> str:
 
 
 def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings(),
-                         max_session: int = 20) -> TrajectoryResult:
-    """Mean outcome score by attended session number for each ending (completed, left, ...)."""
+                         max_session: int = 20, rows: pd.DataFrame | None = None) -> TrajectoryResult:
+    """Mean outcome score by attended session number for each ending (completed, left, ...).
+    `rows`: rated_rows of the chosen measure, when already computed (see rated_sessions)."""
     measure = chosen_measure(episodes, settings)
-    rated = rated_sessions(sessions, episodes, measure)
+    rated = rated_sessions(sessions, episodes, measure, rows)
     rated = rated.loc[rated["session_number"] <= max_session]
     ending = episodes.set_index("client_id")["ending"].map(ENDING_GROUPS)
     rated = rated.assign(ending=ending.reindex(rated["client_id"]).to_numpy())

@@ -1,9 +1,10 @@
 """A change of definition keeps what does not depend on it: the appointments of the filtered
-clients are the same table, the watch list's per-appointment features and the Alliance page's
-numbered rated sessions are computed once."""
+clients are the same table, the watch list's per-appointment features and the numbered rated
+sessions of the Alliance and Outcomes pages are computed once."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.practice import watch_list as wl
@@ -32,19 +33,21 @@ def test_a_change_of_definition_reuses_the_filtered_appointments_and_the_watch_l
     assert len(kept) == 1
 
 
-def test_a_change_of_definition_on_the_alliance_page_numbers_the_rated_sessions_once(monkeypatch):
+@pytest.mark.parametrize(("page", "measure"), [("pages/alliance.py", "srs"), ("pages/outcomes.py", "phq9")])
+def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, page, measure):
     from analytics.practice import alliance
 
     calls = []
     rows = alliance.rated_rows
-    monkeypatch.setattr(alliance, "rated_rows", lambda sessions, measure: calls.append(measure) or rows(sessions, measure))
+    monkeypatch.setattr(alliance, "rated_rows",
+                        lambda sessions, measure, *clients: calls.append(measure) or rows(sessions, measure, *clients))
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state[imports.PENDING] = ImportRequest(
         {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
     at.switch_page("pages/data.py").run()
-    at.switch_page("pages/alliance.py").run()
+    at.switch_page(page).run()
     for definition in ("unilateral", "early"):
         at.session_state[state.DEFINITION] = definition
         at.run()
         assert not at.exception, at.exception
-    assert calls == ["srs"]
+    assert calls == [measure]

@@ -63,6 +63,16 @@ def test_trajectories_by_ending(episodes):
     assert table.loc[("completed", 3), "mean"] == 9
 
 
+def test_trajectories_from_rated_rows_given_ahead(episodes):
+    """The dashboard passes the rated rows it keeps across definitions: the same hand-worked means."""
+    from analytics.practice.alliance import rated_rows
+
+    alone = outcome_trajectories(_sessions(), episodes, SETTINGS)
+    given = outcome_trajectories(_sessions(), episodes, SETTINGS, rows=rated_rows(_sessions(), "phq9"))
+    assert given.table.equals(alone.table) and (given.takeaway, given.n_used) == (alone.takeaway, alone.n_used)
+    assert given.table.set_index(["ending", "session_number"]).loc[("left", 1), "mean"] == 17
+
+
 def test_interval_ends_are_exact_and_the_takeaway_follows_the_measure(episodes):
     table = outcome_rates(episodes, SETTINGS).table.set_index(["measure", "ending", "outcome"])
     none = table.loc[("phq9", "left", "reliable_deterioration")]  # 0 of 2
