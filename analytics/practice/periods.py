@@ -72,7 +72,7 @@ def period_comparison(episodes: pd.DataFrame, suppress_below: int = 11, target_r
         periods = {"this": this, "previous": this - 1, "last year": this - (12 if freq == "M" else 4)}
         in_period = ended.dt.to_period(freq)
         for role, period in periods.items():
-            counts = dropout_rates(episodes.loc[in_period == period])
+            counts = dropout_rates(episodes.loc[in_period == period, ["event"]])  # not a copy of every column
             rows.append({"kind": kind, "role": role, "period": _label(period), **counts[RATE_COUNTS].iloc[0].astype(int).to_dict()})
     table = add_rate(pd.DataFrame(rows))
     table["p"], table["rise"] = np.nan, False
