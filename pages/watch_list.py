@@ -21,10 +21,10 @@ st.markdown(
     "from the last attended session to the export date; the next booked appointment is the first one booked after it."
 )
 sessions = state.current_sessions()
-features = None if sessions is None else state.cached_for_every_definition(
+appointments = None if sessions is None else state.cached_for_every_definition(
     "appointment_features", wl.appointment_features, sessions)  # the same under every definition
 result = widgets.result_or_reason("watch_list", wl.watch_list, sessions, episodes,
-                                  export_date=caseload.export_date, booked=caseload.booked, features=features)
+                                  export_date=caseload.export_date, booked=caseload.booked, appointments=appointments)
 if result is None:
     st.stop()
 for warning in result.warnings:
@@ -38,7 +38,7 @@ chosen = st.selectbox("Therapist", [None] + ids, key="watch_list_therapist",
                       help="One therapist's clients, to download and take to supervision.")
 if chosen is not None:
     table = state.cached("watch_list", wl.watch_list, sessions, episodes, therapist=chosen,
-                         export_date=caseload.export_date, booked=caseload.booked, features=features).table
+                         export_date=caseload.export_date, booked=caseload.booked, appointments=appointments).table
 st.markdown(f"**{result.takeaway}**")
 if result.booked_note:
     st.caption(result.booked_note)

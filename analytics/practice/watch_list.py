@@ -135,7 +135,7 @@ def _open_mask(episodes: pd.DataFrame) -> np.ndarray:
 
 
 def _snapshots(sessions: pd.DataFrame, episodes: pd.DataFrame, seed: int,
-               features: pd.DataFrame | None = None) -> pd.DataFrame:
+               appointments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Closed episodes at a random earlier appointment, open ones at their latest appointment
     (a client's features are computed from that client's appointments alone: those of every
     client, when given, pick the same rows)."""
@@ -147,9 +147,9 @@ def _snapshots(sessions: pd.DataFrame, episodes: pd.DataFrame, seed: int,
     wanted = pd.DataFrame({"client_id": episodes["client_id"].to_numpy(), "appointment": cut,
                            "closed": closed, "dropout": (episodes["event"] == EVENT_DROPOUT).to_numpy()})
     wanted = wanted.loc[wanted["appointment"] > 0]
-    if features is None:
-        features = appointment_features(sessions.loc[sessions["client_id"].isin(wanted["client_id"])])
-    snap = wanted.merge(features, on=["client_id", "appointment"], how="inner")
+    if appointments is None:
+        appointments = appointment_features(sessions.loc[sessions["client_id"].isin(wanted["client_id"])])
+    snap = wanted.merge(appointments, on=["client_id", "appointment"], how="inner")
     intake = [c for c in INTAKE_FEATURES + ("therapist_id", "therapist_label", "sessions_attended") if c in episodes]
     return snap.merge(episodes[["client_id"] + intake], on="client_id", how="left")
 
@@ -188,17 +188,18 @@ class _Scaled:
 
 def watch_list(
     sessions: pd.DataFrame | None, episodes: pd.DataFrame, seed: int = 2026, therapist: str | None = None, reasons: int = 3,
-    export_date: pd.Timestamp | None = None, booked: pd.DataFrame | None = None, features: pd.DataFrame | None = None,
+    export_date: pd.Timestamp | None = None, booked: pd.DataFrame | None = None,
+    appointments: pd.DataFrame | None = None,
 ) -> WatchListResult:
     """Rank open episodes by predicted dropout risk (see the module docstring for the method), with
     each client's last attended date, the days from it to `export_date` (the latest appointment
     date when not given) and the first appointment booked after it (`booked`: the caseload's).
-    `features`: appointment_features(sessions) when already computed (they do not depend on the
-    definition, so the dashboard keeps them when it changes)."""
+    `appointments`: appointment_features(sessions) when already computed (they do not depend on
+    the definition, so the dashboard keeps them when it changes)."""
     if sessions is None:
         raise ValueError("The watch list needs the appointment history (a sessions file): risk is read from "
                          "attendance, misses and alliance ratings so far.")
-    snap = _snapshots(sessions, episodes, seed, features)
+    snap = _snapshots(sessions, episodes, seed, appointments)
     open_before = int((~snap["closed"]).sum())
     features = [c for c in ("attended_so_far", "misses_so_far", "missed_last", "srs_last", "recent_rupture", "no_rating")
                 if c in snap]

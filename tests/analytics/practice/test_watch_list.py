@@ -176,7 +176,7 @@ def test_features_of_every_client_given_ahead_give_the_same_watch_list(definitio
     episodes = derive_episodes(caseload, EpisodeSettings(definition))
     alone = watch_list(caseload.sessions, episodes, export_date=caseload.export_date)
     given = watch_list(caseload.sessions, episodes, export_date=caseload.export_date,
-                       features=appointment_features(caseload.sessions))
+                       appointments=appointment_features(caseload.sessions))
     for part in ("table", "coefficients", "accuracy", "calibration"):
         pd.testing.assert_frame_equal(getattr(given, part), getattr(alone, part))
     assert (given.takeaway, given.warnings, given.n_used, given.n_left_out) == \
