@@ -135,11 +135,13 @@ def _chosen_measure(present: list[str], settings: EpisodeSettings) -> str | None
     return present[0] if present else None
 
 
-def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame:
+def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings(),
+                    history: pd.DataFrame | None = None) -> pd.DataFrame:
     """The episodes table: one row per client, `duration`, `event` and the derived covariates.
 
     A clients table that already carries `duration` and `event` is taken as it is (the settings'
-    definition and time scale do not apply to it).
+    definition and time scale do not apply to it). `history`: episode_history(caseload, settings)
+    when already derived (it is the same under every definition; the dashboard keeps it).
     """
     clients = caseload.clients
     if clients is not None and {"duration", "event"} <= set(clients.columns):
@@ -153,7 +155,29 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     if settings.dropout_definition == "unilateral_unimproved" and measure is None:
         raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
                          "choose a measure the sessions carry.")
+    episodes = _history(caseload, settings, present) if history is None else history.copy()
 
+    if caseload.sessions is not None and measure is not None:
+        episodes["ending"] = _endings(episodes, caseload.export_date, settings, measure)
+    episodes["event"] = _events(episodes, caseload.export_date, settings)
+    episodes["duration"] = _durations(episodes, settings.time_scale)
+    episodes = _add_therapist_columns(episodes, caseload)
+    if not episodes["client_id"].is_monotonic_increasing:  # the merge with the clients file sorted them already
+        episodes = episodes.sort_values("client_id", kind="stable")
+    episodes.index = pd.RangeIndex(len(episodes))
+    return episodes
+
+
+def episode_history(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame:
+    """Per client, what every dropout definition reads: appointment counts and dates, the last
+    status, the main therapist, the alliance summaries and the outcome change columns (from the
+    sessions table, joined with the clients table), or the clients table alone. The settings'
+    definition, time scale, window and early threshold do not enter it."""
+    return _history(caseload, settings, measures_present(caseload.sessions, settings))
+
+
+def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) -> pd.DataFrame:
+    clients = caseload.clients
     if caseload.sessions is not None:
         timeline = _Timeline(caseload.sessions)
         episodes = _session_summary(caseload.sessions, timeline)
@@ -170,19 +194,8 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
         timeline.match(episodes["client_id"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
-        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
-    else:
-        episodes = _clients_without_history(clients, settings)
-
-    if caseload.sessions is not None and measure is not None:
-        episodes["ending"] = _endings(episodes, caseload.export_date, settings, measure)
-    episodes["event"] = _events(episodes, caseload.export_date, settings)
-    episodes["duration"] = _durations(episodes, settings.time_scale)
-    episodes = _add_therapist_columns(episodes, caseload)
-    if not episodes["client_id"].is_monotonic_increasing:  # the merge with the clients file sorted them already
-        episodes = episodes.sort_values("client_id", kind="stable")
-    episodes.index = pd.RangeIndex(len(episodes))
-    return episodes
+        return _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
+    return _clients_without_history(clients, settings)
 
 
 def therapist_labels(episodes: pd.DataFrame) -> dict:

@@ -21,6 +21,7 @@ from analytics.episodes import (
     EpisodeSettings,
     available_definitions,
     derive_episodes,
+    episode_history,
     filter_episodes,
     measures_present,
 )
@@ -211,7 +212,9 @@ def all_episodes() -> pd.DataFrame:
 
 def _derive(loaded: Caseload, settings: EpisodeSettings) -> tuple[pd.DataFrame | None, str | None]:
     try:
-        return derive_episodes(loaded, settings), None
+        history = cached_for_every_definition("episode_history", episode_history, loaded,
+                                              replace(settings, dropout_definition=DEFINITIONS[0]))
+        return derive_episodes(loaded, settings, history), None
     except ValueError as exc:
         return None, str(exc)
 

@@ -223,3 +223,21 @@ def test_appointment_order_and_main_therapist_equal_their_plain_definitions(rows
                 counts[row["therapist_id"]] += row["status"] == "attended"
         expected.append(max(counts, key=lambda t: (counts[t], -list(counts).index(t))) if counts else None)
     assert list(_main_therapist(timeline)) == expected
+
+
+@pytest.mark.parametrize("definition", ["therapist_judged", "unilateral", "early"])
+def test_episodes_from_the_shared_history_equal_a_whole_derivation(caseload, definition):
+    """The history every definition reads is derived once; each definition's episodes from it equal
+    a derivation from scratch (the hand-worked events included), and the history is left as it was."""
+    from dataclasses import replace
+
+    from analytics.episodes import episode_history
+
+    history = episode_history(caseload, EpisodeSettings())
+    before = history.copy()
+    for extra in ({}, {"time_scale": "days"}, {"early_sessions": 2}):
+        settings = replace(EpisodeSettings(definition), **extra)
+        pd.testing.assert_frame_equal(derive_episodes(caseload, settings, history), derive_episodes(caseload, settings))
+    pd.testing.assert_frame_equal(history, before)
+    events = derive_episodes(caseload, EpisodeSettings(definition), history).set_index("client_id")["event"]
+    assert events["a"] == 1 and (definition == "therapist_judged" or events["d"] == 1)

@@ -1,6 +1,6 @@
-"""A change of definition keeps what does not depend on it: the appointments of the filtered
-clients are the same table, the watch list's per-appointment features and the numbered rated
-sessions of the Alliance and Outcomes pages are computed once."""
+"""A change of definition keeps what does not depend on it: the episode history is derived once,
+the appointments of the filtered clients are the same table, the watch list's per-appointment
+features and the numbered rated sessions of the Alliance and Outcomes pages are computed once."""
 
 from __future__ import annotations
 
@@ -51,3 +51,23 @@ def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, pag
         at.run()
         assert not at.exception, at.exception
     assert calls == [measure]
+
+
+def test_a_change_of_definition_derives_the_episode_history_once(monkeypatch):
+    from analytics import episodes
+
+    calls = []
+    history = episodes.episode_history
+    monkeypatch.setattr(state, "episode_history", lambda *args: calls.append(1) or history(*args))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[imports.PENDING] = ImportRequest(
+        {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/overview.py").run()
+    for definition in ("unilateral", "early", "unilateral_unimproved"):
+        at.session_state[state.DEFINITION] = definition
+        at.run()
+        assert not at.exception, at.exception
+    assert calls == [1]
+    derived = [key for key in at.session_state[state.CACHE]._entries if key[0] == "episodes"]
+    assert len(derived) == 4  # each definition's episodes, from the one history
