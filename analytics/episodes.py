@@ -143,9 +143,8 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     definition and time scale do not apply to it). `history`: episode_history(caseload, settings)
     when already derived (it is the same under every definition; the dashboard keeps it).
     """
-    clients = caseload.clients
-    if clients is not None and {"duration", "event"} <= set(clients.columns):
-        episodes = clients.copy()
+    if _taken_as_is(caseload):
+        episodes = caseload.clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload)
     present = measures_present(caseload.sessions, settings)
@@ -168,12 +167,20 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
     return episodes
 
 
-def episode_history(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame:
+def episode_history(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame | None:
     """Per client, what every dropout definition reads: appointment counts and dates, the last
     status, the main therapist, the alliance summaries and the outcome change columns (from the
-    sessions table, joined with the clients table), or the clients table alone. The settings'
-    definition, time scale, window and early threshold do not enter it."""
+    sessions table, joined with the clients table), or the clients table alone; None when the
+    clients table is taken as the episodes as it is. The settings' definition, time scale, window
+    and early threshold do not enter it."""
+    if _taken_as_is(caseload):
+        return None
     return _history(caseload, settings, measures_present(caseload.sessions, settings))
+
+
+def _taken_as_is(caseload: Caseload) -> bool:
+    """A clients table that already carries `duration` and `event` is the episodes table."""
+    return caseload.clients is not None and {"duration", "event"} <= set(caseload.clients.columns)
 
 
 def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) -> pd.DataFrame:

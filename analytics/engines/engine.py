@@ -170,7 +170,6 @@ class DuckDBEngine(Engine):
             self.con.execute(f"SET temp_directory = '{temp_directory}'")
         self.con.execute("SET preserve_insertion_order = true")
         self._tables: set[str] = set()
-        self._stored: set[str] = set()
         self._parsed: set[str] = set()  # read from text files into a stored table
 
     def register(self, table: str, source) -> None:
@@ -207,14 +206,12 @@ class DuckDBEngine(Engine):
     def view(self, query: str, name: str | None = None) -> str:
         name = super().view(query, name)
         self._tables.add(name)
-        self._stored.discard(name)
         return name
 
     def materialize(self, query: str, name: str | None = None) -> str:
         name = name or f"_v{next(self._views)}"
         self.run(f"CREATE OR REPLACE TEMP TABLE {q(name)} AS {query}")
         self._tables.add(name)
-        self._stored.add(name)
         return name
 
     def stage(self, query: str, name: str) -> str:
@@ -228,7 +225,7 @@ class DuckDBEngine(Engine):
         not compressed (about 165 bytes a converted appointment), so storing 124 million converted
         appointments of a Parquet dataset spilled to disk, while converting them at each read of
         the files costs less."""
-        return raw in self._stored or raw in self._parsed
+        return raw in self._parsed
 
     def collect(self, query: str) -> pd.DataFrame:
         if query not in self._tables:

@@ -123,6 +123,9 @@ def test_clients_file_with_duration_and_event_is_taken_as_is():
     clients = pd.DataFrame({"client_id": ["x", "y"], "duration": [3.0, 7.0], "event": [1, 2], "referral": ["self", "court"]})
     e = derive_episodes(Caseload(clients=clients), EpisodeSettings("unilateral"))
     assert e["event"].tolist() == [1, 2] and e["duration"].tolist() == [3.0, 7.0]
+    from analytics.episodes import episode_history
+
+    assert episode_history(Caseload(clients=clients)) is None  # nothing to derive for any definition
 
 
 def test_available_definitions_and_clear_refusal():
