@@ -8,6 +8,7 @@ from analytics.charts import survival as survival_charts
 from analytics.episodes import EpisodeSettings
 from analytics.practice import alliance
 from analytics.schema import SRS_CUTOFF
+from analytics.survival.time_varying import session_intervals
 from ui import state, widgets
 
 st.title("Alliance and ruptures")
@@ -88,7 +89,8 @@ with st.expander("How the comparison is made"):
     )
 
 st.header("Dropout risk by alliance level")
-risk = widgets.result_or_reason("alliance_risk", alliance.alliance_risk, sessions, episodes, measure)
+intervals = state.cached_for_every_definition("alliance_intervals", session_intervals, sessions, measure)
+risk = widgets.result_or_reason("alliance_risk", alliance.alliance_risk, sessions, episodes, measure, intervals=intervals)
 if risk is not None:
     for warning in risk.warnings:
         st.caption(warning)

@@ -144,12 +144,11 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
     the appointments of exactly these clients, when already computed."""
     if rows is None:
         rows = rated_rows(sessions, measure, episodes["client_id"])
-    rated = rows.copy()
-    info = episodes.set_index("client_id")[["event", "sessions_attended"]].reindex(rated["client_id"])
-    rated["event"] = info["event"].to_numpy()
-    rated["sessions_attended"] = info["sessions_attended"].to_numpy()
-    rated["outcome"] = rated["event"].map(OUTCOME_LABELS)
-    rated = rated.reset_index(drop=True)
+    info = episodes[["client_id", "event", "sessions_attended"]].set_index("client_id").reindex(rows["client_id"])
+    event = info["event"].reset_index(drop=True)
+    rated = rows.assign(event=event.to_numpy(), sessions_attended=info["sessions_attended"].to_numpy(),
+                        outcome=event.map(OUTCOME_LABELS).to_numpy())  # the one copy of the kept rows
+    rated.index = pd.RangeIndex(len(rated))
     rated.attrs["clients"] = int(episodes["client_id"].nunique())  # so results can say how many had no rating
     return rated
 
@@ -261,33 +260,30 @@ def ruptures_of(
     fewer than `suppress_below` clients."""
     _check_rules(min_drop, cutoff)
     within = int(within)
-    rated = rated.assign(rupture=flag_ruptures(rated, measure, min_drop, cutoff).to_numpy())
     runs = ClientRuns(rated["client_id"])
-    rated["previous"] = runs.shift(rated[measure])
-    rated["ruptures_so_far"] = runs.cumsum(rated["rupture"])
-
+    scores = rated[measure].to_numpy(dtype=float)
+    rupture = flag_ruptures(rated, measure, min_drop, cutoff).to_numpy()
+    ruptures_so_far = runs.cumsum(rupture)
     per_client = pd.DataFrame({
         "client_id": rated["client_id"].to_numpy()[runs.first],
         "rated_sessions": runs.lengths(),
-        "ruptures": runs.totals(rated["rupture"]),
+        "ruptures": runs.totals(rupture),
     })
-    first = rated.loc[rated["rupture"] & (rated["ruptures_so_far"] == 1)]
-    first = first.set_index("client_id")[["session_number", "rated_number", "previous", measure, "event", "sessions_attended"]]
-    first = first.rename(columns={"session_number": "rupture_session", "previous": "pre_rupture_level", measure: "rupture_score"})
-
-    later = rated.merge(first[["rated_number", "pre_rupture_level"]].rename(columns={"rated_number": "at"}),
-                        left_on="client_id", right_index=True)
-    later = later.loc[(later["rated_number"] > later["at"]) & (later["rated_number"] <= later["at"] + within)]
-    follow = later.groupby("client_id").agg(best=(measure, "max"), seen=(measure, "size"))
-    follow = follow.reindex(first.index)
-    repaired = (follow["best"] >= first["pre_rupture_level"]).to_numpy()
-    still_open = (first["event"] == 0).to_numpy() & (follow["seen"].fillna(0).to_numpy() < within)
+    at = np.flatnonzero(rupture & (ruptures_so_far == 1))  # each ruptured client's first rupture, in client order
+    event = rated["event"].to_numpy()[at]
+    first = pd.DataFrame({
+        "rupture_session": rated["session_number"].to_numpy()[at],
+        "pre_rupture_level": runs.shift(scores)[at],
+        "rupture_score": scores[at],
+        "event": event,
+        "sessions_attended": rated["sessions_attended"].to_numpy()[at],
+    }, index=runs.run[at])  # each at its client's row of per_client
+    best, seen = _following(scores, at, runs, within)
+    repaired = best >= first["pre_rupture_level"].to_numpy()
+    still_open = (event == 0) & (seen < within)
     first["repair"] = np.select([repaired, still_open], ["repaired", "not yet known"], "not repaired")
     first["dropout_within"] = _dropout_within(first["event"], first["sessions_attended"] - first["rupture_session"], within)
-    per_client = per_client.merge(
-        first[["rupture_session", "pre_rupture_level", "rupture_score", "repair", "dropout_within"]],
-        left_on="client_id", right_index=True, how="left",
-    )
+    per_client = per_client.join(first[["rupture_session", "pre_rupture_level", "rupture_score", "repair", "dropout_within"]])
 
     eligible = per_client.loc[per_client["rated_sessions"] >= 2]
     with_rupture = int((eligible["ruptures"] > 0).sum())
@@ -316,7 +312,7 @@ def ruptures_of(
         "ci_lower": float(r_lower), "ci_upper": float(r_upper),
     }])
 
-    comparison, warnings = _rupture_comparison(rated, first, within)
+    comparison, warnings = _rupture_comparison(rated, runs, ruptures_so_far, first, within)
     return RuptureResult(measure, within, per_client, rates, per_client_counts, repair, comparison,
                          _rupture_takeaway(rates, repair, comparison, within, suppress_below), warnings=warnings,
                          n_used=len(eligible), n_left_out=rated.attrs.get("clients", len(per_client)) - len(eligible))
@@ -324,14 +320,30 @@ def ruptures_of(
 
 def _dropout_within(event: pd.Series, sessions_after: pd.Series, within: int) -> np.ndarray:
     """"yes" / "no" / "not yet known" for a dropout with at most `within` attended sessions after the index."""
-    event, after = event.to_numpy(), sessions_after.to_numpy()
-    soon = after <= within
-    return np.select(
-        [(event == EVENT_DROPOUT) & soon, (event == 0) & soon], ["yes", "not yet known"], "no"
-    )
+    dropout, unknown = _dropout_masks(event, sessions_after, within)
+    return np.select([dropout, unknown], ["yes", "not yet known"], "no")
 
 
-def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -> tuple[pd.DataFrame, list[str]]:
+def _dropout_masks(event, sessions_after, within: int) -> tuple[np.ndarray, np.ndarray]:
+    """_dropout_within's "yes" and "not yet known" as two masks (cheaper than text on many rows)."""
+    event, soon = np.asarray(event), np.asarray(sessions_after) <= within
+    return (event == EVENT_DROPOUT) & soon, (event == 0) & soon
+
+
+def _following(scores: np.ndarray, at: np.ndarray, runs: ClientRuns, within: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row in `at`: the best score and the number of the client's next `within` rated
+    sessions (the rows just after it in client order, up to the end of its client's run)."""
+    end = np.append(runs.first, runs.n)[runs.run[at] + 1]
+    best, seen = np.full(len(at), np.nan), np.zeros(len(at), dtype=np.int64)
+    for step in range(1, within + 1):
+        later = at + step < end
+        best[later] = np.fmax(best[later], scores[at[later] + step])
+        seen += later
+    return best, seen
+
+
+def _rupture_comparison(rated: pd.DataFrame, runs: ClientRuns, ruptures_so_far: np.ndarray, first: pd.DataFrame,
+                        within: int) -> tuple[pd.DataFrame, list[str]]:
     ruptured = first.loc[first["dropout_within"] != "not yet known"]
     k, n = int((ruptured["dropout_within"] == "yes").sum()), len(ruptured)
     lower, upper = wilson_interval(k, n)
@@ -339,14 +351,15 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
              "ci_lower": float(lower), "ci_upper": float(upper),
              "note": f"dropout within {within} sessions of the first rupture (Wilson interval)"}]
 
-    landmarks = rated.loc[(rated["rated_number"] >= 2) & (rated["ruptures_so_far"] == 0)]
-    landmarks = landmarks.assign(
-        outcome=_dropout_within(landmarks["event"], landmarks["sessions_attended"] - landmarks["session_number"], within)
-    )
-    landmarks = landmarks.loc[landmarks["outcome"] != "not yet known"]
-    per_session = landmarks.assign(dropout=landmarks["outcome"] == "yes").groupby("session_number").agg(
-        n=("dropout", "size"), dropouts=("dropout", "sum")
-    )
+    landmark = np.flatnonzero((rated["rated_number"].to_numpy() >= 2) & (ruptures_so_far == 0))
+    session = rated["session_number"].to_numpy()[landmark]
+    dropout, unknown = _dropout_masks(rated["event"].to_numpy()[landmark],
+                                      rated["sessions_attended"].to_numpy()[landmark] - session, within)
+    landmark, session, dropout = landmark[~unknown], session[~unknown], dropout[~unknown]
+    counted = np.bincount(session)
+    numbers = np.flatnonzero(counted)
+    per_session = pd.DataFrame({"n": counted[numbers], "dropouts": np.bincount(session, weights=dropout)[numbers].astype(np.int64)},
+                               index=pd.Index(numbers, name="session_number"))
     weights = ruptured.groupby("rupture_session").size()
     usable = weights.index.intersection(per_session.index)
     warnings = []
@@ -361,8 +374,8 @@ def _rupture_comparison(rated: pd.DataFrame, first: pd.DataFrame, within: int) -
     p = (per_session.loc[usable, "dropouts"] / per_session.loc[usable, "n"]).to_numpy()
     rate = float(np.sum(w * p)) if len(w) else np.nan
     se = float(np.sqrt(np.sum(w**2 * p * (1 - p) / per_session.loc[usable, "n"].to_numpy()))) if len(w) else np.nan
-    rows.append({"group": "no rupture by the same session", "clients": int(landmarks["client_id"].nunique()),
-                 "index_sessions": len(landmarks), "dropouts": int((landmarks["outcome"] == "yes").sum()), "rate": rate,
+    rows.append({"group": "no rupture by the same session", "clients": len(np.unique(runs.run[landmark])),
+                 "index_sessions": len(landmark), "dropouts": int(dropout.sum()), "rate": rate,
                  "ci_lower": max(0.0, rate - Z95 * se), "ci_upper": min(1.0, rate + Z95 * se),
                  "note": "standardized to the session numbers of the ruptures (approximate normal interval)"})
     if n < 10:
@@ -398,15 +411,17 @@ def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.
 
 
 def alliance_risk(
-    sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs", use_cox: bool = True
+    sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs", use_cox: bool = True,
+    intervals: pd.DataFrame | None = None,
 ) -> AllianceRiskResult:
     """Dropout risk by alliance level: the time-varying Cox model (alliance updated every session)
     with `use_cox`, else (or when the model has no alliance term) Kaplan-Meier curves by
-    first-session alliance."""
+    first-session alliance. `intervals`: session_intervals of exactly the episodes' clients, when
+    already computed."""
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
     if use_cox:
-        result = fit_time_varying(sessions, episodes, measure=measure)
+        result = fit_time_varying(sessions, episodes, measure=measure, intervals=intervals)
         row = result.table.loc[result.table["term"] == measure]
         if len(row):
             return AllianceRiskResult(measure, "time-varying Cox", result.table, _cox_reading(row.iloc[0], measure),

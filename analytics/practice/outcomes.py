@@ -220,7 +220,7 @@ def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, setting
     measure = chosen_measure(episodes, settings)
     rated = rated_sessions(sessions, episodes, measure, rows)
     rated = rated.loc[rated["session_number"] <= max_session]
-    ending = episodes.set_index("client_id")["ending"].map(ENDING_GROUPS)
+    ending = episodes[["client_id", "ending"]].set_index("client_id")["ending"].map(ENDING_GROUPS)
     rated = rated.assign(ending=ending.reindex(rated["client_id"]).to_numpy())
     table = mean_table(rated, ["ending", "session_number"], measure)
     table["ending"] = pd.Categorical(table["ending"], GROUP_ORDER, ordered=True)

@@ -97,7 +97,7 @@ def rolling_rate(ended: pd.Series, event: pd.Series, target_rate: float | None =
     """Dropouts among the episodes that ended in the 12 months up to each month's end (from the
     first month with 12 months of history), with its Wilson interval and the practice's target."""
     month = pd.to_datetime(ended).dt.to_period("M")
-    counts = dropout_rates(pd.DataFrame({"event": event.to_numpy(), "month": month.to_numpy()}), "month")
+    counts = dropout_rates(pd.DataFrame({"event": event.to_numpy(), "month": month.array}), "month")  # not boxed per row
     counts = counts.loc[counts["month"] != "unknown"]
     monthly = (counts.assign(month=pd.PeriodIndex(counts["month"], freq="M")).set_index("month")[RATE_COUNTS]
                .reindex(pd.period_range(month.min(), month.max(), freq="M"), fill_value=0))

@@ -20,5 +20,5 @@ from analytics.survival.curves import (
 from analytics.survival.fine_gray import FineGrayResult, fit_fine_gray
 from analytics.survival.landmark import LandmarkResult, landmark_km
 from analytics.survival.proportional_hazards import PHTestResult, ph_test
-from analytics.survival.time_varying import counting_process, fit_time_varying
+from analytics.survival.time_varying import counting_process, fit_time_varying, session_intervals
 from analytics.survival.rmst import RMSTResult, default_tau, restricted_mean

@@ -14,6 +14,7 @@ dropout "at k" is the failure to come back after session k, which follows that r
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analytics.client_runs import ClientRuns, in_client_order
@@ -24,38 +25,61 @@ from analytics.survival.cox_results import CoxResult, fit_design
 FIRST_INTERVAL = " at their start (every client's first interval)"
 
 
-def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs",
-                     lag: int = 1) -> pd.DataFrame:
-    """Start/stop rows: client_id, therapist_id, session, start, stop, event (1 = dropout on this
-    interval), and `measure` = the last rating known `lag` sessions before the interval's end."""
+def session_intervals(sessions: pd.DataFrame, measure: str = "srs", lag: int = 1,
+                      clients: pd.Series | None = None) -> pd.DataFrame:
+    """counting_process's rows without the outcome: client_id, session, start, stop and `measure`
+    (of `clients` when given). They are the same under every dropout definition, so the dashboard
+    keeps them when the definition changes."""
     if int(lag) < 0:
         raise ValueError("lag must be 0 (the rating of the session ending the interval) or more.")
-    for table, name, needed in ((sessions, "sessions", ("client_id", "date", "status", measure)),
-                                (episodes, "episodes", ("client_id", "event"))):
-        missing = [c for c in needed if c not in table]
-        if missing:
-            raise ValueError(f"The {name} table has no column {', '.join(map(repr, missing))}; "
-                             f"the time-varying model needs {', '.join(needed)}.")
-    attended = sessions.loc[(sessions["status"] == "attended") & sessions["client_id"].isin(episodes["client_id"]),
-                            ["client_id", "date", measure]]
-    attended = in_client_order(attended).reset_index(drop=True)
+    _require(sessions, "sessions", ("client_id", "date", "status", measure))
+    attended = sessions["status"] == "attended"
+    if clients is not None:
+        attended &= sessions["client_id"].isin(clients)
+    attended = in_client_order(sessions.loc[attended, ["client_id", "date", measure]])
     runs = ClientRuns(attended["client_id"])
     session = runs.number()
-    carried = runs.shift(runs.ffill(attended[measure]), int(lag))
-    kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
-    info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(attended["client_id"])
-    dropout = (info["event"].to_numpy() == EVENT_DROPOUT) & (session == runs.size())
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "client_id": attended["client_id"].to_numpy(),
         "session": session,
         "start": (session - 1).astype(float),
         "stop": session.astype(float),
-        "event": dropout.astype(int),
-        measure: carried,
+        measure: runs.shift(runs.ffill(attended[measure]), int(lag)),
+    })
+
+
+def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str = "srs",
+                     lag: int = 1, intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Start/stop rows: client_id, therapist_id, session, start, stop, event (1 = dropout on this
+    interval), and `measure` = the last rating known `lag` sessions before the interval's end.
+    `intervals`: session_intervals of the appointments of exactly the episodes' clients, when
+    already computed."""
+    _require(episodes, "episodes", ("client_id", "event"))
+    if intervals is None:
+        intervals = session_intervals(sessions, measure, lag, episodes["client_id"])
+    ids = intervals["client_id"].to_numpy()
+    last = np.ones(len(ids), dtype=bool)  # the client's last interval: where the next row is another client's
+    last[:-1] = ids[1:] != ids[:-1]
+    kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
+    info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(ids)
+    out = pd.DataFrame({
+        "client_id": ids,
+        "session": intervals["session"].to_numpy(),
+        "start": intervals["start"].to_numpy(),
+        "stop": intervals["stop"].to_numpy(),
+        "event": ((info["event"].to_numpy() == EVENT_DROPOUT) & last).astype(int),
+        measure: intervals[measure].to_numpy(),
     })
     if "therapist_id" in info:
         out.insert(1, "therapist_id", info["therapist_id"].to_numpy())
     return out
+
+
+def _require(table: pd.DataFrame, name: str, needed: tuple[str, ...]) -> None:
+    missing = [c for c in needed if c not in table]
+    if missing:
+        raise ValueError(f"The {name} table has no column {', '.join(map(repr, missing))}; "
+                         f"the time-varying model needs {', '.join(needed)}.")
 
 
 def fit_time_varying(
@@ -67,15 +91,16 @@ def fit_time_varying(
     reference_levels: dict[str, str] | None = None,
     lag: int = 1,
     time_limit: float = 120.0,
+    intervals: pd.DataFrame | None = None,
 ) -> CoxResult:
     """Dropout hazard by session with the last known `measure` rating as a time-varying covariate
     (`lag`: see the module docstring), plus fixed covariates from the episodes; standard errors
-    clustered by therapist by default."""
+    clustered by therapist by default. `intervals`: see counting_process."""
     covariates = [c for c in covariates if c != measure]
     missing = [c for c in covariates + ([cluster] if cluster else []) if c not in episodes]
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
-    rows = counting_process(sessions, episodes, measure, lag)
+    rows = counting_process(sessions, episodes, measure, lag, intervals)
     added = list(dict.fromkeys(covariates + ([cluster] if cluster and cluster not in rows else [])))
     if added:
         fixed = episodes[["client_id"] + added].drop_duplicates("client_id").set_index("client_id")

@@ -1,6 +1,7 @@
 """A change of definition keeps what does not depend on it: the episode history is derived once,
 the appointments of the filtered clients are the same table, the watch list's per-appointment
-features and the numbered rated sessions of the Alliance and Outcomes pages are computed once."""
+features, the numbered rated sessions of the Alliance and Outcomes pages and the Alliance page's
+session intervals (the time-varying model's rows) are computed once."""
 
 from __future__ import annotations
 
@@ -51,6 +52,29 @@ def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, pag
         at.run()
         assert not at.exception, at.exception
     assert calls == [measure]
+
+
+def test_a_change_of_definition_keeps_the_session_intervals_of_the_time_varying_model(monkeypatch):
+    from analytics.survival import time_varying
+
+    calls = []
+    intervals = time_varying.session_intervals
+    monkeypatch.setattr(time_varying, "session_intervals",
+                        lambda sessions, measure, *rest: calls.append(len(sessions)) or intervals(sessions, measure, *rest))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[imports.PENDING] = ImportRequest(
+        {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/alliance.py").run()
+    risk = {}
+    for definition in ("unilateral", "early", "therapist_judged"):
+        at.session_state[state.DEFINITION] = definition
+        at.run()
+        assert not at.exception, at.exception
+        risk[definition] = next(result.table for key, (_, result) in at.session_state[state.CACHE]._entries.items()
+                                if key[0] == "alliance_risk" and key[2].dropout_definition == definition)
+    assert calls == [18_473]  # every appointment of the sample, once for every definition
+    assert not risk["unilateral"].equals(risk["early"])  # each definition's own dropouts in the model
 
 
 def test_a_change_of_definition_derives_the_episode_history_once(monkeypatch):
