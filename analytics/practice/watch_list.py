@@ -149,9 +149,23 @@ def _snapshots(sessions: pd.DataFrame, episodes: pd.DataFrame, seed: int,
     wanted = wanted.loc[wanted["appointment"] > 0]
     if appointments is None:
         appointments = appointment_features(sessions.loc[sessions["client_id"].isin(wanted["client_id"])])
-    snap = wanted.merge(appointments, on=["client_id", "appointment"], how="inner")
+    row, found = _appointment_rows(appointments, wanted["client_id"], wanted["appointment"].to_numpy())
+    taken = wanted.index[found]  # the episodes' own rows (one per client), in their order
     intake = [c for c in INTAKE_FEATURES + ("therapist_id", "therapist_label", "sessions_attended") if c in episodes]
-    return snap.merge(episodes[["client_id"] + intake], on="client_id", how="left")
+    features = appointments.iloc[row].drop(columns=["client_id", "appointment"])
+    return pd.concat([wanted.loc[taken].reset_index(drop=True), features.reset_index(drop=True),
+                      episodes[intake].iloc[taken].reset_index(drop=True)], axis=1)
+
+
+def _appointment_rows(appointments: pd.DataFrame, client_ids: pd.Series, number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each client's `number`-th appointment is in appointment_features' table, and which
+    were found. The table holds each client's appointments 1, 2, ... as one run, so the row is the
+    run's start plus the number: one lookup per client, not a join on (client, appointment)."""
+    starts = np.flatnonzero(appointments["appointment"].to_numpy() == 1)
+    lengths = np.diff(np.append(starts, len(appointments)))
+    run = pd.Index(appointments["client_id"].to_numpy()[starts]).get_indexer(client_ids)
+    found = (run >= 0) & (number <= np.where(run >= 0, lengths[run], 0))
+    return starts[run[found]] + number[found] - 1, found
 
 
 def _fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iterations: int = 50) -> np.ndarray:
