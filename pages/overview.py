@@ -7,7 +7,6 @@ Only the open section is computed and drawn, and the first view holds words, num
 but no chart: a chart's script alone takes the browser the whole first-page budget, and every change of
 definition or filter redraws one section (docs/scale.md, "Speed as a director feels it")."""
 
-from dataclasses import replace
 
 import streamlit as st
 
@@ -17,7 +16,6 @@ from analytics.output import export, summary
 from analytics.practice import outcomes as practice_outcomes
 from analytics.practice import overview, periods
 from analytics.proportions import percent
-from analytics.schema import DEFINITIONS
 from analytics.survival import curves
 from ui import state, widgets
 
@@ -118,7 +116,7 @@ def by_group() -> None:
 
 def by_definition() -> None:
     outcomes = state.cached_for_every_definition("practice_definition_outcomes", overview.definition_outcomes, caseload,
-                                                  replace(settings, dropout_definition=DEFINITIONS[0]))
+                                                  settings)
     sensitivity = state.cached(
         "practice_sensitivity",
         lambda c, s, e, t, o: overview.definition_sensitivity(c, s, client_ids=e["client_id"], suppress_below=t, outcomes=o),

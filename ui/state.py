@@ -212,8 +212,7 @@ def all_episodes() -> pd.DataFrame:
 
 def _derive(loaded: Caseload, settings: EpisodeSettings) -> tuple[pd.DataFrame | None, str | None]:
     try:
-        history = cached_for_every_definition("episode_history", episode_history, loaded,
-                                              replace(settings, dropout_definition=DEFINITIONS[0]))
+        history = cached_for_every_definition("episode_history", episode_history, loaded, settings)
         return derive_episodes(loaded, settings, history), None
     except ValueError as exc:
         return None, str(exc)
@@ -322,9 +321,17 @@ def cached(name: str, fn: Callable, *args, **kwargs) -> Any:
 
 
 def cached_for_every_definition(name: str, fn: Callable, *args, **kwargs) -> Any:
-    """`cached` for a result that covers every dropout definition (the definition comparison):
-    choosing another definition in the sidebar finds it in the cache."""
-    return _memo(name, replace(episode_settings(), dropout_definition=DEFINITIONS[0]), fn, args, kwargs)
+    """`cached` for a result that covers every dropout definition (the definition comparison) or
+    does not depend on it: choosing another definition in the sidebar finds it in the cache. Episode
+    settings among the arguments are passed with the first definition, so the chosen one does not
+    split the cache."""
+    args = tuple(_every_definition(value) for value in args)
+    kwargs = {key: _every_definition(value) for key, value in kwargs.items()}
+    return _memo(name, _every_definition(episode_settings()), fn, args, kwargs)
+
+
+def _every_definition(value: Any) -> Any:
+    return replace(value, dropout_definition=DEFINITIONS[0]) if isinstance(value, EpisodeSettings) else value
 
 
 def cached_shown(name: str, fn: Callable, *args, **kwargs) -> Any:

@@ -77,17 +77,20 @@ def test_a_change_of_definition_keeps_the_session_intervals_of_the_time_varying_
     assert not risk["unilateral"].equals(risk["early"])  # each definition's own dropouts in the model
 
 
-def test_a_change_of_definition_derives_the_episode_history_once(monkeypatch):
+def test_a_change_of_definition_derives_the_episode_history_and_the_sidebar_choices_once(monkeypatch):
     from analytics import episodes
 
-    calls = []
+    calls, computed = [], []
     history = episodes.episode_history
     monkeypatch.setattr(state, "episode_history", lambda *args: calls.append(1) or history(*args))
+    calculating = state._calculating
+    monkeypatch.setattr(state, "_calculating", lambda name, *rest: computed.append(name) or calculating(name, *rest))
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state[imports.PENDING] = ImportRequest(
         {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
     at.switch_page("pages/data.py").run()
     at.switch_page("pages/overview.py").run()
+    computed.clear()  # the first page's run settles the sidebar's defaults; the changes start here
     for definition in ("unilateral", "early", "unilateral_unimproved"):
         at.session_state[state.DEFINITION] = definition
         at.run()
@@ -95,3 +98,5 @@ def test_a_change_of_definition_derives_the_episode_history_once(monkeypatch):
     assert calls == [1]
     derived = [key for key in at.session_state[state.CACHE]._entries if key[0] == "episodes"]
     assert len(derived) == 4  # each definition's episodes, from the one history
+    # what the sidebar offers does not depend on the definition either: found once
+    assert "available_definitions" not in computed and "measures_present" not in computed
