@@ -308,6 +308,25 @@ def test_counting_process_lag_zero_uses_the_rating_of_the_session_ending_the_int
     np.testing.assert_array_equal(counting_process(sessions, episodes, "srs")["srs"], [np.nan, 30, 30, 25])
 
 
+def test_session_intervals_built_once_serve_every_definition():
+    """The intervals without the outcome, built once, give each definition's own model: the same
+    table and fit as building them for that definition's episodes."""
+    from analytics.episodes import EpisodeSettings, derive_episodes
+    from analytics.survival.time_varying import session_intervals
+    from analytics.synth import generate_caseload
+
+    caseload = generate_caseload().caseload()
+    intervals = session_intervals(caseload.sessions, "srs")
+    fits = {}
+    for definition in ("therapist_judged", "unilateral"):
+        episodes = derive_episodes(caseload, EpisodeSettings(definition))
+        pd.testing.assert_frame_equal(counting_process(caseload.sessions, episodes, "srs", intervals=intervals),
+                                      counting_process(caseload.sessions, episodes, "srs"))
+        fits[definition] = fit_time_varying(caseload.sessions, episodes, "srs", intervals=intervals).table
+        pd.testing.assert_frame_equal(fits[definition], fit_time_varying(caseload.sessions, episodes, "srs").table)
+    assert fits["therapist_judged"].loc[0, "hr"] != fits["unilateral"].loc[0, "hr"]  # each its own dropouts
+
+
 def test_time_varying_alliance_recovers_the_synthetic_effect():
     """The synthetic dropout after session t depends on that session's SRS (logit -0.45 per 4
     points): lag 0 recovers it (HR ~ exp(-0.1125) = 0.894 per point); the strictly predictable
