@@ -160,11 +160,11 @@ def _snapshots(sessions: pd.DataFrame, episodes: pd.DataFrame, seed: int,
 def _appointment_rows(appointments: pd.DataFrame, client_ids: pd.Series, number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each client's `number`-th appointment is in appointment_features' table, and which
     were found. The table holds each client's appointments 1, 2, ... as one run, so the row is the
-    run's start plus the number: one lookup per client, not a join on (client, appointment)."""
+    run's start plus the number (1 or more): one lookup per client, not a join on (client, appointment)."""
     starts = np.flatnonzero(appointments["appointment"].to_numpy() == 1)
-    lengths = np.diff(np.append(starts, len(appointments)))
+    lengths = np.append(np.diff(np.append(starts, len(appointments))), 0)  # a client not found (-1): none
     run = pd.Index(appointments["client_id"].to_numpy()[starts]).get_indexer(client_ids)
-    found = (run >= 0) & (number <= np.where(run >= 0, lengths[run], 0))
+    found = number <= lengths[run]
     return starts[run[found]] + number[found] - 1, found
 
 

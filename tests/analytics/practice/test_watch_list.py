@@ -6,6 +6,7 @@ import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.practice.watch_list import (
+    _appointment_rows,
     _snapshots,
     _takeaway,
     appointment_features,
@@ -182,3 +183,20 @@ def test_features_of_every_client_given_ahead_give_the_same_watch_list(definitio
     assert (given.takeaway, given.warnings, given.n_used, given.n_left_out) == \
         (alone.takeaway, alone.warnings, alone.n_used, alone.n_left_out)
     assert len(alone.table) > 10
+
+
+def test_a_snapshot_finds_the_same_appointment_as_a_join_on_client_and_number():
+    """Each client's n-th appointment, found by its run in the features table, is the row a join on
+    (client_id, appointment) finds; a client without that many appointments, or none, is left out."""
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 6, size=40)
+    appointments = pd.DataFrame({"client_id": np.repeat([f"c{i:02d}" for i in range(40)], counts),
+                                 "appointment": np.concatenate([np.arange(1, n + 1) for n in counts])})
+    appointments["row"] = np.arange(len(appointments))
+    wanted = pd.DataFrame({"client_id": rng.choice([f"c{i:02d}" for i in range(45)], size=60),
+                           "appointment": rng.integers(1, 7, size=60)})
+    joined = wanted.reset_index().merge(appointments, on=["client_id", "appointment"], how="inner")
+    row, found = _appointment_rows(appointments, wanted["client_id"], wanted["appointment"].to_numpy())
+    assert 0 < found.sum() < len(wanted)
+    np.testing.assert_array_equal(np.flatnonzero(found), joined["index"])
+    np.testing.assert_array_equal(row, joined["row"])
