@@ -14,7 +14,6 @@ dropout "at k" is the failure to come back after session k, which follows that r
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from analytics.client_runs import ClientRuns, in_client_order
@@ -58,8 +57,8 @@ def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: st
     if intervals is None:
         intervals = session_intervals(sessions, measure, lag, episodes["client_id"])
     ids = intervals["client_id"].to_numpy()
-    last = np.ones(len(ids), dtype=bool)  # the client's last interval: where the next row is another client's
-    last[:-1] = ids[1:] != ids[:-1]
+    runs = ClientRuns(ids)
+    last = runs.number() == runs.size()  # each client's last interval
     kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
     info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(ids)
     out = pd.DataFrame({
