@@ -18,6 +18,14 @@ def in_client_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if _sorted(frame) else frame.sort_values(["client_id", "date"], kind="stable")
 
 
+def attended_in_client_order(sessions: pd.DataFrame, columns: list[str], clients: pd.Series | None = None) -> pd.DataFrame:
+    """The attended appointments' `columns` (of `clients` when given), by client, then date."""
+    attended = sessions["status"] == "attended"
+    if clients is not None:
+        attended &= sessions["client_id"].isin(clients)
+    return in_client_order(sessions.loc[attended, columns])
+
+
 def _sorted(frame: pd.DataFrame) -> bool:
     """Whether a stable sort by client and date would leave the rows where they are."""
     ids, dates = frame["client_id"].to_numpy(dtype=object), frame["date"].to_numpy()

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.client_runs import ClientRuns, in_client_order
+from analytics.client_runs import ClientRuns, attended_in_client_order
 from analytics.episodes import EpisodeSettings
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
@@ -127,10 +127,7 @@ def rated_rows(sessions: pd.DataFrame, measure: str, clients: pd.Series | None =
     the same under every definition (the dashboard keeps it when the definition changes)."""
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
-    attended = sessions.loc[sessions["status"] == "attended", ["client_id", "date", measure]]
-    if clients is not None:
-        attended = attended.loc[attended["client_id"].isin(clients)]
-    attended = in_client_order(attended)
+    attended = attended_in_client_order(sessions, ["client_id", "date", measure], clients)
     attended = attended.assign(session_number=ClientRuns(attended["client_id"]).number())
     rated = attended.loc[attended[measure].notna()].copy()
     rated["rated_number"] = ClientRuns(rated["client_id"]).number()

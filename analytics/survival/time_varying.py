@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.client_runs import ClientRuns, in_client_order
+from analytics.client_runs import ClientRuns, attended_in_client_order
 from analytics.models.design import build_design
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival.cox_results import CoxResult, fit_design
@@ -32,10 +32,7 @@ def session_intervals(sessions: pd.DataFrame, measure: str = "srs", lag: int = 1
     if int(lag) < 0:
         raise ValueError("lag must be 0 (the rating of the session ending the interval) or more.")
     _require(sessions, "sessions", ("client_id", "date", "status", measure))
-    attended = sessions["status"] == "attended"
-    if clients is not None:
-        attended &= sessions["client_id"].isin(clients)
-    attended = in_client_order(sessions.loc[attended, ["client_id", "date", measure]])
+    attended = attended_in_client_order(sessions, ["client_id", "date", measure], clients)
     runs = ClientRuns(attended["client_id"])
     session = runs.number()
     return pd.DataFrame({
