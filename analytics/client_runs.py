@@ -26,6 +26,16 @@ def attended_in_client_order(sessions: pd.DataFrame, columns: list[str], clients
     return in_client_order(sessions.loc[attended, columns])
 
 
+def client_positions(row_ids, client_ids) -> np.ndarray:
+    """Per row, the position of its client in `client_ids` (unique), -1 where it is not there. Each
+    client is looked up once per run of its rows, not once per row as a reindex on the text ids
+    would; with `pandas.api.extensions.take(..., allow_fill=True)` this gives a reindex's values."""
+    ids = np.asarray(row_ids, dtype=object)
+    new = np.ones(len(ids), dtype=bool)
+    new[1:] = ids[1:] != ids[:-1]
+    return pd.Index(client_ids).get_indexer(ids[new])[np.cumsum(new) - 1]
+
+
 def _sorted(frame: pd.DataFrame) -> bool:
     """Whether a stable sort by client and date would leave the rows where they are."""
     ids, dates = frame["client_id"].to_numpy(dtype=object), frame["date"].to_numpy()

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.client_runs import ClientRuns, attended_in_client_order
+from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions
 from analytics.episodes import EpisodeSettings
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
@@ -141,10 +141,11 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
     the appointments of exactly these clients, when already computed."""
     if rows is None:
         rows = rated_rows(sessions, measure, episodes["client_id"])
-    info = episodes[["client_id", "event", "sessions_attended"]].set_index("client_id").reindex(rows["client_id"])
-    event = info["event"].reset_index(drop=True)
-    rated = rows.assign(event=event.to_numpy(), sessions_attended=info["sessions_attended"].to_numpy(),
-                        outcome=event.map(OUTCOME_LABELS).to_numpy())  # the one copy of the kept rows
+    found = client_positions(rows["client_id"], episodes["client_id"])
+    per_client = {"event": episodes["event"], "sessions_attended": episodes["sessions_attended"],
+                  "outcome": episodes["event"].map(OUTCOME_LABELS)}
+    rated = rows.assign(**{name: pd.api.extensions.take(values.to_numpy(), found, allow_fill=True)
+                           for name, values in per_client.items()})  # the one copy of the kept rows
     rated.index = pd.RangeIndex(len(rated))
     rated.attrs["clients"] = int(episodes["client_id"].nunique())  # so results can say how many had no rating
     return rated

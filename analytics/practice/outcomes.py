@@ -21,8 +21,9 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from analytics.client_runs import client_positions
 from analytics.episodes import EpisodeSettings, episode_measures
-from analytics.practice.alliance import TrajectoryResult, mean_table, rated_sessions
+from analytics.practice.alliance import TrajectoryResult, mean_table, rated_rows
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import Privacy, Reported
 from analytics.schema import LEFT
@@ -216,12 +217,14 @@ def _effects_takeaway(table: pd.DataFrame, measure: str) -> str:
 def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSettings(),
                          max_session: int = 20, rows: pd.DataFrame | None = None) -> TrajectoryResult:
     """Mean outcome score by attended session number for each ending (completed, left, ...).
-    `rows`: rated_rows of the chosen measure, when already computed (see rated_sessions)."""
+    `rows`: rated_rows of the episodes' clients for the chosen measure, when already computed."""
     measure = chosen_measure(episodes, settings)
-    rated = rated_sessions(sessions, episodes, measure, rows)
-    rated = rated.loc[rated["session_number"] <= max_session]
-    ending = episodes[["client_id", "ending"]].set_index("client_id")["ending"].map(ENDING_GROUPS)
-    rated = rated.assign(ending=ending.reindex(rated["client_id"]).to_numpy())
+    if rows is None:
+        rows = rated_rows(sessions, measure, episodes["client_id"])
+    rated = rows.loc[rows["session_number"].to_numpy() <= max_session, ["client_id", "session_number", measure]]
+    found = client_positions(rated["client_id"], episodes["client_id"])
+    ending = pd.api.extensions.take(episodes["ending"].map(ENDING_GROUPS).to_numpy(), found, allow_fill=True)
+    rated = rated.assign(ending=ending)
     table = mean_table(rated, ["ending", "session_number"], measure)
     table["ending"] = pd.Categorical(table["ending"], GROUP_ORDER, ordered=True)
     table = table.sort_values(["ending", "session_number"]).reset_index(drop=True)
