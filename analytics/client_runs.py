@@ -29,11 +29,18 @@ def attended_in_client_order(sessions: pd.DataFrame, columns: list[str], clients
 def client_positions(row_ids, client_ids) -> np.ndarray:
     """Per row, the position of its client in `client_ids` (unique), -1 where it is not there. Each
     client is looked up once per run of its rows, not once per row as a reindex on the text ids
-    would; with `pandas.api.extensions.take(..., allow_fill=True)` this gives a reindex's values."""
+    would (see per_row)."""
     ids = np.asarray(row_ids, dtype=object)
     new = np.ones(len(ids), dtype=bool)
     new[1:] = ids[1:] != ids[:-1]
     return pd.Index(client_ids).get_indexer(ids[new])[np.cumsum(new) - 1]
+
+
+def per_row(values: pd.Series, found: np.ndarray) -> np.ndarray:
+    """`values` (one per client, in `client_positions`' order) on each row: what
+    `values.reindex(row_ids).to_numpy()` gives, missing where the client was not found."""
+    stored = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
+    return np.asarray(pd.api.extensions.take(stored, found, allow_fill=True))
 
 
 def _sorted(frame: pd.DataFrame) -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions
+from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions, per_row
 from analytics.episodes import EpisodeSettings
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
@@ -144,8 +144,7 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
     found = client_positions(rows["client_id"], episodes["client_id"])
     per_client = {"event": episodes["event"], "sessions_attended": episodes["sessions_attended"],
                   "outcome": episodes["event"].map(OUTCOME_LABELS)}
-    rated = rows.assign(**{name: pd.api.extensions.take(values.to_numpy(), found, allow_fill=True)
-                           for name, values in per_client.items()})  # the one copy of the kept rows
+    rated = rows.assign(**{name: per_row(values, found) for name, values in per_client.items()})  # the one copy of the kept rows
     rated.index = pd.RangeIndex(len(rated))
     rated.attrs["clients"] = int(episodes["client_id"].nunique())  # so results can say how many had no rating
     return rated

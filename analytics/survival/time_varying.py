@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.client_runs import ClientRuns, attended_in_client_order
+from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions, per_row
 from analytics.models.design import build_design
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival.cox_results import CoxResult, fit_design
@@ -57,17 +57,18 @@ def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: st
     runs = ClientRuns(ids)
     last = runs.number() == runs.size()  # each client's last interval
     kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
-    info = episodes[kept].drop_duplicates("client_id").set_index("client_id").reindex(ids)
+    info = episodes[kept].drop_duplicates("client_id")
+    found = client_positions(ids, info["client_id"])
     out = pd.DataFrame({
         "client_id": ids,
         "session": intervals["session"].to_numpy(),
         "start": intervals["start"].to_numpy(),
         "stop": intervals["stop"].to_numpy(),
-        "event": ((info["event"].to_numpy() == EVENT_DROPOUT) & last).astype(int),
+        "event": ((per_row(info["event"], found) == EVENT_DROPOUT) & last).astype(int),
         measure: intervals[measure].to_numpy(),
     })
     if "therapist_id" in info:
-        out.insert(1, "therapist_id", info["therapist_id"].to_numpy())
+        out.insert(1, "therapist_id", per_row(info["therapist_id"], found))
     return out
 
 
@@ -99,10 +100,10 @@ def fit_time_varying(
     rows = counting_process(sessions, episodes, measure, lag, intervals)
     added = list(dict.fromkeys(covariates + ([cluster] if cluster and cluster not in rows else [])))
     if added:
-        fixed = episodes[["client_id"] + added].drop_duplicates("client_id").set_index("client_id")
-        fixed = fixed.reindex(rows["client_id"])
+        fixed = episodes[["client_id"] + added].drop_duplicates("client_id")
+        found = client_positions(rows["client_id"], fixed["client_id"])
         for name in added:
-            rows[name] = fixed[name].to_numpy()
+            rows[name] = per_row(fixed[name], found)
     needed = [measure] + covariates + ([cluster] if cluster else [])
     complete = rows[needed].notna().all(axis=1).to_numpy()
     warnings = []
