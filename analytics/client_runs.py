@@ -37,8 +37,9 @@ def client_positions(row_ids, client_ids) -> np.ndarray:
 
 
 def per_row(values: pd.Series, found: np.ndarray) -> np.ndarray:
-    """`values` (one per client, in `client_positions`' order) on each row: what
-    `values.reindex(row_ids).to_numpy()` gives, missing where the client was not found."""
+    """`values` (one per client, in the order of the `client_ids` that `found` was looked up in)
+    on each row: what `values.reindex(row_ids).to_numpy()` gives, missing where the client was not
+    found (whole numbers then become floats and booleans objects, as in the reindex)."""
     stored = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
     return np.asarray(pd.api.extensions.take(stored, found, allow_fill=True))
 

@@ -144,7 +144,8 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
     found = client_positions(rows["client_id"], episodes["client_id"])
     per_client = {"event": episodes["event"], "sessions_attended": episodes["sessions_attended"],
                   "outcome": episodes["event"].map(OUTCOME_LABELS)}
-    rated = rows.assign(**{name: per_row(values, found) for name, values in per_client.items()})  # the one copy of the kept rows
+    # The one copy of the kept rows.
+    rated = rows.assign(**{name: per_row(values, found) for name, values in per_client.items()})
     rated.index = pd.RangeIndex(len(rated))
     rated.attrs["clients"] = int(episodes["client_id"].nunique())  # so results can say how many had no rating
     return rated
