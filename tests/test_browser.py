@@ -458,6 +458,7 @@ def test_director_pages_show_no_none_nan_or_raw_column_name(sample_tab):
                 found[where] = bad[:10]
     assert found == {}, f"raw names or missing values shown: {found}"
     assert "Overview, When dropout happens" in read and "Room, match and habits, Five habits" in read, read
+    assert "Alliance and ruptures, Dropout risk by alliance level" in read and "Outcomes, Over the course of therapy" in read, read
 
 
 def test_a_therapist_keeps_its_label_across_pages_and_a_filter(chromium, server, tmp_path):

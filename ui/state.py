@@ -70,13 +70,16 @@ LANDMARK_SESSION = "landmark_session"
 LANDMARK_MEASURE = "landmark_measure"
 FIGURE = "figure"
 OVERVIEW_SECTION = "overview_section"  # the Overview's open tab
+# The Alliance page's rupture rule, per measure, and its follow-up window.
+RUPTURE_RULE = tuple(f"rupture_{part}_{measure}" for measure in ("srs", "wai") for part in ("drop", "use_cutoff", "cutoff")) + (
+    "rupture_within",)
 
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 
 SAMPLE_NAME = "Sample caseload (synthetic)"
 _KEPT = (DEFINITION, EARLY_SESSIONS, ONGOING_WINDOW, TIME_SCALE, OUTCOME_MEASURE, FILTER_SITES, FILTER_THERAPISTS, FILTER_INTAKE,
          SUPPRESS_BELOW, TARGET_RATE, SHOW_IDS, KM_GROUP, RMST_TAU, ENTRY, WEIGHTS, TABLE_ONE_GROUP, COVARIATES,
-         REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES, CLUSTER, STRATA, LANDMARK_SESSION, LANDMARK_MEASURE)
+         REFERENCE_LEVELS, SPLINES, MISSING_COVARIATES, CLUSTER, STRATA, LANDMARK_SESSION, LANDMARK_MEASURE) + RUPTURE_RULE
 
 
 def keep_widget_values() -> None:

@@ -34,8 +34,9 @@ def test_a_change_of_definition_reuses_the_filtered_appointments_and_the_watch_l
     assert len(kept) == 1
 
 
-@pytest.mark.parametrize(("page", "measure"), [("pages/alliance.py", "srs"), ("pages/outcomes.py", "phq9")])
-def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, page, measure):
+@pytest.mark.parametrize(("page", "section", "measure"),
+                         [("pages/alliance.py", "alliance_section", "srs"), ("pages/outcomes.py", "outcomes_section", "phq9")])
+def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, page, section, measure):
     from analytics.practice import alliance
 
     calls = []
@@ -46,6 +47,7 @@ def test_a_change_of_definition_numbers_the_rated_sessions_once(monkeypatch, pag
     at.session_state[imports.PENDING] = ImportRequest(
         {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
     at.switch_page("pages/data.py").run()
+    at.session_state[section] = "Over the course of therapy"  # the section that shows the rated sessions
     at.switch_page(page).run()
     for definition in ("unilateral", "early"):
         at.session_state[state.DEFINITION] = definition
@@ -65,6 +67,7 @@ def test_a_change_of_definition_keeps_the_session_intervals_of_the_time_varying_
     at.session_state[imports.PENDING] = ImportRequest(
         {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")})
     at.switch_page("pages/data.py").run()
+    at.session_state["alliance_section"] = "Dropout risk by alliance level"
     at.switch_page("pages/alliance.py").run()
     risk = {}
     for definition in ("unilateral", "early", "therapist_judged"):

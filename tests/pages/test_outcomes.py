@@ -25,9 +25,15 @@ def test_outcomes_page_shows_the_analytics_results():
     shown = frame(at, "Outcome")
     assert shown["Clients"].map(number).tolist() == rates.table["count"].astype(float).tolist()
     assert leavers_improved(episodes, settings, 0).takeaway in text(at)
-    effects = pre_post_effects(episodes, settings)
-    assert frame(at, "Effect size (d)")["Effect size (d)"].tolist() == [f"{d:,.3g}" for d in effects.table["d"]]
     assert at.sidebar.selectbox(key="outcome_measure").value == "phq9"
+    effects = pre_post_effects(episodes, settings)
+    assert effects.takeaway not in text(at)  # only the open section is computed and drawn
+
+    at.session_state["outcomes_section"] = "How much clients changed"
+    at.run()
+    assert not at.exception, at.exception
+    assert frame(at, "Effect size (d)")["Effect size (d)"].tolist() == [f"{d:,.3g}" for d in effects.table["d"]]
+    assert rates.takeaway not in text(at)
 
 
 def test_the_sidebar_measure_changes_the_page():
@@ -36,7 +42,9 @@ def test_the_sidebar_measure_changes_the_page():
     assert not at.exception
     settings, episodes = _episodes("gad7")
     assert leavers_improved(episodes, settings, 0).takeaway in text(at)
-    assert "GAD-7 over the course of therapy" in [h.value for h in at.header]
+    at.session_state["outcomes_section"] = "Over the course of therapy"
+    at.run()
+    assert "GAD-7 over the course of therapy" in [h.value for h in at.subheader]
 
 
 def test_overview_says_how_many_who_left_had_improved():

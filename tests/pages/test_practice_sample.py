@@ -30,6 +30,7 @@ def test_overview_on_bundled_sample(sample):
 def test_alliance_on_bundled_sample():
     at = open_page("pages/alliance.py")
     assert "clients who later dropped out rated the alliance" in text(at)
+    at = open_page("pages/alliance.py", alliance_section="Dropout risk by alliance level")
     assert "time-varying Cox" in text(at)
 
 
