@@ -26,20 +26,10 @@ def attended_in_client_order(sessions: pd.DataFrame, columns: list[str], clients
     return in_client_order(sessions.loc[attended, columns])
 
 
-def client_positions(row_ids, client_ids) -> np.ndarray:
-    """Per row, the position of its client in `client_ids` (unique), -1 where it is not there. Each
-    client is looked up once per run of its rows, not once per row as a reindex on the text ids
-    would (see per_row)."""
-    ids = np.asarray(row_ids, dtype=object)
-    new = np.ones(len(ids), dtype=bool)
-    new[1:] = ids[1:] != ids[:-1]
-    return pd.Index(client_ids).get_indexer(ids[new])[np.cumsum(new) - 1]
-
-
 def per_row(values: pd.Series, found: np.ndarray) -> np.ndarray:
-    """`values` (one per client, in the order of the `client_ids` that `found` was looked up in)
-    on each row: what `values.reindex(row_ids).to_numpy()` gives, missing where the client was not
-    found (whole numbers then become floats and booleans objects, as in the reindex)."""
+    """`values` (one per client, in the order of the `client_ids` that `ClientRuns.positions` gave
+    `found` for) on each row: what `values.reindex(row_ids).to_numpy()` gives, missing where the
+    client was not found (whole numbers then become floats and booleans objects, as in the reindex)."""
     stored = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
     return np.asarray(pd.api.extensions.take(stored, found, allow_fill=True))
 
@@ -59,13 +49,19 @@ class ClientRuns:
     """The runs of equal `client_id` in a table already in client order."""
 
     def __init__(self, client_ids):
-        ids = np.asarray(client_ids)
-        self.n = len(ids)
+        self.ids = np.asarray(client_ids)
+        self.n = len(self.ids)
         new = np.ones(self.n, dtype=bool)
-        new[1:] = ids[1:] != ids[:-1]
+        new[1:] = self.ids[1:] != self.ids[:-1]
         self.first = np.flatnonzero(new)  # the row each run starts at
         self.run = np.cumsum(new) - 1  # per row: its run
         self.start = self.first[self.run] if self.n else np.zeros(0, dtype=np.int64)
+
+    def positions(self, client_ids) -> np.ndarray:
+        """Per row, the position of its client in `client_ids` (unique), -1 where it is not there.
+        Each client is looked up once per run, not once per row as a reindex on the text ids would
+        (see per_row)."""
+        return pd.Index(client_ids).get_indexer(self.ids[self.first])[self.run]
 
     def number(self) -> np.ndarray:
         """1, 2, ... within each client (a group-by's cumcount + 1)."""

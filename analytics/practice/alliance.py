@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions, per_row
+from analytics.client_runs import ClientRuns, attended_in_client_order, per_row
 from analytics.episodes import EpisodeSettings
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
@@ -141,7 +141,7 @@ def rated_sessions(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: str,
     the appointments of exactly these clients, when already computed."""
     if rows is None:
         rows = rated_rows(sessions, measure, episodes["client_id"])
-    found = client_positions(rows["client_id"], episodes["client_id"])
+    found = ClientRuns(rows["client_id"]).positions(episodes["client_id"])
     per_client = {"event": episodes["event"], "sessions_attended": episodes["sessions_attended"],
                   "outcome": episodes["event"].map(OUTCOME_LABELS)}
     # The one copy of the kept rows.

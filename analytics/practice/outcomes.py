@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from analytics.client_runs import client_positions, per_row
+from analytics.client_runs import ClientRuns, per_row
 from analytics.episodes import EpisodeSettings, episode_measures
 from analytics.practice.alliance import TrajectoryResult, mean_table, rated_rows
 from analytics.proportions import Z95, percent, wilson_interval
@@ -222,7 +222,7 @@ def outcome_trajectories(sessions: pd.DataFrame, episodes: pd.DataFrame, setting
     if rows is None:
         rows = rated_rows(sessions, measure, episodes["client_id"])
     rated = rows.loc[rows["session_number"].to_numpy() <= max_session, ["client_id", "session_number", measure]]
-    found = client_positions(rated["client_id"], episodes["client_id"])
+    found = ClientRuns(rated["client_id"]).positions(episodes["client_id"])
     rated = rated.assign(ending=per_row(episodes["ending"].map(ENDING_GROUPS), found))
     table = mean_table(rated, ["ending", "session_number"], measure)
     table["ending"] = pd.Categorical(table["ending"], GROUP_ORDER, ordered=True)

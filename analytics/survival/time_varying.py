@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.client_runs import ClientRuns, attended_in_client_order, client_positions, per_row
+from analytics.client_runs import ClientRuns, attended_in_client_order, per_row
 from analytics.models.design import build_design
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival.cox_results import CoxResult, fit_design
@@ -58,7 +58,7 @@ def counting_process(sessions: pd.DataFrame, episodes: pd.DataFrame, measure: st
     last = runs.number() == runs.size()  # each client's last interval
     kept = [c for c in ("client_id", "event", "therapist_id") if c in episodes]
     info = episodes[kept].drop_duplicates("client_id")
-    found = client_positions(ids, info["client_id"])
+    found = runs.positions(info["client_id"])
     out = pd.DataFrame({
         "client_id": ids,
         "session": intervals["session"].to_numpy(),
@@ -101,7 +101,7 @@ def fit_time_varying(
     added = list(dict.fromkeys(covariates + ([cluster] if cluster and cluster not in rows else [])))
     if added:
         fixed = episodes[["client_id"] + added].drop_duplicates("client_id")
-        found = client_positions(rows["client_id"], fixed["client_id"])
+        found = ClientRuns(rows["client_id"]).positions(fixed["client_id"])
         for name in added:
             rows[name] = per_row(fixed[name], found)
     needed = [measure] + covariates + ([cluster] if cluster else [])

@@ -1,4 +1,4 @@
-"""client_positions and per_row: a client's value on each row, looked up once per run of its rows,
+"""ClientRuns.positions and per_row: a client's value on each row, looked up once per run of its rows,
 equals a reindex on the ids, for every kind of column."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.client_runs import client_positions, per_row
+from analytics.client_runs import ClientRuns, per_row
 
 IDS = st.sampled_from(["c1", "c2", "c3", "c10", "x"])
 
@@ -25,7 +25,7 @@ def test_positions_give_a_reindex(rows, clients, sorted_rows):
         "therapist_id": [f"T{i}" for i in range(n)],
         "intake_date": pd.to_datetime("2024-01-01") + pd.to_timedelta(np.arange(n), unit="D"),
     })
-    found = client_positions(pd.Series(rows, dtype=object), table["client_id"])
+    found = ClientRuns(pd.Series(rows, dtype=object)).positions(table["client_id"])
     for column in table.columns[1:]:
         got = per_row(table[column], found)
         expected = table.set_index("client_id")[column].reindex(rows).to_numpy()
@@ -34,6 +34,6 @@ def test_positions_give_a_reindex(rows, clients, sorted_rows):
 
 
 def test_positions_by_hand():
-    found = client_positions(pd.Series(["b", "b", "a", "z", "b"]), pd.Series(["a", "b"]))
+    found = ClientRuns(pd.Series(["b", "b", "a", "z", "b"])).positions(pd.Series(["a", "b"]))
     assert found.tolist() == [1, 1, 0, -1, 1]
-    assert client_positions(pd.Series([], dtype=object), pd.Series(["a"])).tolist() == []
+    assert ClientRuns(pd.Series([], dtype=object)).positions(pd.Series(["a"])).tolist() == []
