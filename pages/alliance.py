@@ -65,16 +65,16 @@ with ruptures_tab:
         left, middle, right = st.columns(3)
         default_rule = EpisodeSettings()
         # Kept while another section or page is open (state.RUPTURE_RULE), so set once, not by value=.
-        st.session_state.setdefault(f"rupture_drop_{measure}", float(getattr(default_rule, f"{measure}_rupture_drop")))
-        st.session_state.setdefault(f"rupture_use_cutoff_{measure}", getattr(default_rule, f"{measure}_rupture_cutoff") is not None)
-        st.session_state.setdefault(f"rupture_cutoff_{measure}", float(cutoff_default or 40.0))
-        st.session_state.setdefault("rupture_within", 3)
-        drop = left.number_input("Drop of at least (points)", min_value=1.0, max_value=40.0, step=1.0,
-                                 key=f"rupture_drop_{measure}")
-        use_cutoff = middle.checkbox("Also: a fall below a cutoff", key=f"rupture_use_cutoff_{measure}",
+        drop_key, use_cutoff_key, cutoff_key = (state.rupture_rule_key(part, measure) for part in ("drop", "use_cutoff", "cutoff"))
+        st.session_state.setdefault(drop_key, float(getattr(default_rule, f"{measure}_rupture_drop")))
+        st.session_state.setdefault(use_cutoff_key, getattr(default_rule, f"{measure}_rupture_cutoff") is not None)
+        st.session_state.setdefault(cutoff_key, float(cutoff_default or 40.0))
+        st.session_state.setdefault(state.RUPTURE_WITHIN, 3)
+        drop = left.number_input("Drop of at least (points)", min_value=1.0, max_value=40.0, step=1.0, key=drop_key)
+        use_cutoff = middle.checkbox("Also: a fall below a cutoff", key=use_cutoff_key,
                                      help="Off by default: a client whose ratings hover around the cutoff crosses it on a one-point change.")
-        cutoff = middle.number_input("Cutoff", step=1.0, key=f"rupture_cutoff_{measure}", disabled=not use_cutoff)
-        within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, step=1, key="rupture_within")
+        cutoff = middle.number_input("Cutoff", step=1.0, key=cutoff_key, disabled=not use_cutoff)
+        within = right.number_input("Follow-up window (sessions)", min_value=1, max_value=12, step=1, key=state.RUPTURE_WITHIN)
         ruptures = state.cached("alliance_ruptures", alliance.ruptures_of, _rated(), measure, drop,
                                 cutoff if use_cutoff else None, int(within), suppress_below)
         left.metric("Clients this rule flags", ruptures.flagged_share(suppress_below),

@@ -70,9 +70,16 @@ LANDMARK_SESSION = "landmark_session"
 LANDMARK_MEASURE = "landmark_measure"
 FIGURE = "figure"
 OVERVIEW_SECTION = "overview_section"  # the Overview's open tab
-# The Alliance page's rupture rule, per measure, and its follow-up window.
-RUPTURE_RULE = tuple(f"rupture_{part}_{measure}" for measure in ("srs", "wai") for part in ("drop", "use_cutoff", "cutoff")) + (
-    "rupture_within",)
+RUPTURE_WITHIN = "rupture_within"  # the Alliance page's follow-up window after a rupture
+
+
+def rupture_rule_key(part: str, measure: str) -> str:
+    """The key of one part ("drop", "use_cutoff", "cutoff") of the Alliance page's rupture rule for `measure`."""
+    return f"rupture_{part}_{measure}"
+
+
+RUPTURE_RULE = tuple(rupture_rule_key(part, measure) for measure in ("srs", "wai")
+                     for part in ("drop", "use_cutoff", "cutoff")) + (RUPTURE_WITHIN,)
 
 SALT = "data_salt"  # the secret phrase identifier columns are hashed with; kept for re-imports
 
