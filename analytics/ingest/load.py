@@ -106,7 +106,9 @@ def load_caseload(
     findings = {}
     for table in list(raw):
         findings[table] = privacy.scan_identifiers(raw[table], files[table])
-        raw[table] = raw[table].drop(columns=[c for c in drop_columns.get(table, []) if c in raw[table].columns])
+        dropped = [c for c in drop_columns.get(table, []) if c in raw[table].columns]
+        if dropped:  # drop copies every column, even with nothing to drop
+            raw[table] = raw[table].drop(columns=dropped)
 
     step("Matching columns and values to the canonical tables")
     suggested = suggest_mapping(raw)

@@ -417,7 +417,8 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
             frame[column] = as_category(frame[column].map(str, na_action="ignore"))
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
     empty = [c for c in unnamed if frame[c].isna().all()]
-    frame = frame.drop(columns=empty)
+    if empty:  # drop copies every column, even with nothing to drop
+        frame = frame.drop(columns=empty)
     for column in (c for c in unnamed if c not in empty):
         problems.append(Problem(name, column, [], "This column has values but no name in the header row",
                                 "Give it a name in the file, or leave it: it is kept under this name."))

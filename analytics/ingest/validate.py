@@ -63,6 +63,7 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
     for column in [c for c in CANONICAL_COLUMNS[table] if c in frame.columns]:
         checker.convert(column)
     checker.pass_through_numbers()
+    checker.apply()
     booked = checker.booked()
     checker.duplicates()
     if checker.drop.all():
@@ -82,6 +83,7 @@ class _Checker:
         self.limit = pd.Timestamp(export_date if given else pd.Timestamp.today()).normalize()
         self.limit_name = f"the export date {self.limit:%Y-%m-%d}" if given else f"today ({self.limit:%Y-%m-%d})"
         self.drop = np.zeros(len(frame), dtype=bool)
+        self.converted: dict[str, pd.Series] = {}
         self.problems: list[Problem] = []
         self.dropped_by: list[str] = []
         self.rows = _ROW_WORD[table]
@@ -95,6 +97,12 @@ class _Checker:
             self.drop |= mask
             self.dropped_by.append(f"column '{self.source(column)}'" if column else "repeated rows")
 
+    def apply(self):
+        """The converted columns in place of the read ones, in one new frame: setting a column of a
+        frame copies its values, a second copy of every converted column."""
+        self.frame = pd.DataFrame({c: self.converted.get(c, self.frame[c]) for c in self.frame.columns},
+                                  index=self.frame.index, copy=False)
+
     def source(self, column):
         return self.mapping.columns.get(column, column)
 
@@ -103,22 +111,22 @@ class _Checker:
         raw = self.frame[column]
         given = present(raw)
         if kind == "id":
-            self.frame[column] = to_ids(raw)
+            self.converted[column] = to_ids(raw)
             key = column == "client_id" or self.table == "therapists"
             if key:
                 n = int((~given).sum())
                 self.warn(~given, column, f"{_count(n, self.rows)} without a {column.replace('_', ' ')} left out",
                           "Fill in the id in the file if these rows matter.", leave_out=True)
         elif kind == "date":
-            self.frame[column] = self.dates(column, raw, given)
+            self.converted[column] = self.dates(column, raw, given)
         elif kind in VALUE_SETS:
-            self.frame[column] = self.categories(column, raw, given)
+            self.converted[column] = self.categories(column, raw, given)
         elif kind in ("score", "number", "event"):
-            self.frame[column] = self.numbers(column, kind, raw, given)
+            self.converted[column] = self.numbers(column, kind, raw, given)
         elif kind == "flag":
             flags = to_flags(raw)
             if flags is not None:
-                self.frame[column] = flags
+                self.converted[column] = flags
 
     def dates(self, column, raw, given):
         fmt = self.mapping.date_formats.get(column, ISO)
@@ -204,7 +212,7 @@ class _Checker:
         self.warn(bad, column,
                   f"{_count(bad.sum(), 'value')} that are not numbers (e.g. {quoted(distinct_text(raw[bad]), 3)}); "
                   "set to missing", "Correct these entries in the file.")
-        numbers = numbers.mask(bad)
+        numbers = numbers.mask(bad) if bad.any() else numbers  # mask copies every row even when none is bad
         if kind == "score":
             low, high = SCALES[column]
             outside = (numbers < low) | (numbers > high)
@@ -213,13 +221,13 @@ class _Checker:
                       f"{_count(outside.sum(), _scale_name(column) + ' score')} outside the scale {low:g}-{high:g} "
                       f"(values {quoted([f'{v:g}' for v in values], 5)}); set to missing, the rest of each row is kept",
                       "Check these entries in the source; a total off the scale is usually a typing or scoring error.")
-            numbers = numbers.mask(outside)
+            numbers = numbers.mask(outside) if outside.any() else numbers
         elif kind == "event":
             wrong = numbers.notna() & ~numbers.isin([0, 1, 2])
             self.warn(wrong.to_numpy() | (~given), column,
                       f"{_count(int(wrong.sum() + (~given).sum()), self.rows)} with an event that is not 0, 1 or 2; left out",
                       "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", leave_out=True)
-            r_coded = r_status_coding(numbers.mask(wrong), self.source(column))
+            r_coded = r_status_coding(numbers.mask(wrong) if wrong.any() else numbers, self.source(column))
             if r_coded:
                 message, fix = r_coded.split(" If 1 means censored, ")
                 self.problems.append(Problem(self.file, self.source(column), [], message.rstrip("."),
@@ -240,7 +248,7 @@ class _Checker:
                 continue
             numbers = to_numbers(series)
             if numbers.notna().sum() == series.notna().sum():
-                self.frame[column] = numbers
+                self.converted[column] = numbers
 
     def duplicates(self):
         """Sessions: the same client, therapist, date and status twice is one appointment recorded
