@@ -257,25 +257,29 @@ def newton(evaluate: Callable[[np.ndarray], EfronTerms], p: int, max_iter: int =
     step = np.zeros(p)
     converged = timed_out = False
     iterations = 0
-    while iterations < max_iter:
-        iterations += 1
-        step = _solve(terms.information, terms.score)
-        candidate = beta + step
-        new = evaluate(candidate)
-        halvings = 0
-        while (not np.isfinite(new.loglik) or new.loglik < terms.loglik - 1e-12 * abs(terms.loglik)) and halvings < 30:
-            step = step / 2
+    # A step too far (separation, a small practice) overflows the risk scores: its likelihood is not
+    # finite and the step is halved. That is expected, so numpy is not to print warnings about it
+    # on a user's terminal.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while iterations < max_iter:
+            iterations += 1
+            step = _solve(terms.information, terms.score)
             candidate = beta + step
             new = evaluate(candidate)
-            halvings += 1
-        change = abs(new.loglik - terms.loglik)
-        beta, terms = candidate, new
-        if (change <= tol * abs(new.loglik) and halvings == 0) or np.max(np.abs(step), initial=0) < 1e-12:
-            converged = True
-            break
-        if _time.monotonic() - started > time_limit:
-            timed_out = True
-            break
+            halvings = 0
+            while (not np.isfinite(new.loglik) or new.loglik < terms.loglik - 1e-12 * abs(terms.loglik)) and halvings < 30:
+                step = step / 2
+                candidate = beta + step
+                new = evaluate(candidate)
+                halvings += 1
+            change = abs(new.loglik - terms.loglik)
+            beta, terms = candidate, new
+            if (change <= tol * abs(new.loglik) and halvings == 0) or np.max(np.abs(step), initial=0) < 1e-12:
+                converged = True
+                break
+            if _time.monotonic() - started > time_limit:
+                timed_out = True
+                break
     last_step = _solve(terms.information, terms.score)
     return NewtonResult(beta, terms, loglik_null, iterations, converged, timed_out, last_step)
 

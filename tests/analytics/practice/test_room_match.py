@@ -1,11 +1,14 @@
 """Room, match and habits: hand-worked counts on the six-client caseload, adjusted hazard ratios
 against the sample generator's true effects (analytics/synth.py TRUE_EFFECTS)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.ingest.load import load_sample
 from analytics.practice.room_match import (
     as_marker,
     habits_scorecard,
@@ -104,3 +107,15 @@ def test_hazard_ratios_are_the_cox_models_described(sample_episodes):
     direct = fit_cox(sample_episodes.assign(a=sample_episodes["age_gap"] / 10), ["a"] + [c for c in mix if c != "age"],
                      strata=["site"])
     assert gap["hr"] == pytest.approx(direct.table.set_index("term").loc["a", "hr"], rel=1e-12)
+
+
+def test_a_small_practice_fits_without_numpy_warnings():
+    """Forty clients of the sample: the models' Newton steps overflow the risk scores (separation)
+    and are halved, which numpy must not report on a user's terminal; each model says why it has no
+    interval instead."""
+    episodes = derive_episodes(load_sample().caseload, EpisodeSettings()).head(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        room = room_vs_dropout(episodes)
+    assert len(room.hazard) == 5 and room.hazard["hr_ci_lower"].isna().all()
+    assert sum("running off to zero or infinity" in w for w in room.warnings) == 5
