@@ -190,8 +190,11 @@ def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) 
         episodes = _session_summary(caseload.sessions, timeline)
         if clients is not None:
             episodes = episodes.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
-            if "therapist_id_sessions" in episodes:
-                episodes["therapist_id"] = episodes["therapist_id"].fillna(episodes.pop("therapist_id_sessions"))
+            if "therapist_id_sessions" in episodes:  # the clients file's therapist, else the appointments' main one
+                named, main = episodes["therapist_id"], episodes.pop("therapist_id_sessions")
+                # not fillna: its silent downcasting of text columns is deprecated (a warning when no file
+                # names a therapist); where, then infer_objects, gives today's result without it
+                episodes["therapist_id"] = named.where(named.notna(), main).infer_objects(copy=False)
         episodes["sessions_scheduled"] = episodes["sessions_scheduled"].fillna(0).astype(int)
         episodes["sessions_attended"] = episodes["sessions_attended"].fillna(0).astype(int)
         episodes["missed"] = episodes["missed"].fillna(0).astype(int)

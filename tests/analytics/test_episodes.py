@@ -1,5 +1,7 @@
 """Episode derivation against hand-worked answers for each dropout definition."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,6 +110,22 @@ def test_several_therapists_resolved_to_most_attended(caseload):
     assert _by_client(e, "therapist_trainee") == {"a": 0, "b": 1, "c": 0, "d": 1, "e": 0, "f": None} or np.isnan(
         _by_client(e, "therapist_trainee")["f"]
     )
+
+
+def test_the_clients_file_names_the_therapist_and_the_appointments_fill_in(caseload):
+    """The clients file's therapist wins; a client it names none for gets the appointments' main
+    therapist, and a client neither names stays without one (no pandas warning on the way)."""
+    clients = _clients().assign(therapist_id=["t2", None, None, None, None, None])
+    sessions = _sessions().assign(therapist_id=lambda s: s["therapist_id"].where(s["client_id"] != "b"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = derive_episodes(Caseload(sessions, clients, _therapists(), export_date=EXPORT), EpisodeSettings())
+        nobody = derive_episodes(Caseload(sessions.assign(therapist_id=None), clients.assign(therapist_id=None),
+                                          export_date=EXPORT), EpisodeSettings())
+    named = _by_client(e, "therapist_id")
+    assert named["a"] == "t2" and named["c"] == "t1" and named["d"] == "t2" and named["e"] == "t1"
+    assert pd.isna(named["b"]) and pd.isna(named["f"])
+    assert nobody["therapist_id"].isna().all()
 
 
 def test_match_factors(caseload):
