@@ -16,23 +16,35 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 WARM_TIMEOUT_S = 300
 _LOG = logging.getLogger(__name__)
+# Logs "missing ScriptRunContext!" for every Streamlit call a headless run makes outside its script
+# thread: dozens of lines on the terminal of `make run` that say nothing about the app.
+_OUTSIDE_A_RUN = "streamlit.runtime.scriptrunner_utils.script_run_context"
 
 
 def warm() -> float:
     """Open every director's page on the sample under each definition, and each of the Overview's
     sections under the default one; returns the seconds it took."""
-    from ui import sessions
+    from ui import sessions, state
 
+    start = time.perf_counter()
+    with _quiet(_OUTSIDE_A_RUN):
+        _warm_every_page(state._sample().caseload)
+    # The headless run has no server, so the sweeper did not start; let the server start it.
+    sessions.start_sweeper.clear()
+    return time.perf_counter() - start
+
+
+def _warm_every_page(loaded) -> None:
+    """The headless runs of `warm` on the sample's caseload `loaded`."""
     from analytics.episodes import available_definitions
     from ui import navigation, state
 
-    start = time.perf_counter()
-    loaded = state._sample().caseload
     # One fresh headless session per run: in AppTest only a session's first run goes through
     # app.py's navigation (later runs would run the page alone, without the sidebar).
     definitions = available_definitions(loaded) if loaded is not None else [None]
@@ -45,9 +57,22 @@ def warm() -> float:
         for values, page in runs:
             if _run(values, page) is None:
                 break
-    # The headless run has no server, so the sweeper did not start; let the server start it.
-    sessions.start_sweeper.clear()
-    return time.perf_counter() - start
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    """Only errors from `logger_name` while the block runs (a filter: Streamlit sets its loggers'
+    levels again as it configures itself)."""
+    logger = logging.getLogger(logger_name)
+
+    def errors_only(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    logger.addFilter(errors_only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(errors_only)
 
 
 def _run(values: dict, page: str | None = None):

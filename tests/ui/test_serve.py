@@ -2,6 +2,8 @@
 visitor's run computes nothing, whichever section of the Overview they open and whichever
 director's page and definition they choose; it holds no upload."""
 
+import logging
+
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
@@ -12,8 +14,23 @@ from tests.paths import APP
 from ui import navigation, serve, state
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def test_warm_up_fills_the_shared_cache_for_the_first_visitor(monkeypatch):
-    serve.warm()
+    records, streamlit_log = _Records(), logging.getLogger(serve._OUTSIDE_A_RUN)
+    streamlit_log.addHandler(records)
+    try:
+        serve.warm()
+    finally:
+        streamlit_log.removeHandler(records)
+    assert not [m for m in records.messages if "missing ScriptRunContext" in m]  # nothing on the terminal
     warmed = list(state._shared_store())
     assert any(key[0] == "practice_headline" for key in warmed)
     computed = []
