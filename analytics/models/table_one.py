@@ -136,7 +136,7 @@ def display_table(table: pd.DataFrame, smd: pd.DataFrame, groups: list[str], sup
         mine = table.loc[table["variable"] == variable]
         numeric = mine["percent"].isna().all() and mine["mean"].notna().any()
         missing = int(by.loc[(variable, mine["level"].iloc[0], OVERALL), "missing"])
-        missing = f"<{suppress_below}" if 0 < missing < suppress_below else missing
+        missing = f"<{suppress_below}" if 0 < missing < suppress_below else str(missing)  # a text column, as every cell
         smd_text = f"{smd_of[variable]:.2f}" if pd.notna(smd_of.get(variable, np.nan)) else ""
         if numeric:
             for label, cell in (("mean (SD)", lambda r: f"{r['mean']:.1f} ({r['sd']:.1f})"),

@@ -3,6 +3,7 @@ tests/reference/make_table_one_reference.R; R is not called here)."""
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from analytics.models.table_one import COLUMNS, table_one
@@ -45,7 +46,8 @@ def test_display_reads_as_a_paper_table_and_hides_small_counts():
     assert list(small.display.columns) == ["characteristic", "overall", "Site A", "Site B", "Site C", "smd", "missing"]
     assert display.loc["  yes", "Site A"] == "<60"  # 50 clients: below the threshold
     assert display.loc["  yes", "Site B"] == "61 (9.7%)"  # 61 of 631
-    assert display.loc["env_privacy, mean (SD)", "missing"] == 171
+    assert display.loc["env_privacy, mean (SD)", "missing"] == "171"
+    pa.Table.from_pandas(small.display)  # every column one type: the dashboard's grid reads it as it is
 
 
 def test_without_a_group_there_is_one_column_and_no_smd():
