@@ -136,7 +136,7 @@ def _chosen_measure(present: list[str], settings: EpisodeSettings) -> str | None
 
 
 def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings(),
-                    history: pd.DataFrame | None = None) -> pd.DataFrame:
+                    history: EpisodeHistory | None = None) -> pd.DataFrame:
     """The episodes table: one row per client, `duration`, `event` and the derived covariates.
 
     A clients table that already carries `duration` and `event` is taken as it is (the settings'
@@ -147,35 +147,58 @@ def derive_episodes(caseload: Caseload, settings: EpisodeSettings = EpisodeSetti
         episodes = caseload.clients.copy()
         episodes["event"] = episodes["event"].astype(int)
         return _add_therapist_columns(episodes, caseload)
-    present = measures_present(caseload.sessions, settings)
+    present = (list(history.present) if history is not None and history.measures == tuple(settings.measures())
+               else measures_present(caseload.sessions, settings))
     if settings.dropout_definition not in _definitions(caseload, present):
         raise ValueError(_unavailable_message(settings.dropout_definition))
     measure = _chosen_measure(present, settings)
     if settings.dropout_definition == "unilateral_unimproved" and measure is None:
         raise ValueError(f"The outcome measure {settings.outcome_measure!r} has no scores at attended sessions; "
                          "choose a measure the sessions carry.")
-    episodes = _history(caseload, settings, present) if history is None else history.copy()
-
+    history = _history(caseload, settings, present) if history is None else history
+    episodes, therapist_columns = history.table.copy(), history.therapist_columns
     if caseload.sessions is not None and measure is not None:
-        episodes["ending"] = _endings(episodes, caseload.export_date, settings, measure)
-    episodes["event"] = _events(episodes, caseload.export_date, settings)
-    episodes["duration"] = _durations(episodes, settings.time_scale)
-    episodes = _add_therapist_columns(episodes, caseload)
+        _add_before(episodes, "ending", _endings(episodes, caseload.export_date, settings, measure), therapist_columns)
+    _add_before(episodes, "event", _events(episodes, caseload.export_date, settings), therapist_columns)
+    _add_before(episodes, "duration", _durations(episodes, settings.time_scale), therapist_columns)
     if not episodes["client_id"].is_monotonic_increasing:  # the merge with the clients file sorted them already
         episodes = episodes.sort_values("client_id", kind="stable")
     episodes.index = pd.RangeIndex(len(episodes))
     return episodes
 
 
-def episode_history(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> pd.DataFrame | None:
-    """Per client, what every dropout definition reads: appointment counts and dates, the last
-    status, the main therapist, the alliance summaries and the outcome change columns (from the
-    sessions table, joined with the clients table), or the clients table alone; None when the
-    clients table is taken as the episodes as it is. The settings' definition, time scale, window
-    and early threshold do not enter it."""
+def episode_history(caseload: Caseload, settings: EpisodeSettings = EpisodeSettings()) -> EpisodeHistory | None:
+    """Per client, what every dropout definition reads or carries: appointment counts and dates,
+    the last status, the main therapist, the alliance summaries and the outcome change columns
+    (from the sessions table, joined with the clients table), or the clients table alone, then the
+    therapist's label, attributes and match factors; None when the clients table is taken as the
+    episodes as it is. The settings' definition, time scale, window and early threshold do not
+    enter it. It notes the therapist's columns and the measures present, so a definition derived
+    from it reads neither the therapists nor the appointments again."""
     if _taken_as_is(caseload):
         return None
     return _history(caseload, settings, measures_present(caseload.sessions, settings))
+
+
+@dataclass(frozen=True)
+class EpisodeHistory:
+    """What every dropout definition reads or carries, derived once (see episode_history): the
+    table, the therapist's columns it ends with, and the outcome measures `present` among those
+    looked for (`measures`, the names of EpisodeSettings.measures())."""
+
+    table: pd.DataFrame
+    therapist_columns: tuple[str, ...]
+    measures: tuple[str, ...]
+    present: tuple[str, ...]
+
+
+def _add_before(episodes: pd.DataFrame, name: str, values, block: tuple[str, ...]) -> None:
+    """A definition's column, where a derivation from scratch puts it: in place when the table has
+    it, else before the therapist's columns (`block`, which come last; none: at the end)."""
+    if name in episodes.columns or not block:
+        episodes[name] = values
+    else:
+        episodes.insert(episodes.columns.get_loc(block[0]), name, values)
 
 
 def _taken_as_is(caseload: Caseload) -> bool:
@@ -183,7 +206,7 @@ def _taken_as_is(caseload: Caseload) -> bool:
     return caseload.clients is not None and {"duration", "event"} <= set(caseload.clients.columns)
 
 
-def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) -> pd.DataFrame:
+def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) -> EpisodeHistory:
     clients = caseload.clients
     if caseload.sessions is not None:
         timeline = _Timeline(caseload.sessions)
@@ -204,8 +227,15 @@ def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) 
             episodes["intake_date"] = episodes["intake_date"].fillna(episodes["first_scheduled"])
         timeline.match(episodes["client_id"])
         episodes = _add_alliance_summaries(episodes, caseload.sessions, timeline, settings)
-        return _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
-    return _clients_without_history(clients, settings)
+        episodes = _add_outcome_columns(episodes, caseload.sessions, timeline, settings, present)
+    else:
+        episodes = _clients_without_history(clients, settings)
+    # The therapist's columns do not depend on the definition either: derived here once, they come
+    # after each definition's own columns (see _add_before).
+    read = set(episodes.columns)
+    episodes = _add_therapist_columns(episodes, caseload)
+    return EpisodeHistory(episodes, tuple(c for c in episodes.columns if c not in read), tuple(settings.measures()),
+                          tuple(present))
 
 
 def therapist_labels(episodes: pd.DataFrame) -> dict:

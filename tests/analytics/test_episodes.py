@@ -255,10 +255,29 @@ def test_episodes_from_the_shared_history_equal_a_whole_derivation(caseload, def
     from analytics.episodes import episode_history
 
     history = episode_history(caseload, EpisodeSettings())
-    before = history.copy()
+    before = history.table.copy()
     for extra in ({}, {"time_scale": "days"}, {"early_sessions": 2}):
         settings = replace(EpisodeSettings(definition), **extra)
         pd.testing.assert_frame_equal(derive_episodes(caseload, settings, history), derive_episodes(caseload, settings))
-    pd.testing.assert_frame_equal(history, before)
+    pd.testing.assert_frame_equal(history.table, before)
     events = derive_episodes(caseload, EpisodeSettings(definition), history).set_index("client_id")["event"]
     assert events["a"] == 1 and (definition == "therapist_judged" or events["d"] == 1)
+
+
+
+def test_a_definition_from_the_shared_history_reads_neither_the_appointments_nor_the_therapists(caseload, monkeypatch):
+    """The history carries the therapist's columns and the measures present, so a definition derived
+    from it looks for neither again, and still has its own columns before the therapist's."""
+    from analytics import episodes as module
+
+    history = module.episode_history(caseload, EpisodeSettings())
+    whole = derive_episodes(caseload, EpisodeSettings("unilateral"))
+    assert history.therapist_columns == ("therapist_label", "therapist_gender", "therapist_languages",
+                                         "therapist_age", "therapist_trainee", "gender_match", "language_match",
+                                         "age_gap")
+    assert list(whole.columns[-10:]) == ["event", "duration", *history.therapist_columns]
+    looked = []
+    monkeypatch.setattr(module, "measures_present", lambda *a: looked.append("measures") or [])
+    monkeypatch.setattr(module, "_add_therapist_columns", lambda e, c: looked.append("therapists") or e)
+    pd.testing.assert_frame_equal(derive_episodes(caseload, EpisodeSettings("unilateral"), history), whole)
+    assert looked == []
