@@ -234,8 +234,10 @@ def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str]) 
     # after each definition's own columns (see _add_before).
     read = set(episodes.columns)
     episodes = _add_therapist_columns(episodes, caseload)
-    return EpisodeHistory(episodes, tuple(c for c in episodes.columns if c not in read), tuple(settings.measures()),
-                          tuple(present))
+    # Copied once here, which joins the columns added one by one into one block per type: each
+    # definition's copy of the history then copies those few blocks instead of joining them again.
+    return EpisodeHistory(episodes.copy(), tuple(c for c in episodes.columns if c not in read),
+                          tuple(settings.measures()), tuple(present))
 
 
 def therapist_labels(episodes: pd.DataFrame) -> dict:
