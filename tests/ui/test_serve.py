@@ -78,3 +78,20 @@ def test_warm_up_covers_every_directors_page_under_every_definition(monkeypatch)
             visitor.run().switch_page(page).run()
             assert not visitor.exception and visitor.title[0].value == title
             assert computed == [], (definition, title)
+
+
+def test_the_server_starts_with_the_warm_up_frozen_out_of_full_collections(monkeypatch):
+    """A full garbage collection holds up every session; what the warm-up made is not looked at again."""
+    import gc
+
+    from streamlit.web import cli
+
+    monkeypatch.setattr(serve, "warm", lambda: 0.0)
+    started = []
+    monkeypatch.setattr(cli, "main", lambda args, **kwargs: started.append((args, gc.get_freeze_count())) or 0)
+    gc.unfreeze()
+    try:
+        assert serve.main(["--server.port", "9"]) == 0
+        assert started[0][0][-2:] == ["--server.port", "9"] and started[0][1] > 1000
+    finally:
+        gc.unfreeze()
