@@ -147,7 +147,7 @@ class _Checker:
                   "Future appointments have not happened yet; export only past appointments or give the right export date.",
                   leave_out=sessions)
         if not sessions:
-            parsed = parsed.mask(future)
+            parsed = _masked(parsed, future)
         return parsed
 
     def categories(self, column, raw, given):
@@ -212,7 +212,7 @@ class _Checker:
         self.warn(bad, column,
                   f"{_count(bad.sum(), 'value')} that are not numbers (e.g. {quoted(distinct_text(raw[bad]), 3)}); "
                   "set to missing", "Correct these entries in the file.")
-        numbers = numbers.mask(bad) if bad.any() else numbers  # mask copies every row even when none is bad
+        numbers = _masked(numbers, bad)
         if kind == "score":
             low, high = SCALES[column]
             outside = (numbers < low) | (numbers > high)
@@ -221,13 +221,13 @@ class _Checker:
                       f"{_count(outside.sum(), _scale_name(column) + ' score')} outside the scale {low:g}-{high:g} "
                       f"(values {quoted([f'{v:g}' for v in values], 5)}); set to missing, the rest of each row is kept",
                       "Check these entries in the source; a total off the scale is usually a typing or scoring error.")
-            numbers = numbers.mask(outside) if outside.any() else numbers
+            numbers = _masked(numbers, outside)
         elif kind == "event":
             wrong = numbers.notna() & ~numbers.isin([0, 1, 2])
             self.warn(wrong.to_numpy() | (~given), column,
                       f"{_count(int(wrong.sum() + (~given).sum()), self.rows)} with an event that is not 0, 1 or 2; left out",
                       "Code event as 0 (ongoing or censored), 1 (dropout) or 2 (completed).", leave_out=True)
-            r_coded = r_status_coding(numbers.mask(wrong) if wrong.any() else numbers, self.source(column))
+            r_coded = r_status_coding(_masked(numbers, wrong), self.source(column))
             if r_coded:
                 message, fix = r_coded.split(" If 1 means censored, ")
                 self.problems.append(Problem(self.file, self.source(column), [], message.rstrip("."),
@@ -319,6 +319,12 @@ def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
                 "unless the clients file names their therapist",
                 "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."))
     return problems
+
+
+def _masked(values: pd.Series, rows) -> pd.Series:
+    """`values` missing where `rows` is true; the same series when no row is (mask copies every row,
+    a million of them at a network's scale, even with nothing to mask)."""
+    return values.mask(rows) if rows.any() else values
 
 
 def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
