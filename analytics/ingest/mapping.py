@@ -528,11 +528,9 @@ def _factorized(series: pd.Series):
 def _categorical(codes: np.ndarray, values: np.ndarray, index) -> pd.Series:
     """values[codes] as a categorical (-1 and missing values give NaN), without touching each row."""
     value_codes, categories = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    if len(value_codes):
-        codes = np.where(codes >= 0, value_codes[np.clip(codes, 0, None)], -1)
-    else:
-        codes = np.full(len(codes), -1)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object)), index=index)
+    codes = _take(value_codes, codes, -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object), validate=False),
+                     index=index)
 
 
 def given(series: pd.Series) -> np.ndarray:
@@ -541,8 +539,38 @@ def given(series: pd.Series) -> np.ndarray:
     if not len(uniques):
         return np.zeros(len(series), dtype=bool)
     text = uniques.astype(str)
-    blank = (uniques.isna() | text.str.strip().eq("")).to_numpy()
-    return (codes >= 0) & ~blank[np.clip(codes, 0, None)]
+    blank = uniques.isna().to_numpy()
+    maybe = may_strip(text.to_numpy()) & ~blank
+    blank[maybe] = text[maybe].str.strip().eq("").to_numpy()
+    return _take(~blank, codes, False)
+
+
+def may_strip(text: np.ndarray) -> np.ndarray:
+    """True where str.strip() could change a text (or leave it blank): it is empty, or starts or
+    ends with white space as Python's str.isspace judges it. pyarrow takes the first and last
+    character of a million ids at once and Python judges the few distinct ones, so the answer is
+    Python's, without a Python call per text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = arrow_text(text)
+    if array is None:
+        return np.ones(len(text), dtype=bool)
+    first, last = pc.utf8_slice_codeunits(array, 0, 1), pc.utf8_slice_codeunits(array, -1)
+    ends = pc.unique(pa.concat_arrays([first, last])).to_pylist()
+    space = pa.array([c for c in ends if c is not None and (c == "" or c.isspace())], pa.string())
+    return pc.or_(pc.is_in(first, space), pc.is_in(last, space)).to_numpy(zero_copy_only=False)
+
+
+def arrow_text(text: np.ndarray):
+    """Python texts as a pyarrow string array, or None when one cannot be held (a lone surrogate):
+    the caller then judges every text in Python."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(text, pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
 
 
 def as_category(series: pd.Series) -> pd.Series:
@@ -553,26 +581,28 @@ def as_category(series: pd.Series) -> pd.Series:
 
 
 def _take(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
-    """values[codes] with `missing` where the code is -1 (a missing source value)."""
-    if len(values) == 0:
-        return np.full(len(codes), missing, dtype=values.dtype if values.dtype != object else object)
-    out = values[np.clip(codes, 0, None)]
-    out[codes < 0] = missing
-    return out
+    """values[codes] with `missing` where the code is -1 (a missing source value): one lookup per
+    row, in the values followed by `missing`, where -1 points."""
+    return np.append(values, np.array([missing], dtype=values.dtype))[codes]
 
 
 def to_ids(series: pd.Series) -> pd.Series:
     """Identifiers as trimmed text ('007' stays '007'; a number read as 1001.0 becomes '1001')."""
     codes, uniques = _factorized(series)
-    is_text = uniques.map(type).eq(str).to_numpy()
+    all_text = pd.api.types.infer_dtype(uniques, skipna=False) == "string"  # one pass in C, not a call per id
+    is_text = np.ones(len(uniques), dtype=bool) if all_text else uniques.map(type).eq(str).to_numpy()
     text = uniques.copy()
-    text[is_text] = uniques[is_text].str.strip()
+    untrimmed = is_text.copy()
+    untrimmed[is_text] = may_strip(uniques[is_text].to_numpy())
+    text[untrimmed] = uniques[untrimmed].str.strip()
     numbers = pd.to_numeric(uniques[~is_text], errors="coerce")
     whole = numbers.notna() & (numbers == np.floor(numbers))
     text[~is_text] = uniques[~is_text].astype(str).str.strip()
     text[whole[whole].index] = numbers[whole].astype(np.int64).astype(str)
     text = text.mask(text.eq("") | uniques.isna())
     if text.equals(uniques):  # ids already trimmed text: the distinct values stay distinct, nothing to re-factorize
+        if isinstance(series.dtype, pd.CategoricalDtype) and series.cat.categories.dtype == object and not series.cat.ordered:
+            return pd.Series(series.array, index=series.index)  # the same categories, not checked again
         return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object), validate=False),
                          index=series.index)
     return _categorical(codes, text.to_numpy(dtype=object), series.index)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.ingest.mapping import as_category
+from analytics.ingest.mapping import arrow_text, as_category
 from analytics.ingest.problems import Problem, problem_at, quoted
 from analytics.schema import letters
 
@@ -34,6 +34,7 @@ NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 _TOTAL = r"^\s*((grand|sub)[\s-]*)?(totals?|sum)\s*(:|for\b.*|of\b.*)?\s*$"
+_TOTAL_WORDS = "[tT][oO][tT][aA][lL]|[sSſ][uU][mM]"  # what _TOTAL needs, in every case re.IGNORECASE matches
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ZIP, _PARQUET, _OLE = b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0"
 _SAVE_AS = "Save it from the spreadsheet program as CSV (UTF-8) or Excel .xlsx and load it again."
@@ -451,10 +452,22 @@ def _total_rows(frame: pd.DataFrame) -> np.ndarray:
         if not isinstance(series.dtype, pd.CategoricalDtype):
             continue
         labels = pd.Series(np.asarray(series.cat.categories, dtype=object)).astype(str)
-        total = labels.str.match(_TOTAL, case=False).to_numpy()
+        total = _has_total_word(labels.to_numpy())
+        total[total] = labels[total].str.match(_TOTAL, case=False).to_numpy()
         if total.any():
             found |= np.isin(series.cat.codes.to_numpy(), np.flatnonzero(total))
     return found
+
+
+def _has_total_word(labels: np.ndarray) -> np.ndarray:
+    """True where a label holds "total" or "sum" as Python's re reads them ignoring case (ſ is an
+    s): every label _TOTAL matches does, and pyarrow finds them among a million ids at once."""
+    import pyarrow.compute as pc
+
+    array = arrow_text(labels)
+    if array is None:
+        return np.ones(len(labels), dtype=bool)
+    return pc.match_substring_regex(array, _TOTAL_WORDS).to_numpy(zero_copy_only=False)
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -265,6 +265,23 @@ def test_episodes_from_the_shared_history_equal_a_whole_derivation(caseload, def
 
 
 
+@pytest.mark.parametrize("tables", ["all", "sessions", "clients"])
+def test_a_derivation_from_scratch_leaves_the_caseload_as_it_was(caseload, tables):
+    """One derivation's own history becomes the episodes without a copy; the caseload's tables
+    must not be written into on the way."""
+    from dataclasses import replace
+
+    if tables != "all":
+        caseload = replace(caseload, **{"sessions": None} if tables == "clients" else {"clients": None})
+    before = {name: getattr(caseload, name).copy() for name in ("sessions", "clients", "therapists")
+              if getattr(caseload, name) is not None}
+    definition = "therapist_judged" if tables == "clients" else "unilateral"
+    episodes = derive_episodes(caseload, EpisodeSettings(definition))
+    assert {"event", "duration"} <= set(episodes.columns)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(getattr(caseload, name), table)
+
+
 def test_a_definition_from_the_shared_history_reads_neither_the_appointments_nor_the_therapists(caseload, monkeypatch):
     """The history carries the therapist's columns and the measures present, so a definition derived
     from it looks for neither again, and still has its own columns before the therapist's."""
