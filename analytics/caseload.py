@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 import pandas as pd
 
@@ -56,24 +57,26 @@ class Caseload:
 
     @cached_property  # the sidebar shows it on every rerun; the tables never change
     def n_clients(self) -> int:
-        ids = []
-        if self.clients is not None:
-            ids.append(self.clients["client_id"])
-        if self.sessions is not None:
-            ids.append(self.sessions["client_id"])
-        return int(pd.concat(ids).nunique())
+        ids = [table["client_id"] for table in (self.clients, self.sessions) if table is not None]
+        return len(set().union(*(_distinct(i) for i in ids)))
 
     @cached_property
     def therapist_labels(self) -> dict:
         """One anonymous label per therapist of the whole caseload, so a filter or a page showing
         fewer therapists never relabels one (see anonymous_labels)."""
-        ids = [t["therapist_id"] for t in (self.therapists, self.clients, self.sessions)
+        ids = [_distinct(t["therapist_id"]) for t in (self.therapists, self.clients, self.sessions)
                if t is not None and "therapist_id" in t]
-        return anonymous_labels(pd.concat(ids).dropna().unique()) if ids else {}
+        return anonymous_labels(chain.from_iterable(ids))
 
     @property
     def n_sessions(self) -> int:
         return 0 if self.sessions is None else len(self.sessions)
+
+
+def _distinct(ids: pd.Series) -> list:
+    """A column's distinct ids in order of appearance, missing left out: from each table on its own
+    (a categorical's codes), not from the tables joined (which makes text of every row)."""
+    return ids.dropna().unique().tolist()
 
 
 def anonymous_labels(ids, salt: str = LABEL_SALT) -> dict:

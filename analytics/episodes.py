@@ -320,7 +320,10 @@ class _Timeline:
         status = pd.Categorical(sessions["status"], categories=SESSION_STATUSES).codes[self.order]
         self.status_codes = status
         self.attended = status == SESSION_STATUSES.index("attended")
-        self.therapists = sessions["therapist_id"].to_numpy()[self.order] if "therapist_id" in sessions else None
+        self.therapist_codes, self.therapist_names = None, None
+        if "therapist_id" in sessions:  # a categorical's own codes: no id text is hashed (12M rows at 1M clients)
+            codes, self.therapist_names = pd.factorize(sessions["therapist_id"])
+            self.therapist_codes = codes[self.order]
         self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
 
     def match(self, client_ids: pd.Series) -> None:
@@ -398,9 +401,9 @@ def _main_therapist(timeline: _Timeline) -> np.ndarray:
     This is how a client seen by several therapists is resolved; the importer reports such clients.
     """
     out = np.full(len(timeline.starts), None, dtype=object)
-    if timeline.therapists is None:
+    if timeline.therapist_codes is None:
         return out
-    codes, names = pd.factorize(timeline.therapists)
+    codes, names = timeline.therapist_codes, timeline.therapist_names
     rows = np.flatnonzero(codes >= 0)
     block = timeline.runs.run[rows]
     # each (client block, therapist) pair numbered by hashing, in order of appearance: the rows are

@@ -64,7 +64,8 @@ def caseloads(draw):
         clients = pd.DataFrame([draw(client_rows) for _ in ids])
         clients.insert(0, "client_id", ids)
         day = clients.pop("intake_day")
-        clients["intake_date"] = START + pd.to_timedelta(day, unit="D")
+        # day by day: pandas' float-to-timedelta cast warns of an overflow on the missing days
+        clients["intake_date"] = pd.to_datetime([START + pd.Timedelta(days=d) if pd.notna(d) else pd.NaT for d in day])
         if draw(st.booleans()):
             clients = clients.drop(columns="therapist_id")
     therapists = None
