@@ -26,7 +26,7 @@ from analytics.ingest.mapping import (
 )
 from analytics.ingest.problems import Problem, has_errors
 from analytics.ingest.fhir import EXPECTED, read_fhir
-from analytics.ingest.readers import blob_of, is_json, list_sheets, read_table, source_name
+from analytics.ingest.readers import blob_of, is_json, list_sheets, read_table, source_name, without
 from analytics.ingest.validate import check_links, conform
 from analytics.schema import TABLES
 
@@ -106,9 +106,7 @@ def load_caseload(
     findings = {}
     for table in list(raw):
         findings[table] = privacy.scan_identifiers(raw[table], files[table])
-        dropped = [c for c in drop_columns.get(table, []) if c in raw[table].columns]
-        if dropped:  # drop copies every column, even with nothing to drop
-            raw[table] = raw[table].drop(columns=dropped)
+        raw[table] = without(raw[table], [c for c in drop_columns.get(table, []) if c in raw[table].columns])
 
     step("Matching columns and values to the canonical tables")
     suggested = suggest_mapping(raw)

@@ -418,8 +418,7 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
             frame[column] = as_category(frame[column].map(str, na_action="ignore"))
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
     empty = [c for c in unnamed if frame[c].isna().all()]
-    if empty:  # drop copies every column, even with nothing to drop
-        frame = frame.drop(columns=empty)
+    frame = without(frame, empty)
     for column in (c for c in unnamed if c not in empty):
         problems.append(Problem(name, column, [], "This column has values but no name in the header row",
                                 "Give it a name in the file, or leave it: it is kept under this name."))
@@ -441,6 +440,12 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
         problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
                                 "Export the table again with its rows.", "warning"))
     return frame, problems
+
+
+def without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`frame` less `columns`; the frame itself when there are none (drop copies every column, even
+    with nothing to drop: a million rows of each at a network's scale)."""
+    return frame.drop(columns=columns) if columns else frame
 
 
 def _total_rows(frame: pd.DataFrame) -> np.ndarray:
