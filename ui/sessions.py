@@ -67,17 +67,25 @@ def _loop() -> None:
         except Exception:  # noqa: BLE001 - a sweeper that dies would hold memory silently: log and go on
             _LOG.exception("could not sweep disconnected sessions")
             expired = 0
+        if expired is None:  # the server stopped between the check above and this sweep
+            return
         now = _session_count()
         if expired or now < seen:
             release_memory()
         seen = now
 
 
-def _on_event_loop(fn) -> int:
-    """Run `fn` on Streamlit's event loop and wait for its answer."""
+def _on_event_loop(fn) -> int | None:
+    """Run `fn` on Streamlit's event loop and wait for its answer; None when the loop has closed
+    (the server is stopping: there is nothing left to sweep)."""
     done, answer = threading.Event(), []
     loop = runtime.get_instance()._get_async_objs().eventloop
-    loop.call_soon_threadsafe(lambda: (answer.append(fn()), done.set()))
+    try:
+        loop.call_soon_threadsafe(lambda: (answer.append(fn()), done.set()))
+    except RuntimeError:
+        if loop.is_closed():
+            return None
+        raise
     done.wait(30)
     return answer[0] if answer else 0
 
