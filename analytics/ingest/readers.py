@@ -24,6 +24,7 @@ import pandas as pd
 from analytics.ingest.mapping import arrow_text, as_category
 from analytics.ingest.problems import Problem, problem_at, quoted
 from analytics.schema import letters
+from analytics.threads import mapped
 
 MAX_COLUMNS = 2000
 HEAD_BYTES = 1 << 20
@@ -301,7 +302,7 @@ def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | 
         )
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
         return None
-    return pd.DataFrame({name: _sorted_categorical(column) for name, column in zip(names, table.columns)}, copy=False)
+    return pd.DataFrame(dict(zip(names, mapped(_sorted_categorical, table.columns))), copy=False)  # columns side by side
 
 
 def _sorted_categorical(column) -> pd.Categorical:
@@ -422,7 +423,9 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
     for column in (c for c in unnamed if c not in empty):
         problems.append(Problem(name, column, [], "This column has values but no name in the header row",
                                 "Give it a name in the file, or leave it: it is kept under this name."))
-    filled = frame.notna().any(axis=1).to_numpy()
+    filled = np.zeros(len(frame), dtype=bool)
+    for given in mapped(lambda c: frame[c].notna().to_numpy(), frame.columns):  # columns side by side
+        filled |= given
     if not filled.all():
         separators = ~filled & (np.arange(len(frame)) < np.flatnonzero(filled).max(initial=-1))
         if separators.any():

@@ -1,0 +1,50 @@
+"""Work in threads gives what the same work in one pass gives: the items' order, every row once,
+and the fingerprint recipes store (one sha256 over the tables' row hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import threads
+from analytics.caseload import fingerprint_frames
+
+
+@pytest.mark.parametrize("cores", [1, 2, 8])
+@pytest.mark.parametrize("n", [0, 1, 99_999, 100_000, 250_001, 1_000_003])
+def test_row_ranges_cover_every_row_once_in_order(monkeypatch, cores, n):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
+    ranges = threads.row_ranges(n)
+    assert len(ranges) == max(1, min(cores, n // 100_000))
+    assert np.array_equal(np.concatenate([np.arange(n)[r] for r in ranges]), np.arange(n))
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_mapped_keeps_the_items_order(monkeypatch, cores):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
+    assert threads.mapped(lambda x: x * x, range(7)) == [0, 1, 4, 9, 16, 25, 36]
+    assert threads.mapped(len, []) == []
+
+
+def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 3)
+    rng = np.random.default_rng(7)
+    n = 350_001  # three ranges of rows
+    sessions = pd.DataFrame({
+        "client_id": pd.Categorical(rng.choice([f"C{i}" for i in range(5000)], n)),
+        "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+        "srs": np.where(rng.random(n) < 0.3, np.nan, rng.normal(35, 4, n)),
+    })
+    clients = pd.DataFrame({"client_id": [f"C{i}" for i in range(5000)], "age": rng.integers(18, 80, 5000)})
+    assert len(threads.row_ranges(len(sessions))) == 3
+    digest = hashlib.sha256()  # the algorithm recipes were written with: one pass over each table
+    for frame in (sessions, clients, None):
+        if frame is None:
+            digest.update(b"<none>")
+            continue
+        digest.update(",".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    assert fingerprint_frames(sessions, clients, None) == digest.hexdigest()[:16]
