@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
 
+import numpy as np
 import pandas as pd
 
 from analytics.schema import letters
@@ -40,6 +41,9 @@ class Caseload:
     therapist_id, date; None when it had none): never sessions, so no episode or statistic uses
     them, nor the fingerprint (a cache keyed on it passes `booked` itself); the watch list reads each
     client's next booked appointment from them.
+    `categorical` holds the importer's categoricals of the id and status columns, {table: (the
+    table they describe, {column: pd.Categorical})}: their codes number each distinct id already,
+    so per-client work need not hash a million ids again (see `categorical_of`).
     """
 
     sessions: pd.DataFrame | None = None
@@ -48,6 +52,7 @@ class Caseload:
     export_date: pd.Timestamp | None = None
     fingerprint: str = field(default="")
     booked: pd.DataFrame | None = None
+    categorical: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         if self.sessions is None and self.clients is None:
@@ -61,26 +66,39 @@ class Caseload:
 
     @cached_property  # the sidebar shows it on every rerun; the tables never change
     def n_clients(self) -> int:
-        ids = [table["client_id"] for table in (self.clients, self.sessions) if table is not None]
-        return len(set().union(*(_distinct(i) for i in ids)))
+        ids = [_distinct(self, t, "client_id") for t in ("clients", "sessions") if getattr(self, t) is not None]
+        return len(set().union(*ids))
 
     @cached_property
     def therapist_labels(self) -> dict:
         """One anonymous label per therapist of the whole caseload, so a filter or a page showing
         fewer therapists never relabels one (see anonymous_labels)."""
-        ids = [_distinct(t["therapist_id"]) for t in (self.therapists, self.clients, self.sessions)
-               if t is not None and "therapist_id" in t]
+        ids = [_distinct(self, t, "therapist_id") for t in ("therapists", "clients", "sessions")
+               if getattr(self, t) is not None and "therapist_id" in getattr(self, t)]
         return anonymous_labels(chain.from_iterable(ids))
+
+    def categorical_of(self, table: str, column: str) -> pd.Categorical | None:
+        """`table`'s `column` as the importer's categorical (the same values, row for row); None when
+        there is none, or when the table held is not the one it was made for (a caseload copied with
+        another table)."""
+        frame, columns = self.categorical.get(table, (None, {}))
+        return columns.get(column) if frame is not None and frame is getattr(self, table) else None
 
     @property
     def n_sessions(self) -> int:
         return 0 if self.sessions is None else len(self.sessions)
 
 
-def _distinct(ids: pd.Series) -> list:
-    """A column's distinct ids in order of appearance, missing left out: from each table on its own
-    (a categorical's codes), not from the tables joined (which makes text of every row)."""
-    return ids.dropna().unique().tolist()
+def _distinct(caseload: Caseload, table: str, column: str) -> list:
+    """A column's distinct ids, missing left out, in no particular order: from each table on its own
+    (from the importer's categorical when there is one), not from the tables joined (which makes
+    text of every row)."""
+    categorical = caseload.categorical_of(table, column)
+    if categorical is None:
+        return getattr(caseload, table)[column].dropna().unique().tolist()
+    codes = categorical.codes
+    present = np.bincount(codes[codes >= 0], minlength=len(categorical.categories)) > 0
+    return categorical.categories[present].tolist()
 
 
 def anonymous_labels(ids, salt: str = LABEL_SALT) -> dict:

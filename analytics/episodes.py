@@ -26,6 +26,7 @@ refuses it too).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -213,7 +214,7 @@ def _taken_as_is(caseload: Caseload) -> bool:
 def _history(caseload: Caseload, settings: EpisodeSettings, present: list[str], shared: bool = True) -> EpisodeHistory:
     clients = caseload.clients
     if caseload.sessions is not None:
-        timeline = _Timeline(caseload.sessions)
+        timeline = _Timeline(caseload.sessions, lambda column: caseload.categorical_of("sessions", column))
         episodes = _session_summary(caseload.sessions, timeline)
         if clients is not None:
             episodes = episodes.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
@@ -310,8 +311,10 @@ class _Timeline:
     """Appointments sorted once by client and date, with each client's block of rows; every
     per-client statistic is then a `reduceat` over those blocks."""
 
-    def __init__(self, sessions: pd.DataFrame):
-        codes, self.ids = pd.factorize(sessions["client_id"])
+    def __init__(self, sessions: pd.DataFrame, categorical: Callable[[str], pd.Categorical | None] = lambda column: None):
+        """`categorical(column)`: the importer's categorical of a column of `sessions` (Caseload.categorical_of),
+        whose codes number the ids already; None for a column to number here."""
+        codes, self.ids = _codes(sessions["client_id"], categorical("client_id"))
         dates = sessions["date"].to_numpy("datetime64[ns]")
         self.order = _client_date_order(codes, dates)
         codes = codes[self.order]
@@ -320,12 +323,12 @@ class _Timeline:
         self.ends = np.r_[self.starts[1:], len(codes)]
         self.client_ids = self.ids[codes[self.starts]]
         self.dates = dates[self.order]
-        status = pd.Categorical(sessions["status"], categories=SESSION_STATUSES).codes[self.order]
+        status = _status_codes(sessions["status"], categorical("status"))[self.order]
         self.status_codes = status
         self.attended = status == SESSION_STATUSES.index("attended")
         self.therapist_codes, self.therapist_names = None, None
-        if "therapist_id" in sessions:  # a categorical's own codes: no id text is hashed (12M rows at 1M clients)
-            codes, self.therapist_names = pd.factorize(sessions["therapist_id"])
+        if "therapist_id" in sessions:
+            codes, self.therapist_names = _codes(sessions["therapist_id"], categorical("therapist_id"))
             self.therapist_codes = codes[self.order]
         self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
 
@@ -360,6 +363,24 @@ class _Timeline:
         out = picked.view("datetime64[ns]").copy()
         out[picked == fill] = np.datetime64("NaT")
         return out
+
+
+def _codes(column: pd.Series, categorical: pd.Categorical | None) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(column); from the importer's categorical of the column, its codes and categories
+    instead: the same grouping numbered in another order, without hashing the ids (12 million
+    appointments at a million clients). Every per-client result is in client order, not code order."""
+    if categorical is None:
+        return pd.factorize(column)
+    return categorical.codes, np.asarray(categorical.categories, dtype=object)
+
+
+def _status_codes(status: pd.Series, categorical: pd.Categorical | None) -> np.ndarray:
+    """Each appointment's place in SESSION_STATUSES (-1: none), from the importer's categorical when
+    there is one (its few categories placed, then its codes looked up)."""
+    if categorical is None:
+        return pd.Categorical(status, categories=SESSION_STATUSES).codes
+    places = [SESSION_STATUSES.index(c) if c in SESSION_STATUSES else -1 for c in categorical.categories]
+    return np.array(places + [-1], dtype=np.int8)[categorical.codes]  # a missing status's -1 takes the last
 
 
 def _client_date_order(codes: np.ndarray, dates: np.ndarray) -> np.ndarray:

@@ -143,7 +143,8 @@ def load_caseload(
         fingerprint = fingerprint_frames(*canonical.values())  # of the values: the row numbers do not enter
         plain = {t: None if f is None else _plain(f) for t, f in canonical.items()}
         caseload = Caseload(plain["sessions"], plain["clients"], plain["therapists"], export_date=limit,
-                            fingerprint=fingerprint, booked=booked)
+                            fingerprint=fingerprint, booked=booked, categorical={
+                                t: (plain[t], _categoricals(f)) for t, f in canonical.items() if f is not None})
     identifiers = [f for table in findings for f in findings[table]]
     options = {"sheets": sheets, "drop_columns": drop_columns, "hash_columns": hash_columns, "export_date": export_date}
     return IngestResult(caseload, used, problems, raw, identifiers, files, options,
@@ -229,6 +230,13 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         column: np.asarray(series, dtype=object) if isinstance(series.dtype, pd.CategoricalDtype) else series.array
         for column, series in frame.items()
     }, index=pd.RangeIndex(len(frame)), copy=False)
+
+
+def _categoricals(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
+    """The id and status columns the importer holds as categoricals, kept beside the plain table
+    (Caseload.categorical): the episodes number clients and therapists by their codes."""
+    return {c: frame[c].array for c in ("client_id", "therapist_id", "status")
+            if c in frame and isinstance(frame[c].dtype, pd.CategoricalDtype)}
 
 
 def load_sample() -> IngestResult:
