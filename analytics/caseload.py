@@ -4,6 +4,8 @@ therapists' anonymous labels."""
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
@@ -12,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import letters
-from analytics.threads import mapped, row_ranges
 
 LABEL_SALT = "alliance-lens"
 
@@ -25,11 +26,21 @@ def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
             digest.update(b"<none>")
             continue
         digest.update(",".join(map(str, frame.columns)).encode())
-        # a row's hash depends on that row alone, so ranges of rows are hashed side by side
-        for hashed in mapped(lambda rows: pd.util.hash_pandas_object(frame.iloc[rows], index=False).to_numpy(),
-                             row_ranges(len(frame))):
-            digest.update(hashed.tobytes())
+        # a row's hash depends on that row alone, so ranges of rows are hashed side by side in threads
+        # (pandas' hashing lets go of the interpreter lock): the same bytes in the same order
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for hashed in pool.map(lambda rows: pd.util.hash_pandas_object(frame.iloc[rows], index=False).to_numpy(),
+                                   row_ranges(len(frame))):
+                digest.update(hashed.tobytes())
     return digest.hexdigest()[:16]
+
+
+def row_ranges(n: int, minimum: int = 100_000) -> list[slice]:
+    """`n` rows cut into one range per core (one range below `minimum` rows, where threads cost more
+    than they save)."""
+    parts = max(1, min(os.cpu_count() or 1, n // minimum))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Work in threads gives what the same work in one pass gives: the items' order, every row once,
-and the fingerprint recipes store (one sha256 over the tables' row hashes)."""
+"""The fingerprint recipes store (one sha256 over the tables' row hashes) is the same when ranges of
+rows are hashed side by side in threads: every row once, in order."""
 
 from __future__ import annotations
 
@@ -9,28 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import threads
-from analytics.caseload import fingerprint_frames
+from analytics import caseload
+from analytics.caseload import fingerprint_frames, row_ranges
 
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
 @pytest.mark.parametrize("n", [0, 1, 99_999, 100_000, 250_001, 1_000_003])
 def test_row_ranges_cover_every_row_once_in_order(monkeypatch, cores, n):
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
-    ranges = threads.row_ranges(n)
+    monkeypatch.setattr(caseload.os, "cpu_count", lambda: cores)
+    ranges = row_ranges(n)
     assert len(ranges) == max(1, min(cores, n // 100_000))
     assert np.array_equal(np.concatenate([np.arange(n)[r] for r in ranges]), np.arange(n))
 
 
-@pytest.mark.parametrize("cores", [1, 2, 3])
-def test_mapped_keeps_the_items_order(monkeypatch, cores):
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
-    assert threads.mapped(lambda x: x * x, range(7)) == [0, 1, 4, 9, 16, 25, 36]
-    assert threads.mapped(len, []) == []
-
-
 def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(caseload.os, "cpu_count", lambda: 3)
     rng = np.random.default_rng(7)
     n = 350_001  # three ranges of rows
     sessions = pd.DataFrame({
@@ -39,7 +32,7 @@ def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
         "srs": np.where(rng.random(n) < 0.3, np.nan, rng.normal(35, 4, n)),
     })
     clients = pd.DataFrame({"client_id": [f"C{i}" for i in range(5000)], "age": rng.integers(18, 80, 5000)})
-    assert len(threads.row_ranges(len(sessions))) == 3
+    assert len(row_ranges(len(sessions))) == 3
     digest = hashlib.sha256()  # the algorithm recipes were written with: one pass over each table
     for frame in (sessions, clients, None):
         if frame is None:
