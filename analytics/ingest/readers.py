@@ -403,10 +403,24 @@ def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
             width = len(parquet.schema_arrow)
             if width > MAX_COLUMNS:
                 return None, [_too_wide(blob.name, width)]
-            frame = parquet.read().to_pandas()
+            frame = _with_categoricals(parquet.read())
     except Exception as error:  # damaged Parquet fails inside pyarrow in many ways
         return None, [_unreadable(blob.name, f"it is not a readable Parquet file ({type(error).__name__})")]
     return finish_frame(frame, blob.name, [])
+
+
+def _with_categoricals(table) -> pd.DataFrame:
+    """The Parquet table as pandas reads it, each text column already the categorical finish_frame
+    makes of it (its values in order of appearance, a missing value coded -1): dictionary-encoded
+    by pyarrow, the columns side by side, instead of a million Python strings made and hashed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = [i for i, field in enumerate(table.schema) if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    encoded = _by_column(lambda i: pc.dictionary_encode(table.column(i).combine_chunks()), text)
+    for i, column in zip(text, encoded):
+        table = table.set_column(i, table.schema[i].name, column)
+    return table.to_pandas()
 
 
 # --- common clean-up ----------------------------------------------------------------------------
