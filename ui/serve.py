@@ -95,7 +95,10 @@ def _run(values: dict, page: str | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ui import sessions
+
     args = sys.argv[1:] if argv is None else argv
+    sessions.one_malloc_arena()
     seconds = warm()
     # What the imports and the warm-up left lives as long as the server (its garbage is collected
     # first): out of the garbage collector's sight, a full collection, which holds up every
