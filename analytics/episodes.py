@@ -264,7 +264,8 @@ def filter_episodes(
     intake_from: pd.Timestamp | None = None,
     intake_to: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """The episodes the sidebar's filters keep (an empty or None filter keeps everything)."""
+    """The episodes the sidebar's filters keep (an empty or None filter keeps everything); the table
+    itself when it keeps every row (callers never change the table they are given)."""
     keep = np.ones(len(episodes), dtype=bool)
     if sites and "site" in episodes:
         keep &= episodes["site"].isin(sites).to_numpy()
@@ -275,6 +276,8 @@ def filter_episodes(
             keep &= (episodes["intake_date"] >= pd.Timestamp(intake_from)).to_numpy()
         if intake_to is not None:
             keep &= (episodes["intake_date"] <= pd.Timestamp(intake_to)).to_numpy()
+    if keep.all() and episodes.index.equals(pd.RangeIndex(len(episodes))):
+        return episodes  # nothing left out: the table itself, not a copy (0.12 s at 100,000 clients)
     kept = episodes.take(np.flatnonzero(keep))  # a new table; numbered afresh without reset_index, which merges
     kept.index = pd.RangeIndex(len(kept))  # the table's column blocks (0.2 s at 100,000 clients)
     return kept

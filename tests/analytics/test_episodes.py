@@ -168,17 +168,30 @@ def test_filters(caseload):
 
 
 @pytest.mark.filterwarnings("error")
-@pytest.mark.parametrize("chosen", [{}, {"therapists": ["t2"]}])
+@pytest.mark.parametrize("chosen", [{"therapists": ["t2"]}, {"intake_to": pd.Timestamp("2024-01-31")}])
 def test_filtered_episodes_are_a_table_of_their_own(caseload, chosen):
     """Numbered 0, 1, ... and written to without a SettingWithCopyWarning or a change to the
     episodes they were filtered from (the dashboard's cached table)."""
     e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
     before = e.copy()
     kept = filter_episodes(e, **chosen)
+    assert 0 < len(kept) < len(e)
     assert list(kept.index) == list(range(len(kept)))
     kept["sessions_attended"] = -1
     kept.loc[0, "client_id"] = "changed"
     pd.testing.assert_frame_equal(e, before)
+
+
+@pytest.mark.parametrize("chosen", [{}, {"sites": [], "therapists": None, "intake_from": None}])
+def test_filters_that_keep_every_episode_give_the_table_itself(caseload, chosen):
+    """No copy of a table every page reads (0.12 s at 100,000 clients); no page writes into it
+    (tests/pages/test_episodes_unchanged.py)."""
+    e = derive_episodes(caseload, EpisodeSettings("therapist_judged"))
+    assert filter_episodes(e, **chosen) is e
+    shuffled = e.iloc[::-1]  # rows not numbered 0, 1, ...: numbered afresh in a table of their own
+    kept = filter_episodes(shuffled, **chosen)
+    assert kept is not shuffled and list(kept.index) == list(range(len(e)))
+    assert list(kept["client_id"]) == list(shuffled["client_id"])
 
 
 def test_settings_reject_unknown_definition():
