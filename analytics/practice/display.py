@@ -142,6 +142,20 @@ def number(value, percent: bool = False) -> str:
     return str(level_label(value))
 
 
+def _numbers_or_dates(values: pd.Series) -> bool:
+    """Numbers (not true/false) or dates in a plain numpy column, where equal values read alike."""
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iufM"
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values, a missing date or whole number coded -1. Numbers with a decimal
+    point are told apart by their bits: equality would merge -0.0 into 0.0, which read differently."""
+    if values.dtype.kind != "f":
+        return pd.factorize(values)
+    codes, bits = pd.factorize(values.to_numpy(dtype=np.float64).view(np.int64))
+    return codes, bits.view(np.float64)
+
+
 def director_table(table: pd.DataFrame) -> pd.DataFrame:
     """`table` (masked by Privacy.suppress when it has a `suppressed` column) as text a director
     reads: headers in words, values by `number`, a masked value as "hidden"."""
@@ -158,7 +172,12 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
         if column in YES_NO_COLUMNS:
             values = values.map(lambda v: v if pd.isna(v) else bool(v))
         numeric = pd.api.types.is_numeric_dtype(values)
-        text = [number(v, column in percents or (numeric and row)) for v, row in zip(values.to_numpy(dtype=object), rate_rows)]
+        if _numbers_or_dates(values) and not (numeric and rate_rows.any()):
+            codes, distinct = _distinct(values)
+            words = np.array([number(v, column in percents) for v in distinct] + [MISSING], dtype=object)
+            text = words[codes]  # each distinct value written once: a network's table repeats most of them
+        else:
+            text = [number(v, column in percents or (numeric and row)) for v, row in zip(values.to_numpy(dtype=object), rate_rows)]
         hidden = masked_rows & values.isna().to_numpy()
         out[column_label(column)] = np.where(hidden, HIDDEN, np.array(text, dtype=object))
     return pd.DataFrame(out, index=shown.index).reset_index(drop=True)

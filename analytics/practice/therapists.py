@@ -112,11 +112,10 @@ def therapist_funnel(episodes: pd.DataFrame, cluster: str = "therapist_id") -> F
     has_id = episodes[cluster].notna().to_numpy()
     if (~has_id).any():
         notes.append(f"{int((~has_id).sum())} episodes have no therapist and are not part of the comparison.")
-    data = episodes.loc[has_id]
-    event = data["event"].to_numpy()
+    event = episodes["event"].to_numpy()[has_id]  # two columns, not a copy of the whole table
     counts = pd.DataFrame(
         {
-            "therapist_id": data[cluster].to_numpy(),
+            "therapist_id": episodes[cluster].to_numpy()[has_id],
             "clients": 1,
             "known": np.isin(event, (EVENT_DROPOUT, EVENT_COMPLETED)).astype(int),
             "dropouts": (event == EVENT_DROPOUT).astype(int),

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.practice.display import column_label, director_table, level_label, number
 
@@ -41,3 +43,26 @@ def test_rate_rows_of_a_mixed_table_read_as_percentages():
     shown = director_table(headline)
     assert shown["Value"].tolist() == ["1,500", "22.7%", "6"]
     assert shown["95% CI from"].tolist() == ["–", "20.4%", "5"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    floats=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=64), st.sampled_from(
+        [0.0, -0.0, 1.0, 2.5, 1e-4, -1e-9, 1e15, 123456.7, 0.0005])), min_size=1, max_size=40),
+    seconds=st.lists(st.one_of(st.none(), st.integers(0, 3 * 10**8)), min_size=1, max_size=40),
+    percent=st.booleans(),
+)
+def test_a_director_tables_numbers_and_dates_read_cell_by_cell(floats, seconds, percent):
+    """director_table writes each distinct number or date once; the text must be what `number` gives
+    each cell (whole numbers, a minus zero, missing values, dates with and without a time)."""
+    n = min(len(floats), len(seconds))
+    table = pd.DataFrame({
+        "rate" if percent else "value": floats[:n],
+        "clients": np.arange(n, dtype=np.int64) % 3 * 1000,
+        "date": pd.to_datetime([pd.NaT if s is None else pd.Timestamp("2020-01-01") + pd.Timedelta(seconds=s)
+                                for s in seconds[:n]]),
+    })
+    shown = director_table(table)
+    for column, words in zip(table.columns, shown.columns):
+        expected = [number(v, percent and column == "rate") for v in table[column].to_numpy(dtype=object)]
+        assert shown[words].tolist() == expected
