@@ -37,7 +37,7 @@ def warm() -> float:
     start = time.perf_counter()
     with _quiet(_OUTSIDE_A_RUN):
         _warm_every_page(state._sample().caseload)
-    # The headless run has no server, so the sweeper did not start; let the server start it.
+    # The headless runs have no server, so no sweeper started (start_sweeper kept None); let the server start it.
     sessions.start_sweeper.clear()
     return time.perf_counter() - start
 

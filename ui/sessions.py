@@ -36,8 +36,9 @@ _LOG = logging.getLogger(__name__)
 
 @st.cache_resource(show_spinner=False)
 def start_sweeper() -> threading.Thread | None:
-    """Start the sweeper once for this server (later calls return the same thread)."""
-    if not runtime.exists():
+    """Start the sweeper once for this server (later calls return the same thread); none for a
+    headless run (Streamlit's AppTest stands in a runtime without sessions to sweep)."""
+    if not runtime.exists() or not hasattr(runtime.get_instance(), "_session_mgr"):
         return None
     _clear_state_on_shutdown()
     thread = threading.Thread(target=_loop, name="session-sweeper", daemon=True)

@@ -75,3 +75,18 @@ def test_after_one_malloc_arena_every_thread_allocates_from_the_main_arena():
 
     assert arenas("default") == 5  # the main arena and one for each thread
     assert arenas("one arena") == 1
+
+
+def test_a_headless_run_starts_no_sweeper(monkeypatch):
+    """`python -m ui.serve` warms up in AppTest, whose stand-in runtime has no sessions: a sweeper
+    started there would be a second one once the server starts its own."""
+    from unittest.mock import MagicMock
+
+    from streamlit.runtime import Runtime
+
+    monkeypatch.setattr(Runtime, "_instance", MagicMock(spec=Runtime))
+    sessions.start_sweeper.clear()
+    try:
+        assert sessions.start_sweeper() is None
+    finally:
+        sessions.start_sweeper.clear()
