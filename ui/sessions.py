@@ -138,8 +138,8 @@ def one_malloc_arena() -> None:
     there: a closed 40,000-client session left 24-62 MiB of its freed arrays in one thread arena
     (the server's /proc smaps; `malloc_trim` called by hand released 2 MiB of it). In the main
     arena `malloc_trim` also returns the top. The threads allocate mostly while holding Python's
-    interpreter lock, so they rarely wait for the one arena: 100,000 clients' episodes and room
-    models under four definitions took the same time with one arena as with many.
+    interpreter lock, so they rarely wait for the one arena: eight sessions opening the sample at
+    once ran as fast with one arena as with many (`benchmarks.director --only team`).
     """
     mallopt = _libc_function("mallopt")
     if mallopt is not None:

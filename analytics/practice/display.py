@@ -148,8 +148,10 @@ def _numbers_or_dates(values: pd.Series) -> bool:
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct values, a missing date or whole number coded -1. Numbers with a decimal
-    point are told apart by their bits: equality would merge -0.0 into 0.0, which read differently."""
+    """Codes and distinct values; a missing date or whole number is coded -1 (the word after the
+    distinct values' words is the dash). Numbers with a decimal point are told apart by their bits:
+    equality would merge -0.0 into 0.0, which read differently; a NaN is then a value of its own,
+    which `number` writes as the dash."""
     if values.dtype.kind != "f":
         return pd.factorize(values)
     codes, bits = pd.factorize(values.to_numpy(dtype=np.float64).view(np.int64))
