@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analytics.caseload import in_threads
 from analytics.ingest.mapping import arrow_text, as_category
 from analytics.ingest.problems import Problem, problem_at, quoted
 from analytics.schema import letters
@@ -303,14 +302,7 @@ def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | 
         )
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
         return None
-    return pd.DataFrame(dict(zip(names, _by_column(_sorted_categorical, table.columns))), copy=False)  # columns side by side
-
-
-def _by_column(fn, columns) -> list:
-    """[fn(column) for column in columns], the columns side by side in threads: numpy and pyarrow let
-    go of the interpreter lock, so at a million clients each column no longer waits for the last."""
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        return list(pool.map(fn, columns))
+    return pd.DataFrame(dict(zip(names, in_threads(_sorted_categorical, table.columns))), copy=False)  # columns side by side
 
 
 def _sorted_categorical(column) -> pd.Categorical:
@@ -417,7 +409,7 @@ def _with_categoricals(table) -> pd.DataFrame:
     import pyarrow.compute as pc
 
     text = [i for i, field in enumerate(table.schema) if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
-    encoded = _by_column(lambda i: pc.dictionary_encode(table.column(i).combine_chunks()), text)
+    encoded = in_threads(lambda i: pc.dictionary_encode(table.column(i).combine_chunks()), text)
     for i, column in zip(text, encoded):
         table = table.set_column(i, table.schema[i].name, column)
     return table.to_pandas()
@@ -446,7 +438,7 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
         problems.append(Problem(name, column, [], "This column has values but no name in the header row",
                                 "Give it a name in the file, or leave it: it is kept under this name."))
     filled = np.zeros(len(frame), dtype=bool)
-    for given in _by_column(lambda c: frame[c].notna().to_numpy(), frame.columns):  # columns side by side
+    for given in in_threads(lambda c: frame[c].notna().to_numpy(), frame.columns):  # columns side by side
         filled |= given
     if not filled.all():
         separators = ~filled & (np.arange(len(frame)) < np.flatnonzero(filled).max(initial=-1))
