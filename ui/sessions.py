@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -148,5 +149,13 @@ def one_malloc_arena() -> None:
 
 def _libc_function(name: str):
     """The C library's function `name`, or None where there is none (not glibc)."""
-    libc = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(libc), name, None) if libc else None
+    libc = _libc()
+    return getattr(libc, name, None) if libc is not None else None
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once: find_library runs `ldconfig -p` in a child process, which
+    every sweep that frees memory would otherwise fork from the whole server."""
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
