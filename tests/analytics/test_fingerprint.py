@@ -1,5 +1,5 @@
-"""The fingerprint recipes store (one sha256 over the tables' row hashes) is the same when ranges of
-rows are hashed side by side in threads: every row once, in order."""
+"""Work side by side in threads gives what the same work in one pass gives: the items' order, every
+row once, and the fingerprint recipes store (one sha256 over the tables' row hashes)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import caseload
-from analytics.caseload import fingerprint_frames, row_ranges
+from analytics.caseload import fingerprint_frames, in_threads, row_ranges
 
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
@@ -20,6 +20,13 @@ def test_row_ranges_cover_every_row_once_in_order(monkeypatch, cores, n):
     ranges = row_ranges(n)
     assert len(ranges) == max(1, min(cores, n // 100_000))
     assert np.array_equal(np.concatenate([np.arange(n)[r] for r in ranges]), np.arange(n))
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_in_threads_keeps_the_items_order(monkeypatch, cores):
+    monkeypatch.setattr(caseload.os, "cpu_count", lambda: cores)
+    assert in_threads(lambda x: x * x, range(7)) == [0, 1, 4, 9, 16, 25, 36]
+    assert in_threads(len, []) == []
 
 
 def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
