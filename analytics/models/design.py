@@ -45,7 +45,7 @@ def build_design(
 ) -> Design:
     """Treatment-coded terms (`name[level]`) against the chosen reference level (default: the most
     common level), on complete cases of the covariates and `extra_columns` (e.g. duration, cluster).
-    `encodings` lets several models of one table share their covariates' terms. `splines` maps a
+    `encodings` lets several models of one table share the work on its columns. `splines` maps a
     numeric covariate to the degrees of freedom of its natural spline (`name[ns1]`, ...; R's
     `ns(name, df)`)."""
     reference_levels = dict(reference_levels or {})
@@ -58,13 +58,14 @@ def build_design(
             raise ValueError(f"A natural spline needs a numeric covariate of the model; {name!r} is "
                              f"{'not one of the covariates' if name not in covariates else 'not numeric'}.")
     needed = list(dict.fromkeys(list(covariates) + list(extra_columns)))
-    given = episodes[needed].notna()
-    complete = given.all(axis=1).to_numpy()
-    data = episodes.loc[complete, needed]  # only the columns used: the table can be wide
+    table = encodings if encodings is not None and encodings.table is episodes else Encodings(episodes)
+    given = {c: table.known(c) for c in needed}
+    complete = np.logical_and.reduce([given[c] for c in needed]) if needed else np.ones(len(episodes), bool)
+    rows = np.flatnonzero(complete)  # positions: only the columns used are read, the table can be wide
     warnings: list[str] = []
     n_left_out = int((~complete).sum())
     outcome = [c for c in extra_columns if c not in covariates]
-    no_outcome = ~given[outcome].all(axis=1).to_numpy() if outcome else np.zeros(len(episodes), bool)
+    no_outcome = ~np.logical_and.reduce([given[c] for c in outcome]) if outcome else np.zeros(len(episodes), bool)
     if no_outcome.any():
         empty = [c for c in outcome if not given[c].all()]
         warnings.append(missing_outcome_warning(int(no_outcome.sum()), len(episodes), empty))
@@ -72,25 +73,25 @@ def build_design(
         warnings.append(left_out_warning(int((~complete & ~no_outcome).sum()), len(episodes)))
     terms, blocks, reference, bases = [], [], {}, {}
     for name in covariates:
-        column = data[name]
         if name in splines:
-            bases[name] = NaturalSpline.from_data(column.to_numpy(dtype=float), splines[name])
-            found = Terms(bases[name].term_names(name), bases[name].basis(column.to_numpy(dtype=float)))
+            values = episodes[name].to_numpy(dtype=float, na_value=np.nan)[rows]
+            bases[name] = NaturalSpline.from_data(values, splines[name])
+            found = Terms(bases[name].term_names(name), bases[name].basis(values))
         else:
-            found = (encodings.terms(episodes, name, column, reference_levels) if encodings is not None
-                     else _encode(column, name, reference_levels))
+            found = table.terms(name, rows, reference_levels)
         terms += found.names
         blocks.append(found.values)
         if found.reference is not None:
             reference[name] = found.reference
         if found.warning:
             warnings.append(found.warning)
-    X = pd.DataFrame(np.hstack(blocks) if blocks else np.empty((len(data), 0)), index=data.index, columns=terms)
+    index = episodes.index[rows]
+    X = pd.DataFrame(np.hstack(blocks) if blocks else np.empty((len(rows), 0)), index=index, columns=terms)
     X, dropped, why = _usable_columns(X)
     warnings += why
     if list(covariates) and X.shape[1] == 0:
         warnings.append("None of the chosen covariates can enter the model; choose others or check the data.")
-    return Design(X, data.index, n_left_out, list(X.columns), reference, dropped, warnings, bases)
+    return Design(X, index, n_left_out, list(X.columns), reference, dropped, warnings, bases)
 
 
 @dataclass
@@ -104,31 +105,43 @@ class Terms:
 
 
 class Encodings:
-    """Covariates already turned into terms, for several models fitted on one table (one model per
-    factor with the same case mix): a later model reuses a column's terms when it uses that column
-    of that table on the same complete cases with the same reference level."""
+    """The columns of one table as models read them, worked out once for every model fitted on it
+    (one model per factor with the same case mix, each on its own complete cases): which rows are
+    known, and a category's text as integer codes. A model then takes its rows' share of each."""
 
     def __init__(self, table: pd.DataFrame):
         self.table = table
-        self._held: dict = {}
+        self._known: dict[str, np.ndarray] = {}
+        self._text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def terms(self, table: pd.DataFrame, name: str, column: pd.Series, reference_levels: dict) -> Terms:
-        if table is not self.table:
-            return _encode(column, name, reference_levels)
-        key = (name, reference_levels.get(name))
-        held = self._held.get(key)
-        if held is None or not held[0].equals(column.index):
-            held = self._held[key] = (column.index, _encode(column, name, reference_levels))
-        return held[1]
+    def known(self, name: str) -> np.ndarray:
+        if name not in self._known:
+            self._known[name] = self.table[name].notna().to_numpy()
+        return self._known[name]
 
+    def text_codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the code of the column's value as text, and the texts by code. The text is
+        coded, not the value: a model's levels are text, and values equal in Python can read
+        differently (True and 1) or alike (1 and "1")."""
+        if name not in self._text:
+            codes, texts = pd.factorize(self.table[name].astype(str))
+            self._text[name] = (codes, np.asarray(texts, dtype=object))
+        return self._text[name]
 
-def _encode(column: pd.Series, name: str, reference_levels: dict) -> Terms:
-    """A number as itself; a category as one 0/1 term per level other than the reference."""
-    if not is_categorical(column):
-        return Terms([name], column.to_numpy(dtype=float)[:, None])
-    levels = column.astype(str)
-    ref, others, warning = categorical_levels(levels.value_counts().index.tolist(), name, reference_levels)
-    return Terms([f"{name}[{level}]" for level in others], _dummies(levels, others), ref, warning)
+    def terms(self, name: str, rows: np.ndarray, reference_levels: dict) -> Terms:
+        """A number as itself; a category as one 0/1 term per level other than the reference, the
+        levels counted on `rows` (positions of the table) as `levels_by_frequency` counts them."""
+        column = self.table[name]
+        if not is_categorical(column):
+            return Terms([name], column.to_numpy(dtype=float, na_value=np.nan)[rows][:, None])
+        codes, texts = self.text_codes(name)
+        mine = codes[rows]
+        seen = pd.unique(mine)  # in order of first appearance, as value_counts lists them before sorting
+        counts = pd.Series(np.bincount(mine, minlength=len(texts))[seen], index=pd.Index(texts[seen], dtype=object))
+        ref, others, warning = categorical_levels(counts.sort_values(ascending=False).index.tolist(), name, reference_levels)
+        position = pd.Index(others, dtype=object).get_indexer(texts)[mine]
+        return Terms([f"{name}[{level}]" for level in others], (position[:, None] == np.arange(len(others))).astype(float),
+                     ref, warning)
 
 
 def left_out_warning(n_left_out: int, n_total: int) -> str:
@@ -151,13 +164,6 @@ def categorical_levels(levels: list[str], name: str, reference_levels: dict) -> 
     warning = (f"{name} has the same value ({ref}) for every episode used, so it was left out of the model."
                if len(levels) < 2 else None)
     return ref, sorted(level for level in levels if level != ref), warning
-
-
-def _dummies(levels: pd.Series, others: list[str]) -> np.ndarray:
-    """0/1 columns, one per level in `others`: one hash lookup per row, then integer comparisons
-    (not one string comparison per row and level)."""
-    position = pd.Index(others, dtype=object).get_indexer(levels)
-    return (position[:, None] == np.arange(len(others))).astype(float)
 
 
 def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:

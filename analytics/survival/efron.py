@@ -26,6 +26,8 @@ class RiskSets:
 
     perm: np.ndarray
     X: np.ndarray  # n x p, centered
+    X_dead: np.ndarray  # X[death_rows], taken once for every Newton iteration
+    X_dead_sum: np.ndarray  # its column sums, the score's constant part (unweighted)
     event: np.ndarray  # bool
     stratum: np.ndarray  # int codes
     start: np.ndarray
@@ -92,6 +94,7 @@ def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.nd
     key_stop, key_start, finite = key_stop[perm], key_start[perm], finite[perm]
 
     death_rows = np.flatnonzero(event)  # already grouped: rows are sorted by key
+    X_dead = X[death_rows]
     group_key, group_first, deaths = np.unique(key_stop[death_rows], return_index=True, return_counts=True)
     death_group = np.repeat(np.arange(len(group_key)), deaths)
     group_stratum = group_key // width
@@ -113,6 +116,7 @@ def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.nd
         stop_window=_window(key_stop, group_key, group_end),
         start_window=start_window, order_start=order_start,
         weight=None if weight is None else np.asarray(weight, dtype=float)[perm],
+        X_dead=X_dead, X_dead_sum=X_dead.sum(axis=0),
     )
 
 
@@ -178,18 +182,18 @@ def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerm
     R = _window_sums(rw, rs)
     A = _window_sums(rX, rs)
     E = _group_sum(rw[dead], rs)
-    A2 = _group_sum(rX[dead], rs)
+    A2 = _group_sum(rw[dead][:, None] * rs.X_dead, rs)  # = rX[dead]: the same products
     denom = R[g] - f * E[g]
     means = (A[g] - f[:, None] * A2[g]) / denom[:, None]
     if rs.weight is None:
         loglik = float(np.sum(eta[dead] - shift) - np.sum(np.log(denom)))
-        score = X[dead].sum(axis=0) - means.sum(axis=0)
+        score = rs.X_dead_sum - means.sum(axis=0)
         hazard = 1.0 / denom
     else:
         died = rs.weight[dead]
         mean_weight = (_group_sum(died, rs) / rs.deaths)[g]
         loglik = float(np.sum(died * (eta[dead] - shift)) - np.sum(mean_weight * np.log(denom)))
-        score = (died[:, None] * X[dead]).sum(axis=0) - (mean_weight[:, None] * means).sum(axis=0)
+        score = (died[:, None] * rs.X_dead).sum(axis=0) - (mean_weight[:, None] * means).sum(axis=0)
         hazard = mean_weight / denom
     w = _group_sum(hazard, rs)
     v = _group_sum(f * hazard, rs)
@@ -221,15 +225,15 @@ def score_residuals(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
     SM = per_row(m1, rs)
     resid = -r[:, None] * (X * W[:, None] - SM)
     dead, dg = rs.death_rows, rs.death_group
-    resid[dead] += X[dead] - mbar[dg]
-    resid[dead] += r[dead, None] * (X[dead] * terms.v[dg, None] - mv[dg])
+    resid[dead] += rs.X_dead - mbar[dg]
+    resid[dead] += r[dead, None] * (rs.X_dead * terms.v[dg, None] - mv[dg])
     return resid
 
 
 def schoenfeld(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
     """Schoenfeld residuals per death (in `rs.death_rows` order): x minus the mean of the Efron means."""
     mbar = _group_sum(terms.means, rs) / rs.deaths[:, None]
-    return rs.X[rs.death_rows] - mbar[rs.death_group]
+    return rs.X_dead - mbar[rs.death_group]
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analytics.models.design import build_design
+from analytics.models.design import Encodings, build_design
 
 
 def _episodes():
@@ -42,3 +44,28 @@ def test_constant_single_level_and_collinear_columns_are_named():
 def test_no_usable_covariate_is_said_plainly():
     d = build_design(_episodes(), ["site", "marker"])
     assert d.terms == [] and any("None of the chosen covariates" in w for w in d.warnings)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", 1, "1", 2.0, True, None]), min_size=1, max_size=40),
+       st.lists(st.booleans(), min_size=40, max_size=40), st.booleans())
+def test_a_category_shared_between_models_is_coded_as_on_its_own_rows(values, other_known, categorical):
+    """The levels, reference and 0/1 terms of a category read from an Encodings shared by several
+    models are those of its own complete cases read as text: levels by frequency, ties as
+    value_counts orders them (the property behind room_vs_dropout's shared case mix)."""
+    column = pd.Series(values, dtype="category" if categorical else object)
+    other = pd.Series(np.where(other_known[:len(values)], 1.0, np.nan))
+    table = pd.DataFrame({"group": column, "other": other})
+    shared = Encodings(table)
+    build_design(table, ["group"], encodings=shared)  # an earlier model on other rows
+    design = build_design(table, ["group", "other"], encodings=shared)
+    used = column[column.notna() & other.notna()].astype(str)
+    levels = used.value_counts().index.tolist()
+    if len(levels) < 2:
+        assert [t for t in design.terms if t.startswith("group[")] == []
+        return
+    assert design.reference["group"] == levels[0]
+    others = sorted(levels[1:])
+    for level in others:
+        assert design.X[f"group[{level}]"].tolist() == (used == level).astype(float).tolist()
+    assert [t for t in design.terms if t.startswith("group[")] == [f"group[{level}]" for level in others]
