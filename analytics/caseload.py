@@ -40,7 +40,8 @@ def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
 def in_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """[fn(item) for item in items] side by side in threads, in the items' order: numpy's loops,
     pandas' hashing and pyarrow's kernels let go of the interpreter lock, so at a million clients
-    the fingerprint's row ranges and a reader's columns no longer wait for one another."""
+    the fingerprint's row ranges, a reader's columns and a table's column checks no longer wait for
+    one another."""
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         return list(pool.map(fn, items))
 

@@ -10,9 +10,12 @@ until the caseload is built, so every problem points at the rows a user can find
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
+from analytics.caseload import in_threads
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
     CANCELLED_BY,
@@ -60,8 +63,7 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
     if len(frame) == 0:
         return None, problems, None
     checker = _Checker(table, frame, mapping, file, export_date)
-    for column in [c for c in CANONICAL_COLUMNS[table] if c in frame.columns]:
-        checker.convert(column)
+    checker.convert_columns([c for c in CANONICAL_COLUMNS[table] if c in frame.columns])
     checker.pass_through_numbers()
     checker.apply()
     booked = checker.booked()
@@ -82,11 +84,15 @@ class _Checker:
         given = export_date is not None
         self.limit = pd.Timestamp(export_date if given else pd.Timestamp.today()).normalize()
         self.limit_name = f"the export date {self.limit:%Y-%m-%d}" if given else f"today ({self.limit:%Y-%m-%d})"
-        self.drop = np.zeros(len(frame), dtype=bool)
+        self.rows = _ROW_WORD[table]
+        self._collect()
+
+    def _collect(self):
+        """Start collecting: converted columns, problems and the rows to leave out."""
+        self.drop = np.zeros(len(self.frame), dtype=bool)
         self.converted: dict[str, pd.Series] = {}
         self.problems: list[Problem] = []
         self.dropped_by: list[str] = []
-        self.rows = _ROW_WORD[table]
 
     def warn(self, mask, column, message, fix, leave_out=False):
         mask = np.asarray(mask, dtype=bool)
@@ -105,6 +111,25 @@ class _Checker:
 
     def source(self, column):
         return self.mapping.columns.get(column, column)
+
+    def convert_columns(self, columns):
+        """Each column converted and checked by a checker of its own, side by side in threads (at a
+        million clients the columns' numpy and pandas work runs on every core), then their problems,
+        left-out rows and converted columns taken in column order: as if one after the other."""
+        for column in dict.fromkeys([*columns, self.mapping.cancelled_by]):
+            if column in self.frame.columns:
+                self.frame[column]  # pandas caches a frame's column on first read: read here, not in the threads
+        for part in in_threads(self._column_part, columns):
+            self.problems += part.problems
+            self.drop |= part.drop
+            self.dropped_by += part.dropped_by
+            self.converted.update(part.converted)
+
+    def _column_part(self, column) -> _Checker:
+        part = copy.copy(self)
+        part._collect()
+        part.convert(column)
+        return part
 
     def convert(self, column):
         kind = column_type(column)

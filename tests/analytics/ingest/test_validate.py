@@ -198,3 +198,22 @@ def test_r_status_coding_blocks_the_import_with_the_one_line_fix(tmp_path):
     fixed = tmp_path / "fixed.csv"
     lung.assign(event=lung["event"] - 1).to_csv(fixed, index=False)
     assert not [p for p in load_caseload({"clients": str(fixed)}).problems if p.severity == "error"]
+
+
+def test_problems_of_columns_checked_side_by_side_come_in_column_order():
+    """Each column is checked in a thread of its own: the problems still read in the table's column
+    order, every column's left-out rows are left out, and a column's values stay on their rows."""
+    sessions = ("client_id,date,status,srs,wai\n"
+                "C1,2024-01-01,attended,30,40\n"
+                "C2,soon,attended,31,41\n"       # row 3: unreadable date, left out
+                "C3,2024-01-03,,32,42\n"          # row 4: no status, left out
+                "C4,2024-01-04,attended,many,43\n"  # row 5: text in a score, set to missing
+                ",2024-01-05,attended,34,44\n"    # row 6: no client, left out
+                "C6,2024-01-06,attended,35,99\n")  # row 7: WAI off its scale, set to missing
+    result = load_caseload({"sessions": _csv("s.csv", sessions)}, export_date="2024-02-01")
+    assert [(p.column, p.rows) for p in result.problems] == [
+        ("client_id", [6]), ("date", [3]), ("status", [4]), ("srs", [5]), ("wai", [7])]
+    kept = result.caseload.sessions
+    assert kept["client_id"].tolist() == ["C1", "C4", "C6"]
+    assert kept["srs"].fillna(-1).tolist() == [30.0, -1, 35.0]
+    assert kept["wai"].fillna(-1).tolist() == [40.0, 43.0, -1]
