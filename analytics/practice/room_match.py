@@ -128,8 +128,8 @@ def case_mix(episodes: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]
 def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], strata: list[str] | None = None,
                     encodings: Encodings | None = None) -> tuple[dict, list[str]]:
     """Hazard ratio of `column` (a number or a 0/1 marker) adjusted for `adjust`; NaN with a
-    warning when the model cannot be fitted. `encodings` shares the case mix's terms between the
-    models of one table."""
+    warning when the model cannot be fitted. `encodings` shares the work on the table's columns
+    between the models of one table."""
     empty = dict.fromkeys(HR_COLUMNS, np.nan)
     covariates = [column] + [c for c in adjust if c != column]
     try:
