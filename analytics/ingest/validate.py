@@ -370,13 +370,20 @@ def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
 
 
 def _shared_clients(sessions: pd.DataFrame) -> list:
-    """Clients with appointments under more than one therapist, counted on integer codes."""
+    """Clients with appointments under more than one therapist, on integer codes and without
+    hashing the pairs: a client has several when a row's therapist differs from any one of its own
+    (whichever row's therapist the assignment kept)."""
     client_codes, clients = pd.factorize(sessions["client_id"])
     therapist_codes, _ = pd.factorize(sessions["therapist_id"])
     known = (client_codes >= 0) & (therapist_codes >= 0)
-    pairs = pd.unique(client_codes[known].astype(np.int64) * (therapist_codes.max() + 1) + therapist_codes[known])
-    per_client = np.bincount(pairs // (therapist_codes.max() + 1), minlength=len(clients))
-    return list(np.asarray(clients)[per_client > 1])
+    every = bool(known.all())  # then no row is copied
+    client = client_codes if every else client_codes[known]
+    therapist = therapist_codes if every else therapist_codes[known]
+    one = np.full(len(clients), -1, dtype=np.int64)
+    one[client] = therapist
+    several = np.zeros(len(clients), dtype=bool)
+    several[client[therapist != one[client]]] = True
+    return list(np.asarray(clients)[several])
 
 
 def _missing_sources(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str) -> list[Problem]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.ingest.load import load_caseload
 from analytics.ingest.mapping import Mapping, TableMapping
 from analytics.ingest.problems import Problem, problems_table
-from analytics.ingest.validate import check_links, conform
+from analytics.ingest.validate import _shared_clients, check_links, conform
 from tests.paths import FIXTURES, REFERENCE
 
 EXPORT_DATE = "2024-06-30"
@@ -217,3 +219,18 @@ def test_problems_of_columns_checked_side_by_side_come_in_column_order():
     assert kept["client_id"].tolist() == ["C1", "C4", "C6"]
     assert kept["srs"].fillna(-1).tolist() == [30.0, -1, 35.0]
     assert kept["wai"].fillna(-1).tolist() == [40.0, 43.0, -1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", "c3", "c4", None]), st.sampled_from(["t1", "t2", "t3", None])),
+                max_size=30), st.booleans())
+def test_clients_of_several_therapists_equal_their_plain_definition(rows, categorical):
+    """The clients whose appointments name more than one therapist (missing ids aside), in order of
+    first appearance, as the importer's message lists them."""
+    sessions = pd.DataFrame(rows, columns=["client_id", "therapist_id"], dtype="category" if categorical else object)
+    seen: dict = {}
+    for client, therapist in rows:
+        if client is not None and therapist is not None:
+            seen.setdefault(client, set()).add(therapist)
+    order = list(dict.fromkeys(c for c, _ in rows if c is not None))
+    assert _shared_clients(sessions) == [c for c in order if len(seen.get(c, ())) > 1]
