@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.caseload import Caseload, anonymous_labels
+from analytics.caseload import Caseload, anonymous_labels, in_threads
 from analytics.client_runs import ClientRuns
 from analytics.outcomes import MEASURES, NHS_PAIR, Measure, change_columns, nhs_columns
 from analytics.ruptures import flag_ruptures
@@ -458,52 +458,65 @@ def _main_therapist(timeline: _Timeline) -> np.ndarray:
 def _add_alliance_summaries(
     episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings
 ) -> pd.DataFrame:
-    """First, mean, last and lowest alliance score and the number of ruptures per client."""
-    for measure in ("srs", "wai"):
-        if measure not in sessions or sessions[measure].notna().sum() == 0:
-            continue
-        scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
-        rated = timeline.attended & ~np.isnan(scores)
-        rows = np.flatnonzero(rated)
-        client = timeline.runs.run[rows]
-        frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
-        drop = getattr(settings, f"{measure}_rupture_drop")
-        cutoff = getattr(settings, f"{measure}_rupture_cutoff")
-        frame["rupture"] = flag_ruptures(frame, measure, drop, cutoff).to_numpy()
-        starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
-        ends = np.r_[starts[1:], len(client)] if len(client) else starts  # scores only at missed sessions: none
-        values = frame[measure].to_numpy()
-        rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
-        summary = pd.DataFrame(
-            {
-                f"{measure}_first": values[starts],
-                f"{measure}_mean": np.add.reduceat(values, starts) / (ends - starts) if len(starts) else [],
-                f"{measure}_last": values[ends - 1],
-                f"{measure}_min": np.minimum.reduceat(values, starts) if len(starts) else [],
-                rupture_name: np.add.reduceat(frame["rupture"].to_numpy(np.int64), starts) if len(starts) else [],
-            },
-            index=timeline.client_ids[client[starts]],
-        )
-        episodes = timeline.join(episodes, summary, client[starts])
+    """First, mean, last and lowest alliance score and the number of ruptures per client. The
+    measures are summarised side by side in threads (numpy work over every appointment), then
+    joined in their order."""
+    measures = [m for m in ("srs", "wai") if m in sessions and sessions[m].notna().sum() > 0]
+    for summary, blocks in in_threads(lambda measure: _alliance_summary(sessions, timeline, settings, measure), measures):
+        episodes = timeline.join(episodes, summary, blocks)
+        rupture_name = summary.columns[-1]
         episodes[rupture_name] = episodes[rupture_name].fillna(0).astype(int)
     return episodes
+
+
+def _alliance_summary(sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings,
+                      measure: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """One measure's summary per client with a rated session (its ruptures' count last), and those
+    clients' blocks."""
+    scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
+    rated = timeline.attended & ~np.isnan(scores)
+    rows = np.flatnonzero(rated)
+    client = timeline.runs.run[rows]
+    frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
+    drop = getattr(settings, f"{measure}_rupture_drop")
+    cutoff = getattr(settings, f"{measure}_rupture_cutoff")
+    frame["rupture"] = flag_ruptures(frame, measure, drop, cutoff).to_numpy()
+    starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
+    ends = np.r_[starts[1:], len(client)] if len(client) else starts  # scores only at missed sessions: none
+    values = frame[measure].to_numpy()
+    rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
+    summary = pd.DataFrame(
+        {
+            f"{measure}_first": values[starts],
+            f"{measure}_mean": np.add.reduceat(values, starts) / (ends - starts) if len(starts) else [],
+            f"{measure}_last": values[ends - 1],
+            f"{measure}_min": np.minimum.reduceat(values, starts) if len(starts) else [],
+            rupture_name: np.add.reduceat(frame["rupture"].to_numpy(np.int64), starts) if len(starts) else [],
+        },
+        index=timeline.client_ids[client[starts]],
+    )
+    return summary, client[starts]
 
 
 def _add_outcome_columns(
     episodes: pd.DataFrame, sessions: pd.DataFrame, timeline: _Timeline, settings: EpisodeSettings, present: list[str]
 ) -> pd.DataFrame:
     """The change columns of every measure `present` (first and last scored attended session), and
-    the NHS Talking Therapies paired columns where PHQ-9 and GAD-7 are both present."""
+    the NHS Talking Therapies paired columns where PHQ-9 and GAD-7 are both present. The measures
+    are worked out side by side in threads, then joined in their order."""
     measures = settings.measures()
-    for name in present:
+
+    def changes(name: str) -> tuple[pd.DataFrame, np.ndarray]:
         scores = pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float)[timeline.order]
         rows = np.flatnonzero(timeline.attended & ~np.isnan(scores))
         client = timeline.runs.run[rows]
         starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
         ends = np.r_[starts[1:], len(client)]
         last = np.where(ends - starts >= 2, scores[rows][ends - 1] if len(ends) else [], np.nan)
-        columns = change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]])
-        episodes = timeline.join(episodes, columns, client[starts])
+        return change_columns(measures[name], scores[rows][starts], last, index=timeline.client_ids[client[starts]]), client[starts]
+
+    for columns, blocks in in_threads(changes, present):
+        episodes = timeline.join(episodes, columns, blocks)
     if set(NHS_PAIR) <= set(present):
         for column, values in nhs_columns(episodes).items():  # added, not concatenated: a copy of the whole table
             episodes[column] = values.to_numpy()
