@@ -134,8 +134,13 @@ class Encodings:
         column = self.table[name]
         if not is_categorical(column):
             return Terms([name], column.to_numpy(dtype=float, na_value=np.nan)[rows][:, None])
-        codes, texts = self.text_codes(name)
-        mine = codes[rows]
+        if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+            # how a date reads depends on the dates read with it (with a time of day or without): on these rows
+            mine, texts = pd.factorize(column.iloc[rows].astype(str))
+            texts = np.asarray(texts, dtype=object)
+        else:
+            codes, texts = self.text_codes(name)
+            mine = codes[rows]
         seen = pd.unique(mine)  # in order of first appearance, as value_counts lists them before sorting
         counts = pd.Series(np.bincount(mine, minlength=len(texts))[seen], index=pd.Index(texts[seen], dtype=object))
         ref, others, warning = categorical_levels(counts.sort_values(ascending=False).index.tolist(), name, reference_levels)

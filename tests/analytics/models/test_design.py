@@ -69,3 +69,14 @@ def test_a_category_shared_between_models_is_coded_as_on_its_own_rows(values, ot
     for level in others:
         assert design.X[f"group[{level}]"].tolist() == (used == level).astype(float).tolist()
     assert [t for t in design.terms if t.startswith("group[")] == [f"group[{level}]" for level in others]
+
+
+def test_dates_read_as_the_models_own_rows_read_them():
+    """A date column's levels are written as its used rows write them: dates alone when those rows
+    have no time of day, even when a left-out row has one."""
+    table = pd.DataFrame({
+        "seen": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01", "2024-03-01 10:30"], format="ISO8601"),
+        "age": [20.0, 30.0, 40.0, np.nan],
+    })
+    design = build_design(table, ["seen", "age"], encodings=Encodings(table))
+    assert design.reference == {"seen": "2024-01-01"} and design.terms == ["seen[2024-02-01]", "age"]
