@@ -588,25 +588,28 @@ def _add_therapist_columns(episodes: pd.DataFrame, caseload: Caseload) -> pd.Dat
     attributes under the `therapist_` prefix, and the client-therapist match factors."""
     if "therapist_id" not in episodes:
         return episodes
-    episodes["therapist_label"] = episodes["therapist_id"].map(caseload.therapist_labels)
+    # Each therapist looked up once: the episodes' ids numbered by one hashing, then what belongs to
+    # a therapist worked out per id and taken by that number (a million episodes, ten thousand ids).
+    codes, ids = pd.factorize(episodes["therapist_id"], use_na_sentinel=False)
+    episodes["therapist_label"] = pd.Series(ids).map(caseload.therapist_labels).to_numpy()[codes]
     therapists = caseload.therapists
     if therapists is None:
         return episodes
     attrs = therapists.set_index("therapist_id")
     attrs = attrs[~attrs.index.duplicated()]
-    joined = attrs.reindex(episodes["therapist_id"])
+    per_id = attrs.reset_index(drop=True).reindex(attrs.index.get_indexer(ids))  # -1: not a therapist of the file
     for column in attrs.columns:
-        episodes[THERAPIST_PREFIX + column] = joined[column].to_numpy()
+        episodes[THERAPIST_PREFIX + column] = per_id[column].to_numpy()[codes]
     if "site" in attrs and "site" not in episodes:
-        episodes["site"] = joined["site"].to_numpy()
+        episodes["site"] = per_id["site"].to_numpy()[codes]
     for factor in ("gender", "ethnicity", "religion"):
         if factor in episodes and factor in attrs:
-            episodes[f"{factor}_match"] = _same(episodes[factor], joined[factor])
+            episodes[f"{factor}_match"] = _same(_normalized(episodes[factor]), _normalized(per_id[factor])[codes])
     if "language" in episodes and "languages" in attrs:
-        episodes["language_match"] = _speaks(episodes, attrs["languages"])
+        episodes["language_match"] = _speaks(_normalized(episodes["language"]), codes, ids, attrs["languages"])
     if "age" in episodes and "age" in attrs:
         client_age = pd.to_numeric(episodes["age"], errors="coerce").to_numpy(dtype=float)
-        episodes["age_gap"] = np.abs(client_age - pd.to_numeric(joined["age"], errors="coerce").to_numpy(dtype=float))
+        episodes["age_gap"] = np.abs(client_age - pd.to_numeric(per_id["age"], errors="coerce").to_numpy(dtype=float)[codes])
     return episodes
 
 
@@ -619,24 +622,27 @@ def _normalized(values: pd.Series) -> np.ndarray:
     return out
 
 
-def _same(client: pd.Series, therapist: pd.Series) -> np.ndarray:
-    a, b = _normalized(client), _normalized(therapist)
-    known = ~(pd.isna(a) | pd.isna(b))
-    out = np.full(len(a), np.nan)
-    out[known] = (a[known] == b[known]).astype(float)
+def _same(client: np.ndarray, therapist: np.ndarray) -> np.ndarray:
+    """1 where the client's and the therapist's normalized texts agree, 0 where they differ, NaN
+    where either is missing."""
+    known = ~(pd.isna(client) | pd.isna(therapist))
+    out = np.full(len(client), np.nan)
+    out[known] = (client[known] == therapist[known]).astype(float)
     return out
 
 
-def _speaks(episodes: pd.DataFrame, languages: pd.Series) -> np.ndarray:
-    """1 where the therapist's languages (separated by ; , / or |) include the client's language."""
+def _speaks(client_language: np.ndarray, codes: np.ndarray, ids: pd.Index, languages: pd.Series) -> np.ndarray:
+    """1 where the therapist's languages (separated by ; , / or |) include the client's language
+    (`client_language` normalized; the therapist as `codes` into `ids`), on integer pairs."""
     spoken = (
         languages.astype("string").str.casefold().str.split(r"\s*[;,/|]\s*", regex=True).explode().str.strip()
     )
-    pairs = pd.MultiIndex.from_arrays([spoken.index, spoken.to_numpy()])
-    client_lang = _normalized(episodes["language"])
-    wanted = pd.MultiIndex.from_arrays([episodes["therapist_id"].to_numpy(), client_lang])
-    out = wanted.isin(pairs).astype(float)
-    unknown = pd.isna(client_lang) | ~episodes["therapist_id"].isin(languages.dropna().index).to_numpy()
+    language_codes, heard = pd.factorize(client_language)
+    width = max(len(heard), 1)
+    who, what = ids.get_indexer(spoken.index), pd.Index(heard, dtype=object).get_indexer(spoken.to_numpy(dtype=object))
+    pairs = who[(who >= 0) & (what >= 0)] * width + what[(who >= 0) & (what >= 0)]
+    out = np.isin(codes.astype(np.int64) * width + language_codes, pairs).astype(float)
+    unknown = (language_codes < 0) | ~ids.isin(languages.dropna().index)[codes]
     out[unknown] = np.nan
     return out
 

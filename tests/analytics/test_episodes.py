@@ -349,3 +349,27 @@ def test_the_importers_categoricals_give_the_episodes_of_the_plain_tables(tmp_pa
                 pd.testing.assert_frame_equal(derive_episodes(caseload, settings), expected, check_exact=True)
                 pd.testing.assert_frame_equal(derive_episodes(caseload, settings, histories[0]),
                                               derive_episodes(bare, settings, histories[1]), check_exact=True)
+
+
+_LANGUAGES = st.sampled_from(["English", " english", "FRENCH ", "Welsh", "Polish", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["t1", "t2", "t3"]),
+                       st.one_of(st.none(), st.lists(_LANGUAGES.filter(lambda v: v is not None), max_size=3)), max_size=3),
+       st.lists(st.tuples(st.sampled_from(["t1", "t2", "t3", "t4", None]), _LANGUAGES), max_size=20),
+       st.sampled_from(["; ", ",", " / ", "|"]))
+def test_a_therapist_speaks_the_clients_language_as_its_plain_definition(spoken, clients, separator):
+    """language_match: 1 when the client's language (trimmed, case-folded) is among the therapist's
+    (split on ; , / or |), 0 when not, missing when either is unknown; worked out on integer pairs."""
+    from analytics.episodes import _normalized, _speaks
+
+    languages = pd.Series({t: None if v is None else separator.join(v) for t, v in spoken.items()}, dtype=object)
+    episodes = pd.DataFrame(clients, columns=["therapist_id", "language"], dtype=object)
+    codes, ids = pd.factorize(episodes["therapist_id"], use_na_sentinel=False)
+    got = _speaks(_normalized(episodes["language"]), codes, ids, languages)
+    for (therapist, language), value in zip(clients, got):
+        if language is None or therapist not in spoken or spoken[therapist] is None:
+            assert np.isnan(value)
+        else:
+            assert value == float(language.strip().casefold() in {v.strip().casefold() for v in spoken[therapist]})
