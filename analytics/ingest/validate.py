@@ -15,7 +15,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from analytics.caseload import in_threads
+from analytics.caseload import in_threads, row_ranges
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
     CANCELLED_BY,
@@ -227,6 +227,8 @@ class _Checker:
             return None
         status, date = self.frame["status"], self.frame["date"]
         rows = (status == "not_yet_held") | ((status == "attended") & (date > self.limit))
+        if not rows.any():  # the usual export: nothing booked, nothing more to look at
+            return None
         rows &= date.notna() & present(self.frame["client_id"])
         booked = self.frame.loc[rows.to_numpy(), columns].drop_duplicates().reset_index(drop=True)
         return booked if len(booked) else None
@@ -289,7 +291,7 @@ class _Checker:
         keep = ~self.drop
         repeated = np.zeros(len(self.frame), dtype=bool)
         rows = _row_codes(self.frame, key)[keep]
-        repeated[keep] = pd.Series(rows).duplicated(keep="first").to_numpy()
+        repeated[keep] = _repeats(rows)
         self.warn(repeated, key[0] if self.table != "sessions" else None, f"{_count(repeated.sum(), noun)} {what}", fix,
                   leave_out=True)
 
@@ -367,6 +369,21 @@ def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
             combined = pd.factorize(combined)[0].astype(np.int64)
         combined = combined * (size + 2) + codes + 1
     return combined
+
+
+def _repeats(rows: np.ndarray) -> np.ndarray:
+    """pandas' duplicated(keep="first") of integer row codes, hashed in one part per core side by
+    side: a multiplicative hash of the code picks the part, so equal codes share one, and each part
+    keeps its rows' order, so the first of equal rows is the one kept."""
+    parts = len(row_ranges(len(rows)))
+    if parts == 1:
+        return pd.Series(rows).duplicated(keep="first").to_numpy()
+    part = ((rows.astype(np.int64, copy=False).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) % np.uint64(parts)
+    masks = [part == k for k in range(parts)]
+    out = np.empty(len(rows), dtype=bool)
+    for mask, found in zip(masks, in_threads(lambda mask: pd.Series(rows[mask]).duplicated(keep="first").to_numpy(), masks)):
+        out[mask] = found
+    return out
 
 
 def _shared_clients(sessions: pd.DataFrame) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from analytics.ingest.load import load_caseload
 from analytics.ingest.mapping import Mapping, TableMapping
 from analytics.ingest.problems import Problem, problems_table
-from analytics.ingest.validate import _shared_clients, check_links, conform
+from analytics.ingest.validate import _repeats, _shared_clients, check_links, conform
 from tests.paths import FIXTURES, REFERENCE
 
 EXPORT_DATE = "2024-06-30"
@@ -234,3 +235,14 @@ def test_clients_of_several_therapists_equal_their_plain_definition(rows, catego
             seen.setdefault(client, set()).add(therapist)
     order = list(dict.fromkeys(c for c, _ in rows if c is not None))
     assert _shared_clients(sessions) == [c for c in order if len(seen.get(c, ())) > 1]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_repeated_rows_found_in_parts_are_pandas_duplicated(seed):
+    """Row codes hashed in one part per core mark the same rows as pandas' duplicated (the first of
+    equal rows kept), on enough rows to be split (negative and very large codes among them)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(-5, 60_000, 250_000)
+    rows[::997] = 2**62 + rng.integers(0, 3, len(rows[::997]))
+    assert (_repeats(rows) == pd.Series(rows).duplicated(keep="first").to_numpy()).all()
+    assert _repeats(rows).sum() > 100_000
