@@ -614,9 +614,12 @@ def _add_therapist_columns(episodes: pd.DataFrame, caseload: Caseload) -> pd.Dat
 
 
 def _normalized(values: pd.Series) -> np.ndarray:
-    """Trimmed, case-folded text (None where missing), worked out once per distinct value."""
+    """Trimmed, case-folded text (None where missing), worked out once per distinct value. A whole
+    number reads without decimals: a code held as 1.0 (a number column with a gap, or a therapist
+    the therapists file lacks) is the 1 it was written as."""
     codes, uniques = pd.factorize(values)
-    folded = pd.Series(uniques, dtype="string").str.strip().str.casefold().to_numpy(dtype=object, na_value=None)
+    text = [f"{v:.0f}" if isinstance(v, (float, np.floating)) and float(v).is_integer() else v for v in uniques]
+    folded = pd.Series(text, dtype="string").str.strip().str.casefold().to_numpy(dtype=object, na_value=None)
     out = np.full(len(codes), None, dtype=object)
     out[codes >= 0] = folded[codes[codes >= 0]]
     return out

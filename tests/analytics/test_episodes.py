@@ -373,3 +373,19 @@ def test_a_therapist_speaks_the_clients_language_as_its_plain_definition(spoken,
             assert np.isnan(value)
         else:
             assert value == float(language.strip().casefold() in {v.strip().casefold() for v in spoken[therapist]})
+
+
+def test_number_coded_factors_match_when_a_therapist_or_a_client_code_is_missing():
+    """Genders coded as numbers match as the codes read, when a therapist is missing from the
+    therapists file (their codes are then held as 1.0) or a client's code is missing (the clients'
+    codes then held as 1.0): 1 against 1, not "1" against "1.0"."""
+    def matches(genders, therapist_ids):
+        clients = pd.DataFrame({"client_id": ["a", "b", "c"], "therapist_id": therapist_ids,
+                                "intake_date": pd.to_datetime(["2024-01-01"] * 3), "termination": ["completed"] * 3,
+                                "gender": genders})
+        therapists = pd.DataFrame({"therapist_id": ["t1", "t2"], "gender": [1, 2]})
+        e = derive_episodes(Caseload(None, clients, therapists, export_date=EXPORT), EpisodeSettings("therapist_judged"))
+        return e.set_index("client_id")["gender_match"].fillna(-1).to_dict()
+
+    assert matches([1, 1, 2], ["t1", "t2", "t9"]) == {"a": 1.0, "b": 0.0, "c": -1}  # t9: not in the file
+    assert matches([1, None, 2], ["t1", "t1", "t2"]) == {"a": 1.0, "b": -1, "c": 1.0}  # b: no gender
