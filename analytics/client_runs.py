@@ -34,6 +34,20 @@ def per_row(values: pd.Series, found: np.ndarray) -> np.ndarray:
     return np.asarray(pd.api.extensions.take(stored, found, allow_fill=True))
 
 
+def one_or_several(clients: np.ndarray, values: np.ndarray, n_clients: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per client (codes 0 to `n_clients` - 1): one of its value codes (-1 where it has none), and
+    whether it has more than one; rows with a code of -1 are left out. Rows in any order, and no
+    pair hashed: a client has several when one of its rows differs from the value it was given."""
+    known = (clients >= 0) & (values >= 0)
+    if not known.all():
+        clients, values = clients[known], values[known]
+    one = np.full(n_clients, -1, dtype=np.int64)
+    one[clients] = values
+    several = np.zeros(n_clients, dtype=bool)
+    several[clients[values != one[clients]]] = True
+    return one, several
+
+
 def _sorted(frame: pd.DataFrame) -> bool:
     """Whether a stable sort by client and date would leave the rows where they are."""
     ids, dates = frame["client_id"].to_numpy(dtype=object), frame["date"].to_numpy()

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.caseload import Caseload, anonymous_labels, in_threads
-from analytics.client_runs import ClientRuns
+from analytics.client_runs import ClientRuns, one_or_several
 from analytics.outcomes import MEASURES, NHS_PAIR, Measure, change_columns, nhs_columns
 from analytics.ruptures import flag_ruptures
 from analytics.schema import (
@@ -428,20 +428,12 @@ def _main_therapist(timeline: _Timeline) -> np.ndarray:
     if timeline.therapist_codes is None:
         return out
     codes, names = timeline.therapist_codes, timeline.therapist_names
-    known = codes >= 0
-    every = bool(known.all())  # then no row is copied
-    block = timeline.runs.run if every else timeline.runs.run[known]
-    own = codes if every else codes[known]
-    # Most clients see one therapist: a block whose rows all name its first row's therapist has
-    # that one, found without hashing; only the blocks of several therapists are counted below.
-    first = np.r_[True, block[1:] != block[:-1]] if len(block) else np.zeros(0, dtype=bool)
-    leading = np.full(len(timeline.starts), -1, dtype=np.int64)
-    leading[block[first]] = own[first]
-    several = np.zeros(len(timeline.starts), dtype=bool)
-    several[block[own != leading[block]]] = True
-    single = (leading >= 0) & ~several
-    out[single] = np.asarray(names, dtype=object)[leading[single]]
-    rows = np.flatnonzero(known & several[timeline.runs.run])
+    # Most clients see one therapist: theirs is found without hashing; only the blocks of several
+    # therapists are counted below.
+    one, several = one_or_several(timeline.runs.run, codes, len(timeline.starts))
+    single = (one >= 0) & ~several
+    out[single] = np.asarray(names, dtype=object)[one[single]]
+    rows = np.flatnonzero((codes >= 0) & several[timeline.runs.run])
     block = timeline.runs.run[rows]
     # each (client block, therapist) pair numbered by hashing, in order of appearance: the rows are
     # in block order, so a pair's number rises with its first row (sorting the pairs took twice as long)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.caseload import in_threads, row_ranges
+from analytics.client_runs import one_or_several
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
     CANCELLED_BY,
@@ -387,20 +388,10 @@ def _repeats(rows: np.ndarray) -> np.ndarray:
 
 
 def _shared_clients(sessions: pd.DataFrame) -> list:
-    """Clients with appointments under more than one therapist, on integer codes and without
-    hashing the pairs: a client has several when a row's therapist differs from any one of its own
-    (whichever row's therapist the assignment kept)."""
+    """Clients with appointments under more than one therapist, on integer codes (no pair hashed)."""
     client_codes, clients = pd.factorize(sessions["client_id"])
     therapist_codes, _ = pd.factorize(sessions["therapist_id"])
-    known = (client_codes >= 0) & (therapist_codes >= 0)
-    every = bool(known.all())  # then no row is copied
-    client = client_codes if every else client_codes[known]
-    therapist = therapist_codes if every else therapist_codes[known]
-    one = np.full(len(clients), -1, dtype=np.int64)
-    one[client] = therapist
-    several = np.zeros(len(clients), dtype=bool)
-    several[client[therapist != one[client]]] = True
-    return list(np.asarray(clients)[several])
+    return list(np.asarray(clients)[one_or_several(client_codes, therapist_codes, len(clients))[1]])
 
 
 def _missing_sources(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str) -> list[Problem]:
