@@ -229,6 +229,79 @@ def test_join_by_client_block_gives_the_merge():
                                   episodes.merge(clash, left_on="client_id", right_index=True, how="left"))
 
 
+def test_a_measure_is_present_when_scored_at_an_attended_appointment():
+    """Scores at no-shows alone do not count, however many come first; text scores count as numbers."""
+    from analytics.episodes import measures_present
+
+    n = 2500
+    status = ["no_show"] * (n - 1) + ["attended"]
+    sessions = pd.DataFrame({
+        "status": status,
+        "phq9": [12.0] * n,  # scored everywhere; attended only at the last row, after 2,499 no-shows
+        "gad7": [7.0] * (n - 1) + [np.nan],  # scored at no-shows only
+        "ors": [np.nan] * n,
+        "core10": pd.Series([None] * (n - 1) + ["9"], dtype=object),  # text, at the attended row
+    })
+    assert measures_present(sessions) == ["phq9", "core10"]
+    assert measures_present(sessions.assign(status=["attended"] + status[1:])) == ["phq9", "gad7", "core10"]
+    assert measures_present(None) == []
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ids, max_size=5, unique=True), st.lists(_ids, max_size=5, unique=True), st.booleans())
+def test_the_clients_join_is_the_outer_merge(summary_ids, client_ids, clash):
+    """The appointments' summary joins the clients file side by side when both list the same
+    clients once each in order, else by pandas' merge; either way the result is that merge's, dtypes,
+    suffixes and the missing values an unmatched client gets included, and the tables are not written into."""
+    from analytics.episodes import _with_clients
+
+    summary = pd.DataFrame({"client_id": pd.Series(summary_ids, dtype=object), "sessions_scheduled": range(len(summary_ids)),
+                            "first_scheduled": pd.Timestamp("2024-01-01") + pd.to_timedelta(range(len(summary_ids)), unit="D"),
+                            "therapist_id": pd.Series(["t1"] * len(summary_ids), dtype=object)})
+    clients = pd.DataFrame({"client_id": pd.Series(client_ids, dtype=object), "age": [30.0 + i for i in range(len(client_ids))],
+                            "court_mandated": [i % 2 == 0 for i in range(len(client_ids))],
+                            "site": pd.Categorical(["A"] * len(client_ids))})
+    if clash:
+        clients["therapist_id"] = pd.Series(["t2"] * len(client_ids), dtype=object)
+    before = summary.copy(), clients.copy()
+    expected = summary.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
+    joined = _with_clients(summary, clients)
+    pd.testing.assert_frame_equal(joined, expected)
+    pd.testing.assert_frame_equal(summary, before[0])
+    pd.testing.assert_frame_equal(clients, before[1])
+    if len(joined):
+        joined.loc[0, ["sessions_scheduled", "age"]] = -1  # the join's columns are its own: writing into
+        joined.loc[0, "therapist_id"] = "t9"  # them leaves the inputs be
+        pd.testing.assert_frame_equal(clients, before[1])
+        pd.testing.assert_frame_equal(summary, before[0])
+
+
+def test_the_clients_join_side_by_side_is_the_merge_on_a_synthetic_caseload(monkeypatch):
+    """On a generated caseload (every client has appointments, ids in order) the join puts the
+    columns side by side without a merge, and its result is the merge's."""
+    from analytics.episodes import _session_summary, _Timeline, _with_clients
+    from analytics.synth import generate_caseload
+
+    synthetic = generate_caseload(n_clients=300, n_therapists=10, n_sites=2, seed=3)
+    summary = _session_summary(synthetic.sessions, _Timeline(synthetic.sessions))
+    clients = synthetic.clients.sort_values("client_id", ignore_index=True)
+    assert summary["client_id"].tolist() == clients["client_id"].tolist()
+    expected = summary.merge(clients, on="client_id", how="outer", suffixes=("_sessions", ""))
+    with monkeypatch.context() as patched:
+        patched.setattr(pd.DataFrame, "merge", None)
+        joined = _with_clients(summary, clients)
+    pd.testing.assert_frame_equal(joined, expected)
+    assert joined._mgr.nblocks == joined.shape[1]  # a block per column: a wide clients file is merged instead
+    wide = clients.assign(**{f"extra_{i}": float(i) for i in range(30)})
+    merged = []
+    monkeypatch.setattr(pd.DataFrame, "merge", lambda *a, **k: merged.append(1) or expected)
+    _with_clients(summary, wide)
+    assert merged == [1]
+
+
 _rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["t1", "t2", "t3", None]),
                            st.integers(0, 5), st.sampled_from(["attended", "no_show"])), max_size=30)
 
@@ -246,7 +319,10 @@ def test_appointment_order_and_main_therapist_equal_their_plain_definitions(rows
     sessions.loc[sessions["day"] == 5, "date"] = pd.NaT
     timeline = _Timeline(sessions)
     codes, _ids = pd.factorize(sessions["client_id"])
-    assert timeline.order.tolist() == np.lexsort((sessions["date"].to_numpy("datetime64[ns]"), codes)).tolist()
+    order = np.lexsort((sessions["date"].to_numpy("datetime64[ns]"), codes))
+    assert timeline.order.tolist() == order.tolist()
+    in_order = sessions.iloc[order]  # an export already in client and date order keeps its order
+    assert _Timeline(in_order).order.tolist() == list(range(len(rows)))
     expected = []
     for client in timeline.client_ids:
         seen = [sessions.loc[i] for i in timeline.order if sessions.loc[i, "client_id"] == client]
