@@ -238,11 +238,22 @@ def test_clients_of_several_therapists_equal_their_plain_definition(rows, catego
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_repeated_rows_found_in_parts_are_pandas_duplicated(seed):
-    """Row codes hashed in one part per core mark the same rows as pandas' duplicated (the first of
-    equal rows kept), on enough rows to be split (negative and very large codes among them)."""
+@pytest.mark.parametrize("order", ["shuffled", "sorted", "sorted exports one after another", "nearly sorted"])
+def test_repeated_rows_are_pandas_duplicated(seed, order):
+    """Row codes hashed in one part per core (shuffled) or sorted (nearly in order) mark the same rows
+    as pandas' duplicated (the first of equal rows kept), on enough rows to be split (negative and
+    very large codes among them)."""
     rng = np.random.default_rng(seed)
     rows = rng.integers(-5, 60_000, 250_000)
     rows[::997] = 2**62 + rng.integers(0, 3, len(rows[::997]))
+    if order == "sorted":
+        rows = np.sort(rows)
+    elif order == "sorted exports one after another":
+        rows = np.concatenate([np.sort(part) for part in np.array_split(rows, 7)])
+    elif order == "nearly sorted":  # one row in 50 out of place: still sorted
+        rows = np.sort(rows)
+        moved = rng.choice(len(rows), len(rows) // 50, replace=False)
+        rows[moved] = rng.permutation(rows[moved])
     assert (_repeats(rows) == pd.Series(rows).duplicated(keep="first").to_numpy()).all()
     assert _repeats(rows).sum() > 100_000
+    assert (_repeats(rows[:1]) == [False]).all() and len(_repeats(rows[:0])) == 0
