@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from analytics.ingest.load import load_caseload
 from analytics.ingest.mapping import Mapping, TableMapping
 from analytics.ingest.problems import Problem, problems_table
-from analytics.ingest.validate import _repeats, _shared_clients, check_links, conform
+from analytics.ingest.validate import _ordered_codes, _repeats, _shared_clients, check_links, conform
 from tests.paths import FIXTURES, REFERENCE
 
 EXPORT_DATE = "2024-06-30"
@@ -257,3 +259,21 @@ def test_repeated_rows_are_pandas_duplicated(seed, order):
     assert (_repeats(rows) == pd.Series(rows).duplicated(keep="first").to_numpy()).all()
     assert _repeats(rows).sum() > 100_000
     assert (_repeats(rows[:1]) == [False]).all() and len(_repeats(rows[:0])) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-800, 800)), max_size=40), st.booleans(),
+       st.sampled_from(["ns", "s"]))
+def test_row_codes_of_dates_are_equal_for_equal_dates_and_follow_their_order(offsets, with_hours, unit):
+    """A date's code is the same for the same date and rises with the date; missing dates are -1 (dates
+    on whole days are numbered by their day, dates with a time of day by factorizing)."""
+    step = pd.Timedelta(hours=7) if with_hours else pd.Timedelta(days=1)
+    dates = pd.Series([pd.NaT if o is None else pd.Timestamp("2024-03-01") + o * step for o in offsets],
+                      dtype=f"datetime64[{unit}]")
+    codes, size = _ordered_codes(dates)
+    known = dates.notna().to_numpy()
+    assert (codes[~known] == -1).all() and ((codes[known] >= 0) & (codes[known] < size)).all()
+    values = dates[known].to_numpy()
+    for i, j in itertools.product(range(len(values)), repeat=2):
+        assert (codes[known][i] == codes[known][j]) == (values[i] == values[j])
+        assert (codes[known][i] < codes[known][j]) == (values[i] < values[j])
