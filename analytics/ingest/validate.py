@@ -358,34 +358,26 @@ def _masked(values: pd.Series, rows) -> pd.Series:
 def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
     """One integer per row, equal for rows equal in `columns` (codes combined column by column,
     re-factorized before they could overflow): duplicates found on integers, not text. Each
-    column's codes follow its values' order (a categorical's categories are sorted by the reader), so
-    an export sorted by these columns gives ascending codes."""
+    column's codes follow its values' order, so an export sorted by these columns gives ascending codes."""
     combined = np.zeros(len(frame), dtype=np.int64)
     for column in columns:
         codes, size = _ordered_codes(frame[column])
         if combined.max(initial=0) >= (2**62) // (size + 2):
             combined = pd.factorize(combined)[0].astype(np.int64)
-        combined = combined * (size + 2) + codes + 1
+        combined *= size + 2  # in place: no temporary of every row per step
+        combined += codes
+        combined += 1
     return combined
 
 
 def _ordered_codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    """Codes (-1: missing) that are equal for equal values and follow the values' order, and how many
-    there can be. Dates on whole days are numbered by their day (no hashing of millions of dates)."""
+    """Codes (-1: missing) that are equal for equal values and follow the values' order (a
+    categorical's categories are sorted by the reader; other columns are factorized sorted), and how
+    many there are."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy().astype(np.int64), len(series.cat.categories)
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind == "M":
-        values = series.to_numpy()
-        known = ~np.isnat(values)
-        ticks = values.view(np.int64)
-        if known.any():
-            day = np.timedelta64(1, "D").astype(f"timedelta64[{np.datetime_data(values.dtype)[0]}]").view(np.int64)
-            since = ticks - ticks[known].min()
-            span = int(since[known].max() // day) + 1
-            if span <= len(values) + 1 and not np.any(since[known] % day):
-                return np.where(known, since // day, -1), span
+        return series.cat.codes.to_numpy(), len(series.cat.categories)
     codes, uniques = pd.factorize(series, sort=True)
-    return codes.astype(np.int64), len(uniques)
+    return codes, len(uniques)
 
 
 def _repeats(rows: np.ndarray) -> np.ndarray:

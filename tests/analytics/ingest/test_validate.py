@@ -265,8 +265,8 @@ def test_repeated_rows_are_pandas_duplicated(seed, order):
 @given(st.lists(st.one_of(st.none(), st.integers(-800, 800)), max_size=40), st.booleans(),
        st.sampled_from(["ns", "s"]))
 def test_row_codes_of_dates_are_equal_for_equal_dates_and_follow_their_order(offsets, with_hours, unit):
-    """A date's code is the same for the same date and rises with the date; missing dates are -1 (dates
-    on whole days are numbered by their day, dates with a time of day by factorizing)."""
+    """A date's code is the same for the same date and rises with the date; missing dates are -1: an
+    export sorted by date gives ascending codes, which the repeated-row check sorts instead of hashing."""
     step = pd.Timedelta(hours=7) if with_hours else pd.Timedelta(days=1)
     dates = pd.Series([pd.NaT if o is None else pd.Timestamp("2024-03-01") + o * step for o in offsets],
                       dtype=f"datetime64[{unit}]")
