@@ -350,21 +350,32 @@ class _Timeline:
         whose codes number the ids already; None for a column to number here."""
         codes, self.ids = _codes(sessions["client_id"], categorical("client_id"))
         dates = sessions["date"].to_numpy("datetime64[ns]")
-        self.order = _client_date_order(codes, dates)
-        codes = codes[self.order]
+        self.in_order = _in_client_date_order(codes, dates)
+        self.order = np.arange(len(codes)) if self.in_order else _client_date_order(codes, dates)
+        codes = self.ordered(codes)
         self.runs = ClientRuns(codes)
         self.starts = self.runs.first
         self.ends = np.r_[self.starts[1:], len(codes)]
         self.client_ids = self.ids[codes[self.starts]]
-        self.dates = dates[self.order]
-        status = _status_codes(sessions["status"], categorical("status"))[self.order]
+        self.dates = self.ordered(dates)
+        status = self.ordered(_status_codes(sessions["status"], categorical("status")))
         self.status_codes = status
         self.attended = status == SESSION_STATUSES.index("attended")
         self.therapist_codes, self.therapist_names = None, None
         if "therapist_id" in sessions:
             codes, self.therapist_names = _codes(sessions["therapist_id"], categorical("therapist_id"))
-            self.therapist_codes = codes[self.order]
+            self.therapist_codes = self.ordered(codes)
         self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
+
+    def ordered(self, values: np.ndarray) -> np.ndarray:
+        """`values[self.order]`; for an export already in client and date order, the values
+        themselves, read-only (a copy of every appointment's value is new memory, which costs more
+        than the copying on a virtual machine)."""
+        if not self.in_order:
+            return values[self.order]
+        view = values.view()
+        view.flags.writeable = False
+        return view
 
     def match(self, client_ids: pd.Series) -> None:
         """Find each episode's block of appointments: the one hashing of the client ids every
@@ -423,14 +434,17 @@ def _status_codes(status: pd.Series, categorical: pd.Categorical | None) -> np.n
     return np.array(places + [-1], dtype=np.int8)[categorical.codes]  # a missing status's -1 takes the last
 
 
+def _in_client_date_order(codes: np.ndarray, dates: np.ndarray) -> bool:
+    """Whether the rows are already as np.lexsort((dates, codes)) would put them (missing dates last
+    in a client's block): one pass, instead of a sort, for the many exports written in that order."""
+    as_int = np.where(np.isnat(dates), np.iinfo(np.int64).max, dates.view(np.int64))  # NaT last, as numpy sorts it
+    return bool(np.all((codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (as_int[1:] >= as_int[:-1]))))
+
+
 def _client_date_order(codes: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """np.lexsort((dates, codes)) as one stable sort of a single whole-number key (the client's
     code, then the rank of the date among the distinct dates): a tenth of the time on an export
-    already in client and date order, where lexsort still compares both keys of every row. Such
-    an export is not sorted at all: its order is checked in one pass and kept."""
-    as_int = np.where(np.isnat(dates), np.iinfo(np.int64).max, dates.view(np.int64))  # NaT last, as numpy sorts it
-    if np.all((codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (as_int[1:] >= as_int[:-1]))):
-        return np.arange(len(codes))
+    nearly in client and date order, where lexsort still compares both keys of every row."""
     ranks, distinct = pd.factorize(dates, sort=True)
     ranks = np.where(ranks < 0, len(distinct), ranks)  # NaT (-1) after every date, where numpy sorts it
     key = codes.astype(np.int64) * (len(distinct) + 1) + ranks
@@ -509,7 +523,7 @@ def _alliance_summary(sessions: pd.DataFrame, timeline: _Timeline, settings: Epi
                       measure: str) -> tuple[pd.DataFrame, np.ndarray]:
     """One measure's summary per client with a rated session (its ruptures' count last), and those
     clients' blocks."""
-    scores = sessions[measure].to_numpy(dtype=float)[timeline.order]
+    scores = timeline.ordered(sessions[measure].to_numpy(dtype=float))
     rated = timeline.attended & ~np.isnan(scores)
     rows = np.flatnonzero(rated)
     client = timeline.runs.run[rows]
@@ -543,7 +557,7 @@ def _add_outcome_columns(
     measures = settings.measures()
 
     def changes(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-        scores = pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float)[timeline.order]
+        scores = timeline.ordered(pd.to_numeric(sessions[name], errors="coerce").to_numpy(dtype=float))
         rows = np.flatnonzero(timeline.attended & ~np.isnan(scores))
         client = timeline.runs.run[rows]
         starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)

@@ -321,8 +321,9 @@ def test_appointment_order_and_main_therapist_equal_their_plain_definitions(rows
     codes, _ids = pd.factorize(sessions["client_id"])
     order = np.lexsort((sessions["date"].to_numpy("datetime64[ns]"), codes))
     assert timeline.order.tolist() == order.tolist()
-    in_order = sessions.iloc[order]  # an export already in client and date order keeps its order
-    assert _Timeline(in_order).order.tolist() == list(range(len(rows)))
+    in_order = _Timeline(sessions.iloc[order])  # an export already in client and date order keeps its order
+    assert in_order.in_order and in_order.order.tolist() == list(range(len(rows)))
+    assert not in_order.dates.flags.writeable  # the columns themselves, read-only, not copies
     expected = []
     for client in timeline.client_ids:
         seen = [sessions.loc[i] for i in timeline.order if sessions.loc[i, "client_id"] == client]
@@ -333,6 +334,7 @@ def test_appointment_order_and_main_therapist_equal_their_plain_definitions(rows
                 counts[row["therapist_id"]] += row["status"] == "attended"
         expected.append(max(counts, key=lambda t: (counts[t], -list(counts).index(t))) if counts else None)
     assert list(_main_therapist(timeline)) == expected
+    assert list(_main_therapist(in_order)) == expected
 
 
 @pytest.mark.parametrize("definition", ["therapist_judged", "unilateral", "early"])
