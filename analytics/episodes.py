@@ -350,8 +350,7 @@ class _Timeline:
         whose codes number the ids already; None for a column to number here."""
         codes, self.ids = _codes(sessions["client_id"], categorical("client_id"))
         dates = sessions["date"].to_numpy("datetime64[ns]")
-        self.in_order = _in_client_date_order(codes, dates)
-        self.order = np.arange(len(codes)) if self.in_order else _client_date_order(codes, dates)
+        self._order = None if _in_client_date_order(codes, dates) else _client_date_order(codes, dates)
         codes = self.ordered(codes)
         self.runs = ClientRuns(codes)
         self.starts = self.runs.first
@@ -367,12 +366,23 @@ class _Timeline:
             self.therapist_codes = self.ordered(codes)
         self.episode_blocks = None  # per episode row, its client's block (-1: no sessions); see match
 
+    @property
+    def in_order(self) -> bool:
+        """Whether the appointments already come in client and date order (no sort was needed)."""
+        return self._order is None
+
+    @property
+    def order(self) -> np.ndarray:
+        """Row i of the timeline is appointment order[i]; made only when asked for, for an export
+        already in order (the sort's own result otherwise)."""
+        return np.arange(len(self.dates)) if self._order is None else self._order
+
     def ordered(self, values: np.ndarray) -> np.ndarray:
         """`values[self.order]`; for an export already in client and date order, the values
         themselves, read-only (a copy of every appointment's value is new memory, which costs more
         than the copying on a virtual machine)."""
-        if not self.in_order:
-            return values[self.order]
+        if self._order is not None:
+            return values[self._order]
         view = values.view()
         view.flags.writeable = False
         return view
