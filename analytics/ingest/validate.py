@@ -371,9 +371,9 @@ def _row_codes(frame: pd.DataFrame, columns: list) -> np.ndarray:
 
 
 def _ordered_codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    """Codes (-1: missing) that are equal for equal values and follow the values' order (a
-    categorical's categories are sorted by the reader; other columns are factorized sorted), and how
-    many there are."""
+    """Codes (-1: missing) that are equal for equal values, and how many there are. Other columns are
+    factorized sorted, so their codes follow the values' order; a categorical's codes follow its
+    categories' order (sorted by the CSV reader, first appearance in a Parquet file's)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         return series.cat.codes.to_numpy(), len(series.cat.categories)
     codes, uniques = pd.factorize(series, sort=True)
