@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,13 +297,24 @@ def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | 
         table = pa_csv.read_csv(
             str(blob.path) if blob.path is not None else pa.BufferReader(blob.data),  # not through Python's I/O
             read_options=pa_csv.ReadOptions(skip_rows=start + 1, column_names=names, block_size=ARROW_BLOCK_BYTES),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=_has_quote(blob),
+                                              ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(column_types={n: text for n in names}, null_values=NA_VALUES,
                                                   strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
         return None
     return pd.DataFrame(dict(zip(names, in_threads(_sorted_categorical, table.columns))), copy=False)  # columns side by side
+
+
+def _has_quote(blob: _Blob) -> bool:
+    """True when the file holds a double quote: only a quoted value can span lines, and pyarrow's
+    reader, told that none does, cuts the file into blocks at any line end (0.6-0.9 s of 5 s for
+    12 million appointments). One search through the file's bytes, 0.04-0.07 s for those."""
+    if blob.data is not None:
+        return b'"' in blob.data
+    with open(blob.path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return mapped.find(b'"') >= 0
 
 
 def _sorted_categorical(column) -> pd.Categorical:

@@ -269,3 +269,28 @@ def test_arrow_reader_steps_aside_for_text_that_is_not_utf8_past_the_first_megab
     frame, problems = read_table(("clients.csv", data))
     pd.testing.assert_frame_equal(frame, expected)
     assert frame["site"].iloc[-1] == "Montréal" and problems == []
+
+
+def test_values_spanning_lines_are_read_whole_across_the_readers_blocks(monkeypatch):
+    from analytics.ingest import readers
+
+    data = b"client_id,note\n" + b"".join(b'C%d,"two\nlines %d"\n' % (i, i) for i in range(200))
+    monkeypatch.setattr(readers, "ARROW_BLOCK_BYTES", 64)  # many blocks, cut inside the quoted values
+    blob = readers.blob_of(("notes.csv", data))
+    frame = readers._parse_csv_arrow(blob, ",", 0)
+    assert frame is not None and len(frame) == 200
+    assert frame["note"].iloc[199] == "two\nlines 199"
+
+
+def test_a_file_without_quotes_is_read_as_with_them(tmp_path, monkeypatch):
+    from analytics.ingest import readers
+
+    rows = "".join(f"C{i},2024-01-{i % 28 + 1:02d},{'' if i % 3 else i % 40}\n" for i in range(5_000))
+    path = tmp_path / "sessions.csv"
+    path.write_text("client_id,date,phq9\n" + rows)
+    monkeypatch.setattr(readers, "ARROW_BLOCK_BYTES", 4096)
+    frame, problems = readers.read_table(path)
+    expected, expected_problems = _pandas_only(monkeypatch, path)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert problems == expected_problems == [] and not readers._has_quote(readers.blob_of(path))
+    assert readers._has_quote(readers.blob_of(("q.csv", b'a\n"x"\n')))
