@@ -13,6 +13,7 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 import pandas as pd
+from pandas.core.util.hashing import combine_hash_arrays  # how hash_pandas_object joins a row's columns
 
 from analytics.schema import letters
 
@@ -31,10 +32,25 @@ def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
         digest.update(",".join(map(str, frame.columns)).encode())
         # a row's hash depends on that row alone, so ranges of rows are hashed side by side: the same
         # bytes in the same order
-        for hashed in in_threads(lambda rows: pd.util.hash_pandas_object(frame.iloc[rows], index=False).to_numpy(),
+        columns = [_column_hash(frame.iloc[:, i]) for i in range(frame.shape[1])]
+        for hashed in in_threads(lambda rows: combine_hash_arrays((h(rows) for h in columns), len(columns)),
                                  row_ranges(len(frame))):
             digest.update(hashed.tobytes())
     return digest.hexdigest()[:16]
+
+
+def _column_hash(series: pd.Series) -> Callable[[slice], np.ndarray]:
+    """The hash `pd.util.hash_pandas_object` gives each row of `series`, for a range of rows. A
+    categorical's categories are hashed once, not once per range (a million client ids, 0.4 s each
+    time), and each row takes its category's hash; a missing row (code -1) takes the last entry,
+    pandas' mark for a missing value."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = pd.Series(series.cat.categories, copy=False)
+        hashes = np.append(pd.util.hash_pandas_object(categories, index=False, categorize=False).to_numpy(),
+                           np.iinfo(np.uint64).max)
+        codes = series.cat.codes.to_numpy()
+        return lambda rows: hashes[codes[rows]]
+    return lambda rows: pd.util.hash_pandas_object(series.iloc[rows], index=False).to_numpy()
 
 
 def in_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -321,17 +321,29 @@ def _sorted_categorical(column) -> pd.Categorical:
     """A dictionary-encoded pyarrow column as the categorical pandas' reader makes of a file it
     reads in one piece: the distinct values sorted, a missing value coded -1. (Reading a large
     file chunk by chunk, pandas appends each chunk's new values instead: an order of no meaning.)
-    Only the distinct values are sorted; the rows are recoded by one take."""
+    Each block the reader parsed has a dictionary of its own; only the dictionaries are matched
+    and sorted, and each block's rows are recoded by one take straight into the codes, with no
+    column of merged indices in between."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    order = pc.array_sort_indices(array.dictionary).to_numpy()
+    blocks = column.chunks
+    merged = pc.dictionary_encode(pa.chunked_array([b.dictionary for b in blocks], type=pa.string())).combine_chunks()
+    order = pc.array_sort_indices(merged.dictionary).to_numpy()
     n = len(order)
-    rank = np.full(n + 1, -1, dtype=np.int8 if n < 127 else np.int16 if n < 32767 else np.int32)  # pandas' code sizes
-    rank[order] = np.arange(n)  # rank[-1], the last entry, is where a missing value's -1 lands
-    indices = array.indices.fill_null(-1) if array.null_count else array.indices
-    codes = rank[indices.to_numpy()]
-    categories = pd.Index(array.dictionary.take(order).to_numpy(zero_copy_only=False), dtype=object)
+    dtype = np.int8 if n < 127 else np.int16 if n < 32767 else np.int32  # pandas' code sizes
+    rank = np.empty(n + 1, dtype=dtype)
+    rank[order], rank[n] = np.arange(n), -1  # rank[n]: where a missing value's -1 comes from
+    entry = merged.indices.to_numpy()  # each block's dictionary entries, one after another
+    codes = np.empty(len(column), dtype=dtype)
+    row = first = 0
+    for block in blocks:
+        size = len(block.dictionary)
+        recode = np.append(rank[entry[first:first + size]], rank[n])  # the block's entry -> code; a missing row -> -1
+        indices = block.indices.fill_null(size) if block.null_count else block.indices
+        np.take(recode, indices.to_numpy(), out=codes[row:row + len(block)])
+        row, first = row + len(block), first + size
+    categories = pd.Index(merged.dictionary.take(order).to_numpy(zero_copy_only=False), dtype=object)
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
@@ -437,7 +449,7 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
     if frame.shape[1] > MAX_COLUMNS:
         return None, problems + [_too_wide(name, frame.shape[1])]
     frame.columns = _unique([str(c).strip() for c in frame.columns])
-    frame.index = np.arange(header_row + 1, header_row + 1 + len(frame))
+    frame.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(frame))  # no array of a million row numbers
     for column in frame.columns[frame.dtypes.to_numpy() == object]:
         try:
             frame[column] = as_category(frame[column])

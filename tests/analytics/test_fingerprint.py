@@ -37,6 +37,11 @@ def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
         "client_id": pd.Categorical(rng.choice([f"C{i}" for i in range(5000)], n)),
         "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
         "srs": np.where(rng.random(n) < 0.3, np.nan, rng.normal(35, 4, n)),
+        # categories hashed once for every range: missing rows, unused and date categories, none at all
+        "status": pd.Categorical(rng.choice(["attended", "no_show", None], n), categories=["attended", "no_show", "unused"]),
+        "week": pd.Categorical(pd.Timestamp("2024-01-01") + pd.to_timedelta(7 * rng.integers(0, 50, n), unit="D")),
+        "nothing": pd.Categorical([None] * n, categories=[]),
+        "text": rng.choice(np.array(["a", "b", None], dtype=object), n),
     })
     clients = pd.DataFrame({"client_id": [f"C{i}" for i in range(5000)], "age": rng.integers(18, 80, 5000)})
     assert len(row_ranges(len(sessions))) == 3
