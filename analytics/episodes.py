@@ -414,7 +414,9 @@ class _Timeline:
 
 
     def total(self, flags: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(flags.astype(np.int64), self.starts) if len(self.starts) else np.array([], np.int64)
+        """Per client, how many of its appointments are flagged: counted in 64-bit integers as they
+        are summed, not from a 64-bit copy of every appointment's flag."""
+        return np.add.reduceat(flags, self.starts, dtype=np.int64) if len(self.starts) else np.array([], np.int64)
 
     def attended_dates(self, reduce) -> np.ndarray:
         """First (np.minimum) or last (np.maximum) attended date per client; NaT when none."""
