@@ -288,9 +288,7 @@ def test_a_file_without_quotes_is_read_as_with_them(tmp_path, monkeypatch):
     rows = "".join(f"C{i},2024-01-{i % 28 + 1:02d},{'' if i % 3 else i % 40}\n" for i in range(5_000))
     path = tmp_path / "sessions.csv"
     path.write_text("client_id,date,phq9\n" + rows)
-    monkeypatch.setattr(readers, "ARROW_BLOCK_BYTES", 4096)
-    frame, problems = readers.read_table(path)
-    expected, expected_problems = _pandas_only(monkeypatch, path)
+    frame, problems, expected, expected_problems = _in_small_blocks_and_by_pandas(path, monkeypatch)
     pd.testing.assert_frame_equal(frame, expected)
     assert problems == expected_problems == [] and not readers._has_quote(readers.blob_of(path))
     assert readers._has_quote(readers.blob_of(("q.csv", b'a\n"x"\n')))
@@ -299,19 +297,25 @@ def test_a_file_without_quotes_is_read_as_with_them(tmp_path, monkeypatch):
 def test_blocks_with_dictionaries_of_their_own_give_pandas_categoricals(tmp_path, monkeypatch):
     """Each block pyarrow parses has its own dictionary: merged, sorted and recoded they give the
     categorical pandas' reader makes, at every code size and where whole blocks are missing."""
-    from analytics.ingest import readers
-
     rng = np.random.default_rng(3)
     n = 40_000
-    clients = rng.permutation(n)[:n] % 33_000  # over 32,767 distinct values: 32-bit codes
+    clients = rng.permutation(n) % 33_000  # over 32,767 distinct values: 32-bit codes
     sites = rng.integers(0, 130, n)  # over 127: 16-bit codes
     scores = np.where((np.arange(n) // 2_000) % 3 == 1, -1, rng.integers(0, 27, n))  # blocks of missing rows
     rows = "".join(f"C{c},Site {s},{'' if p < 0 else p}\n" for c, s, p in zip(clients, sites, scores))
     path = tmp_path / "sessions.csv"
     path.write_text("client_id,site,phq9\n" + rows)
-    monkeypatch.setattr(readers, "ARROW_BLOCK_BYTES", 4096)
-    frame, _ = readers.read_table(path)
-    expected, _ = _pandas_only(monkeypatch, path)
+    frame, _, expected, _ = _in_small_blocks_and_by_pandas(path, monkeypatch)
     pd.testing.assert_frame_equal(frame, expected)
     assert [frame[c].cat.codes.dtype for c in frame] == [np.int32, np.int16, np.int8]
     assert frame["phq9"].isna().sum() == (scores < 0).sum() > 4096
+
+
+def _in_small_blocks_and_by_pandas(path, monkeypatch):
+    """The file read as the importer reads it, cut into 4 KB blocks (many of them), then by pandas'
+    reader alone: frame and problems of each."""
+    from analytics.ingest import readers
+
+    monkeypatch.setattr(readers, "ARROW_BLOCK_BYTES", 4096)
+    frame, problems = readers.read_table(path)
+    return (frame, problems, *_pandas_only(monkeypatch, path))
