@@ -538,14 +538,14 @@ def _alliance_summary(sessions: pd.DataFrame, timeline: _Timeline, settings: Epi
     scores = timeline.ordered(sessions[measure].to_numpy(dtype=float))
     rated = timeline.attended & ~np.isnan(scores)
     rows = np.flatnonzero(rated)
-    client = timeline.runs.run[rows]
-    frame = pd.DataFrame({"client_id": client, measure: scores[rows]})
+    client, values = timeline.runs.run[rows], scores[rows]
     drop = getattr(settings, f"{measure}_rupture_drop")
     cutoff = getattr(settings, f"{measure}_rupture_cutoff")
-    frame["rupture"] = flag_ruptures(frame, measure, drop, cutoff).to_numpy()
+    # copy=False: the rated sessions' arrays are read as they are (a copy of each is new memory of
+    # every rated appointment, which costs more than the work on it at a million clients)
+    rupture = flag_ruptures(pd.DataFrame({"client_id": client, measure: values}, copy=False), measure, drop, cutoff).to_numpy()
     starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.array([], int)
     ends = np.r_[starts[1:], len(client)] if len(client) else starts  # scores only at missed sessions: none
-    values = frame[measure].to_numpy()
     rupture_name = "ruptures" if measure == "srs" else f"{measure}_ruptures"
     summary = pd.DataFrame(
         {
@@ -553,7 +553,7 @@ def _alliance_summary(sessions: pd.DataFrame, timeline: _Timeline, settings: Epi
             f"{measure}_mean": np.add.reduceat(values, starts) / (ends - starts) if len(starts) else [],
             f"{measure}_last": values[ends - 1],
             f"{measure}_min": np.minimum.reduceat(values, starts) if len(starts) else [],
-            rupture_name: np.add.reduceat(frame["rupture"].to_numpy(np.int64), starts) if len(starts) else [],
+            rupture_name: np.add.reduceat(rupture, starts, dtype=np.int64) if len(starts) else [],
         },
         index=timeline.client_ids[client[starts]],
     )
