@@ -180,7 +180,7 @@ def _usable_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
     is_constant = np.nanmax(values, axis=0) == np.nanmin(values, axis=0)
     centred = values - values.mean(axis=0)
     kept, dropped, warnings = usable_terms(list(X.columns), is_constant, centred.T @ centred)
-    return X.iloc[:, kept], dropped, warnings
+    return (X if len(kept) == X.shape[1] else X.iloc[:, kept]), dropped, warnings
 
 
 def usable_terms(names: list[str], is_constant: np.ndarray, gram: np.ndarray) -> tuple[list[int], list[str], list[str]]:

