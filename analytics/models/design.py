@@ -114,6 +114,16 @@ class Encodings:
         self._known: dict[str, np.ndarray] = {}
         self._text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
+    def read(self, names: list[str]) -> Encodings:
+        """Work out the columns' encodings now, before models fitted side by side in threads would
+        each work them out at once."""
+        for name in names:
+            self.known(name)
+            column = self.table[name]
+            if is_categorical(column) and not _is_time(column):
+                self.text_codes(name)
+        return self
+
     def known(self, name: str) -> np.ndarray:
         if name not in self._known:
             self._known[name] = self.table[name].notna().to_numpy()
@@ -134,7 +144,7 @@ class Encodings:
         column = self.table[name]
         if not is_categorical(column):
             return Terms([name], column.to_numpy(dtype=float, na_value=np.nan)[rows][:, None])
-        if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+        if _is_time(column):
             # how a date reads depends on the dates read with it (with a time of day or without): on these rows
             mine, texts = pd.factorize(column.iloc[rows].astype(str))
             texts = np.asarray(texts, dtype=object)
@@ -147,6 +157,10 @@ class Encodings:
         position = pd.Index(others, dtype=object).get_indexer(texts)[mine]
         return Terms([f"{name}[{level}]" for level in others], (position[:, None] == np.arange(len(others))).astype(float),
                      ref, warning)
+
+
+def _is_time(column: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column)
 
 
 def left_out_warning(n_left_out: int, n_total: int) -> str:

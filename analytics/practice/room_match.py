@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from analytics.caseload import fits_in_threads
 from analytics.models.design import Encodings
 from analytics.proportions import (
     RATE_PRIVACY,
@@ -145,6 +146,16 @@ def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], stra
             "n_used": result.n_used, "events": result.events}, warnings
 
 
+def adjusted_hazards(data: pd.DataFrame, models: list[tuple[str, list[str]]],
+                     strata: list[str] | None) -> list[tuple[dict, list[str]]]:
+    """`adjusted_hazard` for each (column, adjust) of one table, the models side by side in threads
+    (NumPy's loops and BLAS let go of the interpreter lock), sharing the table's encodings."""
+    needed = {c for column, adjust in models for c in [column, *adjust]} | {"duration", "event", "therapist_id",
+                                                                             *(strata or [])}
+    encodings = Encodings(data).read([c for c in data.columns if c in needed])
+    return fits_in_threads(lambda model: adjusted_hazard(data, model[0], model[1], strata, encodings), models)
+
+
 def _site_strata(episodes: pd.DataFrame) -> list[str] | None:
     return ["site"] if "site" in episodes and episodes["site"].nunique() >= 2 and episodes["site"].notna().all() else None
 
@@ -171,10 +182,8 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
         )
     adjust = case_mix(episodes) if adjust is None else list(adjust)
     strata = _site_strata(episodes)
-    encodings = Encodings(episodes)
     rows, warnings = [], []
-    for column in columns:
-        hr, notes = adjusted_hazard(episodes, column, adjust, strata, encodings)
+    for column, (hr, notes) in zip(columns, adjusted_hazards(episodes, [(c, adjust) for c in columns], strata)):
         rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
@@ -210,12 +219,11 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
                                                    labels=["under 10 years", "10-19 years", "20 years or more"]))
     adjusted = case_mix(data) if adjust is None else list(adjust)
     strata = _site_strata(data)
-    encodings = Encodings(data)
+    terms = ["age_gap_10" if column == "age_gap" else column for column in columns]
+    models = [(term, [c for c in adjusted if c != "age"] if term == "age_gap_10" and adjust is None else adjusted)
+              for term in terms]
     rows, warnings = [], []
-    for column in columns:
-        term = "age_gap_10" if column == "age_gap" else column
-        adjust_for = [c for c in adjusted if c != "age"] if column == "age_gap" and adjust is None else adjusted
-        hr, notes = adjusted_hazard(data, term, adjust_for, strata, encodings)
+    for term, (hr, notes) in zip(terms, adjusted_hazards(data, models, strata)):
         rows.append({"factor": term, "label": MATCH_LABELS.get(term, term.replace("_", " ")), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
@@ -260,7 +268,8 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
     markers = [habit_marker(episodes, columns) for _, columns, _ in HABITS]
     names = [f"habit_marker_{i}" for i in range(len(HABITS))]  # one table for the five models
     data = episodes.assign(**{n: m for n, m in zip(names, markers) if m is not None})
-    encodings = Encodings(data)
+    found = [name for name, marker in zip(names, markers) if marker is not None]
+    hazards = dict(zip(found, adjusted_hazards(data, [(name, adjust) for name in found], strata)))
     rows, warnings = [], []
     for (habit, columns, meaning), marker, name in zip(HABITS, markers, names):
         row = {"habit": habit, "marker": " + ".join(columns), "meaning": meaning, "found": marker is not None}
@@ -275,7 +284,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         lower, upper = wilson_interval(done, recorded.sum())
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
-        hr, notes = adjusted_hazard(data, name, adjust, strata, encodings)
+        hr, notes = hazards[name]
         warnings += [n.replace(name, habit.lower()) for n in notes]
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import caseload
-from analytics.caseload import fingerprint_frames, in_threads, row_ranges
+from analytics.caseload import fingerprint_frames, fits_in_threads, in_threads, row_ranges
 
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
@@ -27,6 +27,29 @@ def test_in_threads_keeps_the_items_order(monkeypatch, cores):
     monkeypatch.setattr(caseload.os, "cpu_count", lambda: cores)
     assert in_threads(lambda x: x * x, range(7)) == [0, 1, 4, 9, 16, 25, 36]
     assert in_threads(len, []) == []
+
+
+def test_fits_in_threads_hold_blas_to_one_thread_whichever_thread_fits():
+    """Each session's script runs in a thread of its own: a limit that only the first thread to set
+    one could set (threadpoolctl's rule while that thread holds it) left later sessions' fits at two
+    BLAS threads."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = {"main": fits_in_threads(lambda _: blas_threads(), [0, 1])}
+    for session in ("a session", "the next session"):
+        runner = threading.Thread(target=lambda: seen.update({session: fits_in_threads(lambda _: blas_threads(), [0])}))
+        runner.start()
+        runner.join(10)
+    assert before  # numpy's BLAS was found
+    one = [1] * len(before)
+    assert seen == {"main": [one, one], "a session": [one], "the next session": [one]}
+    assert blas_threads() == before
 
 
 def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):

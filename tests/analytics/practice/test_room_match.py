@@ -10,6 +10,8 @@ import pytest
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.ingest.load import load_sample
 from analytics.practice.room_match import (
+    adjusted_hazard,
+    adjusted_hazards,
     as_marker,
     habits_scorecard,
     match_vs_dropout,
@@ -107,6 +109,19 @@ def test_hazard_ratios_are_the_cox_models_described(sample_episodes):
     direct = fit_cox(sample_episodes.assign(a=sample_episodes["age_gap"] / 10), ["a"] + [c for c in mix if c != "age"],
                      strata=["site"])
     assert gap["hr"] == pytest.approx(direct.table.set_index("term").loc["a", "hr"], rel=1e-12)
+
+
+def test_models_side_by_side_are_the_models_one_after_the_other(sample_episodes):
+    """Fitted in threads with shared encodings, each model gives what it gives alone, digit for digit."""
+    from analytics.practice.room_match import case_mix
+
+    mix = case_mix(sample_episodes)
+    models = [(column, mix) for column in ("env_privacy", "env_noise", "language_match")] + [("age", ["referral"])]
+    together = adjusted_hazards(sample_episodes, models, ["site"])
+    alone = [adjusted_hazard(sample_episodes, column, adjust, ["site"]) for column, adjust in models]
+    assert together == alone
+    assert [hr["n_used"] for hr, _ in together] == [  # each model's own complete cases
+        int(sample_episodes[[column, *adjust]].notna().all(axis=1).sum()) for column, adjust in models]
 
 
 def test_a_small_practice_fits_without_numpy_warnings():
