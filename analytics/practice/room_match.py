@@ -21,7 +21,9 @@ import pandas as pd
 from analytics.caseload import fits_in_threads
 from analytics.models.design import Encodings
 from analytics.proportions import (
+    RATE_COUNTS,
     RATE_PRIVACY,
+    add_rate,
     dropout_rates,
     known_counts,
     percent,
@@ -172,6 +174,12 @@ def _level_rates(episodes: pd.DataFrame, columns: list[str], extra: list[str] | 
     return table[["factor", "level"] + list(extra or []) + ["clients", "known", "dropouts", "rate", "ci_lower", "ci_upper"]]
 
 
+def _summed_levels(by_key: pd.DataFrame) -> pd.DataFrame:
+    """`_level_rates` without its `extra` keys, from the table with them: each level's counts summed
+    (the levels keep their order; every client is in one row of `by_key`)."""
+    return add_rate(by_key.groupby(["factor", "level"], sort=False)[RATE_COUNTS].sum().reset_index())
+
+
 def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, adjust: list[str] | None = None) -> FactorResult:
     """Dropout by room rating level and the adjusted hazard ratio per point, stratified by site."""
     columns = rating_columns(episodes) if columns is None else list(columns)
@@ -187,10 +195,10 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
         rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
-    by_site = _level_rates(episodes, columns, ["site"]) if strata else None
+    by_site = _level_rates(episodes, columns, ["site"]) if strata else None  # strata: every site known
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
-    return FactorResult(_level_rates(episodes, columns), hazard, adjust, takeaway, by_site, warnings=warnings,
-                        **known_counts(episodes))
+    rates = _level_rates(episodes, columns) if by_site is None else _summed_levels(by_site)
+    return FactorResult(rates, hazard, adjust, takeaway, by_site, warnings=warnings, **known_counts(episodes))
 
 
 def match_columns(episodes: pd.DataFrame) -> list[str]:

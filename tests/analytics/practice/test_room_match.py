@@ -18,6 +18,7 @@ from analytics.practice.room_match import (
     rating_columns,
     room_vs_dropout,
 )
+from analytics.proportions import dropout_rates
 from tests.practice_data import small_caseload
 
 HABIT_COLUMNS = {
@@ -122,6 +123,18 @@ def test_models_side_by_side_are_the_models_one_after_the_other(sample_episodes)
     assert together == alone
     assert [hr["n_used"] for hr, _ in together] == [  # each model's own complete cases
         int(sample_episodes[[column, *adjust]].notna().all(axis=1).sum()) for column, adjust in models]
+
+
+def test_rates_by_rating_count_every_client_once(sample_episodes):
+    """Summed from the table by site, the rates by rating are each rating's own dropout rates."""
+    room = room_vs_dropout(sample_episodes)
+    assert room.by_site is not None and sample_episodes["site"].nunique() >= 2
+    columns = list(room.hazard["factor"])
+    direct = pd.concat([dropout_rates(sample_episodes, column).rename(columns={column: "level"}).assign(factor=column)
+                        for column in columns], ignore_index=True)
+    pd.testing.assert_frame_equal(room.table, direct[room.table.columns], check_exact=True)
+    assert (room.table["level"] == "unknown").any()  # clients without a rating are counted, not dropped
+    assert (room.table.groupby("factor")["clients"].sum() == len(sample_episodes)).all()
 
 
 def test_a_small_practice_fits_without_numpy_warnings():
