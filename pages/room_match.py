@@ -14,7 +14,7 @@ state.require_caseload()
 episodes = state.current_episodes()
 suppress_below = state.suppress_below()
 
-adjusted_for = room_match.case_mix(episodes)
+adjusted_for = state.cached("case_mix", room_match.case_mix, episodes)
 st.markdown(
     "Each factor is shown twice: the dropout rate as it is, and a **hazard ratio** from a Cox model that compares "
     "clients alike in case mix (below 1: less dropout; 1: no difference). "
@@ -47,7 +47,8 @@ def _hazards(result, name: str, caption: str) -> None:
 
 
 with room_tab:
-    room = widgets.result_or_reason("room_vs_dropout", room_match.room_vs_dropout, episodes) if room_tab.open else None
+    room = (widgets.result_or_reason("room_vs_dropout", room_match.room_vs_dropout, episodes, adjust=adjusted_for)
+            if room_tab.open else None)
     if room is not None:
         widgets.figure(state.cached_shown("chart_room_rates", charts.level_rates_figure, room.table, suppress_below), None, "room_rates_chart",
                        "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "

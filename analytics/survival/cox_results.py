@@ -139,9 +139,15 @@ class InMemoryRows:
               variance: np.ndarray) -> ModelData:
         X = self.X
         center = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
-        markers = [t for j, t in enumerate(term_covariate) if np.all(np.isin(np.round(X[:, j], 9), (0.0, 1.0)))]
+        markers = [t for j, t in enumerate(term_covariate) if _holds_marker(X[:, j])]
         labels = self.stratum[1] if self.stratum is not None else []
         return ModelData(self.rs, beta, var, center, term_covariate, labels, markers, variance)
+
+
+def _holds_marker(values: np.ndarray) -> bool:
+    """Every value 0 or 1 to nine decimals (values exactly 0 or 1, most of a design's, need no rounding)."""
+    inexact = values[(values != 0.0) & (values != 1.0)]
+    return bool(np.all(np.isin(np.round(inexact, 9), (0.0, 1.0))))
 
 
 def fit_rows(data, terms: list[str], design_warnings: list[str], reference: dict[str, str], covariates: list[str],
