@@ -12,8 +12,10 @@ are per one point higher, the age gap per 10 years, markers and matches yes agai
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -151,11 +153,18 @@ def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], stra
 def adjusted_hazards(data: pd.DataFrame, models: list[tuple[str, list[str]]],
                      strata: list[str] | None) -> list[tuple[dict, list[str]]]:
     """`adjusted_hazard` for each (column, adjust) of one table, the models side by side in threads
-    (NumPy's loops and BLAS let go of the interpreter lock), sharing the table's encodings."""
+    (NumPy's loops and BLAS let go of the interpreter lock)."""
+    return fits_in_threads(operator.call, hazard_tasks(data, models, strata))
+
+
+def hazard_tasks(data: pd.DataFrame, models: list[tuple[str, list[str]]],
+                 strata: list[str] | None) -> list[Callable[[], tuple[dict, list[str]]]]:
+    """`adjusted_hazard` for each (column, adjust) of one table, to be run: the models share the
+    table's encodings, worked out now, before they run side by side."""
     needed = {c for column, adjust in models for c in [column, *adjust]} | {"duration", "event", "therapist_id",
                                                                              *(strata or [])}
     encodings = Encodings(data).read([c for c in data.columns if c in needed])
-    return fits_in_threads(lambda model: adjusted_hazard(data, model[0], model[1], strata, encodings), models)
+    return [partial(adjusted_hazard, data, column, adjust, strata, encodings) for column, adjust in models]
 
 
 def _site_strata(episodes: pd.DataFrame) -> list[str] | None:
@@ -189,15 +198,19 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
             "env_temperature, env_seating (how the client rated the room)."
         )
     adjust = case_mix(episodes) if adjust is None else list(adjust)
-    strata = _site_strata(episodes)
+    strata = _site_strata(episodes)  # strata: every site known, so the rates by site count every client
+    # The rates alongside the five models: run after them, they would leave a core idle for the last model.
+    counted = partial(_level_rates, episodes, columns, ["site"] if strata else None)
+    level_table, *hazards = fits_in_threads(operator.call, [counted, *hazard_tasks(
+        episodes, [(c, adjust) for c in columns], strata)])
     rows, warnings = [], []
-    for column, (hr, notes) in zip(columns, adjusted_hazards(episodes, [(c, adjust) for c in columns], strata)):
+    for column, (hr, notes) in zip(columns, hazards):
         rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
         warnings += notes
     hazard = pd.DataFrame(rows)
-    by_site = _level_rates(episodes, columns, ["site"]) if strata else None  # strata: every site known
+    by_site = level_table if strata else None
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
-    rates = _level_rates(episodes, columns) if by_site is None else _summed_levels(by_site)
+    rates = _summed_levels(level_table) if strata else level_table
     return FactorResult(rates, hazard, adjust, takeaway, by_site, warnings=warnings, **known_counts(episodes))
 
 
