@@ -87,10 +87,11 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of the process and every process below it."""
+def rss_bytes(pid: int, descendants: bool = True) -> int:
+    """Resident memory of the process and every process below it (`descendants=False`: the process
+    alone, without the figure export's Chromium, which comes and goes on a timer of its own)."""
     total = 0
-    for member in process_tree(pid):
+    for member in process_tree(pid) if descendants else [pid]:
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
