@@ -160,9 +160,9 @@ def adjusted_hazards(data: pd.DataFrame, models: list[tuple[str, list[str]]],
 def hazard_tasks(data: pd.DataFrame, models: list[tuple[str, list[str]]],
                  strata: list[str] | None) -> list[Callable[[], tuple[dict, list[str]]]]:
     """`adjusted_hazard` for each (column, adjust) of one table, to be run: the models share the
-    table's encodings, worked out now, before they run side by side."""
-    needed = {c for column, adjust in models for c in [column, *adjust]} | {"duration", "event", "therapist_id",
-                                                                             *(strata or [])}
+    table's encodings of their covariates and strata, worked out now, before they run side by side
+    (the outcome's and cluster's missing-value masks, quick, are worked out as the fits need them)."""
+    needed = {c for column, adjust in models for c in [column, *adjust]} | set(strata or [])
     encodings = Encodings(data).read([c for c in data.columns if c in needed])
     return [partial(adjusted_hazard, data, column, adjust, strata, encodings) for column, adjust in models]
 
