@@ -147,8 +147,14 @@ def _numbers_or_dates(values: pd.Series) -> bool:
     return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iufM"
 
 
+def _text(values: pd.Series) -> bool:
+    """Text (and missing values) only: equal values read alike, as they would not in a column that
+    mixes types (1 and True are one value to a hash, "1" and "yes" to a director)."""
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+
+
 def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct values; a missing date or whole number is coded -1 (the word after the
+    """Codes and distinct values; a missing date, whole number or text is coded -1 (the word after the
     distinct values' words is the dash). Numbers with a decimal point are told apart by their bits:
     equality would merge -0.0 into 0.0, which read differently; a NaN is then a value of its own,
     which `number` writes as the dash."""
@@ -174,7 +180,7 @@ def director_table(table: pd.DataFrame) -> pd.DataFrame:
         if column in YES_NO_COLUMNS:
             values = values.map(lambda v: v if pd.isna(v) else bool(v))
         numeric = pd.api.types.is_numeric_dtype(values)
-        if _numbers_or_dates(values) and not (numeric and rate_rows.any()):
+        if (_numbers_or_dates(values) and not (numeric and rate_rows.any())) or _text(values):
             codes, distinct = _distinct(values)
             words = np.array([number(v, column in percents) for v in distinct] + [MISSING], dtype=object)
             text = words[codes]  # each distinct value written once: a network's table repeats most of them

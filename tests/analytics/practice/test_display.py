@@ -51,16 +51,21 @@ def test_rate_rows_of_a_mixed_table_read_as_percentages():
         [0.0, -0.0, 1.0, 2.5, 1e-4, -1e-9, 1e15, 123456.7, 0.0005])), min_size=1, max_size=40),
     seconds=st.lists(st.one_of(st.none(), st.integers(0, 3 * 10**8)), min_size=1, max_size=40),
     percent=st.booleans(),
+    texts=st.lists(st.sampled_from(["left_improved", "left improved", "T01", "", None, np.nan]), min_size=1, max_size=40),
+    mixed=st.lists(st.sampled_from([1, True, 1.0, "1", "yes", 0, False, None]), min_size=1, max_size=40),
 )
-def test_a_director_tables_numbers_and_dates_read_cell_by_cell(floats, seconds, percent):
-    """director_table writes each distinct number or date once; the text must be what `number` gives
-    each cell (whole numbers, a minus zero, missing values, dates with and without a time)."""
-    n = min(len(floats), len(seconds))
+def test_a_director_tables_numbers_dates_and_text_read_cell_by_cell(floats, seconds, percent, texts, mixed):
+    """director_table writes each distinct number, date or text once; the text must be what `number`
+    gives each cell (whole numbers, a minus zero, missing values, dates with and without a time, coded
+    levels; in a column of mixed types 1 and True, equal to a hash, read "1" and "yes")."""
+    n = min(len(floats), len(seconds), len(texts), len(mixed))
     table = pd.DataFrame({
         "rate" if percent else "value": floats[:n],
         "clients": np.arange(n, dtype=np.int64) % 3 * 1000,
         "date": pd.to_datetime([pd.NaT if s is None else pd.Timestamp("2020-01-01") + pd.Timedelta(seconds=s)
                                 for s in seconds[:n]]),
+        "ending": pd.Series(texts[:n], dtype=object),
+        "answer": pd.Series(mixed[:n], dtype=object),
     })
     shown = director_table(table)
     for column, words in zip(table.columns, shown.columns):
