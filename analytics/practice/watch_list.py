@@ -246,9 +246,10 @@ def watch_list(
     calibration.insert(2, "dropouts", np.rint(calibration["observed"] * calibration["n"]).astype(int))
 
     scale = _Scaled(X_closed)
-    beta = _fit_ridge(scale(X_closed), y)
+    scaled = scale(X_closed)
+    beta = _fit_ridge(scaled, y)
     coef = beta[1:] / scale.sd
-    alone = np.array([_fit_ridge(scale(X_closed)[:, [j]], y)[1] / scale.sd[j] for j in range(X.shape[1])])
+    alone = np.array([_fit_ridge(scaled[:, [j]], y)[1] / scale.sd[j] for j in range(X.shape[1])])
     coefficients = pd.DataFrame({"term": design.terms, "coef": coef, "odds_ratio": np.exp(coef),
                                  "odds_ratio_alone": np.exp(alone), "mean": scale.mean})
 
