@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from analytics.charts.theme import PALETTE, apply_publication_theme, apply_theme
+from analytics.charts.theme import INTERACTIVE, PALETTE, apply_publication_theme, apply_theme
 from analytics.output import export
 
 
@@ -116,6 +116,14 @@ def test_publication_theme_is_print_sized_and_leaves_screen_figure_alone(fig):
     assert pub.layout.font.size == pytest.approx(8 * 96 / 72)
     assert pub.layout.template.layout.xaxis.showgrid is False
     assert fig.layout.width is None and fig.layout.font.size is None  # the screen figure is untouched
+
+
+def test_a_screen_figure_has_the_interactive_theme(fig):
+    """Figures start with the interactive template (plotly's default once the theme is imported);
+    apply_theme no longer assigns it."""
+    template = fig.layout.template
+    assert template.layout.colorway == tuple(PALETTE) and template.layout.yaxis.gridcolor == "#EEEEEE"
+    assert fig.to_plotly_json()["layout"]["template"] == INTERACTIVE.to_plotly_json()
 
 
 def test_publication_theme_keeps_a_charts_own_axis_choices():
