@@ -52,12 +52,14 @@ class ModelData:
         return pd.concat([pd.Series(1.0, index=X.index, name=INTERCEPT), X], axis=1)
 
 
-def known_outcomes(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Episodes that ended in dropout or planned completion, and how many were left out."""
+def known_outcomes(episodes: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, int]:
+    """The `columns` (those present) of the episodes that ended in dropout or planned completion, and
+    how many episodes were left out. Only a model's columns are copied: a network's episodes have
+    about ninety."""
     if "event" not in episodes:
         raise ValueError(NO_EVENT)
     known = episodes["event"].isin((EVENT_DROPOUT, EVENT_COMPLETED)).to_numpy()
-    return episodes.loc[known], int((~known).sum())
+    return episodes.loc[known, [c for c in dict.fromkeys(columns) if c in episodes]], int((~known).sum())
 
 
 def prepare(
@@ -71,8 +73,8 @@ def prepare(
     or collinear columns, events per parameter, separation by a single level). Episodes without a
     known outcome are counted in `n_unknown_outcome`: leaving them out is the design, not a problem."""
     covariates = list(dict.fromkeys(covariates))
-    data, n_unknown = known_outcomes(episodes)
     extra = [cluster] if cluster else []
+    data, n_unknown = known_outcomes(episodes, [*covariates, *extra, "event"])
     design = build_design(data, covariates, reference_levels, extra_columns=extra, splines=splines)
     y = (data.loc[design.rows, "event"].to_numpy() == EVENT_DROPOUT).astype(float)
     events = int(y.sum())
