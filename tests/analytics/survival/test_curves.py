@@ -13,6 +13,7 @@ from analytics.survival.curves import (
     LOGRANK_COLUMNS,
     MEDIAN_COLUMNS,
     covariate_columns,
+    numeric_columns,
     cumulative_incidence,
     grouping_columns,
     holm,
@@ -186,6 +187,11 @@ def test_covariate_columns_are_known_at_intake():
         "ruptures": [0, 1, 2, 0], "sessions_attended": [1, 2, 3, 4], "site": ["A"] * 4,
     })
     assert covariate_columns(data) == ["age", "referral", "srs_first"]
+    # a number qualifies by having two values or more, missing values aside
+    spread = data.assign(constant=7.0, missing=np.nan, once=[np.nan, 3.0, np.nan, np.nan], two=[np.nan, 1.0, 1.0, 2.0],
+                         whole=pd.array([5, None, 5, 6], dtype="Int64"))
+    assert covariate_columns(spread) == ["age", "referral", "srs_first", "two", "whole"]
+    assert numeric_columns(spread) == ["age", "srs_first", "srs_mean", "ruptures", "sessions_attended", "two", "whole"]
 
 
 def test_km_sentences():
