@@ -13,13 +13,13 @@ from analytics.survival.curves import (
     LOGRANK_COLUMNS,
     MEDIAN_COLUMNS,
     covariate_columns,
-    numeric_columns,
     cumulative_incidence,
     grouping_columns,
     holm,
     kaplan_meier,
     km_sentences,
     logrank,
+    numeric_columns,
     overstatement_summary,
 )
 from tests.paths import REFERENCE
