@@ -148,3 +148,23 @@ def test_rated_rows_given_ahead_give_the_same_rated_sessions(caseload, definitio
         assert set(whole["client_id"]) <= set(kept["client_id"])
     c5 = rated_sessions(caseload.sessions, episodes, "srs").query("client_id == 'c5'")
     assert c5["rated_number"].tolist() == [1, 2, 3, 4] and c5["srs"].tolist() == [37, 36, 30, 29]
+
+
+@pytest.mark.parametrize("definition", ["therapist_judged", "unilateral"])
+def test_trajectories_group_by_outcome_as_written(definition):
+    """Trajectories group the rated sessions by event and name the outcomes after: the same table as
+    the plain group-by on each row's outcome text, on the sample (where every outcome occurs)."""
+    import pandas as pd
+
+    from analytics.ingest.load import load_sample
+    from analytics.practice.alliance import OUTCOME_LABELS, rated_sessions, trajectories_of
+
+    caseload = load_sample().caseload
+    rated = rated_sessions(caseload.sessions, derive_episodes(caseload, EpisodeSettings(definition)), "srs")
+    first_twenty = rated.loc[rated["session_number"] <= 20].assign(outcome=rated["event"].map(OUTCOME_LABELS))
+    plain = first_twenty.groupby(["outcome", "session_number"])["srs"].agg(clients="count", mean="mean", sd="std")
+    result = trajectories_of(rated, "srs")
+    table = result.table.set_index(["outcome", "session_number"])
+    assert len(table) == len(plain) and set(table.index.get_level_values(0)) == set(OUTCOME_LABELS.values())
+    pd.testing.assert_frame_equal(table[["clients", "mean", "sd"]].sort_index(), plain.sort_index())
+    assert result.n_used == first_twenty["client_id"].nunique()
