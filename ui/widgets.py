@@ -95,9 +95,11 @@ def _as_shown(df: pd.DataFrame, privacy: Privacy, suppress_below: int, plain: bo
 
 
 def _literal(shown: pd.DataFrame) -> pd.DataFrame:
-    """The table with every text cell and header escaped, so a static table shows it as written."""
+    """The table with every text cell and header escaped, so a static table shows it as written. The
+    backslash goes before a mark's punctuation: "1. North" as `1\\. North` (before the digit it
+    would be shown, and the number of a list item is not escaped by it)."""
     def escape(value):
-        return _MARKDOWN.sub(lambda m: "\\" + m.group(0), value) if isinstance(value, str) else value
+        return _MARKDOWN.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], value) if isinstance(value, str) else value
     return shown.map(escape).rename(columns=escape)
 
 
