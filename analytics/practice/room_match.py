@@ -13,6 +13,7 @@ are per one point higher, the age gap per 10 years, markers and matches yes agai
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, ClassVar
@@ -22,6 +23,7 @@ import pandas as pd
 
 from analytics.caseload import fits_in_threads
 from analytics.models.design import Encodings
+from analytics.practice.display import column_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_PRIVACY,
@@ -205,8 +207,9 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
         episodes, [(c, adjust) for c in columns], strata)])
     rows, warnings = [], []
     for column, (hr, notes) in zip(columns, hazards):
-        rows.append({"factor": column, "label": column.replace("env_", "room ").replace("_", " "), **hr})
-        warnings += notes
+        label = column_label(column).lower()  # as the rates table and chart name it ("room quiet", not "noise")
+        rows.append({"factor": column, "label": label, **hr})
+        warnings += _in_words(notes, {column: label, **_words(adjust)})
     hazard = pd.DataFrame(rows)
     by_site = level_table if strata else None
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
@@ -245,13 +248,27 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
               for term in terms]
     rows, warnings = [], []
     for term, (hr, notes) in zip(terms, adjusted_hazards(data, models, strata)):
-        rows.append({"factor": term, "label": MATCH_LABELS.get(term, term.replace("_", " ")), **hr})
-        warnings += notes
+        label = MATCH_LABELS.get(term, term.replace("_", " "))
+        rows.append({"factor": term, "label": label, **hr})
+        warnings += _in_words(notes, {term: label, **_words(adjusted)})
     hazard = pd.DataFrame(rows)
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
     rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
     return FactorResult(rates, hazard, adjusted, takeaway, None, warnings=warnings, **known_counts(episodes))
+
+
+def _in_words(notes: list[str], words: dict[str, str]) -> list[str]:
+    """Model notes as the page words them: each column name of `words` (whole names only, so `age`
+    stays in `age_gap`) replaced by its words, the note starting with a capital."""
+    name = re.compile(r"\b(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")\b")
+    plain = (name.sub(lambda found: words[found.group(1)], note) for note in notes)
+    return [note[:1].upper() + note[1:] for note in plain]
+
+
+def _words(columns: list[str]) -> dict[str, str]:
+    """The case mix's columns in the words of the display dictionary, inside a sentence."""
+    return {c: column_label(c).lower() for c in columns}
 
 
 def _hazard_takeaway(hazard: pd.DataFrame, what: str, higher_is: str) -> str:
@@ -306,7 +323,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
         hr, notes = hazards[name]
-        warnings += [n.replace(name, habit.lower()) for n in notes]
+        warnings += _in_words(notes, {name: habit.lower(), **_words(adjust)})
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,
             "prevalence": done / recorded.sum() if recorded.sum() else np.nan,

@@ -1,6 +1,7 @@
 """Room, match and habits: hand-worked counts on the six-client caseload, adjusted hazard ratios
 against the sample generator's true effects (analytics/synth.py TRUE_EFFECTS)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -147,3 +148,23 @@ def test_a_small_practice_fits_without_numpy_warnings():
         room = room_vs_dropout(episodes)
     assert len(room.hazard) == 5 and room.hazard["hr_ci_lower"].isna().all()
     assert sum("running off to zero or infinity" in w for w in room.warnings) == 5
+
+
+def test_factors_and_model_notes_read_in_the_words_of_the_page(sample_episodes):
+    """The forest plot, the takeaway and the model notes name a factor as the rates table and chart
+    do (env_noise is rated 5 when the room is quiet: "room quiet", not "room noise"), and a note
+    names a case-mix column in words, never as a column name."""
+    room = room_vs_dropout(sample_episodes.assign(prior_negative_therapy=1.0), columns=["env_noise", "env_seating"],
+                           adjust=["prior_negative_therapy", "age"])
+    assert room.hazard["label"].tolist() == ["room quiet", "seating"]
+    assert room.warnings[:2] == [
+        f"Room quiet: {sample_episodes['env_noise'].isna().sum()} of {len(sample_episodes)} episodes were left out "
+        "because a chosen covariate is missing for them.",
+        "Room quiet: earlier negative therapy has the same value for every episode used, so it was left out of the model.",
+    ]
+    match = match_vs_dropout(sample_episodes.assign(trauma_history=0.0), adjust=["trauma_history"])
+    assert match.warnings[0] == ("Same gender as the therapist: trauma history has the same value for every episode "
+                                 "used, so it was left out of the model.")
+    card = habits_scorecard(sample_episodes)
+    notes = room.warnings + match.warnings + card.warnings
+    assert notes and not [note for note in notes if re.search(r"\b[a-z]+_[a-z_0-9]+\b", note)]
