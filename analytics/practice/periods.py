@@ -3,7 +3,8 @@ and the same period a year earlier, and a rolling 12-month rate against the prac
 
 An episode belongs to the period of its last scheduled appointment (for a unilateral dropout, the
 missed one), so "this month" counts the episodes that ended this month. "This" is the month of the
-latest ending in the data (the last appointment of an episode that ended in dropout or completion). A rise counts as more than
+latest ending in the data (the last appointment of an episode that ended in dropout or completion),
+and the rolling rate runs to it: the months after it hold only open episodes. A rise counts as more than
 chance when the two-proportion test (Pearson chi-square without continuity correction, the same p
 as R's `prop.test(correct = FALSE)`) gives p < 0.05 and the rate went up.
 """
@@ -82,7 +83,7 @@ def period_comparison(episodes: pd.DataFrame, suppress_below: int = 11, target_r
             p = chi_square_p(table.loc[[this, other]])
             table.loc[other, "p"] = p
             table.loc[other, "rise"] = bool(p < ALPHA and table.loc[this, "rate"] > table.loc[other, "rate"])
-    rolling = rolling_rate(ended, episodes["event"], target_rate)
+    rolling = rolling_rate(ended, episodes["event"], target_rate, until=as_of)
     rises = _rises(table, suppress_below)
     warnings = [
         f"Most episodes whose last appointment fell in {row['period']} are still open, so its rate is provisional: "
@@ -93,14 +94,17 @@ def period_comparison(episodes: pd.DataFrame, suppress_below: int = 11, target_r
                         rises, warnings=warnings, **known_counts(episodes))
 
 
-def rolling_rate(ended: pd.Series, event: pd.Series, target_rate: float | None = None) -> pd.DataFrame:
+def rolling_rate(ended: pd.Series, event: pd.Series, target_rate: float | None = None, until=None) -> pd.DataFrame:
     """Dropouts among the episodes that ended in the 12 months up to each month's end (from the
-    first month with 12 months of history), with its Wilson interval and the practice's target."""
+    first month with 12 months of history to the month of `until`, by default the last in `ended`),
+    with its Wilson interval and the practice's target. A month after the latest ending holds only
+    open episodes: a window ending there would count fewer than 12 months of endings."""
     month = pd.to_datetime(ended).dt.to_period("M")
+    last = month.max() if until is None else min(month.max(), pd.Timestamp(until).to_period("M"))
     counts = dropout_rates(pd.DataFrame({"event": event.to_numpy(), "month": month.array}), "month")  # not boxed per row
     counts = counts.loc[counts["month"] != "unknown"]
     monthly = (counts.assign(month=pd.PeriodIndex(counts["month"], freq="M")).set_index("month")[RATE_COUNTS]
-               .reindex(pd.period_range(month.min(), month.max(), freq="M"), fill_value=0))
+               .reindex(pd.period_range(month.min(), last, freq="M"), fill_value=0))
     window = monthly.rolling(ROLLING_MONTHS).sum().iloc[ROLLING_MONTHS - 1:].astype(int)
     table = add_rate(window.rename_axis("month").reset_index())
     table["month"] = table["month"].dt.to_timestamp()

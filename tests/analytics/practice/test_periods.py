@@ -68,6 +68,18 @@ def test_rolling_rate_and_target():
             "not clearly different from the practice's target of 25.0%.") in result.takeaway
 
 
+def test_the_rolling_rate_runs_to_the_latest_ending():
+    """Episodes still open in July 2024, after the latest ending (June), end no window: the rate is
+    quoted, and drawn, for the 12 months to June, as without them."""
+    e = episodes()
+    july = pd.DataFrame({"last_scheduled": pd.Timestamp("2024-07-05"), "event": 0, "client_id": range(1000, 1040)})
+    with_open = period_comparison(pd.concat([e, july], ignore_index=True), target_rate=0.25)
+    alone = period_comparison(e, target_rate=0.25)
+    assert with_open.rolling["month"].max() == pd.Timestamp("2024-06-01")
+    pd.testing.assert_frame_equal(with_open.rolling, alone.rolling)
+    assert with_open.takeaway == alone.takeaway and "12 months to June 2024, 27.7%" in alone.takeaway
+
+
 def test_open_episodes_make_the_period_provisional_and_no_history_is_refused():
     result = period_comparison(episodes(ongoing_in_june=200))
     assert any("June 2024 are still open" in w for w in result.warnings)
