@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import PALETTE, apply_theme, reference_line, series_colour, wrapped
-from analytics.practice.display import column_label
+from analytics.practice.display import column_label, period_label
 from analytics.practice.outcomes import GROUP_LABELS
 from analytics.practice.overview import BENCHMARK
 from analytics.proportions import RATE_COUNTS, RATE_LINKED
@@ -105,6 +105,9 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, p
     """Dropout rate by intake month with 95% intervals; months where most clients are still in
     therapy are drawn hollow (provisional)."""
     shown = _visible(table, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    # drawn on a time axis, named in the hover as in the table ("Q1 2024")
+    shown = shown.assign(intake_period=shown["intake_period"].dt.to_timestamp(),
+                         named=shown["intake_period"].map(period_label))
     provisional = (shown["ongoing"] / shown["clients"]) > 0.5
     fig = go.Figure()
     fig.add_trace(go.Scatter(
@@ -116,9 +119,9 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, p
         part = shown.loc[provisional == flag]
         fig.add_trace(go.Scatter(
             x=part["intake_period"], y=part["rate"], mode="markers", name=name,
-            marker=dict(color=_COLOURS[0], size=8, symbol=symbol),
+            marker=dict(color=_COLOURS[0], size=8, symbol=symbol), hovertext=part["named"],
             customdata=np.column_stack([part["dropouts"], part["known"], part["ci_lower"], part["ci_upper"]]),
-            hovertemplate="%{x|%B %Y}: %{y:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>"
+            hovertemplate="%{hovertext}: %{y:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>"
                           "%{customdata[0]:.0f} dropouts of %{customdata[1]:.0f} ended<extra></extra>",
         ))
     fig.add_trace(go.Scatter(x=shown["intake_period"], y=shown["rate"], mode="lines", line=dict(color=_COLOURS[0], width=1),
@@ -133,6 +136,7 @@ def month_figure(table: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD, p
 def rolling_figure(rolling: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
     """The rolling 12-month dropout rate with its 95% band, and the practice's target as a line."""
     shown = _visible(rolling, RATE_COUNTS, RATE_LINKED, suppress_below).dropna(subset=["rate"])
+    shown = shown.assign(month=shown["month"].dt.to_timestamp())  # drawn on a time axis
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=pd.concat([shown["month"], shown["month"][::-1]]), y=pd.concat([shown["ci_upper"], shown["ci_lower"][::-1]]),

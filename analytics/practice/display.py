@@ -109,6 +109,11 @@ def level_label(value) -> str:
     return value
 
 
+def period_label(period: pd.Period) -> str:
+    """A month as "May 2025", a quarter as "Q2 2025"."""
+    return f"Q{period.quarter} {period.year}" if period.freqstr.startswith("Q") else period.strftime("%B %Y")
+
+
 def percent_columns(table: pd.DataFrame) -> list[str]:
     """The columns of `table` read as percentages."""
     out = [c for c in table.columns if c in PERCENT_COLUMNS]
@@ -120,11 +125,13 @@ def percent_columns(table: pd.DataFrame) -> list[str]:
 def number(value, percent: bool = False) -> str:
     """A value as a director reads it: a percentage to one decimal, whole numbers with thousands
     separators, others to three significant digits (p below 0.001 as "<0.001"), a date as a date,
-    missing as a dash."""
+    a month or quarter in words, missing as a dash."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
+    if isinstance(value, pd.Period):
+        return period_label(value)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d") if (value.hour, value.minute) == (0, 0) else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, (int, np.integer)):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes
+from analytics.practice.display import period_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_LINKED,
@@ -355,17 +356,17 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
     if period == "auto":
         monthly = episodes["event"].eq(EVENT_DROPOUT).groupby(intake.dt.to_period("M")).sum()
         period = "quarter" if suppress_below > 1 and len(monthly) and monthly.median() < suppress_below else "month"
-    start = intake.dt.to_period("M" if period == "month" else "Q").dt.to_timestamp()
-    table = dropout_rates(episodes.assign(intake_period=start), "intake_period")
+    freq = "M" if period == "month" else "Q"
+    table = dropout_rates(episodes.assign(intake_period=intake.dt.to_period(freq).dt.to_timestamp()), "intake_period")
     table = table.loc[table["intake_period"] != "unknown"].reset_index(drop=True)
-    table["intake_period"] = pd.to_datetime(table["intake_period"])
+    # a month or quarter, not its first day: the table reads "Q1 2024" as the takeaway does
+    table["intake_period"] = pd.to_datetime(table["intake_period"]).dt.to_period(freq)
     table["ongoing"] = table["clients"] - table["known"]
-    label = (lambda t: f"{t:%B %Y}") if period == "month" else (lambda t: f"Q{t.quarter} {t.year}")
     warnings = []
     provisional = table.loc[table["ongoing"] / table["clients"] > 0.5, "intake_period"]
     if len(provisional):
         warnings.append(
-            f"In {len(provisional)} intake {period}(s) from {label(provisional.min())} most clients are still in "
+            f"In {len(provisional)} intake {period}(s) from {period_label(provisional.min())} most clients are still in "
             "therapy; their rates count mostly early endings, which are more often dropouts, so read them as provisional."
         )
     settled = (table["ongoing"] / table["clients"]) <= 0.5
@@ -375,8 +376,8 @@ def dropout_by_intake_month(episodes: pd.DataFrame, suppress_below: int = 11, pe
     if len(shown) >= 2:
         first, last = shown.iloc[0], shown.iloc[-1]
         takeaway = (
-            f"Dropout was {percent(first['rate'])} for clients who started in {label(first['intake_period'])} and "
-            f"{percent(last['rate'])} for those who started in {label(last['intake_period'])}; "
+            f"Dropout was {percent(first['rate'])} for clients who started in {period_label(first['intake_period'])} and "
+            f"{percent(last['rate'])} for those who started in {period_label(last['intake_period'])}; "
             + (f"differences between {period}s are larger than chance." if p < 0.05
                else f"differences between {period}s are within what chance produces.")
         )

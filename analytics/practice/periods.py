@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from analytics.practice.display import period_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_LINKED,
@@ -74,7 +75,7 @@ def period_comparison(episodes: pd.DataFrame, suppress_below: int = 11, target_r
         in_period = ended.dt.to_period(freq)
         for role, period in periods.items():
             counts = dropout_rates(episodes.loc[in_period == period, ["event"]])  # not a copy of every column
-            rows.append({"kind": kind, "role": role, "period": _label(period), **counts[RATE_COUNTS].iloc[0].astype(int).to_dict()})
+            rows.append({"kind": kind, "role": role, "period": period_label(period), **counts[RATE_COUNTS].iloc[0].astype(int).to_dict()})
     table = add_rate(pd.DataFrame(rows))
     table["p"], table["rise"] = np.nan, False
     for kind in ("month", "quarter"):
@@ -107,13 +108,8 @@ def rolling_rate(ended: pd.Series, event: pd.Series, target_rate: float | None =
                .reindex(pd.period_range(month.min(), last, freq="M"), fill_value=0))
     window = monthly.rolling(ROLLING_MONTHS).sum().iloc[ROLLING_MONTHS - 1:].astype(int)
     table = add_rate(window.rename_axis("month").reset_index())
-    table["month"] = table["month"].dt.to_timestamp()
     table["target"] = np.nan if target_rate is None else float(target_rate)
     return table
-
-
-def _label(period: pd.Period) -> str:
-    return f"{period.start_time:%B %Y}" if period.freqstr.startswith("M") else f"Q{period.quarter} {period.year}"
 
 
 def _shown(table: pd.DataFrame, suppress_below: int) -> pd.DataFrame:
@@ -150,7 +146,7 @@ def _takeaway(table: pd.DataFrame, rolling: pd.DataFrame, target: float | None, 
                      f"Too few episodes ended in {quarter['period']} to show its rate without revealing small numbers.")
     last = _shown(rolling.tail(1), suppress_below).iloc[0] if len(rolling) else None
     if last is not None and np.isfinite(last["rate"]):
-        text = (f"Over the 12 months to {last['month']:%B %Y}, {percent(last['rate'], 1)} (95% CI "
+        text = (f"Over the 12 months to {period_label(last['month'])}, {percent(last['rate'], 1)} (95% CI "
                 f"{percent(last['ci_lower'], 1)} to {percent(last['ci_upper'], 1)}) of ended episodes were dropouts")
         if target is not None:
             side = ("above" if last["ci_lower"] > target else "below" if last["ci_upper"] < target

@@ -36,6 +36,20 @@ def test_a_director_table_has_words_percentages_and_hidden_cells():
     assert means.iloc[0].tolist() == ["31.2", "30.5", "32"]  # an interval of a mean is not a percentage
 
 
+def test_months_and_quarters_read_as_the_takeaways_name_them():
+    """The intake trend's quarters (and the rolling rate's months) read as their sentences name them,
+    not as the first day of the period."""
+    from analytics.episodes import EpisodeSettings, derive_episodes
+    from analytics.practice.overview import dropout_by_intake_month
+    from tests.practice_data import small_caseload
+
+    assert number(pd.Period("2024-04", "Q")) == "Q2 2024" and number(pd.Period("2025-05", "M")) == "May 2025"
+    episodes = derive_episodes(small_caseload(), EpisodeSettings())
+    quarters = dropout_by_intake_month(episodes, suppress_below=11)
+    assert director_table(quarters.table)["Intake"].tolist() == ["Q1 2024", "Q2 2024"]
+    assert "Q2 2024" in quarters.warnings[0]
+
+
 def test_rate_rows_of_a_mixed_table_read_as_percentages():
     headline = pd.DataFrame({"figure": ["clients", "dropout rate", "median sessions attended"],
                              "value": [1500.0, 0.227, 6.0], "ci_lower": [np.nan, 0.204, 5.0],

@@ -84,8 +84,8 @@ def test_dropout_by_site_and_month():
     months = dropout_by_intake_month(episodes, period="month")
     assert months.column == "month"
     table = months.table.set_index("intake_period")
-    assert table.loc[pd.Timestamp("2024-01-01"), ["clients", "known", "dropouts"]].tolist() == [2, 2, 1]
-    assert table.loc[pd.Timestamp("2024-06-01"), ["clients", "known", "ongoing"]].tolist() == [2, 0, 2]
+    assert table.loc[pd.Period("2024-01", "M"), ["clients", "known", "dropouts"]].tolist() == [2, 2, 1]
+    assert table.loc[pd.Period("2024-06", "M"), ["clients", "known", "ongoing"]].tolist() == [2, 0, 2]
     assert months.warnings and "June 2024" in months.warnings[0]
     assert breakdown_columns(episodes) == ["site"]
 
@@ -101,8 +101,8 @@ def test_intake_trend_switches_to_quarters_when_months_are_small():
     quarters = dropout_by_intake_month(episodes, suppress_below=11)
     assert quarters.column == "quarter"
     table = quarters.table.set_index("intake_period")
-    assert table.loc[pd.Timestamp("2024-01-01"), ["clients", "known", "dropouts"]].tolist() == [4, 4, 2]
-    assert table.loc[pd.Timestamp("2024-04-01"), ["clients", "ongoing"]].tolist() == [2, 2]
+    assert table.loc[pd.Period("2024Q1", "Q"), ["clients", "known", "dropouts"]].tolist() == [4, 4, 2]
+    assert table.loc[pd.Period("2024Q2", "Q"), ["clients", "ongoing"]].tolist() == [2, 2]
     assert "Q2 2024" in quarters.warnings[0]
     assert dropout_by_intake_month(episodes, suppress_below=1).column == "month"
 
