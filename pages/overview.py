@@ -125,7 +125,7 @@ def by_definition() -> None:
     for warning in sensitivity.warnings:
         st.warning(warning)
     widgets.figure(state.cached_shown("chart_rate_by_definition", charts.rate_figure, sensitivity.table, "label", suppress_below),
-                   None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the grey band is the published average.")
+                   None, "rate_by_definition_chart", f"**{sensitivity.takeaway}** Points are rates, bars their 95% intervals; the dashed line is the published average, the grey band its 95% interval.")
     widgets.table(sensitivity.table, "rate_by_definition", sensitivity.privacy)
     if len(sensitivity.agreement):
         st.subheader("Do the definitions pick the same clients?")

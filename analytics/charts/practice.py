@@ -16,7 +16,7 @@ from analytics.charts.theme import PALETTE, apply_theme, reference_line, series_
 from analytics.practice.display import column_label, period_label
 from analytics.practice.outcomes import GROUP_LABELS
 from analytics.practice.overview import BENCHMARK
-from analytics.proportions import RATE_COUNTS, RATE_LINKED
+from analytics.proportions import RATE_COUNTS, RATE_LINKED, percent
 from analytics.suppression import DEFAULT_THRESHOLD, suppress_small_cells
 
 _COLOURS = PALETTE[:-1]
@@ -41,15 +41,19 @@ def _hidden_note(fig: go.Figure, table: pd.DataFrame, shown: pd.DataFrame, suppr
 
 
 def _benchmark(fig: go.Figure, orientation: str = "v") -> None:
-    """The published rate (Swift & Greenberg 2012) as a line with its interval as a band."""
+    """The published rate (Swift & Greenberg 2012) as a dashed line across the plot, its interval as a
+    grey band, both named in the legend: a label on the line would cross the points near it (and on
+    a phone run past the plot's edge)."""
+    line = dict(color=_BLACK, dash="dash", width=1)
+    band = dict(fillcolor="#999999", opacity=0.2, line_width=0)
     if orientation == "v":
-        fig.add_hrect(y0=BENCHMARK["ci_lower"], y1=BENCHMARK["ci_upper"], fillcolor="#999999", opacity=0.2, line_width=0)
-        fig.add_hline(y=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1),
-                      annotation_text="published average 19.7%", annotation_position="top left")
+        fig.add_hrect(y0=BENCHMARK["ci_lower"], y1=BENCHMARK["ci_upper"], **band)
+        reference_line(fig, "y", BENCHMARK["rate"], line)
     else:
-        fig.add_vrect(x0=BENCHMARK["ci_lower"], x1=BENCHMARK["ci_upper"], fillcolor="#999999", opacity=0.2, line_width=0)
-        fig.add_vline(x=BENCHMARK["rate"], line=dict(color=_BLACK, dash="dash", width=1),
-                      annotation_text="published average 19.7%", annotation_position="bottom right")
+        fig.add_vrect(x0=BENCHMARK["ci_lower"], x1=BENCHMARK["ci_upper"], **band)
+        reference_line(fig, "x", BENCHMARK["rate"], line)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, hoverinfo="skip",
+                             name=f"published average {percent(BENCHMARK['rate'], 1)} (grey: its 95% CI)"))
 
 
 def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_THRESHOLD,
@@ -70,11 +74,18 @@ def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_
         _benchmark(fig, "h")
     fig.update_layout(title=title, xaxis_title="Dropout rate (ended episodes)",
                       yaxis_title=None if column == "label" else column_label(column),
-                      xaxis_tickformat=".0%", showlegend=False, height=max(260, 60 + 40 * len(shown)))
+                      xaxis_tickformat=".0%", showlegend=benchmark, height=_rows_height(labels) + 40 * benchmark)
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(autorange="reversed", type="category")
     _hidden_note(fig, table, shown, suppress_below)
     return apply_theme(fig)
+
+
+def _rows_height(labels: list[str]) -> int:
+    """Pixels for a chart of one row per label: 40 a row, 16 more for each further line of a wrapped
+    label, so labels of three lines do not run into each other."""
+    lines = sum(label.count("<br>") for label in labels)
+    return max(260, 60 + 40 * len(labels) + 16 * lines)
 
 
 def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:

@@ -90,3 +90,26 @@ def test_a_rate_chart_names_its_variable():
     _, episodes = _sample()
     fig = charts.rate_figure(dropout_by(episodes, "telehealth").table, "telehealth", suppress_below=0)
     assert fig.layout.yaxis.title.text == "Telehealth"
+
+
+def test_the_benchmark_is_named_in_the_legend_not_on_the_points():
+    """On the line, the benchmark's label crossed the lowest group's point (and ran past a phone's
+    plot): it is named in the legend, drawn from BENCHMARK, and no text sits inside the plot."""
+    from analytics.practice.overview import BENCHMARK
+
+    caseload, episodes = _sample()
+    for fig in (charts.rate_figure(dropout_by(episodes, "site").table, "site", suppress_below=0),
+                charts.month_figure(dropout_by_intake_month(episodes).table, suppress_below=0)):
+        named = [t for t in fig.data if t.name and t.name.startswith("published average")]
+        assert [t.name for t in named] == [f"published average {100 * BENCHMARK['rate']:.1f}% (grey: its 95% CI)"]
+        assert fig.layout.showlegend is not False and named[0].line.dash == "dash"
+        assert not [a for a in fig.layout.annotations if "published" in a.text]
+
+
+def test_a_rate_chart_gives_wrapped_labels_their_lines():
+    """Each definition's label wraps to up to three lines; each row gets room for its lines (at 40
+    px a row, three-line labels ran into each other) and the legend its own."""
+    caseload, _ = _sample()
+    fig = charts.rate_figure(definition_sensitivity(caseload, EpisodeSettings()).table, "label", suppress_below=0)
+    lines = [label.count("<br>") + 1 for label in fig.data[0].y]
+    assert max(lines) == 3 and fig.layout.height == 60 + 40 * len(lines) + 16 * (sum(lines) - len(lines)) + 40
