@@ -32,7 +32,7 @@ with rates_tab:
                        None, "outcome_rates_chart",
                        f"**{rates.takeaway}** Points are shares of the clients with a first and a last score, bars their 95% "
                        "intervals; recovery counts only clients who began in the clinical range.")
-        widgets.table(rates.table, "outcome_rates", rates.privacy)
+        widgets.table(rates.table.drop(columns="measure"), "outcome_rates", rates.privacy)  # named by its label
 
         leavers = state.cached("outcomes_leavers_improved", outcomes.leavers_improved, episodes, settings, suppress_below)
         st.subheader("How many who left had improved?")

@@ -204,19 +204,20 @@ def trajectory_figure(table: pd.DataFrame, measure: str = "srs", suppress_below:
 
 def outcome_rates_figure(table: pd.DataFrame, measure: str, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
     """Reliable improvement, recovery and reliable deterioration on one measure by ending: points with
-    95% Wilson intervals; rates resting on fewer clients than the threshold are left out."""
+    95% Wilson intervals; shares resting on fewer clients than the threshold are left out."""
     rows = table.loc[table["measure"] == measure]
-    shown = _visible(rows, ["n", "count"], {"n": ["rate", "ci_lower", "ci_upper"], "count": ["rate", "ci_lower", "ci_upper"]},
-                     suppress_below).dropna(subset=["rate"])
+    shown = _visible(rows, ["assessed", "reached"], {"assessed": ["share", "ci_lower", "ci_upper"],
+                                                     "reached": ["share", "ci_lower", "ci_upper"]},
+                     suppress_below).dropna(subset=["share"])
     fig = go.Figure()
     for i, outcome in enumerate(("reliable_improvement", "recovery", "reliable_deterioration")):
         part = shown.loc[shown["outcome"] == outcome]
         name = outcome.replace("_", " ")
         fig.add_trace(go.Scatter(
-            x=part["rate"], y=part["ending"].map(GROUP_LABELS), mode="markers", name=name, marker=dict(color=_COLOURS[i], size=10),
-            error_x=dict(type="data", symmetric=False, array=part["ci_upper"] - part["rate"],
-                         arrayminus=part["rate"] - part["ci_lower"], color=_COLOURS[i]),
-            customdata=np.column_stack([part["count"], part["n"], part["ci_lower"], part["ci_upper"]]),
+            x=part["share"], y=part["ending"].map(GROUP_LABELS), mode="markers", name=name, marker=dict(color=_COLOURS[i], size=10),
+            error_x=dict(type="data", symmetric=False, array=part["ci_upper"] - part["share"],
+                         arrayminus=part["share"] - part["ci_lower"], color=_COLOURS[i]),
+            customdata=np.column_stack([part["reached"], part["assessed"], part["ci_lower"], part["ci_upper"]]),
             hovertemplate="%{y}: %{x:.0%} (95% CI %{customdata[2]:.0%} to %{customdata[3]:.0%}), "
                           "%{customdata[0]:.0f} of %{customdata[1]:.0f}<extra>" + name + "</extra>",
         ))

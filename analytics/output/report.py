@@ -353,7 +353,7 @@ def _outcomes(episodes, recipe, counts=None):
     section = Section("outcomes", TITLES["outcomes"], {"outcomes": table},
                       warnings=list(result.warnings), result=result)
     if table["suppressed"].any():
-        section.warnings.append(f"Counts below {recipe.suppress_below} (and the rates worked out from them) are "
+        section.warnings.append(f"Counts below {recipe.suppress_below} (and the shares worked out from them) are "
                                 "blank in outcomes.csv (suppress_below in the recipe; 0 keeps every count).")
     return section
 

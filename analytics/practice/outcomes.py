@@ -44,7 +44,7 @@ OUTCOME_NAMES = {"reliable_improvement": "reliable improvement", "reliable_deter
                  "recovery": "recovery", "reliable_recovery": "reliable recovery"}
 NHS = "nhs"
 NHS_LABEL = "PHQ-9 with GAD-7 (NHS Talking Therapies paired rules)"
-_RATE = ("rate", "ci_lower", "ci_upper")
+_SHARE = ("share", "ci_lower", "ci_upper")
 NO_MEASURE_NOTE = ("Whether clients improved before they left needs an outcome measure in the appointment history "
                    "(PHQ-9, GAD-7, ORS, OQ-45 or CORE-10 per session): map one on the Data page.")
 ENDINGS_NOTE = ("Endings: completed (a planned ending), left (the last appointment was missed and nothing followed), "
@@ -53,18 +53,20 @@ ENDINGS_NOTE = ("Endings: completed (a planned ending), left (the last appointme
 EFFECT_NOTE = ("d is the average improvement divided by the spread of the first scores (0.2 small, 0.5 medium, "
                "0.8 large; Cohen 1988), with its 95% interval.")
 LEAVERS_NOTE = ("Clients who left are those whose last appointment was a missed one, outside the ongoing window; "
-                "improvement is a reliable change from their first to their last score (rate: share of those with "
+                "improvement is a reliable change from their first to their last score (the share is of those with "
                 "two scores, with its 95% interval).")
 
 
 @dataclass
 class OutcomeRates(Reported):
-    """Per measure, ending and outcome: clients, those with a first and a last score (`paired`), the
-    denominator `n` (paired; for recovery, paired and at caseness first), `count`, rate, Wilson 95% CI."""
+    """Per measure, ending and outcome: clients, those with a first and a last score (`paired`), those
+    `assessed` (paired; for recovery, paired and in the clinical range first), those who `reached` the
+    outcome, and their `share` of those assessed with its Wilson 95% CI (a share of an outcome, not a
+    dropout rate: the columns are named apart from the dropout tables' `rate`)."""
 
     table: pd.DataFrame
     takeaway: str
-    privacy: ClassVar[Privacy] = Privacy(("clients", "paired", "n", "count"), {"n": _RATE, "count": _RATE})
+    privacy: ClassVar[Privacy] = Privacy(("clients", "paired", "assessed", "reached"), {"assessed": _SHARE, "reached": _SHARE})
 
 
 @dataclass
@@ -73,10 +75,10 @@ class LeaversImproved(Reported):
     outcome measure and how many of those had reliably improved."""
 
     measure: str
-    table: pd.DataFrame  # ending, clients, paired, unpaired, improved, rate, ci_lower, ci_upper
+    table: pd.DataFrame  # ending, clients, paired, unpaired, improved, share, ci_lower, ci_upper
     takeaway: str
     privacy: ClassVar[Privacy] = Privacy(("clients", "paired", "unpaired", "improved"),
-                                         {"paired": _RATE, "improved": _RATE})
+                                         {"paired": _SHARE, "improved": _SHARE})
 
 
 @dataclass
@@ -116,11 +118,11 @@ def outcome_rates(episodes: pd.DataFrame, settings: EpisodeSettings = EpisodeSet
                 values = episodes.loc[member, column]
                 rows.append({"measure": name, "label": label, "ending": group, "outcome": outcome,
                              "clients": int(member.sum()), "paired": int((member & paired).sum()),
-                             "n": int(values.notna().sum()), "count": int((values == 1).sum())})
+                             "assessed": int(values.notna().sum()), "reached": int((values == 1).sum())})
     table = pd.DataFrame(rows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate"] = np.where(table["n"] > 0, table["count"] / table["n"].where(table["n"] > 0), np.nan)
-    table["ci_lower"], table["ci_upper"] = _wilson(table["count"], table["n"])
+    assessed = table["assessed"].where(table["assessed"] > 0)
+    table["share"] = table["reached"] / assessed
+    table["ci_lower"], table["ci_upper"] = _wilson(table["reached"], table["assessed"])
     paired = int(episodes[f"{measure}_change"].notna().sum())
     return OutcomeRates(table, _rates_takeaway(table, measure, labels[measure]), n_used=paired,
                         n_left_out=len(episodes) - paired)
@@ -136,8 +138,8 @@ def _wilson(count: pd.Series, n: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _rates_takeaway(table: pd.DataFrame, measure: str, label: str) -> str:
     rows = table.loc[(table["measure"] == measure) & (table["outcome"] == "reliable_improvement")].set_index("ending")
-    parts = [f"{percent(rows.loc[g, 'rate'])} of those who {'completed' if g == 'completed' else 'left'}"
-             for g in ("completed", "left") if rows.loc[g, "n"] > 0]
+    parts = [f"{percent(rows.loc[g, 'share'])} of those who {'completed' if g == 'completed' else 'left'}"
+             for g in ("completed", "left") if rows.loc[g, "assessed"] > 0]
     if not parts:
         return f"No client who has ended therapy has two {label} scores yet."
     return f"Reliable improvement on {label}: " + " and ".join(parts) + " (clients with a first and a last score)."
@@ -159,8 +161,7 @@ def leavers_improved(episodes: pd.DataFrame, settings: EpisodeSettings = Episode
              "unpaired": int((m & ~paired).sum()), "improved": int((m & improved).sum())}
             for group, m in (("left", left), ("completed", completed))]
     table = pd.DataFrame(rows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate"] = np.where(table["paired"] > 0, table["improved"] / table["paired"].where(table["paired"] > 0), np.nan)
+    table["share"] = table["improved"] / table["paired"].where(table["paired"] > 0)
     table["ci_lower"], table["ci_upper"] = _wilson(table["improved"], table["paired"])
     first = table.iloc[0]
     warnings = []
@@ -178,7 +179,7 @@ def _leavers_takeaway(left: pd.Series, label: str, suppress_below: int) -> str:
     if small:
         return f"Too few clients who left have two {label} scores to show how many had improved without revealing small numbers."
     return (f"Of the {left['paired']:,} clients who left with two {label} scores, {left['improved']:,} "
-            f"({percent(left['rate'])}, 95% CI {percent(left['ci_lower'])} to {percent(left['ci_upper'])}) had reliably "
+            f"({percent(left['share'])}, 95% CI {percent(left['ci_lower'])} to {percent(left['ci_upper'])}) had reliably "
             "improved first: by Swift, Callahan & Levine's definition they are not dropouts.")
 
 

@@ -28,8 +28,8 @@ def test_report_writes_outcome_columns_and_events(tmp_path):
     assert json.loads((tmp_path / "o" / "recipe.json").read_text())["outcome_measure"] == "phq9"
     outcomes = read(tmp_path / "o" / "tables" / "outcomes.csv").set_index(["measure", "ending", "outcome"])
     left = outcomes.loc[("phq9", "left", "reliable_improvement")]
-    assert (left["clients"], left["paired"], left["n"], left["count"], left["rate"]) == (4, 2, 2, 1, 0.5)
-    assert outcomes.loc[("nhs", "completed", "reliable_improvement"), ["n", "count"]].tolist() == [1, 0]
+    assert (left["clients"], left["paired"], left["assessed"], left["reached"], left["share"]) == (4, 2, 2, 1, 0.5)
+    assert outcomes.loc[("nhs", "completed", "reliable_improvement"), ["assessed", "reached"]].tolist() == [1, 0]
     methods = (tmp_path / "o" / "methods.md").read_text()
     assert "without two PHQ-9 scores who left counted as a dropout (no evidence of improvement; 2 such clients)" in methods
     assert "PHQ-9, 0-27, higher is worse, clinical range 10 or more, reliable change 6 points" in methods

@@ -23,7 +23,11 @@ def test_outcomes_page_shows_the_analytics_results():
     rates = outcome_rates(episodes, settings)
     assert rates.takeaway in text(at)
     shown = frame(at, "Outcome")
-    assert shown["Clients"].map(number).tolist() == rates.table["count"].astype(float).tolist()
+    # each count under its own header (three used to read "Clients", the last shown), a share not a "Dropout rate"
+    assert list(shown.columns) == ["Label", "Ending", "Outcome", "Clients", "Clients with a first and last score",
+                                   "Clients assessed", "Clients with the outcome", "Share", "95% CI from", "95% CI to"]
+    assert shown["Clients with the outcome"].map(number).tolist() == rates.table["reached"].astype(float).tolist()
+    assert shown["Share"].map(number).tolist() == [round(100 * v, 1) for v in rates.table["share"]]
     assert leavers_improved(episodes, settings, 0).takeaway in text(at)
     assert at.sidebar.selectbox(key="outcome_measure").value == "phq9"
     effects = pre_post_effects(episodes, settings)

@@ -9,8 +9,8 @@ def _rates():
     rows = []
     for ending, n, count in (("completed", 40, 26), ("left", 20, 6)):
         for outcome in ("reliable_improvement", "recovery", "reliable_deterioration"):
-            rows.append({"measure": "phq9", "ending": ending, "outcome": outcome, "n": n, "count": count,
-                         "rate": count / n, "ci_lower": 0.1, "ci_upper": 0.9})
+            rows.append({"measure": "phq9", "ending": ending, "outcome": outcome, "assessed": n, "reached": count,
+                         "share": count / n, "ci_lower": 0.1, "ci_upper": 0.9})
     return pd.DataFrame(rows)
 
 

@@ -22,16 +22,16 @@ def test_rates_by_ending(episodes):
     table = outcome_rates(episodes, SETTINGS).table.set_index(["measure", "ending", "outcome"])
     # left: a (-6), b (-5), c (one score), g (one score): 4 clients, 2 with a pair, 1 reliable improvement
     left = table.loc[("phq9", "left", "reliable_improvement")]
-    assert (left["clients"], left["paired"], left["n"], left["count"]) == (4, 2, 2, 1)
-    assert left["rate"] == 0.5 and left["ci_lower"] == pytest.approx(float(wilson_interval(1, 2)[0]))
+    assert (left["clients"], left["paired"], left["assessed"], left["reached"]) == (4, 2, 2, 1)
+    assert left["share"] == 0.5 and left["ci_lower"] == pytest.approx(float(wilson_interval(1, 2)[0]))
     # completed: d, 18 -> 9: reliable improvement and recovery; GAD-7 7 -> 11: reliable deterioration
-    assert table.loc[("phq9", "completed", "recovery"), ["n", "count"]].tolist() == [1, 1]
-    assert table.loc[("gad7", "completed", "reliable_deterioration"), ["n", "count"]].tolist() == [1, 1]
+    assert table.loc[("phq9", "completed", "recovery"), ["assessed", "reached"]].tolist() == [1, 1]
+    assert table.loc[("gad7", "completed", "reliable_deterioration"), ["assessed", "reached"]].tolist() == [1, 1]
     # GAD-7 recovery is defined only at caseness first: d began at 7 (below 8)
-    assert table.loc[("gad7", "completed", "recovery"), "n"] == 0 and np.isnan(table.loc[("gad7", "completed", "recovery"), "rate"])
+    assert table.loc[("gad7", "completed", "recovery"), "assessed"] == 0 and np.isnan(table.loc[("gad7", "completed", "recovery"), "share"])
     # NHS paired rules: a and b reliably improved (b on GAD-7 by exactly 4), d neither
-    assert table.loc[("nhs", "left", "reliable_improvement"), ["n", "count"]].tolist() == [2, 2]
-    assert table.loc[("nhs", "completed", "reliable_improvement"), ["n", "count"]].tolist() == [1, 0]
+    assert table.loc[("nhs", "left", "reliable_improvement"), ["assessed", "reached"]].tolist() == [2, 2]
+    assert table.loc[("nhs", "completed", "reliable_improvement"), ["assessed", "reached"]].tolist() == [1, 0]
 
 
 def test_leavers_improved_counts_the_unscored(episodes):
