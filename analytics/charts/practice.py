@@ -81,11 +81,12 @@ def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_
     return apply_theme(fig)
 
 
-def _rows_height(labels: list[str]) -> int:
-    """Pixels for a chart of one row per label: 40 a row, 16 more for each further line of a wrapped
-    label, so labels of three lines do not run into each other."""
+def _rows_height(labels: list[str], row: int = 40, around: int = 60) -> int:
+    """Pixels for a chart of one row per label: `row` a row, 16 more for each further line of a
+    wrapped label (so labels of several lines do not run into each other), and `around` for the
+    margins, axis title and legend."""
     lines = sum(label.count("<br>") for label in labels)
-    return max(260, 60 + 40 * len(labels) + 16 * lines)
+    return max(260, around + row * len(labels) + 16 * lines)
 
 
 def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
@@ -102,12 +103,14 @@ def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRE
         values = masked[name]
         fig.add_trace(go.Bar(
             y=pair, x=values.fillna(0), orientation="h", name=label, marker_color=_COLOURS[i],
-            text=values.map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
+            text=values.map(lambda v: "" if pd.isna(v) else f"{v:.0f}"), textposition="inside",
             hovertext=values.map(lambda v, s=suppress_below: f"<{s}" if pd.isna(v) else f"{v:.0f}"),
             hovertemplate=f"{label}: %{{hovertext}} clients<extra></extra>",
         ))
-    fig.update_layout(barmode="stack", xaxis_title="Clients with a known outcome under both definitions",
-                      legend=dict(orientation="h", y=-0.25), height=max(300, 120 + 70 * len(agreement)))
+    # a count too long for its segment is left to the hover, not drawn past the plot's edge
+    fig.update_layout(barmode="stack", xaxis_title="Clients with a known outcome<br>under both definitions",
+                      uniformtext=dict(minsize=10, mode="hide"), height=_rows_height(pair, row=50, around=200),
+                      legend_traceorder="normal")  # as stacked, left to right (plotly reverses a stack's legend)
     fig.update_yaxes(autorange="reversed")
     return apply_theme(fig)
 

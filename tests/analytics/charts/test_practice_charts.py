@@ -113,3 +113,15 @@ def test_a_rate_chart_gives_wrapped_labels_their_lines():
     fig = charts.rate_figure(definition_sensitivity(caseload, EpisodeSettings()).table, "label", suppress_below=0)
     lines = [label.count("<br>") + 1 for label in fig.data[0].y]
     assert max(lines) == 3 and fig.layout.height == 60 + 40 * len(lines) + 16 * (sum(lines) - len(lines)) + 40
+
+
+def test_the_agreement_chart_gives_each_pair_its_lines_and_keeps_counts_inside():
+    """Pairs of definitions wrap to six lines: each row gets room for them (at 70 px a row they ran
+    into each other), a count too long for its segment is left to the hover instead of drawn past
+    the plot, and the legend lists the parts in the order they are stacked."""
+    caseload, _ = _sample()
+    fig = charts.agreement_figure(definition_sensitivity(caseload, EpisodeSettings()).agreement, suppress_below=0)
+    lines = [label.count("<br>") + 1 for label in fig.data[0].y]
+    assert max(lines) == 6 and fig.layout.height == 200 + 50 * len(lines) + 16 * (sum(lines) - len(lines))
+    assert {t.textposition for t in fig.data} == {"inside"} and fig.layout.uniformtext.mode == "hide"
+    assert fig.layout.legend.traceorder == "normal" and fig.data[0].name == "both call it dropout"
