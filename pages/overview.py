@@ -155,7 +155,7 @@ def when_dropout_happens() -> None:
     cif_text = overview.incidence_takeaway(cif.table, unit)
     widgets.figure(
         state.cached_shown("chart_cumulative_incidence", survival_charts.cif_figure, cif,
-                     time_label="Sessions attended" if unit == "session" else "Days in therapy"),
+                     time_label="Sessions attended" if unit == "session" else "Days in therapy", percent=True),
         cif.table, "cumulative_incidence_of_dropout",
         f"**{cif_text}** Completion is counted as a competing ending (cumulative incidence, Aalen-Johansen).",
     )

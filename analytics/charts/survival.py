@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import PALETTE, apply_theme
+from analytics.charts.theme import PALETTE, apply_theme, series_colour
 from analytics.practice.display import column_label
 from analytics.survival.curves import CIFResult, KMResult
 
@@ -72,14 +72,18 @@ def km_figure(km: KMResult, at_risk: bool = True, time_label: str = "Time", grou
     return _legend_inside(apply_theme(fig), "bottom", group_by, fig.layout.yaxis.domain[0])
 
 
-def cif_figure(cif: CIFResult, time_label: str = "Time", group_by: str | None = None) -> go.Figure:
-    """Cumulative incidence of dropout (solid) and of planned completion (dashed), 95% bands.
-    With several groups the legend names the groups (one entry each) and line style the ending."""
+def cif_figure(cif: CIFResult, time_label: str = "Time", group_by: str | None = None,
+               percent: bool = False) -> go.Figure:
+    """Cumulative incidence of dropout (solid) and of planned completion (dashed), 95% bands. One
+    group: each ending in its own colour (as in every chart, ENDING_COLOURS); several: the legend
+    names the groups (one colour and entry each) and line style the ending. `percent` reads the
+    axis and hover as percentages of clients (a director's page) instead of proportions."""
     table = cif.table
     groups = _groups(table)
     fig = go.Figure()
-    for group, part, colour in _by_group(table, groups):
+    for group, part, group_colour in _by_group(table, groups):
         for outcome, dash in (("dropout", "solid"), ("completed", "dash")):
+            colour = series_colour(outcome, 0) if len(groups) == 1 else group_colour
             column = f"cif_{outcome}"
             upper = part[f"{column}_upper"].where(part[column] > 0, 0.0)
             lower = part[f"{column}_lower"].where(part[column] > 0, 0.0)
@@ -88,14 +92,16 @@ def cif_figure(cif: CIFResult, time_label: str = "Time", group_by: str | None = 
                 x=_from_zero(part["time"]), y=np.r_[0.0, part[column]], mode="lines", line_shape="hv",
                 line=dict(color=colour, width=2, dash=dash), name=_name(group, outcome), legendgroup=str(group),
                 showlegend=len(groups) == 1 or outcome == "dropout",
-                hovertemplate="%{x}: %{y:.2f}<extra>" + _name(group, outcome) + "</extra>",
+                hovertemplate="%{x}: %{y:" + (".1%" if percent else ".2f") + "}<extra>" + _name(group, outcome) + "</extra>",
             ))
     if len(groups) > 1:
         for trace in fig.data:
             if trace.showlegend is not False and trace.name.endswith(": dropout"):
                 trace.name = trace.name[: -len(": dropout")]
     fig.update_xaxes(title_text=time_label, rangemode="tozero")
-    fig.update_yaxes(title_text="Cumulative proportion", range=[0, _top(table, ["cif_dropout_upper", "cif_completed_upper"])])
+    fig.update_yaxes(title_text="Share of clients so far" if percent else "Cumulative proportion",
+                     tickformat=".0%" if percent else None,
+                     range=[0, _top(table, ["cif_dropout_upper", "cif_completed_upper"])])
     return _legend_inside(apply_theme(fig), "top", group_by if len(groups) > 1 else None)
 
 

@@ -125,3 +125,23 @@ def test_the_agreement_chart_gives_each_pair_its_lines_and_keeps_counts_inside()
     assert max(lines) == 6 and fig.layout.height == 200 + 50 * len(lines) + 16 * (sum(lines) - len(lines))
     assert {t.textposition for t in fig.data} == {"inside"} and fig.layout.uniformtext.mode == "hide"
     assert fig.layout.legend.traceorder == "normal" and fig.data[0].name == "both call it dropout"
+
+
+def test_when_dropout_happens_draws_each_ending_in_its_colour_as_shares():
+    """The Overview's cumulative incidence (one group) draws dropout vermillion and completion green,
+    as every chart does (both were the group's blue), on an axis of percentages; by group, each
+    group keeps its own colour."""
+    from analytics.charts.survival import cif_figure
+    from analytics.charts.theme import ENDING_COLOURS, PALETTE
+    from analytics.survival.curves import cumulative_incidence
+
+    _, episodes = _sample()
+    fig = cif_figure(cumulative_incidence(episodes), percent=True)
+    lines = {t.name: t.line.color for t in fig.data if t.mode == "lines" and t.showlegend is not False}
+    assert lines == {"dropout": ENDING_COLOURS["dropout"], "completed": ENDING_COLOURS["completed"]}
+    dropout = next(t for t in fig.data if t.name == "dropout")
+    assert fig.layout.yaxis.tickformat == ".0%" and "%{y:.1%}" in dropout.hovertemplate
+    grouped = cif_figure(cumulative_incidence(episodes, "site"), group_by="site")
+    completed = [t.line.color for t in grouped.data if t.name.endswith(": completed")]
+    assert len(completed) == episodes["site"].nunique() and completed == PALETTE[:len(completed)]
+    assert grouped.layout.yaxis.tickformat is None
