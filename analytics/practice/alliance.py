@@ -70,7 +70,7 @@ class RuptureResult(Reported):
     per_client: pd.DataFrame
     table: pd.DataFrame  # one row: rated clients, clients_with_rupture, share, ruptures, transitions, per_100
     per_client_counts: pd.DataFrame  # ruptures ("0", "1", "2", "3 or more"), clients, share (clients rated twice)
-    repair: pd.DataFrame  # one row: ruptured, repaired, not_repaired, not_yet_known, rate, ci
+    repair: pd.DataFrame  # one row: ruptured, repaired, not_repaired, not_yet_known, share repaired, ci
     comparison: pd.DataFrame  # group, clients, index_sessions, dropouts (among index sessions), rate, ci_lower, ci_upper, note
     takeaway: str
     privacy: ClassVar[Privacy] = Privacy(
@@ -103,7 +103,7 @@ class AllianceRiskResult(Reported):
 # The rupture tables beside the headline rates: clients per number of ruptures, repair, dropout after.
 PER_CLIENT_PRIVACY = Privacy(("clients",), {"clients": ("share",)})
 REPAIR_PRIVACY = Privacy(("ruptured", "repaired", "not_repaired", "not_yet_known"),
-                         {"repaired": ("rate", "ci_lower", "ci_upper"), "not_repaired": ("rate", "ci_lower", "ci_upper")})
+                         {"repaired": ("share", "ci_lower", "ci_upper"), "not_repaired": ("share", "ci_lower", "ci_upper")})
 COMPARISON_PRIVACY = Privacy(("clients", "index_sessions", "dropouts"),
                              {"clients": ("rate", "ci_lower", "ci_upper"), "dropouts": ("rate", "ci_lower", "ci_upper")})
 
@@ -307,7 +307,7 @@ def ruptures_of(
     repair = pd.DataFrame([{
         "ruptured": len(first), "repaired": n_repaired, "not_repaired": n_not,
         "not_yet_known": int(counts.get("not yet known", 0)),
-        "rate": n_repaired / (n_repaired + n_not) if n_repaired + n_not else np.nan,
+        "share": n_repaired / (n_repaired + n_not) if n_repaired + n_not else np.nan,  # repaired: not a dropout rate
         "ci_lower": float(r_lower), "ci_upper": float(r_upper),
     }])
 
@@ -398,7 +398,7 @@ def _rupture_takeaway(rates: pd.DataFrame, repair: pd.DataFrame, comparison: pd.
     if not _small([r["clients_with_rupture"], r["clients_rated_twice"] - r["clients_with_rupture"]], suppress_below):
         parts.append(f"{percent(r['share'])} of clients rated at least twice had a rupture.")
     if not _small([fix["repaired"], fix["not_repaired"]], suppress_below):
-        parts.append(f"{percent(fix['rate'])} of ruptures were repaired within {within} sessions.")
+        parts.append(f"{percent(fix['share'])} of ruptures were repaired within {within} sessions.")
     if not _small([after["dropouts"], after["clients"] - after["dropouts"], base["dropouts"]], suppress_below):
         overlap = after["ci_lower"] <= base["ci_upper"] and base["ci_lower"] <= after["ci_upper"]
         parts.append(

@@ -10,6 +10,7 @@ from analytics.practice.alliance import (
     first_session_alliance,
     rupture_outcomes,
 )
+from analytics.practice.display import director_table
 from tests.practice_data import small_caseload
 
 
@@ -55,6 +56,9 @@ def test_ruptures_repair_and_dropout_after(caseload, episodes):
     assert rates["per_100_transitions"] == pytest.approx(300 / 11)
     assert r.per_client_counts.set_index("ruptures")["clients"].to_dict() == {"0": 1, "1": 3, "2": 0, "3 or more": 0}
     assert r.repair.iloc[0][["repaired", "not_repaired", "not_yet_known"]].tolist() == [1, 2, 0]
+    # the share repaired reads "Share" in a director's table: it is not a dropout rate
+    assert r.repair.iloc[0]["share"] == pytest.approx(1 / 3)
+    assert "Share" in director_table(r.repair).columns and "Dropout rate" not in director_table(r.repair).columns
     after, base = r.comparison.iloc[0], r.comparison.iloc[1]
     assert (after["clients"], after["index_sessions"], after["dropouts"]) == (3, 3, 1)
     assert (base["clients"], base["index_sessions"], base["dropouts"]) == (2, 2, 1)
