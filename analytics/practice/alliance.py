@@ -420,7 +420,7 @@ def alliance_risk(
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
     if use_cox:
-        result = fit_time_varying(sessions, episodes, measure=measure, intervals=intervals)
+        result = fit_time_varying(sessions, episodes, measure=measure, intervals=intervals, measure_label=measure.upper())
         row = result.table.loc[result.table["term"] == measure]
         if len(row):
             return AllianceRiskResult(measure, "time-varying Cox", result.table, _cox_reading(row.iloc[0], measure),

@@ -1,5 +1,7 @@
 """Alliance figures on the hand-worked six-client caseload (see tests/practice_data.py for scores)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,9 @@ def test_alliance_risk_time_varying_recovers_true_direction(sample):
     # true effect: -0.45 on the logit of the per-session hazard per 4 SRS points (about 0.89 per point)
     assert 0.8 < row["hr"] < 0.95 and row["hr_ci_upper"] < 1
     assert "5 points lower" in risk.takeaway and "higher risk" in risk.takeaway
+    # the note names the scale as the takeaway does, and writes its counts as a director reads them
+    left_out = next(w for w in risk.warnings if "session intervals were left out" in w)
+    assert re.match(r"\d{1,3}(,\d{3})* of \d{1,3}(,\d{3})+ session intervals were left out because no SRS rating", left_out)
 
 
 def test_alliance_risk_falls_back_to_km_by_first_rating(sample):
