@@ -164,11 +164,11 @@ def _is_time(column: pd.Series) -> bool:
 
 
 def left_out_warning(n_left_out: int, n_total: int) -> str:
-    return f"{n_left_out} of {n_total} episodes were left out because a chosen covariate is missing for them."
+    return f"{n_left_out:,} of {n_total:,} episodes were left out because a chosen covariate is missing for them."
 
 
 def missing_outcome_warning(n_left_out: int, n_total: int, columns: list[str]) -> str:
-    return f"{n_left_out} of {n_total} episodes were left out because their {' or '.join(columns)} is missing."
+    return f"{n_left_out:,} of {n_total:,} episodes were left out because their {' or '.join(columns)} is missing."
 
 
 def categorical_levels(levels: list[str], name: str, reference_levels: dict) -> tuple[str, list[str], str | None]:

@@ -158,7 +158,7 @@ def test_factors_and_model_notes_read_in_the_words_of_the_page(sample_episodes):
                            adjust=["prior_negative_therapy", "age"])
     assert room.hazard["label"].tolist() == ["room quiet", "seating"]
     assert room.warnings[:2] == [
-        f"Room quiet: {sample_episodes['env_noise'].isna().sum()} of {len(sample_episodes)} episodes were left out "
+        f"Room quiet: {sample_episodes['env_noise'].isna().sum():,} of {len(sample_episodes):,} episodes were left out "
         "because a chosen covariate is missing for them.",
         "Room quiet: earlier negative therapy has the same value for every episode used, so it was left out of the model.",
     ]

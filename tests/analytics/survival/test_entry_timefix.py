@@ -93,8 +93,8 @@ def test_a_missing_duration_is_named_not_blamed_on_a_covariate():
     data.loc[:4, "duration"] = np.nan
     no_age = int((data["age"].isna() & data["duration"].notna()).sum())
     warnings = fit_cox(data, ["age"], cluster=None).warnings
-    assert f"5 of {len(data)} episodes were left out because their duration is missing." in warnings
-    assert f"{no_age} of {len(data)} episodes were left out because a chosen covariate is missing for them." in warnings
+    assert f"5 of {len(data):,} episodes were left out because their duration is missing." in warnings
+    assert f"{no_age:,} of {len(data):,} episodes were left out because a chosen covariate is missing for them." in warnings
 
 
 def test_an_entry_after_the_end_is_refused():
