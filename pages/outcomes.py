@@ -45,7 +45,7 @@ with effects_tab:
     if effects_tab.open:
         effects = state.cached("outcomes_pre_post", outcomes.pre_post_effects, episodes, settings)
         st.markdown(f"**{effects.takeaway}** {outcomes.EFFECT_NOTE}")
-        widgets.table(effects.table, "pre_post_effects", effects.privacy)
+        widgets.table(effects.table.drop(columns="measure"), "pre_post_effects", effects.privacy)  # named by its label
 
 with course_tab:
     if course_tab.open:

@@ -36,7 +36,9 @@ def test_outcomes_page_shows_the_analytics_results():
     at.session_state["outcomes_section"] = "How much clients changed"
     at.run()
     assert not at.exception, at.exception
-    assert frame(at, "Effect size (d)")["Effect size (d)"].tolist() == [f"{d:,.3g}" for d in effects.table["d"]]
+    shown = frame(at, "Effect size (d)")
+    assert shown["Effect size (d)"].tolist() == [f"{d:,.3g}" for d in effects.table["d"]]
+    assert "Measure" not in shown and shown["Label"].tolist() == effects.table["label"].tolist()  # no code beside the name
     assert rates.takeaway not in text(at)
 
 
