@@ -77,5 +77,6 @@ with habits_tab:
                            "habits_scorecard_chart",
                            "Left: how often each habit is recorded as done (95% interval). Right: its adjusted hazard ratio.")
         st.markdown("\n".join(f"- **{row.habit}** ({row.meaning}): {row.reading}" for row in card.table.itertuples()))
-        widgets.table(card.table, "habits_scorecard", card.privacy)
+        widgets.table(card.table[room_match.SCORECARD_COLUMNS], "habits_scorecard", card.privacy)
+        widgets.for_researchers(card.table, "habits_scorecard_model", privacy=card.privacy)
         _notes(card.warnings)

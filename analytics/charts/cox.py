@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from analytics.charts.theme import PALETTE, apply_theme, wrapped
+from analytics.charts.theme import PALETTE, apply_theme, rows_height, wrapped
 
 _NAMES = {"hr": "Hazard ratio", "shr": "Subdistribution hazard ratio", "or": "Odds ratio"}
 _LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100]
@@ -56,7 +56,7 @@ def forest_figure(table: pd.DataFrame, estimate: str = "hr", title: str | None =
                      range=[np.log10(low), np.log10(high) + max(0.8 * span, 0.5)],
                      tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], minor=dict(showgrid=False, ticks=""))
     fig.update_yaxes(autorange="reversed", title=None, categoryorder="array", categoryarray=terms)
-    fig.update_layout(showlegend=False, title=title, height=max(260, 60 + 34 * len(rows)))
+    fig.update_layout(showlegend=False, title=title, height=rows_height(terms, row=34))
     fig = apply_theme(fig)
     return fig
 

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import PALETTE, apply_theme, reference_line, series_colour, wrapped
+from analytics.charts.theme import PALETTE, apply_theme, reference_line, rows_height, series_colour, wrapped
 from analytics.practice.display import column_label, period_label
 from analytics.practice.outcomes import GROUP_LABELS
 from analytics.practice.overview import BENCHMARK
@@ -74,19 +74,11 @@ def rate_figure(table: pd.DataFrame, column: str, suppress_below: int = DEFAULT_
         _benchmark(fig, "h")
     fig.update_layout(title=title, xaxis_title="Dropout rate (ended episodes)",
                       yaxis_title=None if column == "label" else column_label(column),
-                      xaxis_tickformat=".0%", showlegend=benchmark, height=_rows_height(labels) + 40 * benchmark)
+                      xaxis_tickformat=".0%", showlegend=benchmark, height=rows_height(labels) + 40 * benchmark)
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(autorange="reversed", type="category")
     _hidden_note(fig, table, shown, suppress_below)
     return apply_theme(fig)
-
-
-def _rows_height(labels: list[str], row: int = 40, around: int = 60) -> int:
-    """Pixels for a chart of one row per label: `row` a row, 16 more for each further line of a
-    wrapped label (so labels of several lines do not run into each other), and `around` for the
-    margins, axis title and legend."""
-    lines = sum(label.count("<br>") for label in labels)
-    return max(260, around + row * len(labels) + 16 * lines)
 
 
 def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRESHOLD) -> go.Figure:
@@ -109,7 +101,7 @@ def agreement_figure(agreement: pd.DataFrame, suppress_below: int = DEFAULT_THRE
         ))
     # a count too long for its segment is left to the hover, not drawn past the plot's edge
     fig.update_layout(barmode="stack", xaxis_title="Clients with a known outcome<br>under both definitions",
-                      uniformtext=dict(minsize=10, mode="hide"), height=_rows_height(pair, row=50, around=200),
+                      uniformtext=dict(minsize=10, mode="hide"), height=rows_height(pair, row=50, around=200),
                       legend_traceorder="normal")  # as stacked, left to right (plotly reverses a stack's legend)
     fig.update_yaxes(autorange="reversed")
     return apply_theme(fig)

@@ -83,6 +83,14 @@ def wrapped(labels, width: int = 18) -> list[str]:
     return ["<br>".join(textwrap.wrap(str(label), width)) or str(label) for label in labels]
 
 
+def rows_height(labels: list[str], row: int = 40, around: int = 60) -> int:
+    """Pixels for a chart of one row per (`wrapped`) label: `row` a row, 16 more for each further line
+    of a label, so labels of several lines do not run into each other, and `around` for the margins,
+    axis title and legend; at least 260."""
+    lines = sum(label.count("<br>") for label in labels)
+    return max(260, around + row * len(labels) + 16 * lines)
+
+
 def reference_line(fig: go.Figure, axis: str, value: float, line: dict, panel: int = 1) -> go.Figure:
     """A line across a panel at `value` on its `axis` ("x": vertical, "y": horizontal): the shape
     add_vline/add_hline make, without their search of the subplot grid (10x slower per line).

@@ -70,6 +70,12 @@ _NOT_RATINGS = set(CLIENT_COLUMNS) | set(MATCH_FACTORS) | {
 }
 
 HAZARD_PRIVACY = Privacy(("n_used", "events"))  # the adjusted hazard ratios beside the rates
+# The scorecard as a director's table: each habit on one line (what it means and its reading are
+# the sentences above it; the model's p, clients and events, and the marker's column names, are the
+# researchers' full table).
+SCORECARD_COLUMNS = ["habit", "found", "clients_recorded", "done", "prevalence", "prevalence_ci_lower",
+                     "prevalence_ci_upper", "known_with", "dropouts_with", "rate_with", "known_without",
+                     "dropouts_without", "rate_without", "hr", "hr_ci_lower", "hr_ci_upper"]
 
 
 @dataclass

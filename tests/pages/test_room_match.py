@@ -27,6 +27,9 @@ def test_room_match_page_on_sample():
     assert goals["reading"] in text(at)
     shown_card = frame(at, "Habit").set_index("Habit")
     assert shown_card.loc["Agree on goals", "Share of clients"] == f"{100 * goals['prevalence']:.1f}%"
+    # one line a habit: its meaning and reading are the sentences above, the model's details for researchers
+    assert not {"Meaning", "Reading", "Recorded as", "p-value", "Clients in the model"} & set(shown_card.columns)
+    assert shown_card.loc["Agree on goals", "Hazard ratio"] == f"{goals['hr']:.3g}"
     assert "Case mix here: referral, diagnosis, age" in text(at)
 
 

@@ -259,6 +259,13 @@ def test_forest_figure_from_hazard_and_odds_tables(fits):
     fig = forest_figure(odds, estimate="or")
     np.testing.assert_allclose(fig.data[0].error_x.array, [1.0, 0.4])
     assert fig.data[1].text[1] == "0.50 (0.30 to 0.90)"
+    # a term that wraps to three lines gets their room: at 34 px a row the match factors' labels overlapped
+    from analytics.practice.room_match import MATCH_LABELS
+
+    match = pd.DataFrame({"term": list(MATCH_LABELS.values()), "or": 1.0, "ci_lower": 0.8, "ci_upper": 1.2})
+    fig = forest_figure(match, estimate="or")
+    lines = [t.count("<br>") + 1 for t in fig.data[0].y]
+    assert lines == [2, 2, 2, 3, 3] and fig.layout.height == 60 + 5 * 34 + 16 * 7
 
 
 def test_ph_and_curve_figures_draw_the_tables(fits):
