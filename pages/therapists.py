@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.caseload import label_order
 from analytics.charts import regression as charts
 from analytics.models.random_intercept import fit_random_intercept
-from analytics.practice.display import column_label
+from analytics.practice.display import sentence_label
 from analytics.practice.therapists import private_effects, therapist_funnel
 from analytics.proportions import percent
 from analytics.survival.curves import covariate_columns
@@ -78,7 +78,7 @@ st.markdown(
     f"adaptive Gauss-Hermite quadrature ({model.n_agq} points); {model.n_used:,} clients with a known outcome "
     f"of {model.n_clusters} therapists ({model.n_unknown_outcome:,} without one yet left out); "
     f"interval: {icc['method']}."
-    + (f" Adjusted for {', '.join(column_label(c).lower() for c in covariates)}." if covariates else "")
+    + (f" Adjusted for {', '.join(sentence_label(c) for c in covariates)}." if covariates else "")
 )
 widgets.for_researchers(model.icc, "therapist_icc")
 private = state.cached("therapist_private_effects", private_effects, model.effects, funnel, suppress_below)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analytics.models.design import is_categorical, levels_by_frequency
 from analytics.output import export
-from analytics.practice.display import column_label, director_table
+from analytics.practice.display import column_label, director_table, sentence_label
 from analytics.recipe import FIGURE_DEFAULTS
 from analytics.results import NO_COUNTS, Privacy
 from analytics.suppression import display_suppressed, number_text
@@ -133,7 +133,7 @@ def covariates_and_references(
     if state.COVARIATES not in st.session_state:
         st.session_state[state.COVARIATES] = list(defaults)
     st.session_state[state.COVARIATES] = [c for c in st.session_state[state.COVARIATES] if c in candidates]
-    covariates = st.multiselect(label, candidates, key=state.COVARIATES, format_func=lambda c: c.replace("_", " "))
+    covariates = st.multiselect(label, candidates, key=state.COVARIATES, format_func=column_label)
     saved = dict(st.session_state.get(state.REFERENCE_LEVELS) or {})
     references = {}
     categorical = [c for c in covariates if is_categorical(episodes[c])]
@@ -143,7 +143,7 @@ def covariates_and_references(
             levels = levels_by_frequency(episodes[name])
             default = saved.get(name)
             references[name] = columns[i % len(columns)].selectbox(
-                f"Compare {name.replace('_', ' ')} with", levels,
+                f"Compare {sentence_label(name)} with", levels,
                 index=levels.index(default) if default in levels else 0,
                 key=f"reference_{name}", help="The reference level: every other level is compared with it.",
             )

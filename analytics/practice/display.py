@@ -93,12 +93,23 @@ NAMING_COLUMNS = {"factor", "term"}
 
 def column_label(name: str) -> str:
     """The words for a column or a model term ("referral[court-mandated]" -> "Referral: court-mandated");
-    a name the dictionary lacks reads with spaces, capitalised."""
+    a name the dictionary lacks reads with spaces, its first letter a capital."""
     name = str(name)
     if name.endswith("]") and "[" in name:
         column, level = name[:-1].split("[", 1)
         return f"{column_label(column)}: {level_label(level)}"
-    return COLUMN_LABELS.get(name) or name.replace("_", " ").capitalize()
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    words = name.replace("_", " ")
+    return words[:1].upper() + words[1:]  # not capitalize(): it would write an acronym as "Srs"
+
+
+def sentence_label(name: str) -> str:
+    """The words for a column inside a sentence: its label with a small first letter, an acronym
+    kept ("first alliance rating (SRS)", "PHQ-9 first score")."""
+    label = column_label(name)
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() and len(first) > 1 else label[:1].lower() + label[1:]
 
 
 def level_label(value) -> str:

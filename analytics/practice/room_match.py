@@ -23,7 +23,7 @@ import pandas as pd
 
 from analytics.caseload import fits_in_threads
 from analytics.models.design import Encodings
-from analytics.practice.display import column_label
+from analytics.practice.display import sentence_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_PRIVACY,
@@ -213,7 +213,7 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
         episodes, [(c, adjust) for c in columns], strata)])
     rows, warnings = [], []
     for column, (hr, notes) in zip(columns, hazards):
-        label = column_label(column).lower()  # as the rates table and chart name it ("room quiet", not "noise")
+        label = sentence_label(column)  # as the rates table and chart name it ("room quiet", not "noise")
         rows.append({"factor": column, "label": label, **hr})
         warnings += _in_words(notes, {column: label, **_words(adjust)})
     hazard = pd.DataFrame(rows)
@@ -274,7 +274,7 @@ def _in_words(notes: list[str], words: dict[str, str]) -> list[str]:
 
 def _words(columns: list[str]) -> dict[str, str]:
     """The case mix's columns in the words of the display dictionary, inside a sentence."""
-    return {c: column_label(c).lower() for c in columns}
+    return {c: sentence_label(c) for c in columns}
 
 
 def _hazard_takeaway(hazard: pd.DataFrame, what: str, higher_is: str) -> str:

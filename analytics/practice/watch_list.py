@@ -38,7 +38,7 @@ from analytics.client_runs import ClientRuns, in_client_order
 from analytics.episodes import EpisodeSettings
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
-from analytics.practice.display import column_label
+from analytics.practice.display import column_label, sentence_label
 from analytics.proportions import Z95
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
@@ -315,7 +315,7 @@ def _phrases(term: str, values: np.ndarray, coef: float, binary: bool) -> tuple[
     if binary:
         words = _MARKER_PHRASES.get(term, f"{column_label(term)}." if "[" in term else f"{column_label(term)}: yes.")
         return np.full(len(values), words, dtype=object), (values == 1) & (coef > 0)
-    default = f"{'Higher' if coef > 0 else 'Lower'} {column_label(term).lower()} ({{}})."
+    default = f"{'Higher' if coef > 0 else 'Lower'} {sentence_label(term)} ({{}})."
     sign, one, many = _NUMBER_PHRASES.get(term, (np.sign(coef), default, None))
     shown = pd.Series(values).round(1).map("{:g}".format).to_numpy(dtype=object)
     words = np.array([(many if many and v != 1 else one).replace("{}", text) for v, text in zip(values, shown)],

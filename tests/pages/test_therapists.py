@@ -90,6 +90,7 @@ def test_every_therapist_appears_with_its_zone_when_its_counts_are_hidden():
 def test_case_mix_is_chosen_and_adjusted_on_this_page_alone():
     at = open_page("pages/therapists.py", PRACTICE, suppress_below=0, for_researchers_therapist_icc=True)
     assert not at.toggle(key="therapists_adjust").disabled, "the default case mix needs no other page"
+    assert at.multiselect(key=state.COVARIATES).format_func("prior_negative_therapy") == "Earlier negative therapy"
     at.multiselect(key=state.COVARIATES).set_value(["referral", "srs_first"]).run()
     at.selectbox(key="reference_referral").set_value("self").run()
     at.toggle(key="therapists_adjust").set_value(True).run()
@@ -97,4 +98,4 @@ def test_case_mix_is_chosen_and_adjusted_on_this_page_alone():
     adjusted = fit_random_intercept(EPISODES, ["referral", "srs_first"], reference_levels={"referral": "self"})
     assert float(_table(at, "therapist_var")["icc"].iloc[0]) == pytest.approx(adjusted.icc["icc"].iloc[0], rel=1e-2)
     assert adjusted.icc["icc"].iloc[0] != pytest.approx(fit_random_intercept(EPISODES).icc["icc"].iloc[0])
-    assert "Adjusted for referral, first alliance rating (srs)." in " ".join(m.value for m in at.markdown)
+    assert "Adjusted for referral, first alliance rating (SRS)." in " ".join(m.value for m in at.markdown)

@@ -18,6 +18,13 @@ def test_values_read_as_a_director_reads_them():
     assert number(True) == "yes" and number("left_improved") == "left after improving"
 
 
+def test_a_column_inside_a_sentence_keeps_its_acronym():
+    from analytics.practice.display import sentence_label
+
+    assert sentence_label("srs_first") == "first alliance rating (SRS)"
+    assert sentence_label("env_noise") == "room quiet" and sentence_label("SRS_total") == "SRS total"
+
+
 def test_columns_levels_and_model_terms_in_words():
     assert column_label("ci_lower") == "95% CI from" and column_label("env_comfort") == "Room comfort"
     assert column_label("referral[court-mandated]") == "Referral: court-mandated"
