@@ -15,8 +15,8 @@ COLUMN_LABELS = {
     # counts
     "clients": "Clients", "known": "Clients with a known outcome", "dropouts": "Dropouts", "ongoing": "Still in therapy",
     "paired": "Clients with a first and last score", "unpaired": "Clients without two scores", "improved": "Improved",
-    "assessed": "Clients assessed", "reached": "Clients with the outcome", "n": "Clients", "compared": "Clients compared", "both_dropout": "Dropout under both",
-    "both_not": "Dropout under neither", "disagree": "Definitions disagree", "only_a": "Dropout under the first only",
+    "assessed": "Clients assessed", "reached": "Clients with the outcome", "n": "Clients", "compared": "Clients compared",
+    "both_dropout": "Dropout under both", "both_not": "Dropout under neither", "disagree": "Definitions disagree", "only_a": "Dropout under the first only",
     "only_b": "Dropout under the second only", "clients_rated_twice": "Clients rated at least twice",
     "clients_with_rupture": "Clients with a rupture", "ruptures": "Ruptures", "transitions": "Rated session pairs",
     "ruptured": "Clients with a rupture", "repaired": "Repaired", "not_repaired": "Not repaired",
