@@ -32,6 +32,7 @@ from scipy import stats
 
 from analytics.client_runs import ClientRuns, attended_in_client_order, per_row
 from analytics.episodes import EpisodeSettings
+from analytics.practice.display import in_words
 from analytics.proportions import Z95, percent, wilson_interval
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
@@ -420,11 +421,12 @@ def alliance_risk(
     if not has_measure(sessions, measure):
         raise ValueError(missing_measure_message(measure))
     if use_cox:
-        result = fit_time_varying(sessions, episodes, measure=measure, intervals=intervals, measure_label=measure.upper())
+        result = fit_time_varying(sessions, episodes, measure=measure, intervals=intervals)
         row = result.table.loc[result.table["term"] == measure]
         if len(row):
             return AllianceRiskResult(measure, "time-varying Cox", result.table, _cox_reading(row.iloc[0], measure),
-                                      warnings=list(result.warnings), n_used=result.n_used,
+                                      warnings=in_words(result.warnings, {measure: measure.upper()}),
+                                      n_used=result.n_used,
                                       n_left_out=result.n_left_out)
     return _km_by_first_alliance(episodes, measure)
 

@@ -5,6 +5,8 @@ or an ending reads the same everywhere (the colour of each ending: analytics/cha
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -110,6 +112,14 @@ def sentence_label(name: str) -> str:
     label = column_label(name)
     first = label.split(" ", 1)[0]
     return label if first.isupper() and len(first) > 1 else label[:1].lower() + label[1:]
+
+
+def in_words(notes: list[str], words: dict[str, str]) -> list[str]:
+    """Notes (a model's warnings) as a director page words them: each column name of `words` (whole
+    names only, so `age` stays in `age_gap`) replaced by its words, each note starting with a capital."""
+    name = re.compile(r"\b(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")\b")
+    plain = (name.sub(lambda found: words[found.group(1)], note) for note in notes)
+    return [note[:1].upper() + note[1:] for note in plain]
 
 
 def level_label(value) -> str:

@@ -13,7 +13,6 @@ are per one point higher, the age gap per 10 years, markers and matches yes agai
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, ClassVar
@@ -23,7 +22,7 @@ import pandas as pd
 
 from analytics.caseload import fits_in_threads
 from analytics.models.design import Encodings
-from analytics.practice.display import sentence_label
+from analytics.practice.display import in_words, sentence_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_PRIVACY,
@@ -215,7 +214,7 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
     for column, (hr, notes) in zip(columns, hazards):
         label = sentence_label(column)  # as the rates table and chart name it ("room quiet", not "noise")
         rows.append({"factor": column, "label": label, **hr})
-        warnings += _in_words(notes, {column: label, **_words(adjust)})
+        warnings += in_words(notes, {column: label, **_words(adjust)})
     hazard = pd.DataFrame(rows)
     by_site = level_table if strata else None
     takeaway = _hazard_takeaway(hazard, "room rating", higher_is="a room rated one point higher")
@@ -256,20 +255,12 @@ def match_vs_dropout(episodes: pd.DataFrame, adjust: list[str] | None = None) ->
     for term, (hr, notes) in zip(terms, adjusted_hazards(data, models, strata)):
         label = MATCH_LABELS.get(term, term.replace("_", " "))
         rows.append({"factor": term, "label": label, **hr})
-        warnings += _in_words(notes, {term: label, **_words(adjusted)})
+        warnings += in_words(notes, {term: label, **_words(adjusted)})
     hazard = pd.DataFrame(rows)
     rate_columns = ["age_gap_band" if c == "age_gap" else c for c in columns if c == "age_gap" or data[c].nunique() <= 5]
     rates = _level_rates(data.assign(**{c: yes_no(data[c]) for c in rate_columns}), rate_columns)
     takeaway = _hazard_takeaway(hazard, "match factor", higher_is="a match")
     return FactorResult(rates, hazard, adjusted, takeaway, None, warnings=warnings, **known_counts(episodes))
-
-
-def _in_words(notes: list[str], words: dict[str, str]) -> list[str]:
-    """Model notes as the page words them: each column name of `words` (whole names only, so `age`
-    stays in `age_gap`) replaced by its words, the note starting with a capital."""
-    name = re.compile(r"\b(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")\b")
-    plain = (name.sub(lambda found: words[found.group(1)], note) for note in notes)
-    return [note[:1].upper() + note[1:] for note in plain]
 
 
 def _words(columns: list[str]) -> dict[str, str]:
@@ -329,7 +320,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
         with_k, with_n = int((dropout & (m == 1)).sum()), int((known & (m == 1)).sum())
         without_k, without_n = int((dropout & (m == 0)).sum()), int((known & (m == 0)).sum())
         hr, notes = hazards[name]
-        warnings += _in_words(notes, {name: habit.lower(), **_words(adjust)})
+        warnings += in_words(notes, {name: habit.lower(), **_words(adjust)})
         row.update({
             "clients_recorded": int(recorded.sum()), "done": done,
             "prevalence": done / recorded.sum() if recorded.sum() else np.nan,

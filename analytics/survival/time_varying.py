@@ -89,12 +89,10 @@ def fit_time_varying(
     lag: int = 1,
     time_limit: float = 120.0,
     intervals: pd.DataFrame | None = None,
-    measure_label: str | None = None,
 ) -> CoxResult:
     """Dropout hazard by session with the last known `measure` rating as a time-varying covariate
     (`lag`: see the module docstring), plus fixed covariates from the episodes; standard errors
-    clustered by therapist by default. `intervals`: see counting_process. `measure_label` names the
-    measure in the notes (default: its column name)."""
+    clustered by therapist by default. `intervals`: see counting_process."""
     covariates = [c for c in covariates if c != measure]
     missing = [c for c in covariates + ([cluster] if cluster else []) if c not in episodes]
     if missing:
@@ -113,7 +111,7 @@ def fit_time_varying(
         lost_events = int(rows.loc[~complete, "event"].sum())
         warnings.append(
             f"{int((~complete).sum()):,} of {len(rows):,} session intervals were left out because no "
-            f"{measure_label or measure} rating "
+            f"{measure} rating "
             f"was known yet{FIRST_INTERVAL if lag else ''} or a covariate is missing"
             + (f"; {lost_events:,} dropouts fall in those intervals and are not in this model." if lost_events else ".")
         )
