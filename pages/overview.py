@@ -101,12 +101,11 @@ def over_time() -> None:
 
 
 def by_group() -> None:
-    groups = overview.breakdown_columns(episodes)
-    absent = [c for c in overview.BREAKDOWN_COLUMNS if c not in groups]
+    absent = overview.breakdown_absent_note(episodes)
     if absent:
-        st.caption("Not shown (no column with at least two values): " + ", ".join(f"`{c}`" for c in absent) + ".")
-    for column in groups:
-        st.subheader(f"By {column.replace('_', ' ')}")
+        st.caption(absent)
+    for column in overview.breakdown_columns(episodes):
+        st.subheader(overview.breakdown_heading(column))
         by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
         for warning in by.warnings:
             st.caption(warning)

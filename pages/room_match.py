@@ -6,7 +6,8 @@ import streamlit as st
 from analytics.charts import practice as charts
 from analytics.charts.cox import forest_figure
 from analytics.practice import room_match
-from analytics.proportions import RATE_PRIVACY
+from analytics.practice.overview import BENCHMARK
+from analytics.proportions import RATE_PRIVACY, percent
 from ui import state, widgets
 
 st.title("Room, match and habits")
@@ -18,9 +19,7 @@ adjusted_for = state.cached("case_mix", room_match.case_mix, episodes)
 st.markdown(
     "Each factor is shown twice: the dropout rate as it is, and a **hazard ratio** from a Cox model that compares "
     "clients alike in case mix (below 1: less dropout; 1: no difference). "
-    + (f"Case mix here: {', '.join(c.replace('_', ' ') for c in adjusted_for)}." if adjusted_for
-       else "No case-mix columns (referral, diagnosis, age, prior negative therapy, trauma history) were found, "
-            "so the hazard ratios are unadjusted.")
+    + room_match.case_mix_sentence(adjusted_for)
 )
 HR_TABLE = ["factor", "label"] + room_match.HR_COLUMNS
 
@@ -52,7 +51,7 @@ with room_tab:
     if room is not None:
         widgets.figure(state.cached_shown("chart_room_rates", charts.level_rates_figure, room.table, suppress_below), None, "room_rates_chart",
                        "Dropout rate by how clients rated the room (1 = poor, 5 = excellent), with 95% intervals; "
-                       "the dashed line is the published average (19.7%).")
+                       f"the dashed line is the published average ({percent(BENCHMARK['rate'], 1)}).")
         widgets.table(room.table, "room_rates", room.privacy)
         _hazards(room, "room", "Hazard ratio per point higher on each rating"
                  + (", compared within each site." if room.by_site is not None else "."))

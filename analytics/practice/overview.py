@@ -11,7 +11,7 @@ import pandas as pd
 
 from analytics.caseload import Caseload
 from analytics.episodes import EpisodeSettings, available_definitions, derive_episodes
-from analytics.practice.display import period_label
+from analytics.practice.display import period_label, sentence_label
 from analytics.proportions import (
     RATE_COUNTS,
     RATE_LINKED,
@@ -294,6 +294,17 @@ def _flat(label: str) -> str:
 def breakdown_columns(episodes: pd.DataFrame) -> list[str]:
     """The groupings the overview can show: those present with at least two known levels."""
     return [c for c in BREAKDOWN_COLUMNS if c in episodes and episodes[c].nunique(dropna=True) >= 2]
+
+
+def breakdown_heading(column: str) -> str:
+    """The heading of a breakdown ("By site", "By referral source")."""
+    return f"By {sentence_label(column)}"
+
+
+def breakdown_absent_note(episodes: pd.DataFrame) -> str | None:
+    """Which breakdowns are left out, in words, because their column is missing or has one value."""
+    absent = [sentence_label(c) for c in BREAKDOWN_COLUMNS if c not in breakdown_columns(episodes)]
+    return f"Not shown (no column with at least two values): {', '.join(absent)}." if absent else None
 
 
 def dropout_by(episodes: pd.DataFrame, column: str, suppress_below: int = 11) -> RateResult:

@@ -137,6 +137,14 @@ def case_mix(episodes: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]
     ]
 
 
+def case_mix_sentence(adjust: list[str]) -> str:
+    """What the hazard ratios are adjusted for, in words (the page's introduction)."""
+    if not adjust:
+        return ("No case-mix columns (referral, diagnosis, age, earlier negative therapy, trauma history) were found, "
+                "so the hazard ratios are unadjusted.")
+    return f"Case mix here: {', '.join(_words(adjust).values())}."
+
+
 def adjusted_hazard(episodes: pd.DataFrame, column: str, adjust: list[str], strata: list[str] | None = None,
                     encodings: Encodings | None = None) -> tuple[dict, list[str]]:
     """Hazard ratio of `column` (a number or a 0/1 marker) adjusted for `adjust`; NaN with a

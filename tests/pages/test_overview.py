@@ -85,7 +85,7 @@ def test_overview_without_sessions_or_covariates():
     assert "The period comparison needs the appointment history" in text(at)
     assert "The trend needs intake dates" in text(open_page("pages/overview.py", caseload, overview_section="Over time"))
     by_group = text(open_page("pages/overview.py", caseload, overview_section="By group"))
-    assert "`site`, `modality`, `referral`, `telehealth`" in by_group
+    assert "Not shown (no column with at least two values): site, modality, referral, telehealth." in by_group
 
 
 def test_overview_sessions_only():

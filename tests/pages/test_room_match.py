@@ -30,7 +30,8 @@ def test_room_match_page_on_sample():
     # one line a habit: its meaning and reading are the sentences above, the model's details for researchers
     assert not {"Meaning", "Reading", "Recorded as", "p-value", "Clients in the model"} & set(shown_card.columns)
     assert shown_card.loc["Agree on goals", "Hazard ratio"] == f"{goals['hr']:.3g}"
-    assert "Case mix here: referral, diagnosis, age" in text(at)
+    # the case mix in the display dictionary's words, as the model notes and the filter name it
+    assert "Case mix here: referral, diagnosis, age, earlier negative therapy, trauma history." in text(at)
 
 
 def test_room_match_page_without_room_habits_or_therapists():
