@@ -20,6 +20,7 @@ import pytest
 
 from analytics.schema import DEFINITION_LABELS, DEFINITIONS
 from tests.corpus.cases import base_tables, csv_bytes
+from tests.director_words import unreadable
 from tests.serving import ServerFailed, imported_js, rss_bytes, streamlit_server
 from ui import navigation
 
@@ -401,9 +402,6 @@ def test_a_closed_session_gives_its_upload_and_results_back(chromium, server, tm
 
 # --- what a director reads, on the bundled sample (a fresh tab) -----------------------------------
 
-RAW_NAME = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")  # a column name as code writes it: env_comfort, ci_lower
-MISSING_WORD = re.compile(r"\b(None|nan|NaN|NaT)\b")
-ESCAPE = re.compile(r"\\\S")  # a Markdown escape a static table's cell showed instead of rendering
 
 
 def director_pages() -> list[str]:
@@ -467,7 +465,7 @@ def test_director_pages_show_no_none_nan_or_raw_column_name(sample_tab):
             read.append(where)
             _open_expanders(page)
             text = _shown_text(page)
-            bad = sorted(set(RAW_NAME.findall(text)) | set(MISSING_WORD.findall(text)) | set(ESCAPE.findall(text)))
+            bad = unreadable(text)
             if bad:
                 found[where] = bad[:10]
     assert found == {}, f"raw names or missing values shown: {found}"

@@ -114,9 +114,15 @@ def sentence_label(name: str) -> str:
     return label if first.isupper() and len(first) > 1 else label[:1].lower() + label[1:]
 
 
+# Names every model's notes may hold beside its covariates: the cluster of the robust errors.
+NOTE_WORDS = {"therapist_id clusters": "therapists", "therapist_id": "therapist"}
+
+
 def in_words(notes: list[str], words: dict[str, str]) -> list[str]:
-    """Notes (a model's warnings) as a director page words them: each column name of `words` (whole
-    names only, so `age` stays in `age_gap`) replaced by its words, each note starting with a capital."""
+    """Notes (a model's warnings) as a director page words them: each column name of `words` and of
+    NOTE_WORDS (whole names only, so `age` stays in `age_gap`) replaced by its words, each note
+    starting with a capital."""
+    words = {**NOTE_WORDS, **words}
     name = re.compile(r"\b(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")\b")
     plain = (name.sub(lambda found: words[found.group(1)], note) for note in notes)
     return [note[:1].upper() + note[1:] for note in plain]

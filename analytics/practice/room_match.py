@@ -209,8 +209,8 @@ def room_vs_dropout(episodes: pd.DataFrame, columns: list[str] | None = None, ad
     columns = rating_columns(episodes) if columns is None else list(columns)
     if not columns:
         raise ValueError(
-            "No room ratings found. Add 1-5 ratings to the clients file, e.g. env_comfort, env_privacy, env_noise, "
-            "env_temperature, env_seating (how the client rated the room)."
+            "No room ratings found. Add 1-5 ratings to the clients file, e.g. `env_comfort`, `env_privacy`, `env_noise`, "
+            "`env_temperature`, `env_seating` (how the client rated the room)."
         )
     adjust = case_mix(episodes) if adjust is None else list(adjust)
     strata = _site_strata(episodes)  # strata: every site known, so the rates by site count every client
@@ -358,7 +358,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
 
 def _habit_reading(row: dict) -> str:
     share = f"Done for {percent(row['prevalence'])} of clients"
-    if not np.isfinite(row["hr"]):
+    if not (np.isfinite([row["hr"], row["hr_ci_lower"], row["hr_ci_upper"]]).all() and row["hr"] > 0):
         return share + "; its link with dropout could not be estimated."
     interval = f"hazard ratio {row['hr']:.2f}, 95% CI {row['hr_ci_lower']:.2f} to {row['hr_ci_upper']:.2f}"
     if row["hr_ci_upper"] < 1:
@@ -372,7 +372,7 @@ def _scorecard_takeaway(table: pd.DataFrame) -> str:
     helpful = table.loc[table["hr_ci_upper"] < 1]
     missing = table.loc[~table["found"], "habit"].tolist()
     if helpful.empty:
-        text = "None of the recorded habits shows a clear link with less dropout here."
+        text = "No recorded habit shows a clear link with less dropout here."
     else:
         best = helpful.sort_values("prevalence").iloc[0]
         text = (

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analytics.episodes import EpisodeSettings, derive_episodes
+from analytics.ingest.load import load_caseload
 from analytics.practice.alliance import (
     alliance_risk,
     alliance_trajectories,
@@ -13,6 +14,7 @@ from analytics.practice.alliance import (
     rupture_outcomes,
 )
 from analytics.practice.display import director_table
+from tests.paths import FIXTURES
 from tests.practice_data import small_caseload
 
 
@@ -111,6 +113,21 @@ def test_alliance_risk_time_varying_recovers_true_direction(sample):
     # the note names the scale as the takeaway does, and writes its counts as a director reads them
     left_out = next(w for w in risk.warnings if "session intervals were left out" in w)
     assert re.match(r"\d{1,3}(,\d{3})* of \d{1,3}(,\d{3})+ session intervals were left out because no SRS rating", left_out)
+
+
+def test_alliance_risk_quotes_no_figure_the_model_could_not_estimate():
+    """The EHR export's six clients: two dropouts, the SRS term separated (hazard ratio running off
+    to zero, its interval blank); the reading said "1504886...% higher risk (95% CI nan to nan)"."""
+    caseload = load_caseload({"sessions": FIXTURES / "ehr_appointments.csv",
+                              "clients": FIXTURES / "ehr_clients.csv"}).caseload
+    risk = alliance_risk(caseload.sessions, derive_episodes(caseload, EpisodeSettings()))
+    row = risk.table.set_index("term").loc["srs"]
+    assert risk.method == "time-varying Cox" and np.isnan(row["hr_ci_lower"])
+    assert risk.takeaway == ("The time-varying model could not estimate how the SRS score relates to dropout in this "
+                             "caseload (too few dropouts to tell; see the notes), so no risk is quoted.")
+    assert any("running off to zero or infinity" in w for w in risk.warnings)
+    # the robust errors' cluster in words, as every director note names it
+    assert "There are only 3 therapists; standard errors clustered on so few groups can be too small." in risk.warnings
 
 
 def test_alliance_risk_falls_back_to_km_by_first_rating(sample):

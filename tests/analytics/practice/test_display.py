@@ -25,6 +25,17 @@ def test_a_column_inside_a_sentence_keeps_its_acronym():
     assert sentence_label("env_noise") == "room quiet" and sentence_label("SRS_total") == "SRS total"
 
 
+def test_model_notes_in_words_name_the_cluster_and_keep_longer_names():
+    from analytics.practice.display import in_words
+
+    notes = ["There are only 15 therapist_id clusters; standard errors clustered on so few groups can be too small.",
+             "age_gap: 3 of 90 clients were left out (missing age)."]
+    assert in_words(notes, {"age": "age"}) == [
+        "There are only 15 therapists; standard errors clustered on so few groups can be too small.",
+        "Age_gap: 3 of 90 clients were left out (missing age).",
+    ]
+
+
 def test_columns_levels_and_model_terms_in_words():
     assert column_label("ci_lower") == "95% CI from" and column_label("env_comfort") == "Room comfort"
     assert column_label("referral[court-mandated]") == "Referral: court-mandated"

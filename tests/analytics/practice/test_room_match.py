@@ -58,6 +58,13 @@ def test_scorecard_counts(episodes):
     assert not goals["found"] and "`goals_agreed`" in goals["reading"]
 
 
+def test_a_habit_whose_model_separates_quotes_no_hazard_ratio(episodes):
+    # done: 0 of 2 dropped out, not done: 2 of 2; the hazard ratio runs off to zero, its interval blank
+    t = habits_scorecard(episodes, adjust=[], suppress_below=0).table.set_index("habit").loc["Be transparent"]
+    assert t["hr"] < 1e-10 and np.isnan(t["hr_ci_lower"])
+    assert t["reading"] == "Done for 60% of clients; its link with dropout could not be estimated."
+
+
 def test_room_rates_by_level(episodes):
     rates = room_vs_dropout(episodes, columns=["env_privacy"], adjust=[]).table.set_index("level")
     assert rates.loc["3", ["clients", "known", "dropouts"]].tolist() == [2, 1, 1]
