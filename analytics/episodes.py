@@ -38,6 +38,7 @@ from analytics.outcomes import MEASURES, NHS_PAIR, Measure, change_columns, nhs_
 from analytics.ruptures import flag_ruptures
 from analytics.schema import (
     CLIENT_MISSES,
+    DEFINITION_LABELS,
     DEFINITIONS,
     EVENT_CENSORED,
     EVENT_COMPLETED,
@@ -331,7 +332,7 @@ def _clients_without_history(clients: pd.DataFrame, settings: EpisodeSettings) -
 
 def _unavailable_message(definition: str) -> str:
     if definition == "unilateral_unimproved":
-        return ("The unilateral_unimproved definition needs the appointment history with an outcome measure "
+        return (f"The \"{DEFINITION_LABELS[definition]}\" definition needs the appointment history with an outcome measure "
                 "(PHQ-9, GAD-7, ORS, OQ-45, CORE-10 or a registered one) scored at attended sessions; "
                 "load one or choose the unilateral definition.")
     if definition == "therapist_judged":

@@ -51,8 +51,9 @@ widgets.table(shown[columns],
 st.header("How accurate is the ranking?")
 accuracy = result.accuracy.iloc[0]
 auc, held_out = st.columns(2)
-auc.metric("AUC on held-out ended episodes", f"{accuracy['auc']:.2f}")
-auc.caption(f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong). 0.5 is a coin toss, 1 a perfect ranking.")
+figure, caption = wl.auc_reading(accuracy)
+auc.metric("AUC on held-out ended episodes", figure)
+auc.caption(caption)
 held_out.metric("Held-out episodes", f"{int(accuracy['test_episodes']):,}")
 held_out.caption(f"A fixed 30% of ended episodes, not used to fit the model; {int(accuracy['train_episodes']):,} were used to fit it.")
 chart = state.cached_shown("chart_watch_list_calibration", lambda calibration, threshold: regression_charts.calibration_figure(

@@ -57,10 +57,15 @@ def frame(at: AppTest, column: str) -> pd.DataFrame:
 
 def tables(at: AppTest) -> list[pd.DataFrame]:
     """Every table on the page, static or grid, in the order drawn."""
+    return [shown_table(e) for e in at.main if e.type in ("table", "dataframe")]
+
+
+def shown_table(element) -> pd.DataFrame:
+    """A table element as the browser shows it: a static table's cells and headers are sent with
+    their Markdown marks escaped ("\\<0.001"), which the browser renders away."""
     def literal(value):
         return re.sub(r"\\(.)", r"\1", value) if isinstance(value, str) else value
-    shown = [e for e in at.main if e.type in ("table", "dataframe")]
-    return [e.value.map(literal).rename(columns=literal) if e.type == "table" else e.value for e in shown]
+    return element.value.map(literal).rename(columns=literal) if element.type == "table" else element.value
 
 
 def chart_array(value) -> np.ndarray:

@@ -38,7 +38,7 @@ from analytics.client_runs import ClientRuns, in_client_order
 from analytics.episodes import EpisodeSettings
 from analytics.models.design import build_design
 from analytics.models.regression import auc, calibration_table
-from analytics.practice.display import column_label, sentence_label
+from analytics.practice.display import column_label, in_words, sentence_label
 from analytics.proportions import Z95
 from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
@@ -227,7 +227,7 @@ def watch_list(
     design = build_design(snap, features)
     snap = snap.loc[design.rows]
     X = design.X.to_numpy(dtype=float)
-    warnings += design.warnings
+    warnings += in_words(design.warnings, {c: sentence_label(c) for c in features})
     closed = snap["closed"].to_numpy()
     y = snap["dropout"].to_numpy()[closed].astype(float)
     if closed.sum() < MIN_CLOSED or y.sum() < 5 or (1 - y).sum() < 5:
@@ -372,6 +372,16 @@ def _reasons(terms: list[str], X: np.ndarray, contributions: np.ndarray, coef: n
     return np.where(joined == "", "Nothing stands out.", joined)
 
 
+def auc_reading(accuracy: pd.Series) -> tuple[str, str]:
+    """The held-out AUC as the page shows it, and the caption under it: its interval, or why it has none."""
+    figure = f"{accuracy['auc']:.2f}" if np.isfinite(accuracy["auc"]) else "unknown"
+    if np.isfinite([accuracy["ci_lower"], accuracy["ci_upper"]]).all():
+        interval = f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong)."
+    else:
+        interval = "No interval: too few of the held-out episodes ended each way."
+    return figure, f"{interval} 0.5 is a coin toss, 1 a perfect ranking."
+
+
 def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:
     a = accuracy.iloc[0]
     if table.empty:
@@ -379,6 +389,12 @@ def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:
     high = int((table["risk"] >= 0.5).sum())
     opening = (f"{len(table)} clients are in therapy now; {high} {'has' if high == 1 else 'have'} an estimated "
                "dropout risk of 50% or more. ")
+    if not np.isfinite(a["auc"]):
+        return opening + ("The ended episodes it had not seen all ended the same way, so how well it ranks cannot be "
+                          "judged: do not rely on it.")
+    if not np.isfinite([a["ci_lower"], a["ci_upper"]]).all():
+        return opening + (f"Too few of the ended episodes it had not seen ended each way to judge the ranking "
+                          f"(AUC {a['auc']:.2f}, no interval): do not rely on it.")
     interval = f"AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on ended episodes it had not seen"
     if not a["ci_lower"] > 0.5:
         return opening + f"The ranking is no better than chance could give ({interval}): do not rely on it."

@@ -98,8 +98,8 @@ def test_only_measures_with_scores_get_columns_and_the_definition_needs_one(case
     assert "unilateral_unimproved" not in available_definitions(bare)
     e = derive_episodes(bare, EpisodeSettings("unilateral"))
     assert "ending" not in e and "ors_first" not in e
-    with pytest.raises(ValueError, match="outcome measure"):
-        derive_episodes(bare, EpisodeSettings("unilateral_unimproved"))
+    with pytest.raises(ValueError, match='^The "Unilateral before reliable improvement" definition needs .* outcome measure'):
+        derive_episodes(bare, EpisodeSettings("unilateral_unimproved"))  # named as the sidebar names it
     with pytest.raises(ValueError, match="has no scores"):
         derive_episodes(caseload, EpisodeSettings("unilateral_unimproved", outcome_measure="ors"))
 

@@ -11,9 +11,11 @@ from analytics.practice.watch_list import (
     _takeaway,
     appointment_features,
     auc_delong,
+    auc_reading,
     model_notes,
     watch_list,
 )
+from analytics.synth import generate_caseload
 from tests.practice_data import small_caseload
 
 
@@ -164,6 +166,25 @@ def test_takeaway_warns_when_the_ranking_is_chance():
                                       "on ended episodes it had not seen): do not rely on it.")
     good = pd.DataFrame([{"auc": 0.82, "ci_lower": 0.77, "ci_upper": 0.87}])
     assert "ranking is good" in _takeaway(table, good)
+
+
+def test_a_held_out_set_too_small_for_an_interval_is_said_in_words():
+    """60 clients: the held-out tenth of ended episodes holds one dropout, so DeLong's interval is
+    blank; the page read "95% CI nan to nan" and called the ranking "no better than chance"."""
+    caseload = generate_caseload(n_clients=60, n_therapists=4, seed=7).caseload()
+    result = watch_list(caseload.sessions, derive_episodes(caseload, EpisodeSettings("therapist_judged")),
+                        export_date=caseload.export_date)
+    accuracy = result.accuracy.iloc[0]
+    assert (accuracy["test_episodes"], accuracy["test_dropouts"], accuracy["auc"]) == (17, 1, 0.75)
+    assert result.takeaway.endswith("Too few of the ended episodes it had not seen ended each way to judge the "
+                                    "ranking (AUC 0.75, no interval): do not rely on it.")
+    assert auc_reading(accuracy) == ("0.75", "No interval: too few of the held-out episodes ended each way. "
+                                             "0.5 is a coin toss, 1 a perfect ranking.")
+    # the design's note names the feature as the page's reasons do
+    assert "No alliance rating yet has the same value for every episode used, so it was left out of the model." in result.warnings
+    one_way = pd.Series({"auc": np.nan, "ci_lower": np.nan, "ci_upper": np.nan})
+    assert auc_reading(one_way)[0] == "unknown"
+    assert "all ended the same way" in _takeaway(pd.DataFrame({"risk": [0.6]}), one_way.to_frame().T)
 
 
 @pytest.mark.parametrize("definition", ["unilateral", "therapist_judged", "early"])
