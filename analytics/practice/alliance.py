@@ -436,7 +436,7 @@ def _cox_reading(row: pd.Series, measure: str) -> str:
     model could not give the hazard ratio an interval (separation, too few dropouts)."""
     if not (np.isfinite([row["hr_ci_lower"], row["hr_ci_upper"]]).all() and row["hr"] > 0):
         return (f"The time-varying model could not estimate how the {measure.upper()} score relates to dropout "
-                "in this caseload (too few dropouts to tell; see the notes), so no risk is quoted.")
+                "in this caseload (see the notes), so no risk is quoted.")
     hr5, lower5, upper5 = row["hr"] ** -5, row["hr_ci_upper"] ** -5, row["hr_ci_lower"] ** -5
     direction = "higher" if hr5 > 1 else "lower"
     change = abs(hr5 - 1)

@@ -297,7 +297,7 @@ def breakdown_columns(episodes: pd.DataFrame) -> list[str]:
 
 
 def breakdown_heading(column: str) -> str:
-    """The heading of a breakdown ("By site", "By referral source")."""
+    """The heading of a breakdown ("By site", "By telehealth"), in the display dictionary's words."""
     return f"By {sentence_label(column)}"
 
 

@@ -140,8 +140,7 @@ def case_mix(episodes: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]
 def case_mix_sentence(adjust: list[str]) -> str:
     """What the hazard ratios are adjusted for, in words (the page's introduction)."""
     if not adjust:
-        return ("No case-mix columns (referral, diagnosis, age, earlier negative therapy, trauma history) were found, "
-                "so the hazard ratios are unadjusted.")
+        return f"No case-mix columns ({', '.join(_words(CASE_MIX).values())}) were found, so the hazard ratios are unadjusted."
     return f"Case mix here: {', '.join(_words(adjust).values())}."
 
 

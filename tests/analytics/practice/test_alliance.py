@@ -124,7 +124,7 @@ def test_alliance_risk_quotes_no_figure_the_model_could_not_estimate():
     row = risk.table.set_index("term").loc["srs"]
     assert risk.method == "time-varying Cox" and np.isnan(row["hr_ci_lower"])
     assert risk.takeaway == ("The time-varying model could not estimate how the SRS score relates to dropout in this "
-                             "caseload (too few dropouts to tell; see the notes), so no risk is quoted.")
+                             "caseload (see the notes), so no risk is quoted.")
     assert any("running off to zero or infinity" in w for w in risk.warnings)
     # the robust errors' cluster in words, as every director note names it
     assert "There are only 3 therapists; standard errors clustered on so few groups can be too small." in risk.warnings

@@ -101,11 +101,15 @@ def test_habits_match_room_recover_true_directions(sample_episodes):
 
 
 def test_hazard_ratios_are_the_cox_models_described(sample_episodes):
-    from analytics.practice.room_match import case_mix
+    from analytics.practice.room_match import case_mix, case_mix_sentence
     from analytics.survival.cox import fit_cox
 
     mix = case_mix(sample_episodes)
     assert mix == ["referral", "diagnosis", "age", "prior_negative_therapy", "trauma_history"]
+    # the page says so in the display dictionary's words, with or without the case mix
+    assert case_mix_sentence(mix) == "Case mix here: referral, diagnosis, age, earlier negative therapy, trauma history."
+    assert case_mix_sentence([]) == ("No case-mix columns (referral, diagnosis, age, earlier negative therapy, trauma "
+                                     "history) were found, so the hazard ratios are unadjusted.")
     room = room_vs_dropout(sample_episodes, columns=["env_privacy"]).hazard.iloc[0]
     direct = fit_cox(sample_episodes, ["env_privacy"] + mix, strata=["site"]).table.set_index("term").loc["env_privacy"]
     assert room["hr"] == pytest.approx(direct["hr"], rel=1e-12)
