@@ -130,11 +130,17 @@ def _over_time(episodes: pd.DataFrame, recipe: Recipe) -> list[str]:
 def _changeable(episodes: pd.DataFrame, suppress_below: int) -> list[str]:
     """For the room, the match and the five habits: the largest clear link with dropout (95%
     interval of the adjusted hazard ratio not containing 1, at least `suppress_below` dropouts)."""
-    families = [("The room", room_match.room_vs_dropout, "room rating", " (per point higher rating)"),
-                ("Therapist-client match", room_match.match_vs_dropout, "match factor", ""),
-                ("The five habits", None, "habit", " (when done)")]
+    families = [("The room", room_match.room_vs_dropout, "room rating", " (per point higher rating)",
+                 room_match.rating_columns, "no room ratings are in these files."),
+                ("Therapist-client match", room_match.match_vs_dropout, "match factor", "",
+                 room_match.match_columns, "no match factor can be worked out from these files."),
+                ("The five habits", None, "habit", " (when done)",
+                 room_match.habit_columns, "none of them is recorded in these files.")]
     out = []
-    for name, build, what, unit in families:
+    for name, build, what, unit, recorded, absent in families:
+        if not recorded(episodes):
+            out.append(f"{name}: {absent}")
+            continue
         try:
             if build is None:
                 table = room_match.habits_scorecard(episodes, suppress_below=suppress_below).table

@@ -286,6 +286,11 @@ def _hazard_takeaway(hazard: pd.DataFrame, what: str, higher_is: str) -> str:
     return "Clearly linked with dropout after adjusting for case mix: " + "; ".join(parts) + "."
 
 
+def habit_columns(episodes: pd.DataFrame) -> list[str]:
+    """The columns measuring any of the five habits that hold a value (see habit_marker)."""
+    return [c for _, columns, _ in HABITS for c in columns if c in episodes and episodes[c].notna().any()]
+
+
 def habit_marker(episodes: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series | None:
     """The habit as 1/0 per client: a marker column, or for the safe space the mean of the room's
     privacy and comfort ratings at 4 or more. None when none of the columns is there."""

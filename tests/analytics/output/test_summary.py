@@ -14,12 +14,12 @@ import pypdf
 import pytest
 
 from analytics.episodes import derive_episodes
-from analytics.ingest.load import load_sample
+from analytics.ingest.load import load_caseload, load_sample
 from analytics.output.summary import meeting_summary, summary_pdf
 from analytics.practice.therapists import therapist_funnel
 from analytics.recipe import Recipe
 from tests.director_words import unreadable
-from tests.paths import ROOT
+from tests.paths import FIXTURES, ROOT
 
 POINTS = {"a4": (595.92, 842.88), "letter": (612, 792)}
 
@@ -76,6 +76,17 @@ def test_summary_hides_a_small_practice_rate(sample):
     assert "Too few ended episodes to show a rate" in text
     dropouts = int((small["event"] == 1).sum())
     assert f"{dropouts} dropouts" not in text
+
+
+def test_summary_says_what_the_files_do_not_record():
+    """An EHR export without room ratings, match attributes or habits: the summary read "The room:
+    There are too few records for this part." and "The five habits: no habit shows a clear link"."""
+    caseload = load_caseload({"sessions": FIXTURES / "ehr_appointments.csv",
+                              "clients": FIXTURES / "ehr_clients.csv"}).caseload
+    changeable = dict(meeting_summary(caseload).sections)["What the practice can change"]
+    assert changeable[:3] == ["The room: no room ratings are in these files.",
+                              "Therapist-client match: no match factor can be worked out from these files.",
+                              "The five habits: none of them is recorded in these files."]
 
 
 @pytest.mark.parametrize("paper", ["a4", "letter"])
