@@ -179,4 +179,5 @@ def _watch(sessions: pd.DataFrame | None, episodes: pd.DataFrame, suppress_below
     high = int((table["risk"] >= 0.5).sum())
     high_text = f"fewer than {suppress_below}" if 0 < high < suppress_below else f"{high:,}"
     return [f"{len(table):,} clients are in therapy now; {high_text} of them have an estimated dropout risk of 50% or "
-            "more. The Watch list page names them, with the reasons, for the therapists concerned."]
+            "more. The Watch list page names them, with the reasons, for the therapists concerned. "
+            + watch_list.ranking_reading(result.accuracy)]

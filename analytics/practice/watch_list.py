@@ -382,21 +382,26 @@ def auc_reading(accuracy: pd.Series) -> tuple[str, str]:
     return figure, f"{interval} 0.5 is a coin toss, 1 a perfect ranking."
 
 
-def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:
+def ranking_reading(accuracy: pd.DataFrame) -> str:
+    """Whether the ranking can be relied on, from its AUC on the held-out ended episodes (the
+    page's takeaway and the meeting summary say the same)."""
     a = accuracy.iloc[0]
+    if not np.isfinite(a["auc"]):
+        return ("The ended episodes the model had not seen all ended the same way, so how well it ranks cannot be "
+                "judged: do not rely on it.")
+    if not np.isfinite([a["ci_lower"], a["ci_upper"]]).all():
+        return (f"Too few of the ended episodes the model had not seen ended each way to judge the ranking "
+                f"(AUC {a['auc']:.2f}, no interval): do not rely on it.")
+    interval = f"AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on ended episodes the model had not seen"
+    if not a["ci_lower"] > 0.5:
+        return f"The ranking is no better than chance could give ({interval}): do not rely on it."
+    quality = "good" if a["auc"] >= 0.8 else "fair" if a["auc"] >= 0.7 else "modest"
+    return f"The model's ranking is {quality} ({interval}): use it to decide whom to check in with, not as a verdict."
+
+
+def _takeaway(table: pd.DataFrame, accuracy: pd.DataFrame) -> str:
     if table.empty:
         return "No open episodes to rank."
     high = int((table["risk"] >= 0.5).sum())
-    opening = (f"{len(table)} clients are in therapy now; {high} {'has' if high == 1 else 'have'} an estimated "
-               "dropout risk of 50% or more. ")
-    if not np.isfinite(a["auc"]):
-        return opening + ("The ended episodes it had not seen all ended the same way, so how well it ranks cannot be "
-                          "judged: do not rely on it.")
-    if not np.isfinite([a["ci_lower"], a["ci_upper"]]).all():
-        return opening + (f"Too few of the ended episodes it had not seen ended each way to judge the ranking "
-                          f"(AUC {a['auc']:.2f}, no interval): do not rely on it.")
-    interval = f"AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on ended episodes it had not seen"
-    if not a["ci_lower"] > 0.5:
-        return opening + f"The ranking is no better than chance could give ({interval}): do not rely on it."
-    quality = "good" if a["auc"] >= 0.8 else "fair" if a["auc"] >= 0.7 else "modest"
-    return opening + f"The model's ranking is {quality} ({interval}): use it to decide whom to check in with, not as a verdict."
+    return (f"{len(table)} clients are in therapy now; {high} {'has' if high == 1 else 'have'} an estimated "
+            f"dropout risk of 50% or more. {ranking_reading(accuracy)}")

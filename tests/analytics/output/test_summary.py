@@ -17,7 +17,9 @@ from analytics.episodes import derive_episodes
 from analytics.ingest.load import load_caseload, load_sample
 from analytics.output.summary import meeting_summary, summary_pdf
 from analytics.practice.therapists import therapist_funnel
+from analytics.practice.watch_list import watch_list
 from analytics.recipe import Recipe
+from analytics.synth import generate_caseload
 from tests.director_words import unreadable
 from tests.paths import FIXTURES, ROOT
 
@@ -59,6 +61,21 @@ def test_summary_counts_therapists_and_names_what_can_change(summary, sample):
     # the sample's true effects (sample_data/README.md): privacy and transparency lower dropout
     assert "The room: the largest link is room privacy" in text
     assert "'be transparent' (when done), with" in text
+
+
+def test_summary_says_whether_the_watch_list_ranking_can_be_relied_on(summary, sample):
+    caseload, episodes = sample
+    accuracy = watch_list(caseload.sessions, episodes).accuracy.iloc[0]
+    assert accuracy["ci_lower"] > 0.5  # the sample's ranking beats chance
+    clients = dict(summary.sections)["Clients to check in with"][0]
+    assert clients.endswith(f"The model's ranking is good (AUC {accuracy['auc']:.2f}, 95% CI {accuracy['ci_lower']:.2f} "
+                            f"to {accuracy['ci_upper']:.2f} on ended episodes the model had not seen): use it to decide "
+                            "whom to check in with, not as a verdict.")
+    # 60 clients: one held-out dropout, no interval; the summary passed this over
+    small = generate_caseload(n_clients=60, n_therapists=4, seed=7).caseload()
+    clients = dict(meeting_summary(small).sections)["Clients to check in with"][0]
+    assert clients.endswith("Too few of the ended episodes the model had not seen ended each way to judge the ranking "
+                            "(AUC 0.75, no interval): do not rely on it.")
 
 
 def test_summary_is_plain_and_de_identified(summary, sample):

@@ -163,7 +163,7 @@ def test_takeaway_warns_when_the_ranking_is_chance():
     weak = pd.DataFrame([{"auc": 0.55, "ci_lower": 0.45, "ci_upper": 0.65}])
     assert _takeaway(table, weak) == ("2 clients are in therapy now; 1 has an estimated dropout risk of 50% or more. "
                                       "The ranking is no better than chance could give (AUC 0.55, 95% CI 0.45 to 0.65 "
-                                      "on ended episodes it had not seen): do not rely on it.")
+                                      "on ended episodes the model had not seen): do not rely on it.")
     good = pd.DataFrame([{"auc": 0.82, "ci_lower": 0.77, "ci_upper": 0.87}])
     assert "ranking is good" in _takeaway(table, good)
 
@@ -176,7 +176,7 @@ def test_a_held_out_set_too_small_for_an_interval_is_said_in_words():
                         export_date=caseload.export_date)
     accuracy = result.accuracy.iloc[0]
     assert (accuracy["test_episodes"], accuracy["test_dropouts"], accuracy["auc"]) == (17, 1, 0.75)
-    assert result.takeaway.endswith("Too few of the ended episodes it had not seen ended each way to judge the "
+    assert result.takeaway.endswith("Too few of the ended episodes the model had not seen ended each way to judge the "
                                     "ranking (AUC 0.75, no interval): do not rely on it.")
     assert auc_reading(accuracy) == ("0.75", "No interval: too few of the held-out episodes ended each way. "
                                              "0.5 is a coin toss, 1 a perfect ranking.")
