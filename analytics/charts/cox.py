@@ -77,13 +77,15 @@ def ph_residual_figure(ph, time_label: str = "Sessions attended") -> go.Figure:
             marker=dict(color=PALETTE[0], size=4, opacity=0.35), showlegend=False,
             hovertemplate="time %{x}: %{y:.2f}<extra></extra>",
         ), row=i + 1, col=1)
+        fig.update_yaxes(title_text="β(t)", row=i + 1, col=1)
+        if part["time"].nunique() < 3:  # a trend needs dropouts at three different times at least
+            continue
         smooth = lowess(part["residual"].to_numpy(float), part["time"].to_numpy(float), frac=2 / 3, it=0,
                         return_sorted=True)
         fig.add_trace(go.Scatter(
             x=smooth[:, 0], y=smooth[:, 1], mode="lines", name=f"{term} smooth",
             line=dict(color=PALETTE[3], width=2), showlegend=False,
         ), row=i + 1, col=1)
-        fig.update_yaxes(title_text="β(t)", row=i + 1, col=1)
     fig.update_xaxes(title_text=time_label, row=max(1, len(terms)), col=1)
     fig.update_layout(height=max(280, 220 * len(terms)))
     return apply_theme(fig)

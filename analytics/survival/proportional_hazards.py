@@ -53,14 +53,22 @@ def ph_test(result, alpha: float = 0.05) -> PHTestResult:
     rows = []
     for owner, jj in zip(owners, columns):  # one test per covariate (a handful)
         kk = list(range(p)) + [j + p for j in jj]
-        stat = float(u[kk] @ np.linalg.solve(imat[np.ix_(kk, kk)], u[kk]))
-        rows.append((owner, stat, len(jj)))
-    rows.append(("GLOBAL", float(u @ np.linalg.solve(imat, u)), p))
+        rows.append((owner, _score_statistic(u[kk], imat[np.ix_(kk, kk)]), len(jj)))
+    rows.append(("GLOBAL", _score_statistic(u, imat), p))
     table = pd.DataFrame(rows, columns=["term", "statistic", "df"])
     table["p"] = stats.chi2.sf(table["statistic"], table["df"])
     residuals = _scaled_schoenfeld(fit, rs, beta, blocks[0], owners, columns)
     return PHTestResult(table, residuals, " ".join(_advice(table, alpha, result.strata)), n_used=result.n_used,
                         n_left_out=result.n_left_out)
+
+
+def _score_statistic(u: np.ndarray, information: np.ndarray) -> float:
+    """u' I^-1 u; NaN when the information is singular, as when every dropout falls at one time (the
+    time transform is then constant, so a change over time cannot be seen)."""
+    try:
+        return float(u @ np.linalg.solve(information, u))
+    except np.linalg.LinAlgError:
+        return np.nan
 
 
 def _km_transform(rs: efron.RiskSets) -> np.ndarray:
@@ -106,10 +114,10 @@ def _scaled_schoenfeld(fit, rs, beta, info, owners, columns) -> pd.DataFrame:
     used = used[:, [jj[0] for jj in columns]]
     death_stratum = rs.stratum[rs.death_rows]
     scaled = np.full_like(resid, np.nan)
-    for s in np.unique(death_stratum):  # one solve per stratum
+    for s in np.unique(death_stratum):  # one solve per stratum; none where the information is singular
         k = np.flatnonzero(used[s] > 0)
         mine = death_stratum == s
-        if len(k):
+        if len(k) and np.linalg.matrix_rank(vmean[np.ix_(k, k)]) == len(k):
             scaled[np.ix_(mine, k)] = np.linalg.solve(vmean[np.ix_(k, k)], resid[np.ix_(mine, k)].T).T
     scaled += np.array([beta[jj[0]] if len(jj) == 1 else 1.0 for jj in columns])
     time = rs.stop[rs.death_rows]
@@ -122,6 +130,10 @@ def _scaled_schoenfeld(fit, rs, beta, info, owners, columns) -> pd.DataFrame:
 
 
 def _advice(table: pd.DataFrame, alpha: float, strata) -> list[str]:
+    if table["p"].isna().any():
+        untested = table.loc[table["p"].isna() & (table["term"] != "GLOBAL"), "term"].str.replace("_", " ").tolist()
+        return [f"The proportional-hazards test could not be computed for {', '.join(untested) or 'the model as a whole'}: "
+                "the dropouts fall at too few different times to show a change over the course of therapy."]
     failing = table[(table["term"] != "GLOBAL") & (table["p"] < alpha)]
     advice = [
         f"The association of {row.term.replace('_', ' ')} with dropout appears to change over the course of "

@@ -23,7 +23,7 @@ from analytics.survival.curves import (
 )
 from analytics.synth import generate_caseload
 from tests.harness import frame as _table
-from tests.harness import open_page
+from tests.harness import open_page, text
 from tests.paths import REFERENCE
 from ui import state
 
@@ -99,6 +99,12 @@ def test_cox_section_shows_the_fit():
     assert hazard_ratio_sentences(fit)[0] in _markdown(at)
     ph = _table(at, "statistic")
     assert ph["term"].tolist()[-1] == "GLOBAL"
+
+
+def test_a_proportional_hazards_test_that_cannot_be_computed_is_said_not_raised():
+    small = generate_caseload(n_clients=60, n_therapists=4, seed=7).caseload()
+    at = open_page("pages/survival.py", small, dropout_definition="early")  # both dropouts at session 1
+    assert "The proportional-hazards test could not be computed for" in text(at)
 
 
 def test_cox_with_a_categorical_reference_strata_and_no_cluster():

@@ -119,6 +119,30 @@ def test_ph_advice_names_the_failing_covariate(fits):
     assert ph_test(fits["tied_cluster"]).takeaway == "No covariate shows a clear departure from proportional hazards."
 
 
+def test_ph_test_with_every_dropout_at_one_time_says_it_cannot_be_computed():
+    """Two dropouts, both at session 1 (60 clients, the early definition): the time transform is
+    constant, the information singular (R's cox.zph stops with "system is exactly singular"); the
+    page crashed. One dropout (the EHR export's six clients) made the residuals' solve singular."""
+    from analytics.episodes import EpisodeSettings, derive_episodes
+    from analytics.ingest.load import load_caseload
+    from analytics.synth import generate_caseload
+    from tests.paths import FIXTURES
+
+    caseload = generate_caseload(n_clients=60, n_therapists=4, seed=7).caseload()
+    episodes = derive_episodes(caseload, EpisodeSettings("early"))
+    assert episodes.loc[episodes["event"] == 1, "duration"].tolist() == [1.0, 1.0]
+    ph = ph_test(fit_cox(episodes, ["age", "srs_first"]))
+    assert ph.table["term"].tolist() == ["age", "srs_first", "GLOBAL"] and ph.table["p"].isna().all()
+    assert ph.takeaway == ("The proportional-hazards test could not be computed for age, srs first: the dropouts fall "
+                           "at too few different times to show a change over the course of therapy.")
+    drawn = ph_residual_figure(ph)  # the residuals, without a smooth through one time (lowess would divide by 0)
+    assert [t.name for t in drawn.data] == ["age residuals", "srs_first residuals"]
+    ehr = load_caseload({"sessions": FIXTURES / "ehr_appointments.csv", "clients": FIXTURES / "ehr_clients.csv"}).caseload
+    one = derive_episodes(ehr, EpisodeSettings("early"))
+    assert int((one["event"] == 1).sum()) == 1
+    assert ph_test(fit_cox(one, ["srs_first"])).residuals.empty
+
+
 def test_counting_process_equals_r_start_stop_data():
     sessions = pd.read_csv(REF / "cox_tv_sessions.csv", parse_dates=["date"])
     episodes = pd.read_csv(REF / "cox_tv_episodes.csv")
