@@ -101,10 +101,11 @@ def over_time() -> None:
 
 
 def by_group() -> None:
-    absent = overview.breakdown_absent_note(episodes)
+    groups = overview.breakdown_columns(episodes)
+    absent = overview.breakdown_absent_note(groups)
     if absent:
         st.caption(absent)
-    for column in overview.breakdown_columns(episodes):
+    for column in groups:
         st.subheader(overview.breakdown_heading(column))
         by = state.cached("practice_dropout_by", overview.dropout_by, episodes, column, suppress_below)
         for warning in by.warnings:

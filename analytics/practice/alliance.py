@@ -38,6 +38,7 @@ from analytics.results import NO_COUNTS, Privacy, Reported
 from analytics.ruptures import flag_ruptures
 from analytics.schema import EVENT_COMPLETED, EVENT_DROPOUT, SCALES, SRS_CUTOFF
 from analytics.survival.cox import fit_time_varying
+from analytics.survival.cox_results import has_estimate
 from analytics.survival.curves import MEDIAN_PRIVACY, kaplan_meier
 
 # A table of mean scores per group: its clients, and the summaries worked out from them.
@@ -434,7 +435,7 @@ def alliance_risk(
 def _cox_reading(row: pd.Series, measure: str) -> str:
     """Per 5 points lower on the scale: HR^-5, with the interval bounds swapped; no figure when the
     model could not give the hazard ratio an interval (separation, too few dropouts)."""
-    if not (np.isfinite([row["hr_ci_lower"], row["hr_ci_upper"]]).all() and row["hr"] > 0):
+    if not has_estimate(row):
         return (f"The time-varying model could not estimate how the {measure.upper()} score relates to dropout "
                 "in this caseload (see the notes), so no risk is quoted.")
     hr5, lower5, upper5 = row["hr"] ** -5, row["hr_ci_upper"] ** -5, row["hr_ci_lower"] ** -5

@@ -301,9 +301,10 @@ def breakdown_heading(column: str) -> str:
     return f"By {sentence_label(column)}"
 
 
-def breakdown_absent_note(episodes: pd.DataFrame) -> str | None:
-    """Which breakdowns are left out, in words, because their column is missing or has one value."""
-    absent = [sentence_label(c) for c in BREAKDOWN_COLUMNS if c not in breakdown_columns(episodes)]
+def breakdown_absent_note(shown: list[str]) -> str | None:
+    """Which breakdowns are left out, in words, because their column is missing or has one value
+    (`shown`: breakdown_columns)."""
+    absent = [sentence_label(c) for c in BREAKDOWN_COLUMNS if c not in shown]
     return f"Not shown (no column with at least two values): {', '.join(absent)}." if absent else None
 
 

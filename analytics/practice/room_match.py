@@ -43,6 +43,7 @@ from analytics.schema import (
 )
 from analytics.suppression import suppress_small_cells
 from analytics.survival.cox import fit_cox
+from analytics.survival.cox_results import has_estimate
 
 CASE_MIX = ("referral", "diagnosis", "age", "prior_negative_therapy", "trauma_history")
 MATCH_LABELS = {
@@ -362,7 +363,7 @@ def habits_scorecard(episodes: pd.DataFrame, adjust: list[str] | None = None, su
 
 def _habit_reading(row: dict) -> str:
     share = f"Done for {percent(row['prevalence'])} of clients"
-    if not (np.isfinite([row["hr"], row["hr_ci_lower"], row["hr_ci_upper"]]).all() and row["hr"] > 0):
+    if not has_estimate(row):
         return share + "; its link with dropout could not be estimated."
     interval = f"hazard ratio {row['hr']:.2f}, 95% CI {row['hr_ci_lower']:.2f} to {row['hr_ci_upper']:.2f}"
     if row["hr_ci_upper"] < 1:

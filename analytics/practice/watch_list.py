@@ -375,11 +375,16 @@ def _reasons(terms: list[str], X: np.ndarray, contributions: np.ndarray, coef: n
 def auc_reading(accuracy: pd.Series) -> tuple[str, str]:
     """The held-out AUC as the page shows it, and the caption under it: its interval, or why it has none."""
     figure = f"{accuracy['auc']:.2f}" if np.isfinite(accuracy["auc"]) else "unknown"
-    if np.isfinite([accuracy["ci_lower"], accuracy["ci_upper"]]).all():
+    if _has_interval(accuracy):
         interval = f"95% CI {accuracy['ci_lower']:.2f} to {accuracy['ci_upper']:.2f} (DeLong)."
     else:
         interval = "No interval: too few of the held-out episodes ended each way."
     return figure, f"{interval} 0.5 is a coin toss, 1 a perfect ranking."
+
+
+def _has_interval(accuracy: pd.Series) -> bool:
+    """DeLong's interval needs two held-out dropouts and two completions (auc_delong)."""
+    return bool(np.isfinite([accuracy["ci_lower"], accuracy["ci_upper"]]).all())
 
 
 def ranking_reading(accuracy: pd.DataFrame) -> str:
@@ -389,7 +394,7 @@ def ranking_reading(accuracy: pd.DataFrame) -> str:
     if not np.isfinite(a["auc"]):
         return ("The ended episodes the model had not seen all ended the same way, so how well it ranks cannot be "
                 "judged: do not rely on it.")
-    if not np.isfinite([a["ci_lower"], a["ci_upper"]]).all():
+    if not _has_interval(a):
         return (f"Too few of the ended episodes the model had not seen ended each way to judge the ranking "
                 f"(AUC {a['auc']:.2f}, no interval): do not rely on it.")
     interval = f"AUC {a['auc']:.2f}, 95% CI {a['ci_lower']:.2f} to {a['ci_upper']:.2f} on ended episodes the model had not seen"

@@ -280,6 +280,12 @@ _NUMBER_LABELS = {
 }
 
 
+def has_estimate(row) -> bool:
+    """A hazard ratio worth quoting: positive and finite, with a finite interval. A separated term
+    keeps its running-off estimate but has its interval left blank (fit_rows)."""
+    return bool(np.isfinite([row["hr"], row["hr_ci_lower"], row["hr_ci_upper"]]).all() and row["hr"] > 0)
+
+
 def hazard_ratio_sentences(result: CoxResult, alpha: float = 0.05) -> list[str]:
     """Plain sentences for the terms with p < alpha. "Associated with", never "caused": the data
     are observational."""

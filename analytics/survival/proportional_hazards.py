@@ -53,8 +53,8 @@ def ph_test(result, alpha: float = 0.05) -> PHTestResult:
     rows = []
     for owner, jj in zip(owners, columns):  # one test per covariate (a handful)
         kk = list(range(p)) + [j + p for j in jj]
-        rows.append((owner, _score_statistic(u[kk], imat[np.ix_(kk, kk)]), len(jj)))
-    rows.append(("GLOBAL", _score_statistic(u, imat), p))
+        rows.append((owner, float(u[kk] @ _solve(imat[np.ix_(kk, kk)], u[kk])), len(jj)))
+    rows.append(("GLOBAL", float(u @ _solve(imat, u)), p))
     table = pd.DataFrame(rows, columns=["term", "statistic", "df"])
     table["p"] = stats.chi2.sf(table["statistic"], table["df"])
     residuals = _scaled_schoenfeld(fit, rs, beta, blocks[0], owners, columns)
@@ -62,13 +62,14 @@ def ph_test(result, alpha: float = 0.05) -> PHTestResult:
                         n_left_out=result.n_left_out)
 
 
-def _score_statistic(u: np.ndarray, information: np.ndarray) -> float:
-    """u' I^-1 u; NaN when the information is singular, as when every dropout falls at one time (the
-    time transform is then constant, so a change over time cannot be seen)."""
+def _solve(information: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """information^-1 b; NaN when the information is singular, as when every dropout falls at one time
+    (the time transform is then constant, so a change over time cannot be seen) or there is a single
+    dropout. R's cox.zph stops there ("system is exactly singular")."""
     try:
-        return float(u @ np.linalg.solve(information, u))
+        return np.linalg.solve(information, b)
     except np.linalg.LinAlgError:
-        return np.nan
+        return np.full(np.shape(b), np.nan)
 
 
 def _km_transform(rs: efron.RiskSets) -> np.ndarray:
@@ -114,11 +115,11 @@ def _scaled_schoenfeld(fit, rs, beta, info, owners, columns) -> pd.DataFrame:
     used = used[:, [jj[0] for jj in columns]]
     death_stratum = rs.stratum[rs.death_rows]
     scaled = np.full_like(resid, np.nan)
-    for s in np.unique(death_stratum):  # one solve per stratum; none where the information is singular
+    for s in np.unique(death_stratum):  # one solve per stratum (none where it is singular: left out below)
         k = np.flatnonzero(used[s] > 0)
         mine = death_stratum == s
-        if len(k) and np.linalg.matrix_rank(vmean[np.ix_(k, k)]) == len(k):
-            scaled[np.ix_(mine, k)] = np.linalg.solve(vmean[np.ix_(k, k)], resid[np.ix_(mine, k)].T).T
+        if len(k):
+            scaled[np.ix_(mine, k)] = _solve(vmean[np.ix_(k, k)], resid[np.ix_(mine, k)].T).T
     scaled += np.array([beta[jj[0]] if len(jj) == 1 else 1.0 for jj in columns])
     time = rs.stop[rs.death_rows]
     long = pd.DataFrame({
