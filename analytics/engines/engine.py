@@ -270,14 +270,14 @@ class SparkEngine(Engine):
         if isinstance(source, pd.DataFrame):
             frame = self.spark.createDataFrame(source.assign(**{ROW: range(len(source))}))
         elif isinstance(source, str) and is_table_name(source):
-            frame = self.spark.table(source).withColumn(ROW, F.monotonically_increasing_id())
+            frame = _numbered(self.spark.table(source), [F.spark_partition_id()])
         else:
             remote = is_remote(source)  # read by the cluster: a folder of Parquet files unless it ends in .csv
             files = [source] if remote else source_files(source)
             reader = self.spark.read
             parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
             frame = reader.parquet(*files) if parquet else reader.option("header", True).csv(files)
-            frame = frame.withColumn(ROW, F.monotonically_increasing_id())
+            frame = _numbered(frame, [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")])
         frame.createOrReplaceTempView(table)
         self._tables.add(table)
 
@@ -321,6 +321,29 @@ class SparkEngine(Engine):
             self.spark.catalog.dropTempView(name)
         if self._own:
             self.spark.stop()
+
+
+def _numbered(frame, blocks: list):
+    """`frame` with its rows numbered 1, 2, ... (ROW) as DuckDB numbers a dataset's rows: files in
+    path order, each file's rows in order. Spark's row ids count only within a partition (whose
+    number sits in their high bits), and a partition holds blocks of files packed by size, not in
+    file order; so the rows of each block (`blocks`: file and block start, or the partition of a
+    table) are counted once and each block is placed after the blocks before it."""
+    from urllib.parse import unquote
+
+    from pyspark.sql import functions as F
+
+    keys = [f"_block_{i}" for i in range(len(blocks))]
+    frame = frame.select("*", *(b.alias(k) for b, k in zip(blocks, keys)), F.monotonically_increasing_id().alias("_id"))
+    counted = frame.groupBy(*keys).agg(F.count("*").alias("n"), F.min("_id").alias("first")).collect()
+    if not counted:  # no rows
+        return frame.withColumn(ROW, F.col("_id")).drop(*keys, "_id")
+    counted.sort(key=lambda r: tuple(unquote(v) if isinstance(v, str) else v for v in (r[k] for k in keys)))
+    starts = itertools.accumulate((r["n"] for r in counted), initial=0)
+    bases = frame.sparkSession.createDataFrame([(*(r[k] for k in keys), start + 1 - r["first"])
+                                                for r, start in zip(counted, starts)], [*keys, "_base"])
+    return (frame.join(F.broadcast(bases), keys).withColumn(ROW, F.col("_id") + F.col("_base"))
+            .drop(*keys, "_id", "_base"))
 
 
 def _double(node):

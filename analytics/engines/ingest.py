@@ -5,8 +5,8 @@ The conversions follow analytics/ingest/mapping.py and the checks analytics/inge
 text files are read as text (as the in-memory reader does), an unusable appointment (no client,
 no readable date, an unknown status, a repeat, a date after the export) is left out, an unusable
 value becomes missing. Row numbers in problems are spreadsheet rows (the header is row 1).
-Not checked inside an engine: the direct-identifier scan and the links between the files
-(the in-memory import does both on files that fit in memory).
+The links between the files are checked by analytics.engines.links. Not checked inside an engine:
+the direct-identifier scan (the in-memory import does it on files that fit in memory).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analytics.engines.engine import q
+from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
     CANONICAL_COLUMNS,
@@ -30,13 +31,13 @@ from analytics.ingest.mapping import (
     value_key,
 )
 from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
-from analytics.ingest.readers import NA_VALUES, source_name
-from analytics.ingest.validate import _count, _missing_required, _missing_sources, _scale_name, unknown_values
+from analytics.ingest.load import nothing_to_analyse
+from analytics.ingest.readers import NA_VALUES, no_rows, source_name
+from analytics.ingest.validate import _ROW_WORD, _count, _missing_required, _missing_sources, _scale_name, unknown_values
 from analytics.schema import SCALES, TABLES
 
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
-_ROW_WORD = {"sessions": "appointment", "clients": "client row", "therapists": "therapist row"}
 # stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
 DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz"}
 WHOLE_NUMBERS = {"tinyint", "smallint", "integer", "int", "bigint", "utinyint", "usmallint", "uinteger", "ubigint"}
@@ -73,16 +74,17 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
     suggested = suggest_mapping({t: _as_text(f) for t, f in samples.items()})
     used = suggested if mapping is None else mapping.with_tables(suggested)
     limit = pd.Timestamp(export_date).normalize() if export_date is not None else None
-    result = EngineIngest(used, files=files)
+    result, rows = EngineIngest(used, files=files), {}
     for table in TABLES:
         if table in sources:
-            problems = _Conversion(engine, table, used.table(table), files[table], limit).run()
-            result.problems += problems
+            conversion = _Conversion(engine, table, used.table(table), files[table], limit)
+            result.problems += conversion.run()
+            rows[table] = conversion.n_rows
             if engine.has(table):
                 result.tables.append(table)
+    result.problems += check_links(engine, result)
     if not {"sessions", "clients"} & set(result.tables):
-        result.problems.append(Problem(", ".join(files.values()), None, [], "Neither a sessions table nor a clients "
-                                       "table could be built", "Load a sessions file, a clients file or both.", "error"))
+        result.problems.append(nothing_to_analyse(files, rows))
     return result
 
 
@@ -141,6 +143,7 @@ class _Conversion:
         self.limit_name = (f"the export date {self.limit:%Y-%m-%d}" if export_date is not None
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
+        self.n_rows = 0  # the file's rows, once run
         self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
         self.texts: dict[str, str] = {}  # each raw column's text, computed once per row: sql -> name
         self.parts: dict[str, str] = {}  # per-row values several columns and checks read: sql -> name
@@ -157,7 +160,9 @@ class _Conversion:
                 names[f"{column}_source" if column in names else column] = column
         missing = [c for c in REQUIRED[self.table] if c not in names]
         if missing:
-            return problems + [_missing_required(self.table, c, header, self.file) for c in missing]
+            self.n_rows = int(self.engine.scalar(f"SELECT COUNT(*) FROM raw_{self.table}"))
+            empty = [] if self.n_rows else [no_rows(self.file)]
+            return empty + problems + [_missing_required(self.table, c, header, self.file) for c in missing]
         self.stored = self.engine.types(f"raw_{self.table}", raw_columns)
         converted = {name: self.convert(name, source) for name, source in names.items()}
         converted.update(self.pass_through_numbers(names))
@@ -174,6 +179,9 @@ class _Conversion:
         counts = self.counts(typed, stored)
         problems += self.problems(typed, counts)
         n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"] or 0)
+        self.n_rows = n_all
+        if not n_all:  # no canonical table, as in memory
+            return [no_rows(self.file), *problems]
         left_out = ""
         if n_dropped and once:  # the stored rows carry their flag
             left_out = " WHERE NOT _drop"

@@ -133,7 +133,7 @@ def load_caseload(
                 tables[table] = frame
     problems += check_links(tables, files, {t: used.table(t).columns for t in tables})
     if "sessions" not in tables and "clients" not in tables:
-        problems.append(_nothing_to_analyse(files, raw))
+        problems.append(nothing_to_analyse(files, {t: len(f) for t, f in raw.items()}))
 
     step("Building the caseload")
     caseload = None
@@ -283,15 +283,16 @@ def _resolve_identifiers(table, frame, findings, dropped, hashed, salt, id_sourc
     return frame, problems
 
 
-def _nothing_to_analyse(files: dict, raw: dict) -> Problem:
-    """The blocking problem when neither a sessions nor a clients table is usable, saying why for each."""
+def nothing_to_analyse(files: dict, rows: dict) -> Problem:
+    """The blocking problem when neither a sessions nor a clients table is usable, saying why for
+    each; `rows` holds the number of data rows of each table that could be read."""
     reasons = []
     for table in ("sessions", "clients"):
         if table not in files:
             reasons.append(f"no {table} file was given")
-        elif table not in raw:
+        elif table not in rows:
             reasons.append(f"{files[table]} could not be read")
-        elif len(raw[table]) == 0:
+        elif rows[table] == 0:
             reasons.append(f"{files[table]} has no rows of data")
         else:
             reasons.append(f"{files[table]} has no usable rows")

@@ -97,10 +97,12 @@ def problems_table(problems: list[Problem]) -> pd.DataFrame:
     return table.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
-def quoted(values, limit: int = 10, counts=None) -> str:
+def quoted(values, limit: int = 10, counts=None, total: int | None = None) -> str:
     """'a', 'b' and 3 more: a short list of values (each cut to 40 characters) for a message;
-    with `counts`, each value is followed by how many rows hold it: 'a' (12)."""
+    with `counts`, each value is followed by how many rows hold it: 'a' (12). `total` is how many
+    values there are when `values` holds only the first of them (as an engine sends back)."""
     values = [str(v) if len(str(v)) <= 40 else str(v)[:39] + "…" for v in values]
     suffixes = [f" ({int(n):,})" for n in counts] if counts is not None else [""] * len(values)
     shown = ", ".join(f"'{v}'{n}" for v, n in zip(values[:limit], suffixes))
-    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+    total = len(values) if total is None else total
+    return shown + (f" and {total - limit} more" if total > limit else "")

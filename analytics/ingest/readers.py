@@ -478,9 +478,14 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
                                    "Nothing to do if these are the spreadsheet's sum rows."))
         frame = frame.loc[~totals]
     if len(frame) == 0:
-        problems.append(Problem(name, None, [], "The file has column headers but no rows of data",
-                                "Export the table again with its rows.", "warning"))
+        problems.append(no_rows(name))
     return frame, problems
+
+
+def no_rows(name: str) -> Problem:
+    """The file `name` has its header and nothing below it (said as well by an import in an engine)."""
+    return Problem(name, None, [], "The file has column headers but no rows of data",
+                   "Export the table again with its rows.", "warning")
 
 
 def without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

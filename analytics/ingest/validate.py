@@ -37,7 +37,7 @@ from analytics.ingest.mapping import (
 from analytics.ingest.mapping import (
     given as present,
 )
-from analytics.ingest.problems import Problem, problem_at, quoted
+from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, problem_at, quoted, row_numbers
 from analytics.episodes import r_status_coding
 from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
@@ -297,55 +297,67 @@ class _Checker:
                   leave_out=True)
 
 
+# The checks between tables, the same words in memory and inside an engine
+# (analytics.engines.links): each message is a function of the rows found (n), the distinct ids
+# they hold (k), those ids quoted for the message and the word for a row of the table checked.
+LINKS = {
+    "unknown_client": (
+        lambda n, k, ids, row: f"{_count(n, 'appointment')} of {k:,} client(s) missing from the clients file "
+                               f"({ids}); they are analysed without client details",
+        "Check that both files come from the same export and date range."),
+    "client_without_sessions": (
+        lambda n, k, ids, row: f"{_count(n, 'client')} with no appointment in the sessions file; they count as "
+                               "episodes with no sessions",
+        "Check that the sessions export covers the same period as the clients file."),
+    "unknown_therapist": (
+        lambda n, k, ids, row: f"{_count(n, row)} with a therapist missing from the therapists file ({ids}); "
+                               "their therapist details will be missing",
+        "Add these therapists to the therapists file, or check the ids match."),
+    "several_therapists": (
+        lambda n, k, ids, row: f"{k:,} client(s) were seen by more than one therapist ({ids}); each is assigned "
+                               "to the therapist who held most of their attended sessions (the earliest seen on a "
+                               "tie) unless the clients file names their therapist",
+        "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."),
+}
+LINK_IDS_SHOWN = 5
+
+
+def link_problem(check: str, table: str, file: str, column: str, rows: list[int], n: int, k: int, ids: str) -> Problem:
+    """The problem of a check in LINKS that found `n` rows of `table` (`rows` the first of them as
+    spreadsheet rows) holding `k` distinct ids (`ids` quoted)."""
+    message, fix = LINKS[check]
+    return Problem(file, column, rows[:MAX_LISTED_ROWS], message(n, k, ids, _ROW_WORD[table]), fix,
+                   more=max(0, n - MAX_LISTED_ROWS))
+
+
 def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
                 sources: dict[str, dict[str, str]] | None = None) -> list[Problem]:
-    """Problems between tables: unknown clients or therapists, clients seen by several therapists.
-    `sources` (table -> canonical -> source column) names columns as the files do."""
+    """Problems between tables (LINKS): unknown clients or therapists, clients seen by several
+    therapists. `sources` (table -> canonical -> source column) names columns as the files do."""
     sessions, clients, therapists = (tables.get(t) for t in ("sessions", "clients", "therapists"))
     sources = sources or {}
-
-    def at(table, mask, column, message, fix):
-        source = sources.get(table, {}).get(column, column)
-        return problem_at(tables[table], mask, files[table], source, message, fix)
-
     problems = []
+
+    def found(check, table, column, mask, ids):
+        if mask.any():
+            rows, _ = row_numbers(tables[table].index[mask])
+            problems.append(link_problem(check, table, files[table], sources.get(table, {}).get(column, column), rows,
+                                         int(mask.sum()), len(ids), quoted(ids, LINK_IDS_SHOWN)))
+
     if sessions is not None and clients is not None:
         orphan = ~sessions["client_id"].isin(clients["client_id"].unique()).to_numpy()
-        if orphan.any():
-            ids = sessions["client_id"][orphan].unique()
-            problems.append(at(
-                "sessions", orphan, "client_id",
-                f"{_count(orphan.sum(), 'appointment')} of {len(ids):,} client(s) missing from the clients file "
-                f"({quoted(ids, 5)}); they are analysed without client details",
-                "Check that both files come from the same export and date range."))
+        found("unknown_client", "sessions", "client_id", orphan, sessions["client_id"][orphan].unique())
         lonely = ~clients["client_id"].isin(sessions["client_id"].unique()).to_numpy()
-        if lonely.any():
-            problems.append(at(
-                "clients", lonely, "client_id",
-                f"{_count(lonely.sum(), 'client')} with no appointment in the sessions file; they count as episodes with no sessions",
-                "Check that the sessions export covers the same period as the clients file."))
+        found("client_without_sessions", "clients", "client_id", lonely, [])
     if therapists is not None:
         known = therapists["therapist_id"].unique()
         for name, frame in (("sessions", sessions), ("clients", clients)):
-            if frame is None or "therapist_id" not in frame.columns:
-                continue
-            stray = (frame["therapist_id"].notna() & ~frame["therapist_id"].isin(known)).to_numpy()
-            if stray.any():
-                problems.append(at(
-                    name, stray, "therapist_id",
-                    f"{_count(stray.sum(), _ROW_WORD[name])} name therapists missing from the therapists file "
-                    f"({quoted(frame['therapist_id'][stray].unique(), 5)}); their therapist details will be missing",
-                    "Add these therapists to the therapists file, or check the ids match."))
+            if frame is not None and "therapist_id" in frame.columns:
+                stray = (frame["therapist_id"].notna() & ~frame["therapist_id"].isin(known)).to_numpy()
+                found("unknown_therapist", name, "therapist_id", stray, frame["therapist_id"][stray].unique())
     if sessions is not None and "therapist_id" in sessions.columns:
         shared = _shared_clients(sessions)
-        if len(shared):
-            rows = sessions["client_id"].isin(shared).to_numpy()
-            problems.append(at(
-                "sessions", rows, "therapist_id",
-                f"{len(shared):,} client(s) were seen by more than one therapist ({quoted(shared, 5)}); each is assigned "
-                "to the therapist who held most of their attended sessions (the earliest seen on a tie) "
-                "unless the clients file names their therapist",
-                "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."))
+        found("several_therapists", "sessions", "therapist_id", sessions["client_id"].isin(shared).to_numpy(), shared)
     return problems
 
 

@@ -15,6 +15,7 @@ from analytics.ingest.load import load_caseload
 from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
 from tests.analytics.test_cli import RECIPE, SAMPLE
+from tests.paths import EHR, LINKS
 
 MEMORY_NOTE = "was fitted in memory on the collected episodes: inside an engine it has no natural splines (splines)."
 
@@ -65,3 +66,19 @@ def test_what_the_engine_refuses_is_fitted_in_memory_with_a_note(monkeypatch):
         pd.testing.assert_frame_equal(_table(inside, name), _table(memory, name), check_exact=False, rtol=1e-9)
         model = "Cox model" if name == "cox" else "logistic model"
         assert _warnings(inside, name) == [f"The {model} {MEMORY_NOTE}", *_warnings(memory, name)]
+
+
+@pytest.mark.parametrize("sources, found", [(EHR, "seen by more than one therapist ('C104')"),
+                                            (LINKS, "missing from the clients file ('X01'")], ids=["ehr export", "links"])
+def test_the_engine_report_gives_the_in_memory_warnings(sources, found):
+    """A practice-system export with problems to report (an unreadable date, a repeat, a client seen
+    by two therapists), and files that do not match one another, under the early definition."""
+    recipe = Recipe.from_dict({"dropout_definition": "early"})
+    memory = assemble(load_caseload(sources), recipe, render_figures=False)
+    engine = open_engine("duckdb")
+    try:
+        inside = assemble_in_engine(engine, load_tables(engine, sources), recipe, render_figures=False)
+    finally:
+        engine.close()
+    assert inside.warnings == memory.warnings
+    assert any(found in w for w in memory.warnings)

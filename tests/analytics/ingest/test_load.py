@@ -12,9 +12,8 @@ from analytics.ingest import privacy
 from analytics.ingest.load import SAMPLE_DIR, load_caseload, load_sample
 from analytics.ingest.mapping import Mapping
 from analytics.schema import TABLES
-from tests.paths import FIXTURES
+from tests.paths import EHR, FIXTURES
 
-EHR = {"sessions": FIXTURES / "ehr_appointments.csv", "clients": FIXTURES / "ehr_clients.csv"}
 EXPORT_DATE = "2024-06-30"
 
 
