@@ -133,8 +133,10 @@ def overstatement_figure(cif: CIFResult, time_label: str = "Time", group_by: str
 
 def _top(table: pd.DataFrame, columns: list[str]) -> float:
     """The y axis ends a little above the highest value drawn (at most just above 1)."""
-    highest = np.nanmax(table[columns].to_numpy(dtype=float)) if len(table) else 1.0
-    return float(min(1.02, 1.1 * (highest if np.isfinite(highest) else 1.0) + 0.02))
+    values = table[columns].to_numpy(dtype=float)
+    drawn = values[np.isfinite(values)]  # none: no curve has a value (every estimate hidden or missing)
+    highest = drawn.max() if drawn.size else 1.0
+    return float(min(1.02, 1.1 * highest + 0.02))
 
 
 def number_at_risk(part: pd.DataFrame, ticks) -> np.ndarray:

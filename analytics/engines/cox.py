@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.engines.engine import Engine
+from analytics.engines.engine import Engine, whole
 from analytics.engines.terms import build_design, column, number, quoted, refuse_in_memory_only
 from analytics.schema import EVENT_DROPOUT
 from analytics.survival.cox_results import CoxResult, ModelData, fit_rows
@@ -44,8 +44,8 @@ def fit_cox(engine: Engine, episodes: str, covariates: list[str] | tuple[str, ..
     if missing:
         raise ValueError(f"These columns are not in the episodes table: {', '.join(missing)}.")
     time = f"TRY_CAST({quoted(duration)} AS DOUBLE)"
-    invalid = int(engine.scalar(f"SELECT COUNT(*) FROM {episodes} WHERE {quoted(duration)} IS NOT NULL "
-                                f"AND NOT COALESCE({time} >= 0, FALSE)") or 0)
+    invalid = whole(engine.scalar(f"SELECT COUNT(*) FROM {episodes} WHERE {quoted(duration)} IS NOT NULL "
+                                  f"AND NOT COALESCE({time} >= 0, FALSE)"))
     keep = {"_t": time, "_d": f"CASE WHEN {quoted(event)} = {EVENT_DROPOUT} THEN 1 ELSE 0 END",
             "_e": quoted(event)}
     if cluster:
@@ -93,7 +93,7 @@ class EngineRows:
             + (", COUNT(DISTINCT _c) AS clusters" if clustered else "")
             + ", " + ", ".join([f"MIN({column(j)}) AS lo{j}, MAX({column(j)}) AS hi{j}" for j in columns] or ["0 AS none"])
             + f" FROM {table}").iloc[0]
-        self.n, self.events = int(counts["n"]), int(counts["events"] or 0)
+        self.n, self.events = int(counts["n"]), whole(counts["events"])
         self.n_clusters = int(counts["clusters"]) if clustered and self.n else None
         self.low = np.array([float(counts[f"lo{j}"]) for j in columns]) if self.n else np.zeros(len(columns))
         self.high = np.array([float(counts[f"hi{j}"]) for j in columns]) if self.n else np.zeros(len(columns))

@@ -19,14 +19,19 @@ on that name and `collect` the aggregate.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
 import re
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 
 import pandas as pd
 import sqlglot
+
+from analytics.ingest.readers import TextLayout, text_layout
 
 ENGINES = ("pandas", "duckdb", "spark")
 # A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
@@ -38,7 +43,16 @@ SPARK_LOCAL = {
     "spark.driver.memory": "2g",
     "spark.sql.optimizer.excludedRules": "org.apache.spark.sql.catalyst.optimizer.ConvertToLocalRelation",
 }
+# the in-memory reader's encodings by their Java names, for Spark's CSV reader
+JAVA_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "cp1252": "windows-1252",
+                  "latin-1": "ISO-8859-1"}
 ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
+
+
+def whole(value) -> int:
+    """A count or sum an engine sent back, as an int: 0 where it summed no rows (SQL's NULL, which
+    pandas reads as NaN, and `NaN or 0` is NaN)."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def q(name: str) -> str:
@@ -83,6 +97,7 @@ class Engine(ABC):
 
     def __init__(self):
         self._views = itertools.count()
+        self.layouts: dict[str, TextLayout] = {}  # table -> how its text files are written
 
     @abstractmethod
     def register(self, table: str, source) -> None:
@@ -179,14 +194,18 @@ class DuckDBEngine(Engine):
             self.view(f"SELECT * FROM {q('_frame_' + table)}", table)
         else:
             files = source_files(source)
-            listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+            listed = _sql_list(files)
             if file_format(files) == "parquet":
                 self.view(f"SELECT * EXCLUDE (file_row_number), {self._parquet_rows(files, listed)} AS {ROW} "
                           f"FROM read_parquet({listed}, file_row_number = true)", table)
             else:
-                reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
-                parsed = self.materialize(f"SELECT * FROM {reader}", f"{table}_parsed")  # parsed once
-                self.view(f"SELECT *, rowid + 1 AS {ROW} FROM {q(parsed)}", table)  # rows stored in file order
+                layout = self.layouts[table] = read_layout(files)
+                with _utf8(files, layout.encoding) as readable:
+                    reader = (f"read_csv({_sql_list(readable)}, header = true, all_varchar = true, union_by_name = true, "
+                              f"delim = '{layout.delimiter}', quote = '\"', escape = '\"', skip = {layout.start})")
+                    parsed = self.materialize(f"SELECT * FROM {reader}", f"{table}_parsed")  # parsed once
+                # rows stored in file order; the title rows skipped above the header count, as in memory
+                self.view(f"SELECT *, rowid + 1 + {layout.start} AS {ROW} FROM {q(parsed)}", table)
                 self._parsed.add(table)
         self._tables.add(table)
 
@@ -276,7 +295,18 @@ class SparkEngine(Engine):
             files = [source] if remote else source_files(source)
             reader = self.spark.read
             parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
-            frame = reader.parquet(*files) if parquet else reader.option("header", True).csv(files)
+            if parquet:
+                frame = reader.parquet(*files)
+            else:
+                layout = self.layouts[table] = read_layout(files) if not remote else TextLayout("utf-8", ",", 0)
+                if layout.start:
+                    raise ValueError(f"{files[0]}: {layout.start} row(s) of title or notes stand above the column "
+                                     "names; Spark reads the names from the first row. Remove those rows from the "
+                                     "file, or run with --engine duckdb.")
+                if layout.encoding == "cp1252":  # Spark 4 reads only Unicode and Latin-1 unless told otherwise
+                    self.spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+                frame = (reader.option("header", True).option("sep", layout.delimiter)
+                         .option("encoding", JAVA_ENCODINGS[layout.encoding]).csv(files))
             frame = _numbered(frame, [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")])
         frame.createOrReplaceTempView(table)
         self._tables.add(table)
@@ -321,6 +351,37 @@ class SparkEngine(Engine):
             self.spark.catalog.dropTempView(name)
         if self._own:
             self.spark.stop()
+
+
+def _sql_list(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def read_layout(files: list[str]) -> TextLayout:
+    """The layout of a table's text files (they come from one export: the first file's)."""
+    layout = text_layout(files[0])
+    if layout is None:
+        raise ValueError(f"{files[0]}: not a text table (it holds binary data); export the table as CSV or Parquet.")
+    return layout
+
+
+@contextlib.contextmanager
+def _utf8(files: list[str], encoding: str):
+    """The files as UTF-8, which DuckDB reads: as they are, or each written out as UTF-8 to a
+    temporary file while they are read (a Windows export in cp1252, a UTF-16 one), undecodable
+    bytes replaced as the in-memory reader replaces them."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        yield files
+        return
+    with tempfile.TemporaryDirectory(prefix="alliance-utf8-") as folder:
+        written = []
+        for i, name in enumerate(files):
+            target = os.path.join(folder, f"{i:05d}.csv")
+            with open(name, encoding=encoding, errors="replace", newline="") as source, \
+                    open(target, "w", encoding="utf-8", newline="") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            written.append(target)
+        yield written
 
 
 def _numbered(frame, blocks: list):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import q
+from analytics.engines.engine import q, whole
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -65,16 +65,19 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
     """Register each source (path, glob, list of files, Spark table name) as raw_<table>, map and
     check it inside `engine`, and leave the canonical tables as views named after the table."""
     files = {t: source_name(s if isinstance(s, str) else str(s)) for t, s in sources.items()}
+    read = []  # what reading the files tells the user (title rows skipped), before the checks
     for table, source in sources.items():
         if table not in TABLES:
             raise ValueError(f"'{table}' is not a table of the caseload; use one of: {', '.join(TABLES)}.")
         engine.register(f"raw_{table}", source)
+        if f"raw_{table}" in engine.layouts:
+            read += engine.layouts[f"raw_{table}"].problems(files[table])
     samples = {t: engine.collect(f"SELECT * FROM raw_{t} LIMIT {SAMPLE_ROWS}").drop(columns="_row")
                for t in sources}
     suggested = suggest_mapping({t: _as_text(f) for t, f in samples.items()})
     used = suggested if mapping is None else mapping.with_tables(suggested)
     limit = pd.Timestamp(export_date).normalize() if export_date is not None else None
-    result, rows = EngineIngest(used, files=files), {}
+    result, rows = EngineIngest(used, read, files=files), {}
     for table in TABLES:
         if table in sources:
             conversion = _Conversion(engine, table, used.table(table), files[table], limit)
@@ -178,7 +181,7 @@ class _Conversion:
             f"FROM (SELECT *{parts} FROM {self.source()}))", f"typed_{self.table}")
         counts = self.counts(typed, stored)
         problems += self.problems(typed, counts)
-        n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"] or 0)
+        n_all, n_dropped = int(counts["n_rows"]), whole(counts["n_drop"])
         self.n_rows = n_all
         if not n_all:  # no canonical table, as in memory
             return [no_rows(self.file), *problems]
@@ -387,7 +390,7 @@ class _Conversion:
         read again only for a check that found some."""
         out = []
         for i, (_flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
-            n = int(counts[f"c{i}"] or 0)
+            n = whole(counts[f"c{i}"])
             if not n:
                 continue
             found = self.engine.collect(f"SELECT _row FROM {typed} WHERE _check_{i} ORDER BY _row LIMIT {MAX_LISTED_ROWS}")

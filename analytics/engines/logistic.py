@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.engines.engine import ROW, Engine
+from analytics.engines.engine import ROW, Engine, whole
 from analytics.engines.terms import build_design, column, number, refuse_in_memory_only
 from analytics.models.outcome import (
     EXTREME,
@@ -53,7 +53,7 @@ def fit_logistic(engine: Engine, episodes: str, covariates, reference_levels: di
     if "event" not in columns:
         raise ValueError(NO_EVENT)
     known = f"event IN ({EVENT_DROPOUT}, {EVENT_COMPLETED})"
-    n_unknown = int(engine.scalar(f"SELECT COUNT(*) FROM {episodes} WHERE NOT COALESCE({known}, FALSE)") or 0)
+    n_unknown = whole(engine.scalar(f"SELECT COUNT(*) FROM {episodes} WHERE NOT COALESCE({known}, FALSE)"))
     has_row = ROW in engine.collect(f"SELECT * FROM {episodes} LIMIT 0").columns
     keep = {"_y": f"CASE WHEN event = {EVENT_DROPOUT} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END", "_o": ROW if has_row else "0"}
     design = build_design(engine, engine.view(f"SELECT * FROM {episodes} WHERE {known}"), covariates,
@@ -66,7 +66,7 @@ def fit_logistic(engine: Engine, episodes: str, covariates, reference_levels: di
         + "".join(f", SUM({x[j]} + {number(design.center[j])}) AS one{j}, "
                   f"SUM(_y * ({x[j]} + {number(design.center[j])})) AS drop{j}" for j in binary)
         + f" FROM {design.table}").iloc[0]
-    n, events = int(counts["n"]), int(counts["events"] or 0)
+    n, events = int(counts["n"]), whole(counts["events"])
     epv, notes = events_per_parameter(events, n, p)
     notes = design.warnings + notes
     if 0 < events < n and binary:
@@ -87,8 +87,8 @@ def fit_logistic(engine: Engine, episodes: str, covariates, reference_levels: di
     beta, cov = shift @ beta, shift @ cov @ shift.T
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     risk = _sigmoid(_linear(beta, design.center, p))
-    extreme = int(engine.scalar(f"SELECT SUM(CASE WHEN {risk} < {EXTREME} OR {risk} > 1 - {EXTREME} THEN 1 ELSE 0 END) "
-                                f"FROM {design.table}") or 0)
+    extreme = whole(engine.scalar(f"SELECT SUM(CASE WHEN {risk} < {EXTREME} OR {risk} > 1 - {EXTREME} THEN 1 ELSE 0 END) "
+                                  f"FROM {design.table}"))
     if not converged:
         notes.append(not_converged("The logistic model"))
     terms = [INTERCEPT] + design.terms

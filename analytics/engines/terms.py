@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.engines.engine import Engine
+from analytics.engines.engine import Engine, whole
 from analytics.models.design import categorical_levels, left_out_warning, missing_outcome_warning, usable_terms
 
 
@@ -92,9 +92,9 @@ def build_design(engine: Engine, table: str, covariates: list[str], reference_le
         f"SELECT COUNT(*) AS n, SUM(CASE WHEN {complete} THEN 1 ELSE 0 END) AS used, "
         f"SUM(CASE WHEN {' OR '.join(unusable) or 'FALSE'} THEN 1 ELSE 0 END) AS no_outcome"
         + "".join(f", SUM(CASE WHEN {u} THEN 1 ELSE 0 END) AS o{j}" for j, u in enumerate(unusable)) + f" FROM {table}")
-    n_total, n_used = int(counts.at[0, "n"]), int(counts.at[0, "used"] or 0)
-    n_no_outcome = int(counts.at[0, "no_outcome"] or 0)
-    empty = [name for j, name in enumerate(outcomes or {}) if int(counts.at[0, f"o{j}"] or 0)]
+    n_total, n_used = int(counts.at[0, "n"]), whole(counts.at[0, "used"])
+    n_no_outcome = whole(counts.at[0, "no_outcome"])
+    empty = [name for j, name in enumerate(outcomes or {}) if whole(counts.at[0, f"o{j}"])]
     warnings = [missing_outcome_warning(n_no_outcome, n_total, empty)] if n_no_outcome else []
     if n_total - n_used - n_no_outcome:
         warnings.append(left_out_warning(n_total - n_used - n_no_outcome, n_total))
@@ -153,7 +153,9 @@ def _screen(engine: Engine, raw: str, names: list[str], warnings: list[str]) -> 
         x = column(j)
         parts += [f"AVG({x}) AS m{j}", f"MIN({x}) AS lo{j}", f"MAX({x}) AS hi{j}",
                   f"SUM(CASE WHEN ROUND({x}, 9) IN (0, 1) THEN 0 ELSE 1 END) AS other{j}"]
-    first = engine.collect(f"SELECT {', '.join(parts)} FROM {raw}").iloc[0]
+    first = engine.collect(f"SELECT COUNT(*) AS n, {', '.join(parts)} FROM {raw}").iloc[0]
+    if not first["n"]:  # no episode to fit: every term kept, as in memory, and the model says why
+        return np.zeros(p), list(range(p)), []
     center = np.array([float(first[f"m{j}"]) for j in range(p)])
     constant = np.array([first[f"lo{j}"] == first[f"hi{j}"] for j in range(p)])
     markers = [j for j in range(p) if int(first[f"other{j}"]) == 0]

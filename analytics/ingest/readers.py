@@ -347,6 +347,31 @@ def _sorted_categorical(column) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
+@dataclass(frozen=True)
+class TextLayout:
+    """How a text table is written, as this reader finds it: the encoding, the delimiter and the
+    row holding the column names (`start` title or note rows above it)."""
+
+    encoding: str
+    delimiter: str
+    start: int
+
+    def problems(self, name: str) -> list[Problem]:
+        """What reading by this layout tells the user (the rows skipped above the header)."""
+        return [_title_skipped(name, self.start)] if self.start else []
+
+
+def text_layout(path: str) -> TextLayout | None:
+    """The layout of the text table at `path` from its first bytes (None when it is not text), so
+    an engine reads the file as the in-memory import does."""
+    with open(path, "rb") as handle:
+        decoded = _decode_head(handle.read(HEAD_BYTES))
+    if decoded is None:
+        return None
+    delimiter, _, start = _sniff(decoded[1], Path(path).suffix.lower())
+    return TextLayout(decoded[0], delimiter, start)
+
+
 def _title_skipped(name: str, start: int) -> Problem:
     return Problem(name, None, list(range(1, start + 1)),
                    f"The first {start} row(s) above the column names (a report title or notes) were skipped; "

@@ -53,6 +53,11 @@ def restricted_mean(episodes: pd.DataFrame, tau: float | None = None, group: str
     frame, labels, warnings, total = _prepare(episodes, group, entry, weights)
     if tau is None:
         tau = default_tau(episodes, group)
+    if frame.empty:  # no episode to integrate over: an empty table, and the curves' warnings say why
+        result = RMSTResult(pd.DataFrame(columns=RMST_COLUMNS), pd.DataFrame(columns=CONTRAST_COLUMNS), float(tau),
+                            warnings=warnings, n_used=0, n_left_out=total)
+        result.takeaway = rmst_sentence(result, group, time_scale)
+        return result
     if not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"The horizon rmst_tau must be a positive number of {time_scale}, not {tau!r}.")
     km = _km_table(_counts(frame))

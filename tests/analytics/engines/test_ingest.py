@@ -16,7 +16,7 @@ from analytics.ingest.readers import NA_VALUES
 from analytics.ingest.load import load_caseload
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes
-from tests.paths import EHR, LINKS, ROOT
+from tests.paths import EHR, FIXTURES, LINKS, ROOT
 
 SAMPLE = {t: str(ROOT / "sample_data" / f"{t}.csv") for t in ("sessions", "clients", "therapists")}
 
@@ -70,6 +70,34 @@ def test_a_file_without_a_required_column_is_an_error_naming_the_columns(tmp_pat
     assert not found.ready
     assert found.problems[0].blocking
     assert "needs a client_id column" in found.problems[0].message
+
+
+EU = {"sessions": str(FIXTURES / "eu_appointments_cp1252.csv")}  # cp1252, semicolons, decimal commas
+
+
+def _with_title(folder) -> dict[str, str]:
+    """The sample's first appointments under two rows of report title, tab-separated."""
+    path = folder / "sessions.tsv"
+    rows = pd.read_csv(SAMPLE["sessions"], dtype=str).head(40)
+    rows.loc[3, "srs"] = "55"  # off its scale: a problem whose row number counts the title rows
+    path.write_text("Caseload report\tprinted 2024-06-01\n\n" + rows.to_csv(sep="\t", index=False))
+    return {"sessions": str(path)}
+
+
+@pytest.mark.parametrize("layout", ["cp1252", "title rows"])
+def test_a_text_file_is_read_as_the_in_memory_reader_reads_it(tmp_path, layout):
+    """The encoding, delimiter and title rows the in-memory reader finds: a Windows export in cp1252
+    with semicolons, and a tab-separated report with two rows above the column names."""
+    sources = EU if layout == "cp1252" else _with_title(tmp_path)
+    expected = load_caseload(sources)
+    engine = open_engine("duckdb")
+    found = load_tables(engine, sources)
+    assert found.problems == expected.problems
+    assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
+    if layout == "cp1252":
+        assert set(engine.collect("sessions")["Site"]) == {"Genève", "Zürich"}
+    else:
+        assert found.problems[0].rows == [1, 2] and found.problems[1].rows == [7]
 
 
 @pytest.mark.parametrize("header", ["client_id,date,status", "who,when"])

@@ -14,6 +14,7 @@ from analytics.engines.ingest import load_tables
 from analytics.ingest.load import load_caseload
 from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
+from tests.analytics.engines.compare import assert_same_table
 from tests.analytics.test_cli import RECIPE, SAMPLE
 from tests.paths import EHR, LINKS
 
@@ -68,12 +69,19 @@ def test_what_the_engine_refuses_is_fitted_in_memory_with_a_note(monkeypatch):
         assert _warnings(inside, name) == [f"The {model} {MEMORY_NOTE}", *_warnings(memory, name)]
 
 
-@pytest.mark.parametrize("sources, found", [(EHR, "seen by more than one therapist ('C104')"),
-                                            (LINKS, "missing from the clients file ('X01'")], ids=["ehr export", "links"])
-def test_the_engine_report_gives_the_in_memory_warnings(sources, found):
+CLIENTS_ONLY = {t: str(p) for t, p in SAMPLE.items() if t != "sessions"}
+
+
+@pytest.mark.parametrize("sources, settings, found", [
+    (EHR, {"dropout_definition": "early"}, "seen by more than one therapist ('C104')"),
+    (LINKS, {"dropout_definition": "early"}, "missing from the clients file ('X01'"),
+    (CLIENTS_ONLY, {**RECIPE, "dropout_definition": "therapist_judged"}, "There are no dropouts among the 0 episodes"),
+], ids=["ehr export", "links", "clients without durations"])
+def test_the_engine_report_gives_the_in_memory_warnings_and_tables(sources, settings, found):
     """A practice-system export with problems to report (an unreadable date, a repeat, a client seen
-    by two therapists), and files that do not match one another, under the early definition."""
-    recipe = Recipe.from_dict({"dropout_definition": "early"})
+    by two therapists), files that do not match one another, and a clients file without durations
+    (no episode a model can use)."""
+    recipe = Recipe.from_dict(settings)
     memory = assemble(load_caseload(sources), recipe, render_figures=False)
     engine = open_engine("duckdb")
     try:
@@ -82,3 +90,7 @@ def test_the_engine_report_gives_the_in_memory_warnings(sources, found):
         engine.close()
     assert inside.warnings == memory.warnings
     assert any(found in w for w in memory.warnings)
+    tables = sorted(name for name in memory.files if name.startswith("tables/"))
+    assert tables == sorted(name for name in inside.files if name.startswith("tables/"))
+    for name in tables:
+        assert_same_table(inside.files[name], memory.files[name])

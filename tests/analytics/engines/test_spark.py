@@ -18,6 +18,7 @@ from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes, assert_same_table, collected
+from tests.analytics.engines.test_ingest import EU
 from tests.paths import LINKS
 
 RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_privacy"],
@@ -91,6 +92,19 @@ def test_spark_numbers_a_datasets_rows_as_one_file(spark, tmp_path, fmt):
     expected = load_caseload({"sessions": str(tmp_path / f"sessions.{fmt}")}).problems
     found = load_tables(spark, {"sessions": str(tmp_path / "parts" / f"*.{fmt}")}).problems
     assert [p.rows for p in found] == [p.rows for p in expected] == [[6], [len(sessions)]]
+
+
+def test_spark_reads_a_windows_export_as_in_memory_and_refuses_title_rows(spark, tmp_path):
+    """cp1252 with semicolons is read in the reader's encoding and delimiter; rows of title above
+    the column names, which Spark cannot skip, stop the import with what to do."""
+    expected = load_caseload(EU)
+    found = load_tables(spark, EU)
+    assert found.problems == expected.problems
+    assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
+    titled = tmp_path / "sessions.csv"
+    titled.write_text("Caseload report\n\nclient_id,date,status\nC1,2024-01-02,attended\n")
+    with pytest.raises(ValueError, match="2 row\\(s\\) of title or notes stand above the column names"):
+        load_tables(spark, {"sessions": str(titled)})
 
 
 def test_spark_episodes_equal_the_in_memory_episodes(spark, files):

@@ -58,3 +58,13 @@ def test_a_horizon_beyond_follow_up_is_flagged_and_a_bad_one_refused():
     assert any("carried on flat" in w for w in result.warnings)
     with pytest.raises(ValueError, match="rmst_tau"):
         restricted_mean(episodes, -1)
+
+
+def test_no_episode_with_a_duration_gives_an_empty_table_and_says_why():
+    """A clients file without durations: nothing to integrate, said as the curves say it, instead
+    of refusing a horizon the user never chose."""
+    episodes = pd.read_csv(REFERENCE / "survival_small.csv").assign(duration=np.nan)
+    result = restricted_mean(episodes, None, "g")
+    assert result.table.empty and result.contrasts.empty and result.n_used == 0
+    assert result.n_left_out == len(episodes)
+    assert "There are no episodes to analyse in the current selection." in result.warnings
