@@ -64,6 +64,10 @@ class EngineIngest:
 def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_date=None) -> EngineIngest:
     """Register each source (path, glob, list of files, Spark table name) as raw_<table>, map and
     check it inside `engine`, and leave the canonical tables as views named after the table."""
+    held = [t for t in TABLES if engine.has(t)]
+    if held:  # an earlier import's tables would mix with this one's (a table this import lacks, or fails to build)
+        raise ValueError(f"This engine already holds an import ({', '.join(held)}); open a new engine for each "
+                         "import (analytics.engines.open_engine).")
     files = {t: source_name(s if isinstance(s, str) else str(s)) for t, s in sources.items()}
     read = []  # what reading the files tells the user (title rows skipped), before the checks
     for table, source in sources.items():

@@ -100,6 +100,15 @@ def test_a_text_file_is_read_as_the_in_memory_reader_reads_it(tmp_path, layout):
         assert found.problems[0].rows == [1, 2] and found.problems[1].rows == [7]
 
 
+def test_an_engine_holds_one_import():
+    """A second import into the same engine would read the first one's therapists (this one has
+    none): it is refused with what to do."""
+    engine = open_engine("duckdb")
+    load_tables(engine, SAMPLE)
+    with pytest.raises(ValueError, match=r"already holds an import \(sessions, clients, therapists\); open a new engine"):
+        load_tables(engine, EHR)
+
+
 @pytest.mark.parametrize("header", ["client_id,date,status", "who,when"])
 def test_a_file_with_no_rows_stops_the_engine_import_as_in_memory(tmp_path, header):
     path = tmp_path / "sessions.csv"

@@ -36,13 +36,22 @@ def _spark_or_reason() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def spark():
+def session():
+    """One local Spark session for the module (starting one takes seconds)."""
     reason = _spark_or_reason()
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Spark tests cannot run under CI: {reason}.")
         pytest.skip(reason)
     engine = open_engine("spark", master="local[2]")
+    yield engine.spark
+    engine.close()
+
+
+@pytest.fixture
+def spark(session):
+    """An engine per test on the shared session (an engine holds one import)."""
+    engine = open_engine("spark", session=session)
     yield engine
     engine.close()
 
@@ -104,7 +113,7 @@ def test_spark_reads_a_windows_export_as_in_memory_and_refuses_title_rows(spark,
     titled = tmp_path / "sessions.csv"
     titled.write_text("Caseload report\n\nclient_id,date,status\nC1,2024-01-02,attended\n")
     with pytest.raises(ValueError, match="2 row\\(s\\) of title or notes stand above the column names"):
-        load_tables(spark, {"sessions": str(titled)})
+        load_tables(open_engine("spark", session=spark.spark), {"sessions": str(titled)})
 
 
 def test_spark_episodes_equal_the_in_memory_episodes(spark, files):
