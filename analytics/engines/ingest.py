@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import q, whole
+from analytics.engines.engine import q
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -185,7 +185,7 @@ class _Conversion:
             f"FROM (SELECT *{parts} FROM {self.source()}))", f"typed_{self.table}")
         counts = self.counts(typed, stored)
         problems += self.problems(typed, counts)
-        n_all, n_dropped = int(counts["n_rows"]), whole(counts["n_drop"])
+        n_all, n_dropped = int(counts["n_rows"]), int(counts["n_drop"])
         self.n_rows = n_all
         if not n_all:  # no canonical table, as in memory
             return [no_rows(self.file), *problems]
@@ -394,7 +394,7 @@ class _Conversion:
         read again only for a check that found some."""
         out = []
         for i, (_flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
-            n = whole(counts[f"c{i}"])
+            n = int(counts[f"c{i}"])
             if not n:
                 continue
             found = self.engine.collect(f"SELECT _row FROM {typed} WHERE _check_{i} ORDER BY _row LIMIT {MAX_LISTED_ROWS}")

@@ -37,7 +37,7 @@ from analytics.ingest.mapping import (
 from analytics.ingest.mapping import (
     given as present,
 )
-from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, problem_at, quoted, row_numbers
+from analytics.ingest.problems import Problem, problem_at, quoted, row_numbers
 from analytics.episodes import r_status_coding
 from analytics.outcomes import MEASURES
 from analytics.schema import SCALES
@@ -324,10 +324,9 @@ LINK_IDS_SHOWN = 5
 
 def link_problem(check: str, table: str, file: str, column: str, rows: list[int], n: int, k: int, ids: str) -> Problem:
     """The problem of a check in LINKS that found `n` rows of `table` (`rows` the first of them as
-    spreadsheet rows) holding `k` distinct ids (`ids` quoted)."""
+    spreadsheet rows, at most MAX_LISTED_ROWS) holding `k` distinct ids (`ids` quoted)."""
     message, fix = LINKS[check]
-    return Problem(file, column, rows[:MAX_LISTED_ROWS], message(n, k, ids, _ROW_WORD[table]), fix,
-                   more=max(0, n - MAX_LISTED_ROWS))
+    return Problem(file, column, rows, message(n, k, ids, _ROW_WORD[table]), fix, more=n - len(rows))
 
 
 def check_links(tables: dict[str, pd.DataFrame], files: dict[str, str],
