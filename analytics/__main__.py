@@ -24,6 +24,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
 ID_COLUMNS = ("client_id", "therapist_id")
+MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|[KMGT])\s*", re.IGNORECASE)  # units DuckDB accepts
 
 
 class CliError(Exception):
@@ -184,7 +186,7 @@ def _in_engine(args, step):
     sources, recipe = _sources(args), _recipe(args.config)
     mapping, export_date = _mapping(args, recipe), _export_date(args.export_date)
     if args.engine == "duckdb":
-        options = {"memory_limit": args.memory_limit}
+        options = {"memory_limit": _memory_limit(args.memory_limit)}
     else:
         options = {"master": None if args.spark_master == "active" else args.spark_master}
     step(f"Reading, mapping and checking the files in {args.engine}")
@@ -196,6 +198,14 @@ def _in_engine(args, step):
         facts = CaseloadFacts.read(engine, recipe.episodes, ingest.export_date)
         recipe, chosen = _fitting_definition(recipe, facts.definitions(), args.config)
         return assemble_in_engine(engine, ingest, recipe, render_figures=not args.no_figures, progress=step), chosen
+    except Exception as exc:
+        import duckdb
+
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise CliError(f"DuckDB needed more memory than --memory-limit {args.memory_limit} allows ({_one_line(exc)}); "
+                           "give it more, e.g. --memory-limit 4GB, or leave the option out to let it use 80% of "
+                           "this machine's memory.") from None
+        raise
     finally:
         engine.close()
 
@@ -363,6 +373,14 @@ def _export_date(text):
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise CliError(f"--export-date {text}: write the date as YYYY-MM-DD, e.g. --export-date 2025-06-30.") from None
+
+
+def _memory_limit(text):
+    """The --memory-limit size as DuckDB reads it (a number and a unit: 8GB, 512MB, 4GiB), checked
+    here so a typo is not reported as DuckDB's parser error."""
+    if text is None or MEMORY_SIZE.fullmatch(text):
+        return text
+    raise CliError(f"--memory-limit {text}: write a size as a number and a unit, e.g. --memory-limit 8GB or 512MB.")
 
 
 def _salt(args) -> str:

@@ -81,3 +81,17 @@ def test_without_a_named_definition_the_engine_picks_the_first_the_data_support(
                                            "'unilateral' was used (name one with dropout_definition in --config).")
     assert_same_table((tmp_path / "duckdb" / "tables" / "episodes.csv").read_bytes(),
                       (tmp_path / "pandas" / "tables" / "episodes.csv").read_bytes())
+
+
+@pytest.mark.parametrize("limit, says", [
+    ("lots", "--memory-limit lots: write a size as a number and a unit"),
+    ("80%", "--memory-limit 80%: write a size"),
+    ("10MB", "DuckDB needed more memory than --memory-limit 10MB allows"),
+])
+def test_a_memory_limit_duckdb_cannot_use_is_one_line_saying_what_to_give(tmp_path, limit, says):
+    """A size DuckDB cannot read, and one too small for the sample, each stop with what to give
+    instead, not DuckDB's parser or out-of-memory exception."""
+    line = one_line_error(run_cli("report", "--engine", "duckdb", "--memory-limit", limit, *sample_args(),
+                                  "--out", tmp_path / "o", "--no-figures"))
+    assert line.startswith(f"error: {says}")
+    assert "Exception" not in line and "e.g. --memory-limit" in line
