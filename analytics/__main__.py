@@ -138,6 +138,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args) -> str:
     """Load, check, analyse and write (in memory or inside an engine); returns the summary line."""
+    _writable_folder(Path(args.out), "report")  # before the run, not after it
     stages = 3 if args.engine == "pandas" else 4
     with tqdm(total=stages, unit="stage", file=sys.stderr, leave=False, disable=None,  # None: off unless a terminal
               bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})") as bar:
@@ -153,7 +154,11 @@ def run_report(args) -> str:
         bundle, chosen = (_in_memory if args.engine == "pandas" else _in_engine)(args, step)
     from analytics.output.report import write_bundle
 
-    write_bundle(bundle, args.out)
+    try:
+        write_bundle(bundle, args.out)
+    except OSError as error:
+        raise CliError(f"--out {args.out}: the report could not be written ({error.strerror or error}); give a "
+                       "folder you can write to.") from None
     return (f"Wrote {len(bundle.files)} files to {args.out} ({len(bundle.warnings)} warnings, listed in report.html)."
             + chosen)
 
@@ -253,6 +258,10 @@ def run_map(args) -> str:
 
 def run_summary(args) -> str:
     """Load, check, compose the meeting summary and print it to PDF; returns the line printed."""
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"{out}: is a folder; give --out the name of the PDF file to write, e.g. {out / 'summary.pdf'}.")
+    _writable_folder(out.parent, out.name)  # before the run, not after it
     recipe, result, chosen = _checked(args)
     from analytics.output.export import RendererUnavailable
     from analytics.output.summary import meeting_summary, summary_pdf
@@ -261,11 +270,12 @@ def run_summary(args) -> str:
         data = summary_pdf(meeting_summary(result.caseload, recipe), args.paper)
     except RendererUnavailable as exc:
         raise CliError(str(exc)) from None
-    out = Path(args.out)
-    if out.is_dir():
-        raise CliError(f"{out}: is a folder; give --out the name of the PDF file to write, e.g. {out / 'summary.pdf'}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as error:
+        raise CliError(f"--out {out}: the PDF could not be written ({error.strerror or error}); give a path you can "
+                       "write to.") from None
     return f"Wrote the meeting summary to {out} ({PAPERS[args.paper]} paper)." + chosen
 
 
@@ -373,6 +383,19 @@ def _export_date(text):
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise CliError(f"--export-date {text}: write the date as YYYY-MM-DD, e.g. --export-date 2025-06-30.") from None
+
+
+def _writable_folder(folder: Path, example: str) -> None:
+    """Say in one line, before the run, when --out cannot be written: `folder`, or the nearest
+    folder above it that exists (made only when the run writes, so a refused run leaves none), is
+    a file or not writable; `example` names an --out that would do."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise CliError(f"--out: {existing} is a file, not a folder; give another place, e.g. --out "
+                       f"{existing.parent / example}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CliError(f"--out: {folder} cannot be written: {existing} is not a folder you can write to; choose "
+                       "another place.")
 
 
 def _memory_limit(text):

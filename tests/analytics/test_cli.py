@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -233,6 +234,23 @@ def test_unreadable_file(tmp_path):
     path = tmp_path / "clients.csv"
     path.write_bytes(b"\x00\x01\x02\xff\xfe garbage")
     one_line_error(run_cli("report", "--clients", path, "--out", tmp_path / "o"))
+
+
+@pytest.mark.parametrize("command", ["report", "summary"])
+def test_an_out_that_cannot_be_written_is_one_line(tmp_path, command):
+    """--out under a file is said before the run; a folder that cannot be made is said when the
+    report is written: a line naming it, not NotADirectoryError or FileNotFoundError."""
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("")
+    out = a_file / "summary.pdf" if command == "summary" else a_file
+    line = one_line_error(run_cli(command, *sample_args(), "--out", out))
+    assert line == f"error: --out: {a_file} is a file, not a folder; give another place, e.g. --out " + (
+        f"{tmp_path / 'summary.pdf'}." if command == "summary" else f"{tmp_path / 'report'}.")
+    nowhere = Path("/proc/alliance-lens") / ("summary.pdf" if command == "summary" else "out")
+    line = one_line_error(run_cli(command, *sample_args(), "--out", nowhere, *(["--no-figures"] if command == "report" else [])))
+    assert line == (f"error: --out {nowhere}: the " + ("PDF" if command == "summary" else "report") +
+                    " could not be written (No such file or directory); give " +
+                    ("a path" if command == "summary" else "a folder") + " you can write to.")
 
 
 def test_usage_error_is_one_line(tmp_path):
