@@ -27,11 +27,12 @@ import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlglot
 
-from analytics.ingest.readers import TextLayout, text_layout
+from analytics.ingest.readers import TextLayout, column_names, file_has_quote, text_layout
 
 ENGINES = ("pandas", "duckdb", "spark")
 # A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
@@ -47,6 +48,8 @@ SPARK_LOCAL = {
 JAVA_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "cp1252": "windows-1252",
                   "latin-1": "ISO-8859-1"}
 ROW = "_row"  # the row's place in its file: ties on a date keep the file's order, as in pandas
+# Spark: the fields after the header's last, filled only in a row with too many fields (Spark drops any after them)
+SURPLUS = tuple(f"_surplus_{i}" for i in range(8))
 
 
 def whole(value) -> int:
@@ -86,18 +89,25 @@ def source_files(source) -> list[str]:
 def file_format(files: list[str]) -> str:
     kinds = {"parquet" if f.lower().endswith((".parquet", ".pq")) else "csv" for f in files}
     if len(kinds) > 1:
-        raise ValueError(f"{files[0]}: one table's files must all be CSV or all Parquet.")
+        raise Unreadable(files[0], "the files given for one table are of two kinds (CSV and Parquet)",
+                         "Give one table's files all as CSV or all as Parquet.")
     return kinds.pop()
 
 
 class Engine(ABC):
     """Named tables and SQL on them; subclasses say how to read, run and collect."""
 
-    name = ""
+    name = label = ""  # as --engine names it; as a sentence does
 
     def __init__(self):
         self._views = itertools.count()
         self.layouts: dict[str, TextLayout] = {}  # table -> how its text files are written
+        self.rejected: dict[str, list[Rejected]] = {}  # table -> lines of its text files read as no row
+
+    @property
+    @abstractmethod
+    def read_errors(self) -> tuple[type[Exception], ...]:
+        """What the engine raises for a file it cannot read (damaged, cut short, not a table)."""
 
     @abstractmethod
     def register(self, table: str, source) -> None:
@@ -170,7 +180,7 @@ class Engine(ABC):
 class DuckDBEngine(Engine):
     """Embedded DuckDB: larger-than-memory inputs spill to `temp_directory` under `memory_limit`."""
 
-    name = "duckdb"
+    name, label = "duckdb", "DuckDB"
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None):
         import duckdb
@@ -201,13 +211,46 @@ class DuckDBEngine(Engine):
             else:
                 layout = self.layouts[table] = read_layout(files)
                 with _utf8(files, layout.encoding) as readable:
-                    reader = (f"read_csv({_sql_list(readable)}, header = true, all_varchar = true, union_by_name = true, "
-                              f"delim = '{layout.delimiter}', quote = '\"', escape = '\"', skip = {layout.start})")
-                    parsed = self.materialize(f"SELECT * FROM {reader}", f"{table}_parsed")  # parsed once
+                    parsed = self.materialize(self._text_read(table, files, readable, layout), f"{table}_parsed")
+                    self.rejected[table] = self._rejected(table, dict(zip(readable, files)))
                 # rows stored in file order; the title rows skipped above the header count, as in memory
                 self.view(f"SELECT *, rowid + 1 + {layout.start} AS {ROW} FROM {q(parsed)}", table)
                 self._parsed.add(table)
         self._tables.add(table)
+
+    @property
+    def read_errors(self) -> tuple[type[Exception], ...]:
+        import duckdb
+
+        return (duckdb.Error,)
+
+    @staticmethod
+    def _text_read(table: str, files: list[str], readable: list[str], layout: TextLayout) -> str:
+        """The query reading text files (`readable`: the UTF-8 copies of `files`) as the in-memory
+        reader reads them: every column as text under the names it gives them, a line with too many
+        fields set aside in a rejects table (pandas skips it and says so), one with too few padded
+        with missing values. DuckDB pads only in a file without quotes (padding where a quoted value
+        may span lines needs one thread, which lets an unclosed quote swallow the rest of the file
+        unreported); in one with quotes such a line is set aside too. Files with the same columns
+        are read together; files with other columns are put beside them by name."""
+        reads = []
+        for names, run in itertools.groupby(zip(files, readable), key=lambda pair: _column_names(pair[0], layout)):
+            run = list(run)
+            columns = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
+            pad = not any(file_has_quote(original) for original, _ in run)
+            reads.append(
+                f"SELECT * FROM read_csv({_sql_list([copy for _, copy in run])}, header = true, auto_detect = false, "
+                f"columns = {{{columns}}}, delim = '{layout.delimiter}', quote = '\"', escape = '\"', "
+                f"skip = {layout.start}, null_padding = {str(pad).lower()}, "
+                f"store_rejects = true, rejects_table = '{table}_rejects', rejects_scan = '{table}_scans')")
+        return " UNION ALL BY NAME ".join(reads)
+
+    def _rejected(self, table: str, originals: dict[str, str]) -> list[Rejected]:
+        """The lines DuckDB read as no row, by file and reason: how many and the first."""
+        found = self.con.execute(
+            f"SELECT s.file_path, e.error_type, COUNT(*), MIN(e.line) FROM {table}_rejects e "
+            f"JOIN {table}_scans s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 4").fetchall()
+        return [Rejected(originals.get(path, path), kind, n, int(line)) for path, kind, n, line in found]
 
     def _parquet_rows(self, files: list[str], listed: str) -> str:
         """The row's place among all the files (1, 2, ... in file order, as a numbering of the rows
@@ -264,7 +307,7 @@ class SparkEngine(Engine):
     """A Spark session: `master` is "local[2]" on one machine, a cluster URL (spark.master), or
     None to use the active session (e.g. a Databricks notebook or Databricks Connect)."""
 
-    name = "spark"
+    name, label = "spark", "Spark"
 
     def __init__(self, master: str | None = "local[2]", session=None, config: dict | None = None):
         super().__init__()
@@ -283,6 +326,13 @@ class SparkEngine(Engine):
         self.spark = session
         self._tables: set[str] = set()
 
+    @property
+    def read_errors(self) -> tuple[type[Exception], ...]:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        return (PySparkException, Py4JJavaError)
+
     def register(self, table: str, source) -> None:
         from pyspark.sql import functions as F
 
@@ -300,11 +350,14 @@ class SparkEngine(Engine):
             else:
                 layout = self.layouts[table] = read_layout(files) if not remote else TextLayout("utf-8", ",", 0)
                 if layout.start:
-                    raise ValueError(f"{files[0]}: {layout.start} row(s) of title or notes stand above the column "
-                                     "names; Spark reads the names from the first row. Remove those rows from the "
-                                     "file, or run with --engine duckdb.")
+                    raise Unreadable(files[0], f"{layout.start} row(s) of title or notes stand above the column "
+                                     "names, and Spark reads the names from the first row",
+                                     "Remove those rows from the file, or run with --engine duckdb.")
                 if layout.encoding == "cp1252":  # Spark 4 reads only Unicode and Latin-1 unless told otherwise
                     self.spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+                if not remote:  # a quoted value may span lines only in a file holding a quote (one task per file)
+                    reader = (reader.schema(_text_schema(_column_names(files[0], layout)))
+                              .option("multiLine", any(file_has_quote(f) for f in files)))
                 frame = (reader.option("header", True).option("sep", layout.delimiter)
                          .option("encoding", JAVA_ENCODINGS[layout.encoding]).csv(files))
             frame = _numbered(frame, [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")])
@@ -353,6 +406,34 @@ class SparkEngine(Engine):
             self.spark.stop()
 
 
+class Unreadable(Exception):
+    """A file an engine cannot read as a table: which file, why and what to do (the import
+    reports it as the in-memory reader does)."""
+
+    def __init__(self, file: str, why: str, fix: str):
+        super().__init__(f"{file}: {why}. {fix}")
+        self.file, self.why, self.fix = file, why, fix
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Lines of a text file the engine's reader read as no row: the file, DuckDB's reason (TOO
+    MANY COLUMNS, UNQUOTED VALUE, ...), how many lines and the first one's number."""
+
+    file: str
+    kind: str
+    n: int
+    line: int
+
+
+def _column_names(path: str, layout: TextLayout) -> tuple[str, ...]:
+    try:
+        return tuple(column_names(path, layout))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise Unreadable(path, f"its text could not be parsed ({str(error).strip()[:120]})",
+                         "Export the table again as CSV.") from None
+
+
 def _sql_list(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
@@ -361,7 +442,7 @@ def read_layout(files: list[str]) -> TextLayout:
     """The layout of a table's text files (they come from one export: the first file's)."""
     layout = text_layout(files[0])
     if layout is None:
-        raise ValueError(f"{files[0]}: not a text table (it holds binary data); export the table as CSV or Parquet.")
+        raise Unreadable(files[0], "it is not a text table (it holds binary data)", "Export the table as CSV or Parquet.")
     return layout
 
 
@@ -396,7 +477,15 @@ def _numbered(frame, blocks: list):
 
     keys = [f"_block_{i}" for i in range(len(blocks))]
     frame = frame.select("*", *(b.alias(k) for b, k in zip(blocks, keys)), F.monotonically_increasing_id().alias("_id"))
-    counted = frame.groupBy(*keys).agg(F.count("*").alias("n"), F.min("_id").alias("first")).collect()
+    extra = [F.col(c) for c in SURPLUS if c in frame.columns]
+    surplus = [F.count(F.coalesce(*extra)).alias("surplus")] if extra else [F.lit(0).alias("surplus")]
+    counted = frame.groupBy(*keys).agg(F.count("*").alias("n"), F.min("_id").alias("first"), *surplus).collect()
+    ragged = [r for r in counted if r["surplus"]]
+    if ragged:  # counted in the numbering's own pass
+        raise Unreadable(unquote(str(ragged[0][keys[0]])), f"{sum(r['surplus'] for r in ragged):,} row(s) have more "
+                         "fields than the header, and Spark cannot skip them as the in-memory import does",
+                         "Remove the stray delimiters from those rows, or run with --engine duckdb.")
+    frame = frame.drop(*SURPLUS)
     if not counted:  # no rows
         return frame.withColumn(ROW, F.col("_id")).drop(*keys, "_id")
     counted.sort(key=lambda r: tuple(unquote(v) if isinstance(v, str) else v for v in (r[k] for k in keys)))
@@ -405,6 +494,14 @@ def _numbered(frame, blocks: list):
                                                 for r, start in zip(counted, starts)], [*keys, "_base"])
     return (frame.join(F.broadcast(bases), keys).withColumn(ROW, F.col("_id") + F.col("_base"))
             .drop(*keys, "_id", "_base"))
+
+
+def _text_schema(names: tuple[str, ...]):
+    """Every column as text under the in-memory import's names, and the SURPLUS fields only a row
+    with more fields than the header fills (one with a value only beyond them is not found)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType([StructField(n, StringType()) for n in (*names, *SURPLUS)])
 
 
 def _double(node):

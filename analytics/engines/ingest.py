@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import q
+from analytics.engines.engine import Rejected, Unreadable, q
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -32,7 +32,7 @@ from analytics.ingest.mapping import (
 )
 from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
 from analytics.ingest.load import nothing_to_analyse
-from analytics.ingest.readers import NA_VALUES, no_rows, source_name
+from analytics.ingest.readers import NA_VALUES, extra_fields_skipped, lines_left_out, no_rows, source_name, unreadable
 from analytics.ingest.validate import _ROW_WORD, _count, _missing_required, _missing_sources, _scale_name, unknown_values
 from analytics.schema import SCALES, TABLES
 
@@ -69,15 +69,31 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
         raise ValueError(f"This engine already holds an import ({', '.join(held)}); open a new engine for each "
                          "import (analytics.engines.open_engine).")
     files = {t: source_name(s if isinstance(s, str) else str(s)) for t, s in sources.items()}
-    read = []  # what reading the files tells the user (title rows skipped), before the checks
+    read, readable = [], {}  # what reading the files tells the user (title rows skipped, lines left out)
     for table, source in sources.items():
         if table not in TABLES:
             raise ValueError(f"'{table}' is not a table of the caseload; use one of: {', '.join(TABLES)}.")
-        engine.register(f"raw_{table}", source)
+        try:
+            engine.register(f"raw_{table}", source)
+        except Unreadable as error:
+            read.append(unreadable(source_name(error.file), error.why, error.fix))
+            continue
+        except engine.read_errors as error:
+            read.append(unreadable(files[table], f"{engine.label} could not read it ({_first_line(error)})",
+                                   "Check that the file is a whole CSV or Parquet export (not cut short), or export "
+                                   "the table again."))
+            continue
+        readable[table] = source
         if f"raw_{table}" in engine.layouts:
             read += engine.layouts[f"raw_{table}"].problems(files[table])
+        read += [_rejected_problem(r, engine.layouts[f"raw_{table}"].delimiter)
+                 for r in engine.rejected.get(f"raw_{table}", [])]
+    if any(p.blocking for p in read):  # as in memory: nothing is checked while a file is unreadable
+        if not {"sessions", "clients"} & set(readable):
+            read.append(nothing_to_analyse(files, {}))
+        return EngineIngest(mapping or Mapping(), read, files=files)
     samples = {t: engine.collect(f"SELECT * FROM raw_{t} LIMIT {SAMPLE_ROWS}").drop(columns="_row")
-               for t in sources}
+               for t in readable}
     suggested = suggest_mapping({t: _as_text(f) for t, f in samples.items()})
     used = suggested if mapping is None else mapping.with_tables(suggested)
     limit = pd.Timestamp(export_date).normalize() if export_date is not None else None
@@ -93,6 +109,25 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
     if not {"sessions", "clients"} & set(result.tables):
         result.problems.append(nothing_to_analyse(files, rows))
     return result
+
+
+def _first_line(error: Exception) -> str:
+    """An engine's message without its stack or its plan: the first line, at most 200 characters."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def _rejected_problem(rejected: Rejected, delimiter: str) -> Problem:
+    """Lines the engine's reader set aside: too many fields as the in-memory reader says it (it
+    skips them too), too few as left out (the in-memory reader pads them; see DuckDBEngine), and
+    anything else (an unclosed quote, a line too long) stops the import, as it stops the in-memory
+    one: DuckDB cannot tell which rows follow such a line."""
+    name = source_name(rejected.file)
+    if rejected.kind == "TOO MANY COLUMNS":
+        return extra_fields_skipped(name, delimiter, rejected.line)
+    if rejected.kind == "MISSING COLUMNS":
+        return lines_left_out(name, rejected.n, rejected.line, "fewer fields than the header")
+    return unreadable(name, f"DuckDB's reader stopped at line {rejected.line:,} ({rejected.kind.lower()})",
+                      "Check that line in the file (an unclosed quote, a line too long), or export the table again.")
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:

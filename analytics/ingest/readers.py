@@ -16,6 +16,7 @@ import csv
 import io
 import mmap
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def read_table(source, sheet: str | None = None, table: str = "sessions") -> tup
     try:
         head = blob.head()
     except OSError as error:
-        return None, [_unreadable(name, f"it could not be opened ({error.strerror or error})")]
+        return None, [unreadable(name, f"it could not be opened ({error.strerror or error})")]
     if not head.strip():
         return None, [Problem(name, None, [], "The file is empty", "Export the table again; check that the export finished.", "error")]
     suffix = Path(name).suffix.lower()
@@ -101,9 +102,9 @@ def read_table(source, sheet: str | None = None, table: str = "sessions") -> tup
     if head.startswith(_ZIP):
         return _read_excel(blob, sheet)
     if head.startswith(_OLE):
-        return None, [_unreadable(name, "it is an old-style Excel (.xls) workbook, which cannot be read", _SAVE_AS.replace("CSV (UTF-8) or ", ""))]
+        return None, [unreadable(name, "it is an old-style Excel (.xls) workbook, which cannot be read", _SAVE_AS.replace("CSV (UTF-8) or ", ""))]
     if suffix in (".xlsx", ".xlsm", ".xls", ".parquet"):
-        return None, [_unreadable(name, f"it is named {suffix} but its content is not that kind of file", _SAVE_AS)]
+        return None, [unreadable(name, f"it is named {suffix} but its content is not that kind of file", _SAVE_AS)]
     return _read_text(blob, head, suffix)
 
 
@@ -137,18 +138,19 @@ def blob_of(source) -> _Blob | Problem:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
-            return _unreadable(name, f"there is no file at {path}", "Check the path.")
+            return unreadable(name, f"there is no file at {path}", "Check the path.")
         if not path.is_file():
-            return _unreadable(name, f"{path} is a folder, not a file", "Choose the exported file itself.")
+            return unreadable(name, f"{path} is a folder, not a file", "Choose the exported file itself.")
         return _Blob(name, path=path)
     if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], (bytes, bytearray)):
         return _Blob(name, data=bytes(source[1]))
     if hasattr(source, "getvalue"):
         return _Blob(name, data=bytes(source.getvalue()))
-    return _unreadable(name, f"a {type(source).__name__} is not a file", "Give a path or an uploaded file.")
+    return unreadable(name, f"a {type(source).__name__} is not a file", "Give a path or an uploaded file.")
 
 
-def _unreadable(name: str, why: str, fix: str = _SAVE_AS) -> Problem:
+def unreadable(name: str, why: str, fix: str = _SAVE_AS) -> Problem:
+    """The blocking problem of a file that cannot be read as a table (said by every reader)."""
     return Problem(name, None, [], f"The file could not be read: {why}", fix, "error")
 
 
@@ -226,7 +228,7 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
     name = blob.name
     decoded = _decode_head(head)
     if decoded is None:
-        return None, [_unreadable(name, "it is not a text table (it holds binary data)")]
+        return None, [unreadable(name, "it is not a text table (it holds binary data)")]
     encoding, text = decoded
     first_line = text.split("\n", 1)[0]
     cut_short = "\n" not in text and blob.size() > len(head)
@@ -234,7 +236,7 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
     if widest > MAX_COLUMNS:
         return None, [_too_wide(name, widest, at_least=cut_short)]
     if cut_short:
-        return None, [_unreadable(name, "its first line is longer than 1 MB, so it is not a table header",
+        return None, [unreadable(name, "its first line is longer than 1 MB, so it is not a table header",
                                   "Check that the right file was chosen.")]
     delimiter, header, start = _sniff(text, suffix)
     problems = _duplicate_header_problems(name, [h.strip() for h in header])
@@ -253,30 +255,35 @@ def _parse_csv(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[
 
 
 def _parse_csv_pandas(blob: _Blob, delimiter: str, encoding: str, start: int) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """The file read by pandas, falling back to cp1252 and reporting (then skipping) ragged lines."""
-    options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES,
+    """The file read by pandas, falling back to cp1252 and reporting (then skipping) ragged lines.
+    `index_col=False`: rows that all end in a delimiter the header lacks are read column for
+    column (pandas would otherwise take the first column as the row labels and shift the rest);
+    a value in such an unnamed last field is reported as left out."""
+    options = dict(sep=delimiter, dtype="category", keep_default_na=False, na_values=NA_VALUES, index_col=False,
                    skip_blank_lines=False, encoding=encoding, skiprows=start)
     problems = []
     for attempt in range(3):
         try:
-            with blob.open() as handle:
-                return pd.read_csv(handle, **options), problems
+            with blob.open() as handle, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(handle, **options)
+            if any("loss of data" in str(w.message) for w in caught):
+                problems.append(Problem(
+                    blob.name, None, [], "The rows have more fields than the header has column names; the values "
+                    "after the last named column were left out",
+                    "Give that column a name in the header row if you need it, or check the delimiter."))
+            return frame, problems
         except UnicodeDecodeError:
             options.update(encoding="cp1252", encoding_errors="replace")
         except pd.errors.ParserError as error:
             line = re.search(r"line (\d+)", str(error))
-            where = f" (the first at line {line.group(1)})" if line else ""
-            problems.append(Problem(
-                blob.name, None, [int(line.group(1))] if line else [],
-                f"Some rows have more {DELIMITER_NAMES[delimiter]}-separated fields than the header{where}; they were skipped",
-                "Check the file for a stray delimiter or an unquoted text field in those rows.",
-            ))
+            problems.append(extra_fields_skipped(blob.name, delimiter, int(line.group(1)) if line else None))
             options.update(on_bad_lines="skip")
         except pd.errors.EmptyDataError:
             return None, [Problem(blob.name, None, [], "The file is empty", "Export the table again.", "error")]
         except (ValueError, OSError, MemoryError) as error:
-            return None, [_unreadable(blob.name, f"{type(error).__name__}: {str(error)[:200]}")]
-    return None, problems + [_unreadable(blob.name, "its text could not be parsed")]
+            return None, [unreadable(blob.name, f"{type(error).__name__}: {str(error)[:200]}")]
+    return None, problems + [unreadable(blob.name, "its text could not be parsed")]
 
 
 def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | None:
@@ -305,6 +312,35 @@ def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | 
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
         return None
     return pd.DataFrame(dict(zip(names, in_threads(_sorted_categorical, table.columns))), copy=False)  # columns side by side
+
+
+def extra_fields_skipped(name: str, delimiter: str, line: int | None) -> Problem:
+    """Lines with more fields than the header were skipped (`line`: the first of them, when known);
+    said by the in-memory reader and by an engine's."""
+    where = f" (the first at line {line})" if line else ""
+    return Problem(name, None, [line] if line else [],
+                   f"Some rows have more {DELIMITER_NAMES[delimiter]}-separated fields than the header{where}; they were skipped",
+                   "Check the file for a stray delimiter or an unquoted text field in those rows.")
+
+
+def lines_left_out(name: str, n: int, line: int, why: str) -> Problem:
+    """Lines an engine's CSV reader could not read as rows (`why`) were left out."""
+    return Problem(name, None, [line], f"{n:,} line(s) have {why} (the first at line {line:,}); they were left out",
+                   "Check those lines in the file for a missing delimiter, or export the table again.")
+
+
+def file_has_quote(path: str) -> bool:
+    """True when the text file at `path` holds a double quote (see _has_quote)."""
+    return _has_quote(_Blob(Path(path).name, path=Path(path)))
+
+
+def column_names(path: str, layout: TextLayout) -> list[str]:
+    """The names the in-memory import gives the columns of the text table at `path`: pandas'
+    reading of the header row (an empty name read as 'Unnamed: 3', a repeated one as 'name.1'),
+    trimmed and made unique as finish_frame makes them."""
+    header = pd.read_csv(path, sep=layout.delimiter, nrows=0, skiprows=layout.start, encoding=layout.encoding,
+                         encoding_errors="replace").columns
+    return _unique([str(c).strip() for c in header])
 
 
 def _has_quote(blob: _Blob) -> bool:
@@ -429,7 +465,7 @@ def _read_excel(blob: _Blob, sheet: str | None) -> tuple[pd.DataFrame | None, li
         with blob.open() as handle:
             frame = pd.read_excel(handle, sheet_name=sheet, dtype=object, engine="openpyxl", skiprows=start)
     except Exception as error:  # hostile or damaged workbooks fail in many library-specific ways
-        return None, [_unreadable(name, f"it is not a readable Excel workbook ({type(error).__name__})")]
+        return None, [unreadable(name, f"it is not a readable Excel workbook ({type(error).__name__})")]
     header = [h for h in header if h is not None]
     problems += _duplicate_header_problems(name, header)
     return finish_frame(frame, name, problems, where=f"sheet '{sheet}'", header_row=start + 1)
@@ -446,7 +482,8 @@ def _read_parquet(blob: _Blob) -> tuple[pd.DataFrame | None, list[Problem]]:
                 return None, [_too_wide(blob.name, width)]
             frame = _with_categoricals(parquet.read())
     except Exception as error:  # damaged Parquet fails inside pyarrow in many ways
-        return None, [_unreadable(blob.name, f"it is not a readable Parquet file ({type(error).__name__})")]
+        return None, [unreadable(blob.name, f"it is not a readable Parquet file ({type(error).__name__})",
+                                 "Export the table again: the file may be cut short or damaged.")]
     return finish_frame(frame, blob.name, [])
 
 

@@ -4,6 +4,8 @@ unknown status, a score off its scale and a repeated appointment."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,6 +120,94 @@ def test_a_file_with_no_rows_stops_the_engine_import_as_in_memory(tmp_path, head
     assert not found.ready and not found.tables
     assert found.problems[0].message == "The file has column headers but no rows of data"
     assert found.problems[-1].message.startswith("There is nothing to analyse: sessions.csv has no rows of data")
+
+
+def _appointments(tmp_path, lines: dict[int, str], n: int = 3000, name: str = "sessions.csv") -> dict:
+    """A sessions file of `n` appointments with the given data lines (by line number: the header
+    is line 1) written as they are."""
+    rows = ["client_id,therapist_id,date,status"] + [f"C{i % 400},T{i % 7},2024-{i % 12 + 1:02d}-{i % 28 + 1:02d},attended"
+                                                     for i in range(n)]
+    for line, text in lines.items():
+        rows[line - 1] = text
+    path = tmp_path / name
+    path.write_text("\n".join(rows) + "\n")
+    return {"sessions": str(path)}
+
+
+@pytest.mark.parametrize("lines", [
+    {3: "C1,T1,2024-01-08,attended,extra", 2500: "C2,T1,2024-02-08,attended,x,y"},
+    {7: "C3,T2,2024-01-09"},
+    {4: '"C4",T1,2024-01-10,"no\nshow"', 9: "C5,T1,2024-01-11,attended,extra"},
+], ids=["too many fields", "too few fields", "quoted line end"])
+def test_lines_with_more_or_fewer_fields_than_the_header_are_read_as_in_memory(tmp_path, lines):
+    """pandas skips a line with more fields than the header and says so (the first line), and pads
+    one with fewer; DuckDB's reader, left to itself, stopped on either with a parser exception."""
+    sources = _appointments(tmp_path, lines)
+    expected = load_caseload(sources)
+    engine = open_engine("duckdb")
+    found = load_tables(engine, sources)
+    assert found.problems == expected.problems
+    assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
+    skipped = [p for p in found.problems if "more comma-separated fields than the header" in p.message]
+    assert [p.rows for p in skipped] == ([[3]] if 3 in lines else [[9]] if 9 in lines else [])
+
+
+def test_a_short_line_in_a_file_with_quotes_is_left_out_and_said(tmp_path):
+    """Where a quoted value may span lines DuckDB cannot pad a short line (see DuckDBEngine), so it
+    is left out and named, where pandas pads it; nothing else differs."""
+    sources = _appointments(tmp_path, {5: '"C9",T1,2024-01-10,attended', 8: "C3,T2,2024-01-09", 40: "C3,T2,2024-01-19"})
+    found = load_tables(open_engine("duckdb"), sources)
+    assert [p.as_text() for p in found.problems if "fewer fields" in p.message] == [
+        "sessions.csv, row 8: 2 line(s) have fewer fields than the header (the first at line 8); they were left out. "
+        "Check those lines in the file for a missing delimiter, or export the table again."]
+    assert found.ready
+
+
+@pytest.mark.parametrize("damage", ["unclosed quote", "cut Parquet", "binary", "header cut"])
+def test_a_file_the_engine_cannot_read_stops_the_import_with_a_problem_not_an_exception(tmp_path, damage):
+    """Before, DuckDB's exception reached the user ("InvalidInputException: ... No magic bytes
+    found"); an unclosed quote made DuckDB drop the rest of the file with one rejected line."""
+    if damage == "unclosed quote":
+        sources = _appointments(tmp_path, {1501: 'C1500,T1,2024-01-05,"attended'})
+        says = "The file could not be read: DuckDB's reader stopped at line 1,501 (unquoted value)"
+    elif damage == "cut Parquet":
+        path = tmp_path / "sessions.parquet"
+        pd.read_csv(SAMPLE["sessions"]).to_parquet(path)
+        path.write_bytes(path.read_bytes()[:5000])
+        sources = {"sessions": str(path)}
+        says = "The file could not be read: DuckDB could not read it (Invalid Input Error: No magic bytes found"
+    elif damage == "binary":
+        (tmp_path / "sessions.csv").write_bytes(b"\x00\x01\x02binary")
+        sources = {"sessions": str(tmp_path / "sessions.csv")}
+        says = "The file could not be read: it is not a text table (it holds binary data)"
+    else:
+        (tmp_path / "sessions.csv").write_text('client_id,therapist_id,date,status\nC1,T1,2024-01-01,"attended\n')
+        sources = {"sessions": str(tmp_path / "sessions.csv")}
+        says = "The file could not be read: its text could not be parsed"
+    found = load_tables(open_engine("duckdb"), sources)
+    assert not found.ready and found.problems[0].blocking
+    assert found.problems[0].file == Path(sources["sessions"]).name
+    assert found.problems[0].message.startswith(says)
+    if damage in ("binary", "header cut", "cut Parquet"):  # nothing was read: said as in memory
+        assert found.problems[-1].message == load_caseload(sources).problems[-1].message
+
+
+def test_csv_files_with_other_columns_are_read_side_by_side_in_file_order(tmp_path):
+    """A dataset whose second file names its columns in another order (and adds one) is read by
+    name, its rows after the first file's, as one file holding both would be."""
+    (tmp_path / "parts").mkdir()
+    first = _appointments(tmp_path / "parts", {}, n=2000, name="part-0.csv")
+    second = pd.read_csv(_appointments(tmp_path, {}, n=1500, name="other.csv")["sessions"]).iloc[:, ::-1]
+    second["room"] = "A"
+    second.to_csv(tmp_path / "parts" / "part-1.csv", index=False)
+    whole = pd.concat([pd.read_csv(first["sessions"]), second], ignore_index=True)
+    whole.to_csv(tmp_path / "sessions.csv", index=False)
+    expected = load_caseload({"sessions": str(tmp_path / "sessions.csv")})
+    engine = open_engine("duckdb")
+    found = load_tables(engine, {"sessions": str(tmp_path / "parts" / "*.csv")})
+    assert [p.as_text().replace("*.csv", "sessions.csv") for p in found.problems] == \
+        [p.as_text() for p in expected.problems]
+    assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
 
 
 @st.composite

@@ -18,7 +18,7 @@ from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes, assert_same_table, collected
-from tests.analytics.engines.test_ingest import EU
+from tests.analytics.engines.test_ingest import EU, _appointments
 from tests.paths import LINKS
 
 RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_privacy"],
@@ -112,8 +112,11 @@ def test_spark_reads_a_windows_export_as_in_memory_and_refuses_title_rows(spark,
     assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
     titled = tmp_path / "sessions.csv"
     titled.write_text("Caseload report\n\nclient_id,date,status\nC1,2024-01-02,attended\n")
-    with pytest.raises(ValueError, match="2 row\\(s\\) of title or notes stand above the column names"):
-        load_tables(open_engine("spark", session=spark.spark), {"sessions": str(titled)})
+    stopped = load_tables(open_engine("spark", session=spark.spark), {"sessions": str(titled)})
+    assert not stopped.ready
+    assert [(p.file, p.message, p.fix) for p in stopped.problems[:1]] == [(
+        "sessions.csv", "The file could not be read: 2 row(s) of title or notes stand above the column names, and "
+        "Spark reads the names from the first row", "Remove those rows from the file, or run with --engine duckdb.")]
 
 
 def test_spark_episodes_equal_the_in_memory_episodes(spark, files):
@@ -123,3 +126,21 @@ def test_spark_episodes_equal_the_in_memory_episodes(spark, files):
     settings = EpisodeSettings("unilateral_unimproved", time_scale="days")
     assert_same_episodes(collected(spark, spark.episodes(settings, caseload.export_date)),
                          derive_episodes(caseload, settings))
+
+
+def test_spark_reads_quoted_line_ends_and_short_rows_as_in_memory_and_refuses_long_ones(spark, tmp_path):
+    """A quoted value spanning lines (Spark split it into two rows) and a row with fewer fields are
+    read as in memory; rows with more fields than the header, which Spark kept with the surplus
+    dropped, stop the import with what to do (pandas skips them; Spark cannot say which line)."""
+    sources = _appointments(tmp_path, {4: '"C4",T1,2024-01-10,"no\nshow"', 7: "C3,T2,2024-01-09"}, n=200)
+    found = load_tables(spark, sources)
+    expected = load_caseload(sources)
+    assert found.problems == expected.problems
+    assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
+    ragged = _appointments(tmp_path, {9: "C5,T1,2024-01-11,attended,extra", 20: "C5,T1,2024-01-12,attended,,x"},
+                           n=200, name="ragged.csv")
+    stopped = load_tables(open_engine("spark", session=spark.spark), ragged)
+    assert not stopped.ready
+    assert stopped.problems[0].as_text() == (
+        "ragged.csv: The file could not be read: 2 row(s) have more fields than the header, and Spark cannot skip "
+        "them as the in-memory import does. Remove the stray delimiters from those rows, or run with --engine duckdb.")

@@ -87,6 +87,17 @@ def test_xlsx_two_sheets_choose_one():
     assert missing is None and "no sheet 'Sheet9'" in _errors(problems)[0].message
 
 
+def test_a_parquet_file_cut_short_says_to_export_it_again():
+    """Not "save it from the spreadsheet program": no spreadsheet writes Parquet."""
+    buffer = io.BytesIO()
+    pd.DataFrame({"client_id": ["C1"] * 500}).to_parquet(buffer)
+    read, problems = read_table(("sessions.parquet", buffer.getvalue()[:300]))
+    assert read is None
+    assert [(p.message, p.fix) for p in problems] == [(
+        "The file could not be read: it is not a readable Parquet file (ArrowInvalid)",
+        "Export the table again: the file may be cut short or damaged.")]
+
+
 def test_parquet_round_trip():
     frame = pd.DataFrame({"client_id": ["C1", "C2"], "srs": [35.0, np.nan], "date": pd.to_datetime(["2024-01-02", "2024-02-03"])})
     buffer = io.BytesIO()
@@ -154,6 +165,22 @@ def test_ragged_rows_are_skipped_with_the_line_named():
     frame, problems = read_table(("s.csv", b"a,b\n1,2\n3,4,5\n6,7\n"))
     assert frame["a"].tolist() == ["1", "6"]
     assert problems[0].rows == [3] and "skipped" in problems[0].message
+
+
+def test_rows_ending_in_a_delimiter_the_header_lacks_keep_their_columns(recwarn):
+    """An export writing a delimiter after every row's last value: pandas took the client ids as
+    row labels and shifted every column left (client_id read 'T1'). A value in that unnamed last
+    field is said to be left out, not printed as pandas' warning."""
+    frame, problems = read_table(("s.csv", b"client_id,therapist_id,status\nC1,T1,attended,\nC2,T2,cancelled,\n"))
+    assert frame.to_dict("list") == {"client_id": ["C1", "C2"], "therapist_id": ["T1", "T2"],
+                                     "status": ["attended", "cancelled"]}
+    assert problems == []
+    frame, problems = read_table(("s.csv", b"client_id,therapist_id,date,status\nC1,T1,2024-01-02,attended,x\n"
+                                           b"C2,T2,2024-01-03,cancelled,y\n"))
+    assert frame["client_id"].tolist() == ["C1", "C2"] and frame["status"].tolist() == ["attended", "cancelled"]
+    assert [p.message for p in problems] == ["The rows have more fields than the header has column names; the "
+                                             "values after the last named column were left out"]
+    assert not [w for w in recwarn if issubclass(w.category, pd.errors.ParserWarning)]
 
 
 def test_missing_path_and_folder(tmp_path):
