@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlglot
 
-from analytics.ingest.readers import TextLayout, column_names, file_has_quote, text_layout
+from analytics.ingest.readers import TextLayout, column_names, file_has_quote, memory_only_kind, text_layout
 
 ENGINES = ("pandas", "duckdb", "spark")
 # A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
@@ -440,6 +440,11 @@ def _sql_list(files: list[str]) -> str:
 
 def read_layout(files: list[str]) -> TextLayout:
     """The layout of a table's text files (they come from one export: the first file's)."""
+    with open(files[0], "rb") as handle:
+        kind = memory_only_kind(handle.read(64))
+    if kind:
+        raise Unreadable(files[0], f"it is {kind}, which only the in-memory import reads",
+                         "Run without --engine, or give the table as CSV or Parquet files.")
     layout = text_layout(files[0])
     if layout is None:
         raise Unreadable(files[0], "it is not a text table (it holds binary data)", "Export the table as CSV or Parquet.")

@@ -108,6 +108,13 @@ def read_table(source, sheet: str | None = None, table: str = "sessions") -> tup
     return _read_text(blob, head, suffix)
 
 
+def memory_only_kind(head: bytes) -> str | None:
+    """What a file is when only the in-memory reader reads it (an engine reads CSV and Parquet)."""
+    if is_json(head):
+        return "a JSON (FHIR) file"
+    return "an Excel workbook" if head.startswith((_ZIP, _OLE)) else None
+
+
 def is_json(head: bytes) -> bool:
     """True when the first bytes open a JSON object or array (after a byte-order mark or blanks)."""
     return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")

@@ -163,7 +163,7 @@ def test_a_short_line_in_a_file_with_quotes_is_left_out_and_said(tmp_path):
     assert found.ready
 
 
-@pytest.mark.parametrize("damage", ["unclosed quote", "cut Parquet", "binary", "header cut"])
+@pytest.mark.parametrize("damage", ["unclosed quote", "cut Parquet", "binary", "header cut", "FHIR", "Excel"])
 def test_a_file_the_engine_cannot_read_stops_the_import_with_a_problem_not_an_exception(tmp_path, damage):
     """Before, DuckDB's exception reached the user ("InvalidInputException: ... No magic bytes
     found"); an unclosed quote made DuckDB drop the rest of the file with one rejected line."""
@@ -180,10 +180,18 @@ def test_a_file_the_engine_cannot_read_stops_the_import_with_a_problem_not_an_ex
         (tmp_path / "sessions.csv").write_bytes(b"\x00\x01\x02binary")
         sources = {"sessions": str(tmp_path / "sessions.csv")}
         says = "The file could not be read: it is not a text table (it holds binary data)"
-    else:
+    elif damage == "header cut":
         (tmp_path / "sessions.csv").write_text('client_id,therapist_id,date,status\nC1,T1,2024-01-01,"attended\n')
         sources = {"sessions": str(tmp_path / "sessions.csv")}
         says = "The file could not be read: its text could not be parsed"
+    elif damage == "FHIR":  # before: read as a CSV whose columns were pieces of JSON
+        (tmp_path / "Appointment.ndjson").write_text('{"resourceType": "Appointment", "id": "a1", "status": "booked"}\n')
+        sources = {"sessions": str(tmp_path / "Appointment.ndjson")}
+        says = "The file could not be read: it is a JSON (FHIR) file, which only the in-memory import reads"
+    else:
+        pd.read_csv(SAMPLE["sessions"]).head(20).to_excel(tmp_path / "sessions.xlsx", index=False)
+        sources = {"sessions": str(tmp_path / "sessions.xlsx")}
+        says = "The file could not be read: it is an Excel workbook, which only the in-memory import reads"
     found = load_tables(open_engine("duckdb"), sources)
     assert not found.ready and found.problems[0].blocking
     assert found.problems[0].file == Path(sources["sessions"]).name
