@@ -22,11 +22,12 @@ from analytics.survival.curves import Tally
 @dataclass
 class EngineEpisodes:
     """`episodes` in client order, as analytics.output.report.analysis_episodes gives them; `counts`
-    by the recipe's km_group, time and event, summed inside the engine; `fits` the Cox and logistic
-    fits on the episodes inside the engine (analytics.output.report.run_sections)."""
+    by the recipe's km_group, time and event, summed inside the engine (None when the episodes
+    have no such column: the curves then stop on the episodes with the in-memory warning); `fits`
+    the Cox and logistic fits on the episodes inside the engine (analytics.output.report.run_sections)."""
 
     episodes: pd.DataFrame
-    counts: Tally
+    counts: Tally | None
     fits: dict
     fingerprint: str
     export_date: pd.Timestamp | None
@@ -40,7 +41,8 @@ def engine_episodes(engine, ingest, recipe) -> EngineEpisodes:
     facts = CaseloadFacts.read(engine, recipe.episodes, ingest.export_date)
     view = stored_episodes(engine, facts, recipe.episodes)
     kept = filtered_view(engine, view, **recipe.filter_kwargs())
-    counts = survival_tally(engine, kept, recipe.km_group)
+    grouped = recipe.km_group is None or recipe.km_group in engine.columns(kept)
+    counts = survival_tally(engine, kept, recipe.km_group) if grouped else None  # None: the curves say why, as in memory
     episodes = engine.collect(kept).sort_values("client_id", kind="stable").reset_index(drop=True)
     fits = {"cox": _in_engine(engine, kept, cox.fit_cox, memory_cox.fit_cox, "Cox model"),
             "logistic": _in_engine(engine, kept, logistic.fit_logistic, regression.fit_logistic, "logistic model")}

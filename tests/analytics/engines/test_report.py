@@ -76,11 +76,13 @@ CLIENTS_ONLY = {t: str(p) for t, p in SAMPLE.items() if t != "sessions"}
     (EHR, {"dropout_definition": "early"}, "seen by more than one therapist ('C104')"),
     (LINKS, {"dropout_definition": "early"}, "missing from the clients file ('X01'"),
     (CLIENTS_ONLY, {**RECIPE, "dropout_definition": "therapist_judged"}, "There are no dropouts among the 0 episodes"),
-], ids=["ehr export", "links", "clients without durations"])
+    (SAMPLE, {**RECIPE, "km_group": "room"}, "There is no column 'room' to group by"),
+], ids=["ehr export", "links", "clients without durations", "a group the episodes lack"])
 def test_the_engine_report_gives_the_in_memory_warnings_and_tables(sources, settings, found):
     """A practice-system export with problems to report (an unreadable date, a repeat, a client seen
-    by two therapists), files that do not match one another, and a clients file without durations
-    (no episode a model can use)."""
+    by two therapists), files that do not match one another, a clients file without durations
+    (no episode a model can use), and a recipe grouping the curves by a column the episodes lack
+    (the engine's count stopped the whole report with a ValueError)."""
     recipe = Recipe.from_dict(settings)
     memory = assemble(load_caseload(sources), recipe, render_figures=False)
     engine = open_engine("duckdb")
