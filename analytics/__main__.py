@@ -37,6 +37,8 @@ from analytics.recipe import Recipe, RecipeError
 from analytics.schema import TABLES
 
 ID_COLUMNS = ("client_id", "therapist_id")
+# the master URLs listed on Spark's "Submitting Applications" page (Mesos left Spark in 4.0)
+SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|(spark|k8s)://\S+|yarn")
 MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|[KMGT])\s*", re.IGNORECASE)  # units DuckDB accepts
 
 
@@ -193,9 +195,13 @@ def _in_engine(args, step):
     if args.engine == "duckdb":
         options = {"memory_limit": _memory_limit(args.memory_limit)}
     else:
-        options = {"master": None if args.spark_master == "active" else args.spark_master}
+        options = {"master": None if args.spark_master == "active" else _spark_master(args.spark_master)}
     step(f"Reading, mapping and checking the files in {args.engine}")
-    engine = open_engine(args.engine, **options)
+    try:
+        engine = open_engine(args.engine, **options)
+    except RuntimeError as error:  # pyspark's PySparkRuntimeError: the JVM did not start
+        raise CliError(f"Spark could not start with --spark-master {args.spark_master} ({_one_line(error)}); check "
+                       "that Java 17 is installed (java -version) and that the cluster is reachable.") from None
     try:
         ingest = load_tables(engine, sources, mapping, export_date)
         if not ingest.ready:
@@ -383,6 +389,15 @@ def _export_date(text):
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise CliError(f"--export-date {text}: write the date as YYYY-MM-DD, e.g. --export-date 2025-06-30.") from None
+
+
+def _spark_master(text: str) -> str:
+    """The --spark-master URL in one of the forms Spark takes (a wrong one otherwise fails inside
+    the JVM with a Java stack trace on the terminal)."""
+    if SPARK_MASTER.fullmatch(text):
+        return text
+    raise CliError(f"--spark-master {text}: give local[2] (this machine, 2 cores), spark://host:7077 (a standalone "
+                   "cluster), yarn, k8s://https://host:443, or active (the session already running).")
 
 
 def _writable_folder(folder: Path, example: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import Rejected, Unreadable, q
+from analytics.engines.engine import Rejected, Unreadable, is_table_name, q
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -79,9 +79,7 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
             read.append(unreadable(source_name(error.file), error.why, error.fix))
             continue
         except engine.read_errors as error:
-            read.append(unreadable(files[table], f"{engine.label} could not read it ({_first_line(error)})",
-                                   "Check that the file is a whole CSV or Parquet export (not cut short), or export "
-                                   "the table again."))
+            read.append(_not_read(engine, files[table], source, error))
             continue
         readable[table] = source
         if f"raw_{table}" in engine.layouts:
@@ -114,6 +112,16 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
 def _first_line(error: Exception) -> str:
     """An engine's message without its stack or its plan: the first line, at most 200 characters."""
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def _not_read(engine, name: str, source, error: Exception) -> Problem:
+    """What the engine said when it could not read a file, or (Spark) a table of its catalog."""
+    said = f"{engine.label} could not read it ({_first_line(error)})"
+    if isinstance(source, str) and is_table_name(source):
+        return Problem(name, None, [], f"The table could not be read: {said}",
+                       "Check the table's name (database.table) and that this Spark session can see it.", "error")
+    return unreadable(name, said, "Check that the file is a whole CSV or Parquet export (not cut short), or export "
+                      "the table again.")
 
 
 def _rejected_problem(rejected: Rejected, delimiter: str) -> Problem:

@@ -95,3 +95,10 @@ def test_a_memory_limit_duckdb_cannot_use_is_one_line_saying_what_to_give(tmp_pa
                                   "--out", tmp_path / "o", "--no-figures"))
     assert line.startswith(f"error: {says}")
     assert "Exception" not in line and "e.g. --memory-limit" in line
+
+
+def test_a_spark_master_spark_cannot_take_is_one_line(tmp_path):
+    """Before: the JVM's stack trace and "[JAVA_GATEWAY_EXITED] Java gateway process exited"."""
+    line = one_line_error(run_cli("report", "--engine", "spark", "--spark-master", "nonsense://x", *sample_args(),
+                                  "--out", tmp_path / "o"))
+    assert line.startswith("error: --spark-master nonsense://x: give local[2] (this machine, 2 cores), spark://host:7077")

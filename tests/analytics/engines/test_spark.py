@@ -144,3 +144,12 @@ def test_spark_reads_quoted_line_ends_and_short_rows_as_in_memory_and_refuses_lo
     assert stopped.problems[0].as_text() == (
         "ragged.csv: The file could not be read: 2 row(s) have more fields than the header, and Spark cannot skip "
         "them as the in-memory import does. Remove the stray delimiters from those rows, or run with --engine duckdb.")
+
+
+def test_a_table_spark_cannot_find_is_a_problem_naming_it(spark):
+    """Before: Spark's AnalysisException with its plan reached the user."""
+    found = load_tables(spark, {"sessions": "research.sessions"})
+    assert not found.ready
+    assert found.problems[0].as_text().startswith(
+        "research.sessions: The table could not be read: Spark could not read it ([TABLE_OR_VIEW_NOT_FOUND] ")
+    assert found.problems[0].fix == "Check the table's name (database.table) and that this Spark session can see it."
