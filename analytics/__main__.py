@@ -251,14 +251,16 @@ def _fitting_definition(recipe: Recipe, options: list[str], config) -> tuple[Rec
 
 def run_map(args) -> str:
     """Write the suggested (or given) mapping completed for these files; returns the summary line."""
+    out = Path(args.out)
+    _writable_folder(out.parent, out.name)
     result = _load(args, _mapping(args, Recipe()), refuse_identifiers=False)
     if not result.raw:
         _raise_errors(result, args)
-    Path(args.out).write_text(result.mapping.to_json() + "\n", encoding="utf-8")
+    _write_file(out, (result.mapping.to_json() + "\n").encode("utf-8"), "the mapping")
     unknown = [f"{table} {column} '{value}'" for table, mapping in result.mapping.tables.items()
                for column, values in mapping.values.items() for value, meaning in values.items() if meaning is None]
     listed = f"; {len(unknown)} value(s) need a meaning (null in the file): {', '.join(unknown[:10])}" if unknown else ""
-    return (f"Wrote the mapping of {', '.join(result.files.values())} to {args.out}{listed}. Edit it if needed, "
+    return (f"Wrote the mapping of {', '.join(dict.fromkeys(result.files.values()))} to {args.out}{listed}. Edit it if needed, "
             f"then run: python -m analytics report {_input_flags(args)} --mapping {shlex.quote(args.out)} --out DIR")
 
 
@@ -276,12 +278,7 @@ def run_summary(args) -> str:
         data = summary_pdf(meeting_summary(result.caseload, recipe), args.paper)
     except RendererUnavailable as exc:
         raise CliError(str(exc)) from None
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    except OSError as error:
-        raise CliError(f"--out {out}: the PDF could not be written ({error.strerror or error}); give a path you can "
-                       "write to.") from None
+    _write_file(out, data, "the PDF")
     return f"Wrote the meeting summary to {out} ({PAPERS[args.paper]} paper)." + chosen
 
 
@@ -389,6 +386,16 @@ def _export_date(text):
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise CliError(f"--export-date {text}: write the date as YYYY-MM-DD, e.g. --export-date 2025-06-30.") from None
+
+
+def _write_file(out: Path, data: bytes, what: str) -> None:
+    """Write `data` (`what` it is, for the message) to --out, its folder made if needed."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as error:
+        raise CliError(f"--out {out}: {what} could not be written ({error.strerror or error}); give a path you can "
+                       "write to.") from None
 
 
 def _spark_master(text: str) -> str:

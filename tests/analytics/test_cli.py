@@ -23,6 +23,7 @@ from analytics.output.methods import event_counts
 from analytics.practice.overview import headline
 from analytics.recipe import Recipe
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
+from tests.analytics.ingest.test_fhir import BUNDLE
 from tests.paths import ROOT
 from ui import state
 
@@ -324,3 +325,16 @@ def test_engine_refuses_the_options_read_only_in_memory(tmp_path):
     line = one_line_error(run_cli("report", *sample_args(), "--engine", "duckdb", "--sheet", "sessions=Appointments",
                                   "--drop-identifiers", "--out", tmp_path / "o"))
     assert line.startswith("error: --sheet, --drop-identifiers: Excel sheets and the direct-identifier scan")
+
+
+def test_map_out_under_a_file_and_fhir_files_named_once(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    line = one_line_error(run_cli("map", *sample_args(), "--out", a_file / "mapping.json"))
+    assert line == f"error: --out: {a_file} is a file, not a folder; give another place, e.g. --out {tmp_path / 'mapping.json'}."
+    done = run_cli("map", *sample_args(), "--out", tmp_path / "new" / "mapping.json")
+    assert done.returncode == 0 and json.loads((tmp_path / "new" / "mapping.json").read_text())["sessions"]
+    bundle = tmp_path / "bundle.json"  # gives the sessions and the clients: one file, named once
+    bundle.write_text(json.dumps(BUNDLE))
+    done = run_cli("map", "--sessions", bundle, "--out", tmp_path / "fhir.json")
+    assert done.stdout.startswith(f"Wrote the mapping of bundle.json to {tmp_path / 'fhir.json'}.")
