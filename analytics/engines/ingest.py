@@ -101,7 +101,7 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
             conversion = _Conversion(engine, table, used.table(table), files[table], limit)
             result.problems += conversion.run()
             rows[table] = conversion.n_rows
-            if engine.has(table):
+            if engine.has(table) and conversion.n_kept:  # as in memory: a table none of whose rows is usable is none
                 result.tables.append(table)
     result.problems += check_links(engine, result)
     if not {"sessions", "clients"} & set(result.tables):
@@ -193,7 +193,7 @@ class _Conversion:
         self.limit_name = (f"the export date {self.limit:%Y-%m-%d}" if export_date is not None
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
-        self.n_rows = 0  # the file's rows, once run
+        self.n_rows = self.n_kept = 0  # the file's rows and those kept, once run
         self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
         self.texts: dict[str, str] = {}  # each raw column's text, computed once per row: sql -> name
         self.parts: dict[str, str] = {}  # per-row values several columns and checks read: sql -> name
@@ -245,9 +245,13 @@ class _Conversion:
         problems += repeats
         others = f" WHERE NOT EXISTS (SELECT 1 FROM {repeated} r WHERE r._row = k._row)" if repeated else ""
         self.engine.view(f"SELECT * FROM {kept} k{others}", self.table)
-        n_kept = n_all - n_dropped - n_repeated
-        if n_all and not n_kept:
-            problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used",
+        n_kept = self.n_kept = n_all - n_dropped - n_repeated
+        if n_all and not n_kept:  # the causes as in memory: the columns whose checks left rows out, in order
+            causes = [f"column '{self.mapping.columns.get(column, column)}'" if column else "repeated rows"
+                      for i, (_, column, _, _, drop, *_) in enumerate(self.checks) if drop and int(counts[f"c{i}"])]
+            causes = ", ".join(dict.fromkeys(causes + (["repeated rows"] if n_repeated else [])))
+            problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used "
+                                    f"(because of: {causes})",
                                     "Fix the problems listed for this file, or correct the mapping.", "error"))
         return problems
 

@@ -325,3 +325,21 @@ def test_padded_ids_in_a_parquet_dataset_are_trimmed_as_in_memory(tmp_path):
         expected = load_caseload({"sessions": str(tmp_path / f"{name}.parquet")}).caseload.sessions
         assert_same_episodes(engine.collect("sessions"), expected)
         assert engine.collect("sessions")["client_id"].nunique() == 30
+
+
+@pytest.mark.parametrize("case", ["export date before every appointment", "no client has an id"])
+def test_a_file_with_no_usable_row_names_the_causes_as_in_memory(tmp_path, case):
+    """"None of the 18,473 rows of this file can be used (because of: column 'date')": the engine
+    left out the cause, checked the links of a table it could not use (1,500 clients "with no
+    appointment") and did not say there was nothing to analyse."""
+    if case == "no client has an id":
+        clients = pd.read_csv(SAMPLE["clients"]).assign(client_id="")
+        clients.to_csv(tmp_path / "clients.csv", index=False)
+        sources, options = {"clients": str(tmp_path / "clients.csv")}, {}
+        cause = "column 'client_id'"
+    else:
+        sources, options, cause = SAMPLE, {"export_date": "2000-01-01"}, "column 'date'"
+    expected = load_caseload(sources, **options).problems
+    found = load_tables(open_engine("duckdb"), sources, **options).problems
+    assert found == expected
+    assert any(p.message.endswith(f"rows of this file can be used (because of: {cause})") for p in found)
