@@ -213,9 +213,10 @@ def _in_engine(args, step):
         import duckdb
 
         if isinstance(exc, duckdb.OutOfMemoryException):
-            raise CliError(f"DuckDB needed more memory than --memory-limit {args.memory_limit} allows ({_one_line(exc)}); "
-                           "give it more, e.g. --memory-limit 4GB, or leave the option out to let it use 80% of "
-                           "this machine's memory.") from None
+            limit = (f"--memory-limit {args.memory_limit}" if args.memory_limit
+                     else "its default limit (80% of this machine's memory)")
+            raise CliError(f"DuckDB needed more memory than {limit} allows ({_one_line(exc)}); give it more with "
+                           "--memory-limit (e.g. 4GB), or run on a machine with more memory.") from None
         raise
     finally:
         engine.close()
