@@ -32,10 +32,26 @@ from analytics.ingest.mapping import (
 )
 from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
 from analytics.ingest.load import nothing_to_analyse
-from analytics.ingest.readers import NA_VALUES, extra_fields_skipped, lines_left_out, no_rows, source_name, unreadable
+from analytics.ingest.readers import (
+    NA_VALUES,
+    SEPARATORS,
+    TOTAL_LABEL,
+    TOTALS,
+    extra_fields_skipped,
+    lines_left_out,
+    no_rows,
+    source_name,
+    unreadable,
+)
 from analytics.ingest.validate import _ROW_WORD, _count, _missing_required, _missing_sources, _scale_name, unknown_values
 from analytics.schema import SCALES, TABLES
 
+# readers.TOTAL_LABEL as DuckDB's RE2 (and Java's regex, for Spark) read it, with what Python reads in text
+# where RE2 reads ASCII: case ignored; \s as ASCII \t to \r, \x1c-\x1f, \x85 and Unicode's separators; a word
+# boundary before .* as "the end, or a character that is no letter, digit or _"
+_SPACE = r"\t-\r\x{1c}-\x{1f}\x{85}\pZ"
+TOTAL_SQL = "(?i)" + (TOTAL_LABEL.replace(r"[\s-]", f"[{_SPACE}-]").replace(r"\s", f"[{_SPACE}]")
+                      .replace(r"\b.*", r"([^\pL\pN_].*)?"))
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
 # stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
@@ -69,23 +85,28 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
         raise ValueError(f"This engine already holds an import ({', '.join(held)}); open a new engine for each "
                          "import (analytics.engines.open_engine).")
     files = {t: source_name(s if isinstance(s, str) else str(s)) for t, s in sources.items()}
-    read, readable = [], {}  # what reading the files tells the user (title rows skipped, lines left out)
+    read, readable = [], []  # what reading the files tells the user (title rows skipped, lines left out)
     for table, source in sources.items():
         if table not in TABLES:
             raise ValueError(f"'{table}' is not a table of the caseload; use one of: {', '.join(TABLES)}.")
+        read_as = f"read_{table}"
         try:
-            engine.register(f"raw_{table}", source)
+            engine.register(read_as, source)
         except Unreadable as error:
             read.append(unreadable(source_name(error.file), error.why, error.fix))
             continue
         except engine.read_errors as error:
             read.append(_not_read(engine, files[table], source, error))
             continue
-        readable[table] = source
-        if f"raw_{table}" in engine.layouts:
-            read += engine.layouts[f"raw_{table}"].problems(files[table])
-        read += [_rejected_problem(r, engine.layouts[f"raw_{table}"].delimiter)
-                 for r in engine.rejected.get(f"raw_{table}", [])]
+        readable.append(table)
+        layout, aside = engine.layouts.get(read_as), None
+        if layout is not None:  # a text file: its title rows, the lines set aside, its blank and totals rows
+            read += layout.problems(files[table])
+            read += [_rejected_problem(r, layout.delimiter) for r in engine.rejected.get(read_as, [])]
+            aside, found = _spreadsheet_rows(engine, read_as, files[table])
+            read += found
+        left_out = f" WHERE _row NOT IN (SELECT _row FROM {aside})" if aside else ""
+        engine.view(f"SELECT * FROM {read_as}{left_out}", f"raw_{table}")
     if any(p.blocking for p in read):  # as in memory: nothing is checked while a file is unreadable
         if not {"sessions", "clients"} & set(readable):
             read.append(nothing_to_analyse(files, {}))
@@ -122,6 +143,31 @@ def _not_read(engine, name: str, source, error: Exception) -> Problem:
                        "Check the table's name (database.table) and that this Spark session can see it.", "error")
     return unreadable(name, said, "Check that the file is a whole CSV or Parquet export (not cut short), or export "
                       "the table again.")
+
+
+def _spreadsheet_rows(engine, table: str, name: str) -> tuple[str | None, list[Problem]]:
+    """A text file's blank separator rows and totals rows (a spreadsheet's "Total" or "Sum" row),
+    left out and said as the in-memory reader does (readers.finish_frame); blank rows after the
+    last filled one are left out unsaid. The table of the rows left out (None when there are
+    none) and the problems. One pass over the file's rows and one over those found."""
+    texts = [_text(q(c)) for c in engine.columns(table)]
+    if not texts:
+        return None, []
+    blank = " AND ".join(f"{t} IS NULL" for t in texts)
+    total = " OR ".join(f"REGEXP_MATCHES({t}, {_literal(TOTAL_SQL)})" for t in texts)
+    aside = engine.materialize(f"SELECT _row, blank FROM (SELECT _row, ({blank}) AS blank, COALESCE({total}, FALSE) "
+                               f"AS total FROM {table}) WHERE blank OR total", f"{table}_aside")
+    found = engine.collect(f"SELECT _row, blank FROM {aside} ORDER BY _row")
+    if found.empty:
+        return None, []
+    last = engine.scalar(f"SELECT MAX(_row) FROM {table} WHERE NOT ({blank})")
+    rows = found["_row"].to_numpy(dtype="int64") + 1  # spreadsheet rows: the header is row 1
+    blank_rows = found["blank"].to_numpy(dtype=bool)
+    separators = rows[blank_rows & (found["_row"].to_numpy() < (last if last is not None else -1))]
+    problems = [Problem(name, None, [int(r) for r in listed[:MAX_LISTED_ROWS]], words[0].format(n=len(listed)),
+                        words[1], more=max(0, len(listed) - MAX_LISTED_ROWS))
+                for listed, words in ((separators, SEPARATORS), (rows[~blank_rows], TOTALS)) if len(listed)]
+    return aside, problems
 
 
 def _rejected_problem(rejected: Rejected, delimiter: str) -> Problem:
@@ -220,7 +266,7 @@ class _Conversion:
         select = ", ".join(f"{sql} AS {q(name)}" for name, sql in converted.items())
         flags = "".join(f", COALESCE({c[0]}, FALSE) AS _check_{i}" for i, c in enumerate(self.checks))
         drop = " OR ".join(f"_check_{i}" for i, c in enumerate(self.checks) if c[4]) or "FALSE"
-        once = self.engine.converts_once(f"raw_{self.table}")
+        once = self.engine.converts_once(f"read_{self.table}")
         stored = [] if once else self.canonical_candidates(names, converted)
         as_stored = "".join(f", {q(names[name])} AS _stored_{i}" for i, name in enumerate(stored))
         typed = (self.engine.materialize if once else self.engine.view)(

@@ -36,8 +36,11 @@ DELIMITERS = (",", ";", "\t", "|")
 NA_VALUES = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
-_TOTAL = r"^\s*((grand|sub)[\s-]*)?(totals?|sum)\s*(:|for\b.*|of\b.*)?\s*$"
-_TOTAL_WORDS = "[tT][oO][tT][aA][lL]|[sSſ][uU][mM]"  # what _TOTAL needs, in every case re.IGNORECASE matches
+TOTAL_LABEL = r"^\s*((grand|sub)[\s-]*)?(totals?|sum)\s*(:|for\b.*|of\b.*)?\s*$"
+# what finish_frame says of the rows it leaves out (an engine's import says the same): message, fix
+SEPARATORS = ("{n:,} blank separator row(s) between the data were left out", "Nothing to do if they only separate groups of rows.")
+TOTALS = ("{n:,} row(s) are totals or subtotals, not data; left out", "Nothing to do if these are the spreadsheet's sum rows.")
+_TOTAL_WORDS = "[tT][oO][tT][aA][lL]|[sSſ][uU][mM]"  # what TOTAL_LABEL needs, in every case re.IGNORECASE matches
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ZIP, _PARQUET, _OLE = b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0"
 _SAVE_AS = "Save it from the spreadsheet program as CSV (UTF-8) or Excel .xlsx and load it again."
@@ -536,15 +539,12 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
     if not filled.all():
         separators = ~filled & (np.arange(len(frame)) < np.flatnonzero(filled).max(initial=-1))
         if separators.any():
-            problems.append(problem_at(frame, separators, name, None,
-                                       f"{separators.sum():,} blank separator row(s) between the data were left out",
-                                       "Nothing to do if they only separate groups of rows."))
+            problems.append(problem_at(frame, separators, name, None, SEPARATORS[0].format(n=separators.sum()),
+                                       SEPARATORS[1]))
         frame = frame.loc[filled]
     totals = _total_rows(frame)
     if totals.any():
-        problems.append(problem_at(frame, totals, name, None,
-                                   f"{totals.sum():,} row(s) are totals or subtotals, not data; left out",
-                                   "Nothing to do if these are the spreadsheet's sum rows."))
+        problems.append(problem_at(frame, totals, name, None, TOTALS[0].format(n=totals.sum()), TOTALS[1]))
         frame = frame.loc[~totals]
     if len(frame) == 0:
         problems.append(no_rows(name))
@@ -573,7 +573,7 @@ def _total_rows(frame: pd.DataFrame) -> np.ndarray:
             continue
         labels = pd.Series(np.asarray(series.cat.categories, dtype=object)).astype(str)
         total = _has_total_word(labels.to_numpy())
-        total[total] = labels[total].str.match(_TOTAL, case=False).to_numpy()
+        total[total] = labels[total].str.match(TOTAL_LABEL, case=False).to_numpy()
         if total.any():
             found |= np.isin(series.cat.codes.to_numpy(), np.flatnonzero(total))
     return found
@@ -581,7 +581,7 @@ def _total_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _has_total_word(labels: np.ndarray) -> np.ndarray:
     """True where a label holds "total" or "sum" as Python's re reads them ignoring case (ſ is an
-    s): every label _TOTAL matches does, and pyarrow finds them among a million ids at once."""
+    s): every label TOTAL_LABEL matches does, and pyarrow finds them among a million ids at once."""
     import pyarrow.compute as pc
 
     array = arrow_text(labels)

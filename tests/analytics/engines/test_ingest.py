@@ -271,7 +271,7 @@ def test_a_dataset_of_several_files_gives_the_in_memory_import_of_one_file(tmp_p
     expected = load_caseload({"sessions": str(whole)})
     engine = open_engine("duckdb")
     found = load_tables(engine, {"sessions": str(tmp_path / "parts" / f"*.{fmt}")})
-    assert engine.converts_once("raw_sessions") == (fmt == "csv")
+    assert engine.converts_once("read_sessions") == (fmt == "csv")
     assert [p.as_text().replace(f"*.{fmt}", f"sessions.{fmt}") for p in found.problems] == \
         [p.as_text() for p in expected.problems]
     assert [p.rows for p in found.problems] == [[9], [13], [len(sessions), len(sessions) + 1]]  # row 1 is the header
@@ -321,7 +321,7 @@ def test_padded_ids_in_a_parquet_dataset_are_trimmed_as_in_memory(tmp_path):
     for name in ("clean", "padded"):
         engine = open_engine("duckdb")
         load_tables(engine, {"sessions": str(tmp_path / f"{name}.parquet")})
-        assert not engine.converts_once("raw_sessions")
+        assert not engine.converts_once("read_sessions")
         expected = load_caseload({"sessions": str(tmp_path / f"{name}.parquet")}).caseload.sessions
         assert_same_episodes(engine.collect("sessions"), expected)
         assert engine.collect("sessions")["client_id"].nunique() == 30
@@ -343,3 +343,33 @@ def test_a_file_with_no_usable_row_names_the_causes_as_in_memory(tmp_path, case)
     found = load_tables(open_engine("duckdb"), sources, **options).problems
     assert found == expected
     assert any(p.message.endswith(f"rows of this file can be used (because of: {cause})") for p in found)
+
+
+def test_blank_separator_and_totals_rows_are_left_out_as_in_memory(tmp_path):
+    """A spreadsheet's blank rows between the data and its "Grand total:" and "Sum" rows were read
+    by the engine as appointments without a client id or date, with a status it did not know;
+    blank rows after the last filled one are left out unsaid, in memory and in the engine."""
+    sources = _appointments(tmp_path, {10: ",,,", 11: "NA,,,", 500: "Grand total:,,,", 2999: ",,,Sum",
+                                       3000: ",,,", 3001: ",,,"})
+    expected = load_caseload(sources)
+    engine = open_engine("duckdb")
+    found = load_tables(engine, sources)
+    assert found.problems == expected.problems
+    assert [(p.message, p.rows) for p in found.problems[:2]] == [
+        ("2 blank separator row(s) between the data were left out", [10, 11]),
+        ("2 row(s) are totals or subtotals, not data; left out", [500, 2999])]
+    assert_same_episodes(engine.collect("sessions"), expected.caseload.sessions)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["Total", "sub", "grand", "ſum", "SUM", "totals", "for", "of", ":", "-", " ", "\u00a0",
+                                 "\u3000", "\t", "\x1c", "\x85", "x", "March", "é", "\n"]), max_size=6).map("".join))
+def test_the_total_row_pattern_in_sql_matches_what_python_matches(text):
+    """TOTAL_SQL is readers.TOTAL_LABEL for DuckDB's RE2: its \\s (ASCII) widened to Python's."""
+    import re
+
+    from analytics.engines.ingest import TOTAL_SQL
+    from analytics.ingest.readers import TOTAL_LABEL
+
+    matched = open_engine("duckdb").con.execute("SELECT REGEXP_MATCHES(?, ?)", [text, TOTAL_SQL]).fetchone()[0]
+    assert matched == (re.match(TOTAL_LABEL, text, re.IGNORECASE) is not None)

@@ -153,3 +153,14 @@ def test_a_table_spark_cannot_find_is_a_problem_naming_it(spark):
     assert found.problems[0].as_text().startswith(
         "research.sessions: The table could not be read: Spark could not read it ([TABLE_OR_VIEW_NOT_FOUND] ")
     assert found.problems[0].fix == "Check the table's name (database.table) and that this Spark session can see it."
+
+
+def test_spark_leaves_out_blank_separator_and_totals_rows_as_in_memory(spark, tmp_path):
+    sources = _appointments(tmp_path, {10: ",,,", 11: "NA,,,", 150: "Grand total:,,,", 199: ",,,SUM", 200: ",,,"}, n=199)
+    expected = load_caseload(sources)
+    found = load_tables(spark, sources)
+    assert found.problems == expected.problems
+    assert [(p.message, p.rows) for p in found.problems[:2]] == [
+        ("2 blank separator row(s) between the data were left out", [10, 11]),
+        ("2 row(s) are totals or subtotals, not data; left out", [150, 199])]
+    assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)

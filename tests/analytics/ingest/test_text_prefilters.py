@@ -12,7 +12,7 @@ from hypothesis import given as for_all, settings
 from hypothesis import strategies as st
 
 from analytics.ingest.mapping import given, may_strip, to_ids
-from analytics.ingest.readers import _TOTAL, _total_rows
+from analytics.ingest.readers import TOTAL_LABEL, _total_rows
 
 # Python's white space includes the separators \x1c-\x1f, \x85 and \u2028; ſ is an s to re.IGNORECASE.
 CHARS = " \t\n\x1c\x1f\x85\xa0\u2028\u3000aZé0-:ſ"
@@ -44,7 +44,7 @@ def test_given_and_ids_read_each_text_as_python_strips_it(values):
 @for_all(labels)
 def test_total_rows_are_the_labels_the_pattern_matches(values):
     frame = pd.DataFrame({"client": pd.Categorical(values), "fee": pd.Categorical(["90"] * len(values))})
-    expected = [re.match(_TOTAL, v, re.IGNORECASE) is not None for v in values]
+    expected = [re.match(TOTAL_LABEL, v, re.IGNORECASE) is not None for v in values]
     assert _total_rows(frame).tolist() == expected
 
 
