@@ -18,7 +18,7 @@ from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes, assert_same_table, collected
-from tests.analytics.engines.test_ingest import EU, _appointments
+from tests.analytics.engines.test_ingest import EU, _appointments, check_spreadsheet_rows
 from tests.paths import LINKS
 
 RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_privacy"],
@@ -156,11 +156,4 @@ def test_a_table_spark_cannot_find_is_a_problem_naming_it(spark):
 
 
 def test_spark_leaves_out_blank_separator_and_totals_rows_as_in_memory(spark, tmp_path):
-    sources = _appointments(tmp_path, {10: ",,,", 11: "NA,,,", 150: "Grand total:,,,", 199: ",,,SUM", 200: ",,,"}, n=199)
-    expected = load_caseload(sources)
-    found = load_tables(spark, sources)
-    assert found.problems == expected.problems
-    assert [(p.message, p.rows) for p in found.problems[:2]] == [
-        ("2 blank separator row(s) between the data were left out", [10, 11]),
-        ("2 row(s) are totals or subtotals, not data; left out", [150, 199])]
-    assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
+    check_spreadsheet_rows(spark, tmp_path, 199)
