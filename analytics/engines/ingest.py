@@ -78,8 +78,9 @@ class EngineIngest:
 
 
 def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_date=None) -> EngineIngest:
-    """Register each source (path, glob, list of files, Spark table name) as raw_<table>, map and
-    check it inside `engine`, and leave the canonical tables as views named after the table."""
+    """Register each source (path, glob, list of files, Spark table name) as read_<table>, its rows
+    less a text file's blank and totals rows as raw_<table>; map and check them inside `engine`,
+    and leave the canonical tables as views named after the table."""
     held = [t for t in TABLES if engine.has(t)]
     if held:  # an earlier import's tables would mix with this one's (a table this import lacks, or fails to build)
         raise ValueError(f"This engine already holds an import ({', '.join(held)}); open a new engine for each "
