@@ -30,7 +30,7 @@ from analytics.ingest.mapping import (
     to_flags,
     value_key,
 )
-from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted
+from analytics.ingest.problems import MAX_LISTED_ROWS, Problem, quoted, row_numbers
 from analytics.ingest.load import nothing_to_analyse
 from analytics.ingest.readers import (
     NA_VALUES,
@@ -43,7 +43,16 @@ from analytics.ingest.readers import (
     source_name,
     unreadable,
 )
-from analytics.ingest.validate import _ROW_WORD, _count, _missing_required, _missing_sources, _scale_name, unknown_values
+from analytics.ingest.validate import (
+    _ROW_WORD,
+    _count,
+    _missing_required,
+    _missing_sources,
+    _scale_name,
+    drop_cause,
+    no_usable_rows,
+    unknown_values,
+)
 from analytics.schema import SCALES, TABLES
 
 # readers.TOTAL_LABEL as DuckDB's RE2 (and Java's regex, for Spark) read it, with what Python reads in text
@@ -165,9 +174,11 @@ def _spreadsheet_rows(engine, table: str, name: str) -> tuple[str | None, list[P
     rows = found["_row"].to_numpy(dtype="int64") + 1  # spreadsheet rows: the header is row 1
     blank_rows = found["blank"].to_numpy(dtype=bool)
     separators = rows[blank_rows & (found["_row"].to_numpy() < (last if last is not None else -1))]
-    problems = [Problem(name, None, [int(r) for r in listed[:MAX_LISTED_ROWS]], words[0].format(n=len(listed)),
-                        words[1], more=max(0, len(listed) - MAX_LISTED_ROWS))
-                for listed, words in ((separators, SEPARATORS), (rows[~blank_rows], TOTALS)) if len(listed)]
+    problems = []
+    for listed, (message, fix) in ((separators, SEPARATORS), (rows[~blank_rows], TOTALS)):
+        if len(listed):
+            shown, more = row_numbers(listed)
+            problems.append(Problem(name, None, shown, message.format(n=len(listed)), fix, more=more))
     return aside, problems
 
 
@@ -294,12 +305,9 @@ class _Conversion:
         self.engine.view(f"SELECT * FROM {kept} k{others}", self.table)
         n_kept = self.n_kept = n_all - n_dropped - n_repeated
         if n_all and not n_kept:  # the causes as in memory: the columns whose checks left rows out, in order
-            causes = [f"column '{self.mapping.columns.get(column, column)}'" if column else "repeated rows"
+            causes = [drop_cause(self.mapping.columns.get(column, column) if column else None)
                       for i, (_, column, _, _, drop, *_) in enumerate(self.checks) if drop and int(counts[f"c{i}"])]
-            causes = ", ".join(dict.fromkeys(causes + (["repeated rows"] if n_repeated else [])))
-            problems.append(Problem(self.file, None, [], f"None of the {n_all:,} rows of this file can be used "
-                                    f"(because of: {causes})",
-                                    "Fix the problems listed for this file, or correct the mapping.", "error"))
+            problems.append(no_usable_rows(self.file, n_all, causes + ([drop_cause(None)] if n_repeated else [])))
         return problems
 
     def check(self, flag: str, column: str | None, message: str, fix: str, drop: bool = False,

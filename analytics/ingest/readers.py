@@ -309,7 +309,7 @@ def _parse_csv_arrow(blob: _Blob, delimiter: str, start: int) -> pd.DataFrame | 
         return None
     try:
         with blob.open() as handle:
-            names = list(pd.read_csv(handle, sep=delimiter, nrows=0, skiprows=start, encoding="utf-8-sig").columns)
+            names = _header(handle, delimiter, start, "utf-8-sig")
         text = pa.dictionary(pa.int32(), pa.string())
         table = pa_csv.read_csv(
             str(blob.path) if blob.path is not None else pa.BufferReader(blob.data),  # not through Python's I/O
@@ -348,9 +348,13 @@ def column_names(path: str, layout: TextLayout) -> list[str]:
     """The names the in-memory import gives the columns of the text table at `path`: pandas'
     reading of the header row (an empty name read as 'Unnamed: 3', a repeated one as 'name.1'),
     trimmed and made unique as finish_frame makes them."""
-    header = pd.read_csv(path, sep=layout.delimiter, nrows=0, skiprows=layout.start, encoding=layout.encoding,
-                         encoding_errors="replace").columns
-    return _unique([str(c).strip() for c in header])
+    return _unique([str(c).strip() for c in _header(path, layout.delimiter, layout.start, layout.encoding)])
+
+
+def _header(source, delimiter: str, start: int, encoding: str) -> list:
+    """The column names pandas reads from the header row of a text table (a path or open file)."""
+    return list(pd.read_csv(source, sep=delimiter, nrows=0, skiprows=start, encoding=encoding,
+                            encoding_errors="replace").columns)
 
 
 def _has_quote(blob: _Blob) -> bool:

@@ -70,10 +70,7 @@ def conform(table: str, raw: pd.DataFrame, mapping: TableMapping, file: str,
     booked = checker.booked()
     checker.duplicates()
     if checker.drop.all():
-        causes = ", ".join(dict.fromkeys(checker.dropped_by))
-        checker.problems.append(Problem(
-            file, None, [], f"None of the {len(frame):,} rows of this file can be used (because of: {causes})",
-            "Fix the problems listed for this file, or correct the mapping.", "error"))
+        checker.problems.append(no_usable_rows(file, len(frame), checker.dropped_by))
     return checker.frame.loc[~checker.drop] if checker.drop.any() else checker.frame, problems + checker.problems, booked
 
 
@@ -102,7 +99,7 @@ class _Checker:
         self.problems.append(problem_at(self.frame, mask, self.file, self.source(column), message, fix))
         if leave_out:
             self.drop |= mask
-            self.dropped_by.append(f"column '{self.source(column)}'" if column else "repeated rows")
+            self.dropped_by.append(drop_cause(self.source(column) if column else None))
 
     def apply(self):
         """The converted columns in place of the read ones, in one new frame: setting a column of a
@@ -320,6 +317,20 @@ LINKS = {
         "Nothing to do if that is right; otherwise give these clients a therapist_id in the clients file."),
 }
 LINK_IDS_SHOWN = 5
+
+
+def drop_cause(source: str | None) -> str:
+    """What left rows out, as no_usable_rows lists it: a column's check (by its name in the file),
+    or the repeated-row check (None)."""
+    return f"column '{source}'" if source else "repeated rows"
+
+
+def no_usable_rows(file: str, n: int, causes: list[str]) -> Problem:
+    """Every one of a file's `n` rows was left out, by the checks `causes` (drop_cause) in order;
+    said by the in-memory import and an engine's."""
+    return Problem(file, None, [], f"None of the {n:,} rows of this file can be used (because of: "
+                   f"{', '.join(dict.fromkeys(causes))})",
+                   "Fix the problems listed for this file, or correct the mapping.", "error")
 
 
 def link_problem(check: str, table: str, file: str, column: str, rows: list[int], n: int, k: int, ids: str) -> Problem:
