@@ -32,10 +32,17 @@ NUMBERS = ["coef", "hr", "se", "robust_se", "hr_ci_lower", "hr_ci_upper", "p"]
 
 
 @pytest.fixture(scope="module")
-def engines():
-    """One DuckDB engine and, when first asked for, one Spark session (local mode) for the module."""
+def engines(request):
+    """One DuckDB engine and, when first asked for, one on the shared Spark session (conftest.py)."""
     opened = {}
-    yield lambda name: opened.setdefault(name, open_engine(name)) if name not in opened else opened[name]
+
+    def engine(name):
+        if name not in opened:
+            spark = {"session": request.getfixturevalue("spark_session")} if name == "spark" else {}
+            opened[name] = open_engine(name, **spark)
+        return opened[name]
+
+    yield engine
     for engine in opened.values():
         engine.close()
 

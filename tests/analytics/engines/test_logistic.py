@@ -26,7 +26,8 @@ def data():
 
 @pytest.fixture(scope="module", params=["duckdb", "spark"])
 def engine(request, data):
-    engine = open_engine(request.param)
+    spark = {"session": request.getfixturevalue("spark_session")} if request.param == "spark" else {}
+    engine = open_engine(request.param, **spark)
     engine.register("episodes", data)
     yield engine
     engine.close()

@@ -1,11 +1,7 @@
 """Spark in local mode runs the same SQL (transpiled by sqlglot) and gives the in-memory report, table
-for table, on a small synthetic caseload. Under CI=true a missing Java or pyspark fails the suite
-(.ci/run installs Java); elsewhere the module is skipped with the reason."""
+for table, on a small synthetic caseload. The session is shared (conftest.py)."""
 
 from __future__ import annotations
-
-import os
-import shutil
 
 import pandas as pd
 import pytest
@@ -25,33 +21,10 @@ RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_priva
           "dropout_definition": "unilateral"}
 
 
-def _spark_or_reason() -> str | None:
-    if shutil.which("java") is None:
-        return "Java is not installed (Debian: apt-get install openjdk-17-jre-headless)"
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install -r requirements.txt)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def session():
-    """One local Spark session for the module (starting one takes seconds)."""
-    reason = _spark_or_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Spark tests cannot run under CI: {reason}.")
-        pytest.skip(reason)
-    engine = open_engine("spark", master="local[2]")
-    yield engine.spark
-    engine.close()
-
-
 @pytest.fixture
-def spark(session):
+def spark(spark_session):
     """An engine per test on the shared session (an engine holds one import)."""
-    engine = open_engine("spark", session=session)
+    engine = open_engine("spark", session=spark_session)
     yield engine
     engine.close()
 

@@ -4,11 +4,13 @@ the command line (exit code, one plain line on stderr)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -119,35 +121,43 @@ def test_models_warn_instead_of_failing(name):
 
 # --- the command line -----------------------------------------------------------------------------
 
-def cli_command(paths: dict[str, str], out: Path, case) -> list[str]:
-    """`python -m analytics report` for a case's files (figures off: they are tested elsewhere).
+def cli_arguments(paths: dict[str, str], out: Path, case) -> list[str]:
+    """The arguments of `python -m analytics` for a case's files (figures off: they are tested elsewhere).
 
     The command line has no per-column choice: a case that drops or hashes identifiers in the
     importer runs with --drop-identifiers.
     """
-    command = [sys.executable, "-m", "analytics", "report", "--out", str(out), "--no-figures"]
+    arguments = ["report", "--out", str(out), "--no-figures"]
     for table, path in paths.items():
-        command += [f"--{table}", path]
+        arguments += [f"--{table}", path]
     if case.load_kwargs.get("drop_columns") or case.load_kwargs.get("hash_columns"):
-        command.append("--drop-identifiers")
-    return command
+        arguments.append("--drop-identifiers")
+    return arguments
 
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory):
-    """All cases through the command line, run side by side (each is its own process)."""
+    """All cases through the command line: tests/corpus/run_cli.py runs a share of them in each of
+    two processes side by side, each case as a new process would (test_cli.py runs the real
+    `python -m analytics` entry point)."""
     base = tmp_path_factory.mktemp("corpus")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    names = list(CASES)
+    arguments = {name: cli_arguments(write_case(CASES[name], base / name / "in"), base / name / "out", CASES[name])
+                 for name in names}
 
-    def run(name):
-        case = CASES[name]
-        paths = write_case(case, base / name / "in")
-        out = base / name / "out"
-        done = subprocess.run(cli_command(paths, out, case), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        return name, (done, out)
+    def run(share):
+        results = base / f"results_{share[0]}.json"
+        done = subprocess.run([sys.executable, "-m", "tests.corpus.run_cli", str(results)], cwd=ROOT, env=env,
+                              input=json.dumps([arguments[n] for n in share]), capture_output=True, text=True,
+                              timeout=900)
+        assert done.returncode == 0, f"the command-line driver failed:\n{done.stderr[-3000:]}"
+        return zip(share, json.loads(results.read_text(encoding="utf-8")))
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
-        return dict(pool.map(run, CASES))
+    shares = [names[i::2] for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [pair for ran in pool.map(run, shares) for pair in ran]
+    return {name: (SimpleNamespace(**result), base / name / "out") for name, result in results}
 
 
 @pytest.mark.parametrize("name", list(CASES))
