@@ -27,11 +27,12 @@ import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import sqlglot
 
+from analytics.engines.blank_lines import as_rows
 from analytics.ingest.readers import TextLayout, column_names, file_has_quote, memory_only_kind, text_layout
 
 ENGINES = ("pandas", "duckdb", "spark")
@@ -210,7 +211,10 @@ class DuckDBEngine(Engine):
                           f"FROM read_parquet({listed}, file_row_number = true)", table)
             else:
                 layout = self.layouts[table] = read_layout(files)
-                with _utf8(files, layout.encoding) as readable:
+                with _utf8(files, layout.encoding) as utf8, tempfile.TemporaryDirectory(prefix="alliance-") as folder:
+                    given = dict(zip(utf8, files))
+                    readable = as_rows(utf8, replace(layout, encoding="utf-8"),
+                                       lambda path: len(_column_names(given[path], layout)), folder)
                     parsed = self.materialize(self._text_read(table, files, readable, layout), f"{table}_parsed")
                     self.rejected[table] = self._rejected(table, dict(zip(readable, files)))
                 # rows stored in file order; the title rows skipped above the header count, as in memory
@@ -325,6 +329,7 @@ class SparkEngine(Engine):
             session.sparkContext.setLogLevel("ERROR")
         self.spark = session
         self._tables: set[str] = set()
+        self._folder: str | None = None
 
     @property
     def read_errors(self) -> tuple[type[Exception], ...]:
@@ -343,6 +348,7 @@ class SparkEngine(Engine):
         else:
             remote = is_remote(source)  # read by the cluster: a folder of Parquet files unless it ends in .csv
             files = [source] if remote else source_files(source)
+            originals = {}  # a copy Spark reads -> the file given
             reader = self.spark.read
             parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
             if parquet:
@@ -358,9 +364,18 @@ class SparkEngine(Engine):
                 if not remote:  # a quoted value may span lines only in a file holding a quote (one task per file)
                     reader = (reader.schema(_text_schema(_column_names(files[0], layout)))
                               .option("multiLine", any(file_has_quote(f) for f in files)))
+                    # read while the engine lives: Spark reads a view's files again at each query
+                    folder = tempfile.mkdtemp(prefix="alliance-", dir=self._scratch())
+                    given = as_rows(files, layout, lambda f: len(_column_names(f, layout)), folder)
+                    originals = {os.path.abspath(g): f for g, f in zip(given, files) if g != f}
+                    files = given
                 frame = (reader.option("header", True).option("sep", layout.delimiter)
                          .option("encoding", JAVA_ENCODINGS[layout.encoding]).csv(files))
-            frame = _numbered(frame, [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")])
+            try:
+                frame = _numbered(frame, [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")])
+            except Unreadable as error:  # named by the file given, not by its copy
+                given = next((f for g, f in originals.items() if error.file.endswith(g)), error.file)
+                raise Unreadable(given, error.why, error.fix) from None
         frame.createOrReplaceTempView(table)
         self._tables.add(table)
 
@@ -399,11 +414,19 @@ class SparkEngine(Engine):
     def tables(self) -> set[str]:
         return set(self._tables)
 
+    def _scratch(self) -> str:
+        """A folder for the copies of files Spark reads (as_rows), removed by close()."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="alliance-spark-")
+        return self._folder
+
     def close(self) -> None:
         for name in self._tables:
             self.spark.catalog.dropTempView(name)
         if self._own:
             self.spark.stop()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class Unreadable(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import Rejected, Unreadable, is_table_name, q
+from analytics.engines.engine import ROW, Rejected, Unreadable, is_table_name, q
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -38,9 +38,11 @@ from analytics.ingest.readers import (
     TOTAL_LABEL,
     TOTALS,
     extra_fields_skipped,
+    is_unnamed,
     lines_left_out,
     no_rows,
     source_name,
+    unnamed_with_values,
     unreadable,
 )
 from analytics.ingest.validate import (
@@ -110,13 +112,16 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
             continue
         readable.append(table)
         layout, aside = engine.layouts.get(read_as), None
-        if layout is not None:  # a text file: its title rows, the lines set aside, its blank and totals rows
+        if layout is not None:  # a text file: its header and title rows, the lines set aside
             read += layout.problems(files[table])
             read += [_rejected_problem(r, layout.delimiter) for r in engine.rejected.get(read_as, [])]
+        kept, found = _named_columns(engine, read_as, files[table])
+        read += found
+        if layout is not None:  # its blank and totals rows
             aside, found = _spreadsheet_rows(engine, read_as, files[table])
             read += found
         left_out = f" WHERE _row NOT IN (SELECT _row FROM {aside})" if aside else ""
-        engine.view(f"SELECT * FROM {read_as}{left_out}", f"raw_{table}")
+        engine.view(f"SELECT {kept} FROM {read_as}{left_out}", f"raw_{table}")
     if any(p.blocking for p in read):  # as in memory: nothing is checked while a file is unreadable
         if not {"sessions", "clients"} & set(readable):
             read.append(nothing_to_analyse(files, {}))
@@ -153,6 +158,20 @@ def _not_read(engine, name: str, source, error: Exception) -> Problem:
                        "Check the table's name (database.table) and that this Spark session can see it.", "error")
     return unreadable(name, said, "Check that the file is a whole CSV or Parquet export (not cut short), or export "
                       "the table again.")
+
+
+def _named_columns(engine, table: str, name: str) -> tuple[str, list[Problem]]:
+    """The columns of `table` as the in-memory reader keeps them (readers.finish_frame): one without
+    a name in the header row is left out when it holds no value and said when it does. The
+    select list of those kept and the problems; a pass over the rows only for a file with such a column."""
+    columns = engine.columns(table)
+    unnamed = [c for c in columns if is_unnamed(c)]
+    if not unnamed:
+        return "*", []
+    counts = engine.collect(f"SELECT {', '.join(f'COUNT({q(c)}) AS {q(c)}' for c in unnamed)} FROM {table}").iloc[0]
+    empty = {c for c in unnamed if counts[c] == 0}
+    kept = ", ".join(q(c) for c in [*columns, ROW] if c not in empty)
+    return kept, [unnamed_with_values(name, c) for c in unnamed if c not in empty]
 
 
 def _spreadsheet_rows(engine, table: str, name: str) -> tuple[str | None, list[Problem]]:
@@ -252,7 +271,7 @@ class _Conversion:
                            else f"today ({self.limit:%Y-%m-%d})")
         self.rows = _ROW_WORD[table]
         self.n_rows = self.n_kept = 0  # the file's rows and those kept, once run
-        self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted)
+        self.checks: list[tuple] = []  # (flag sql, column, message, fix, leave out, example sql, noun, shown, counted, order)
         self.texts: dict[str, str] = {}  # each raw column's text, computed once per row: sql -> name
         self.parts: dict[str, str] = {}  # per-row values several columns and checks read: sql -> name
 
@@ -311,11 +330,14 @@ class _Conversion:
         return problems
 
     def check(self, flag: str, column: str | None, message: str, fix: str, drop: bool = False,
-              example: str | None = None, noun: str | None = None, shown: int = 3, counted: bool = False) -> None:
+              example: str | None = None, noun: str | None = None, shown: int = 3, counted: bool = False,
+              by_value: bool = False) -> None:
         """A problem to count: rows where `flag` holds; `message` has {n} (the count) and {examples}
-        (with `counted`, each example followed by how many rows hold it), or is a function of the
-        count, the table's rows and the examples giving message, fix and severity."""
-        self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted))
+        (the most frequent first, or with `by_value` the smallest; with `counted`, each followed by
+        how many rows hold it), or is a function of the count, the table's rows and the examples
+        giving message, fix and severity."""
+        order = "v" if by_value else "n DESC, v"
+        self.checks.append((flag, column, message, fix, drop, example, noun or self.rows, shown, counted, order))
 
     def text(self, source: str) -> str:
         """The name of the raw column `source` as text (_text), computed once per row in the level
@@ -423,7 +445,7 @@ class _Conversion:
             self.check(outside, column, "{n} outside the scale " + f"{low:g}-{high:g} (values {{examples}}); "
                        "set to missing, the rest of each row is kept",
                        "Check these entries in the source; a total off the scale is usually a typing or scoring error.",
-                       example=example, noun=f"{_scale_name(column)} score", shown=5)
+                       example=example, noun=f"{_scale_name(column)} score", shown=5, by_value=True)
             return f"CASE WHEN {outside} THEN NULL ELSE {number} END"
         if kind == "event":
             self.check(f"(({number} IS NOT NULL AND {number} NOT IN (0, 1, 2)) OR NOT {given})", column,
@@ -495,7 +517,7 @@ class _Conversion:
         """Each check's problem from its count (`counts`); the rows and values a check found are
         read again only for a check that found some."""
         out = []
-        for i, (_flag, column, message, fix, _drop, example, noun, shown, counted) in enumerate(self.checks):
+        for i, (_flag, column, message, fix, _drop, example, noun, shown, counted, order) in enumerate(self.checks):
             n = int(counts[f"c{i}"])
             if not n:
                 continue
@@ -504,7 +526,7 @@ class _Conversion:
             if example is not None:
                 values = self.engine.collect(
                     f"SELECT v, COUNT(*) AS n FROM (SELECT {example} AS v FROM {self.source()} WHERE _row IN "
-                    f"(SELECT _row FROM {typed} WHERE _check_{i})) GROUP BY v ORDER BY n DESC, v LIMIT 1000"
+                    f"(SELECT _row FROM {typed} WHERE _check_{i})) GROUP BY v ORDER BY {order} LIMIT 1000"
                 ).dropna(subset=["v"])
                 examples = quoted([f"{v:g}" if isinstance(v, float) else str(v) for v in values["v"]], shown,
                                   values["n"].to_numpy() if counted else None)

@@ -457,13 +457,20 @@ def _classify(value, column: str, words: dict, rules: tuple) -> str | None:
 CLASSIFIERS = {"status": classify_status, "termination": classify_termination, "cancelled_by": classify_cancelled_by}
 
 
-def distinct_text(series: pd.Series, limit: int | None = None) -> list[str]:
-    """The distinct non-empty values as trimmed text, most frequent first."""
-    counts = series.value_counts(dropna=True)
+def text_counts(series: pd.Series) -> pd.Series:
+    """How many rows hold each distinct non-empty value, as trimmed text: most frequent first, and
+    values as frequent in text order (as an engine's ORDER BY n DESC, v lists them; value_counts
+    alone leaves the order of ties to its sort)."""
+    counts = series.value_counts(dropna=True, sort=False)
     counts = counts[counts > 0]
     labels = pd.Index(counts.index.astype(str)).str.strip()
-    counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0, sort=False).sum()
-    counts = counts[counts.index != ""].sort_values(ascending=False, kind="stable")
+    counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0).sum()  # sorted by text
+    return counts[counts.index != ""].sort_values(ascending=False, kind="stable")
+
+
+def distinct_text(series: pd.Series, limit: int | None = None) -> list[str]:
+    """The distinct non-empty values as trimmed text, most frequent first (text_counts)."""
+    counts = text_counts(series)
     return list(counts.index[:limit] if limit else counts.index)
 
 

@@ -249,9 +249,7 @@ def _read_text(blob: _Blob, head: bytes, suffix: str) -> tuple[pd.DataFrame | No
         return None, [unreadable(name, "its first line is longer than 1 MB, so it is not a table header",
                                   "Check that the right file was chosen.")]
     delimiter, header, start = _sniff(text, suffix)
-    problems = _duplicate_header_problems(name, [h.strip() for h in header])
-    if start:
-        problems.append(_title_skipped(name, start))
+    problems = TextLayout(encoding, delimiter, start, tuple(header)).problems(name)
     frame, parse_problems = _parse_csv(blob, delimiter, encoding, start)
     problems += parse_problems
     if frame is None:
@@ -399,16 +397,18 @@ def _sorted_categorical(column) -> pd.Categorical:
 
 @dataclass(frozen=True)
 class TextLayout:
-    """How a text table is written, as this reader finds it: the encoding, the delimiter and the
-    row holding the column names (`start` title or note rows above it)."""
+    """How a text table is written, as this reader finds it: the encoding, the delimiter, the
+    row holding the column names (`start` title or note rows above it) and the names as written."""
 
     encoding: str
     delimiter: str
     start: int
+    header: tuple[str, ...] = ()
 
     def problems(self, name: str) -> list[Problem]:
-        """What reading by this layout tells the user (the rows skipped above the header)."""
-        return [_title_skipped(name, self.start)] if self.start else []
+        """What reading by this layout tells the user (a name used twice, the rows skipped above
+        the header)."""
+        return _duplicate_header_problems(name, self.header) + ([_title_skipped(name, self.start)] if self.start else [])
 
 
 def text_layout(path: str) -> TextLayout | None:
@@ -418,8 +418,8 @@ def text_layout(path: str) -> TextLayout | None:
         decoded = _decode_head(handle.read(HEAD_BYTES))
     if decoded is None:
         return None
-    delimiter, _, start = _sniff(decoded[1], Path(path).suffix.lower())
-    return TextLayout(decoded[0], delimiter, start)
+    delimiter, header, start = _sniff(decoded[1], Path(path).suffix.lower())
+    return TextLayout(decoded[0], delimiter, start, tuple(header))
 
 
 def _title_skipped(name: str, start: int) -> Problem:
@@ -531,12 +531,10 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
             frame[column] = as_category(frame[column])
         except TypeError:  # unhashable cells (lists or maps in a Parquet column) are kept as their text
             frame[column] = as_category(frame[column].map(str, na_action="ignore"))
-    unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
+    unnamed = [c for c in frame.columns if is_unnamed(c)]
     empty = [c for c in unnamed if frame[c].isna().all()]
     frame = without(frame, empty)
-    for column in (c for c in unnamed if c not in empty):
-        problems.append(Problem(name, column, [], "This column has values but no name in the header row",
-                                "Give it a name in the file, or leave it: it is kept under this name."))
+    problems += [unnamed_with_values(name, c) for c in unnamed if c not in empty]
     filled = np.zeros(len(frame), dtype=bool)
     for given in in_threads(lambda c: frame[c].notna().to_numpy(), frame.columns):  # columns side by side
         filled |= given
@@ -553,6 +551,17 @@ def finish_frame(frame: pd.DataFrame, name: str, problems: list[Problem], where:
     if len(frame) == 0:
         problems.append(no_rows(name))
     return frame, problems
+
+
+def is_unnamed(column: str) -> bool:
+    """A column without a name in the header row (pandas reads it as 'Unnamed: 3'): left out when
+    it holds no value, kept and said when it does."""
+    return column.startswith("Unnamed:") or column == ""
+
+
+def unnamed_with_values(name: str, column: str) -> Problem:
+    return Problem(name, column, [], "This column has values but no name in the header row",
+                   "Give it a name in the file, or leave it: it is kept under this name.")
 
 
 def no_rows(name: str) -> Problem:

@@ -30,6 +30,7 @@ from analytics.ingest.mapping import (
     format_label,
     map_values,
     parse_dates,
+    text_counts,
     to_flags,
     to_ids,
     to_numbers,
@@ -470,8 +471,7 @@ def unknown_values(table: str, column: str, n: int, n_rows: int, values: str) ->
 
 def _counts(values: pd.Series) -> str:
     """'Rescheduled' (40), 'Waitlist' (3): each distinct value with how many rows hold it."""
-    counts = values.astype(str).str.strip().value_counts()
-    counts = counts[counts > 0]
+    counts = text_counts(values)
     return quoted(counts.index, 50, counts.to_numpy())
 
 

@@ -14,7 +14,13 @@ from analytics.output.report import assemble, assemble_in_engine
 from analytics.recipe import Recipe
 from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes, assert_same_table, collected
-from tests.analytics.engines.test_ingest import EU, _appointments, check_spreadsheet_rows
+from tests.analytics.engines.test_ingest import (
+    EU,
+    _appointments,
+    check_empty_lines,
+    check_header_names,
+    check_spreadsheet_rows,
+)
 from tests.paths import LINKS
 
 RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_privacy"],
@@ -130,3 +136,11 @@ def test_a_table_spark_cannot_find_is_a_problem_naming_it(spark):
 
 def test_spark_leaves_out_blank_separator_and_totals_rows_as_in_memory(spark, tmp_path):
     check_spreadsheet_rows(spark, tmp_path, 199)
+
+
+def test_spark_reads_a_name_used_twice_and_columns_without_a_name_as_in_memory(spark, tmp_path):
+    check_header_names(spark, tmp_path)
+
+
+def test_spark_numbers_says_and_leaves_out_empty_lines_as_in_memory(spark, tmp_path):
+    check_empty_lines(spark, tmp_path)
