@@ -24,6 +24,7 @@ from analytics.practice.overview import headline
 from analytics.recipe import Recipe
 from analytics.survival.curves import cumulative_incidence, kaplan_meier, logrank
 from tests.analytics.ingest.test_fhir import BUNDLE
+from tests.command_line import run_cli
 from tests.paths import ROOT
 from ui import state
 
@@ -56,12 +57,6 @@ COLUMNS = {
     "icc": ["therapist_var", "icc", "ci_lower", "ci_upper", "method"],
     "therapist_effects": ["therapist_id", "effect", "ci_lower", "ci_upper"],
 }
-
-
-def run_cli(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 def sample_args(**override):
@@ -189,7 +184,9 @@ def test_figures_are_written(bundle):
 
 
 def test_help_documents_the_report_command():
-    done = run_cli("--help")
+    """The real entry point (`python -m analytics`, in a new interpreter) once; run_cli runs main()."""
+    done = subprocess.run([sys.executable, "-m", "analytics", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
     assert done.returncode == 0 and "report" in done.stdout
     done = run_cli("report", "--help")
     for option in ("--sessions", "--clients", "--therapists", "--config", "--out", "--drop-identifiers"):

@@ -10,7 +10,8 @@ import json
 import pandas as pd
 import pytest
 
-from tests.analytics.test_cli import one_line_error, read, run_cli
+from tests.analytics.test_cli import one_line_error, read
+from tests.command_line import run_cli
 from tests.layouts import episodes_by_client, write_layouts
 
 LAYOUTS = ("SimplePractice", "TheraNest", "NHS Talking Therapies", "FHIR NDJSON", "FHIR flattened CSV", "Workbook")

@@ -3,8 +3,9 @@ with PHQ-9 and GAD-7 per session: the episodes it writes follow the outcome rule
 
 import json
 
-from tests.analytics.test_cli import read, run_cli
+from tests.analytics.test_cli import read
 from tests.analytics.test_unilateral_unimproved import _clients, _sessions
+from tests.command_line import run_cli
 
 
 def test_report_writes_outcome_columns_and_events(tmp_path):

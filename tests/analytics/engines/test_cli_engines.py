@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.analytics.engines.compare import assert_same_table
-from tests.analytics.test_cli import RECIPE, SAMPLE, one_line_error, run_cli, sample_args
+from tests.analytics.test_cli import RECIPE, SAMPLE, one_line_error, sample_args
+from tests.command_line import run_cli
 
 
 @pytest.fixture(scope="module")

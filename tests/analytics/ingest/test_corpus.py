@@ -4,19 +4,14 @@ the command line (exit code, one plain line on stderr)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+from tests.command_line import run_cli
 from tests.corpus.cases import EITHER, ERROR, USABLE, cases, write_case
-from tests.paths import ROOT
 
 CASES = {case.name: case for case in cases()}
 MODEL_CASES = [name for name, case in CASES.items() if case.model]
@@ -137,27 +132,16 @@ def cli_arguments(paths: dict[str, str], out: Path, case) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory):
-    """All cases through the command line: tests/corpus/run_cli.py runs a share of them in each of
-    two processes side by side, each case as a new process would (test_cli.py runs the real
-    `python -m analytics` entry point)."""
+    """All cases through the command line, two at a time (each is its own process: run_cli)."""
     base = tmp_path_factory.mktemp("corpus")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    names = list(CASES)
-    arguments = {name: cli_arguments(write_case(CASES[name], base / name / "in"), base / name / "out", CASES[name])
-                 for name in names}
 
-    def run(share):
-        results = base / f"results_{share[0]}.json"
-        done = subprocess.run([sys.executable, "-m", "tests.corpus.run_cli", str(results)], cwd=ROOT, env=env,
-                              input=json.dumps([arguments[n] for n in share]), capture_output=True, text=True,
-                              timeout=900)
-        assert done.returncode == 0, f"the command-line driver failed:\n{done.stderr[-3000:]}"
-        return zip(share, json.loads(results.read_text(encoding="utf-8")))
+    def run(name):
+        case = CASES[name]
+        out = base / name / "out"
+        return name, (run_cli(*cli_arguments(write_case(case, base / name / "in"), out, case)), out)
 
-    shares = [names[i::2] for i in range(2)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = [pair for ran in pool.map(run, shares) for pair in ran]
-    return {name: (SimpleNamespace(**result), base / name / "out") for name, result in results}
+        return dict(pool.map(run, CASES))
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -5,10 +5,7 @@ and Letter from the library and the command line."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 
 import pypdf
 import pytest
@@ -20,6 +17,7 @@ from analytics.practice.therapists import therapist_funnel
 from analytics.practice.watch_list import watch_list
 from analytics.recipe import Recipe
 from analytics.synth import generate_caseload
+from tests.command_line import run_cli
 from tests.director_words import unreadable
 from tests.paths import FIXTURES, ROOT
 
@@ -121,14 +119,10 @@ def test_pdf_has_one_or_two_pages_of_the_summary(summary, renderer, paper):
 def test_command_line_writes_the_summary(tmp_path, renderer):
     out = tmp_path / "summary.pdf"
     files = [x for t in ("sessions", "clients", "therapists") for x in (f"--{t}", ROOT / "sample_data" / f"{t}.csv")]
-    run = subprocess.run([sys.executable, "-m", "analytics", "summary", *map(str, files), "--out", str(out),
-                          "--paper", "letter"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                         capture_output=True, text=True, timeout=600)
+    run = run_cli("summary", *files, "--out", out, "--paper", "letter")
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"Wrote the meeting summary to {out} (letter paper)."
     reader = pypdf.PdfReader(out)
     assert 1 <= len(reader.pages) <= 2 and "higher than the published average of 19.7%" in reader.pages[0].extract_text()
-    folder = subprocess.run([sys.executable, "-m", "analytics", "summary", *map(str, files), "--out", str(tmp_path)],
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                            timeout=600)
+    folder = run_cli("summary", *files, "--out", tmp_path)
     assert folder.returncode == 1 and "is a folder; give --out the name of the PDF file" in folder.stderr
