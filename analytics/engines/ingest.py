@@ -59,10 +59,11 @@ from analytics.schema import SCALES, TABLES
 
 # readers.TOTAL_LABEL as DuckDB's RE2 (and Java's regex, for Spark) read it, with what Python reads in text
 # where RE2 reads ASCII: case ignored; \s as ASCII \t to \r, \x1c-\x1f, \x85 and Unicode's separators; a word
-# boundary before .* as "the end, or a character that is no letter, digit or _"
+# boundary before .* as "the end, or a character that is no letter, digit, _ or line end"; and . as Python's,
+# any character but a line end (Java's . leaves out \r and \u2028 as well)
 _SPACE = r"\t-\r\x{1c}-\x{1f}\x{85}\pZ"
 TOTAL_SQL = "(?i)" + (TOTAL_LABEL.replace(r"[\s-]", f"[{_SPACE}-]").replace(r"\s", f"[{_SPACE}]")
-                      .replace(r"\b.*", r"([^\pL\pN_].*)?"))
+                      .replace(r"\b.*", r"([^\pL\pN_\n][^\n]*)?"))
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
 # stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
