@@ -426,7 +426,7 @@ def test_the_values_a_problem_lists_come_in_the_in_memory_order(tmp_path):
 
 
 def test_empty_lines_are_numbered_said_and_left_out_as_in_memory(tmp_path):
-    """DuckDB skipped empty lines, so every row after one was named a row too high in its problems."""
+    """DuckDB skipped empty lines, so every row after one was named by a number one lower than its row."""
     check_empty_lines(open_engine("duckdb"), tmp_path)
 
 
