@@ -20,16 +20,9 @@ import tempfile
 from tests.paths import ROOT
 
 TIMEOUT = 600
-_PRELOAD = ["analytics.__main__", "analytics.ingest.load", "analytics.output.report", "analytics.engines.ingest"]
-_context = None
-
-
-def _forks():
-    global _context
-    if _context is None:
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(_PRELOAD)
-    return _context
+_FORKS = multiprocessing.get_context("forkserver")  # started at the first run, preloading these imports
+_FORKS.set_forkserver_preload(["analytics.__main__", "analytics.ingest.load", "analytics.output.report",
+                               "analytics.engines.ingest"])
 
 
 def _run(args: list[str], cwd: str, out: str, err: str) -> None:
@@ -50,7 +43,7 @@ def run_cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
     args = [str(a) for a in args]
     with tempfile.TemporaryDirectory(prefix="alliance-cli-") as folder:
         out, err = os.path.join(folder, "out"), os.path.join(folder, "err")
-        process = _forks().Process(target=_run, args=(args, str(cwd), out, err))
+        process = _FORKS.Process(target=_run, args=(args, str(cwd), out, err))
         process.start()
         process.join(TIMEOUT)
         if process.exitcode is None:

@@ -116,10 +116,11 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
         if layout is not None:  # a text file: its header and title rows, the lines set aside
             read += layout.problems(files[table])
             read += [_rejected_problem(r, layout.delimiter) for r in engine.rejected.get(read_as, [])]
-        kept, found = _named_columns(engine, read_as, files[table])
+        columns = engine.columns(read_as)
+        kept, found = _named_columns(engine, read_as, columns, files[table])
         read += found
         if layout is not None:  # its blank and totals rows
-            aside, found = _spreadsheet_rows(engine, read_as, files[table])
+            aside, found = _spreadsheet_rows(engine, read_as, columns, files[table])
             read += found
         left_out = f" WHERE _row NOT IN (SELECT _row FROM {aside})" if aside else ""
         engine.view(f"SELECT {kept} FROM {read_as}{left_out}", f"raw_{table}")
@@ -161,11 +162,10 @@ def _not_read(engine, name: str, source, error: Exception) -> Problem:
                       "the table again.")
 
 
-def _named_columns(engine, table: str, name: str) -> tuple[str, list[Problem]]:
-    """The columns of `table` as the in-memory reader keeps them (readers.finish_frame): one without
+def _named_columns(engine, table: str, columns: list[str], name: str) -> tuple[str, list[Problem]]:
+    """The `columns` of `table` as the in-memory reader keeps them (readers.finish_frame): one without
     a name in the header row is left out when it holds no value and said when it does. The
     select list of those kept and the problems; a pass over the rows only for a file with such a column."""
-    columns = engine.columns(table)
     unnamed = [c for c in columns if is_unnamed(c)]
     if not unnamed:
         return "*", []
@@ -175,12 +175,12 @@ def _named_columns(engine, table: str, name: str) -> tuple[str, list[Problem]]:
     return kept, [unnamed_with_values(name, c) for c in unnamed if c not in empty]
 
 
-def _spreadsheet_rows(engine, table: str, name: str) -> tuple[str | None, list[Problem]]:
+def _spreadsheet_rows(engine, table: str, columns: list[str], name: str) -> tuple[str | None, list[Problem]]:
     """A text file's blank separator rows and totals rows (a spreadsheet's "Total" or "Sum" row),
     left out and said as the in-memory reader does (readers.finish_frame); blank rows after the
     last filled one are left out unsaid. The table of the rows left out (None when there are
     none) and the problems. One pass over the file's rows and one over those found."""
-    texts = [_text(q(c)) for c in engine.columns(table)]
+    texts = [_text(q(c)) for c in columns]
     if not texts:
         return None, []
     blank = " AND ".join(f"{t} IS NULL" for t in texts)
