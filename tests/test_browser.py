@@ -205,21 +205,28 @@ def test_upload_an_export_resolve_the_identifier_and_apply_the_mapping(session, 
     screenshot(page, "00_data_uploaded")
 
 
+def _appears(page, selector: str, timeout: int = 30_000) -> bool:
+    """Whether an element matching `selector` is in the page within `timeout` ms."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.locator(selector).first.wait_for(state="attached", timeout=timeout)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def test_every_page_renders_with_charts(session):
     page = session["page"]
     missing_charts, silent = [], []
     for number, (file, title) in enumerate(app_pages(), start=1):
         open_page(page, title)
         no_exception(page, title)
-        charts = page.locator("[data-testid='stPlotlyChart']")
-        if Path(file).stem in NEEDS_MORE and charts.count() == 0 and page.locator("[data-testid='stAlert']").count() == 0:
+        # the script may have finished before the browser has put a chart's element in the page
+        if Path(file).stem in NEEDS_MORE and not _appears(page, "[data-testid='stPlotlyChart'], [data-testid='stAlert']"):
             silent.append(title)
-        drawn = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg")
-        if Path(file).stem in CHART_PAGES:
-            if charts.count() == 0:
-                missing_charts.append(title)
-            else:
-                drawn.first.wait_for(state="attached", timeout=30_000)
+        if Path(file).stem in CHART_PAGES and not _appears(page, "[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg"):
+            missing_charts.append(title)
         screenshot(page, f"{number:02d}_{Path(file).stem}")
     assert not missing_charts, f"pages without a chart: {missing_charts}"
     assert not silent, f"pages that neither draw nor say what the data lack: {silent}"
