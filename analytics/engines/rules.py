@@ -8,8 +8,8 @@ generated caseloads under every definition and parameter. Reading order of the q
 2. `episode_summary` (a table): counts, first and last dates, the last appointment's status, each
    outcome measure's first and last score and the main therapist, from one aggregation of the
    appointments by client and therapist;
-3. `episode_alliance` (a table): alliance summaries and ruptures (`srs`, `wai`), one window over
-   the rated sessions;
+3. `episode_alliance` (a table): alliance summaries and ruptures (`srs`, `wai`), from the rated
+   sessions in order (DuckDB: each client's scores as an ordered list; Spark: one window);
 4. the episodes: the change columns of each outcome measure, the join with the clients table,
    then `ending`, `event` and `duration`; therapist attributes (`therapist_` prefix) and the
    client-therapist match factors.
@@ -66,9 +66,10 @@ class CaseloadFacts:
     small aggregate query."""
 
     def __init__(self, columns: dict[str, list[str]], alliance: list[str], measures: list[str],
-                 export_date: pd.Timestamp | None, labelled: bool = False, place: str = PAIR_PLACE):
+                 export_date: pd.Timestamp | None, labelled: bool = False, place: str = PAIR_PLACE,
+                 ordered_lists: bool = False):
         self.columns, self.alliance, self.measures, self.export_date = columns, alliance, measures, export_date
-        self.labelled, self.place = labelled, place
+        self.labelled, self.place, self.ordered_lists = labelled, place, ordered_lists
 
     @classmethod
     def read(cls, engine, settings: EpisodeSettings, export_date=None) -> "CaseloadFacts":
@@ -95,7 +96,7 @@ class CaseloadFacts:
         seen = found.get("therapist_ids")
         seen = [] if seen is None else list(seen)
         return cls(columns, alliance, measures, None if export_date is None else pd.Timestamp(export_date),
-                   _register_labels(engine, columns, seen), _place(engine, sessions))
+                   _register_labels(engine, columns, seen), _place(engine, sessions), engine.name == "duckdb")
 
     def definitions(self) -> list[str]:
         """The dropout definitions these tables support (as analytics.episodes.available_definitions)."""
@@ -205,7 +206,7 @@ def _from_sessions(facts: CaseloadFacts, settings: EpisodeSettings) -> tuple[dic
     session_columns = ["s.client_id AS client_id"] + [f"s.{c}" for c in SUMMARY] + ["s.therapist_id AS therapist_id"]
     derived: list[str] = []
     if facts.alliance:
-        stages[ALLIANCE_TABLE] = _alliance_sql(facts.alliance, settings, timeline)
+        stages[ALLIANCE_TABLE] = _alliance_sql(facts.alliance, settings, timeline, facts.ordered_lists)
         joins.append(f"LEFT JOIN {ALLIANCE_TABLE} a ON s.client_id = a.client_id")
     for measure in facts.alliance:
         names = _alliance_columns(measure)
@@ -286,32 +287,54 @@ def _alliance_columns(measure: str) -> list[str]:
     return [f"{measure}_first", f"{measure}_mean", f"{measure}_last", f"{measure}_min", rupture]
 
 
-def _alliance_sql(measures: list[str], settings: EpisodeSettings, timeline: str) -> str:
+def _alliance_sql(measures: list[str], settings: EpisodeSettings, timeline: str, ordered_lists: bool) -> str:
     """First, mean, last and lowest score over rated attended sessions, and the ruptures (a drop of
     at least `drop` points from the previous rated session, or a fall from at or above the cutoff
-    to below it), as analytics/ruptures.py flags them. One window over the sessions rated on any
-    of the measures orders them all: a measure's previous score skips the sessions it has none for."""
+    to below it), as analytics/ruptures.py flags them; a measure's previous score skips the
+    sessions it has none for. With `ordered_lists` (DuckDB) each client's scores are gathered in
+    order in the grouping and their ruptures counted along the list: a window over every rated
+    session partitions and sorts them all (66 s against 57 s for 107 million rated sessions). Spark
+    keeps the window: sqlglot carries neither an ordered list nor 1-based list indexing over."""
     rated = " OR ".join(f"{q(m)} IS NOT NULL" for m in measures)
-    window = "OVER (PARTITION BY client_id ORDER BY k)"
-    scores = "".join(f", CAST({q(m)} AS DOUBLE) AS {q(m)}, LAG(CAST({q(m)} AS DOUBLE) IGNORE NULLS) {window} AS "
-                     f"{q(m + '_previous')}" for m in measures)
-    summaries = []
+    summaries, kept = [], []
     for measure in measures:
-        drop = getattr(settings, f"{measure}_rupture_drop")
-        cutoff = getattr(settings, f"{measure}_rupture_cutoff")
-        score, previous = q(measure), q(measure + "_previous")
-        rules = []
-        if drop is not None:
-            rules.append(f"({previous} - {score}) >= {literal(float(drop))}")
-        if cutoff is not None:
-            rules.append(f"({previous} >= {literal(float(cutoff))} AND {score} < {literal(float(cutoff))})")
-        flag = "CASE WHEN " + " OR ".join(rules) + " THEN 1 ELSE 0 END" if rules else "0"
+        score = q(measure)
         at = f"CASE WHEN {score} IS NOT NULL THEN k END"
         first, mean, last, low, rupture = _alliance_columns(measure)
         summaries.append(f"MIN_BY({score}, {at}) AS {first}, SUM({score}) / COUNT({score}) AS {mean}, "
-                         f"MAX_BY({score}, {at}) AS {last}, MIN({score}) AS {low}, CAST(SUM({flag}) AS BIGINT) AS {rupture}")
-    return (f"SELECT client_id, {', '.join(summaries)} FROM (SELECT client_id, k{scores} FROM {timeline} "
-            f"WHERE attended AND ({rated})) rated GROUP BY client_id")
+                         f"MAX_BY({score}, {at}) AS {last}, MIN({score}) AS {low}")
+        if ordered_lists:
+            seq = q(measure + "_seq")
+            flag = _rupture(settings, measure, f"{seq}[i]", f"{seq}[i + 1]")
+            count = "0"
+            if flag != "FALSE":
+                summaries.append(f"list({score} ORDER BY k) FILTER (WHERE {score} IS NOT NULL) AS {seq}")
+                count = f"COALESCE(len(list_filter(range(1, len({seq})), lambda i: {flag})), 0)"
+            kept += [first, mean, last, low, f"CAST({count} AS BIGINT) AS {rupture}"]
+        else:
+            flag = _rupture(settings, measure, q(measure + "_previous"), score)
+            summaries.append(f"CAST(SUM(CASE WHEN {flag} THEN 1 ELSE 0 END) AS BIGINT) AS {rupture}")
+    if ordered_lists:
+        scores = "".join(f", CAST({q(m)} AS DOUBLE) AS {q(m)}" for m in measures)
+    else:
+        window = "OVER (PARTITION BY client_id ORDER BY k)"
+        scores = "".join(f", CAST({q(m)} AS DOUBLE) AS {q(m)}, LAG(CAST({q(m)} AS DOUBLE) IGNORE NULLS) {window} AS "
+                         f"{q(m + '_previous')}" for m in measures)
+    grouped = (f"SELECT client_id, {', '.join(summaries)} FROM (SELECT client_id, k{scores} FROM {timeline} "
+               f"WHERE attended AND ({rated})) rated GROUP BY client_id")
+    return f"SELECT client_id, {', '.join(kept)} FROM ({grouped}) scores" if ordered_lists else grouped
+
+
+def _rupture(settings: EpisodeSettings, measure: str, previous: str, score: str) -> str:
+    """Whether the step from `previous` to `score` is a rupture under the measure's rules (FALSE without any)."""
+    drop = getattr(settings, f"{measure}_rupture_drop")
+    cutoff = getattr(settings, f"{measure}_rupture_cutoff")
+    rules = []
+    if drop is not None:
+        rules.append(f"({previous} - {score}) >= {literal(float(drop))}")
+    if cutoff is not None:
+        rules.append(f"({previous} >= {literal(float(cutoff))} AND {score} < {literal(float(cutoff))})")
+    return " OR ".join(rules) if rules else "FALSE"
 
 
 def _caseness(measure: Measure, score: str) -> str:
