@@ -49,6 +49,7 @@ from pathlib import Path
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
 
+from benchmarks.host import host_line, host_speed
 from benchmarks.load import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -411,6 +412,8 @@ def report(results: dict) -> str:
         out += [f"| {i + 1} | {_s(s['script_run_s'])} | {s['drawn_s']:.2f} s |" for i, s in enumerate(t["sessions"])]
         out += ["", f"Longest script run {_s(t['max_script_run_s'])}, median drawn {t['median_drawn_s']:.2f} s, "
                 f"server CPU {t['server_cpu_s']:.1f} s.", ""]
+    if "host" in results:
+        out.append(host_line(results["host"]))
     return "\n".join(out)
 
 
@@ -448,7 +451,9 @@ def cli(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for any one page")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = {"server": server_runs()} if "server" in args.only else {}
+    results = {"host": host_speed()}
+    if "server" in args.only:
+        results["server"] = server_runs()
     if set(args.only) - {"server"}:
         results.update(asyncio.run(main(args)))
     (RESULTS / "director.json").write_text(json.dumps(results, indent=2))

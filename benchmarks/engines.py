@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.host import host_line, host_speed
+
 RESULTS = Path(__file__).parent / "results"
 COVARIATES = [
     "srs_first", "referral", "env_comfort", "env_privacy", "goals_agreed",
@@ -211,6 +213,7 @@ def main(argv=None) -> int:
     if args.run:
         print(json.dumps(run(args.run, json.loads(args.sources), str(args.data / "scratch"))))
         return 0
+    speed = host_speed()
     rows = []
     for size in args.sizes:
         sources = dataset(args.data, size)
@@ -225,11 +228,11 @@ def main(argv=None) -> int:
             row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak, "format": args.format}
             rows.append(row)
             print(f"{size:,} clients, {name}: {row['total']:.1f} s, peak {peak / 2**30:.2f} GiB", file=sys.stderr)
-    table = markdown(rows)
+    table = markdown(rows) + "\n\n" + host_line(speed)
     print(table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "engines.md").write_text(table + "\n")
-    (RESULTS / "engines.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (RESULTS / "engines.json").write_text(json.dumps({"host": speed, "runs": rows}, indent=1) + "\n")
     return 0
 
 
