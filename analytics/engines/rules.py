@@ -436,19 +436,22 @@ def _with_therapists(facts: CaseloadFacts, body: str, order: list[str]) -> str:
     if "site" in attrs and "site" not in order:
         picked.append("t.site AS site")
     norm = "LOWER(TRIM(CAST({} AS VARCHAR)))"
+    own = []  # the therapist's side of each match, worked out once per therapist, not once per client
     for factor in ("gender", "ethnicity", "religion"):
         if factor in order and factor in attrs:
-            a, b = norm.format(f"e.{factor}"), norm.format(f"t.{factor}")
+            a, b = norm.format(f"e.{factor}"), f"t._{factor}_match"
+            own.append(f"{norm.format(factor)} AS _{factor}_match")
             picked.append(f"CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL WHEN {a} = {b} THEN 1.0 ELSE 0.0 END "
                           f"AS {factor}_match")
     if "language" in order and "languages" in attrs:
-        spoken = "('|' || REGEXP_REPLACE(LOWER(TRIM(CAST(t.languages AS VARCHAR))), '\\s*[;,/|]\\s*', '|', 'g') || '|')"
+        own.append("('|' || REGEXP_REPLACE(LOWER(TRIM(CAST(languages AS VARCHAR))), '\\s*[;,/|]\\s*', '|', 'g') || '|') "
+                   "AS _spoken")
         client = norm.format("e.language")
         picked.append(f"CASE WHEN {client} IS NULL OR t.languages IS NULL THEN NULL "
-                      f"WHEN STRPOS({spoken}, '|' || {client} || '|') > 0 THEN 1.0 ELSE 0.0 END AS language_match")
+                      f"WHEN STRPOS(t._spoken, '|' || {client} || '|') > 0 THEN 1.0 ELSE 0.0 END AS language_match")
     if "age" in order and "age" in attrs:
         picked.append("ABS(TRY_CAST(e.age AS DOUBLE) - TRY_CAST(t.age AS DOUBLE)) AS age_gap")
-    first = ("(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY therapist_id ORDER BY _row) AS _pick "
-             "FROM therapists) WHERE _pick = 1)")
+    first = (f"(SELECT *{''.join(', ' + c for c in own)} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY therapist_id "
+             "ORDER BY _row) AS _pick FROM therapists) WHERE _pick = 1)")
     return (f"SELECT {', '.join(picked)} FROM ({body}) e LEFT JOIN {first} t ON e.therapist_id = t.therapist_id"
             + joins)
