@@ -48,6 +48,7 @@ def run_cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
         process.join(TIMEOUT)
         if process.exitcode is None:
             process.kill()
+            process.join()
             raise subprocess.TimeoutExpired(["python", "-m", "analytics", *args], TIMEOUT)
         with open(out, encoding="utf-8") as stdout, open(err, encoding="utf-8") as stderr:
             return subprocess.CompletedProcess(args, process.exitcode, stdout.read(), stderr.read())
