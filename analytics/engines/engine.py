@@ -316,20 +316,27 @@ class SparkEngine(Engine):
     def __init__(self, master: str | None = "local[2]", session=None, config: dict | None = None):
         super().__init__()
         self._own = session is None and master is not None  # a session started here is stopped here
+        self._folder: str | None = None
         if session is None:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.appName("alliance-lens")
             if master:
                 builder = builder.master(master)
-            settings = {**SPARK_LOCAL, **(config or {})}
+            # A session started here writes no table, but Spark makes its warehouse folder on first
+            # use: in the scratch folder, not as spark-warehouse/ in the user's working directory.
+            warehouse = {"spark.sql.warehouse.dir": os.path.join(self._scratch(), "warehouse")} if self._own else {}
+            settings = {**SPARK_LOCAL, **warehouse, **(config or {})}
             for key, value in settings.items():
                 builder = builder.config(key, value)
-            session = builder.getOrCreate()
+            try:
+                session = builder.getOrCreate()
+            except BaseException:
+                self._remove_scratch()  # a JVM that cannot start leaves no folder behind
+                raise
             session.sparkContext.setLogLevel("ERROR")
         self.spark = session
         self._tables: set[str] = set()
-        self._folder: str | None = None
 
     @property
     def read_errors(self) -> tuple[type[Exception], ...]:
@@ -415,7 +422,8 @@ class SparkEngine(Engine):
         return set(self._tables)
 
     def _scratch(self) -> str:
-        """A folder for the copies of files Spark reads (as_rows), removed by close()."""
+        """A folder for the copies of files Spark reads (as_rows) and the warehouse of a session
+        started here, removed by close()."""
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="alliance-spark-")
         return self._folder
@@ -425,8 +433,12 @@ class SparkEngine(Engine):
             self.spark.catalog.dropTempView(name)
         if self._own:
             self.spark.stop()
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 class Unreadable(Exception):

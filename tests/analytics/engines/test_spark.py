@@ -3,10 +3,14 @@ for table, on a small synthetic caseload. The session is shared (conftest.py).""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pandas as pd
 import pytest
 
 from analytics.engines import open_engine
+from analytics.engines.engine import SparkEngine
 from analytics.engines.ingest import load_tables
 from analytics.episodes import EpisodeSettings, derive_episodes
 from analytics.ingest.load import load_caseload
@@ -132,6 +136,26 @@ def test_a_table_spark_cannot_find_is_a_problem_naming_it(spark):
     assert found.problems[0].as_text().startswith(
         "research.sessions: The table could not be read: Spark could not read it ([TABLE_OR_VIEW_NOT_FOUND] ")
     assert found.problems[0].fix == "Check the table's name (database.table) and that this Spark session can see it."
+
+
+def test_a_session_started_here_keeps_its_warehouse_in_the_engines_scratch_folder(spark_session):
+    """Before: Spark made an empty spark-warehouse/ in the working directory of every local run."""
+    warehouse = spark_session.conf.get("spark.sql.warehouse.dir")
+    assert "/alliance-spark-" in warehouse and warehouse.endswith("/warehouse")
+    assert os.getcwd() not in warehouse
+
+
+def test_a_session_that_cannot_start_leaves_no_scratch_folder(monkeypatch, tmp_path):
+    from pyspark.sql import SparkSession
+
+    def no_java(builder):
+        raise RuntimeError("Java gateway process exited")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(SparkSession.Builder, "getOrCreate", no_java)
+    with pytest.raises(RuntimeError, match="Java gateway"):
+        SparkEngine(master="local[2]")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_spark_leaves_out_blank_separator_and_totals_rows_as_in_memory(spark, tmp_path):
