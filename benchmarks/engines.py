@@ -7,6 +7,7 @@ beyond 1M clients the drawn practices repeat under new ids, see `dataset`).
     .venv/bin/python -m benchmarks.engines --sizes 10000000 --engines duckdb
     .venv/bin/python -m benchmarks.engines --data /tmp/networks             # where the datasets are kept
     .venv/bin/python -m benchmarks.engines --sizes 1000000 --engines pandas duckdb --format csv
+    .venv/bin/python -m benchmarks.engines --sizes 10000000 --engines duckdb --memory-limit 5GB
 
 Stages: read, map and validate; derive episodes (therapist-judged); Kaplan-Meier by site with the
 log-rank test; cumulative incidence (Aalen-Johansen); the Cox model with 8 covariates clustered by
@@ -37,6 +38,10 @@ COVARIATES = [
 STAGES = ["read, map and validate", "derive episodes", "KM by site + log-rank", "CIF (Aalen-Johansen)",
           "Cox, clustered by therapist", "survival figures"]
 CHUNK = 500_000  # clients per generated chunk: one chunk takes about 2 GiB while it is drawn
+# DuckDB's limit: the target allows 8 GiB for the whole process; DuckDB's buffers stay within 7 GB
+# (6.5 GiB) and Python and DuckDB's memory outside its buffer manager take about 0.5 GiB more. The
+# lower the limit, the more the episodes spill to disk (5 GB: 5.2 GiB peak, slower; see docs/scale.md).
+MEMORY_LIMIT = "7GB"
 DISTINCT = 1_000_000  # clients drawn for real; a larger network repeats these practices (see `dataset`)
 
 
@@ -100,7 +105,7 @@ def as_csv(parquet: dict[str, str], folder: Path) -> dict[str, str]:
     return {table: str(path) for table, path in files.items()}
 
 
-def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
+def run(engine_name: str, sources: dict[str, str], scratch: str, memory_limit: str) -> dict:
     """Every stage on one engine (called in a fresh process); timings, sizes and the Cox table."""
     from analytics.charts.cox import forest_figure
     from analytics.charts.survival import cif_figure, km_figure
@@ -137,7 +142,7 @@ def run(engine_name: str, sources: dict[str, str], scratch: str) -> dict:
         from analytics.engines.ingest import load_tables
         from analytics.engines.rules import CaseloadFacts, stored_episodes
 
-        options = ({"memory_limit": "5GB", "threads": 2, "temp_directory": scratch} if engine_name == "duckdb"
+        options = ({"memory_limit": memory_limit, "threads": 2, "temp_directory": scratch} if engine_name == "duckdb"
                    else {"config": {"spark.driver.memory": "6g", "spark.local.dir": scratch}})
         engine = open_engine(engine_name, **options)
         ingest = timed(STAGES[0], load_tables, engine, sources)
@@ -207,11 +212,13 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=Path("/tmp/alliance_networks"))
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet",
                         help="the files the engines read (csv: one file per table, up to 1M clients)")
+    parser.add_argument("--memory-limit", default=MEMORY_LIMIT,
+                        help=f"DuckDB's memory limit (default {MEMORY_LIMIT}; see MEMORY_LIMIT)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--sources", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
-        print(json.dumps(run(args.run, json.loads(args.sources), str(args.data / "scratch"))))
+        print(json.dumps(run(args.run, json.loads(args.sources), str(args.data / "scratch"), args.memory_limit)))
         return 0
     speed = host_speed()
     rows = []
@@ -221,11 +228,11 @@ def main(argv=None) -> int:
             sources = as_csv(sources, args.data / f"network_{size}_csv")
         for name in args.engines:
             out, peak = measured([sys.executable, "-m", "benchmarks.engines", "--run", name, "--data", str(args.data),
-                                  "--sources", json.dumps(sources)])
+                                  "--sources", json.dumps(sources), "--memory-limit", args.memory_limit])
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return 1
-            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak, "format": args.format}
+            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak, "format": args.format, "memory_limit": args.memory_limit}
             rows.append(row)
             print(f"{size:,} clients, {name}: {row['total']:.1f} s, peak {peak / 2**30:.2f} GiB", file=sys.stderr)
     table = markdown(rows) + "\n\n" + host_line(speed)
