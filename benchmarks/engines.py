@@ -232,7 +232,8 @@ def main(argv=None) -> int:
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return 1
-            row = json.loads(out.stdout.strip().splitlines()[-1]) | {"peak_bytes": peak, "format": args.format, "memory_limit": args.memory_limit}
+            row = json.loads(out.stdout.strip().splitlines()[-1]) | {
+                "peak_bytes": peak, "format": args.format, "memory_limit": args.memory_limit}
             rows.append(row)
             print(f"{size:,} clients, {name}: {row['total']:.1f} s, peak {peak / 2**30:.2f} GiB", file=sys.stderr)
     table = markdown(rows) + "\n\n" + host_line(speed)
