@@ -3,6 +3,7 @@ for table, on a small synthetic caseload. The session is shared (conftest.py).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -37,6 +38,16 @@ def spark(spark_session):
     engine = open_engine("spark", session=spark_session)
     yield engine
     engine.close()
+
+
+@contextlib.contextmanager
+def another_engine(spark):
+    """A second engine on the same session, closed after use (its copies of files removed)."""
+    other = open_engine("spark", session=spark.spark)
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +106,8 @@ def test_spark_reads_a_windows_export_as_in_memory_and_refuses_title_rows(spark,
     assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
     titled = tmp_path / "sessions.csv"
     titled.write_text("Caseload report\n\nclient_id,date,status\nC1,2024-01-02,attended\n")
-    stopped = load_tables(open_engine("spark", session=spark.spark), {"sessions": str(titled)})
+    with another_engine(spark) as other:
+        stopped = load_tables(other, {"sessions": str(titled)})
     assert not stopped.ready
     assert [(p.file, p.message, p.fix) for p in stopped.problems[:1]] == [(
         "sessions.csv", "The file could not be read: 2 row(s) of title or notes stand above the column names, and "
@@ -122,7 +134,8 @@ def test_spark_reads_quoted_line_ends_and_short_rows_as_in_memory_and_refuses_lo
     assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
     ragged = _appointments(tmp_path, {9: "C5,T1,2024-01-11,attended,extra", 20: "C5,T1,2024-01-12,attended,,x"},
                            n=200, name="ragged.csv")
-    stopped = load_tables(open_engine("spark", session=spark.spark), ragged)
+    with another_engine(spark) as other:
+        stopped = load_tables(other, ragged)
     assert not stopped.ready
     assert stopped.problems[0].as_text() == (
         "ragged.csv: The file could not be read: 2 row(s) have more fields than the header, and Spark cannot skip "
