@@ -4,13 +4,14 @@ already imported the library.
 A new Python process spends about 2 s importing pandas, statsmodels and pyarrow before it reads
 a file, and the command-line tests start dozens. A fork server (multiprocessing's "forkserver":
 a process started once, holding nothing but the imports, never a thread of the test process)
-forks a fresh process per run; the run writes to its own standard output and error files and
-exits with main()'s code, as `python -m analytics` does (`sys.exit(main())`). A test that must
+forks a fresh process per run; the run writes to its own standard output and error files, runs
+the exit handlers and exits with main()'s code, as `python -m analytics` does (`sys.exit(main())`). A test that must
 see the real entry point uses `subprocess` itself (test_cli.py::test_help_documents_the_report_command).
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import subprocess
@@ -35,7 +36,13 @@ def _run(args: list[str], cwd: str, out: str, err: str) -> None:
             os.dup2(file.fileno(), fd)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
-    sys.exit(main(args))
+    try:
+        code = main(args)
+    finally:
+        # what the interpreter does at exit and a multiprocessing child skips: the figure renderer
+        # closes its browser and removes the browser's temporary profile
+        atexit._run_exitfuncs()
+    sys.exit(code)
 
 
 def run_cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
