@@ -5,8 +5,9 @@ A new Python process spends about 2 s importing pandas, statsmodels and pyarrow 
 a file, and the command-line tests start dozens. A fork server (multiprocessing's "forkserver":
 a process started once, holding nothing but the imports, never a thread of the test process)
 forks a fresh process per run; the run writes to its own standard output and error files, runs
-the exit handlers and exits with main()'s code, as `python -m analytics` does (`sys.exit(main())`). A test that must
-see the real entry point uses `subprocess` itself (test_cli.py::test_help_documents_the_report_command).
+the exit handlers and exits with main()'s code, as `python -m analytics` does (`sys.exit(main())`).
+A test that must see the real entry point uses `subprocess` itself
+(test_cli.py::test_help_documents_the_report_command).
 """
 
 from __future__ import annotations

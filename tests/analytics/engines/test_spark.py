@@ -32,22 +32,21 @@ RECIPE = {"km_group": "site", "covariates": ["age", "court_mandated", "env_priva
           "dropout_definition": "unilateral"}
 
 
+@contextlib.contextmanager
+def engine_on(session):
+    """An engine on `session`, closed after use (its views dropped, its copies of files removed)."""
+    engine = open_engine("spark", session=session)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 @pytest.fixture
 def spark(spark_session):
     """An engine per test on the shared session (an engine holds one import)."""
-    engine = open_engine("spark", session=spark_session)
-    yield engine
-    engine.close()
-
-
-@contextlib.contextmanager
-def another_engine(spark):
-    """A second engine on the same session, closed after use (its copies of files removed)."""
-    other = open_engine("spark", session=spark.spark)
-    try:
-        yield other
-    finally:
-        other.close()
+    with engine_on(spark_session) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +105,7 @@ def test_spark_reads_a_windows_export_as_in_memory_and_refuses_title_rows(spark,
     assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
     titled = tmp_path / "sessions.csv"
     titled.write_text("Caseload report\n\nclient_id,date,status\nC1,2024-01-02,attended\n")
-    with another_engine(spark) as other:
+    with engine_on(spark.spark) as other:
         stopped = load_tables(other, {"sessions": str(titled)})
     assert not stopped.ready
     assert [(p.file, p.message, p.fix) for p in stopped.problems[:1]] == [(
@@ -134,7 +133,7 @@ def test_spark_reads_quoted_line_ends_and_short_rows_as_in_memory_and_refuses_lo
     assert_same_episodes(spark.collect("sessions"), expected.caseload.sessions)
     ragged = _appointments(tmp_path, {9: "C5,T1,2024-01-11,attended,extra", 20: "C5,T1,2024-01-12,attended,,x"},
                            n=200, name="ragged.csv")
-    with another_engine(spark) as other:
+    with engine_on(spark.spark) as other:
         stopped = load_tables(other, ragged)
     assert not stopped.ready
     assert stopped.problems[0].as_text() == (
