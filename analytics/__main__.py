@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--engine", choices=ENGINES, default="pandas",
                         help="where the analysis runs: pandas (in memory, the default), duckdb (embedded, for inputs "
                         "larger than memory) or spark (a Spark session; see --spark-master). With an engine the "
-                        "inputs are CSV or Parquet files or globs such as 'sessions/*.parquet' (with spark also "
+                        "inputs are CSV or Parquet files, globs such as 'sessions/*.parquet' or folders (with spark also "
                         "table names); --sheet, --hash-identifiers and --drop-identifiers work only in memory")
     report.add_argument("--memory-limit", metavar="SIZE", help="duckdb: the memory it may use, e.g. 8GB (it spills to "
                         "disk beyond it)")
@@ -359,6 +359,9 @@ def _sources(args) -> dict:
     engine = getattr(args, "engine", "pandas")
     for table, paths in sources.items():
         for path in paths:
+            if engine == "pandas" and os.path.isdir(path):
+                raise CliError(f"{path}: a folder; the in-memory import reads one file per table. Give the {table} "
+                               "file itself (report --engine duckdb reads a folder of CSV or Parquet files).")
             if engine == "pandas" and not os.path.isfile(path):
                 raise CliError(f"{path}: the {table} file was not found; check the path given to --{table}.")
             spark_only = engine == "spark" and (is_table_name(path) or is_remote(path))

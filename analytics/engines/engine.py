@@ -33,7 +33,15 @@ import pandas as pd
 import sqlglot
 
 from analytics.engines.blank_lines import as_rows
-from analytics.ingest.readers import TextLayout, column_names, file_has_quote, memory_only_kind, text_layout
+from analytics.engines.sources import EmptyFile, Unreadable, file_format, table_source
+from analytics.ingest.readers import (
+    HEAD_BYTES,
+    TextLayout,
+    column_names,
+    file_has_quote,
+    memory_only_kind,
+    text_layout,
+)
 
 ENGINES = ("pandas", "duckdb", "spark")
 # A session this module starts itself: UTC dates, no web UI or console bars (the command line has its
@@ -77,24 +85,6 @@ def is_remote(text) -> bool:
     return isinstance(text, str) and re.match(r"^[a-z][a-z0-9+.-]+:/", text) is not None
 
 
-def source_files(source) -> list[str]:
-    """The files a path, glob or list of them names; a clear error when none exist."""
-    patterns = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files = sorted(itertools.chain.from_iterable(glob.glob(str(p)) or [str(p)] for p in patterns))
-    missing = [f for f in files if not os.path.isfile(f)]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: no such file; check the path or glob (e.g. sessions/*.parquet).")
-    return files
-
-
-def file_format(files: list[str]) -> str:
-    kinds = {"parquet" if f.lower().endswith((".parquet", ".pq")) else "csv" for f in files}
-    if len(kinds) > 1:
-        raise Unreadable(files[0], "the files given for one table are of two kinds (CSV and Parquet)",
-                         "Give one table's files all as CSV or all as Parquet.")
-    return kinds.pop()
-
-
 class Engine(ABC):
     """Named tables and SQL on them; subclasses say how to read, run and collect."""
 
@@ -112,9 +102,9 @@ class Engine(ABC):
 
     @abstractmethod
     def register(self, table: str, source) -> None:
-        """Make `source` queryable as `table`: a path or glob of CSV or Parquet files (or a list of
-        them), a pandas frame, or (Spark) the name of a table in the session's catalog. A column
-        `_row` numbers the rows in file order."""
+        """Make `source` queryable as `table`: a path, glob or folder of CSV or Parquet files (or a
+        list of them; analytics/engines/sources.py), a pandas frame, or (Spark) the name of a table
+        in the session's catalog. A column `_row` numbers the rows in file order."""
 
     @abstractmethod
     def run(self, query: str) -> None:
@@ -204,11 +194,13 @@ class DuckDBEngine(Engine):
             self.con.register(f"_frame_{table}", frame)
             self.view(f"SELECT * FROM {q('_frame_' + table)}", table)
         else:
-            files = source_files(source)
-            listed = _sql_list(files)
-            if file_format(files) == "parquet":
+            named = table_source(source)
+            files, listed = named.files, _sql_list(named.files)
+            if file_format(files) == "parquet":  # partition values as text, as Spark is told to read them
+                partitioned = str(bool(named.keys)).lower()
                 self.view(f"SELECT * EXCLUDE (file_row_number), {self._parquet_rows(files, listed)} AS {ROW} "
-                          f"FROM read_parquet({listed}, file_row_number = true)", table)
+                          f"FROM read_parquet({listed}, file_row_number = true, hive_partitioning = {partitioned}, "
+                          "hive_types_autocast = false)", table)
             else:
                 layout = self.layouts[table] = read_layout(files)
                 with _utf8(files, layout.encoding) as utf8, tempfile.TemporaryDirectory(prefix="alliance-") as folder:
@@ -354,11 +346,14 @@ class SparkEngine(Engine):
             frame = _numbered(self.spark.table(source), [F.spark_partition_id()])
         else:
             remote = is_remote(source)  # read by the cluster: a folder of Parquet files unless it ends in .csv
-            files = [source] if remote else source_files(source)
+            named = table_source(source) if not remote else None
+            files = [source] if remote else named.files
             originals = {}  # a copy Spark reads -> the file given
             reader = self.spark.read
             parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
-            if parquet:
+            if parquet and named is not None and named.base is not None:
+                frame = self._partitioned(named)
+            elif parquet:
                 frame = reader.parquet(*files)
             else:
                 layout = self.layouts[table] = read_layout(files) if not remote else TextLayout("utf-8", ",", 0)
@@ -385,6 +380,17 @@ class SparkEngine(Engine):
                 raise Unreadable(given, error.why, error.fix) from None
         frame.createOrReplaceTempView(table)
         self._tables.add(table)
+
+    def _partitioned(self, named):
+        """Parquet files in partition folders below `named.base`, each key a column of text (as
+        DuckDB reads them): the session's type inference is off only while the files are listed."""
+        inference = "spark.sql.sources.partitionColumnTypeInference.enabled"
+        before = self.spark.conf.get(inference)
+        self.spark.conf.set(inference, "false")
+        try:
+            return self.spark.read.option("basePath", named.base).parquet(*named.files)
+        finally:
+            self.spark.conf.set(inference, before)
 
     def translate(self, query: str) -> str:
         """DuckDB's dialect to Spark's. A literal such as 1.0 is a double in DuckDB but a decimal in
@@ -441,15 +447,6 @@ class SparkEngine(Engine):
             self._folder = None
 
 
-class Unreadable(Exception):
-    """A file an engine cannot read as a table: which file, why and what to do (the import
-    reports it as the in-memory reader does)."""
-
-    def __init__(self, file: str, why: str, fix: str):
-        super().__init__(f"{file}: {why}. {fix}")
-        self.file, self.why, self.fix = file, why, fix
-
-
 @dataclass(frozen=True)
 class Rejected:
     """Lines of a text file the engine's reader read as no row: the file, DuckDB's reason (TOO
@@ -476,7 +473,10 @@ def _sql_list(files: list[str]) -> str:
 def read_layout(files: list[str]) -> TextLayout:
     """The layout of a table's text files (they come from one export: the first file's)."""
     with open(files[0], "rb") as handle:
-        kind = memory_only_kind(handle.read(64))
+        head = handle.read(HEAD_BYTES)
+    if not head.strip():
+        raise EmptyFile(files[0])
+    kind = memory_only_kind(head[:64])
     if kind:
         raise Unreadable(files[0], f"it is {kind}, which only the in-memory import reads",
                          "Run without --engine, or give the table as CSV or Parquet files.")

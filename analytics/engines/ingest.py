@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics.engines.engine import ROW, Rejected, Unreadable, is_table_name, q
+from analytics.engines.engine import ROW, Rejected, is_table_name, q
+from analytics.engines.sources import Unreadable
 from analytics.engines.links import check_links
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
@@ -106,7 +107,7 @@ def load_tables(engine, sources: dict, mapping: Mapping | None = None, export_da
         try:
             engine.register(read_as, source)
         except Unreadable as error:
-            read.append(unreadable(source_name(error.file), error.why, error.fix))
+            read.append(error.problem(source_name(error.file)))
             continue
         except engine.read_errors as error:
             read.append(_not_read(engine, files[table], source, error))

@@ -93,7 +93,7 @@ def read_table(source, sheet: str | None = None, table: str = "sessions") -> tup
     except OSError as error:
         return None, [unreadable(name, f"it could not be opened ({error.strerror or error})")]
     if not head.strip():
-        return None, [Problem(name, None, [], "The file is empty", "Export the table again; check that the export finished.", "error")]
+        return None, [empty_file(name)]
     suffix = Path(name).suffix.lower()
     if is_json(head):
         from analytics.ingest.fhir import read_fhir  # fhir builds its frames with this module
@@ -157,6 +157,11 @@ def blob_of(source) -> _Blob | Problem:
     if hasattr(source, "getvalue"):
         return _Blob(name, data=bytes(source.getvalue()))
     return unreadable(name, f"a {type(source).__name__} is not a file", "Give a path or an uploaded file.")
+
+
+def empty_file(name: str) -> Problem:
+    """The blocking problem of a file with nothing in it but blank space (said by every reader)."""
+    return Problem(name, None, [], "The file is empty", "Export the table again; check that the export finished.", "error")
 
 
 def unreadable(name: str, why: str, fix: str = _SAVE_AS) -> Problem:

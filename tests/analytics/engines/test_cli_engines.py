@@ -1,5 +1,6 @@
 """`python -m analytics report --engine duckdb` writes the same tables as the in-memory path, from
-CSV files and from a Parquet glob, and says in one line when a glob matches nothing."""
+CSV files, a Parquet glob and a folder of Parquet files, and says in one line when a glob matches
+nothing or a folder holds no data."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ def bundles(tmp_path_factory):
     sessions = pd.read_csv(SAMPLE["sessions"], dtype=str)
     for part, rows in enumerate(range(0, len(sessions), 5000)):
         sessions.iloc[rows:rows + 5000].to_parquet(parquet / f"sessions_{part}.parquet", index=False)
+    (parquet / "_SUCCESS").write_bytes(b"")  # as Spark leaves it beside the parts
     runs = {
         "pandas": sample_args(),
         "duckdb": ["--engine", "duckdb", *sample_args()],
         "duckdb_parquet": ["--engine", "duckdb", *sample_args(sessions=parquet / "sessions_*.parquet")],
+        "duckdb_folder": ["--engine", "duckdb", *sample_args(sessions=parquet)],
     }
     out = {}
     for name, args in runs.items():
@@ -36,7 +39,7 @@ def bundles(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("run", ["duckdb", "duckdb_parquet"])
+@pytest.mark.parametrize("run", ["duckdb", "duckdb_parquet", "duckdb_folder"])
 def test_engine_tables_equal_the_in_memory_tables(bundles, run):
     expected = sorted(p.name for p in (bundles["pandas"] / "tables").glob("*.csv"))
     assert sorted(p.name for p in (bundles[run] / "tables").glob("*.csv")) == expected
@@ -49,6 +52,16 @@ def test_a_glob_that_matches_nothing_is_one_line(tmp_path):
     line = one_line_error(run_cli("report", "--engine", "duckdb", "--sessions", tmp_path / "none_*.parquet",
                                   "--out", tmp_path / "o"))
     assert "none_*.parquet" in line and "--sessions" in line
+
+
+def test_a_folder_is_one_line_for_the_in_memory_path_and_for_an_engine_when_it_holds_no_data(tmp_path):
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "_SUCCESS").write_bytes(b"")
+    line = one_line_error(run_cli("report", "--sessions", tmp_path / "sessions", "--out", tmp_path / "o"))
+    assert line.startswith(f"error: {tmp_path / 'sessions'}: a folder") and "report --engine duckdb" in line
+    line = one_line_error(run_cli("report", "--engine", "duckdb", "--sessions", tmp_path / "sessions",
+                                  "--out", tmp_path / "o"))
+    assert "the folder holds no data files" in line and "Error" not in line
 
 
 @pytest.mark.parametrize("table", ["sessions", "clients"])

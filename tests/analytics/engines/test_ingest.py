@@ -122,6 +122,15 @@ def test_a_file_with_no_rows_stops_the_engine_import_as_in_memory(tmp_path, head
     assert found.problems[-1].message.startswith("There is nothing to analyse: sessions.csv has no rows of data")
 
 
+@pytest.mark.parametrize("text", ["", "\n \n"])
+def test_an_empty_file_stops_the_engine_import_as_in_memory(tmp_path, text):
+    path = tmp_path / "sessions.csv"
+    path.write_text(text)
+    found = load_tables(open_engine("duckdb"), {"sessions": str(path)})
+    assert found.problems == load_caseload({"sessions": str(path)}).problems
+    assert found.problems[0].message == "The file is empty" and not found.ready
+
+
 def _appointments(tmp_path, lines: dict[int, str], n: int = 3000, name: str = "sessions.csv") -> dict:
     """A sessions file of `n` appointments with the given data lines (by line number: the header
     is line 1) written as they are."""
@@ -450,3 +459,59 @@ def test_the_total_row_pattern_in_sql_matches_what_python_matches(text):
 
     matched = open_engine("duckdb").con.execute("SELECT REGEXP_MATCHES(?, ?)", [text, TOTAL_SQL]).fetchone()[0]
     assert matched == (re.match(TOTAL_LABEL, text, re.IGNORECASE) is not None)
+
+
+def check_partitioned_folder(engine, tmp_path) -> None:
+    """A clients table written as Spark writes one partitioned by site and therapist (a folder per
+    value, a missing site in Hive's default folder, a `_SUCCESS` marker and its `.crc` checksum, a
+    leftover `_temporary` folder and a `.DS_Store`), given as the folder: the engine's clients are the
+    in-memory import of the same rows as one file in the folders' order, site and therapist read
+    from the folder names as text (`%20` decoded, the ids "007" and "010" kept as written, the
+    default folder missing), and the hidden files are not read."""
+    clients = generate_caseload(n_clients=40, n_therapists=3, n_sites=1, seed=3).clients
+    clients = clients.drop(columns=["site", "therapist_id"])
+    folders = {("site=Site%20B", "therapist_id=007"): ("Site B", "007"),
+               ("site=Site%20B", "therapist_id=010"): ("Site B", "010"),
+               ("site=__HIVE_DEFAULT_PARTITION__", "therapist_id=010"): (None, "010")}
+    root = tmp_path / "clients.parquet"
+    parts = []
+    for i, (names, (site, therapist)) in enumerate(folders.items()):
+        rows = clients.iloc[i::3]
+        folder = root.joinpath(*names)
+        folder.mkdir(parents=True)
+        rows.to_parquet(folder / f"part-0000{i}.snappy.parquet", index=False, coerce_timestamps="us")  # as Spark writes
+        (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+        parts.append(rows.assign(site=site, therapist_id=therapist))
+    (root / "_SUCCESS").write_bytes(b"")
+    (root / "._SUCCESS.crc").write_bytes(b"crc\x00")
+    (root / "_temporary" / "0").mkdir(parents=True)
+    clients.iloc[:2].to_parquet(root / "_temporary" / "0" / "part-left.parquet", index=False)
+    whole = tmp_path / "clients_one_file.csv"
+    pd.concat(parts).to_csv(whole, index=False)
+
+    expected = load_caseload({"clients": str(whole)})
+    found = load_tables(engine, {"clients": str(root)})
+    assert [p.as_text().replace("clients.parquet", "clients_one_file.csv") for p in found.problems] == \
+        [p.as_text() for p in expected.problems]
+    ours = engine.collect("clients")
+    assert_same_episodes(ours, expected.caseload.clients)
+    assert ours["site"].tolist() == ["Site B"] * 27 + [None] * 13
+    assert ours["therapist_id"].tolist() == ["007"] * 14 + ["010"] * 26
+
+
+def test_a_partitioned_folder_is_read_as_its_data_files_with_the_partitions_as_columns(tmp_path):
+    check_partitioned_folder(open_engine("duckdb"), tmp_path)
+
+
+def test_a_file_named_on_its_own_has_no_partition_columns_as_in_memory(tmp_path):
+    """A Parquet file inside a folder named site=Site A, given by name: no `site` column (DuckDB
+    alone would make one of the folder's name), as the in-memory import reads the file."""
+    folder = tmp_path / "site=Site A"
+    folder.mkdir()
+    clients = generate_caseload(n_clients=20, n_therapists=2, n_sites=1, seed=4).clients.drop(columns="site")
+    clients.to_parquet(folder / "clients.parquet", index=False)
+    engine = open_engine("duckdb")
+    load_tables(engine, {"clients": str(folder / "clients.parquet")})
+    expected = load_caseload({"clients": str(folder / "clients.parquet")}).caseload.clients
+    assert "site" not in engine.collect("clients") and "site" not in expected
+    assert_same_episodes(engine.collect("clients"), expected)

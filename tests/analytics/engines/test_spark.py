@@ -24,6 +24,7 @@ from tests.analytics.engines.test_ingest import (
     _appointments,
     check_empty_lines,
     check_header_names,
+    check_partitioned_folder,
     check_spreadsheet_rows,
 )
 from tests.paths import LINKS
@@ -180,3 +181,12 @@ def test_spark_reads_a_name_used_twice_and_columns_without_a_name_as_in_memory(s
 
 def test_spark_numbers_says_and_leaves_out_empty_lines_as_in_memory(spark, tmp_path):
     check_empty_lines(spark, tmp_path)
+
+
+def test_spark_reads_a_partitioned_folder_as_in_memory_and_leaves_the_sessions_inference_as_it_was(spark, tmp_path):
+    """The partition values come as text (type inference off while the files are listed: the
+    therapist "007" stays "007"); the session's own setting is what it was before."""
+    inference = "spark.sql.sources.partitionColumnTypeInference.enabled"
+    before = spark.spark.conf.get(inference)
+    check_partitioned_folder(spark, tmp_path)
+    assert spark.spark.conf.get(inference) == before
