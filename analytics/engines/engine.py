@@ -33,7 +33,7 @@ import pandas as pd
 import sqlglot
 
 from analytics.engines.blank_lines import as_rows
-from analytics.engines.sources import EmptyFile, Unreadable, file_format, table_source
+from analytics.engines.sources import EmptyFile, Unreadable, file_format, stored_zones, table_source
 from analytics.ingest.readers import (
     HEAD_BYTES,
     TextLayout,
@@ -94,6 +94,7 @@ class Engine(ABC):
         self._views = itertools.count()
         self.layouts: dict[str, TextLayout] = {}  # table -> how its text files are written
         self.rejected: dict[str, list[Rejected]] = {}  # table -> lines of its text files read as no row
+        self.zones: dict[str, dict[str, str]] = {}  # table -> the time zones its Parquet files name (stored_zones)
 
     @property
     @abstractmethod
@@ -185,6 +186,7 @@ class DuckDBEngine(Engine):
         if temp_directory:
             self.con.execute(f"SET temp_directory = '{temp_directory}'")
         self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET TimeZone = 'UTC'")  # a stored instant's date as in memory, not the machine's zone
         self._tables: set[str] = set()
         self._parsed: set[str] = set()  # read from text files into a stored table
 
@@ -197,6 +199,7 @@ class DuckDBEngine(Engine):
             named = table_source(source)
             files, listed = named.files, _sql_list(named.files)
             if file_format(files) == "parquet":  # partition values as text, as Spark is told to read them
+                self.zones[table] = stored_zones(files[0])
                 partitioned = str(bool(named.keys)).lower()
                 self.view(f"SELECT * EXCLUDE (file_row_number), {self._parquet_rows(files, listed)} AS {ROW} "
                           f"FROM read_parquet({listed}, file_row_number = true, hive_partitioning = {partitioned}, "
@@ -351,6 +354,8 @@ class SparkEngine(Engine):
             originals = {}  # a copy Spark reads -> the file given
             reader = self.spark.read
             parquet = file_format(files) == "parquet" or (remote and not source.lower().endswith(".csv"))
+            if parquet and named is not None:
+                self.zones[table] = stored_zones(files[0])
             if parquet and named is not None and named.base is not None:
                 frame = self._partitioned(named)
             elif parquet:
@@ -395,8 +400,11 @@ class SparkEngine(Engine):
     def translate(self, query: str) -> str:
         """DuckDB's dialect to Spark's. A literal such as 1.0 is a double in DuckDB but a decimal in
         Spark, so it is cast. TRY_STRPTIME has no twin sqlglot knows: it goes over as STRPTIME (to
-        Spark's TO_TIMESTAMP, formats converted) and comes back as TRY_TO_TIMESTAMP."""
-        tree = sqlglot.parse_one(query.replace("TRY_STRPTIME(", "STRPTIME("), read="duckdb").transform(_double)
+        Spark's TO_TIMESTAMP, formats converted) and comes back as TRY_TO_TIMESTAMP. DuckDB's
+        TIMEZONE(zone, instant), the clock in a zone, is Spark's FROM_UTC_TIMESTAMP(instant, zone)
+        in a session kept in UTC."""
+        tree = (sqlglot.parse_one(query.replace("TRY_STRPTIME(", "STRPTIME("), read="duckdb")
+                .transform(_double).transform(_zone_clock))
         return tree.sql(dialect="spark").replace("TO_TIMESTAMP(", "TRY_TO_TIMESTAMP(")
 
     def run(self, query: str) -> None:
@@ -547,6 +555,13 @@ def _text_schema(names: tuple[str, ...]):
 def _double(node):
     if isinstance(node, sqlglot.exp.Literal) and not node.is_string and "." in node.this:
         return sqlglot.exp.cast(node.copy(), "DOUBLE")
+    return node
+
+
+def _zone_clock(node):
+    if isinstance(node, sqlglot.exp.Anonymous) and str(node.this).upper() == "TIMEZONE":
+        zone, instant = node.expressions
+        return sqlglot.exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[instant.copy(), zone.copy()])
     return node
 
 

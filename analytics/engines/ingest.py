@@ -11,6 +11,7 @@ the direct-identifier scan (the in-memory import does it on files that fit in me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -68,7 +69,8 @@ TOTAL_SQL = "(?i)" + (TOTAL_LABEL.replace(r"[\s-]", f"[{_SPACE}-]").replace(r"\s
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
 # stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
-DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz"}
+DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz", "timestamp with time zone"}
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 WHOLE_NUMBERS = {"tinyint", "smallint", "integer", "int", "bigint", "utinyint", "usmallint", "uinteger", "ubigint"}
 NUMBER_TYPES = WHOLE_NUMBERS | {"double"}
 _TIME_PART = r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -252,6 +254,17 @@ def _number(text: str) -> str:
     return f"COALESCE(TRY_CAST(TRIM({text}) AS DOUBLE), {comma})"
 
 
+def _wall_clock(value: str, zone: str) -> str:
+    """A stored instant as the clock read in `zone` (a name such as Europe/London, or an offset such
+    as +05:30), as the in-memory import reads a zoned column; the engines' sessions are in UTC."""
+    offset = _OFFSET.fullmatch(zone)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        shift = int(hours) * 60 + int(minutes)
+        return f"CAST({value} AS TIMESTAMP) {sign} INTERVAL '{shift}' MINUTE" if shift else value
+    return value if zone.upper() in ("UTC", "Z", "ETC/UTC") else f"TIMEZONE({_literal(zone)}, {value})"
+
+
 def _literal(value) -> str:
     return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
 
@@ -384,7 +397,8 @@ class _Conversion:
         parsed = (f"COALESCE(TRY_CAST(TRIM({text}) AS DATE), TRY_CAST({bare} AS DATE))" if fmt == ISO else
                   f"CAST(COALESCE(TRY_STRPTIME(TRIM({text}), '{fmt}'), TRY_STRPTIME({bare}, '{fmt}')) AS DATE)")
         if fmt == ISO and self.stored.get(source) in DATE_TYPES:  # the date of a stored date or time, as its text reads
-            parsed, given = f"CAST({q(source)} AS DATE)", f"({q(source)} IS NOT NULL)"
+            zone = self.engine.zones.get(f"read_{self.table}", {}).get(source, "UTC")
+            parsed, given = f"CAST({_wall_clock(q(source), zone)} AS DATE)", f"({q(source)} IS NOT NULL)"
         parsed, given = self.part(parsed), self.part(given)
         sessions = self.table == "sessions"
         outcome = "left out" if sessions else "set to missing"

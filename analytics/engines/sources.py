@@ -131,3 +131,18 @@ def _partition_keys(file: str, base: str) -> tuple[str, ...]:
 
 def _named(keys: tuple[str, ...]) -> str:
     return ", ".join(f"{k}=..." for k in keys) or "none"
+
+
+def stored_zones(path: str) -> dict[str, str]:
+    """The time zone of each zoned timestamp column of the Parquet file at `path`, as its Arrow
+    schema names it (pandas writes a column's zone there: "Europe/London", "+01:00"; a file without
+    one, such as Spark's, stores instants read in UTC). The in-memory import reads such a column in
+    that zone, so the engines take the date there too."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError):  # the engine's own read says what is wrong with the file
+        return {}
+    return {f.name: f.type.tz for f in schema if pa.types.is_timestamp(f.type) and f.type.tz}

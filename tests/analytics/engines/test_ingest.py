@@ -4,6 +4,9 @@ unknown status, a score off its scale and a repeated appointment."""
 
 from __future__ import annotations
 
+import datetime
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -515,3 +518,37 @@ def test_a_file_named_on_its_own_has_no_partition_columns_as_in_memory(tmp_path)
     expected = load_caseload({"clients": str(folder / "clients.parquet")}).caseload.clients
     assert "site" not in engine.collect("clients") and "site" not in expected
     assert_same_episodes(engine.collect("clients"), expected)
+
+
+ZONES = {"Europe/London": "00:30", "+05:30": "00:30", "-08:00": "20:00", "UTC": "23:30"}
+
+
+def check_zoned_dates(engine, tmp_path, zone: str) -> None:
+    """Appointments stored as instants with a time zone (pandas writes the zone into the file's
+    schema) at a time of day whose date in UTC is another: the engine takes each date in that zone,
+    as the in-memory import does, and keeps the dates written."""
+    sessions = generate_caseload(n_clients=30, n_therapists=3, n_sites=1, seed=2).sessions
+    dates = pd.to_datetime(sessions["date"])
+    offset = {"+05:30": datetime.timedelta(hours=5, minutes=30), "-08:00": datetime.timedelta(hours=-8)}.get(zone)
+    clock = (dates + pd.Timedelta(ZONES[zone] + ":00")).dt.tz_localize(datetime.timezone(offset) if offset else zone)
+    path = tmp_path / "sessions.parquet"
+    sessions.assign(date=clock).to_parquet(path, index=False, coerce_timestamps="us")
+    expected = load_caseload({"sessions": str(path)})
+    found = load_tables(engine, {"sessions": str(path)})
+    assert found.problems == expected.problems
+    ours = engine.collect("sessions")
+    assert_same_episodes(ours, expected.caseload.sessions)
+    assert (pd.to_datetime(ours["date"]).to_numpy() == dates.to_numpy()).all()
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_stored_instant_is_dated_in_its_files_zone_as_in_memory_on_a_machine_in_any_zone(tmp_path, zone):
+    """The machine's zone (Tokyo here) does not move a date: the engine's session is in UTC."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        check_zoned_dates(open_engine("duckdb"), tmp_path, zone)
+    finally:
+        os.environ.pop("TZ") if before is None else os.environ.__setitem__("TZ", before)
+        time.tzset()

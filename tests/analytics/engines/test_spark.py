@@ -21,11 +21,13 @@ from analytics.synth import generate_caseload
 from tests.analytics.engines.compare import assert_same_episodes, assert_same_table, collected
 from tests.analytics.engines.test_ingest import (
     EU,
+    ZONES,
     _appointments,
     check_empty_lines,
     check_header_names,
     check_partitioned_folder,
     check_spreadsheet_rows,
+    check_zoned_dates,
 )
 from tests.paths import LINKS
 
@@ -190,3 +192,8 @@ def test_spark_reads_a_partitioned_folder_as_in_memory_and_leaves_the_sessions_i
     before = spark.spark.conf.get(inference)
     check_partitioned_folder(spark, tmp_path)
     assert spark.spark.conf.get(inference) == before
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_spark_dates_a_stored_instant_in_its_files_zone_as_in_memory(spark, tmp_path, zone):
+    check_zoned_dates(spark, tmp_path, zone)
