@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analytics.engines.engine import ROW, Rejected, is_table_name, q
-from analytics.engines.sources import Unreadable
 from analytics.engines.links import check_links
+from analytics.engines.sources import Unreadable
 from analytics.ingest.dictionary import REQUIRED, column_type
 from analytics.ingest.mapping import (
     CANONICAL_COLUMNS,
@@ -68,8 +68,10 @@ TOTAL_SQL = "(?i)" + (TOTAL_LABEL.replace(r"[\s-]", f"[{_SPACE}-]").replace(r"\s
                       .replace(r"\b.*", r"([^\pL\pN_\n][^\n]*)?"))
 MAX_DISTINCT = 10_000  # a value-mapped column with more distinct values is normalised row by row
 SAMPLE_ROWS = 2000  # rows the mapping is suggested from, as the Data page samples values
-# stored types whose value is the one its text reads as (a float's text is not its double, so floats are read as text)
-DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz", "timestamp with time zone"}
+# stored types whose date is the one its text reads as (an instant's: on the clock of its file's zone, _wall_clock);
+# a float's text is not its double, so floats are read as text
+DATE_TYPES = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_ntz",
+              "timestamp with time zone"}
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 WHOLE_NUMBERS = {"tinyint", "smallint", "integer", "int", "bigint", "utinyint", "usmallint", "uinteger", "ubigint"}
 NUMBER_TYPES = WHOLE_NUMBERS | {"double"}
